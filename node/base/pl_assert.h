@@ -1,0 +1,36 @@
+/*
+ * Assertions (after SQLite's ALWAYS/NEVER and TigerBeetle's assert discipline).
+ *
+ * PL_ASSERT(x): a programmer error. Stays on in release builds; aborts with file,
+ * line and the node's name so a crash report says where it came from.
+ * PL_ALWAYS(x) / PL_NEVER(x): a belief we defend. They abort in debug and simulator
+ * builds (PL_DEBUG defined) and evaluate to the condition in release, so the caller
+ * handles the case it believes impossible:
+ *
+ *     if (PL_NEVER(n > max)) return PL_ECORRUPT;
+ *
+ * Never assert on input from outside the process: check it and return an error.
+ */
+#ifndef PL_ASSERT_H
+#define PL_ASSERT_H
+
+#include <assert.h> /* static_assert */
+
+_Noreturn void pl_assert_fail(const char *expr, const char *file, int line);
+
+#define PL_ASSERT(x) ((x) ? (void)0 : pl_assert_fail(#x, __FILE__, __LINE__))
+
+#ifdef PL_DEBUG
+#define PL_ALWAYS(x) ((x) ? 1 : (pl_assert_fail(#x, __FILE__, __LINE__), 0))
+#define PL_NEVER(x) ((x) ? (pl_assert_fail(#x, __FILE__, __LINE__), 1) : 0)
+#else
+#define PL_ALWAYS(x) (!!(x))
+#define PL_NEVER(x) (!!(x))
+#endif
+
+#define PL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define PL_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define PL_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define PL_UNUSED(x) ((void)(x))
+
+#endif

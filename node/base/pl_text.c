@@ -1,0 +1,138 @@
+/*
+ * Hex, base64 and RFC 3339 helpers of pl_text.h. Base64 is libsodium's constant-time
+ * codec; the rest is small enough to write here.
+ */
+#include "pl_text.h"
+
+#include "pl_err.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void pl_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int pl_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len)
+{
+    if (in_len != 2 * out_len)
+        return PL_EMALFORMED;
+    for (size_t i = 0; i < out_len; i++) {
+        int hi = hex_val(in[2 * i]), lo = hex_val(in[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return PL_EMALFORMED;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+size_t pl_base64_len(size_t n) { return sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL); }
+
+void pl_base64_encode(const uint8_t *in, size_t n, char *out)
+{
+    sodium_bin2base64(out, pl_base64_len(n), in, n, sodium_base64_VARIANT_ORIGINAL);
+}
+
+int pl_base64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    size_t n = 0;
+    const char *end = NULL;
+    if (sodium_base642bin(out, out_cap, in, in_len, NULL, &n, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != in + in_len)
+        return PL_EMALFORMED;
+    *out_len = n;
+    return 0;
+}
+
+void pl_time_format_rfc3339(uint64_t ms, char out[25])
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char base[20];
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 25, "%s.%03uZ", base, (unsigned)(ms % 1000));
+}
+
+int pl_time_parse(const char *text, uint64_t *ms_out)
+{
+    size_t len = strlen(text);
+    if (len == 0)
+        return PL_EMALFORMED;
+    int all_digits = 1;
+    for (size_t i = 0; i < len; i++)
+        all_digits &= isdigit((unsigned char)text[i]) != 0;
+    if (all_digits) {
+        if (len > 19)
+            return PL_EMALFORMED;
+        *ms_out = strtoull(text, NULL, 10);
+        return 0;
+    }
+    struct tm tm = {0};
+    int consumed = 0;
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 || consumed != 19)
+        return PL_EMALFORMED;
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_year < 1970)
+        return PL_EMALFORMED;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    const char *p = text + consumed;
+    uint64_t frac_ms = 0;
+    if (*p == '.') {
+        p++;
+        int digits = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (digits < 3)
+                frac_ms = frac_ms * 10 + (uint64_t)(*p - '0');
+            digits++;
+            p++;
+        }
+        if (digits == 0)
+            return PL_EMALFORMED;
+        for (; digits < 3; digits++)
+            frac_ms *= 10;
+    }
+    long offset_s = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p == '-' ? -1 : 1, oh, om, n = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5 || oh > 23 || om > 59)
+            return PL_EMALFORMED;
+        offset_s = sign * (oh * 3600L + om * 60L);
+        p += 6;
+    } else {
+        return PL_EMALFORMED;
+    }
+    if (*p != '\0')
+        return PL_EMALFORMED;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || t - offset_s < 0)
+        return PL_EMALFORMED;
+    *ms_out = (uint64_t)(t - offset_s) * 1000 + frac_ms;
+    return 0;
+}

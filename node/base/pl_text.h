@@ -1,0 +1,29 @@
+/*
+ * Text encodings used across the CLI, logs and exports: hex, base64 (standard, padded)
+ * and RFC 3339 timestamps in UTC with milliseconds.
+ */
+#ifndef PL_TEXT_H
+#define PL_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Writes 2*n hex digits and a NUL into `out` (size >= 2*n+1). */
+void pl_hex_encode(const uint8_t *in, size_t n, char *out);
+/* Decodes exactly `out_len` bytes from a hex string of length 2*out_len.
+ * PL_EMALFORMED on wrong length or a non-hex character. */
+int pl_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len);
+
+/* Bytes needed for the base64 text of n bytes, with the NUL. */
+size_t pl_base64_len(size_t n);
+void pl_base64_encode(const uint8_t *in, size_t n, char *out);
+/* Decodes into out (capacity out_cap); *out_len gets the decoded size. */
+int pl_base64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len);
+
+/* "2026-11-21T10:00:00.123Z"; out must hold 25 bytes. */
+void pl_time_format_rfc3339(uint64_t ms, char out[25]);
+/* Parses RFC 3339 ("2026-11-21T10:00:00Z", optional fraction and numeric offset) or a
+ * plain integer of milliseconds since the epoch. PL_EMALFORMED otherwise. */
+int pl_time_parse(const char *text, uint64_t *ms_out);
+
+#endif

@@ -1,0 +1,11 @@
+/*
+ * The subcommands of the `platelet` binary. Each takes the words after its name and
+ * returns 0, PL_EUSAGE (exit 2) or another negative code (exit 1); it prints its own
+ * error line. One line per command here and one row in main.c's table.
+ */
+#ifndef PL_COMMANDS_H
+#define PL_COMMANDS_H
+
+int cmd_version(int argc, char **argv);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * The `platelet` binary: one executable with subcommands, HashiCorp style
+ * (`platelet agent`, `platelet members`, `platelet ledger status`, ...).
+ */
+#include "base/pl_err.h"
+#include "cli.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef PLATELET_VERSION
+#define PLATELET_VERSION "0.1.0"
+#endif
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"version", cmd_version, "print the version"},
+};
+
+int cmd_version(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0)
+        return cli_fail("platelet version", "takes no arguments");
+    printf("platelet %s\n", PLATELET_VERSION);
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: platelet <command> [args]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'platelet <command> --help' shows a command's flags.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return cli_exit_code(commands[i].run(argc - 2, argv + 2));
+    }
+    fprintf(stderr, "platelet: unknown command '%s' (see 'platelet --help')\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,183 @@
+/*
+ * Unit tests of node/base: errors, buffers, msgpack helpers, PRNG, text codecs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+
+#include "pl_buf.h"
+#include "pl_clock.h"
+#include "pl_err.h"
+#include "pl_mp.h"
+#include "pl_rand.h"
+#include "pl_text.h"
+
+static void test_err_names(void **state)
+{
+    (void)state;
+    assert_string_equal(pl_err_name(PL_ECORRUPT), "PL_ECORRUPT");
+    assert_string_equal(pl_strerror(PL_ECORRUPT), "stored data is corrupt");
+    assert_string_equal(pl_err_name(-ENOENT), "ENOENT");
+    assert_string_equal(pl_strerror(0), "success");
+    assert_string_equal(pl_err_name(-999999), "PL_EUNKNOWN");
+}
+
+static void test_buf_limit(void **state)
+{
+    (void)state;
+    struct pl_buf b;
+    pl_buf_init(&b, 10);
+    assert_int_equal(pl_buf_append(&b, "0123456789", 10), 0);
+    assert_int_equal(pl_buf_append(&b, "x", 1), PL_ETOOBIG);
+    assert_int_equal(b.len, 10);
+    pl_buf_reset(&b);
+    assert_int_equal(pl_buf_printf(&b, "%d-%s", 42, "ab"), 0);
+    assert_int_equal(b.len, 5);
+    assert_memory_equal(b.data, "42-ab", 5);
+    pl_buf_close(&b);
+}
+
+static void test_mp_roundtrip(void **state)
+{
+    (void)state;
+    struct pl_buf b;
+    pl_buf_init(&b, 1 << 16);
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, &b);
+    pl_mp_map(&w, 5);
+    pl_mp_str(&w, "u");
+    pl_mp_uint(&w, 1ULL << 40);
+    pl_mp_str(&w, "i");
+    pl_mp_int(&w, -7);
+    pl_mp_str(&w, "s");
+    pl_mp_str(&w, "hello");
+    pl_mp_str(&w, "b");
+    pl_mp_bin(&w, "\x00\x01", 2);
+    pl_mp_str(&w, "t");
+    pl_mp_bool(&w, true);
+    assert_int_equal(w.err, 0);
+
+    msgpack_unpacked u;
+    assert_int_equal(pl_mp_parse(b.data, b.len, &u), 0);
+    uint64_t uv;
+    int64_t iv;
+    bool bv;
+    char s[8];
+    const uint8_t *bin;
+    size_t binlen;
+    assert_int_equal(pl_mp_get_u64(&u.data, "u", &uv), 0);
+    assert_true(uv == 1ULL << 40);
+    assert_int_equal(pl_mp_get_i64(&u.data, "i", &iv), 0);
+    assert_int_equal(iv, -7);
+    assert_int_equal(pl_mp_get_cstr(&u.data, "s", s, sizeof(s)), 0);
+    assert_string_equal(s, "hello");
+    assert_int_equal(pl_mp_get_cstr(&u.data, "s", s, 5), PL_ETOOBIG);
+    assert_int_equal(pl_mp_get_bin(&u.data, "b", &bin, &binlen), 0);
+    assert_int_equal(binlen, 2);
+    assert_int_equal(pl_mp_get_bool(&u.data, "t", &bv), 0);
+    assert_true(bv);
+    assert_int_equal(pl_mp_get_u64(&u.data, "missing", &uv), PL_EMALFORMED);
+    assert_int_equal(pl_mp_get_u64(&u.data, "s", &uv), PL_EMALFORMED);
+    msgpack_unpacked_destroy(&u);
+
+    /* Truncated input and trailing bytes are both refused. */
+    assert_int_equal(pl_mp_parse(b.data, b.len - 1, &u), PL_EMALFORMED);
+    msgpack_unpacked_destroy(&u);
+    uint8_t extra[256];
+    memcpy(extra, b.data, b.len);
+    extra[b.len] = 0xc0;
+    assert_int_equal(pl_mp_parse(extra, b.len + 1, &u), PL_EMALFORMED);
+    msgpack_unpacked_destroy(&u);
+
+    /* A writer over a small buffer reports the overflow once, sticky. */
+    struct pl_buf small;
+    pl_buf_init(&small, 4);
+    pl_mp_writer_init(&w, &small);
+    pl_mp_str(&w, "too long for four bytes");
+    pl_mp_uint(&w, 1);
+    assert_int_equal(w.err, PL_ETOOBIG);
+    pl_buf_close(&small);
+    pl_buf_close(&b);
+}
+
+static void test_rand_deterministic(void **state)
+{
+    (void)state;
+    struct pl_rand a, b;
+    pl_rand_seed(&a, 42);
+    pl_rand_seed(&b, 42);
+    for (int i = 0; i < 1000; i++)
+        assert_true(pl_rand_next(&a) == pl_rand_next(&b));
+    int counts[10] = {0};
+    for (int i = 0; i < 100000; i++)
+        counts[pl_rand_below(&a, 10)]++;
+    for (int i = 0; i < 10; i++)
+        assert_in_range(counts[i], 9000, 11000);
+    uint32_t v[20];
+    for (uint32_t i = 0; i < 20; i++)
+        v[i] = i;
+    pl_rand_shuffle(&a, v, 20, sizeof(v[0]));
+    uint32_t sum = 0;
+    for (uint32_t i = 0; i < 20; i++)
+        sum += v[i];
+    assert_int_equal(sum, 190);
+}
+
+static void test_text(void **state)
+{
+    (void)state;
+    uint8_t bytes[3] = {0x00, 0xab, 0xff}, back[3];
+    char hex[7];
+    pl_hex_encode(bytes, 3, hex);
+    assert_string_equal(hex, "00abff");
+    assert_int_equal(pl_hex_decode(hex, 6, back, 3), 0);
+    assert_memory_equal(back, bytes, 3);
+    assert_int_equal(pl_hex_decode("00abfg", 6, back, 3), PL_EMALFORMED);
+    assert_int_equal(pl_hex_decode("00ab", 4, back, 3), PL_EMALFORMED);
+
+    char b64[16];
+    pl_base64_encode((const uint8_t *)"hi!", 3, b64);
+    assert_string_equal(b64, "aGkh");
+    uint8_t dec[8];
+    size_t n;
+    assert_int_equal(pl_base64_decode("aGkh", 4, dec, sizeof(dec), &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(pl_base64_decode("aG*h", 4, dec, sizeof(dec), &n), PL_EMALFORMED);
+
+    char ts[25];
+    pl_time_format_rfc3339(1763719200123ULL, ts);
+    assert_string_equal(ts, "2025-11-21T10:00:00.123Z");
+    uint64_t ms;
+    assert_int_equal(pl_time_parse(ts, &ms), 0);
+    assert_true(ms == 1763719200123ULL);
+    assert_int_equal(pl_time_parse("2025-11-21T12:00:00+02:00", &ms), 0);
+    assert_true(ms == 1763719200000ULL);
+    assert_int_equal(pl_time_parse("1763719200000", &ms), 0);
+    assert_true(ms == 1763719200000ULL);
+    assert_int_equal(pl_time_parse("yesterday", &ms), PL_EMALFORMED);
+    assert_int_equal(pl_time_parse("2025-13-01T00:00:00Z", &ms), PL_EMALFORMED);
+}
+
+static void test_manual_clock(void **state)
+{
+    (void)state;
+    struct pl_clock_manual m;
+    pl_clock_manual_init(&m, 100, 1000);
+    assert_true(m.clock.now_ms(&m.clock) == 100);
+    m.now_ms = 250;
+    assert_true(m.clock.wall_ms(&m.clock) == 1250);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_err_names),        cmocka_unit_test(test_buf_limit),
+        cmocka_unit_test(test_mp_roundtrip),     cmocka_unit_test(test_rand_deterministic),
+        cmocka_unit_test(test_text),             cmocka_unit_test(test_manual_clock),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
