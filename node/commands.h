@@ -7,5 +7,6 @@
 #define PL_COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ struct command {
 
 static const struct command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"agent", cmd_agent, "run a node (the daemon)"},
 };
 
 int cmd_version(int argc, char **argv)

@@ -1,0 +1,29 @@
+/*
+ * The CLI's side of the local API: one blocking HTTP request with libcurl (a CLI command
+ * does one thing and exits, so the easy interface is the right tool here).
+ *
+ * An address is "HOST:PORT" (loopback TCP), "unix:PATH", or a path containing '/' (the
+ * agent's Unix socket, `<data-dir>/api.sock`). With no --api flag, PLATELET_API is used.
+ */
+#ifndef PL_API_CLIENT_H
+#define PL_API_CLIENT_H
+
+#include <cjson/cJSON.h>
+
+/* The address to use: `flag` if given, else $PLATELET_API, else NULL. */
+const char *api_client_addr(const char *flag);
+
+/*
+ * Sends `method path` with an optional JSON body and parses the JSON answer into *out
+ * (caller frees with cJSON_Delete). On any failure prints one line "<cmd>: ..." to
+ * stderr (the agent's own error message when it sent one) and returns non-zero:
+ * PL_EUSAGE for a missing address, -ECONNREFUSED-style codes when the agent is not there,
+ * PL_EPROTO for an error status. `timeout_ms` 0 means 10 s.
+ */
+int api_client_json(const char *cmd, const char *addr, const char *method, const char *path,
+                    const char *body, long timeout_ms, cJSON **out);
+
+/* Prints a JSON document on stdout, pretty when `pretty`. */
+void api_client_print_json(const cJSON *doc, int pretty);
+
+#endif
