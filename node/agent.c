@@ -166,6 +166,8 @@ int agent_run(struct agent_config *cfg)
     api_init(&a->api, &a->loop);
     api_route_add(&a->api, "GET", "/v1/agent/self", api_self, a);
     api_route_add(&a->api, "POST", "/v1/agent/shutdown", api_shutdown, a);
+    fault_table_init(&a->faults, &a->loop, &a->rand);
+    fault_api_register(&a->faults, &a->api);
     snprintf(a->api_sock, sizeof(a->api_sock), "%s/api.sock", cfg->data_dir);
     rc = api_listen_unix(&a->api, a->api_sock);
     if (rc != 0) {

@@ -13,6 +13,7 @@
 
 #include "agent_config.h"
 #include "api.h"
+#include "fault.h"
 #include "base/pl_rand.h"
 
 #include <uv.h>
@@ -37,6 +38,7 @@ struct agent {
     uv_loop_t loop;
     struct api api;
     struct pl_rand rand; /* seeded from libsodium at start */
+    struct fault_table faults; /* consulted by every transport */
     uv_signal_t sigterm, sigint;
     int lock_fd;
     char api_sock[PATH_MAX];

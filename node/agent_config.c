@@ -176,7 +176,12 @@ int agent_config_load_file(struct agent_config *cfg, const char *path, char *err
         return -ENOMEM;
     text[len] = '\0';
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 1);
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    if (root != NULL && end != text + len) {
+        cJSON_Delete(root);
+        free(text);
+        return fail(err, err_size, "%s: contains a NUL byte", path);
+    }
     if (root == NULL || !cJSON_IsObject(root)) {
         size_t off = end != NULL && end >= text ? (size_t)(end - text) : 0;
         int line = 1, col = 1;

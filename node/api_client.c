@@ -105,3 +105,18 @@ void api_client_print_json(const cJSON *doc, int pretty)
         free(text);
     }
 }
+
+int api_client_run(const char *cmd, const char *addr, const char *method, const char *path,
+                   const char *body, bool json, void (*human)(const cJSON *doc))
+{
+    cJSON *doc = NULL;
+    int rc = api_client_json(cmd, addr, method, path, body, 0, &doc);
+    if (rc != 0)
+        return rc;
+    if (json || human == NULL)
+        api_client_print_json(doc, !json);
+    else
+        human(doc);
+    cJSON_Delete(doc);
+    return 0;
+}

@@ -9,6 +9,7 @@
 #define PL_API_CLIENT_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 
 /* The address to use: `flag` if given, else $PLATELET_API, else NULL. */
 const char *api_client_addr(const char *flag);
@@ -26,4 +27,12 @@ int api_client_json(const char *cmd, const char *addr, const char *method, const
 /* Prints a JSON document on stdout, pretty when `pretty`. */
 void api_client_print_json(const cJSON *doc, int pretty);
 
+
+
+/*
+ * The whole of a simple API command: sends the request, then prints the answer as JSON
+ * (`json` true, or no `human` printer) or through `human`. Returns the command's result.
+ */
+int api_client_run(const char *cmd, const char *addr, const char *method, const char *path,
+                   const char *body, bool json, void (*human)(const cJSON *doc));
 #endif

@@ -8,5 +8,6 @@
 
 int cmd_version(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_fault(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ struct command {
 static const struct command commands[] = {
     {"version", cmd_version, "print the version"},
     {"agent", cmd_agent, "run a node (the daemon)"},
+    {"fault", cmd_fault, "inject faults into a running agent's transports"},
 };
 
 int cmd_version(int argc, char **argv)

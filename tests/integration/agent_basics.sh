@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The agent's lifecycle and the CLI's error handling, with real processes: bad flags and
+# bad config files are refused with a line naming what is wrong; a data dir in use is
+# refused; the API answers on the Unix socket and on TCP; fault rules round-trip; SIGTERM
+# stops the agent cleanly.
+source "$(dirname "$0")/lib.sh"
+
+expect_fail 2 "unknown command 'nope'" "$PLATELET" nope
+expect_fail 2 "unknown flag '--bogus'" "$PLATELET" agent --bogus
+expect_fail 2 "data_dir is required" "$PLATELET" agent --name x
+expect_fail 2 "profile: expected lan, local or wan" "$PLATELET" agent --data-dir "$TEST_DIR/x" --profile fast
+expect_fail 2 "bind: expected HOST:PORT" "$PLATELET" agent --data-dir "$TEST_DIR/x" --bind nowhere
+echo '{"name": "a", "bind": 7}' >"$TEST_DIR/bad-type.json"
+expect_fail 1 "bad-type.json: bind: expected a string" "$PLATELET" agent --config "$TEST_DIR/bad-type.json"
+printf '{"name": "a",\n "bind": }\n' >"$TEST_DIR/bad-json.json"
+expect_fail 1 "bad-json.json:2:[0-9]+: not valid JSON" "$PLATELET" agent --config "$TEST_DIR/bad-json.json"
+echo '{"nmae": "a"}' >"$TEST_DIR/typo.json"
+expect_fail 1 "typo.json: nmae: unknown setting" "$PLATELET" agent --config "$TEST_DIR/typo.json"
+expect_fail 1 "missing.json: cannot open" "$PLATELET" agent --config "$TEST_DIR/missing.json"
+[ ! -e "$TEST_DIR/x" ] || fail "a refused start created its data dir"
+pass "bad flags and config refused"
+
+port=$(free_port)
+api_port=$(free_port)
+spawn n1 "$PLATELET" agent --name n1 --bind "127.0.0.1:$port" --data-dir "$TEST_DIR/n1" \
+    --api "127.0.0.1:$api_port"
+agent=$SPAWNED_PID
+wait_for 10 "agent API socket" test -S "$TEST_DIR/n1/api.sock"
+wait_for 10 "agent TCP API" curl -sf "http://127.0.0.1:$api_port/v1/agent/self"
+self=$(curl -sf --unix-socket "$TEST_DIR/n1/api.sock" http://agent/v1/agent/self)
+[ "$(json_get "$self" 'd["name"]')" = n1 ] || fail "self over the Unix socket: $self"
+pass "API on the Unix socket and TCP"
+
+expect_fail 1 "in use by another agent" "$PLATELET" agent --name n2 --data-dir "$TEST_DIR/n1" \
+    --bind "127.0.0.1:$(free_port)"
+pass "a second agent on the same data dir is refused"
+
+export PLATELET_API="127.0.0.1:$api_port"
+"$PLATELET" fault drop --peer n2 --rate 0.5 >/dev/null
+"$PLATELET" fault partition --peer n3 --direction in >/dev/null
+rules=$("$PLATELET" fault list --json)
+[ "$(json_get "$rules" 'len(d["rules"])')" = 2 ] || fail "fault rules: $rules"
+[ "$(json_get "$rules" '[r["peer"] for r in d["rules"] if r["partitioned"]][0]')" = n3 ] || fail "partition rule: $rules"
+expect_fail 2 "--rate between 0 and 1" "$PLATELET" fault drop --peer n2 --rate 7
+expect_fail 2 "unknown action 'explode'" "$PLATELET" fault explode
+"$PLATELET" fault clear --peer n2 >/dev/null
+rules=$("$PLATELET" fault list --json)
+[ "$(json_get "$rules" 'len(d["rules"])')" = 1 ] || fail "clear one peer: $rules"
+"$PLATELET" fault clear >/dev/null
+[ "$(json_get "$("$PLATELET" fault list --json)" 'len(d["rules"])')" = 0 ] || fail "clear all"
+pass "fault rules set, listed and cleared through the CLI"
+
+expect_fail 1 "cannot reach the agent" "$PLATELET" fault list --api "127.0.0.1:$(free_port)"
+expect_fail 2 "no agent address" env -u PLATELET_API "$PLATELET" fault list
+pass "CLI errors for an unreachable or missing agent address"
+
+kill -TERM "$agent"
+rc=0
+wait "$agent" || rc=$?
+[ $rc -eq 0 ] || fail "agent exited $rc after SIGTERM"
+[ ! -e "$TEST_DIR/n1/api.sock" ] || fail "api.sock left behind after a clean stop"
+pass "SIGTERM stops the agent cleanly"

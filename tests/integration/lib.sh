@@ -1,0 +1,99 @@
+# Shared helpers for the integration tests: real platelet processes on 127.0.0.1.
+# Source it after setting PLATELET (the binary). Every process started through these
+# helpers is killed by PID when the test exits; every wait polls with a deadline.
+
+set -euo pipefail
+
+PLATELET=${PLATELET:-${1:?usage: $0 PATH-TO-platelet}}
+TEST_NAME=$(basename "$0" .sh)
+TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/platelet-${TEST_NAME}.XXXXXX")
+PIDS=()
+
+cleanup() {
+    local rc=$?
+    for pid in "${PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ $rc -ne 0 ]; then
+        echo "--- $TEST_NAME failed; logs in $TEST_DIR:" >&2
+        for f in "$TEST_DIR"/*.log; do
+            [ -f "$f" ] || continue
+            echo "--- $f (last 30 lines)" >&2
+            tail -n 30 "$f" >&2
+        done
+    else
+        rm -rf "$TEST_DIR"
+    fi
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $TEST_NAME: $*" >&2
+    exit 1
+}
+
+pass() {
+    echo "ok: $*"
+}
+
+# free_port: prints a TCP+UDP port on 127.0.0.1 that nothing uses right now.
+free_port() {
+    python3 - <<'PY'
+import socket
+while True:
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        t.close()
+        continue
+    print(port)
+    t.close(); u.close()
+    break
+PY
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.1 s until it succeeds.
+wait_for() {
+    local secs=$1 what=$2
+    shift 2
+    local deadline=$((SECONDS + secs))
+    while ! "$@" >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then
+            fail "timed out after ${secs}s waiting for: $what"
+        fi
+        sleep 0.1
+    done
+}
+
+# spawn NAME COMMAND...: starts COMMAND in the background with its output in
+# $TEST_DIR/NAME.log; sets SPAWNED_PID and remembers the PID for cleanup.
+spawn() {
+    local name=$1
+    shift
+    "$@" >"$TEST_DIR/$name.log" 2>&1 &
+    SPAWNED_PID=$!
+    PIDS+=("$SPAWNED_PID")
+}
+
+# expect_fail CODE PATTERN COMMAND...: the command must exit with CODE and print PATTERN
+# (an extended regex) on stderr.
+expect_fail() {
+    local code=$1 pattern=$2
+    shift 2
+    local out rc=0
+    out=$("$@" 2>&1 >/dev/null) || rc=$?
+    [ "$rc" -eq "$code" ] || fail "expected exit $code from '$*', got $rc ($out)"
+    echo "$out" | grep -Eq -- "$pattern" || fail "expected /$pattern/ from '$*', got: $out"
+}
+
+# json_get JSON PYTHON-EXPR: evaluates EXPR with the parsed document as `d`.
+json_get() {
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
+}
