@@ -17,7 +17,9 @@ struct prom_sample {
 };
 
 /*
- * Calls `cb` for every sample line (comments and TYPE/HELP lines skipped). Returns 0, or
+ * Calls `cb` for every sample line (comments and TYPE/HELP lines skipped). `s->labels` is
+ * normalised: blanks and a trailing comma dropped, values kept escaped as in the input
+ * (`a="x\"y",b="z"`), so equal label sets compare equal with strcmp. Returns 0, or
  * PL_EMALFORMED with `err` naming the line number and what is wrong; a callback's
  * non-zero return stops parsing and is returned.
  */
@@ -34,5 +36,9 @@ int prom_label_get(const char *labels, const char *key, char *out, size_t out_si
  * the bucket as Prometheus' histogram_quantile() does. NAN when there are no observations.
  */
 double prom_histogram_quantile(double q, const double *le, const double *cumulative, int n);
+
+/* The increase of a counter between two scrapes; a counter that went down was reset (its
+ * process restarted), so then all of `current` is new. NAN if either is NAN. */
+double prom_counter_delta(double previous, double current);
 
 #endif
