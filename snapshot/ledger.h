@@ -1,0 +1,98 @@
+/*
+ * The ledger: an append-only, Merkle-verified log of entries in the node's RocksDB.
+ *
+ * Layout (column families of pl_store.h):
+ *   ledger_leaves  index (u64 BE)                -> the entry's canonical leaf bytes
+ *   ledger_nodes   level (u8) | index (u64 BE)   -> hash of the perfect subtree (level, index);
+ *                                                   level 0 holds the leaf hashes
+ *   ledger_heads   size (u64 BE)                 -> signed tree head (ledger_codec.h)
+ *
+ * An append of a batch writes its leaves, every perfect subtree it completes and the new
+ * signed head in ONE synced WriteBatch, so after any crash the store holds a whole number of
+ * batches and the newest head describes exactly the leaves present. The size of the ledger is
+ * the size of its newest head. Roots of any earlier size and all proofs are O(log n) reads of
+ * stored perfect subtrees (merkle.h).
+ *
+ * The struct is owned by the caller: ledger_open() then ledger_close(). The store and keys
+ * are borrowed and must outlive the ledger; keys may be NULL for a read-only ledger.
+ */
+#ifndef LEDGER_H
+#define LEDGER_H
+
+#include "ledger_codec.h"
+#include "merkle.h"
+#include "pl_buf.h"
+#include "pl_keys.h"
+#include "pl_store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LEDGER_BATCH_MAX (1u << 20)
+#define LEDGER_ERR_TEXT_MAX 256
+
+struct ledger {
+    struct pl_store *store;      /* borrowed */
+    const struct pl_keys *keys;  /* borrowed; NULL when read-only */
+    uint64_t size;
+    struct merkle_frontier frontier;
+    uint8_t root[MERKLE_HASH_BYTES];
+    struct ledger_head head; /* newest; valid when size > 0 */
+    struct pl_buf scratch;
+    char err_text[LEDGER_ERR_TEXT_MAX];
+};
+
+/* Loads size, frontier and newest head, and checks that the frontier's root is the head's
+ * (PL_ECORRUPT otherwise, with err_text saying so). */
+int ledger_open(struct ledger *l, struct pl_store *store, const struct pl_keys *keys);
+void ledger_close(struct ledger *l);
+
+/*
+ * Appends n entries (their index fields are ignored: entry i gets index size + i) and a new
+ * head signed at head_time_ms, in one synced write. On success the ledger's size, root and
+ * head describe the new tree and *head_out (may be NULL) is a copy of the head. On failure
+ * nothing was written and the ledger is unchanged.
+ */
+int ledger_append(struct ledger *l, const struct ledger_entry *entries, size_t n,
+                  uint64_t head_time_ms, struct ledger_head *head_out);
+
+/* Root of the tree of the first `size` leaves (size <= l->size, else PL_ERANGE). */
+int ledger_root_at(struct ledger *l, uint64_t size, uint8_t root[MERKLE_HASH_BYTES]);
+int ledger_inclusion_proof(struct ledger *l, uint64_t index, uint64_t size,
+                           uint8_t path[][MERKLE_HASH_BYTES], size_t *path_len);
+int ledger_consistency_proof(struct ledger *l, uint64_t first, uint64_t second,
+                             uint8_t proof[][MERKLE_HASH_BYTES], size_t *proof_len);
+/* The leaf bytes of one entry (malloc()ed; the caller frees). */
+int ledger_leaf_get(struct ledger *l, uint64_t index, uint8_t **leaf, size_t *len);
+/* The stored hash of perfect subtree (level, index). */
+int ledger_node_get(struct ledger *l, unsigned level, uint64_t index,
+                    uint8_t out[MERKLE_HASH_BYTES]);
+/* The signed head stored under exactly `size` (PL_ENOTFOUND if none). */
+int ledger_head_at(struct ledger *l, uint64_t size, struct ledger_head *out);
+
+/* Visits the leaves with from <= index < to, in order; a non-zero return of cb stops the
+ * walk and is returned. `leaf` is valid during the call only. */
+typedef int (*ledger_leaf_cb)(void *ctx, uint64_t index, const uint8_t *leaf, size_t len);
+int ledger_leaves_each(struct ledger *l, uint64_t from, uint64_t to, ledger_leaf_cb cb, void *ctx);
+
+struct ledger_check_report {
+    uint64_t leaves;  /* leaves recomputed */
+    uint64_t nodes;   /* stored nodes compared */
+    uint64_t heads;   /* heads whose root and signature were checked */
+    int64_t bad_index; /* first bad entry index, -1 when the fault is not in one entry */
+    char reason[LEDGER_ERR_TEXT_MAX];
+};
+
+/*
+ * Recomputes every leaf hash and every perfect subtree from the leaf bytes, compares them with
+ * the stored nodes, every stored head's root and signature, and the newest head's size. 0 when
+ * everything agrees; PL_ECORRUPT with the report naming the first fault otherwise (another
+ * code for a storage failure).
+ */
+int ledger_check(struct ledger *l, struct ledger_check_report *report);
+
+/* Keys, for tools and tests that look at the families directly. */
+void ledger_index_key(uint64_t index, uint8_t key[8]);
+void ledger_node_key(unsigned level, uint64_t index, uint8_t key[9]);
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * ledger_codec.h: the canonical leaf encoding and the signed tree head format.
+ */
+#include "ledger_codec.h"
+
+#include "pl_assert.h"
+#include "pl_err.h"
+#include "pl_mp.h"
+
+#include <sodium.h>
+#include <string.h>
+
+static const char head_magic[16] = "PLATELET-STH-V1\n";
+static_assert(sizeof(head_magic) == 16, "head magic is 16 bytes, no NUL");
+static_assert(LEDGER_HEAD_MSG_BYTES == 16 + 8 + 32 + 8 + 32, "signed head message layout");
+static_assert(LEDGER_HEAD_BYTES == 8 + 32 + 8 + 32 + 64, "stored head layout");
+
+/* The canonical bytes of everything before the body: map header, four pairs, "body". */
+static void encode_prefix(struct pl_mp_writer *w, const struct ledger_entry *e)
+{
+    pl_mp_map(w, 5);
+    pl_mp_str(w, "index");
+    pl_mp_uint(w, e->index);
+    pl_mp_str(w, "term");
+    pl_mp_uint(w, e->term);
+    pl_mp_str(w, "time_ms");
+    pl_mp_uint(w, e->time_ms);
+    pl_mp_str(w, "kind");
+    pl_mp_strn(w, e->kind, e->kind_len);
+    pl_mp_str(w, "body");
+}
+
+static int kind_ok(const char *kind, size_t len)
+{
+    if (len == 0 || len > LEDGER_KIND_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)kind[i];
+        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\' || c == ',')
+            return 0;
+    }
+    return 1;
+}
+
+/* Checks that body is exactly one msgpack object. */
+static int body_ok(const uint8_t *body, size_t len)
+{
+    msgpack_unpacked u;
+    if (pl_mp_parse(body, len, &u) != 0)
+        return 0;
+    msgpack_unpacked_destroy(&u);
+    return 1;
+}
+
+int ledger_entry_encode(const struct ledger_entry *e, struct pl_buf *out)
+{
+    if (!kind_ok(e->kind, e->kind_len) || e->body == NULL || !body_ok(e->body, e->body_len))
+        return PL_EMALFORMED;
+    size_t start = out->len;
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, out);
+    encode_prefix(&w, e);
+    pl_mp_raw(&w, e->body, e->body_len);
+    if (w.err != 0) {
+        out->len = start;
+        return w.err;
+    }
+    if (out->len - start > LEDGER_LEAF_MAX) {
+        out->len = start;
+        return PL_ETOOBIG;
+    }
+    return 0;
+}
+
+static int key_is(const msgpack_object_kv *kv, const char *key)
+{
+    size_t n = strlen(key);
+    return kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == n &&
+           memcmp(kv->key.via.str.ptr, key, n) == 0;
+}
+
+int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e)
+{
+    if (len == 0 || len > LEDGER_LEAF_MAX)
+        return PL_EMALFORMED;
+    msgpack_unpacked u;
+    if (pl_mp_parse(leaf, len, &u) != 0)
+        return PL_EMALFORMED;
+    int rc = PL_EMALFORMED;
+    const msgpack_object *o = &u.data;
+    if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != 5)
+        goto done;
+    const msgpack_object_kv *kv = o->via.map.ptr;
+    struct ledger_entry d;
+    memset(&d, 0, sizeof(d));
+    if (!key_is(&kv[0], "index") || pl_mp_as_u64(&kv[0].val, &d.index) != 0)
+        goto done;
+    if (!key_is(&kv[1], "term") || pl_mp_as_u64(&kv[1].val, &d.term) != 0)
+        goto done;
+    if (!key_is(&kv[2], "time_ms") || pl_mp_as_u64(&kv[2].val, &d.time_ms) != 0)
+        goto done;
+    const char *kind = NULL;
+    size_t kind_len = 0;
+    if (!key_is(&kv[3], "kind") || pl_mp_as_str(&kv[3].val, &kind, &kind_len) != 0 ||
+        !kind_ok(kind, kind_len) || !key_is(&kv[4], "body"))
+        goto done;
+    /* Canonical form, part one: re-encode the prefix from the decoded values and demand
+     * the same bytes. That also locates the kind and the body inside `leaf` itself, so the
+     * entry never points into msgpack-c's memory. */
+    d.kind_len = kind_len;
+    {
+        uint8_t tmp[LEDGER_KIND_MAX];
+        memcpy(tmp, kind, kind_len);
+        d.kind = (const char *)tmp;
+        struct pl_buf prefix;
+        pl_buf_init(&prefix, 256);
+        struct pl_mp_writer w;
+        pl_mp_writer_init(&w, &prefix);
+        encode_prefix(&w, &d);
+        int same = w.err == 0 && prefix.len < len && memcmp(prefix.data, leaf, prefix.len) == 0;
+        size_t prefix_len = prefix.len;
+        pl_buf_close(&prefix);
+        if (!same)
+            goto done;
+        /* The kind's bytes end right before the 5-byte "body" key (0xa4 b o d y). */
+        d.kind = (const char *)leaf + prefix_len - 5 - kind_len;
+        d.body = leaf + prefix_len;
+        d.body_len = len - prefix_len;
+    }
+    /* The body must be canonical too: msgpack-c's packer of the decoded object gives the
+     * same bytes. */
+    {
+        struct pl_buf again;
+        pl_buf_init(&again, LEDGER_LEAF_MAX);
+        struct pl_mp_writer w;
+        pl_mp_writer_init(&w, &again);
+        if (msgpack_pack_object(&w.pk, kv[4].val) != 0 || w.err != 0)
+            w.err = PL_EMALFORMED;
+        int same = w.err == 0 && again.len == d.body_len &&
+                   memcmp(again.data, d.body, d.body_len) == 0;
+        pl_buf_close(&again);
+        if (!same)
+            goto done;
+    }
+    *e = d;
+    rc = 0;
+done:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+void ledger_head_message(const struct ledger_head *h, uint8_t msg[LEDGER_HEAD_MSG_BYTES])
+{
+    memcpy(msg, head_magic, 16);
+    pl_be64_put(msg + 16, h->size);
+    memcpy(msg + 24, h->root, 32);
+    pl_be64_put(msg + 56, h->time_ms);
+    memcpy(msg + 64, h->public_key, 32);
+}
+
+int ledger_head_sign(struct ledger_head *h, const uint8_t *secret_key)
+{
+    uint8_t msg[LEDGER_HEAD_MSG_BYTES];
+    ledger_head_message(h, msg);
+    if (crypto_sign_detached(h->signature, NULL, msg, sizeof(msg), secret_key) != 0)
+        return PL_ECRYPTO;
+    return 0;
+}
+
+int ledger_head_verify(const struct ledger_head *h)
+{
+    uint8_t msg[LEDGER_HEAD_MSG_BYTES];
+    ledger_head_message(h, msg);
+    if (sodium_init() < 0)
+        return PL_ECRYPTO;
+    return crypto_sign_verify_detached(h->signature, msg, sizeof(msg), h->public_key) == 0
+               ? 0
+               : PL_EVERIFY;
+}
+
+void ledger_head_encode(const struct ledger_head *h, uint8_t out[LEDGER_HEAD_BYTES])
+{
+    pl_be64_put(out, h->size);
+    memcpy(out + 8, h->root, 32);
+    pl_be64_put(out + 40, h->time_ms);
+    memcpy(out + 48, h->public_key, 32);
+    memcpy(out + 80, h->signature, 64);
+}
+
+int ledger_head_decode(const uint8_t *p, size_t len, struct ledger_head *h)
+{
+    if (len != LEDGER_HEAD_BYTES)
+        return PL_EMALFORMED;
+    h->size = pl_be64_get(p);
+    memcpy(h->root, p + 8, 32);
+    h->time_ms = pl_be64_get(p + 40);
+    memcpy(h->public_key, p + 48, 32);
+    memcpy(h->signature, p + 80, 64);
+    return 0;
+}

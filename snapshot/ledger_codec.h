@@ -1,0 +1,70 @@
+/*
+ * The ledger's byte formats, pure: the canonical leaf encoding of an entry and the signed
+ * tree head.
+ *
+ * Leaf bytes (what the Merkle tree hashes) are one msgpack map with exactly these keys in
+ * this order, every integer in its shortest form (msgpack-c's packer), so one entry has one
+ * encoding:
+ *
+ *     { "index": uint, "term": uint, "time_ms": uint, "kind": str (1..64 bytes), "body": any }
+ *
+ * The body is any msgpack object (it arrives as JSON, see node/json/pl_json.h). Decoding is
+ * strict: a leaf is accepted only if re-encoding what was decoded gives the same bytes.
+ *
+ * A signed tree head binds a tree size and root to a time and a node key. The signature is
+ * Ed25519 over 96 fixed bytes:
+ *
+ *     "PLATELET-STH-V1\n" (16) | size u64 BE | root (32) | time_ms u64 BE | public key (32)
+ *
+ * and a head is stored as 144 bytes: size | root | time_ms | public key | signature (64).
+ */
+#ifndef LEDGER_CODEC_H
+#define LEDGER_CODEC_H
+
+#include "merkle.h"
+#include "pl_buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LEDGER_KIND_MAX 64
+#define LEDGER_LEAF_MAX (64 * 1024)
+#define LEDGER_KEY_BYTES 32
+#define LEDGER_SIG_BYTES 64
+#define LEDGER_HEAD_MSG_BYTES 96
+#define LEDGER_HEAD_BYTES 144
+
+struct ledger_entry {
+    uint64_t index;
+    uint64_t term;
+    uint64_t time_ms;
+    const char *kind; /* not NUL-terminated when decoded: use kind_len */
+    size_t kind_len;
+    const uint8_t *body; /* one whole msgpack object */
+    size_t body_len;
+};
+
+/* Appends the leaf bytes of e to out. PL_EMALFORMED for an empty or too long kind or a
+ * body that is not exactly one msgpack object; PL_ETOOBIG past LEDGER_LEAF_MAX. */
+int ledger_entry_encode(const struct ledger_entry *e, struct pl_buf *out);
+/* Decodes leaf bytes; the pointers of *e point into `leaf`. PL_EMALFORMED unless the
+ * bytes are exactly the canonical encoding of an entry. */
+int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e);
+
+struct ledger_head {
+    uint64_t size;
+    uint8_t root[MERKLE_HASH_BYTES];
+    uint64_t time_ms;
+    uint8_t public_key[LEDGER_KEY_BYTES];
+    uint8_t signature[LEDGER_SIG_BYTES];
+};
+
+void ledger_head_message(const struct ledger_head *h, uint8_t msg[LEDGER_HEAD_MSG_BYTES]);
+/* Signs with a 64-byte libsodium Ed25519 secret key whose public half is h->public_key. */
+int ledger_head_sign(struct ledger_head *h, const uint8_t *secret_key);
+/* 0 when the signature is valid for the head's own public key, PL_EVERIFY otherwise. */
+int ledger_head_verify(const struct ledger_head *h);
+void ledger_head_encode(const struct ledger_head *h, uint8_t out[LEDGER_HEAD_BYTES]);
+int ledger_head_decode(const uint8_t *p, size_t len, struct ledger_head *h);
+
+#endif

@@ -1,0 +1,562 @@
+/*
+ * Unit tests of the ledger, the snapshot store, pl_store and pl_keys on a real RocksDB in a
+ * temporary directory under the test's working directory.
+ *
+ * Roots are checked against an independent recursive RFC 6962 MTH computed here from the
+ * leaf bytes the test encodes itself; proofs against the RFC 9162 verifiers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ledger.h"
+#include "merkle.h"
+#include "pl_err.h"
+#include "pl_keys.h"
+#include "pl_mp.h"
+#include "pl_rand.h"
+#include "pl_store.h"
+#include "snapshot_store.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_ENTRIES 2048
+
+typedef uint8_t hash_t[MERKLE_HASH_BYTES];
+
+struct fixture {
+    char dir[64];
+    struct pl_store store;
+    struct pl_keys keys;
+    struct ledger ledger;
+    hash_t leaf_hashes[MAX_ENTRIES]; /* the test's own record */
+    uint64_t n;
+};
+
+static void rm_rf(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static void ref_node(const hash_t l, const hash_t r, hash_t out)
+{
+    uint8_t buf[65];
+    buf[0] = 1;
+    memcpy(buf + 1, l, 32);
+    memcpy(buf + 33, r, 32);
+    crypto_hash_sha256(out, buf, 65);
+}
+
+static void ref_mth(hash_t *leaves, uint64_t a, uint64_t b, hash_t out)
+{
+    if (b == a) {
+        crypto_hash_sha256(out, NULL, 0);
+        return;
+    }
+    if (b - a == 1) {
+        memcpy(out, leaves[a], 32);
+        return;
+    }
+    uint64_t k = 1;
+    while (k * 2 < b - a)
+        k *= 2;
+    hash_t l, r;
+    ref_mth(leaves, a, a + k, l);
+    ref_mth(leaves, a + k, b, r);
+    ref_node(l, r, out);
+}
+
+static int open_all(struct fixture *f)
+{
+    int rc = pl_store_open(&f->store, f->dir, PL_STORE_CREATE);
+    if (rc != 0)
+        return rc;
+    rc = pl_keys_open(&f->keys, f->dir, true, NULL, 0);
+    if (rc != 0)
+        return rc;
+    return ledger_open(&f->ledger, &f->store, &f->keys);
+}
+
+static void close_all(struct fixture *f)
+{
+    ledger_close(&f->ledger);
+    pl_keys_close(&f->keys);
+    pl_store_close(&f->store);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "test_ledger.XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    if (open_all(f) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    close_all(f);
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Appends `count` entries with bodies {"n": i, "msg": "..."} and records their leaf hashes
+ * as the test computes them from its own encoding. */
+static void append_some(struct fixture *f, size_t count, uint64_t time_ms)
+{
+    assert_true(f->n + count <= MAX_ENTRIES);
+    struct pl_buf bodies[64];
+    struct ledger_entry entries[64];
+    assert_true(count <= 64);
+    for (size_t i = 0; i < count; i++) {
+        uint64_t idx = f->n + i;
+        pl_buf_init(&bodies[i], 1024);
+        struct pl_mp_writer w;
+        pl_mp_writer_init(&w, &bodies[i]);
+        pl_mp_map(&w, 2);
+        pl_mp_str(&w, "n");
+        pl_mp_uint(&w, idx);
+        pl_mp_str(&w, "msg");
+        char text[64];
+        snprintf(text, sizeof(text), "entry number %llu", (unsigned long long)idx);
+        pl_mp_strn(&w, text, strlen(text) % 40);
+        assert_int_equal(w.err, 0);
+        entries[i] = (struct ledger_entry){.term = 7, .time_ms = time_ms + i, .kind = "detect",
+                                           .kind_len = 6, .body = bodies[i].data,
+                                           .body_len = bodies[i].len};
+        /* The test's own leaf bytes: encode with the real index, hash with libsodium. */
+        struct ledger_entry e = entries[i];
+        e.index = idx;
+        struct pl_buf leaf;
+        pl_buf_init(&leaf, LEDGER_LEAF_MAX);
+        assert_int_equal(ledger_entry_encode(&e, &leaf), 0);
+        uint8_t pre[2048];
+        pre[0] = 0;
+        assert_true(leaf.len < sizeof(pre));
+        memcpy(pre + 1, leaf.data, leaf.len);
+        crypto_hash_sha256(f->leaf_hashes[idx], pre, leaf.len + 1);
+        pl_buf_close(&leaf);
+    }
+    struct ledger_head h;
+    assert_int_equal(ledger_append(&f->ledger, entries, count, time_ms, &h), 0);
+    f->n += count;
+    assert_int_equal(h.size, f->n);
+    assert_int_equal(f->ledger.size, f->n);
+    hash_t want;
+    ref_mth(f->leaf_hashes, 0, f->n, want);
+    assert_memory_equal(h.root, want, 32);
+    assert_memory_equal(h.public_key, f->keys.public_key, 32);
+    assert_int_equal(ledger_head_verify(&h), 0);
+    for (size_t i = 0; i < count; i++)
+        pl_buf_close(&bodies[i]);
+}
+
+static void check_proofs(struct fixture *f, uint64_t index, uint64_t size, uint64_t first)
+{
+    hash_t path[MERKLE_PROOF_MAX], root, root1;
+    size_t n = 0;
+    ref_mth(f->leaf_hashes, 0, size, root);
+    hash_t got;
+    assert_int_equal(ledger_root_at(&f->ledger, size, got), 0);
+    assert_memory_equal(got, root, 32);
+    assert_int_equal(ledger_inclusion_proof(&f->ledger, index, size, path, &n), 0);
+    assert_int_equal(merkle_inclusion_verify(index, size, f->leaf_hashes[index], path, n, root),
+                     0);
+    ref_mth(f->leaf_hashes, 0, first, root1);
+    assert_int_equal(ledger_consistency_proof(&f->ledger, first, size, path, &n), 0);
+    assert_int_equal(merkle_consistency_verify(first, size, root1, root, path, n), 0);
+}
+
+static void test_append_reopen_proofs(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(f->ledger.size, 0);
+    hash_t empty;
+    crypto_hash_sha256(empty, NULL, 0);
+    assert_memory_equal(f->ledger.root, empty, 32);
+
+    append_some(f, 1, 1000);
+    append_some(f, 2, 2000);
+    append_some(f, 13, 3000);
+    for (uint64_t size = 1; size <= f->n; size++)
+        for (uint64_t i = 0; i < size; i++)
+            check_proofs(f, i, size, i + 1);
+
+    /* Reopen: the same size, root and head, and appends continue the same tree. */
+    hash_t root_before;
+    memcpy(root_before, f->ledger.root, 32);
+    close_all(f);
+    assert_int_equal(open_all(f), 0);
+    assert_int_equal(f->ledger.size, 16);
+    assert_memory_equal(f->ledger.root, root_before, 32);
+    assert_int_equal(f->ledger.head.size, 16);
+    append_some(f, 5, 4000);
+    check_proofs(f, 20, 21, 16);
+
+    /* Every stored head is there under its size. */
+    struct ledger_head h;
+    assert_int_equal(ledger_head_at(&f->ledger, 3, &h), 0);
+    hash_t r3;
+    ref_mth(f->leaf_hashes, 0, 3, r3);
+    assert_memory_equal(h.root, r3, 32);
+    assert_int_equal(ledger_head_at(&f->ledger, 4, &h), PL_ENOTFOUND);
+
+    /* The stored leaf decodes to what was appended. */
+    uint8_t *leaf = NULL;
+    size_t len = 0;
+    assert_int_equal(ledger_leaf_get(&f->ledger, 17, &leaf, &len), 0);
+    struct ledger_entry e;
+    assert_int_equal(ledger_entry_decode(leaf, len, &e), 0);
+    assert_int_equal(e.index, 17);
+    assert_int_equal(e.term, 7);
+    assert_int_equal(e.time_ms, 4001);
+    assert_int_equal(e.kind_len, 6);
+    assert_memory_equal(e.kind, "detect", 6);
+    free(leaf);
+
+    /* Out of range requests. */
+    hash_t path[MERKLE_PROOF_MAX];
+    size_t n;
+    assert_int_equal(ledger_inclusion_proof(&f->ledger, 21, 21, path, &n), PL_ERANGE);
+    assert_int_equal(ledger_inclusion_proof(&f->ledger, 0, 22, path, &n), PL_ERANGE);
+    assert_int_equal(ledger_consistency_proof(&f->ledger, 0, 21, path, &n), PL_ERANGE);
+    assert_int_equal(ledger_consistency_proof(&f->ledger, 5, 22, path, &n), PL_ERANGE);
+    assert_int_equal(ledger_root_at(&f->ledger, 22, path[0]), PL_ERANGE);
+
+    struct ledger_check_report r;
+    assert_int_equal(ledger_check(&f->ledger, &r), 0);
+    assert_int_equal(r.leaves, 21);
+    assert_int_equal(r.heads, 4);
+    /* 21 leaves: 21 + 10 + 5 + 2 + 1 perfect subtrees. */
+    assert_int_equal(r.nodes, 39);
+}
+
+static void test_randomised(void **state)
+{
+    struct fixture *f = *state;
+    struct pl_rand rnd;
+    pl_rand_seed(&rnd, 0x5eed1edbull);
+    while (f->n < 1500) {
+        size_t count = 1 + (size_t)pl_rand_below(&rnd, 64);
+        if (f->n + count > 1500)
+            count = 1500 - f->n;
+        append_some(f, count, 10000 + f->n);
+        for (int k = 0; k < 8; k++) {
+            uint64_t size = 1 + pl_rand_below(&rnd, f->n);
+            uint64_t index = pl_rand_below(&rnd, size);
+            uint64_t first = 1 + pl_rand_below(&rnd, size);
+            check_proofs(f, index, size, first);
+        }
+    }
+    struct ledger_check_report r;
+    assert_int_equal(ledger_check(&f->ledger, &r), 0);
+    assert_int_equal(r.leaves, 1500);
+}
+
+/* Flips one byte of a stored value in a family and returns the original to restore it. */
+static void flip(struct fixture *f, enum pl_store_cf cf, const uint8_t *key, size_t key_len,
+                 size_t at)
+{
+    uint8_t *v = NULL;
+    size_t len = 0;
+    assert_int_equal(pl_store_get(&f->store, cf, key, key_len, &v, &len), 0);
+    v[at % len] ^= 0x20;
+    assert_int_equal(pl_store_put(&f->store, cf, key, key_len, v, len), 0);
+    free(v);
+}
+
+static void test_check_detects_flips(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < 10; i++)
+        append_some(f, 10, 5000 + (uint64_t)i);
+    struct ledger_check_report r;
+    assert_int_equal(ledger_check(&f->ledger, &r), 0);
+
+    /* Every byte position of a leaf: flip, check names entry 37, flip back. */
+    uint8_t key[9];
+    ledger_index_key(37, key);
+    uint8_t *leaf = NULL;
+    size_t len = 0;
+    assert_int_equal(pl_store_get(&f->store, PL_CF_LEDGER_LEAVES, key, 8, &leaf, &len), 0);
+    free(leaf);
+    for (size_t at = 0; at < len; at++) {
+        flip(f, PL_CF_LEDGER_LEAVES, key, 8, at);
+        assert_int_equal(ledger_check(&f->ledger, &r), PL_ECORRUPT);
+        assert_int_equal(r.bad_index, 37);
+        flip(f, PL_CF_LEDGER_LEAVES, key, 8, at);
+    }
+    assert_int_equal(ledger_check(&f->ledger, &r), 0);
+
+    /* A leaf hash (level 0) and an interior node (level 3, index 5 covers entries 40..47). */
+    ledger_node_key(0, 63, key);
+    flip(f, PL_CF_LEDGER_NODES, key, 9, 11);
+    assert_int_equal(ledger_check(&f->ledger, &r), PL_ECORRUPT);
+    assert_int_equal(r.bad_index, 63);
+    flip(f, PL_CF_LEDGER_NODES, key, 9, 11);
+    ledger_node_key(3, 5, key);
+    flip(f, PL_CF_LEDGER_NODES, key, 9, 0);
+    assert_int_equal(ledger_check(&f->ledger, &r), PL_ECORRUPT);
+    assert_int_equal(r.bad_index, 40);
+    assert_non_null(strstr(r.reason, "level 3"));
+    flip(f, PL_CF_LEDGER_NODES, key, 9, 0);
+
+    /* Heads: the root, the time (breaks the signature) and the signature itself. */
+    ledger_index_key(50, key);
+    for (size_t at = 8; at < LEDGER_HEAD_BYTES; at += 17) {
+        flip(f, PL_CF_LEDGER_HEADS, key, 8, at);
+        assert_int_equal(ledger_check(&f->ledger, &r), PL_ECORRUPT);
+        assert_non_null(strstr(r.reason, "size 50"));
+        flip(f, PL_CF_LEDGER_HEADS, key, 8, at);
+    }
+    assert_int_equal(ledger_check(&f->ledger, &r), 0);
+
+    /* A deleted leaf and a stray node. */
+    ledger_index_key(99, key);
+    uint8_t *v = NULL;
+    assert_int_equal(pl_store_get(&f->store, PL_CF_LEDGER_LEAVES, key, 8, &v, &len), 0);
+    struct pl_store_batch b;
+    pl_store_batch_init(&b);
+    pl_store_batch_delete(&f->store, &b, PL_CF_LEDGER_LEAVES, key, 8);
+    assert_int_equal(pl_store_batch_commit(&f->store, &b), 0);
+    assert_int_equal(ledger_check(&f->ledger, &r), PL_ECORRUPT);
+    assert_int_equal(r.bad_index, 99);
+    assert_int_equal(pl_store_put(&f->store, PL_CF_LEDGER_LEAVES, key, 8, v, len), 0);
+    free(v);
+    pl_store_batch_close(&b);
+    assert_int_equal(ledger_check(&f->ledger, &r), 0);
+    uint8_t h[32] = {0};
+    ledger_node_key(2, 1000, key);
+    assert_int_equal(pl_store_put(&f->store, PL_CF_LEDGER_NODES, key, 9, h, 32), 0);
+    assert_int_equal(ledger_check(&f->ledger, &r), PL_ECORRUPT);
+    assert_non_null(strstr(r.reason, "stray"));
+
+    /* Reopening a ledger whose newest head was altered fails. */
+    ledger_index_key(100, key);
+    flip(f, PL_CF_LEDGER_HEADS, key, 8, 9);
+    close_all(f);
+    assert_int_equal(open_all(f), PL_ECORRUPT);
+    flip(f, PL_CF_LEDGER_HEADS, key, 8, 9);
+    ledger_close(&f->ledger);
+    assert_int_equal(ledger_open(&f->ledger, &f->store, &f->keys), 0);
+}
+
+static void test_bad_entries(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t body[] = {0x01};
+    struct ledger_entry e = {.kind = "x", .kind_len = 1, .body = body, .body_len = 1};
+    struct ledger_entry bad[3] = {e, e, e};
+    bad[1].kind_len = 0;
+    assert_int_equal(ledger_append(&f->ledger, bad, 3, 1, NULL), PL_EMALFORMED);
+    bad[1] = e;
+    uint8_t two[] = {0x01, 0x02}; /* two objects, not one */
+    bad[2].body = two;
+    bad[2].body_len = 2;
+    assert_int_equal(ledger_append(&f->ledger, bad, 3, 1, NULL), PL_EMALFORMED);
+    /* Nothing of either batch was written. */
+    assert_int_equal(f->ledger.size, 0);
+    struct ledger_check_report r;
+    assert_int_equal(ledger_check(&f->ledger, &r), 0);
+    assert_int_equal(r.leaves, 0);
+
+    /* The decoder rejects non-canonical leaves: 0x01 re-encoded as uint8 (0xcc 0x01). */
+    struct pl_buf leaf;
+    pl_buf_init(&leaf, 1024);
+    e.index = 3;
+    assert_int_equal(ledger_entry_encode(&e, &leaf), 0);
+    struct ledger_entry d;
+    assert_int_equal(ledger_entry_decode(leaf.data, leaf.len, &d), 0);
+    uint8_t longer[256];
+    memcpy(longer, leaf.data, leaf.len);
+    longer[leaf.len - 1] = 0xcc;
+    longer[leaf.len] = 0x01;
+    assert_int_equal(ledger_entry_decode(longer, leaf.len + 1, &d), PL_EMALFORMED);
+    assert_int_equal(ledger_entry_decode(leaf.data, leaf.len - 1, &d), PL_EMALFORMED);
+    pl_buf_close(&leaf);
+}
+
+static void test_snapshot_store(void **state)
+{
+    struct fixture *f = *state;
+    struct merkle_frontier fr[6];
+    hash_t roots[6];
+    struct merkle_frontier cur;
+    merkle_frontier_init(&cur);
+    for (int s = 1; s <= 5; s++) {
+        for (int i = 0; i < 10; i++) {
+            hash_t h;
+            uint8_t b = (uint8_t)(s * 10 + i);
+            merkle_leaf_hash(&b, 1, h);
+            assert_int_equal(merkle_frontier_append(&cur, h, NULL, NULL), 0);
+        }
+        fr[s] = cur;
+        merkle_frontier_root(&cur, roots[s]);
+        char state_text[32];
+        snprintf(state_text, sizeof(state_text), "state after %d", s * 10 - 1);
+        assert_int_equal(snapshot_put(&f->store, (uint64_t)s * 10 - 1, (uint8_t *)state_text,
+                                      strlen(state_text), &fr[s], roots[s]),
+                         0);
+    }
+    /* A root that is not the frontier's is refused. */
+    assert_int_equal(snapshot_put(&f->store, 100, (const uint8_t *)"x", 1, &fr[2], roots[3]),
+                     PL_EVERIFY);
+
+    struct snapshot snap;
+    assert_int_equal(snapshot_get_at_or_before(&f->store, 25, &snap), 0);
+    assert_int_equal(snap.index, 19);
+    assert_int_equal(snap.frontier.size, 20);
+    assert_memory_equal(snap.root, roots[2], 32);
+    assert_int_equal(snap.state_len, strlen("state after 19"));
+    assert_memory_equal(snap.state, "state after 19", snap.state_len);
+    snapshot_free(&snap);
+    assert_int_equal(snapshot_get_at_or_before(&f->store, 49, &snap), 0);
+    assert_int_equal(snap.index, 49);
+    snapshot_free(&snap);
+    assert_int_equal(snapshot_get_at_or_before(&f->store, 1000, &snap), 0);
+    assert_int_equal(snap.index, 49);
+    snapshot_free(&snap);
+    assert_int_equal(snapshot_get_at_or_before(&f->store, 8, &snap), PL_ENOTFOUND);
+
+    uint64_t idx[8];
+    size_t n = 0, total = 0;
+    assert_int_equal(snapshot_list(&f->store, idx, 8, &n, &total), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(total, 5);
+    assert_int_equal(idx[0], 9);
+    assert_int_equal(idx[4], 49);
+
+    size_t deleted = 0;
+    assert_int_equal(snapshot_retain(&f->store, 2, &deleted), 0);
+    assert_int_equal(deleted, 3);
+    assert_int_equal(snapshot_list(&f->store, idx, 8, &n, &total), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(idx[0], 39);
+    assert_int_equal(idx[1], 49);
+    assert_int_equal(snapshot_get_at_or_before(&f->store, 38, &snap), PL_ENOTFOUND);
+    assert_int_equal(snapshot_retain(&f->store, 0, &deleted), PL_ERANGE);
+
+    /* A damaged snapshot (root byte) is reported, not trusted. */
+    uint8_t key[8];
+    pl_be64_put(key, 49);
+    uint8_t *v = NULL;
+    size_t len = 0;
+    assert_int_equal(pl_store_get(&f->store, PL_CF_SNAPSHOTS, key, 8, &v, &len), 0);
+    /* The root's bytes follow "root" (0xa4 r o o t) and the bin8 header (0xc4 0x20). */
+    uint8_t *p = memmem(v, len, "\xa4root\xc4\x20", 7);
+    assert_non_null(p);
+    p[7] ^= 1;
+    assert_int_equal(pl_store_put(&f->store, PL_CF_SNAPSHOTS, key, 8, v, len), 0);
+    free(v);
+    assert_int_equal(snapshot_get_at_or_before(&f->store, 49, &snap), PL_ECORRUPT);
+}
+
+static void test_lock_and_read_only(void **state)
+{
+    struct fixture *f = *state;
+    append_some(f, 3, 1);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct pl_store other;
+        int rc = pl_store_open(&other, f->dir, PL_STORE_CREATE);
+        int ok = rc == PL_ELOCKED && strstr(other.err_text, "locked") != NULL;
+        /* A read-only open takes no lock and sees the ledger. */
+        struct pl_store ro;
+        int rc2 = pl_store_open(&ro, f->dir, PL_STORE_READ_ONLY);
+        struct ledger l;
+        if (rc2 == 0 && ledger_open(&l, &ro, NULL) == 0) {
+            ok = ok && l.size == 3;
+            uint8_t body[] = {0xc0};
+            struct ledger_entry e = {.kind = "x", .kind_len = 1, .body = body, .body_len = 1};
+            ok = ok && ledger_append(&l, &e, 1, 1, NULL) == PL_ESTATE;
+            ledger_close(&l);
+            pl_store_close(&ro);
+        } else {
+            ok = 0;
+        }
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* A missing data dir is not created by a read-only open. */
+    struct pl_store s;
+    char missing[128];
+    snprintf(missing, sizeof(missing), "%s/nope", f->dir);
+    assert_int_equal(pl_store_open(&s, missing, PL_STORE_READ_ONLY), PL_ENOTFOUND);
+    struct stat st;
+    assert_int_not_equal(stat(missing, &st), 0);
+    assert_int_equal(pl_store_open(&s, missing, 0), PL_ENOTFOUND);
+}
+
+static void test_keys(void **state)
+{
+    struct fixture *f = *state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/node.key", f->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_size, 64);
+    struct pl_keys again;
+    assert_int_equal(pl_keys_open(&again, f->dir, false, NULL, 0), 0);
+    assert_memory_equal(again.public_key, f->keys.public_key, 32);
+    uint8_t sig[64];
+    assert_int_equal(pl_keys_sign(&again, (const uint8_t *)"hi", 2, sig), 0);
+    assert_int_equal(pl_keys_verify(f->keys.public_key, (const uint8_t *)"hi", 2, sig), 0);
+    assert_int_equal(pl_keys_verify(f->keys.public_key, (const uint8_t *)"ho", 2, sig), PL_EVERIFY);
+    pl_keys_close(&again);
+
+    /* Group-readable secret key: refused. A public key file that disagrees: refused. */
+    assert_int_equal(chmod(path, 0640), 0);
+    char err[256] = "";
+    assert_int_equal(pl_keys_open(&again, f->dir, false, err, sizeof(err)), PL_ECORRUPT);
+    assert_non_null(strstr(err, "chmod 600"));
+    assert_int_equal(chmod(path, 0600), 0);
+    char pub[128];
+    snprintf(pub, sizeof(pub), "%s/node.pub", f->dir);
+    FILE *fp = fopen(pub, "w");
+    assert_non_null(fp);
+    fputs("00000000000000000000000000000000000000000000000000000000000000ff\n", fp);
+    fclose(fp);
+    assert_int_equal(pl_keys_open(&again, f->dir, false, err, sizeof(err)), PL_ECORRUPT);
+    /* No key and no create: not found. */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(pl_keys_open(&again, f->dir, false, err, sizeof(err)), PL_ENOTFOUND);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_append_reopen_proofs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_randomised, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_detects_flips, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_and_read_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
