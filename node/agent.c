@@ -3,6 +3,8 @@
  */
 #include "agent.h"
 
+#include "agent_gossip.h"
+
 #include "base/pl_assert.h"
 #include "base/pl_err.h"
 #include "base/pl_log.h"
@@ -19,7 +21,7 @@
 
 /* The modules, started in this order and stopped in reverse. */
 static const struct agent_module *const modules[] = {
-    NULL, /* keeps the array non-empty until the first module lands */
+    &agent_gossip_module,
 };
 #define NMODULES ((int)PL_ARRAY_LEN(modules))
 
@@ -216,13 +218,14 @@ int agent_run(struct agent_config *cfg)
     return 0;
 
 fail_loop:
-    /* Stop what started, close every handle, and let the loop drain. */
-    for (int i = a->modules_started - 1; i >= 0; i--)
-        if (modules[i] != NULL && modules[i]->free != NULL)
-            modules[i]->free(a, a->module_state[i]);
+    /* Close every handle and let the loop drain before freeing the modules that own
+     * them; the module that failed is freed too (its state may be half set up). */
     api_close(&a->api, NULL);
     uv_walk(&a->loop, close_walk_cb, NULL);
     uv_run(&a->loop, UV_RUN_DEFAULT);
+    for (int i = PL_MIN(a->modules_started, NMODULES - 1); i >= 0; i--)
+        if (modules[i] != NULL && modules[i]->free != NULL && a->module_state[i] != NULL)
+            modules[i]->free(a, a->module_state[i]);
     uv_loop_close(&a->loop);
     unlink(a->api_sock);
     close(a->lock_fd);

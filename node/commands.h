@@ -9,5 +9,13 @@
 int cmd_version(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_fault(int argc, char **argv);
+int cmd_members(int argc, char **argv);
+int cmd_join(int argc, char **argv);
+int cmd_leave(int argc, char **argv);
+int cmd_event(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+int cmd_state(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+int cmd_counters(int argc, char **argv);
 
 #endif

@@ -23,6 +23,14 @@ static const struct command commands[] = {
     {"version", cmd_version, "print the version"},
     {"agent", cmd_agent, "run a node (the daemon)"},
     {"fault", cmd_fault, "inject faults into a running agent's transports"},
+    {"members", cmd_members, "list the cluster's members"},
+    {"join", cmd_join, "join a cluster through one or more members"},
+    {"leave", cmd_leave, "leave the cluster gracefully and stop the agent"},
+    {"event", cmd_event, "send a user event to every member"},
+    {"events", cmd_events, "list the user events this agent received"},
+    {"state", cmd_state, "show (or publish) gossiped state records"},
+    {"keys", cmd_keys, "manage the cluster's encryption keys"},
+    {"counters", cmd_counters, "gossip packet and probe counters"},
 };
 
 int cmd_version(int argc, char **argv)

@@ -1,0 +1,31 @@
+/*
+ * The gossip shell: drives the pure gossip core (gossip/gossip.h) with libuv UDP for
+ * probes and gossip, TCP for push-pull and large payloads, the agent's fault table on
+ * every packet, and the keyring from --encrypt and the data directory. It serves the
+ * membership API (/v1/members, /v1/join, /v1/leave, /v1/event, /v1/state, /v1/keys,
+ * /v1/gossip/counters) and tells other modules about member changes.
+ */
+#ifndef PL_AGENT_GOSSIP_H
+#define PL_AGENT_GOSSIP_H
+
+#include "agent.h"
+#include "gossip.h"
+
+extern const struct agent_module agent_gossip_module;
+
+struct agent_gossip;
+
+/* Member changes, for modules that follow membership (Raft finds its voters so). */
+typedef void (*agent_gossip_member_cb)(void *data, const struct gossip_out *change);
+int agent_gossip_subscribe(struct agent_gossip *ag, agent_gossip_member_cb cb, void *data);
+
+/* The core, for read-only queries (members, state records). */
+const struct gossip *agent_gossip_core(const struct agent_gossip *ag);
+
+/* Publishes one of our state records (a JSON text value by convention). */
+int agent_gossip_state_set(struct agent_gossip *ag, const char *key, const char *json);
+
+/* The keyring (shared with the Raft transport, which seals with the same keys). */
+const struct gossip_keyring *agent_gossip_keyring(const struct agent_gossip *ag);
+
+#endif

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Five real agents on loopback: they all see five alive; a SIGKILLed one is declared dead
+# by every survivor; one that leaves shows as left; a user event reaches every live member.
+# Then an encrypted cluster: an agent with the wrong key cannot join, and a full key
+# rotation (install, use, remove) keeps every member joined.
+source "$(dirname "$0")/lib.sh"
+
+# Fast timings so the test is short; the protocol is the same.
+cat >"$TEST_DIR/fast.json" <<'JSON'
+{"gossip": {"probe_interval_ms": 200, "probe_timeout_ms": 100, "gossip_interval_ms": 50,
+            "suspicion_mult": 3, "pushpull_interval_ms": 2000, "reap_dead_ms": 600000,
+            "reap_left_ms": 600000}}
+JSON
+
+declare -A PORT PID
+start_node() { # name [extra flags...]
+    local name=$1
+    shift
+    PORT[$name]=$(free_port)
+    spawn "$name" "$PLATELET" agent --config "$TEST_DIR/fast.json" --name "$name" \
+        --bind "127.0.0.1:${PORT[$name]}" --data-dir "$TEST_DIR/$name" "$@"
+    PID[$name]=$SPAWNED_PID
+    wait_for 10 "$name API" test -S "$TEST_DIR/$name/api.sock"
+}
+api() { echo "unix:$TEST_DIR/$1/api.sock"; }
+# status_of OBSERVER MEMBER: the member's status as OBSERVER sees it.
+status_of() {
+    "$PLATELET" members --api "$(api "$1")" --json |
+        python3 -c 'import json,sys; print({m["name"]: m["status"] for m in json.load(sys.stdin)}.get(sys.argv[1], "none"))' "$2"
+}
+count_status() { # observer status
+    "$PLATELET" members --api "$(api "$1")" --json |
+        python3 -c 'import json,sys; print(sum(m["status"] == sys.argv[1] for m in json.load(sys.stdin)))' "$2"
+}
+sees() { [ "$(count_status "$1" "$2")" = "$3" ]; }
+is_status() { [ "$(status_of "$1" "$2")" = "$3" ]; }
+
+start_node n1
+for n in n2 n3 n4 n5; do
+    start_node $n --join "127.0.0.1:${PORT[n1]}"
+done
+for n in n1 n2 n3 n4 n5; do
+    wait_for 20 "$n sees 5 alive" sees $n alive 5
+done
+pass "five agents see five alive"
+
+kill -KILL "${PID[n5]}"
+for n in n1 n2 n3 n4; do
+    wait_for 30 "$n declares n5 dead" is_status $n n5 dead
+done
+pass "a SIGKILLed agent is declared dead by every survivor"
+
+"$PLATELET" leave --api "$(api n4)" >/dev/null
+rc=0
+wait "${PID[n4]}" || rc=$?
+[ $rc -eq 0 ] || fail "n4 exited $rc after leave"
+for n in n1 n2 n3; do
+    wait_for 20 "$n sees n4 left" is_status $n n4 left
+done
+pass "a member that leaves shows as left"
+
+"$PLATELET" event --api "$(api n2)" deploy "v42" >/dev/null
+has_event() {
+    "$PLATELET" events --api "$(api "$1")" --json |
+        python3 -c 'import json,sys; sys.exit(0 if any(e["name"] == "deploy" and e["payload"] == "v42" for e in json.load(sys.stdin)) else 1)'
+}
+for n in n1 n2 n3; do
+    wait_for 20 "$n receives the event" has_event $n
+done
+count=$("$PLATELET" events --api "$(api n1)" --json | python3 -c 'import json,sys; print(sum(e["name"] == "deploy" for e in json.load(sys.stdin)))')
+[ "$count" = 1 ] || fail "the event was delivered $count times on n1"
+pass "a user event reaches every live member once"
+
+state_seen() {
+    "$PLATELET" state --api "$(api "$1")" --json |
+        python3 -c 'import json,sys; sys.exit(0 if any(r["node"] == "n3" and r["key"] == "health" and r["value"] == {"ok": True} for r in json.load(sys.stdin)) else 1)'
+}
+"$PLATELET" state --api "$(api n3)" --set 'health={"ok":true}' >/dev/null
+for n in n1 n2; do
+    wait_for 20 "$n sees n3's state record" state_seen $n
+done
+pass "a state record reaches every member"
+
+# --- encryption ---
+K1=$(head -c 32 /dev/urandom | base64)
+K2=$(head -c 32 /dev/urandom | base64)
+BAD=$(head -c 32 /dev/urandom | base64)
+expect_fail 1 "--encrypt: not a base64-encoded 32-byte key" "$PLATELET" agent --data-dir "$TEST_DIR/badkey" \
+    --bind "127.0.0.1:$(free_port)" --encrypt "tooshort"
+start_node e1 --encrypt "$K1"
+for n in e2 e3; do
+    start_node $n --encrypt "$K1" --join "127.0.0.1:${PORT[e1]}"
+done
+for n in e1 e2 e3; do
+    wait_for 20 "$n sees 3 alive" sees $n alive 3
+done
+start_node eX --encrypt "$BAD" --join "127.0.0.1:${PORT[e1]}"
+start_node eP --join "127.0.0.1:${PORT[e1]}"
+sleep 2 # give a wrong join every chance to (wrongly) succeed
+for n in e1 e2 e3; do
+    sees $n alive 3 || fail "$n let an agent with the wrong key or no key join"
+done
+sees eX alive 1 || fail "the agent with the wrong key sees others"
+unauth=$("$PLATELET" counters --api "$(api e1)" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rx_unauthenticated"])')
+[ "$unauth" -gt 0 ] || fail "e1 counted no unauthenticated packets"
+pass "agents with a wrong key or no key cannot join an encrypted cluster ($unauth packets refused)"
+
+"$PLATELET" keys install "$K2" --api "$(api e1)" >/dev/null
+holders() { "$PLATELET" keys list --api "$(api e2)" --json | python3 -c 'import json,sys,base64; d=json.load(sys.stdin); print(max([k["members_with_key"] for k in d["keys"] if k["key"] == sys.argv[1]] or [0]))' "$1"; }
+holders_are() { [ "$(holders "$1")" = "$2" ]; }
+wait_for 20 "every member holds the new key" holders_are "$K2" 3
+"$PLATELET" keys use "$K2" --api "$(api e2)" >/dev/null
+primary_on() { "$PLATELET" keys list --api "$(api "$1")" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if any(k["primary"] and k["key"] == sys.argv[1] for k in d["keys"]) else 1)' "$2"; }
+for n in e1 e2 e3; do
+    wait_for 20 "$n uses the new key" primary_on $n "$K2"
+done
+"$PLATELET" keys remove "$K1" --api "$(api e3)" >/dev/null
+gone_on() { "$PLATELET" keys list --api "$(api "$1")" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if len(d["keys"]) == 1 else 1)'; }
+for n in e1 e2 e3; do
+    wait_for 20 "$n dropped the old key" gone_on $n
+done
+expect_fail 1 "the primary key cannot be removed" "$PLATELET" keys remove "$K2" --api "$(api e1)"
+sleep 1
+for n in e1 e2 e3; do
+    wait_for 20 "$n still sees 3 alive after the rotation" sees $n alive 3
+done
+pass "a key rotation keeps every member joined"
