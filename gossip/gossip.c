@@ -1111,7 +1111,7 @@ static void on_state(struct gossip *g, uint64_t now, const struct gossip_msg *ms
     if (strcmp(msg->name, self->name) == 0) {
         /* A record of ours from an earlier life: keep ours, numbered past it. */
         if (r != NULL) {
-            if (msg->version >= r->version) {
+            if (msg->version > r->version) {
                 r->version = msg->version + 1;
                 queue_record(g, r);
             }
@@ -1336,7 +1336,10 @@ static void on_indirect_ping(struct rx *rx, const struct gossip_msg *msg)
     r->seq = ++g->seq;
     r->origin_seq = msg->seq;
     copy_str(r->origin_addr, sizeof(r->origin_addr), rx->from_addr);
-    r->deadline_ms = rx->now + g->cfg.probe_timeout_ms;
+    /* The nack must reach the prober before its probe period ends: the prober sent this
+     * at probe_timeout into a period of probe_interval (>= 2 probe_timeout by default),
+     * so we wait 80% of probe_timeout for the target's ack. */
+    r->deadline_ms = rx->now + (uint64_t)g->cfg.probe_timeout_ms * 4 / 5;
     r->nack = msg->flag;
     struct gossip_msg ping = {.type = GOSSIP_MSG_PING, .seq = r->seq};
     copy_str(ping.name, sizeof(ping.name), msg->name);

@@ -607,6 +607,10 @@ int gossip_wire_packet_decode(const uint8_t *p, size_t len, size_t packet_max,
         rc = PL_ECLUSTER;
         goto done;
     }
+    if (body_len == 1 + clen) { /* a packet carries at least one message */
+        rc = PL_EMALFORMED;
+        goto done;
+    }
     /* Validate everything first so a bad message leaves no partial effect. */
     rc = walk(body + 1 + clen, body_len - 1 - clen, NULL, NULL);
     count(counters, rc);
