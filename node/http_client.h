@@ -32,10 +32,17 @@ int http_client_new(uv_loop_t *loop, struct http_client **out);
 void http_client_free(struct http_client *c);
 
 /* Starts a request. `body` may be NULL. Returns 0 (the callback will run) or an error
- * (the callback will not run). */
+ * (the callback will not run): PL_EMALFORMED for a bad method or URL (only http and https),
+ * PL_ERANGE for timeout_ms 0, PL_ESTATE once the client is being freed. body_max 0 means
+ * 1 MiB; a longer answer ends with PL_ETOOBIG. Other outcomes: PL_ETIMEOUT, -ECONNREFUSED,
+ * PL_EPROTO (curl's message in `error`). Never runs the callback before returning. */
 int http_client_request(struct http_client *c, const char *method, const char *url,
                         const char *content_type, const void *body, size_t body_len,
                         uint64_t timeout_ms, size_t body_max, http_client_cb cb, void *data);
+
+/* 0 when `url` is an http or https URL with a host that libcurl accepts, else
+ * PL_EMALFORMED: for validating configuration before anything starts. */
+int http_client_url_check(const char *url);
 
 /* Requests in flight. */
 int http_client_pending(const struct http_client *c);
