@@ -137,6 +137,18 @@ static int data_dir_prepare(struct agent *a, char *err, size_t err_size)
     return 0;
 }
 
+static void agent_close_storage(struct agent *a)
+{
+    if (a->keys_open)
+        pl_keys_close(&a->keys);
+    if (a->store_open)
+        pl_store_close(&a->store);
+    a->keys_open = a->store_open = 0;
+    if (a->lock_fd >= 0)
+        close(a->lock_fd);
+    a->lock_fd = -1;
+}
+
 int agent_run(struct agent_config *cfg)
 {
     static struct agent agent; /* one per process; static keeps it off the stack */
@@ -162,6 +174,16 @@ int agent_run(struct agent_config *cfg)
     rc = data_dir_prepare(a, err, sizeof(err));
     if (rc != 0)
         goto fail;
+    rc = pl_store_open(&a->store, cfg->data_dir, PL_STORE_CREATE);
+    if (rc != 0) {
+        snprintf(err, sizeof(err), "data dir %s: %s", cfg->data_dir, a->store.err_text);
+        goto fail;
+    }
+    a->store_open = 1;
+    rc = pl_keys_open(&a->keys, cfg->data_dir, true, err, sizeof(err));
+    if (rc != 0)
+        goto fail;
+    a->keys_open = 1;
     uv_loop_init(&a->loop);
     a->started_ms = uv_now(&a->loop);
 
@@ -213,7 +235,7 @@ int agent_run(struct agent_config *cfg)
             modules[i]->free(a, a->module_state[i]);
     uv_loop_close(&a->loop);
     unlink(a->api_sock);
-    close(a->lock_fd);
+    agent_close_storage(a);
     PL_INFO("agent", "exited");
     return 0;
 
@@ -228,8 +250,8 @@ fail_loop:
             modules[i]->free(a, a->module_state[i]);
     uv_loop_close(&a->loop);
     unlink(a->api_sock);
-    close(a->lock_fd);
 fail:
+    agent_close_storage(a);
     PL_ERROR("agent", "%s", err[0] ? err : pl_strerror(rc));
     return 1;
 }

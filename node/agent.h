@@ -3,7 +3,7 @@
  * directory, the local API and the random source, and runs the modules (gossip, Raft,
  * node-local healing) that plug in through struct agent_module.
  *
- * Lifecycle: config -> data dir locked -> API listening -> modules started in table
+ * Lifecycle: config -> data dir locked -> store and keys open -> API listening -> modules started in table
  * order -> loop. SIGTERM or SIGINT starts a graceful stop: modules stop in reverse order,
  * each calling `done` when finished (gossip announces its leave first), then the API
  * closes and the loop ends. SIGKILL is a failure the others must detect.
@@ -14,7 +14,9 @@
 #include "agent_config.h"
 #include "api.h"
 #include "fault.h"
+#include "base/pl_keys.h"
 #include "base/pl_rand.h"
+#include "base/pl_store.h"
 
 #include <uv.h>
 
@@ -39,6 +41,9 @@ struct agent {
     struct api api;
     struct pl_rand rand; /* seeded from libsodium at start */
     struct fault_table faults; /* consulted by every transport */
+    struct pl_store store;     /* the node's one RocksDB, open while the agent runs */
+    struct pl_keys keys;       /* the node's Ed25519 key pair */
+    int store_open, keys_open;
     uv_signal_t sigterm, sigint;
     int lock_fd;
     char api_sock[PATH_MAX];
