@@ -834,8 +834,11 @@ static void on_snapshot(struct raft *r, const struct raft_msg *m)
         return;
     }
     follow(r, m->from);
-    if (m->snapshot.snap_index <= r->commit || m->snapshot.snap_index <= r->log_offset) {
-        reply_snapshot(r, m->from, m->snapshot.snap_index, m->snapshot.total_len, true);
+    if (m->snapshot.snap_index <= r->commit) {
+        /* We hold it already; say so only once it is durable here, since the leader will
+         * never resend what we acknowledge (it comes back at the next heartbeat). */
+        if (m->snapshot.snap_index <= r->persisted_index)
+            reply_snapshot(r, m->from, m->snapshot.snap_index, m->snapshot.total_len, true);
         return;
     }
     if (m->snapshot.snap_term > r->term || m->snapshot.snap_term == 0) {
@@ -1716,4 +1719,23 @@ const char *raft_role_name(uint8_t role)
         return "leader";
     }
     return "unknown";
+}
+
+int raft_peer_get(const struct raft *r, uint64_t id, struct raft_peer_info *out)
+{
+    if (r->role != RAFT_LEADER)
+        return PL_ENOTFOUND;
+    for (uint32_t i = 0; i < r->n_prog; i++) {
+        const struct raft_progress *p = &r->prog[i];
+        if (p->id != id)
+            continue;
+        *out = (struct raft_peer_info){
+            .id = id, .match = p->match, .next = p->next,
+            .state = p->state == PROG_PROBE ? "probe"
+                     : p->state == PROG_REPLICATE ? "replicate" : "snapshot",
+            .inflight = p->n_inflight, .snap_index = p->snap_index,
+            .snap_offset = p->snap_offset, .active = p->active};
+        return 0;
+    }
+    return PL_ENOTFOUND;
 }

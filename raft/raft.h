@@ -388,6 +388,18 @@ const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
 
 const char *raft_role_name(uint8_t role);
 
+/* What a leader knows of one peer (for status output and the simulator's dumps). */
+struct raft_peer_info {
+    uint64_t id;
+    uint64_t match, next;
+    const char *state; /* "probe", "replicate", "snapshot" */
+    uint32_t inflight;
+    uint64_t snap_index, snap_offset;
+    bool active;
+};
+/* 0, or PL_ENOTFOUND when not leader or `id` is not a peer. */
+int raft_peer_get(const struct raft *r, uint64_t id, struct raft_peer_info *out);
+
 /* Configuration helpers. */
 const struct raft_server *raft_config_find(const struct raft_config *c, uint64_t id);
 uint32_t raft_config_voters(const struct raft_config *c);

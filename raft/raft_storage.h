@@ -1,0 +1,45 @@
+/*
+ * Raft's durable state in the node's RocksDB (pl_store.h), the storage half of the Raft
+ * shell. It carries out step 1 of an update (raft.h): hard state, snapshot, truncation,
+ * entries and compaction in ONE synced WriteBatch, so after a crash the store holds either
+ * all of an update's writes or none, and nothing the core was told is durable is lost.
+ *
+ * Layout:
+ *   raft_log   index (u64 BE) -> term (u64 BE) | type (u8) | data
+ *   raft_meta  "format"       -> u32 BE, RAFT_STORAGE_FORMAT (a newer one is refused)
+ *              "hs"           -> term (u64 BE) | vote (u64 BE)
+ *              "snap"         -> msgpack [index, term, config (bin), data (bin)]
+ */
+#ifndef RAFT_STORAGE_H
+#define RAFT_STORAGE_H
+
+#include "pl_store.h"
+#include "raft.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RAFT_STORAGE_FORMAT 1
+
+/* What raft_storage_load() found; free with raft_storage_loaded_free(). */
+struct raft_storage_state {
+    bool empty;       /* nothing was ever stored: a new member */
+    uint64_t term;
+    uint64_t vote;
+    bool has_snapshot;
+    struct raft_snapshot snapshot; /* data malloc'd */
+    struct raft_entry *entries;    /* malloc'd, each data malloc'd */
+    size_t n_entries;
+};
+
+/* Reads the whole durable state. PL_EVERSION for a store of a newer format, PL_ECORRUPT for
+ * undecodable records (with `err` naming the key), PL_ESTORE for RocksDB failures. */
+int raft_storage_load(struct pl_store *s, struct raft_storage_state *out, char *err,
+                      size_t err_size);
+void raft_storage_state_free(struct raft_storage_state *st);
+
+/* Carries out step 1 of `u` (when u->persist_seq != 0) with one synced write. */
+int raft_storage_persist(struct pl_store *s, const struct raft_update *u);
+
+#endif

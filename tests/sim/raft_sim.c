@@ -1,0 +1,1194 @@
+/*
+ * The deterministic Raft simulator (after TigerBeetle's VOPR and canonical/raft's fixture).
+ *
+ * One process runs a whole cluster of raft cores against a simulated network (loss,
+ * delay, reordering, duplication, symmetric and asymmetric partitions), simulated disks
+ * (latency, stalls; only what a write completed is durable) and simulated clocks (each
+ * node's clock runs at its own rate). Every message goes through the real wire codec.
+ * One 64-bit seed decides everything, so a failing seed replays exactly.
+ *
+ * After EVERY event it checks: at most one leader per term (Election Safety); Log
+ * Matching (incrementally: an (index, term) pair always names the same entry with the same
+ * predecessor term); Leader Completeness (a new leader holds every committed entry, and a
+ * newly committed entry is in every leader of a later term); State Machine Safety (no two
+ * nodes apply different entries at one index); every acknowledged proposal is the entry
+ * committed at its index. When the faults stop it checks liveness: a leader commits a new
+ * proposal within a bounded time, and every member then applies every acknowledged one.
+ *
+ *     raft_sim --seed S [--nodes N] [--trace]     replay one seed
+ *     raft_sim --seeds A..B                         run many (nodes 3 or 5 by seed)
+ *     raft_sim --scenario NAME|all                  the scripted scenarios
+ */
+#include "pl_assert.h"
+#include "pl_buf.h"
+#include "pl_err.h"
+#include "pl_rand.h"
+#include "raft.h"
+#include "raft_wire.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NODES_MAX 7
+#define SM_SNAPSHOT_BYTES 300
+
+/* ------------------------------------------------------------ small tools */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t entry_hash(const struct raft_entry *e)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = fnv(h, &e->term, sizeof(e->term));
+    h = fnv(h, &e->type, sizeof(e->type));
+    return fnv(h, e->data, e->len);
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n ? n : 1, sz);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static void *xrealloc(void *p, size_t sz)
+{
+    p = realloc(p, sz ? sz : 1);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static uint8_t *dup_bytes(const void *p, size_t n)
+{
+    uint8_t *d = xcalloc(1, n ? n : 1);
+    if (n)
+        memcpy(d, p, n);
+    return d;
+}
+
+/* ------------------------------------------------------------ the world */
+
+enum ev_type { EV_DELIVER = 1, EV_TICK, EV_DISK, EV_CHAOS, EV_PROPOSE, EV_HEAL };
+
+struct event {
+    uint64_t at;
+    uint64_t seq;
+    uint8_t type;
+    uint32_t node;
+    uint64_t incarnation;
+    uint8_t *bytes;
+    size_t len;
+};
+
+/* A persist block copied out of an update, applied to the durable store on completion. */
+struct disk_op {
+    uint64_t seq;
+    bool hs;
+    uint64_t term, vote;
+    bool has_snap;
+    struct raft_snapshot snap;
+    uint64_t truncate_from, compact_to;
+    struct raft_entry *entries;
+    uint32_t n_entries;
+};
+
+struct store {
+    uint64_t term, vote;
+    bool has_snap;
+    struct raft_snapshot snap;
+    struct raft_entry *entries; /* ascending, contiguous */
+    size_t n, cap;
+};
+
+/* The state machine: a running hash over applied entries; its snapshot is (index, hash)
+ * padded so snapshots travel in several chunks. */
+struct sm {
+    uint64_t index;
+    uint64_t hash;
+};
+
+enum crash_point { CP_NONE, CP_BEFORE_PERSIST, CP_BEFORE_SEND, CP_BEFORE_ACK };
+enum crash_kind { CK_HS = 1, CK_ENTRIES = 2, CK_SNAPSHOT = 4 };
+
+struct node {
+    uint64_t id;
+    bool up;
+    uint64_t incarnation;
+    struct raft r;
+    struct pl_rand rand;
+    struct store st;
+    struct disk_op *ops; /* FIFO of writes not yet durable */
+    uint32_t n_ops, cap_ops;
+    bool disk_event;
+    bool stalled;
+    uint32_t disk_latency_max;
+    int64_t drift_permille;
+    struct sm sm;
+    uint8_t last_role;
+    uint64_t last_commit;
+};
+
+struct kv { uint64_t index, term, hash, prev_term; bool used; };
+
+struct proposal {
+    uint64_t id;
+    uint8_t *data;
+    uint32_t len;
+    uint64_t submitted_at;
+    bool acked;
+    uint64_t index;
+};
+
+struct sim {
+    uint64_t seed;
+    uint32_t n_voters; /* initial voters: nodes 0..n_voters-1 */
+    uint32_t n_nodes;  /* with spares for membership changes */
+    struct pl_rand rng;
+    uint64_t now;
+    uint64_t ev_seq;
+    struct event *heap;
+    size_t n_heap, cap_heap;
+    struct node nodes[NODES_MAX];
+    bool link[NODES_MAX][NODES_MAX];
+    uint32_t loss_pct, dup_pct, delay_max;
+    struct raft_options opts;
+    bool trace;
+    /* checks */
+    uint64_t *leader_of_term;
+    size_t n_terms;
+    struct kv *entries_seen; /* (index, term) -> hash, prev term */
+    size_t cap_seen, n_seen;
+    uint64_t *committed_term, *committed_hash; /* by index */
+    uint64_t *applied_hash;
+    size_t cap_committed, max_committed;
+    struct proposal *props;
+    size_t n_props, cap_props;
+    uint64_t heal_at, healed_ok_at;
+    bool chaos;
+    char failure[512];
+    bool failed;
+    /* crash injection */
+    uint32_t crash_node;
+    uint8_t crash_kind, crash_point;
+    uint32_t crash_nth, crash_count;
+    bool crash_done;
+    /* scenario hooks */
+    uint64_t elections_seen;
+    uint64_t max_term_jump;
+};
+
+static void fail(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct sim *s, const char *fmt, ...)
+{
+    if (s->failed)
+        return;
+    s->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = snprintf(s->failure, sizeof(s->failure), "t=%" PRIu64 " ", s->now);
+    vsnprintf(s->failure + n, sizeof(s->failure) - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------ event heap */
+
+static bool ev_before(const struct event *a, const struct event *b)
+{
+    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+static void ev_push(struct sim *s, struct event e)
+{
+    if (s->n_heap == s->cap_heap) {
+        s->cap_heap = s->cap_heap ? s->cap_heap * 2 : 256;
+        s->heap = xrealloc(s->heap, s->cap_heap * sizeof(*s->heap));
+    }
+    e.seq = s->ev_seq++;
+    size_t i = s->n_heap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!ev_before(&e, &s->heap[p]))
+            break;
+        s->heap[i] = s->heap[p];
+        i = p;
+    }
+    s->heap[i] = e;
+}
+
+static struct event ev_pop(struct sim *s)
+{
+    struct event top = s->heap[0];
+    struct event last = s->heap[--s->n_heap];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const struct event *best = &last;
+        if (l < s->n_heap && ev_before(&s->heap[l], best)) {
+            m = l;
+            best = &s->heap[l];
+        }
+        if (r < s->n_heap && ev_before(&s->heap[r], best))
+            m = r;
+        if (m == i)
+            break;
+        s->heap[i] = s->heap[m];
+        i = m;
+    }
+    if (s->n_heap > 0)
+        s->heap[i] = last;
+    return top;
+}
+
+static void schedule(struct sim *s, uint64_t at, uint8_t type, uint32_t node)
+{
+    ev_push(s, (struct event){.at = at, .type = type, .node = node,
+                              .incarnation = s->nodes[node].incarnation});
+}
+
+/* ------------------------------------------------------------ checks */
+
+static void grow_u64(uint64_t **a, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return;
+    size_t n = *cap ? *cap : 256;
+    while (n < need)
+        n *= 2;
+    *a = xrealloc(*a, n * sizeof(**a));
+    memset(*a + *cap, 0, (n - *cap) * sizeof(**a));
+    *cap = n;
+}
+
+static void grow_committed(struct sim *s, size_t need)
+{
+    if (need <= s->cap_committed)
+        return;
+    size_t cap = s->cap_committed;
+    grow_u64(&s->committed_term, &cap, need);
+    cap = s->cap_committed;
+    grow_u64(&s->committed_hash, &cap, need);
+    cap = s->cap_committed;
+    grow_u64(&s->applied_hash, &cap, need);
+    s->cap_committed = cap;
+}
+
+static struct kv *seen_slot(struct sim *s, uint64_t index, uint64_t term)
+{
+    if (s->n_seen * 2 >= s->cap_seen) {
+        struct kv *old = s->entries_seen;
+        size_t oldcap = s->cap_seen;
+        s->cap_seen = oldcap ? oldcap * 2 : 4096;
+        s->entries_seen = xcalloc(s->cap_seen, sizeof(struct kv));
+        s->n_seen = 0;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i].used) {
+                struct kv *k = seen_slot(s, old[i].index, old[i].term);
+                *k = old[i];
+                s->n_seen++;
+            }
+        free(old);
+    }
+    uint64_t h = (index * 0x9e3779b97f4a7c15ULL) ^ (term * 0xc2b2ae3d27d4eb4fULL);
+    size_t i = h & (s->cap_seen - 1);
+    while (s->entries_seen[i].used &&
+           (s->entries_seen[i].index != index || s->entries_seen[i].term != term))
+        i = (i + 1) & (s->cap_seen - 1);
+    return &s->entries_seen[i];
+}
+
+/* Log Matching, incrementally: every (index, term) ever held by any node names one entry
+ * with one predecessor term; by induction equal (index, term) means equal prefixes. */
+static void check_entry(struct sim *s, struct node *n, const struct raft_entry *e)
+{
+    uint64_t h = entry_hash(e);
+    uint64_t prev = e->index > 1 ? raft_term_at(&n->r, e->index - 1) : 0;
+    bool prev_known = e->index == 1 || prev != 0;
+    struct kv *k = seen_slot(s, e->index, e->term);
+    if (!k->used) {
+        *k = (struct kv){e->index, e->term, h, prev_known ? prev : UINT64_MAX, true};
+        s->n_seen++;
+        return;
+    }
+    if (k->hash != h)
+        fail(s, "Log Matching: node %" PRIu64 " index %" PRIu64 " term %" PRIu64
+                " holds a different entry", n->id, e->index, e->term);
+    if (prev_known && k->prev_term == UINT64_MAX)
+        k->prev_term = prev;
+    else if (prev_known && k->prev_term != prev)
+        fail(s, "Log Matching: node %" PRIu64 " index %" PRIu64 " term %" PRIu64
+                " follows term %" PRIu64 ", elsewhere %" PRIu64, n->id, e->index, e->term, prev,
+             k->prev_term);
+}
+
+static void check_leader_complete(struct sim *s, struct node *n)
+{
+    uint64_t off = n->r.log_offset;
+    for (uint64_t i = off + 1; i <= s->max_committed; i++) {
+        if (s->committed_term[i] == 0)
+            continue;
+        if (s->committed_term[i] > n->r.term)
+            continue;
+        uint64_t t = raft_term_at(&n->r, i);
+        if (t != s->committed_term[i])
+            fail(s, "Leader Completeness: leader %" PRIu64 " of term %" PRIu64
+                    " lacks committed index %" PRIu64 " (term %" PRIu64 ", has %" PRIu64 ")",
+                 n->id, n->r.term, i, s->committed_term[i], t);
+    }
+}
+
+static void record_commit(struct sim *s, struct node *n)
+{
+    uint64_t c = raft_commit_index(&n->r);
+    for (uint64_t i = PL_MAX(n->last_commit, n->r.log_offset) + 1; i <= c; i++) {
+        const struct raft_entry *e = raft_entry_at(&n->r, i);
+        if (e == NULL)
+            continue;
+        grow_committed(s, i + 1);
+        uint64_t h = entry_hash(e);
+        if (s->committed_term[i] == 0) {
+            s->committed_term[i] = e->term;
+            s->committed_hash[i] = h;
+            if (i > s->max_committed)
+                s->max_committed = i;
+            /* Every leader of a later term must already hold it. */
+            for (uint32_t k = 0; k < s->n_nodes; k++) {
+                struct node *o = &s->nodes[k];
+                if (o->up && raft_role(&o->r) == RAFT_LEADER && o->r.term > e->term &&
+                    o->r.log_offset < i && raft_term_at(&o->r, i) != e->term)
+                    fail(s, "Leader Completeness: index %" PRIu64 " committed by %" PRIu64
+                            " missing from leader %" PRIu64, i, n->id, o->id);
+            }
+        } else if (s->committed_term[i] != e->term || s->committed_hash[i] != h) {
+            fail(s, "two different entries committed at index %" PRIu64 " (node %" PRIu64 ")",
+                 i, n->id);
+        }
+    }
+    n->last_commit = c;
+}
+
+static void check_roles(struct sim *s, struct node *n)
+{
+    uint8_t role = raft_role(&n->r);
+    if (role == RAFT_LEADER) {
+        uint64_t t = raft_term(&n->r);
+        size_t cap = s->n_terms;
+        grow_u64(&s->leader_of_term, &cap, t + 1);
+        s->n_terms = cap;
+        if (s->leader_of_term[t] == 0) {
+            s->leader_of_term[t] = n->id;
+            s->elections_seen++;
+            check_leader_complete(s, n);
+        } else if (s->leader_of_term[t] != n->id) {
+            fail(s, "Election Safety: nodes %" PRIu64 " and %" PRIu64 " both lead term %" PRIu64,
+                 s->leader_of_term[t], n->id, t);
+        }
+    }
+    n->last_role = role;
+}
+
+/* ------------------------------------------------------------ state machine */
+
+static void sm_apply(struct sim *s, struct node *n, const struct raft_entry *e)
+{
+    if (e->index != n->sm.index + 1) {
+        fail(s, "node %" PRIu64 " applies index %" PRIu64 " after %" PRIu64, n->id, e->index,
+             n->sm.index);
+        return;
+    }
+    uint64_t h = entry_hash(e);
+    grow_committed(s, e->index + 1);
+    if (s->applied_hash[e->index] == 0)
+        s->applied_hash[e->index] = h;
+    else if (s->applied_hash[e->index] != h)
+        fail(s, "State Machine Safety: node %" PRIu64 " applied a different entry at %" PRIu64,
+             n->id, e->index);
+    n->sm.hash = fnv(n->sm.hash ^ h, &e->index, sizeof(e->index));
+    n->sm.index = e->index;
+}
+
+static void sm_encode(const struct sm *m, uint8_t *out)
+{
+    memset(out, 0xab, SM_SNAPSHOT_BYTES);
+    pl_be64_put(out, m->index);
+    pl_be64_put(out + 8, m->hash);
+}
+
+static void sm_restore(struct sim *s, struct node *n, const struct raft_snapshot *snap)
+{
+    if (snap->len != SM_SNAPSHOT_BYTES) {
+        fail(s, "node %" PRIu64 " got a snapshot of %zu bytes", n->id, snap->len);
+        return;
+    }
+    n->sm.index = pl_be64_get(snap->data);
+    n->sm.hash = pl_be64_get(snap->data + 8);
+    if (n->sm.index != snap->index)
+        fail(s, "snapshot index mismatch on node %" PRIu64, n->id);
+}
+
+/* ------------------------------------------------------------ nodes */
+
+static void trace_cb(void *ctx, uint64_t id, uint64_t now_ms, const char *line)
+{
+    struct sim *s = ctx;
+    fprintf(stderr, "[%8" PRIu64 "] n%" PRIu64 " (local %" PRIu64 ") %s\n", s->now, id, now_ms,
+            line);
+}
+
+static uint64_t local_now(struct sim *s, struct node *n)
+{
+    return 1000 + (uint64_t)((int64_t)s->now + (int64_t)s->now * n->drift_permille / 1000);
+}
+
+static void process(struct sim *s, struct node *n, struct raft_update *u);
+
+static void step(struct sim *s, struct node *n, const struct raft_event *ev)
+{
+    struct raft_update u;
+    raft_step(&n->r, local_now(s, n), ev, &u);
+    process(s, n, &u);
+}
+
+static void disk_op_free(struct disk_op *op)
+{
+    if (op->has_snap)
+        free(op->snap.data);
+    for (uint32_t i = 0; i < op->n_entries; i++)
+        free(op->entries[i].data);
+    free(op->entries);
+}
+
+static void store_free(struct store *st)
+{
+    if (st->has_snap)
+        free(st->snap.data);
+    for (size_t i = 0; i < st->n; i++)
+        free(st->entries[i].data);
+    free(st->entries);
+    memset(st, 0, sizeof(*st));
+}
+
+static void node_crash(struct sim *s, struct node *n)
+{
+    if (!n->up)
+        return;
+    if (s->trace)
+        fprintf(stderr, "[%8" PRIu64 "] n%" PRIu64 " CRASH\n", s->now, n->id);
+    raft_close(&n->r);
+    for (uint32_t i = 0; i < n->n_ops; i++)
+        disk_op_free(&n->ops[i]);
+    n->n_ops = 0;
+    n->disk_event = false;
+    n->up = false;
+    n->incarnation++;
+}
+
+static void node_start(struct sim *s, struct node *n)
+{
+    n->incarnation++;
+    pl_rand_seed(&n->rand, s->seed * 1000003 + n->id * 7919 + n->incarnation);
+    struct raft_options o = s->opts;
+    o.id = n->id;
+    if (s->trace)
+        o.tracer = (struct raft_tracer){s, trace_cb};
+    PL_ASSERT(raft_init(&n->r, &o, &n->rand) == 0);
+    int rc = raft_load(&n->r, n->st.term, n->st.vote, n->st.has_snap ? &n->st.snap : NULL,
+                       n->st.entries, n->st.n);
+    if (rc != 0) {
+        fail(s, "node %" PRIu64 " cannot load its store: %s", n->id, pl_err_name(rc));
+        return;
+    }
+    n->sm.index = 0;
+    n->sm.hash = 0;
+    if (n->st.has_snap)
+        sm_restore(s, n, &n->st.snap);
+    n->up = true;
+    n->last_commit = raft_commit_index(&n->r);
+    n->last_role = raft_role(&n->r);
+    if (s->trace)
+        fprintf(stderr, "[%8" PRIu64 "] n%" PRIu64 " START term=%" PRIu64 " last=%" PRIu64 "\n",
+                s->now, n->id, n->st.term, raft_last_index(&n->r));
+    schedule(s, s->now + 1 + pl_rand_below(&s->rng, 10), EV_TICK, (uint32_t)(n - s->nodes));
+}
+
+static bool crash_here(struct sim *s, struct node *n, const struct raft_update *u, uint8_t point)
+{
+    if (s->crash_point != point || s->crash_done || (uint32_t)(n - s->nodes) != s->crash_node)
+        return false;
+    uint8_t kind = (u->hs_changed ? CK_HS : 0) | (u->n_entries ? CK_ENTRIES : 0) |
+                   (u->snapshot ? CK_SNAPSHOT : 0);
+    if (!(kind & s->crash_kind))
+        return false;
+    if (++s->crash_count < s->crash_nth)
+        return false;
+    s->crash_done = true;
+    node_crash(s, n);
+    return true;
+}
+
+static void disk_schedule(struct sim *s, struct node *n)
+{
+    if (n->disk_event || n->n_ops == 0 || n->stalled)
+        return;
+    n->disk_event = true;
+    schedule(s, s->now + 1 + pl_rand_below(&s->rng, n->disk_latency_max), EV_DISK,
+             (uint32_t)(n - s->nodes));
+}
+
+static void send_msg(struct sim *s, struct node *from, const struct raft_msg *m)
+{
+    struct pl_buf b;
+    pl_buf_init(&b, RAFT_WIRE_MSG_BYTES_MAX);
+    int rc = raft_wire_encode(m, &b);
+    if (rc != 0) {
+        fail(s, "encode failed: %s", pl_err_name(rc));
+        pl_buf_close(&b);
+        return;
+    }
+    uint32_t to = (uint32_t)(m->to - 1);
+    uint32_t fi = (uint32_t)(from - s->nodes);
+    if (to >= s->n_nodes || !s->link[fi][to] || pl_rand_below(&s->rng, 100) < s->loss_pct) {
+        pl_buf_close(&b);
+        return;
+    }
+    int copies = pl_rand_below(&s->rng, 100) < s->dup_pct ? 2 : 1;
+    for (int c = 0; c < copies; c++) {
+        struct event e = {.at = s->now + 1 + pl_rand_below(&s->rng, s->delay_max),
+                          .type = EV_DELIVER, .node = to,
+                          .incarnation = s->nodes[to].incarnation,
+                          .bytes = dup_bytes(b.data, b.len), .len = b.len};
+        ev_push(s, e);
+    }
+    pl_buf_close(&b);
+}
+
+static struct proposal *prop_find(struct sim *s, uint64_t id)
+{
+    return id >= 1 && id <= s->n_props ? &s->props[id - 1] : NULL;
+}
+
+static void process(struct sim *s, struct node *n, struct raft_update *u)
+{
+    for (;;) {
+        if (crash_here(s, n, u, CP_BEFORE_PERSIST))
+            return;
+        /* 1. persist: copy the block; it becomes durable when its disk event fires. */
+        if (u->persist_seq) {
+            if (n->n_ops == n->cap_ops) {
+                n->cap_ops = n->cap_ops ? n->cap_ops * 2 : 16;
+                n->ops = xrealloc(n->ops, n->cap_ops * sizeof(*n->ops));
+            }
+            struct disk_op *op = &n->ops[n->n_ops++];
+            memset(op, 0, sizeof(*op));
+            op->seq = u->persist_seq;
+            op->hs = u->hs_changed;
+            op->term = u->term;
+            op->vote = u->vote;
+            if (u->snapshot) {
+                op->has_snap = true;
+                op->snap = *u->snapshot;
+                op->snap.data = dup_bytes(u->snapshot->data, u->snapshot->len);
+            }
+            op->truncate_from = u->truncate_from;
+            op->compact_to = u->compact_to;
+            op->n_entries = u->n_entries;
+            op->entries = xcalloc(u->n_entries, sizeof(struct raft_entry));
+            for (uint32_t i = 0; i < u->n_entries; i++) {
+                op->entries[i] = u->entries[i];
+                op->entries[i].data = dup_bytes(u->entries[i].data, u->entries[i].len);
+                check_entry(s, n, &u->entries[i]);
+            }
+            disk_schedule(s, n);
+        }
+        if (crash_here(s, n, u, CP_BEFORE_SEND))
+            return;
+        /* 2. send */
+        for (uint32_t i = 0; i < u->n_msgs; i++)
+            send_msg(s, n, &u->msgs[i]);
+        /* 3. state machine */
+        if (u->install)
+            sm_restore(s, n, u->install);
+        for (uint32_t i = 0; i < u->n_apply; i++)
+            sm_apply(s, n, &u->apply[i]);
+        /* 4. outcomes */
+        for (uint32_t i = 0; i < u->n_results; i++) {
+            struct proposal *p = prop_find(s, u->results[i].id);
+            if (p == NULL || u->results[i].err != 0)
+                continue;
+            if (p->acked && p->index != u->results[i].index)
+                fail(s, "proposal %" PRIu64 " acknowledged twice", p->id);
+            p->acked = true;
+            p->index = u->results[i].index;
+            if (s->heal_at && p->submitted_at >= s->heal_at && !s->healed_ok_at)
+                s->healed_ok_at = s->now;
+        }
+        record_commit(s, n);
+        check_roles(s, n);
+        /* 5. snapshot when asked */
+        if (!u->want_snapshot)
+            return;
+        uint8_t buf[SM_SNAPSHOT_BYTES];
+        sm_encode(&n->sm, buf);
+        struct raft_event ev = {.type = RAFT_EV_SNAPSHOT};
+        ev.snapshot.index = n->sm.index;
+        ev.snapshot.data = buf;
+        ev.snapshot.len = sizeof(buf);
+        if (raft_step(&n->r, local_now(s, n), &ev, u) != 0)
+            fail(s, "snapshot refused on node %" PRIu64, n->id);
+        u->want_snapshot = false; /* loop once more to carry out the update */
+    }
+}
+
+static void store_apply(struct store *st, struct disk_op *op)
+{
+    if (op->hs) {
+        st->term = op->term;
+        st->vote = op->vote;
+    }
+    if (op->has_snap) {
+        if (st->has_snap)
+            free(st->snap.data);
+        st->snap = op->snap;
+        st->has_snap = true;
+        op->has_snap = false; /* moved */
+    }
+    uint64_t cut = op->truncate_from;
+    if (op->n_entries && (cut == 0 || op->entries[0].index < cut))
+        cut = op->entries[0].index;
+    if (cut) {
+        while (st->n > 0 && st->entries[st->n - 1].index >= cut)
+            free(st->entries[--st->n].data);
+    }
+    for (uint32_t i = 0; i < op->n_entries; i++) {
+        if (st->n == st->cap) {
+            st->cap = st->cap ? st->cap * 2 : 64;
+            st->entries = xrealloc(st->entries, st->cap * sizeof(*st->entries));
+        }
+        st->entries[st->n++] = op->entries[i];
+        op->entries[i].data = NULL;
+    }
+    if (op->compact_to) {
+        size_t k = 0;
+        while (k < st->n && st->entries[k].index <= op->compact_to)
+            free(st->entries[k++].data);
+        memmove(st->entries, st->entries + k, (st->n - k) * sizeof(*st->entries));
+        st->n -= k;
+    }
+}
+
+static void on_disk(struct sim *s, struct node *n)
+{
+    n->disk_event = false;
+    if (n->n_ops == 0)
+        return;
+    if (n->stalled)
+        return;
+    struct disk_op op = n->ops[0];
+    memmove(n->ops, n->ops + 1, (n->n_ops - 1) * sizeof(*n->ops));
+    n->n_ops--;
+    struct raft_update kind = {.hs_changed = op.hs, .n_entries = op.n_entries,
+                               .snapshot = op.has_snap ? &n->st.snap : NULL};
+    store_apply(&n->st, &op);
+    uint64_t seq = op.seq;
+    disk_op_free(&op);
+    /* Durable, but the node dies before it hears so. */
+    if (crash_here(s, n, &kind, CP_BEFORE_ACK))
+        return;
+    struct raft_event ev = {.type = RAFT_EV_PERSISTED, .persisted_seq = seq};
+    step(s, n, &ev);
+    disk_schedule(s, n);
+}
+
+static void propose(struct sim *s, uint32_t node_index)
+{
+    struct node *n = &s->nodes[node_index];
+    if (!n->up)
+        return;
+    if (s->n_props == s->cap_props) {
+        s->cap_props = s->cap_props ? s->cap_props * 2 : 256;
+        s->props = xrealloc(s->props, s->cap_props * sizeof(*s->props));
+    }
+    struct proposal *p = &s->props[s->n_props++];
+    memset(p, 0, sizeof(*p));
+    p->id = s->n_props;
+    p->len = 8 + (uint32_t)pl_rand_below(&s->rng, 24);
+    p->data = xcalloc(1, p->len);
+    pl_be64_put(p->data, p->id);
+    for (uint32_t i = 8; i < p->len; i++)
+        p->data[i] = (uint8_t)pl_rand_next(&s->rng);
+    p->submitted_at = s->now;
+    struct raft_proposal item = {.id = p->id, .data = p->data, .len = p->len};
+    struct raft_event ev = {.type = RAFT_EV_PROPOSE};
+    ev.propose.items = &item;
+    ev.propose.n = 1;
+    step(s, n, &ev);
+}
+
+/* ------------------------------------------------------------ setup */
+
+static void sim_init(struct sim *s, uint64_t seed, uint32_t voters, bool trace)
+{
+    memset(s, 0, sizeof(*s));
+    s->seed = seed;
+    s->trace = trace;
+    s->n_voters = voters;
+    s->n_nodes = voters + 2;
+    pl_rand_seed(&s->rng, seed);
+    raft_options_default(&s->opts, 1);
+    s->opts.election_timeout_ms = 150;
+    s->opts.heartbeat_ms = 30;
+    s->opts.snapshot_threshold = 20 + (uint32_t)pl_rand_below(&s->rng, 40);
+    s->opts.snapshot_trailing = (uint32_t)pl_rand_below(&s->rng, 10);
+    s->opts.snapshot_chunk_bytes = 64 + (uint32_t)pl_rand_below(&s->rng, 200);
+    s->opts.append_entries_max = 1 + (uint32_t)pl_rand_below(&s->rng, 16);
+    s->opts.inflight_max = 1 + (uint32_t)pl_rand_below(&s->rng, 8);
+    s->opts.proposal_timeout_ms = 2000;
+    s->opts.pre_vote = pl_rand_below(&s->rng, 4) != 0;
+    s->opts.check_quorum = pl_rand_below(&s->rng, 4) != 0;
+    s->delay_max = 1 + (uint32_t)pl_rand_below(&s->rng, 20);
+    for (uint32_t i = 0; i < NODES_MAX; i++)
+        for (uint32_t j = 0; j < NODES_MAX; j++)
+            s->link[i][j] = true;
+    struct raft_config c = {0};
+    for (uint32_t i = 0; i < voters; i++)
+        c.servers[c.n++] = (struct raft_server){i + 1, RAFT_VOTER};
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        struct node *n = &s->nodes[i];
+        n->id = i + 1;
+        n->disk_latency_max = 1 + (uint32_t)pl_rand_below(&s->rng, 8);
+        n->drift_permille = (int64_t)pl_rand_below(&s->rng, 101) - 50;
+        if (i < voters) {
+            struct raft_entry e;
+            PL_ASSERT(raft_bootstrap_entry(&c, &e) == 0);
+            n->st.term = 1;
+            n->st.entries = xcalloc(1, sizeof(e));
+            n->st.entries[0] = e;
+            n->st.n = n->st.cap = 1;
+        }
+        node_start(s, n);
+    }
+}
+
+static void sim_close(struct sim *s)
+{
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        struct node *n = &s->nodes[i];
+        node_crash(s, n);
+        store_free(&n->st);
+        free(n->ops);
+    }
+    for (size_t i = 0; i < s->n_heap; i++)
+        free(s->heap[i].bytes);
+    free(s->heap);
+    for (size_t i = 0; i < s->n_props; i++)
+        free(s->props[i].data);
+    free(s->props);
+    free(s->leader_of_term);
+    free(s->entries_seen);
+    free(s->committed_term);
+    free(s->committed_hash);
+    free(s->applied_hash);
+}
+
+/* ------------------------------------------------------------ the run */
+
+static void deliver(struct sim *s, struct node *n, struct event *e)
+{
+    struct raft_wire_msg w;
+    int rc = raft_wire_decode(e->bytes, e->len, &w);
+    if (rc != 0) {
+        fail(s, "decode of our own encoding failed: %s", pl_err_name(rc));
+        raft_wire_msg_close(&w);
+        return;
+    }
+    struct raft_event ev = {.type = RAFT_EV_RECEIVE, .msg = &w.msg};
+    step(s, n, &ev);
+    raft_wire_msg_close(&w);
+}
+
+static struct node *find_leader(struct sim *s)
+{
+    struct node *best = NULL;
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        struct node *n = &s->nodes[i];
+        if (n->up && raft_role(&n->r) == RAFT_LEADER && (!best || n->r.term > best->r.term))
+            best = n;
+    }
+    return best;
+}
+
+static void heal(struct sim *s)
+{
+    for (uint32_t i = 0; i < NODES_MAX; i++)
+        for (uint32_t j = 0; j < NODES_MAX; j++)
+            s->link[i][j] = true;
+    s->loss_pct = s->dup_pct = 0;
+    s->delay_max = PL_MIN(s->delay_max, 10u);
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        struct node *n = &s->nodes[i];
+        if (n->stalled) {
+            n->stalled = false;
+            disk_schedule(s, n);
+        }
+        if (!n->up)
+            node_start(s, n);
+    }
+}
+
+/* One random fault or operator action during the chaos phase. */
+static void chaos(struct sim *s)
+{
+    uint32_t a = (uint32_t)pl_rand_below(&s->rng, s->n_nodes);
+    uint32_t b = (uint32_t)pl_rand_below(&s->rng, s->n_nodes);
+    struct node *n = &s->nodes[a];
+    switch (pl_rand_below(&s->rng, 14)) {
+    case 0: /* isolate one node */
+        for (uint32_t j = 0; j < s->n_nodes; j++)
+            s->link[a][j] = s->link[j][a] = false;
+        break;
+    case 1: /* asymmetric: a cannot reach b */
+        s->link[a][b] = false;
+        break;
+    case 2: /* cut both ways */
+        s->link[a][b] = s->link[b][a] = false;
+        break;
+    case 3:
+    case 4: /* heal the network */
+        for (uint32_t i = 0; i < NODES_MAX; i++)
+            for (uint32_t j = 0; j < NODES_MAX; j++)
+                s->link[i][j] = true;
+        break;
+    case 5:
+        node_crash(s, n);
+        break;
+    case 6:
+    case 7:
+        if (!n->up)
+            node_start(s, n);
+        break;
+    case 8:
+        n->stalled = !n->stalled;
+        if (!n->stalled)
+            disk_schedule(s, n);
+        break;
+    case 9:
+        s->loss_pct = (uint32_t)pl_rand_below(&s->rng, 30);
+        s->dup_pct = (uint32_t)pl_rand_below(&s->rng, 10);
+        s->delay_max = 1 + (uint32_t)pl_rand_below(&s->rng, 60);
+        break;
+    case 10: { /* leadership transfer */
+        struct node *l = find_leader(s);
+        if (l != NULL) {
+            struct raft_event ev = {.type = RAFT_EV_TRANSFER};
+            ev.transfer.to = pl_rand_below(&s->rng, 2) ? 0 : b + 1;
+            step(s, l, &ev);
+        }
+        break;
+    }
+    case 11:
+    case 12: { /* one membership change */
+        struct node *l = find_leader(s);
+        if (l == NULL)
+            break;
+        const struct raft_config *c = raft_config_get(&l->r);
+        const struct raft_server *sv = raft_config_find(c, b + 1);
+        struct raft_event ev = {.type = RAFT_EV_CHANGE};
+        ev.change.id = 1000000 + s->ev_seq;
+        ev.change.server = b + 1;
+        if (sv == NULL)
+            ev.change.op = pl_rand_below(&s->rng, 2) ? RAFT_ADD_LEARNER : RAFT_ADD_VOTER;
+        else if (sv->role == RAFT_LEARNER)
+            ev.change.op = pl_rand_below(&s->rng, 2) ? RAFT_PROMOTE : RAFT_REMOVE;
+        else if (raft_config_voters(c) > 3)
+            ev.change.op = RAFT_REMOVE;
+        else
+            break;
+        step(s, l, &ev);
+        break;
+    }
+    default: /* a partition into two groups: {i < a} and the rest */
+        for (uint32_t i = 0; i < s->n_nodes; i++)
+            for (uint32_t j = 0; j < s->n_nodes; j++)
+                s->link[i][j] = (i < a) == (j < a);
+        break;
+    }
+}
+
+static bool members_caught_up(struct sim *s, uint64_t index)
+{
+    struct node *l = find_leader(s);
+    if (l == NULL)
+        return false;
+    const struct raft_config *c = raft_config_get(&l->r);
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct node *n = &s->nodes[c->servers[i].id - 1];
+        if (!n->up || n->sm.index < index)
+            return false;
+    }
+    return true;
+}
+
+static uint64_t max_acked(struct sim *s)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < s->n_props; i++)
+        if (s->props[i].acked)
+            m = PL_MAX(m, s->props[i].index);
+    return m;
+}
+
+struct run_cfg {
+    uint64_t chaos_ms;     /* length of the fault phase */
+    uint64_t chaos_every;  /* mean gap between fault actions; 0 = none */
+    uint64_t propose_every;
+    uint64_t live_bound_ms;
+};
+
+static void run_event(struct sim *s, struct event *e)
+{
+    struct node *n = e->node < NODES_MAX ? &s->nodes[e->node] : NULL;
+    bool stale = n != NULL && (e->incarnation != n->incarnation || !n->up);
+    switch (e->type) {
+    case EV_DELIVER:
+        if (!stale)
+            deliver(s, n, e);
+        break;
+    case EV_TICK:
+        if (!stale) {
+            struct raft_event ev = {.type = RAFT_EV_TICK};
+            step(s, n, &ev);
+            if (n->up)
+                schedule(s, s->now + 10, EV_TICK, e->node);
+        }
+        break;
+    case EV_DISK:
+        if (!stale)
+            on_disk(s, n);
+        break;
+    default:
+        break;
+    }
+    free(e->bytes);
+}
+
+/* Runs until `until` (sim ms) or a failure, with chaos and proposals as configured. */
+static void run_until(struct sim *s, uint64_t until, const struct run_cfg *cfg,
+                      uint64_t *next_chaos, uint64_t *next_prop)
+{
+    while (!s->failed && s->n_heap > 0) {
+        uint64_t t = s->heap[0].at;
+        if (cfg && cfg->chaos_every && s->chaos && *next_chaos <= t && *next_chaos <= until) {
+            s->now = *next_chaos;
+            chaos(s);
+            *next_chaos = s->now + 1 + pl_rand_below(&s->rng, 2 * cfg->chaos_every);
+            continue;
+        }
+        if (cfg && cfg->propose_every && *next_prop <= t && *next_prop <= until) {
+            s->now = *next_prop;
+            propose(s, (uint32_t)pl_rand_below(&s->rng, s->n_nodes));
+            *next_prop = s->now + 1 + pl_rand_below(&s->rng, 2 * cfg->propose_every);
+            continue;
+        }
+        if (t > until)
+            break;
+        struct event e = ev_pop(s);
+        s->now = e.at;
+        run_event(s, &e);
+    }
+    if (s->now < until)
+        s->now = until;
+}
+
+static void final_checks(struct sim *s)
+{
+    for (size_t i = 0; i < s->n_props && !s->failed; i++) {
+        struct proposal *p = &s->props[i];
+        if (!p->acked)
+            continue;
+        if (p->index > s->max_committed || s->committed_term[p->index] == 0) {
+            fail(s, "acknowledged proposal %" PRIu64 " (index %" PRIu64 ") is not committed",
+                 p->id, p->index);
+            break;
+        }
+        struct node *l = find_leader(s);
+        const struct raft_config *c = raft_config_get(&l->r);
+        for (uint32_t k = 0; k < c->n; k++) {
+            struct node *n = &s->nodes[c->servers[k].id - 1];
+            if (n->sm.index < p->index)
+                fail(s, "node %" PRIu64 " has not applied acknowledged index %" PRIu64, n->id,
+                     p->index);
+        }
+        /* The applied entry at that index carries this proposal's bytes. */
+        struct raft_entry e = {.term = s->committed_term[p->index], .type = RAFT_ENTRY_NORMAL,
+                               .len = p->len, .data = p->data};
+        if (entry_hash(&e) != s->applied_hash[p->index])
+            fail(s, "acknowledged proposal %" PRIu64 " is not the entry applied at %" PRIu64,
+                 p->id, p->index);
+    }
+}
+
+static void dump(struct sim *s)
+{
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        struct node *n = &s->nodes[i];
+        if (!n->up) {
+            fprintf(stderr, "n%" PRIu64 " down\n", n->id);
+            continue;
+        }
+        struct raft *r = &n->r;
+        fprintf(stderr,
+                "n%" PRIu64 " %s term=%" PRIu64 " leader=%" PRIu64 " commit=%" PRIu64
+                " applied=%" PRIu64 " last=%" PRIu64 " offset=%" PRIu64 " persisted=%" PRIu64
+                " ops=%u stalled=%d config=",
+                n->id, raft_role_name(raft_role(r)), r->term, r->leader, r->commit, n->sm.index,
+                raft_last_index(r), r->log_offset, r->persisted_index, n->n_ops, n->stalled);
+        for (uint32_t k = 0; k < r->config.n; k++)
+            fprintf(stderr, "%" PRIu64 "%s ", r->config.servers[k].id,
+                    r->config.servers[k].role == RAFT_VOTER ? "v" : "l");
+        fprintf(stderr, "\n");
+        for (uint32_t k = 0; raft_role(r) == RAFT_LEADER && k < r->config.n; k++) {
+            struct raft_peer_info pi;
+            if (raft_peer_get(r, r->config.servers[k].id, &pi) == 0)
+                fprintf(stderr, "   peer %" PRIu64 " match=%" PRIu64 " next=%" PRIu64
+                                " state=%s inflight=%u snap=%" PRIu64 "@%" PRIu64 "\n",
+                        pi.id, pi.match, pi.next, pi.state, pi.inflight, pi.snap_index,
+                        pi.snap_offset);
+        }
+    }
+}
+
+/* The random schedule of one seed: chaos, heal, liveness, convergence. */
+static int run_seed(uint64_t seed, uint32_t voters, bool trace)
+{
+    struct sim s;
+    sim_init(&s, seed, voters, trace);
+    s.chaos = true;
+    struct run_cfg cfg = {.chaos_ms = 15000, .chaos_every = 150 + pl_rand_below(&s.rng, 300),
+                          .propose_every = 20 + pl_rand_below(&s.rng, 60),
+                          .live_bound_ms = 8000};
+    uint64_t next_chaos = 100, next_prop = 50;
+    run_until(&s, cfg.chaos_ms, &cfg, &next_chaos, &next_prop);
+    if (!s.failed) {
+        s.chaos = false;
+        heal(&s);
+        s.heal_at = s.now;
+        uint64_t deadline = s.now + cfg.live_bound_ms;
+        while (!s.failed && !s.healed_ok_at && s.now < deadline)
+            run_until(&s, s.now + 100, &cfg, &next_chaos, &next_prop);
+        if (!s.failed && !s.healed_ok_at)
+            fail(&s, "liveness: no proposal committed within %" PRIu64 " ms of healing",
+                 cfg.live_bound_ms);
+        /* Quiesce: no new proposals; members must apply everything acknowledged. */
+        struct run_cfg quiet = {0};
+        deadline = s.now + cfg.live_bound_ms;
+        while (!s.failed && !members_caught_up(&s, max_acked(&s)) && s.now < deadline)
+            run_until(&s, s.now + 100, &quiet, &next_chaos, &next_prop);
+        if (!s.failed && !members_caught_up(&s, max_acked(&s)))
+            fail(&s, "liveness: members did not apply index %" PRIu64 " after healing",
+                 max_acked(&s));
+        if (!s.failed)
+            final_checks(&s);
+    }
+    int rc = 0;
+    if (s.failed && trace)
+        dump(&s);
+    if (s.failed) {
+        fprintf(stderr, "FAIL seed=%" PRIu64 " nodes=%u: %s\n", seed, voters, s.failure);
+        fprintf(stderr, "replay: raft_sim --seed %" PRIu64 " --nodes %u --trace\n", seed, voters);
+        rc = 1;
+    } else if (trace) {
+        fprintf(stderr, "ok seed=%" PRIu64 " proposals=%zu elections=%" PRIu64 "\n", seed,
+                s.n_props, s.elections_seen);
+    }
+    sim_close(&s);
+    return rc;
+}
+
+/* ------------------------------------------------------------ scenarios */
+
+#include "raft_sim_scenarios.inc"
+
+/* ------------------------------------------------------------ main */
+
+static volatile uint64_t g_seed;
+static volatile uint32_t g_nodes;
+
+static void on_abort(int sig)
+{
+    (void)sig;
+    fprintf(stderr, "ABORT in seed=%" PRIu64 "\nreplay: raft_sim --seed %" PRIu64
+                    " --nodes %u --trace\n", g_seed, g_seed, g_nodes);
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
+
+static uint32_t nodes_for(uint64_t seed, uint32_t forced)
+{
+    return forced ? forced : (seed % 2 ? 5 : 3);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t a = 0, b = 0;
+    uint32_t nodes = 0;
+    bool trace = false, have = false;
+    const char *scenario = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+            a = b = strtoull(argv[++i], NULL, 10);
+            have = true;
+        } else if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
+            if (sscanf(argv[++i], "%" SCNu64 "..%" SCNu64, &a, &b) != 2 || b < a) {
+                fprintf(stderr, "--seeds wants A..B\n");
+                return 2;
+            }
+            have = true;
+        } else if (strcmp(argv[i], "--nodes") == 0 && i + 1 < argc) {
+            nodes = (uint32_t)atoi(argv[++i]);
+            if (nodes < 1 || nodes > NODES_MAX - 2) {
+                fprintf(stderr, "--nodes wants 1..%d\n", NODES_MAX - 2);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--trace") == 0) {
+            trace = true;
+        } else if (strcmp(argv[i], "--scenario") == 0 && i + 1 < argc) {
+            scenario = argv[++i];
+        } else {
+            fprintf(stderr, "usage: raft_sim --seed S [--nodes N] [--trace] | --seeds A..B | "
+                            "--scenario NAME|all\n");
+            return 2;
+        }
+    }
+    signal(SIGABRT, on_abort);
+    if (scenario != NULL)
+        return run_scenarios(scenario, trace);
+    if (!have) {
+        a = 0;
+        b = 99;
+    }
+    int failures = 0;
+    for (uint64_t seed = a; seed <= b; seed++) {
+        g_seed = seed;
+        g_nodes = nodes_for(seed, nodes);
+        failures += run_seed(seed, g_nodes, trace);
+        if (failures >= 5) {
+            fprintf(stderr, "stopping after 5 failures\n");
+            break;
+        }
+    }
+    printf("raft_sim: seeds %" PRIu64 "..%" PRIu64 ": %d failed\n", a, b, failures);
+    return failures ? 1 : 0;
+}
