@@ -18,5 +18,7 @@ int cmd_events(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
+int cmd_ledger(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

@@ -32,6 +32,8 @@ static const struct command commands[] = {
     {"state", cmd_state, "show (or publish) gossiped state records"},
     {"keys", cmd_keys, "manage the cluster's encryption keys"},
     {"counters", cmd_counters, "gossip packet and probe counters"},
+    {"ledger", cmd_ledger, "the Merkle ledger: append, status, proof, consistency, check"},
+    {"audit", cmd_audit, "export the audit trail and verify it offline"},
 };
 
 int cmd_version(int argc, char **argv)

@@ -426,6 +426,7 @@ static int check_heads_at(struct ledger *l, struct pl_store_iter *hit,
             return fail_report(r, -1, "signature of the head at size %" PRIu64 " is invalid",
                                size);
         r->heads++;
+        r->size = size;
         pl_store_iter_next(hit);
     }
     (void)l;
@@ -434,8 +435,21 @@ static int check_heads_at(struct ledger *l, struct pl_store_iter *hit,
 
 int ledger_check(struct ledger *l, struct ledger_check_report *r)
 {
+    int rc = ledger_check_store(l->store, r);
+    if (rc == 0 && r->size != l->size)
+        rc = fail_report(r, -1, "the ledger was opened at size %" PRIu64 " but the store now "
+                         "holds %" PRIu64, l->size, r->size);
+    return rc;
+}
+
+int ledger_check_store(struct pl_store *store, struct ledger_check_report *r)
+{
     memset(r, 0, sizeof(*r));
     r->bad_index = -1;
+    struct ledger shell;
+    memset(&shell, 0, sizeof(shell));
+    shell.store = store;
+    struct ledger *l = &shell;
     struct check_ctx c = {l, r};
     struct merkle_frontier f;
     merkle_frontier_init(&f);
@@ -495,10 +509,11 @@ int ledger_check(struct ledger *l, struct ledger_check_report *r)
     pl_store_iter_close(&hit);
     if (rc != 0)
         return rc;
-    if (f.size != l->size)
-        return fail_report(r, (int64_t)PL_MIN(f.size, l->size),
-                           "%" PRIu64 " leaves stored but the newest head says %" PRIu64, f.size,
-                           l->size);
+    if (f.size != r->size)
+        return fail_report(r, (int64_t)r->size,
+                           "entries %" PRIu64 "..%" PRIu64 " are not covered by a signed head "
+                           "(the newest is at size %" PRIu64 ")",
+                           r->size, f.size - 1, r->size);
 
     /* No stray nodes: every stored node lies inside the tree of f.size. */
     struct pl_store_iter nit;

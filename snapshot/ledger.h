@@ -79,6 +79,7 @@ struct ledger_check_report {
     uint64_t leaves;  /* leaves recomputed */
     uint64_t nodes;   /* stored nodes compared */
     uint64_t heads;   /* heads whose root and signature were checked */
+    uint64_t size;    /* size of the newest head checked */
     int64_t bad_index; /* first bad entry index, -1 when the fault is not in one entry */
     char reason[LEDGER_ERR_TEXT_MAX];
 };
@@ -90,6 +91,9 @@ struct ledger_check_report {
  * code for a storage failure).
  */
 int ledger_check(struct ledger *l, struct ledger_check_report *report);
+/* The same over a store alone, without ledger_open() (which refuses a ledger whose newest
+ * head does not match its tree): what `platelet ledger check` runs. */
+int ledger_check_store(struct pl_store *store, struct ledger_check_report *report);
 
 /* Keys, for tools and tests that look at the families directly. */
 void ledger_index_key(uint64_t index, uint8_t key[8]);

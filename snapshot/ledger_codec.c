@@ -54,7 +54,8 @@ static int body_ok(const uint8_t *body, size_t len)
 
 int ledger_entry_encode(const struct ledger_entry *e, struct pl_buf *out)
 {
-    if (!kind_ok(e->kind, e->kind_len) || e->body == NULL || !body_ok(e->body, e->body_len))
+    if (!kind_ok(e->kind, e->kind_len) || e->time_ms > LEDGER_TIME_MS_MAX || e->body == NULL ||
+        !body_ok(e->body, e->body_len))
         return PL_EMALFORMED;
     size_t start = out->len;
     struct pl_mp_writer w;
@@ -97,7 +98,8 @@ int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e)
         goto done;
     if (!key_is(&kv[1], "term") || pl_mp_as_u64(&kv[1].val, &d.term) != 0)
         goto done;
-    if (!key_is(&kv[2], "time_ms") || pl_mp_as_u64(&kv[2].val, &d.time_ms) != 0)
+    if (!key_is(&kv[2], "time_ms") || pl_mp_as_u64(&kv[2].val, &d.time_ms) != 0 ||
+        d.time_ms > LEDGER_TIME_MS_MAX)
         goto done;
     const char *kind = NULL;
     size_t kind_len = 0;

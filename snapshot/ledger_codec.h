@@ -33,6 +33,8 @@
 #define LEDGER_SIG_BYTES 64
 #define LEDGER_HEAD_MSG_BYTES 96
 #define LEDGER_HEAD_BYTES 144
+/* 9999-12-31T23:59:59.999Z: times past it cannot be shown in RFC 3339 and are refused. */
+#define LEDGER_TIME_MS_MAX UINT64_C(253402300799999)
 
 struct ledger_entry {
     uint64_t index;
@@ -44,7 +46,8 @@ struct ledger_entry {
     size_t body_len;
 };
 
-/* Appends the leaf bytes of e to out. PL_EMALFORMED for an empty or too long kind or a
+/* Appends the leaf bytes of e to out. PL_EMALFORMED for an empty or too long kind (or one
+ * with spaces, quotes, commas or control characters), a time past LEDGER_TIME_MS_MAX, or a
  * body that is not exactly one msgpack object; PL_ETOOBIG past LEDGER_LEAF_MAX. */
 int ledger_entry_encode(const struct ledger_entry *e, struct pl_buf *out);
 /* Decodes leaf bytes; the pointers of *e point into `leaf`. PL_EMALFORMED unless the
