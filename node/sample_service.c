@@ -213,6 +213,13 @@ static int render_metrics(struct sample *s, struct pl_buf *b)
       "# TYPE sample_leaked_bytes gauge\n"
       "sample_leaked_bytes %zu\n",
       s->leaked_bytes);
+    int held = 0;
+    for (struct pending_work *w = s->pending; w != NULL; w = w->next)
+        held++;
+    P("# HELP sample_held_requests Answers to /work held back by the slow fault.\n"
+      "# TYPE sample_held_requests gauge\n"
+      "sample_held_requests %d\n",
+      held);
     P("# HELP sample_fault_active Faults switched on (1) or off (0).\n"
       "# TYPE sample_fault_active gauge\n");
     P("sample_fault_active{fault=\"slow\"} %d\n", s->slow_ms > 0);
