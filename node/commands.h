@@ -20,5 +20,9 @@ int cmd_keys(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_services(int argc, char **argv);
+int cmd_incidents(int argc, char **argv);
+int cmd_incident(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
 
 #endif

@@ -34,6 +34,10 @@ static const struct command commands[] = {
     {"counters", cmd_counters, "gossip packet and probe counters"},
     {"ledger", cmd_ledger, "the Merkle ledger: append, status, proof, consistency, check"},
     {"audit", cmd_audit, "export the audit trail and verify it offline"},
+    {"services", cmd_services, "the supervised and checked services of an agent"},
+    {"incidents", cmd_incidents, "healing incidents (--open for the open ones)"},
+    {"incident", cmd_incident, "one incident with its diagnosis and timeline"},
+    {"approve", cmd_approve, "approve an action that waits for a human"},
 };
 
 int cmd_version(int argc, char **argv)

@@ -1,0 +1,161 @@
+/*
+ * The healing commands: `platelet services`, `platelet incidents`, `platelet incident ID`
+ * and `platelet approve ID`. Each asks a running agent's API (heal_api.c).
+ */
+#include "api_client.h"
+#include "base/pl_err.h"
+#include "cli.h"
+#include "commands.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FLAG_API {"--api", CLI_STR, &api, "agent address (HOST:PORT or unix:PATH)", false, false}
+#define FLAG_JSON {"--json", CLI_BOOL, &json, "print JSON", false, false}
+#define FLAG_END {NULL, 0, NULL, NULL, false, false}
+
+static const char *str_of(const cJSON *o, const char *key)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    return s != NULL ? s : "";
+}
+
+static double num_of(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static void print_services(const cJSON *doc)
+{
+    printf("%-16s %-10s %-9s %-8s %-7s %-9s %s\n", "SERVICE", "TYPE", "PROCESS", "PID", "HEALTHY",
+           "RESTARTS", "INCIDENT / LAST CHECK");
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(doc, "services"))
+    {
+        const cJSON *checks = cJSON_GetObjectItemCaseSensitive(s, "checks");
+        const cJSON *c0 = cJSON_GetArrayItem(checks, 0);
+        const char *inc = str_of(s, "open_incident");
+        printf("%-16s %-10s %-9s %-8.0f %-7s %-9.0f %s\n", str_of(s, "name"), str_of(s, "type"),
+               str_of(s, "process"), num_of(s, "pid"),
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "healthy")) ? "yes" : "no",
+               num_of(s, "restarts_in_window"),
+               inc[0] ? inc : (c0 != NULL ? str_of(c0, "last_detail") : "-"));
+    }
+}
+
+int cmd_services(int argc, char **argv)
+{
+    static const char cmd[] = "platelet services";
+    const char *api = NULL;
+    bool json = false;
+    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
+    struct cli_args args;
+    int rc = cli_parse(cmd, "platelet services [--api A] [--json]", flags, argc, argv, 0, 0, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    return api_client_run(cmd, api_client_addr(api), "GET", "/v1/services", NULL, json,
+                          print_services);
+}
+
+static void print_incident_row(const cJSON *i)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(i, "diagnosis");
+    printf("%-34s %-12s %-16s %-8s %-16s %-19s %s\n", str_of(i, "id"), str_of(i, "service"),
+           str_of(i, "state"), str_of(i, "outcome"), str_of(d, "class"), str_of(d, "cause"),
+           str_of(d, "signal"));
+}
+
+static void print_incidents(const cJSON *doc)
+{
+    printf("%-34s %-12s %-16s %-8s %-16s %-19s %s\n", "ID", "SERVICE", "STATE", "OUTCOME",
+           "CLASS", "CAUSE", "SIGNAL");
+    const cJSON *i;
+    cJSON_ArrayForEach(i, cJSON_GetObjectItemCaseSensitive(doc, "incidents"))
+        print_incident_row(i);
+}
+
+int cmd_incidents(int argc, char **argv)
+{
+    static const char cmd[] = "platelet incidents";
+    const char *api = NULL;
+    bool json = false, open = false;
+    struct cli_flag flags[] = {FLAG_API, FLAG_JSON,
+                               {"--open", CLI_BOOL, &open, "only open incidents", false, false},
+                               FLAG_END};
+    struct cli_args args;
+    int rc = cli_parse(cmd, "platelet incidents [--api A] [--open] [--json]", flags, argc, argv,
+                       0, 0, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    return api_client_run(cmd, api_client_addr(api), "GET",
+                          open ? "/v1/incidents?open=1" : "/v1/incidents", NULL, json,
+                          print_incidents);
+}
+
+static void print_incident(const cJSON *i)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(i, "diagnosis");
+    printf("incident %s\n  service   %s on %s\n  state     %s %s (escalation level %.0f, %s)\n",
+           str_of(i, "id"), str_of(i, "service"), str_of(i, "node"), str_of(i, "state"),
+           str_of(i, "outcome"), num_of(i, "level"), str_of(i, "level_name"));
+    printf("  diagnosis %s, cause %s (confidence %.2f), severity %.0f\n", str_of(d, "class"),
+           str_of(d, "cause"), num_of(d, "confidence"), num_of(d, "severity"));
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d, "evidence"))
+        printf("  evidence  %s %s = %g (threshold %g): %s\n", str_of(e, "source"),
+               str_of(e, "metric"), num_of(e, "value"), num_of(e, "threshold"),
+               str_of(e, "detail"));
+    printf("  timeline\n");
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(i, "timeline"))
+    {
+        const char *action = str_of(e, "action");
+        printf("    %s  %-13s %-12s %-12s %s\n", str_of(e, "time"), str_of(e, "kind"),
+               strcmp(action, "none") == 0 ? "" : action,
+               num_of(e, "result") != 0 ? str_of(e, "result_name") : "", str_of(e, "detail"));
+    }
+}
+
+int cmd_incident(int argc, char **argv)
+{
+    static const char cmd[] = "platelet incident";
+    const char *api = NULL;
+    bool json = false;
+    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
+    struct cli_args args;
+    int rc = cli_parse(cmd, "platelet incident ID [--api A] [--json]", flags, argc, argv, 1, 1,
+                       &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    const char *id = args.pos[0];
+    if (strlen(id) > 95 || strpbrk(id, "/?#% ") != NULL)
+        return cli_fail(cmd, "'%s' is not an incident id", id);
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/incidents/%s", id);
+    return api_client_run(cmd, api_client_addr(api), "GET", path, NULL, json, print_incident);
+}
+
+static void print_approved(const cJSON *doc)
+{
+    printf("approved %s\n", str_of(doc, "id"));
+}
+
+int cmd_approve(int argc, char **argv)
+{
+    static const char cmd[] = "platelet approve";
+    const char *api = NULL;
+    bool json = false;
+    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
+    struct cli_args args;
+    int rc = cli_parse(cmd, "platelet approve INCIDENT [--api A] [--json]", flags, argc, argv, 1,
+                       1, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    const char *id = args.pos[0];
+    if (strlen(id) > 95 || strpbrk(id, "/?#% ") != NULL)
+        return cli_fail(cmd, "'%s' is not an incident id", id);
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/incidents/%s/approve", id);
+    return api_client_run(cmd, api_client_addr(api), "POST", path, "{}", json, print_approved);
+}
