@@ -3,7 +3,9 @@
  * same libuv loop, over real sockets: answers (200, 404, bodies, methods), a slow handler
  * that hits the timeout, connection refused on a closed port, an answer over body_max,
  * many concurrent requests, freeing with requests in flight (also from inside a
- * callback), and arguments refused before anything starts. Every fixture ends with
+ * callback), and arguments refused before anything starts. A raw TCP server in the same
+ * loop gives what http_server never does: a body without Content-Length, an answer that
+ * is not HTTP, and no answer at all (a crashed service). Every fixture ends with
  * uv_loop_close() == 0, so a handle the client forgot to close fails the test.
  */
 #include <setjmp.h>
@@ -58,7 +60,15 @@ struct fx {
     int free_in_callback;
     /* test_request_from_callback */
     int chain_left;
+    /* A raw TCP server for answers http_server never gives (no length, garbage, none). */
+    uv_tcp_t raw;
+    int raw_open;
+    int raw_port;
+    const char *raw_answer;
+    size_t raw_answer_len;
 };
+
+static void record_cb(const struct http_client_result *res, void *data);
 
 /* ---- the server side ---- */
 
@@ -116,6 +126,101 @@ static void handler(struct http_conn *conn, const struct http_request *req, void
     } else {
         http_respond(conn, 404, "text/plain", "no", 2);
     }
+}
+
+/* ---- the raw server: reads a request, writes raw_answer as is, closes ---- */
+
+struct raw_conn {
+    uv_tcp_t tcp;
+    uv_write_t write;
+    struct fx *fx;
+    int answered;
+};
+
+static void raw_closed_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void raw_close(struct raw_conn *rc)
+{
+    if (!uv_is_closing((uv_handle_t *)&rc->tcp))
+        uv_close((uv_handle_t *)&rc->tcp, raw_closed_cb);
+}
+
+static void raw_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    static char slab[4096];
+    *buf = uv_buf_init(slab, sizeof(slab));
+}
+
+static void raw_written_cb(uv_write_t *w, int status)
+{
+    (void)status;
+    raw_close(w->data);
+}
+
+static void raw_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct raw_conn *rc = st->data;
+    if (nread < 0) {
+        raw_close(rc);
+        return;
+    }
+    if (nread == 0 || rc->answered)
+        return;
+    rc->answered = 1;
+    uv_read_stop(st);
+    if (rc->fx->raw_answer_len == 0) {
+        raw_close(rc); /* no answer at all: what a crashed process gives */
+        return;
+    }
+    uv_buf_t out = uv_buf_init((char *)rc->fx->raw_answer, (unsigned)rc->fx->raw_answer_len);
+    rc->write.data = rc;
+    if (uv_write(&rc->write, st, &out, 1, raw_written_cb) != 0)
+        raw_close(rc);
+}
+
+static void raw_connection_cb(uv_stream_t *listener, int status)
+{
+    struct fx *fx = listener->data;
+    if (status != 0)
+        return;
+    struct raw_conn *rc = calloc(1, sizeof(*rc));
+    rc->fx = fx;
+    uv_tcp_init(&fx->loop, &rc->tcp);
+    rc->tcp.data = rc;
+    if (uv_accept(listener, (uv_stream_t *)&rc->tcp) != 0 ||
+        uv_read_start((uv_stream_t *)&rc->tcp, raw_alloc_cb, raw_read_cb) != 0)
+        raw_close(rc);
+}
+
+static void raw_start(struct fx *fx, const char *answer, size_t len)
+{
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    assert_int_equal(uv_tcp_init(&fx->loop, &fx->raw), 0);
+    fx->raw.data = fx;
+    fx->raw_open = 1;
+    assert_int_equal(uv_tcp_bind(&fx->raw, (const struct sockaddr *)&a, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&fx->raw, 16, raw_connection_cb), 0);
+    int len_a = sizeof(a);
+    assert_int_equal(uv_tcp_getsockname(&fx->raw, (struct sockaddr *)&a, &len_a), 0);
+    fx->raw_port = ntohs(a.sin_port);
+    fx->raw_answer = answer;
+    fx->raw_answer_len = len;
+}
+
+static void raw_get(struct fx *fx, size_t body_max)
+{
+    char u[128];
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/x", fx->raw_port);
+    assert_int_equal(http_client_request(fx->client, "GET", u, NULL, NULL, 0, 5000, body_max,
+                                         record_cb, fx),
+                     0);
 }
 
 /* ---- the loop ---- */
@@ -202,6 +307,8 @@ static int teardown(void **state)
     }
     http_server_close(&fx->server, server_closed_cb);
     uv_close((uv_handle_t *)&fx->tick, tick_closed_cb);
+    if (fx->raw_open)
+        uv_close((uv_handle_t *)&fx->raw, tick_closed_cb);
     uv_run(&fx->loop, UV_RUN_DEFAULT);
     assert_int_equal(fx->server_closed, 1);
     assert_int_equal(uv_loop_close(&fx->loop), 0);
@@ -346,6 +453,49 @@ static void test_body_max(void **state)
     assert_int_equal(large, 1);
 }
 
+static void test_body_max_without_length(void **state)
+{
+    struct fx *fx = *state;
+    /* No Content-Length: the limit is enforced while the body streams in. */
+    static char answer[64 + 5000];
+    int n = snprintf(answer, sizeof(answer), "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+    memset(answer + n, 'x', 5000);
+    raw_start(fx, answer, (size_t)n + 5000);
+    raw_get(fx, 1000);
+    raw_get(fx, 5000);
+    assert_int_equal(run_until(fx, &fx->completed, 2, 10000), 0);
+    int too_big = 0, whole = 0;
+    for (int i = 0; i < 2; i++) {
+        if (fx->got[i].err == PL_ETOOBIG)
+            too_big++;
+        else if (fx->got[i].err == 0 && fx->got[i].body_len == 5000)
+            whole++;
+    }
+    assert_int_equal(too_big, 1);
+    assert_int_equal(whole, 1);
+}
+
+static void test_not_http(void **state)
+{
+    struct fx *fx = *state;
+    static const char garbage[] = "this is not HTTP at all\r\n\r\n";
+    raw_start(fx, garbage, sizeof(garbage) - 1);
+    raw_get(fx, 1000);
+    assert_int_equal(run_until(fx, &fx->completed, 1, 10000), 0);
+    assert_int_equal(fx->got[0].err, PL_EPROTO);
+    assert_true(fx->got[0].error[0] != '\0');
+}
+
+static void test_no_answer(void **state)
+{
+    struct fx *fx = *state;
+    raw_start(fx, "", 0); /* reads the request, closes without a word */
+    raw_get(fx, 1000);
+    assert_int_equal(run_until(fx, &fx->completed, 1, 10000), 0);
+    assert_int_equal(fx->got[0].err, PL_EPROTO);
+    assert_non_null(strstr(fx->got[0].error, "Empty reply"));
+}
+
 static void test_many_concurrent(void **state)
 {
     struct fx *fx = *state;
@@ -468,7 +618,8 @@ int main(void)
         T(test_ok_and_not_found),   T(test_methods_and_bodies), T(test_timeout),
         T(test_connection_refused), T(test_body_max),           T(test_many_concurrent),
         T(test_free_in_flight),     T(test_free_from_callback), T(test_request_from_callback),
-        T(test_bad_arguments),
+        T(test_bad_arguments),      T(test_body_max_without_length), T(test_not_http),
+        T(test_no_answer),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
