@@ -739,7 +739,9 @@ static void propose(struct sim *s, uint32_t node_index)
 
 /* ------------------------------------------------------------ setup */
 
-static void sim_init(struct sim *s, uint64_t seed, uint32_t voters, bool trace)
+/* Sets up a cluster; `scripted` picks fixed, calm settings that a scenario then adjusts
+ * before sim_start(), instead of the seed's random ones. */
+static void sim_init(struct sim *s, uint64_t seed, uint32_t voters, bool trace, bool scripted)
 {
     memset(s, 0, sizeof(*s));
     s->seed = seed;
@@ -762,14 +764,33 @@ static void sim_init(struct sim *s, uint64_t seed, uint32_t voters, bool trace)
     for (uint32_t i = 0; i < NODES_MAX; i++)
         for (uint32_t j = 0; j < NODES_MAX; j++)
             s->link[i][j] = true;
+    for (uint32_t i = 0; i < voters + 2; i++) {
+        s->nodes[i].disk_latency_max = 1 + (uint32_t)pl_rand_below(&s->rng, 8);
+        s->nodes[i].drift_permille = (int64_t)pl_rand_below(&s->rng, 101) - 50;
+    }
+    if (scripted) {
+        s->opts.snapshot_threshold = 1000;
+        s->opts.snapshot_trailing = 5;
+        s->opts.snapshot_chunk_bytes = 64;
+        s->opts.append_entries_max = 8;
+        s->opts.inflight_max = 4;
+        s->opts.pre_vote = true;
+        s->opts.check_quorum = true;
+        s->delay_max = 5;
+        for (uint32_t i = 0; i < voters + 2; i++)
+            s->nodes[i].disk_latency_max = 3;
+    }
+}
+
+static void sim_start(struct sim *s)
+{
+    uint32_t voters = s->n_voters;
     struct raft_config c = {0};
     for (uint32_t i = 0; i < voters; i++)
         c.servers[c.n++] = (struct raft_server){i + 1, RAFT_VOTER};
     for (uint32_t i = 0; i < s->n_nodes; i++) {
         struct node *n = &s->nodes[i];
         n->id = i + 1;
-        n->disk_latency_max = 1 + (uint32_t)pl_rand_below(&s->rng, 8);
-        n->drift_permille = (int64_t)pl_rand_below(&s->rng, 101) - 50;
         if (i < voters) {
             struct raft_entry e;
             PL_ASSERT(raft_bootstrap_entry(&c, &e) == 0);
@@ -1074,7 +1095,8 @@ static void dump(struct sim *s)
 static int run_seed(uint64_t seed, uint32_t voters, bool trace)
 {
     struct sim s;
-    sim_init(&s, seed, voters, trace);
+    sim_init(&s, seed, voters, trace, false);
+    sim_start(&s);
     s.chaos = true;
     struct run_cfg cfg = {.chaos_ms = 15000, .chaos_every = 150 + pl_rand_below(&s.rng, 300),
                           .propose_every = 20 + pl_rand_below(&s.rng, 60),
