@@ -595,12 +595,14 @@ static const struct {
 
 int cmd_ledger(int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
-        FILE *f = argc < 1 ? stderr : stdout;
-        fprintf(f, "usage: platelet ledger <command> [flags]\n\ncommands:\n");
+    if (argc < 1)
+        return cli_fail("platelet ledger",
+                        "missing command: append, status, proof, consistency or check");
+    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        printf("usage: platelet ledger <command> [flags]\n\ncommands:\n");
         for (size_t i = 0; i < PL_ARRAY_LEN(subcommands); i++)
-            fprintf(f, "  %-12s %s\n", subcommands[i].name, subcommands[i].summary);
-        return argc < 1 ? PL_EUSAGE : 0;
+            printf("  %-12s %s\n", subcommands[i].name, subcommands[i].summary);
+        return 0;
     }
     for (size_t i = 0; i < PL_ARRAY_LEN(subcommands); i++)
         if (strcmp(argv[0], subcommands[i].name) == 0)

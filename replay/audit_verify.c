@@ -104,6 +104,11 @@ int audit_verify(FILE *in, const uint8_t *pinned_key, struct audit_verify_report
         goto done;
     }
     bool time_filtered = h.has_since || h.has_until;
+    if (!time_filtered && h.count != h.to - h.from + 1) {
+        rc = fail(r, 1, "the header's count %" PRIu64 " does not match its range %" PRIu64
+                  "..%" PRIu64, h.count, h.from, h.to);
+        goto done;
+    }
     bool full = !time_filtered && h.from == 0 && h.to == h.head.size - 1;
     struct merkle_frontier f;
     merkle_frontier_init(&f);
