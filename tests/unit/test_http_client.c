@@ -352,6 +352,20 @@ static void test_ok_and_not_found(void **state)
     assert_string_equal(fx->got[1].body, "no");
 }
 
+static void test_host_name(void **state)
+{
+    struct fx *fx = *state;
+    /* A name, not an IP literal: resolved without blocking the loop. */
+    char u[128];
+    snprintf(u, sizeof(u), "http://localhost:%d/ok", fx->port);
+    assert_int_equal(http_client_request(fx->client, "GET", u, NULL, NULL, 0, 5000, 1024,
+                                         record_cb, fx),
+                     0);
+    assert_int_equal(run_until(fx, &fx->completed, 1, 10000), 0);
+    assert_int_equal(fx->got[0].err, 0);
+    assert_string_equal(fx->got[0].body, "hello");
+}
+
 static void test_methods_and_bodies(void **state)
 {
     struct fx *fx = *state;
@@ -619,7 +633,7 @@ int main(void)
         T(test_connection_refused), T(test_body_max),           T(test_many_concurrent),
         T(test_free_in_flight),     T(test_free_from_callback), T(test_request_from_callback),
         T(test_bad_arguments),      T(test_body_max_without_length), T(test_not_http),
-        T(test_no_answer),
+        T(test_no_answer),          T(test_host_name),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
