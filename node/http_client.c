@@ -266,7 +266,8 @@ static int socket_func(CURL *easy, curl_socket_t s, int what, void *userp, void 
     if (what == CURL_POLL_REMOVE) {
         if (w != NULL) {
             watch_close(w);
-            if (c->multi != NULL)
+            /* Not while curl_multi_cleanup runs: the handle is half torn down. */
+            if (!c->closing)
                 curl_multi_assign(c->multi, s, NULL);
         }
         return 0;
