@@ -1469,6 +1469,7 @@ static void svc_signal(struct heal_svc *s, struct heal_signal *sig)
     sig->host_memory = h->host_mem;
     uint64_t limit = mem_limit(s);
     sig->proc_memory_fraction = limit && s->rss_bytes ? (double)s->rss_bytes / (double)limit : -1;
+    sig->proc_cpu = s->cpu;
     sig->services_failing = services_failing(h, s);
     sig->services_total = (uint32_t)h->nsvcs;
     sig->config_drifted = s->drifted;

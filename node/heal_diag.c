@@ -61,10 +61,13 @@ static void set(struct heal_diagnosis *d, enum heal_class cls, enum heal_cause c
     d->severity = (uint8_t)severity;
 }
 
-/* Host-wide pressure is the first thing that makes a service's trouble someone else's. */
+/* Host-wide pressure makes a service's trouble someone else's, but only when the service
+ * takes part in it (busy itself, or others failing too): a hung process idling on a busy
+ * host is still hung. */
 static bool host_hot(const struct heal_signal *s)
 {
-    return s->host_cpu >= 0.9 || s->host_memory >= 0.95;
+    bool hot = s->host_cpu >= 0.9 || s->host_memory >= 0.95;
+    return hot && (s->proc_cpu >= 0.5 || s->services_failing > 0);
 }
 
 /* More than half of several services failing together points away from this service. */

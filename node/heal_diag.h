@@ -99,6 +99,7 @@ struct heal_signal {
     double host_cpu;             /* 0..1, NaN-free: negative when unknown */
     double host_memory;          /* 0..1, negative when unknown */
     double proc_memory_fraction; /* RSS / limit, negative when unknown */
+    double proc_cpu;             /* the service's own CPU (fraction of a core), negative unknown */
     uint32_t services_failing;   /* other services on this host failing right now */
     uint32_t services_total;
     bool config_drifted;

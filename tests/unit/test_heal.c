@@ -211,6 +211,7 @@ static struct heal_signal signal_base(enum heal_signal_kind k)
     s.host_cpu = 0.2;
     s.host_memory = 0.3;
     s.proc_memory_fraction = 0.1;
+    s.proc_cpu = 0.05;
     s.services_total = 1;
     s.process_alive = true;
     return s;
@@ -256,8 +257,13 @@ static void test_diagnose(void **state)
     heal_diagnose(&s, "web", &d);
     assert_int_equal(d.cls, HEAL_CLASS_SERVICE_FAILURE);
     assert_int_equal(d.cause, HEAL_CAUSE_CODE_BUG);
-    /* The same on a saturated host: overload, not this service's bug. */
+    /* A saturated host while the service idles: still a hang of its own. */
     s.host_cpu = 0.99;
+    s.proc_cpu = 0.01;
+    heal_diagnose(&s, "web", &d);
+    assert_int_equal(d.cause, HEAL_CAUSE_CODE_BUG);
+    /* The same with the service busy in it: overload, not this service's bug. */
+    s.proc_cpu = 0.95;
     heal_diagnose(&s, "web", &d);
     assert_int_equal(d.cls, HEAL_CLASS_DEGRADATION);
     assert_int_equal(d.cause, HEAL_CAUSE_OVERLOAD);

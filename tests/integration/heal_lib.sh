@@ -1,0 +1,110 @@
+# Shared helpers of the heal_*.sh integration tests (sourced, not run).
+#
+# Each test calls heal_setup NAME BASE_PORT: a fresh work directory, the ports
+# BASE_PORT (sample service), BASE_PORT+1 (agent API), BASE_PORT+2 (gossip) and
+# BASE_PORT+3 (a webhook receiver when the test wants one), and a trap that stops
+# exactly the processes the test started (by PID) when it ends.
+
+set -eu
+
+PLATELET=${1:?usage: $0 PATH_TO_PLATELET}
+PIDS=""
+
+heal_setup() {
+    NAME=$1
+    BASE=$2
+    SVC_PORT=$BASE
+    API_PORT=$((BASE + 1))
+    GOSSIP_PORT=$((BASE + 2))
+    HOOK_PORT=$((BASE + 3))
+    API=127.0.0.1:$API_PORT
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/platelet-$NAME.XXXXXX")
+    trap heal_cleanup EXIT INT TERM
+}
+
+heal_cleanup() {
+    rc=$?
+    for pid in $PIDS; do
+        kill "$pid" 2>/dev/null || true
+    done
+    # Give the agent its graceful stop (it stops its services), then make sure.
+    for _ in $(seq 1 50); do
+        alive=0
+        for pid in $PIDS; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        [ $alive = 0 ] && break
+        sleep 0.1
+    done
+    for pid in $PIDS; do
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    if [ $rc != 0 ] && [ -f "$WORK/agent.log" ]; then
+        echo "---- agent log (last 60 lines) ----"
+        tail -n 60 "$WORK/agent.log"
+    fi
+    rm -rf "$WORK"
+    exit $rc
+}
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# heal_agent CONFIG_FILE: starts an agent with that config; waits for its API.
+heal_agent() {
+    "$PLATELET" agent --config "$1" --name "n-$NAME" --data-dir "$WORK/data" \
+        --bind 127.0.0.1:$GOSSIP_PORT --api "$API" >"$WORK/agent.log" 2>&1 &
+    AGENT_PID=$!
+    PIDS="$PIDS $AGENT_PID"
+    wait_for 20 "the agent's API" "$PLATELET" services --api "$API" --json
+}
+
+# wait_for SECONDS WHAT CMD...: polls CMD every 0.2 s until it succeeds or time runs out.
+wait_for() {
+    secs=$1
+    what=$2
+    shift 2
+    deadline=$(($(date +%s) + secs))
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$deadline" ] || fail "no $what within ${secs} s"
+        sleep 0.2
+    done
+}
+
+# json EXPR: evaluates a Python expression over the JSON document on stdin (as `d`);
+# prints the result, exits 1 when it is False/None or raises.
+json() {
+    python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+try:
+    v = eval("(" + sys.argv[1] + "\n)")
+except Exception:
+    sys.exit(1)
+if v is None or v is False:
+    sys.exit(1)
+print(v if not isinstance(v, (dict, list)) else json.dumps(v))
+' "$1"
+}
+
+services() { "$PLATELET" services --api "$API" --json; }
+incidents() { "$PLATELET" incidents --api "$API" --json; }
+
+# svc_json EXPR: EXPR over the first service (`s`).
+svc_is() { services | json "(lambda s: $1)(d['services'][0])"; }
+# inc_is EXPR: true when some incident (`i`) satisfies EXPR; prints its id.
+inc_is() { incidents | json "next((i['id'] for i in d['incidents'] if ($1)), None)"; }
+
+sample_url() { echo "http://127.0.0.1:$SVC_PORT$1"; }
+
+# load N: N requests to /work, bounded by count and by curl's own timeout.
+load() {
+    n=$1
+    i=0
+    while [ $i -lt "$n" ]; do
+        curl -s -o /dev/null --max-time 2 "$(sample_url /work)" || true
+        i=$((i + 1))
+    done
+}
