@@ -6,6 +6,7 @@
 #include "pl_assert.h"
 #include "pl_err.h"
 #include "pl_mp.h"
+#include "pl_mp_check.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -46,7 +47,7 @@ static int kind_ok(const char *kind, size_t len)
 static int body_ok(const uint8_t *body, size_t len)
 {
     msgpack_unpacked u;
-    if (pl_mp_parse(body, len, &u) != 0)
+    if (pl_mp_check(body, len) != 0 || pl_mp_parse(body, len, &u) != 0)
         return 0;
     msgpack_unpacked_destroy(&u);
     return 1;
@@ -85,7 +86,7 @@ int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e)
     if (len == 0 || len > LEDGER_LEAF_MAX)
         return PL_EMALFORMED;
     msgpack_unpacked u;
-    if (pl_mp_parse(leaf, len, &u) != 0)
+    if (pl_mp_check(leaf, len) != 0 || pl_mp_parse(leaf, len, &u) != 0)
         return PL_EMALFORMED;
     int rc = PL_EMALFORMED;
     const msgpack_object *o = &u.data;

@@ -125,7 +125,19 @@ static void test_writer_rejects(void **state)
     assert_int_equal(pl_json_from_msgpack(intkey, sizeof(intkey), &js), PL_EMALFORMED);
     assert_int_equal(pl_json_from_msgpack(badutf, sizeof(badutf), &js), PL_EMALFORMED);
     assert_int_equal(pl_json_from_msgpack(nan, sizeof(nan), &js), PL_EMALFORMED);
+    /* Containers that claim more elements than bytes remain are refused before msgpack-c
+     * would allocate for them (fuzz_audit_line found the 2^32-element array). */
+    uint8_t huge_array[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
+    uint8_t huge_map[] = {0x91, 0xdf, 0x7f, 0xff, 0xff, 0xff, 0x01, 0x02};
+    uint8_t long_str[] = {0xdb, 0x00, 0x01, 0x00, 0x00, 'a'};
+    assert_int_equal(pl_json_from_msgpack(huge_array, sizeof(huge_array), &js), PL_EMALFORMED);
+    assert_int_equal(pl_json_from_msgpack(huge_map, sizeof(huge_map), &js), PL_EMALFORMED);
+    assert_int_equal(pl_json_from_msgpack(long_str, sizeof(long_str), &js), PL_EMALFORMED);
     assert_int_equal(js.len, 0);
+    uint8_t fine[] = {0x92, 0xc0, 0x81, 0xa1, 'k', 0xcd, 0x01, 0x00};
+    assert_int_equal(pl_json_from_msgpack(fine, sizeof(fine), &js), 0);
+    assert_int_equal(pl_buf_append(&js, "", 1), 0);
+    assert_string_equal((const char *)js.data, "[null,{\"k\":256}]");
     pl_buf_close(&js);
 }
 
