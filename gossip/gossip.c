@@ -764,6 +764,13 @@ static bool is_alive(const struct gossip *g, const struct gossip_member *m, uint
     return m->status == GOSSIP_ALIVE;
 }
 
+static bool is_dead(const struct gossip *g, const struct gossip_member *m, uint64_t now)
+{
+    PL_UNUSED(g);
+    PL_UNUSED(now);
+    return m->status == GOSSIP_DEAD;
+}
+
 /* Gossip targets: live members, and the dead for a while so they learn it and refute. */
 static bool is_gossip_target(const struct gossip *g, const struct gossip_member *m, uint64_t now)
 {
@@ -809,7 +816,27 @@ static void refute(struct gossip *g, uint64_t now, uint64_t seen_incarnation)
     queue_alive(g, self);
 }
 
-static void on_alive(struct gossip *g, uint64_t now, const struct gossip_msg *msg)
+static void queue_alive(struct gossip *g, struct gossip_member *m);
+
+/* Our own alive claim, sent straight to a member we just learned of by gossip. The new
+ * member then learns of us as soon as we learn of it, which closes the race where two
+ * members join at the same time through different seeds and each one's announcement has
+ * died out before the other arrived (push-pull would repair it, but only after
+ * pushpull_interval). Tarantool's SWIM pings new members for the same reason. */
+static void welcome(struct gossip *g, const struct gossip_member *m)
+{
+    const struct gossip_member *self = &g->members[0];
+    struct gossip_msg msg = {.type = GOSSIP_MSG_ALIVE, .incarnation = self->incarnation,
+                             .bytes = self->tags, .bytes_len = self->tags_len};
+    copy_str(msg.name, sizeof(msg.name), self->name);
+    copy_str(msg.addr, sizeof(msg.addr), self->addr);
+    /* No piggyback: these packets all go to the newest members, and retransmissions
+     * spent on them would be missing from the random spread the epidemic relies on. */
+    send_udp(g, m->addr, &msg, 1, false);
+}
+
+static void on_alive_from(struct gossip *g, uint64_t now, const struct gossip_msg *msg,
+                          bool by_gossip)
 {
     struct gossip_member *self = &g->members[0];
     if (strcmp(msg->name, self->name) == 0) {
@@ -835,6 +862,8 @@ static void on_alive(struct gossip *g, uint64_t now, const struct gossip_msg *ms
         trace(g, now, "join name=%s addr=%s inc=%llu", m->name, m->addr,
               (unsigned long long)m->incarnation);
         queue_alive(g, m);
+        if (by_gossip && !g->leaving)
+            welcome(g, m);
         return;
     }
     if (msg->incarnation <= m->incarnation)
@@ -855,6 +884,11 @@ static void on_alive(struct gossip *g, uint64_t now, const struct gossip_msg *ms
     if (moved)
         emit_member(g, m, GOSSIP_MEMBER_UPDATE);
     queue_alive(g, m);
+}
+
+static void on_alive(struct gossip *g, uint64_t now, const struct gossip_msg *msg)
+{
+    on_alive_from(g, now, msg, true);
 }
 
 static void queue_suspect(struct gossip *g, struct gossip_member *m, const char *from)
@@ -1380,7 +1414,7 @@ static void on_member(struct rx *rx, const struct gossip_msg *msg)
     switch (msg->status) {
     case GOSSIP_ALIVE:
         m.type = GOSSIP_MSG_ALIVE;
-        on_alive(rx->g, rx->now, &m);
+        on_alive_from(rx->g, rx->now, &m, false);
         break;
     case GOSSIP_LEFT:
         m.type = GOSSIP_MSG_DEAD;
@@ -1742,7 +1776,7 @@ static void relays_check(struct gossip *g, uint64_t now)
 
 static void gossip_round(struct gossip *g, uint64_t now)
 {
-    if (gossip_broadcasts_pending(g) == 0)
+    if (g->bc_n == 0) /* may hold stale entries; then the packets come out empty */
         return;
     uint32_t targets[16];
     uint32_t k = PL_MIN(g->cfg.gossip_nodes, PL_ARRAY_LEN(targets));
@@ -1827,6 +1861,12 @@ void gossip_tick(struct gossip *g, uint64_t now_ms)
         uint32_t t;
         if (!g->leaving && pick_random(g, 1, 0, is_alive, now_ms, &t) == 1)
             pushpull_start(g, g->members[t].addr, false);
+        /* Serf's reconnect: also try one member we hold dead, so that both sides of a
+         * healed partition, or a member back from a long pause, find each other (the
+         * exchange makes the other side refute our "dead" claim). */
+        if (!g->leaving && g->status_count[GOSSIP_DEAD] > 0 &&
+            pick_random(g, 1, 0, is_dead, now_ms, &t) == 1)
+            pushpull_start(g, g->members[t].addr, false);
     }
     if (now_ms >= g->next_reap_ms) {
         g->next_reap_ms = now_ms + REAP_CHECK_MS;
@@ -1899,6 +1939,8 @@ int gossip_new(const struct gossip_config *cfg, const char *name, const char *ad
     PL_ASSERT(self == &g->members[0]);
     self->incarnation = incarnation;
     g->priority_probe = -1;
+    /* Announce ourselves once we know someone (memberlist's setAlive). */
+    queue_alive(g, self);
     /* Spread the first timers so nodes started together do not tick in lock step. */
     g->next_probe_ms = now_ms + pl_rand_below(rand, cfg->probe_interval_ms);
     g->next_gossip_ms = now_ms + pl_rand_below(rand, cfg->gossip_interval_ms);

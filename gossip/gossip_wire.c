@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 static_assert(GOSSIP_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key size");
@@ -409,19 +410,30 @@ static int get_bytes(const msgpack_object *map, const char *key, size_t max, str
     return 0;
 }
 
+/* Unpacks one object spanning exactly [p, p+n) into a caller's zone, so decoding a packet
+ * of many messages reuses one allocation (msgpack_unpacked makes a new zone each time).
+ * Strings and binaries point into p. */
+static int zone_parse(msgpack_zone *z, const uint8_t *p, size_t n, msgpack_object *out)
+{
+    if (mp_precheck(p, n) != 0)
+        return PL_EMALFORMED;
+    size_t off = 0;
+    msgpack_unpack_return r = msgpack_unpack((const char *)p, n, &off, z, out);
+    if (r != MSGPACK_UNPACK_SUCCESS || off != n)
+        return PL_EMALFORMED;
+    return 0;
+}
+
 /* Tags are a msgpack map of str -> str, at most GOSSIP_TAGS_BYTES_MAX bytes. */
-static int check_tags(const uint8_t *p, size_t n)
+static int check_tags(msgpack_zone *z, const uint8_t *p, size_t n)
 {
     if (n == 0)
         return 0;
-    if (mp_precheck(p, n) != 0)
-        return PL_EMALFORMED;
-    msgpack_unpacked u;
-    int rc = pl_mp_parse(p, n, &u);
+    msgpack_object obj;
+    int rc = zone_parse(z, p, n, &obj);
     if (rc != 0)
         return rc;
-    const msgpack_object *o = &u.data;
-    rc = 0;
+    const msgpack_object *o = &obj;
     if (o->type != MSGPACK_OBJECT_MAP) {
         rc = PL_EMALFORMED;
     } else {
@@ -430,11 +442,11 @@ static int check_tags(const uint8_t *p, size_t n)
                 o->via.map.ptr[i].val.type != MSGPACK_OBJECT_STR)
                 rc = PL_EMALFORMED;
     }
-    msgpack_unpacked_destroy(&u);
     return rc;
 }
 
-static int decode_map(uint8_t type, const msgpack_object *o, struct gossip_msg *m)
+static int decode_map(msgpack_zone *z, uint8_t type, const msgpack_object *o,
+                      struct gossip_msg *m)
 {
     int rc = 0;
     if (o->type != MSGPACK_OBJECT_MAP)
@@ -466,7 +478,7 @@ static int decode_map(uint8_t type, const msgpack_object *o, struct gossip_msg *
             (rc = get_name(o, "a", m->addr, GOSSIP_ADDR_MAX, 0)) ||
             (rc = pl_mp_get_u64(o, "i", &m->incarnation)) ||
             (rc = get_bytes(o, "g", GOSSIP_TAGS_BYTES_MAX, m)) ||
-            (rc = check_tags(m->bytes, m->bytes_len)))
+            (rc = check_tags(z, m->bytes, m->bytes_len)))
             return rc;
         if (type == GOSSIP_MSG_MEMBER) {
             if ((rc = get_u32(o, "s", &m->status)))
@@ -506,25 +518,34 @@ static int decode_map(uint8_t type, const msgpack_object *o, struct gossip_msg *
     return 0;
 }
 
-int gossip_wire_msg_decode(uint8_t type, const uint8_t *body, size_t len, struct gossip_msg *out)
+static int msg_decode_z(msgpack_zone *z, uint8_t type, const uint8_t *body, size_t len,
+                        struct gossip_msg *out)
 {
     if (type == 0 || type > GOSSIP_MSG_TYPE_MAX)
         return PL_EPROTO;
-    if (mp_precheck(body, len) != 0)
-        return PL_EMALFORMED;
-    msgpack_unpacked u;
-    int rc = pl_mp_parse(body, len, &u);
+    msgpack_zone_clear(z);
+    msgpack_object obj;
+    int rc = zone_parse(z, body, len, &obj);
     if (rc != 0)
-        return PL_EMALFORMED;
+        return rc;
     struct gossip_msg m;
-    rc = decode_map(type, &u.data, &m);
     /* Byte fields point into `body` (msgpack-c references its input for str/bin), so
-     * they outlive the unpacked zone. */
-    msgpack_unpacked_destroy(&u);
+     * they outlive the zone's objects. */
+    rc = decode_map(z, type, &obj, &m);
     if (rc != 0)
         return rc;
     *out = m;
     return 0;
+}
+
+int gossip_wire_msg_decode(uint8_t type, const uint8_t *body, size_t len, struct gossip_msg *out)
+{
+    msgpack_zone z;
+    if (!msgpack_zone_init(&z, 1024))
+        return -ENOMEM;
+    int rc = msg_decode_z(&z, type, body, len, out);
+    msgpack_zone_destroy(&z);
+    return rc;
 }
 
 /* ---- packets ---------------------------------------------------------------------- */
@@ -607,28 +628,54 @@ static void count(struct gossip_wire_counters *c, int rc)
     }
 }
 
-/* Walks the messages of a plaintext body after the cluster name; when cb is NULL it only
- * validates. */
-static int walk(const uint8_t *p, size_t n, gossip_wire_visit_cb cb, void *ctx)
+/* Decodes every message of a plaintext body (after the cluster name) into *msgs, which
+ * starts as the caller's array of *cap entries and grows on the heap (doubling) up to
+ * GOSSIP_WIRE_MESSAGES_MAX; the caller frees *msgs when it is not its array. */
+static int walk(const uint8_t *p, size_t n, struct gossip_msg **msgs, size_t *cap,
+                size_t *count, const struct gossip_msg *stack)
 {
-    size_t off = 0;
+    msgpack_zone z;
+    if (!msgpack_zone_init(&z, 2048))
+        return -ENOMEM;
+    size_t off = 0, k = 0;
+    int rc = 0;
     while (off < n) {
-        if (n - off < GOSSIP_WIRE_MSG_HEADER_BYTES)
-            return PL_EMALFORMED;
+        if (n - off < GOSSIP_WIRE_MSG_HEADER_BYTES) {
+            rc = PL_EMALFORMED;
+            break;
+        }
         uint8_t type = p[off];
         uint32_t blen = pl_be32_get(p + off + 1);
         off += GOSSIP_WIRE_MSG_HEADER_BYTES;
-        if (blen > n - off)
-            return PL_EMALFORMED;
-        struct gossip_msg m;
-        int rc = gossip_wire_msg_decode(type, p + off, blen, &m);
-        if (rc != 0)
-            return rc;
-        if (cb != NULL && (rc = cb(ctx, &m)) != 0)
-            return rc;
+        if (blen > n - off) {
+            rc = PL_EMALFORMED;
+            break;
+        }
+        if (k == *cap) {
+            if (*cap >= GOSSIP_WIRE_MESSAGES_MAX) {
+                rc = PL_ETOOBIG;
+                break;
+            }
+            size_t ncap = PL_MIN(*cap * 2, (size_t)GOSSIP_WIRE_MESSAGES_MAX);
+            struct gossip_msg *grown = malloc(ncap * sizeof(*grown));
+            if (grown == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            memcpy(grown, *msgs, k * sizeof(*grown));
+            if (*msgs != stack)
+                free(*msgs);
+            *msgs = grown;
+            *cap = ncap;
+        }
+        if ((rc = msg_decode_z(&z, type, p + off, blen, &(*msgs)[k])) != 0)
+            break;
+        k++;
         off += blen;
     }
-    return 0;
+    msgpack_zone_destroy(&z);
+    *count = k;
+    return rc;
 }
 
 int gossip_wire_packet_decode(const uint8_t *p, size_t len, size_t packet_max,
@@ -692,11 +739,16 @@ int gossip_wire_packet_decode(const uint8_t *p, size_t len, size_t packet_max,
         rc = PL_EMALFORMED;
         goto done;
     }
-    /* Validate everything first so a bad message leaves no partial effect. */
-    rc = walk(body + 1 + clen, body_len - 1 - clen, NULL, NULL);
+    /* Decode everything first so a bad message leaves no partial effect. */
+    struct gossip_msg stack_msgs[48];
+    struct gossip_msg *msgs = stack_msgs;
+    size_t cap = PL_ARRAY_LEN(stack_msgs), n = 0;
+    rc = walk(body + 1 + clen, body_len - 1 - clen, &msgs, &cap, &n, stack_msgs);
     count(counters, rc);
-    if (rc == 0 && cb != NULL)
-        rc = walk(body + 1 + clen, body_len - 1 - clen, cb, ctx);
+    for (size_t i = 0; rc == 0 && cb != NULL && i < n; i++)
+        rc = cb(ctx, &msgs[i]);
+    if (msgs != stack_msgs)
+        free(msgs);
     pl_buf_close(&plain);
     return rc;
 done:

@@ -59,6 +59,9 @@
 /* The largest packet any transport may carry (stream payloads; UDP is far smaller). */
 #define GOSSIP_WIRE_PACKET_BYTES_MAX (16u * 1024u * 1024u)
 
+/* Messages in one packet: bounds the decoder's working memory (~300 B each). */
+#define GOSSIP_WIRE_MESSAGES_MAX 32768
+
 #define GOSSIP_KEY_BYTES 32
 #define GOSSIP_KEYRING_KEYS_MAX 8
 

@@ -113,6 +113,17 @@ static uint64_t delay(struct simnet *net)
     return net->delay_min_ms + pl_rand_below(&net->rand, span);
 }
 
+/* A stream's one-way latency: TCP does not lose data, but each lost segment costs a
+ * retransmission timeout (1 s initially), so a lossy link delays streams instead. */
+static uint64_t stream_delay(struct simnet *net)
+{
+    uint64_t d = delay(net);
+    for (int seg = 0; seg < 2; seg++)
+        if (pl_rand_unit(&net->rand) < net->loss)
+            d += 1000;
+    return d;
+}
+
 static void timer_rearm(struct simnet *net, int i)
 {
     struct simnet_node *nd = &net->nodes[i];
@@ -173,7 +184,7 @@ void simnet_drain(struct simnet *net, int i)
                                                          .status = -ECONNREFUSED});
                 break;
             }
-            heap_push(net, (struct simnet_event){.at = net->now + delay(net),
+            heap_push(net, (struct simnet_event){.at = net->now + stream_delay(net),
                                                  .kind = EV_STREAM_REQ, .to = j, .from = i,
                                                  .stream_id = o->stream_id,
                                                  .expects_response = o->expects_response,
@@ -217,11 +228,23 @@ void simnet_close(struct simnet *net)
     free(net->nodes);
 }
 
+static void trace_cb(void *ctx, uint64_t now_ms, const char *line)
+{
+    printf("    trace t=%llu %s: %s\n", (unsigned long long)now_ms, (const char *)ctx, line);
+}
+
 void simnet_start(struct simnet *net, int i, int seed)
 {
     struct simnet_node *nd = &net->nodes[i];
     PL_ASSERT(!nd->started);
-    int rc = gossip_new(&net->cfg, nd->name, nd->addr, 0, &nd->rand, net->now, &nd->g);
+    struct gossip_config cfg = net->cfg;
+    /* SIM_TRACE=<index> prints that node's trace lines. */
+    const char *t = getenv("SIM_TRACE");
+    if (t != NULL && atoi(t) == i) {
+        cfg.trace_cb = trace_cb;
+        cfg.trace_ctx = nd->name;
+    }
+    int rc = gossip_new(&cfg, nd->name, nd->addr, 0, &nd->rand, net->now, &nd->g);
     PL_ASSERT(rc == 0);
     nd->started = true;
     nd->timer_at = UINT64_MAX;
@@ -288,7 +311,7 @@ static void handle(struct simnet *net, struct simnet_event *ev)
                                      ev->len, &reply);
         simnet_drain(net, i);
         if (ev->expects_response)
-            heap_push(net, (struct simnet_event){.at = net->now + delay(net),
+            heap_push(net, (struct simnet_event){.at = net->now + stream_delay(net),
                                                  .kind = EV_STREAM_REPLY, .to = ev->from,
                                                  .from = i, .stream_id = ev->stream_id,
                                                  .status = rc < 0 ? rc : 0,

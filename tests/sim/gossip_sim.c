@@ -1,0 +1,595 @@
+/*
+ * The gossip simulator: N gossip cores in one process under virtual time (see
+ * gossip_simnet.h), running scenarios that print what they measure and assert bounds:
+ *
+ *   converge   time and gossip rounds until every member knows every other alive
+ *   crash      time until every live member declares a crashed member dead
+ *   state      rounds for a state record to reach every member (~ log N)
+ *   event      rounds for a user event to reach every member, each delivering it once
+ *   pause      a member paused (SIGSTOP-like) past its suspicion comes back alive
+ *   partition  two halves cut apart for a minute, then healed, converge again
+ *   fp         false positives (live members declared dead) at 5% and 20% loss, with and
+ *              without Lifeguard, printed side by side
+ *   all        every scenario above
+ *
+ * Usage: gossip_sim --seed S --nodes N --scenario X [--minutes M] [--profile lan|local]
+ *        [--no-lifeguard] [--no-fast-suspicion] [--verbose]
+ * One seed drives the whole run, and a failing run prints the command that replays it.
+ * A safety invariant is checked on every membership change: what one member believes of
+ * another never goes back to a lower incarnation.
+ */
+#include "gossip_simnet.h"
+
+#include "pl_assert.h"
+#include "pl_err.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct opts {
+    uint64_t seed;
+    int nodes;
+    const char *scenario;
+    double minutes; /* fp: simulated minutes per run; 0 = by size */
+    enum gossip_profile profile;
+    bool lifeguard;
+    bool fast;
+    bool verbose;
+};
+
+struct obs {
+    int n;
+    uint64_t *inc;        /* n*n: last incarnation observer believes of subject */
+    bool *crashed;        /* subjects crashed on purpose */
+    uint64_t fp_events;   /* dead declarations about members that were not crashed */
+    bool *fp_subject;     /* subjects ever declared dead while live */
+    int *events;          /* user events delivered per node */
+    int failures;
+};
+
+static struct opts g_opts;
+static int g_failed;
+
+static void fail(const char *scenario, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(const char *scenario, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "FAIL %s: ", scenario);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n  replay: gossip_sim --seed %llu --nodes %d --scenario %s%s%s\n",
+            (unsigned long long)g_opts.seed, g_opts.nodes, scenario,
+            g_opts.lifeguard ? "" : " --no-lifeguard", g_opts.fast ? "" : " --no-fast-suspicion");
+    g_failed = 1;
+}
+
+static int name_index(const char *name)
+{
+    return strncmp(name, "node", 4) == 0 ? atoi(name + 4) : -1;
+}
+
+static void member_cb(void *ctx, int observer, const struct gossip_out *o)
+{
+    struct obs *ob = ctx;
+    int s = name_index(o->name);
+    if (s < 0 || s >= ob->n)
+        return;
+    uint64_t *last = &ob->inc[(size_t)observer * (size_t)ob->n + (size_t)s];
+    if (o->member_event == GOSSIP_MEMBER_REAP) {
+        *last = 0;
+        return;
+    }
+    /* Safety: beliefs about a member only move forward in incarnation. */
+    if (o->incarnation < *last) {
+        fail("invariant", "node%d went back from incarnation %llu to %llu for %s", observer,
+             (unsigned long long)*last, (unsigned long long)o->incarnation, o->name);
+        ob->failures++;
+    }
+    *last = o->incarnation;
+    if (o->member_event == GOSSIP_MEMBER_DEAD && !ob->crashed[s]) {
+        ob->fp_events++;
+        ob->fp_subject[s] = true;
+        if (g_opts.verbose)
+            printf("    false positive: node%d declared %s dead\n", observer, o->name);
+    }
+}
+
+static void event_cb(void *ctx, int observer, const struct gossip_out *o)
+{
+    struct obs *ob = ctx;
+    PL_UNUSED(o);
+    ob->events[observer]++;
+}
+
+static void obs_init(struct obs *ob, int n)
+{
+    memset(ob, 0, sizeof(*ob));
+    ob->n = n;
+    ob->inc = calloc((size_t)n * (size_t)n, sizeof(uint64_t));
+    ob->crashed = calloc((size_t)n, sizeof(bool));
+    ob->fp_subject = calloc((size_t)n, sizeof(bool));
+    ob->events = calloc((size_t)n, sizeof(int));
+    PL_ASSERT(ob->inc && ob->crashed && ob->fp_subject && ob->events);
+}
+
+static void obs_close(struct obs *ob)
+{
+    free(ob->inc);
+    free(ob->crashed);
+    free(ob->fp_subject);
+    free(ob->events);
+}
+
+static void config(struct gossip_config *cfg, bool lifeguard)
+{
+    gossip_config_default(cfg, g_opts.profile);
+    cfg->lifeguard = lifeguard;
+    cfg->fast_suspicion = g_opts.fast;
+    cfg->members_max = (uint32_t)g_opts.nodes + 16;
+    cfg->states_max = (uint32_t)g_opts.nodes * 2 + 16;
+    cfg->broadcasts_max = (uint32_t)g_opts.nodes * 4 + 256;
+    cfg->outputs_max = (uint32_t)g_opts.nodes * 4 + 1024;
+    cfg->events_recent_max = 256;
+}
+
+/* Starts every node, each joining through a random node started before it; joins are
+ * spread over up to two seconds. Returns when the last has started. */
+static void boot(struct simnet *net, struct obs *ob, uint64_t seed, bool lifeguard)
+{
+    struct gossip_config cfg;
+    config(&cfg, lifeguard);
+    int n = g_opts.nodes;
+    PL_ASSERT(simnet_init(net, seed, n, &cfg) == 0);
+    obs_init(ob, n);
+    net->hooks = (struct simnet_hooks){.member_cb = member_cb, .event_cb = event_cb, .ctx = ob};
+    uint64_t spacing = n > 1 ? PL_MAX(1, 2000 / n) : 0;
+    simnet_start(net, 0, -1);
+    for (int i = 1; i < n; i++) {
+        simnet_run_until(net, (uint64_t)i * spacing);
+        simnet_start(net, i, (int)pl_rand_below(&net->rand, (uint64_t)i));
+    }
+}
+
+static bool all_know_all(struct simnet *net)
+{
+    uint32_t expect = 0;
+    for (int i = 0; i < net->n; i++)
+        expect += !net->nodes[i].crashed;
+    for (int i = 0; i < net->n; i++)
+        if (simnet_up(net, i) && gossip_member_count(net->nodes[i].g, GOSSIP_ALIVE) != expect)
+            return false;
+    return true;
+}
+
+/* Steps simulated time until pred holds or limit passes; the time it took, or UINT64_MAX. */
+static uint64_t wait_for(struct simnet *net, bool (*pred)(struct simnet *, void *), void *arg,
+                         uint64_t step_ms, uint64_t limit_ms)
+{
+    uint64_t start = net->now;
+    while (net->now - start <= limit_ms) {
+        if (pred(net, arg))
+            return net->now - start;
+        simnet_run_until(net, net->now + step_ms);
+    }
+    return UINT64_MAX;
+}
+
+static bool pred_converged(struct simnet *net, void *arg)
+{
+    PL_UNUSED(arg);
+    static uint64_t last_print;
+    if (g_opts.verbose && net->now >= last_print + 1000) {
+        last_print = net->now;
+        uint32_t lo = UINT32_MAX, hi = 0;
+        size_t q = 0, sus = 0, dead = 0;
+        uint32_t known_lo = UINT32_MAX;
+        for (int i = 0; i < net->n; i++) {
+            if (!simnet_up(net, i))
+                continue;
+            uint32_t a = gossip_member_count(net->nodes[i].g, GOSSIP_ALIVE);
+            lo = PL_MIN(lo, a);
+            hi = PL_MAX(hi, a);
+            q += gossip_broadcasts_pending(net->nodes[i].g);
+            sus += gossip_member_count(net->nodes[i].g, GOSSIP_SUSPECT);
+            dead += gossip_member_count(net->nodes[i].g, GOSSIP_DEAD);
+            known_lo = PL_MIN(known_lo, gossip_member_count(net->nodes[i].g, GOSSIP_ALIVE) +
+                                            gossip_member_count(net->nodes[i].g, GOSSIP_SUSPECT) +
+                                            gossip_member_count(net->nodes[i].g, GOSSIP_DEAD));
+        }
+        if (getenv("SIM_DEBUG") && net->now > 5000) {
+            for (int i = 0; i < net->n; i++) {
+                if (gossip_member_count(net->nodes[i].g, GOSSIP_ALIVE) == (uint32_t)net->n)
+                    continue;
+                const struct gossip_counters *c = gossip_counters_get(net->nodes[i].g);
+                printf("[full=%llu malformed=%llu big=%llu unk=%llu] ", (unsigned long long)c->dropped_full,
+                       (unsigned long long)c->wire.rx_malformed, (unsigned long long)c->wire.rx_oversized,
+                       (unsigned long long)c->wire.rx_unknown_type);
+                printf("node%d misses:", i);
+                for (int j = 0; j < net->n; j++)
+                    if (!gossip_member_find(net->nodes[i].g, net->nodes[j].name))
+                        printf(" %d", j);
+                printf("\n");
+            }
+            exit(0);
+        }
+        printf("    t=%llu alive known min=%u max=%u queued=%zu suspect=%zu dead=%zu known_min=%u\n",
+               (unsigned long long)net->now, lo, hi, q, sus, dead, known_lo);
+    }
+    return all_know_all(net);
+}
+
+static uint64_t converge(struct simnet *net, const char *scenario)
+{
+    uint64_t t = wait_for(net, pred_converged, NULL, 50, 600000);
+    if (t == UINT64_MAX)
+        fail(scenario, "no convergence within 600 s");
+    return t;
+}
+
+static double log2n(void)
+{
+    return log2((double)PL_MAX(g_opts.nodes, 2));
+}
+
+/* ---- scenarios -------------------------------------------------------------------- */
+
+static void sc_converge(uint64_t seed)
+{
+    struct simnet net;
+    struct obs ob;
+    boot(&net, &ob, seed, g_opts.lifeguard);
+    uint64_t t = converge(&net, "converge");
+    if (t != UINT64_MAX)
+        printf("  converge   n=%-5d %7.1f s after the last join  (%.0f gossip rounds, %.1f probe "
+               "periods)\n",
+               net.n, t / 1000.0, (double)t / net.cfg.gossip_interval_ms,
+               (double)t / net.cfg.probe_interval_ms);
+    if (ob.fp_events > 0)
+        fail("converge", "%llu false dead declarations without faults",
+             (unsigned long long)ob.fp_events);
+    simnet_close(&net);
+    obs_close(&ob);
+}
+
+struct victim {
+    int v;
+};
+
+static bool pred_all_dead(struct simnet *net, void *arg)
+{
+    int v = ((struct victim *)arg)->v;
+    for (int i = 0; i < net->n; i++) {
+        if (!simnet_up(net, i))
+            continue;
+        const struct gossip_member *m = gossip_member_find(net->nodes[i].g, net->nodes[v].name);
+        if (m == NULL || m->status != GOSSIP_DEAD)
+            return false;
+    }
+    return true;
+}
+
+static void sc_crash(uint64_t seed)
+{
+    struct simnet net;
+    struct obs ob;
+    boot(&net, &ob, seed, g_opts.lifeguard);
+    if (converge(&net, "crash") == UINT64_MAX)
+        goto done;
+    simnet_run_until(&net, net.now + (uint64_t)pl_rand_below(&net.rand, 1000));
+    struct victim vi = {.v = 1 + (int)pl_rand_below(&net.rand, (uint64_t)net.n - 1)};
+    ob.crashed[vi.v] = true;
+    simnet_crash(&net, vi.v);
+    uint64_t limit = gossip_suspicion_timeout_ms(&net.cfg, (uint32_t)net.n, 0) + 60000;
+    uint64_t t = wait_for(&net, pred_all_dead, &vi, 10, limit);
+    if (t == UINT64_MAX) {
+        fail("crash", "node%d not declared dead by every live member within %llu ms", vi.v,
+             (unsigned long long)limit);
+        goto done;
+    }
+    uint64_t min = gossip_suspicion_timeout_ms(&net.cfg, (uint32_t)net.n, 1000);
+    printf("  crash      n=%-5d %7.1f s until every live member declared it dead (suspicion "
+           "min %.1f s)\n",
+           net.n, t / 1000.0, min / 1000.0);
+    if (ob.fp_events > 0)
+        fail("crash", "%llu false dead declarations", (unsigned long long)ob.fp_events);
+done:
+    simnet_close(&net);
+    obs_close(&ob);
+}
+
+struct rec_wait {
+    const char *node;
+    uint64_t version;
+};
+
+static bool pred_state(struct simnet *net, void *arg)
+{
+    struct rec_wait *w = arg;
+    for (int i = 0; i < net->n; i++) {
+        if (!simnet_up(net, i))
+            continue;
+        const uint8_t *v;
+        size_t len;
+        uint64_t ver;
+        if (gossip_state_get(net->nodes[i].g, w->node, "health", &v, &len, &ver) != 0 ||
+            ver < w->version)
+            return false;
+    }
+    return true;
+}
+
+static bool pred_event(struct simnet *net, void *arg)
+{
+    struct obs *ob = arg;
+    for (int i = 0; i < net->n; i++)
+        if (simnet_up(net, i) && ob->events[i] < 1)
+            return false;
+    return true;
+}
+
+/* Dissemination must grow like log N: rounds <= 3 log2 N + 6 (a bound loose enough for
+ * any seed, tight enough that linear growth fails at N = 100 and 1000). */
+static void check_rounds(const char *scenario, double rounds)
+{
+    double bound = 3.0 * log2n() + 6.0;
+    if (rounds > bound)
+        fail(scenario, "%.0f rounds > bound 3 log2 N + 6 = %.1f", rounds, bound);
+}
+
+static void sc_state(uint64_t seed)
+{
+    struct simnet net;
+    struct obs ob;
+    boot(&net, &ob, seed, g_opts.lifeguard);
+    if (converge(&net, "state") == UINT64_MAX)
+        goto done;
+    /* Let the join traffic drain so the record competes with steady-state gossip only. */
+    simnet_run_until(&net, net.now + 30000);
+    int r = (int)pl_rand_below(&net.rand, (uint64_t)net.n);
+    gossip_state_set(net.nodes[r].g, net.now, "health", (const uint8_t *)"{\"ok\":true}", 11);
+    simnet_drain(&net, r);
+    struct rec_wait w = {.node = net.nodes[r].name, .version = 1};
+    uint64_t t = wait_for(&net, pred_state, &w, 10, 120000);
+    if (t == UINT64_MAX) {
+        fail("state", "record of node%d did not reach everyone in 120 s", r);
+        goto done;
+    }
+    double rounds = ceil((double)t / net.cfg.gossip_interval_ms);
+    printf("  state      n=%-5d %7.2f s  = %3.0f gossip rounds  (log2 N = %.1f)\n", net.n,
+           t / 1000.0, rounds, log2n());
+    check_rounds("state", rounds);
+done:
+    simnet_close(&net);
+    obs_close(&ob);
+}
+
+static void sc_event(uint64_t seed)
+{
+    struct simnet net;
+    struct obs ob;
+    boot(&net, &ob, seed, g_opts.lifeguard);
+    if (converge(&net, "event") == UINT64_MAX)
+        goto done;
+    simnet_run_until(&net, net.now + 30000);
+    int r = (int)pl_rand_below(&net.rand, (uint64_t)net.n);
+    gossip_event_send(net.nodes[r].g, net.now, "deploy", (const uint8_t *)"v2", 2);
+    simnet_drain(&net, r);
+    uint64_t t = wait_for(&net, pred_event, &ob, 10, 120000);
+    if (t == UINT64_MAX) {
+        fail("event", "event did not reach everyone in 120 s");
+        goto done;
+    }
+    double rounds = ceil((double)t / net.cfg.gossip_interval_ms);
+    printf("  event      n=%-5d %7.2f s  = %3.0f gossip rounds  (log2 N = %.1f)\n", net.n,
+           t / 1000.0, rounds, log2n());
+    check_rounds("event", rounds);
+    /* Let every retransmission die out: still exactly one delivery each. */
+    simnet_run_until(&net, net.now + 60000);
+    for (int i = 0; i < net.n; i++)
+        if (ob.events[i] != 1) {
+            fail("event", "node%d delivered the event %d times", i, ob.events[i]);
+            break;
+        }
+done:
+    simnet_close(&net);
+    obs_close(&ob);
+}
+
+struct back {
+    int v;
+};
+
+static bool pred_alive_again(struct simnet *net, void *arg)
+{
+    int v = ((struct back *)arg)->v;
+    for (int i = 0; i < net->n; i++) {
+        if (!simnet_up(net, i) || i == v)
+            continue;
+        const struct gossip_member *m = gossip_member_find(net->nodes[i].g, net->nodes[v].name);
+        if (m == NULL || m->status != GOSSIP_ALIVE)
+            return false;
+    }
+    return true;
+}
+
+static void sc_pause(uint64_t seed)
+{
+    struct simnet net;
+    struct obs ob;
+    boot(&net, &ob, seed, g_opts.lifeguard);
+    if (converge(&net, "pause") == UINT64_MAX)
+        goto done;
+    struct back b = {.v = 1 + (int)pl_rand_below(&net.rand, (uint64_t)net.n - 1)};
+    uint64_t pause_ms = gossip_suspicion_timeout_ms(&net.cfg, (uint32_t)net.n, 0) + 5000;
+    simnet_pause(&net, b.v);
+    ob.crashed[b.v] = true; /* being declared dead while stopped is correct */
+    simnet_run_until(&net, net.now + pause_ms);
+    simnet_resume(&net, b.v);
+    uint64_t t = wait_for(&net, pred_alive_again, &b, 50, 300000);
+    if (t == UINT64_MAX) {
+        fail("pause", "node%d not alive again everywhere 300 s after resuming", b.v);
+        goto done;
+    }
+    printf("  pause      n=%-5d paused %.0f s, alive everywhere %.1f s after resuming\n", net.n,
+           pause_ms / 1000.0, t / 1000.0);
+done:
+    simnet_close(&net);
+    obs_close(&ob);
+}
+
+static void sc_partition(uint64_t seed)
+{
+    struct simnet net;
+    struct obs ob;
+    boot(&net, &ob, seed, g_opts.lifeguard);
+    if (converge(&net, "partition") == UINT64_MAX)
+        goto done;
+    for (int i = 0; i < net.n; i++) {
+        net.nodes[i].group = i % 2;
+        ob.crashed[i] = true; /* each half rightly declares the other dead */
+    }
+    net.partitioned = true;
+    simnet_run_until(&net, net.now + 60000);
+    net.partitioned = false;
+    uint64_t t = wait_for(&net, pred_converged, NULL, 100, 600000);
+    if (t == UINT64_MAX) {
+        fail("partition", "halves did not merge within 600 s of healing");
+        goto done;
+    }
+    printf("  partition  n=%-5d cut 60 s, all alive everywhere %.1f s after healing\n", net.n,
+           t / 1000.0);
+done:
+    simnet_close(&net);
+    obs_close(&ob);
+}
+
+struct fp_result {
+    uint64_t events;
+    int subjects;
+    uint64_t refutes;
+};
+
+static struct fp_result fp_run(uint64_t seed, double loss, bool lifeguard, uint64_t run_ms)
+{
+    struct fp_result r = {0};
+    struct simnet net;
+    struct obs ob;
+    boot(&net, &ob, seed, lifeguard);
+    if (converge(&net, "fp") != UINT64_MAX) {
+        ob.fp_events = 0;
+        memset(ob.fp_subject, 0, (size_t)net.n);
+        net.loss = loss;
+        net.dup = 0.01;
+        net.delay_max_ms = 20; /* with reordering */
+        simnet_run_until(&net, net.now + run_ms);
+        r.events = ob.fp_events;
+        for (int i = 0; i < net.n; i++) {
+            r.subjects += ob.fp_subject[i];
+            r.refutes += gossip_counters_get(net.nodes[i].g)->refutations;
+        }
+    }
+    simnet_close(&net);
+    obs_close(&ob);
+    return r;
+}
+
+static void sc_fp(uint64_t seed)
+{
+    double minutes = g_opts.minutes;
+    if (minutes <= 0)
+        minutes = g_opts.nodes <= 10 ? 60 : g_opts.nodes <= 100 ? 10 : 1;
+    uint64_t run_ms = (uint64_t)(minutes * 60000);
+    printf("  fp         n=%-5d %.0f simulated min per run; live members declared dead "
+           "(declarations / distinct members / refutations)\n",
+           g_opts.nodes, minutes);
+    printf("             loss   lifeguard on            lifeguard off\n");
+    static const double losses[] = {0.05, 0.20};
+    for (size_t k = 0; k < 2; k++) {
+        struct fp_result on = fp_run(seed, losses[k], true, run_ms);
+        struct fp_result off = fp_run(seed, losses[k], false, run_ms);
+        printf("             %3.0f%%   %6llu / %4d / %6llu   %6llu / %4d / %6llu\n",
+               losses[k] * 100, (unsigned long long)on.events, on.subjects,
+               (unsigned long long)on.refutes, (unsigned long long)off.events, off.subjects,
+               (unsigned long long)off.refutes);
+        /* At 5% loss the detector must stay quiet with Lifeguard on. */
+        if (k == 0 && on.events > 0)
+            fail("fp", "%llu false positives at 5%% loss with Lifeguard",
+                 (unsigned long long)on.events);
+    }
+}
+
+struct scenario {
+    const char *name;
+    void (*run)(uint64_t seed);
+};
+
+static const struct scenario scenarios[] = {
+    {"converge", sc_converge}, {"crash", sc_crash},         {"state", sc_state},
+    {"event", sc_event},       {"pause", sc_pause},         {"partition", sc_partition},
+    {"fp", sc_fp},
+};
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: gossip_sim --seed S --nodes N --scenario "
+                    "converge|crash|state|event|pause|partition|fp|all [--minutes M] "
+                    "[--profile lan|local|wan] [--no-lifeguard] [--no-fast-suspicion] "
+                    "[--verbose]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    g_opts = (struct opts){.seed = 1, .nodes = 10, .scenario = "all", .lifeguard = true,
+                           .fast = true, .profile = GOSSIP_PROFILE_LAN};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--seed") == 0 && v) {
+            g_opts.seed = strtoull(v, NULL, 10);
+            i++;
+        } else if (strcmp(a, "--nodes") == 0 && v) {
+            g_opts.nodes = atoi(v);
+            i++;
+        } else if (strcmp(a, "--scenario") == 0 && v) {
+            g_opts.scenario = v;
+            i++;
+        } else if (strcmp(a, "--minutes") == 0 && v) {
+            g_opts.minutes = atof(v);
+            i++;
+        } else if (strcmp(a, "--profile") == 0 && v) {
+            if (gossip_profile_parse(v, &g_opts.profile) != 0)
+                usage();
+            i++;
+        } else if (strcmp(a, "--no-lifeguard") == 0) {
+            g_opts.lifeguard = false;
+        } else if (strcmp(a, "--no-fast-suspicion") == 0) {
+            g_opts.fast = false;
+        } else if (strcmp(a, "--verbose") == 0) {
+            g_opts.verbose = true;
+        } else {
+            usage();
+        }
+    }
+    if (g_opts.nodes < 3 || g_opts.nodes > 5000)
+        usage();
+    printf("gossip_sim seed=%llu nodes=%d scenario=%s lifeguard=%s fast_suspicion=%s\n",
+           (unsigned long long)g_opts.seed, g_opts.nodes, g_opts.scenario,
+           g_opts.lifeguard ? "on" : "off", g_opts.fast ? "on" : "off");
+    bool any = false;
+    for (size_t i = 0; i < PL_ARRAY_LEN(scenarios); i++) {
+        if (strcmp(g_opts.scenario, "all") == 0 || strcmp(g_opts.scenario, scenarios[i].name) == 0) {
+            scenarios[i].run(g_opts.seed * 7919u + i);
+            any = true;
+            fflush(stdout);
+        }
+    }
+    if (!any)
+        usage();
+    printf("%s\n", g_failed ? "FAILED" : "ok");
+    return g_failed ? 1 : 0;
+}
