@@ -4,6 +4,7 @@
 #include "agent.h"
 
 #include "agent_gossip.h"
+#include "agent_raft.h"
 #include "heal_agent.h"
 
 #include "base/pl_assert.h"
@@ -23,6 +24,7 @@
 /* The modules, started in this order and stopped in reverse. */
 static const struct agent_module *const modules[] = {
     &agent_gossip_module,
+    &agent_raft_module,
     &heal_module,
 };
 #define NMODULES ((int)PL_ARRAY_LEN(modules))

@@ -54,11 +54,14 @@ struct agent_gossip {
     struct gossip *core;
     struct gossip_config cfg;
     struct gossip_keyring keyring;
+    cJSON *tags; /* our tags, an object of strings */
     char keyring_path[PATH_MAX + 16];
     uv_udp_t udp;
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_timer_t leave_timer;
+    uv_timer_t rejoin_timer; /* retries --join until we know another member */
+    uint64_t rejoin_ms;
     uint64_t leave_started;
     void (*stop_done)(struct agent *a);
     struct {
@@ -75,6 +78,7 @@ struct agent_gossip {
 };
 
 static void process(struct agent_gossip *ag);
+static void rejoin_cb(uv_timer_t *t);
 
 static uint64_t now_ms(struct agent_gossip *ag) { return uv_now(&ag->agent->loop); }
 
@@ -301,8 +305,12 @@ static void gconn_close(struct gconn *c, int status)
         return;
     c->closing = 1;
     gconn_report(c, status);
-    uv_close((uv_handle_t *)&c->timer, gconn_handle_closed);
-    uv_close((uv_handle_t *)&c->tcp, gconn_handle_closed);
+    /* After a failed start the agent closes every handle itself (uv_walk); then ours are
+     * closing already and their memory goes with the process. */
+    if (!uv_is_closing((uv_handle_t *)&c->timer))
+        uv_close((uv_handle_t *)&c->timer, gconn_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&c->tcp))
+        uv_close((uv_handle_t *)&c->tcp, gconn_handle_closed);
 }
 
 static void gconn_timeout(uv_timer_t *t)
@@ -1196,20 +1204,54 @@ static int config_parse(struct agent *a, struct gossip_config *cfg, char *err, s
     return rc;
 }
 
-/* Encodes the config's "gossip.tags" object as the core's msgpack map. */
-static int tags_encode(struct agent *a, struct pl_buf *out, char *err, size_t err_size)
+/* Encodes our tags object as the core's msgpack map and publishes it. */
+static int tags_publish(struct agent_gossip *ag)
 {
+    struct pl_buf buf;
+    pl_buf_init(&buf, GOSSIP_TAGS_BYTES_MAX);
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, &buf);
+    pl_mp_map(&w, (uint32_t)cJSON_GetArraySize(ag->tags));
+    const cJSON *t;
+    cJSON_ArrayForEach(t, ag->tags)
+    {
+        pl_mp_str(&w, t->string);
+        pl_mp_str(&w, t->valuestring);
+    }
+    int rc = w.err != 0 ? PL_ETOOBIG : gossip_tags_set(ag->core, now_ms(ag), buf.data, buf.len);
+    pl_buf_close(&buf);
+    process(ag);
+    return rc;
+}
+
+int agent_gossip_tag_set(struct agent_gossip *ag, const char *key, const char *value)
+{
+    cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(ag->tags, key);
+    cJSON_AddStringToObject(ag->tags, key, value);
+    int rc = tags_publish(ag);
+    if (rc != 0) {
+        cJSON_DeleteItemFromObjectCaseSensitive(ag->tags, key);
+        if (old != NULL)
+            cJSON_AddItemToObject(ag->tags, key, old);
+        return rc;
+    }
+    cJSON_Delete(old);
+    return 0;
+}
+
+/* Takes the config's "gossip.tags" object (strings only) as our first tags. */
+static int tags_from_config(struct agent_gossip *ag, char *err, size_t err_size)
+{
+    struct agent *a = ag->agent;
     const cJSON *sec = cJSON_GetObjectItemCaseSensitive(a->cfg.root, "gossip");
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(sec, "tags");
+    ag->tags = cJSON_CreateObject();
     if (tags == NULL)
         return 0;
     if (!cJSON_IsObject(tags)) {
         snprintf(err, err_size, "%s: gossip.tags: expected an object of strings", a->cfg.source);
         return PL_ECONFIG;
     }
-    struct pl_mp_writer w;
-    pl_mp_writer_init(&w, out);
-    pl_mp_map(&w, (uint32_t)cJSON_GetArraySize(tags));
     const cJSON *t;
     cJSON_ArrayForEach(t, tags)
     {
@@ -1218,13 +1260,7 @@ static int tags_encode(struct agent *a, struct pl_buf *out, char *err, size_t er
                      t->string);
             return PL_ECONFIG;
         }
-        pl_mp_str(&w, t->string);
-        pl_mp_str(&w, t->valuestring);
-    }
-    if (w.err != 0) {
-        snprintf(err, err_size, "%s: gossip.tags: more than %d bytes encoded", a->cfg.source,
-                 GOSSIP_TAGS_BYTES_MAX);
-        return PL_ECONFIG;
+        cJSON_AddStringToObject(ag->tags, t->string, t->valuestring);
     }
     return 0;
 }
@@ -1262,8 +1298,10 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
     uv_tcp_init(&a->loop, &ag->tcp);
     uv_timer_init(&a->loop, &ag->timer);
     uv_timer_init(&a->loop, &ag->leave_timer);
+    uv_timer_init(&a->loop, &ag->rejoin_timer);
     ag->udp.data = ag->tcp.data = ag->timer.data = ag->leave_timer.data = ag;
-    ag->open_handles = 4;
+    ag->rejoin_timer.data = ag;
+    ag->open_handles = 5;
     rc = uv_udp_bind(&ag->udp, (const struct sockaddr *)&sa, 0);
     if (rc == 0)
         rc = uv_tcp_bind(&ag->tcp, (const struct sockaddr *)&sa, 0);
@@ -1282,17 +1320,12 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
         snprintf(err, err_size, "gossip: %s", pl_strerror(rc));
         return rc;
     }
-    struct pl_buf tags;
-    pl_buf_init(&tags, GOSSIP_TAGS_BYTES_MAX);
-    rc = tags_encode(a, &tags, err, err_size);
-    if (rc == 0 && tags.len > 0)
-        rc = gossip_tags_set(ag->core, now_ms(ag), tags.data, tags.len);
-    pl_buf_close(&tags);
-    if (rc != 0) {
-        if (err[0] == '\0')
-            snprintf(err, err_size, "gossip.tags: %s", pl_strerror(rc));
+    rc = tags_from_config(ag, err, err_size);
+    if (rc == 0 && cJSON_GetArraySize(ag->tags) > 0 && (rc = tags_publish(ag)) != 0)
+        snprintf(err, err_size, "%s: gossip.tags: more than %d bytes encoded", a->cfg.source,
+                 GOSSIP_TAGS_BYTES_MAX);
+    if (rc != 0)
         return rc;
-    }
     uv_udp_recv_start(&ag->udp, udp_alloc_cb, udp_recv_cb);
 
     api_route_add(&a->api, "GET", "/v1/members", api_members, ag);
@@ -1313,11 +1346,35 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
         for (int i = 0; i < a->cfg.njoin; i++)
             list[i] = a->cfg.join[i];
         gossip_join(ag->core, now_ms(ag), list, (size_t)a->cfg.njoin);
+        ag->rejoin_ms = 1000;
+        uv_timer_start(&ag->rejoin_timer, rejoin_cb, ag->rejoin_ms, 0);
     }
     process(ag);
     PL_INFO("gossip", "listening bind=%s advertise=%s encrypted=%s profile=%s", a->cfg.bind,
             a->cfg.advertise, gossip_keyring_enabled(&ag->keyring) ? "yes" : "no", a->cfg.profile);
     return 0;
+}
+
+/* Like Consul's retry_join: while we know nobody else, try the --join addresses again,
+ * with the wait doubling from 1 s to 30 s, so agents may start in any order. */
+static void rejoin_cb(uv_timer_t *t)
+{
+    struct agent_gossip *ag = t->data;
+    struct agent *a = ag->agent;
+    uint32_t others = gossip_member_slots(ag->core) > 0
+                          ? gossip_member_count(ag->core, GOSSIP_ALIVE) +
+                                gossip_member_count(ag->core, GOSSIP_SUSPECT) - 1
+                          : 0;
+    if (others > 0 || a->stopping)
+        return;
+    const char *list[AGENT_JOIN_MAX];
+    for (int i = 0; i < a->cfg.njoin; i++)
+        list[i] = a->cfg.join[i];
+    PL_INFO("gossip", "no other member known; joining again through %d address(es)", a->cfg.njoin);
+    gossip_join(ag->core, now_ms(ag), list, (size_t)a->cfg.njoin);
+    process(ag);
+    ag->rejoin_ms = PL_MIN(ag->rejoin_ms * 2, 30000);
+    uv_timer_start(&ag->rejoin_timer, rejoin_cb, ag->rejoin_ms, 0);
 }
 
 static void leave_poll(uv_timer_t *t)
@@ -1339,6 +1396,7 @@ static void gossip_module_stop(struct agent *a, void *state, void (*done)(struct
     struct agent_gossip *ag = state;
     (void)a;
     ag->stop_done = done;
+    uv_timer_stop(&ag->rejoin_timer);
     ag->leave_started = now_ms(ag);
     gossip_leave(ag->core, now_ms(ag));
     process(ag);
@@ -1354,6 +1412,7 @@ static void gossip_module_free(struct agent *a, void *state)
     gossip_free(ag->core);
     ag->core = NULL;
     gossip_keyring_close(&ag->keyring);
+    cJSON_Delete(ag->tags);
     for (int i = 0; i < EVENTS_KEPT; i++)
         free(ag->events[i].payload);
     for (int i = 0; i < ag->nafter; i++)

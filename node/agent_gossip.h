@@ -25,6 +25,9 @@ const struct gossip *agent_gossip_core(const struct agent_gossip *ag);
 /* Publishes one of our state records (a JSON text value by convention). */
 int agent_gossip_state_set(struct agent_gossip *ag, const char *key, const char *json);
 
+/* Sets one of our tags (gossiped key/value metadata) and announces the change. */
+int agent_gossip_tag_set(struct agent_gossip *ag, const char *key, const char *value);
+
 /* The keyring (shared with the Raft transport, which seals with the same keys). */
 const struct gossip_keyring *agent_gossip_keyring(const struct agent_gossip *ag);
 

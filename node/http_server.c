@@ -213,7 +213,7 @@ static void conn_close(struct http_conn *c)
     /* A handler still holding the connection answers later; free it then. */
     if (c->message_done)
         return;
-    if (c->writes == 0)
+    if (c->writes == 0 && !uv_is_closing(&c->h.handle))
         uv_close(&c->h.handle, close_done);
 }
 

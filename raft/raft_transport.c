@@ -124,7 +124,8 @@ static void conn_close(struct raft_transport_conn *c)
         if (*pp == c)
             *pp = c->next;
     }
-    uv_close((uv_handle_t *)&c->tcp, conn_freed);
+    if (!uv_is_closing((uv_handle_t *)&c->tcp))
+        uv_close((uv_handle_t *)&c->tcp, conn_freed);
 }
 
 static struct raft_transport_conn *conn_new(struct raft_transport *t)
@@ -414,7 +415,8 @@ void raft_transport_close(struct raft_transport *t, void (*close_cb)(struct raft
     }
     while (t->incoming != NULL)
         conn_close(t->incoming);
-    uv_close((uv_handle_t *)&t->listener, listener_closed);
+    if (!uv_is_closing((uv_handle_t *)&t->listener))
+        uv_close((uv_handle_t *)&t->listener, listener_closed);
 }
 
 int raft_transport_peer_set(struct raft_transport *t, uint64_t id, const char *addr)

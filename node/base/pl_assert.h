@@ -24,8 +24,10 @@ _Noreturn void pl_assert_fail(const char *expr, const char *file, int line);
 #define PL_ALWAYS(x) ((x) ? 1 : (pl_assert_fail(#x, __FILE__, __LINE__), 0))
 #define PL_NEVER(x) ((x) ? (pl_assert_fail(#x, __FILE__, __LINE__), 1) : 0)
 #else
-#define PL_ALWAYS(x) (!!(x))
-#define PL_NEVER(x) (!!(x))
+/* A function call, not a bare expression, so using it as a statement is not a warning. */
+static inline int pl_belief_(int v) { return v; }
+#define PL_ALWAYS(x) pl_belief_(!!(x))
+#define PL_NEVER(x) pl_belief_(!!(x))
 #endif
 
 #define PL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
