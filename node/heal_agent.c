@@ -302,9 +302,8 @@ static int spawn_run(struct heal_svc *s)
     s->metrics.have_prev_hist = false;
     for (int i = 0; i < s->nchecks; i++) {
         struct heal_check_rt *c = &s->checks[i];
+        /* A fresh count for the new process; check_timer_cb gives it start_ms first. */
         heal_check_state_init(&c->state, c->cfg->failures, c->cfg->successes);
-        /* Give the new process its start time before the first check. */
-        uv_timer_start(&c->timer, NULL, 0, 0);
     }
     return 0;
 }
@@ -567,7 +566,7 @@ static void check_result(struct heal_check_rt *c, bool ok, enum heal_check_failu
     c->last_t_wall_ms = wall_ms();
     c->last_elapsed_ms = elapsed_ms;
     /* A result from before a restart says nothing about the new process. */
-    if (!svc_running(s) || (s->cfg->supervised && s->pstate != HEAL_PROC_RUNNING))
+    if (!svc_running(s) || (s->cfg->supervised && c->started_ms < s->started_ms))
         return;
     int change = heal_check_state_feed(&c->state, ok);
     if (ok && s->verifying)
