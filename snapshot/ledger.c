@@ -23,20 +23,93 @@ void ledger_node_key(unsigned level, uint64_t index, uint8_t key[9])
     pl_be64_put(key + 1, index);
 }
 
+/* A leaf value is the leaf's hash followed by its bytes. */
+static int leaf_value_split(const uint8_t *v, size_t len, const uint8_t **hash,
+                            const uint8_t **leaf, size_t *leaf_len)
+{
+    if (len <= MERKLE_HASH_BYTES)
+        return PL_ECORRUPT;
+    *hash = v;
+    *leaf = v + MERKLE_HASH_BYTES;
+    *leaf_len = len - MERKLE_HASH_BYTES;
+    return 0;
+}
+
+static int node_damaged(struct ledger *l, unsigned level, uint64_t index, int rc)
+{
+    snprintf(l->err_text, sizeof(l->err_text),
+             "stored %s (level %u, index %" PRIu64 ") is %s",
+             level < LEDGER_NODE_LEVEL_MIN ? "leaf hash under tree node" : "tree node", level,
+             index, rc == PL_ENOTFOUND ? "missing" : "malformed");
+    return PL_ECORRUPT;
+}
+
+/* Perfect subtrees below LEDGER_NODE_LEVEL_MIN are folded from the stored leaf hashes:
+ * at most 2^(LEDGER_NODE_LEVEL_MIN-1) of them, read with one iterator. */
+static int low_node_get(struct ledger *l, unsigned level, uint64_t index,
+                        uint8_t out[MERKLE_HASH_BYTES])
+{
+    uint8_t key[8];
+    uint64_t first = index << level, count = UINT64_C(1) << level;
+    if (level == 0) {
+        uint8_t *v = NULL;
+        size_t len = 0;
+        const uint8_t *hash, *leaf;
+        size_t leaf_len;
+        ledger_index_key(first, key);
+        int rc = pl_store_get(l->store, PL_CF_LEDGER_LEAVES, key, sizeof(key), &v, &len);
+        if (rc == 0 && leaf_value_split(v, len, &hash, &leaf, &leaf_len) == 0)
+            memcpy(out, hash, MERKLE_HASH_BYTES);
+        else if (rc == 0)
+            rc = PL_ECORRUPT;
+        free(v);
+        return rc == 0 || rc == PL_ESTORE ? rc : node_damaged(l, level, index, rc);
+    }
+    uint8_t hashes[1u << (LEDGER_NODE_LEVEL_MIN - 1)][MERKLE_HASH_BYTES];
+    PL_ASSERT(count <= PL_ARRAY_LEN(hashes));
+    struct pl_store_iter it;
+    pl_store_iter_init(l->store, &it, PL_CF_LEDGER_LEAVES);
+    ledger_index_key(first, key);
+    pl_store_iter_seek(&it, key, sizeof(key));
+    int rc = 0;
+    for (uint64_t i = 0; i < count && rc == 0; i++, pl_store_iter_next(&it)) {
+        size_t klen = 0, vlen = 0, leaf_len;
+        const uint8_t *hash, *leaf;
+        if (!pl_store_iter_valid(&it)) {
+            rc = pl_store_iter_status(&it) ? PL_ESTORE : PL_ENOTFOUND;
+            break;
+        }
+        const uint8_t *k = pl_store_iter_key(&it, &klen);
+        const uint8_t *v = pl_store_iter_value(&it, &vlen);
+        if (klen != 8 || pl_be64_get(k) != first + i)
+            rc = PL_ENOTFOUND;
+        else if (leaf_value_split(v, vlen, &hash, &leaf, &leaf_len) != 0)
+            rc = PL_ECORRUPT;
+        else
+            memcpy(hashes[i], hash, MERKLE_HASH_BYTES);
+    }
+    pl_store_iter_close(&it);
+    if (rc != 0)
+        return rc == PL_ESTORE ? rc : node_damaged(l, level, index, rc);
+    for (uint64_t n = count; n > 1; n /= 2)
+        for (uint64_t i = 0; i < n / 2; i++)
+            merkle_node_hash(hashes[2 * i], hashes[2 * i + 1], hashes[i]);
+    memcpy(out, hashes[0], MERKLE_HASH_BYTES);
+    return 0;
+}
+
 int ledger_node_get(struct ledger *l, unsigned level, uint64_t index,
                     uint8_t out[MERKLE_HASH_BYTES])
 {
+    if (level < LEDGER_NODE_LEVEL_MIN)
+        return low_node_get(l, level, index, out);
     uint8_t key[9];
     ledger_node_key(level, index, key);
     int rc = pl_store_get_fixed(l->store, PL_CF_LEDGER_NODES, key, sizeof(key), out,
                                 MERKLE_HASH_BYTES);
     /* Every node the tree of l->size needs was written with its leaves: absence is damage. */
-    if (rc == PL_ENOTFOUND || rc == PL_ECORRUPT) {
-        snprintf(l->err_text, sizeof(l->err_text),
-                 "stored tree node (level %u, index %" PRIu64 ") is %s", level, index,
-                 rc == PL_ENOTFOUND ? "missing" : "not 32 bytes");
-        return PL_ECORRUPT;
-    }
+    if (rc == PL_ENOTFOUND || rc == PL_ECORRUPT)
+        return node_damaged(l, level, index, rc);
     return rc;
 }
 
@@ -146,10 +219,12 @@ static int append_emit_cb(void *ctx, unsigned level, uint64_t index,
                           const uint8_t hash[MERKLE_HASH_BYTES])
 {
     struct append_ctx *a = ctx;
-    uint8_t key[9];
-    ledger_node_key(level, index, key);
-    pl_store_batch_put(a->l->store, a->batch, PL_CF_LEDGER_NODES, key, sizeof(key), hash,
-                       MERKLE_HASH_BYTES);
+    if (level >= LEDGER_NODE_LEVEL_MIN) {
+        uint8_t key[9];
+        ledger_node_key(level, index, key);
+        pl_store_batch_put(a->l->store, a->batch, PL_CF_LEDGER_NODES, key, sizeof(key), hash,
+                           MERKLE_HASH_BYTES);
+    }
 #ifdef PL_DEBUG
     if (a->n_pending == a->cap_pending) {
         size_t cap = a->cap_pending ? 2 * a->cap_pending : 256;
@@ -220,9 +295,15 @@ int ledger_append(struct ledger *l, const struct ledger_entry *entries, size_t n
 #endif
         uint8_t key[8], leaf_hash[MERKLE_HASH_BYTES];
         ledger_index_key(e.index, key);
-        pl_store_batch_put(l->store, &batch, PL_CF_LEDGER_LEAVES, key, sizeof(key),
-                           l->scratch.data, l->scratch.len);
         merkle_leaf_hash(l->scratch.data, l->scratch.len, leaf_hash);
+        /* The stored value is hash || leaf: the hash is read by proofs, the bytes by check. */
+        rc = pl_buf_reserve(&l->scratch, MERKLE_HASH_BYTES);
+        if (rc != 0)
+            goto fail_batch;
+        memmove(l->scratch.data + MERKLE_HASH_BYTES, l->scratch.data, l->scratch.len);
+        memcpy(l->scratch.data, leaf_hash, MERKLE_HASH_BYTES);
+        pl_store_batch_put(l->store, &batch, PL_CF_LEDGER_LEAVES, key, sizeof(key),
+                           l->scratch.data, l->scratch.len + MERKLE_HASH_BYTES);
         rc = merkle_frontier_append(&f, leaf_hash, append_emit_cb, &a);
         if (rc != 0)
             goto fail_batch;
@@ -304,10 +385,23 @@ int ledger_leaf_get(struct ledger *l, uint64_t index, uint8_t **leaf, size_t *le
 {
     if (index >= l->size)
         return PL_ERANGE;
-    uint8_t key[8];
+    uint8_t key[8], *v = NULL;
+    size_t vlen = 0, leaf_len = 0;
+    const uint8_t *hash, *bytes;
     ledger_index_key(index, key);
-    int rc = pl_store_get(l->store, PL_CF_LEDGER_LEAVES, key, sizeof(key), leaf, len);
-    return rc == PL_ENOTFOUND ? PL_ECORRUPT : rc;
+    int rc = pl_store_get(l->store, PL_CF_LEDGER_LEAVES, key, sizeof(key), &v, &vlen);
+    if (rc == PL_ENOTFOUND)
+        return PL_ECORRUPT;
+    if (rc != 0)
+        return rc;
+    if (leaf_value_split(v, vlen, &hash, &bytes, &leaf_len) != 0) {
+        free(v);
+        return PL_ECORRUPT;
+    }
+    memmove(v, bytes, leaf_len);
+    *leaf = v;
+    *len = leaf_len;
+    return 0;
 }
 
 int ledger_leaves_each(struct ledger *l, uint64_t from, uint64_t to, ledger_leaf_cb cb, void *ctx)
@@ -336,7 +430,14 @@ int ledger_leaves_each(struct ledger *l, uint64_t from, uint64_t to, ledger_leaf
             rc = PL_ECORRUPT;
             break;
         }
-        rc = cb(ctx, want, v, vlen);
+        const uint8_t *hash, *leaf;
+        size_t leaf_len = 0;
+        if (leaf_value_split(v, vlen, &hash, &leaf, &leaf_len) != 0) {
+            snprintf(l->err_text, sizeof(l->err_text), "leaf %" PRIu64 " is malformed", want);
+            rc = PL_ECORRUPT;
+            break;
+        }
+        rc = cb(ctx, want, leaf, leaf_len);
         if (rc != 0)
             break;
         pl_store_iter_next(&it);
@@ -356,6 +457,8 @@ static int check_emit_cb(void *ctx, unsigned level, uint64_t index,
                          const uint8_t hash[MERKLE_HASH_BYTES])
 {
     struct check_ctx *c = ctx;
+    if (level < LEDGER_NODE_LEVEL_MIN)
+        return 0; /* not stored: leaf hashes are compared with their leaves below */
     uint8_t key[9], stored[MERKLE_HASH_BYTES];
     ledger_node_key(level, index, key);
     int rc = pl_store_get_fixed(c->l->store, PL_CF_LEDGER_NODES, key, sizeof(key), stored,
@@ -366,13 +469,7 @@ static int check_emit_cb(void *ctx, unsigned level, uint64_t index,
     if (rc != 0 || sodium_memcmp(stored, hash, MERKLE_HASH_BYTES) != 0) {
         uint64_t first = index << level, last = ((index + 1) << level) - 1;
         c->r->bad_index = (int64_t)first;
-        if (level == 0)
-            snprintf(c->r->reason, sizeof(c->r->reason),
-                     "stored leaf hash of entry %" PRIu64 " %s", index,
-                     rc == 0 ? "differs from the hash of its leaf bytes"
-                             : (rc == PL_ENOTFOUND ? "is missing" : "is not 32 bytes"));
-        else
-            snprintf(c->r->reason, sizeof(c->r->reason),
+        snprintf(c->r->reason, sizeof(c->r->reason),
                      "stored tree node (level %u, index %" PRIu64 ") over entries %" PRIu64
                      "..%" PRIu64 " %s",
                      level, index, first, last,
@@ -476,8 +573,15 @@ int ledger_check_store(struct pl_store *store, struct ledger_check_report *r)
                              index, key_index);
             break;
         }
+        const uint8_t *stored_hash, *leaf;
+        size_t leaf_len = 0;
+        if (leaf_value_split(v, vlen, &stored_hash, &leaf, &leaf_len) != 0) {
+            rc = fail_report(r, (int64_t)index, "stored value of entry %" PRIu64 " is too short",
+                             index);
+            break;
+        }
         struct ledger_entry e;
-        if (ledger_entry_decode(v, vlen, &e) != 0) {
+        if (ledger_entry_decode(leaf, leaf_len, &e) != 0) {
             rc = fail_report(r, (int64_t)index, "leaf bytes of entry %" PRIu64
                              " are not a canonical entry", index);
             break;
@@ -489,7 +593,13 @@ int ledger_check_store(struct pl_store *store, struct ledger_check_report *r)
             break;
         }
         uint8_t h[MERKLE_HASH_BYTES];
-        merkle_leaf_hash(v, vlen, h);
+        merkle_leaf_hash(leaf, leaf_len, h);
+        if (sodium_memcmp(h, stored_hash, MERKLE_HASH_BYTES) != 0) {
+            rc = fail_report(r, (int64_t)index, "stored leaf hash of entry %" PRIu64
+                             " differs from the hash of its leaf bytes", index);
+            break;
+        }
+        r->nodes++;
         rc = merkle_frontier_append(&f, h, check_emit_cb, &c);
         if (rc != 0)
             break;
@@ -529,7 +639,7 @@ int ledger_check_store(struct pl_store *store, struct ledger_check_report *r)
         }
         uint64_t idx = pl_be64_get(k + 1);
         unsigned level = k[0];
-        if (idx >= (f.size >> level))
+        if (level < LEDGER_NODE_LEVEL_MIN || idx >= (f.size >> level))
             rc = fail_report(r, -1,
                              "stray tree node (level %u, index %" PRIu64 ") beyond size %" PRIu64,
                              level, idx, f.size);

@@ -2,10 +2,15 @@
  * The ledger: an append-only, Merkle-verified log of entries in the node's RocksDB.
  *
  * Layout (column families of pl_store.h):
- *   ledger_leaves  index (u64 BE)                -> the entry's canonical leaf bytes
- *   ledger_nodes   level (u8) | index (u64 BE)   -> hash of the perfect subtree (level, index);
- *                                                   level 0 holds the leaf hashes
+ *   ledger_leaves  index (u64 BE)                -> leaf hash (32) | the entry's leaf bytes
+ *   ledger_nodes   level (u8) | index (u64 BE)   -> hash of the perfect subtree (level, index),
+ *                                                   for levels >= LEDGER_NODE_LEVEL_MIN
  *   ledger_heads   size (u64 BE)                 -> signed tree head (ledger_codec.h)
+ *
+ * Perfect subtrees below LEDGER_NODE_LEVEL_MIN (at most 8 leaves) are folded from the
+ * leaves' stored hashes when needed, as Trillian keeps only the bottom of each stratum: an
+ * append then costs about 1.07 RocksDB puts per entry instead of 3, and a proof still reads
+ * O(log n) values (at most 15 extra leaf hashes, next to each other).
  *
  * An append of a batch writes its leaves, every perfect subtree it completes and the new
  * signed head in ONE synced WriteBatch, so after any crash the store holds a whole number of
@@ -29,6 +34,7 @@
 #include <stdint.h>
 
 #define LEDGER_BATCH_MAX (1u << 20)
+#define LEDGER_NODE_LEVEL_MIN 4
 #define LEDGER_ERR_TEXT_MAX 256
 
 struct ledger {
@@ -64,7 +70,7 @@ int ledger_consistency_proof(struct ledger *l, uint64_t first, uint64_t second,
                              uint8_t proof[][MERKLE_HASH_BYTES], size_t *proof_len);
 /* The leaf bytes of one entry (malloc()ed; the caller frees). */
 int ledger_leaf_get(struct ledger *l, uint64_t index, uint8_t **leaf, size_t *len);
-/* The stored hash of perfect subtree (level, index). */
+/* The hash of perfect subtree (level, index): stored, or folded from stored leaf hashes. */
 int ledger_node_get(struct ledger *l, unsigned level, uint64_t index,
                     uint8_t out[MERKLE_HASH_BYTES]);
 /* The signed head stored under exactly `size` (PL_ENOTFOUND if none). */
@@ -77,7 +83,7 @@ int ledger_leaves_each(struct ledger *l, uint64_t from, uint64_t to, ledger_leaf
 
 struct ledger_check_report {
     uint64_t leaves;  /* leaves recomputed */
-    uint64_t nodes;   /* stored nodes compared */
+    uint64_t nodes;   /* stored hashes compared (leaf hashes and tree nodes) */
     uint64_t heads;   /* heads whose root and signature were checked */
     uint64_t size;    /* size of the newest head checked */
     int64_t bad_index; /* first bad entry index, -1 when the fault is not in one entry */

@@ -43,14 +43,10 @@ static int kind_ok(const char *kind, size_t len)
     return 1;
 }
 
-/* Checks that body is exactly one msgpack object. */
+/* Checks that body is exactly one msgpack object that still unpacks inside the leaf's map. */
 static int body_ok(const uint8_t *body, size_t len)
 {
-    msgpack_unpacked u;
-    if (pl_mp_check(body, len) != 0 || pl_mp_parse(body, len, &u) != 0)
-        return 0;
-    msgpack_unpacked_destroy(&u);
-    return 1;
+    return pl_mp_check_depth(body, len, PL_MP_CHECK_DEPTH_MAX - 1) == 0;
 }
 
 int ledger_entry_encode(const struct ledger_entry *e, struct pl_buf *out)

@@ -6,6 +6,8 @@
 
 #include "pl_err.h"
 
+#include <stdbool.h>
+
 static uint64_t be(const uint8_t *p, unsigned bytes)
 {
     uint64_t v = 0;
@@ -16,15 +18,30 @@ static uint64_t be(const uint8_t *p, unsigned bytes)
 
 int pl_mp_check(const uint8_t *p, size_t n)
 {
-    uint64_t owed = 1; /* items still to read */
+    return pl_mp_check_depth(p, n, PL_MP_CHECK_DEPTH_MAX);
+}
+
+int pl_mp_check_depth(const uint8_t *p, size_t n, unsigned containers_max)
+{
     size_t pos = 0;
+    uint64_t owed = 1; /* items still to read, all levels together */
+    /* Items left in each open container; level 0 is the top-level object. */
+    uint64_t left[PL_MP_CHECK_DEPTH_MAX + 1];
+    unsigned depth = 1;
+    left[0] = 1;
+    if (containers_max > PL_MP_CHECK_DEPTH_MAX)
+        containers_max = PL_MP_CHECK_DEPTH_MAX;
     while (owed > 0) {
+        while (left[depth - 1] == 0)
+            depth--;
         if (pos >= n)
             return PL_EMALFORMED;
         owed--;
+        left[depth - 1]--;
         uint8_t b = p[pos++];
         uint64_t skip = 0, items = 0;
         unsigned len_bytes = 0, extra = 0;
+        bool is_container = (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf);
         if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
             /* fixint, nil, bool: nothing follows */
         } else if (b >= 0xa0 && b <= 0xbf) {
@@ -81,6 +98,15 @@ int pl_mp_check(const uint8_t *p, size_t n)
         owed += items;
         if (owed > n - pos)
             return PL_EMALFORMED;
+        if (items > 0) {
+            /* depth - 1 containers are open around this one. */
+            if (depth > containers_max)
+                return PL_EMALFORMED;
+            left[depth++] = items;
+        } else if (is_container) {
+            if (depth > containers_max)
+                return PL_EMALFORMED;
+        }
     }
     return pos == n ? 0 : PL_EMALFORMED;
 }

@@ -134,6 +134,16 @@ static void test_writer_rejects(void **state)
     assert_int_equal(pl_json_from_msgpack(huge_map, sizeof(huge_map), &js), PL_EMALFORMED);
     assert_int_equal(pl_json_from_msgpack(long_str, sizeof(long_str), &js), PL_EMALFORMED);
     assert_int_equal(js.len, 0);
+    /* msgpack-c unpacks 32 nested containers and not 33; the pre-check agrees. */
+    uint8_t nested[40];
+    memset(nested, 0x91, sizeof(nested));
+    nested[32] = 0xc0;
+    assert_int_equal(pl_json_from_msgpack(nested, 33, &js), 0);
+    pl_buf_reset(&js);
+    nested[32] = 0x91;
+    nested[33] = 0xc0;
+    assert_int_equal(pl_json_from_msgpack(nested, 34, &js), PL_EMALFORMED);
+    assert_int_equal(js.len, 0);
     uint8_t fine[] = {0x92, 0xc0, 0x81, 0xa1, 'k', 0xcd, 0x01, 0x00};
     assert_int_equal(pl_json_from_msgpack(fine, sizeof(fine), &js), 0);
     assert_int_equal(pl_buf_append(&js, "", 1), 0);

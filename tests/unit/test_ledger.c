@@ -243,8 +243,16 @@ static void test_append_reopen_proofs(void **state)
     assert_int_equal(ledger_check(&f->ledger, &r), 0);
     assert_int_equal(r.leaves, 21);
     assert_int_equal(r.heads, 4);
-    /* 21 leaves: 21 + 10 + 5 + 2 + 1 perfect subtrees. */
-    assert_int_equal(r.nodes, 39);
+    /* 21 leaves: their 21 stored hashes and the one stored subtree of 16 (levels 1..3 are
+     * folded from leaf hashes, not stored). */
+    assert_int_equal(r.nodes, 22);
+    uint64_t stored_nodes = 0;
+    struct pl_store_iter it;
+    pl_store_iter_init(&f->store, &it, PL_CF_LEDGER_NODES);
+    for (pl_store_iter_seek_first(&it); pl_store_iter_valid(&it); pl_store_iter_next(&it))
+        stored_nodes++;
+    pl_store_iter_close(&it);
+    assert_int_equal(stored_nodes, 1);
 }
 
 static void test_randomised(void **state)
@@ -304,17 +312,28 @@ static void test_check_detects_flips(void **state)
     }
     assert_int_equal(ledger_check(&f->ledger, &r), 0);
 
-    /* A leaf hash (level 0) and an interior node (level 3, index 5 covers entries 40..47). */
-    ledger_node_key(0, 63, key);
-    flip(f, PL_CF_LEDGER_NODES, key, 9, 11);
+    /* A stored leaf hash (the first 32 bytes of the value) and a stored interior node
+     * (level 4, index 2 covers entries 32..47). */
+    ledger_index_key(63, key);
+    flip(f, PL_CF_LEDGER_LEAVES, key, 8, 11);
     assert_int_equal(ledger_check(&f->ledger, &r), PL_ECORRUPT);
     assert_int_equal(r.bad_index, 63);
-    flip(f, PL_CF_LEDGER_NODES, key, 9, 11);
-    ledger_node_key(3, 5, key);
+    assert_non_null(strstr(r.reason, "leaf hash"));
+    /* Proofs through a damaged leaf hash do not verify. */
+    {
+        hash_t path[MERKLE_PROOF_MAX], root;
+        size_t n = 0;
+        ref_mth(f->leaf_hashes, 0, 100, root);
+        assert_int_equal(ledger_inclusion_proof(&f->ledger, 62, 100, path, &n), 0);
+        assert_int_equal(merkle_inclusion_verify(62, 100, f->leaf_hashes[62], path, n, root),
+                         PL_EVERIFY);
+    }
+    flip(f, PL_CF_LEDGER_LEAVES, key, 8, 11);
+    ledger_node_key(4, 2, key);
     flip(f, PL_CF_LEDGER_NODES, key, 9, 0);
     assert_int_equal(ledger_check(&f->ledger, &r), PL_ECORRUPT);
-    assert_int_equal(r.bad_index, 40);
-    assert_non_null(strstr(r.reason, "level 3"));
+    assert_int_equal(r.bad_index, 32);
+    assert_non_null(strstr(r.reason, "level 4"));
     flip(f, PL_CF_LEDGER_NODES, key, 9, 0);
 
     /* Heads: the root, the time (breaks the signature) and the signature itself. */
@@ -342,8 +361,17 @@ static void test_check_detects_flips(void **state)
     pl_store_batch_close(&b);
     assert_int_equal(ledger_check(&f->ledger, &r), 0);
     uint8_t h[32] = {0};
-    ledger_node_key(2, 1000, key);
+    ledger_node_key(4, 1000, key);
     assert_int_equal(pl_store_put(&f->store, PL_CF_LEDGER_NODES, key, 9, h, 32), 0);
+    assert_int_equal(ledger_check(&f->ledger, &r), PL_ECORRUPT);
+    assert_non_null(strstr(r.reason, "stray"));
+    struct pl_store_batch nb;
+    pl_store_batch_init(&nb);
+    pl_store_batch_delete(&f->store, &nb, PL_CF_LEDGER_NODES, key, 9);
+    ledger_node_key(1, 3, key); /* levels below LEDGER_NODE_LEVEL_MIN are never stored */
+    pl_store_batch_put(&f->store, &nb, PL_CF_LEDGER_NODES, key, 9, h, 32);
+    assert_int_equal(pl_store_batch_commit(&f->store, &nb), 0);
+    pl_store_batch_close(&nb);
     assert_int_equal(ledger_check(&f->ledger, &r), PL_ECORRUPT);
     assert_non_null(strstr(r.reason, "stray"));
 
