@@ -218,7 +218,8 @@ static void log_compact(struct raft *r, uint64_t index, uint64_t index_term)
     uint64_t drop = PL_MIN(index, last_index(r)) - r->log_offset;
     for (uint64_t i = 0; i < drop; i++)
         free(r->log[i].data);
-    memmove(r->log, r->log + drop, (r->log_n - drop) * sizeof(*r->log));
+    if (drop > 0 && r->log_n > drop)
+        memmove(r->log, r->log + drop, (r->log_n - drop) * sizeof(*r->log));
     r->log_n -= drop;
     r->log_offset = index;
     r->log_offset_term = index_term;

@@ -173,6 +173,7 @@ struct sim {
     struct kv *entries_seen; /* (index, term) -> hash, prev term */
     size_t cap_seen, n_seen;
     uint64_t *committed_term, *committed_hash; /* by index */
+    uint64_t *committed_by; /* the lowest term known to have committed it, by index */
     uint64_t *applied_hash;
     size_t cap_committed, max_committed;
     struct proposal *props;
@@ -282,6 +283,8 @@ static void grow_committed(struct sim *s, size_t need)
     cap = s->cap_committed;
     grow_u64(&s->committed_hash, &cap, need);
     cap = s->cap_committed;
+    grow_u64(&s->committed_by, &cap, need);
+    cap = s->cap_committed;
     grow_u64(&s->applied_hash, &cap, need);
     s->cap_committed = cap;
 }
@@ -340,7 +343,9 @@ static void check_leader_complete(struct sim *s, struct node *n)
     for (uint64_t i = off + 1; i <= s->max_committed; i++) {
         if (s->committed_term[i] == 0)
             continue;
-        if (s->committed_term[i] > n->r.term)
+        /* Leader Completeness speaks of entries committed in an earlier term: the term of
+         * the leader that committed it, not the entry's own term. */
+        if (s->committed_by[i] >= n->r.term)
             continue;
         uint64_t t = raft_term_at(&n->r, i);
         if (t != s->committed_term[i])
@@ -359,15 +364,20 @@ static void record_commit(struct sim *s, struct node *n)
             continue;
         grow_committed(s, i + 1);
         uint64_t h = entry_hash(e);
+        /* A node learns of a commit from the leader of its current term (or is it), so
+         * the entry was committed in that term at the latest. */
+        if (s->committed_term[i] != 0 && n->r.term < s->committed_by[i])
+            s->committed_by[i] = n->r.term;
         if (s->committed_term[i] == 0) {
             s->committed_term[i] = e->term;
             s->committed_hash[i] = h;
+            s->committed_by[i] = n->r.term;
             if (i > s->max_committed)
                 s->max_committed = i;
             /* Every leader of a later term must already hold it. */
             for (uint32_t k = 0; k < s->n_nodes; k++) {
                 struct node *o = &s->nodes[k];
-                if (o->up && raft_role(&o->r) == RAFT_LEADER && o->r.term > e->term &&
+                if (o->up && raft_role(&o->r) == RAFT_LEADER && o->r.term > n->r.term &&
                     o->r.log_offset < i && raft_term_at(&o->r, i) != e->term)
                     fail(s, "Leader Completeness: index %" PRIu64 " committed by %" PRIu64
                             " missing from leader %" PRIu64, i, n->id, o->id);
@@ -684,7 +694,8 @@ static void store_apply(struct store *st, struct disk_op *op)
         size_t k = 0;
         while (k < st->n && st->entries[k].index <= op->compact_to)
             free(st->entries[k++].data);
-        memmove(st->entries, st->entries + k, (st->n - k) * sizeof(*st->entries));
+        if (k > 0 && k < st->n)
+            memmove(st->entries, st->entries + k, (st->n - k) * sizeof(*st->entries));
         st->n -= k;
     }
 }
@@ -821,6 +832,7 @@ static void sim_close(struct sim *s)
     free(s->entries_seen);
     free(s->committed_term);
     free(s->committed_hash);
+    free(s->committed_by);
     free(s->applied_hash);
 }
 
