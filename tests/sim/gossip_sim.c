@@ -2,15 +2,17 @@
  * The gossip simulator: N gossip cores in one process under virtual time (see
  * gossip_simnet.h), running scenarios that print what they measure and assert bounds:
  *
- *   converge   time and gossip rounds until every member knows every other alive
- *   crash      time until every live member declares a crashed member dead
- *   state      rounds for a state record to reach every member (~ log N)
- *   event      rounds for a user event to reach every member, each delivering it once
+ *   spread     on one cluster, in turn:
+ *     converge   time and gossip rounds until every member knows every other alive
+ *     state      rounds for a state record to reach every member (~ log N)
+ *     event      rounds for a user event to reach every member, each delivering it once
+ *     crash      time until every live member declares a crashed member dead
  *   pause      a member paused (SIGSTOP-like) past its suspicion comes back alive
  *   partition  two halves cut apart for a minute, then healed, converge again
  *   fp         false positives (live members declared dead) at 5% and 20% loss, with and
  *              without Lifeguard, printed side by side
- *   all        every scenario above
+ *   all        spread, pause, partition, fp
+ *   converge, state, event, crash: one phase alone on its own cluster
  *
  * Usage: gossip_sim --seed S --nodes N --scenario X [--minutes M] [--profile lan|local]
  *        [--no-lifeguard] [--no-fast-suspicion] [--verbose]
@@ -52,6 +54,7 @@ struct obs {
 
 static struct opts g_opts;
 static int g_failed;
+static const char *g_run = "all"; /* the top-level scenario running, for the replay line */
 
 static void fail(const char *scenario, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(const char *scenario, const char *fmt, ...)
@@ -61,8 +64,11 @@ static void fail(const char *scenario, const char *fmt, ...)
     fprintf(stderr, "FAIL %s: ", scenario);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n  replay: gossip_sim --seed %llu --nodes %d --scenario %s%s%s\n",
-            (unsigned long long)g_opts.seed, g_opts.nodes, scenario,
+    char minutes[32] = "";
+    if (g_opts.minutes > 0)
+        snprintf(minutes, sizeof(minutes), " --minutes %g", g_opts.minutes);
+    fprintf(stderr, "\n  replay: gossip_sim --seed %llu --nodes %d --scenario %s%s%s%s\n",
+            (unsigned long long)g_opts.seed, g_opts.nodes, g_run, minutes,
             g_opts.lifeguard ? "" : " --no-lifeguard", g_opts.fast ? "" : " --no-fast-suspicion");
     g_failed = 1;
 }
@@ -237,22 +243,25 @@ static double log2n(void)
 
 /* ---- scenarios -------------------------------------------------------------------- */
 
-static void sc_converge(uint64_t seed)
+/* ---- scenarios -------------------------------------------------------------------- */
+
+/* Phases on a converged cluster; each prints and checks, and returns false on failure. */
+
+static bool ph_converge(struct simnet *net, struct obs *ob)
 {
-    struct simnet net;
-    struct obs ob;
-    boot(&net, &ob, seed, g_opts.lifeguard);
-    uint64_t t = converge(&net, "converge");
-    if (t != UINT64_MAX)
-        printf("  converge   n=%-5d %7.1f s after the last join  (%.0f gossip rounds, %.1f probe "
-               "periods)\n",
-               net.n, t / 1000.0, (double)t / net.cfg.gossip_interval_ms,
-               (double)t / net.cfg.probe_interval_ms);
-    if (ob.fp_events > 0)
+    uint64_t t = converge(net, "converge");
+    if (t == UINT64_MAX)
+        return false;
+    printf("  converge   n=%-5d %7.1f s after the last join  (%.0f gossip rounds, %.1f probe "
+           "periods)\n",
+           net->n, t / 1000.0, (double)t / net->cfg.gossip_interval_ms,
+           (double)t / net->cfg.probe_interval_ms);
+    if (ob->fp_events > 0) {
         fail("converge", "%llu false dead declarations without faults",
-             (unsigned long long)ob.fp_events);
-    simnet_close(&net);
-    obs_close(&ob);
+             (unsigned long long)ob->fp_events);
+        return false;
+    }
+    return true;
 }
 
 struct victim {
@@ -272,33 +281,28 @@ static bool pred_all_dead(struct simnet *net, void *arg)
     return true;
 }
 
-static void sc_crash(uint64_t seed)
+static bool ph_crash(struct simnet *net, struct obs *ob)
 {
-    struct simnet net;
-    struct obs ob;
-    boot(&net, &ob, seed, g_opts.lifeguard);
-    if (converge(&net, "crash") == UINT64_MAX)
-        goto done;
-    simnet_run_until(&net, net.now + (uint64_t)pl_rand_below(&net.rand, 1000));
-    struct victim vi = {.v = 1 + (int)pl_rand_below(&net.rand, (uint64_t)net.n - 1)};
-    ob.crashed[vi.v] = true;
-    simnet_crash(&net, vi.v);
-    uint64_t limit = gossip_suspicion_timeout_ms(&net.cfg, (uint32_t)net.n, 0) + 60000;
-    uint64_t t = wait_for(&net, pred_all_dead, &vi, 10, limit);
+    simnet_run_until(net, net->now + (uint64_t)pl_rand_below(&net->rand, 1000));
+    struct victim vi = {.v = 1 + (int)pl_rand_below(&net->rand, (uint64_t)net->n - 1)};
+    ob->crashed[vi.v] = true;
+    simnet_crash(net, vi.v);
+    uint64_t limit = gossip_suspicion_timeout_ms(&net->cfg, (uint32_t)net->n, 0) + 60000;
+    uint64_t t = wait_for(net, pred_all_dead, &vi, 10, limit);
     if (t == UINT64_MAX) {
         fail("crash", "node%d not declared dead by every live member within %llu ms", vi.v,
              (unsigned long long)limit);
-        goto done;
+        return false;
     }
-    uint64_t min = gossip_suspicion_timeout_ms(&net.cfg, (uint32_t)net.n, 1000);
+    uint64_t min = gossip_suspicion_timeout_ms(&net->cfg, (uint32_t)net->n, 1000);
     printf("  crash      n=%-5d %7.1f s until every live member declared it dead (suspicion "
            "min %.1f s)\n",
-           net.n, t / 1000.0, min / 1000.0);
-    if (ob.fp_events > 0)
-        fail("crash", "%llu false dead declarations", (unsigned long long)ob.fp_events);
-done:
-    simnet_close(&net);
-    obs_close(&ob);
+           net->n, t / 1000.0, min / 1000.0);
+    if (ob->fp_events > 0) {
+        fail("crash", "%llu false dead declarations", (unsigned long long)ob->fp_events);
+        return false;
+    }
+    return true;
 }
 
 struct rec_wait {
@@ -331,72 +335,109 @@ static bool pred_event(struct simnet *net, void *arg)
     return true;
 }
 
-/* Dissemination must grow like log N: rounds <= 3 log2 N + 6 (a bound loose enough for
- * any seed, tight enough that linear growth fails at N = 100 and 1000). */
-static void check_rounds(const char *scenario, double rounds)
+/* Dissemination must grow like log N: rounds <= 3 log2 N + 6 (loose enough for any seed,
+ * tight enough that linear growth fails at N = 100 and 1000). */
+static bool check_rounds(const char *scenario, double rounds)
 {
     double bound = 3.0 * log2n() + 6.0;
-    if (rounds > bound)
+    if (rounds > bound) {
         fail(scenario, "%.0f rounds > bound 3 log2 N + 6 = %.1f", rounds, bound);
+        return false;
+    }
+    return true;
 }
 
-static void sc_state(uint64_t seed)
+/* Lets the join traffic drain so a measurement competes with steady-state gossip only. */
+static void settle(struct simnet *net)
 {
-    struct simnet net;
-    struct obs ob;
-    boot(&net, &ob, seed, g_opts.lifeguard);
-    if (converge(&net, "state") == UINT64_MAX)
-        goto done;
-    /* Let the join traffic drain so the record competes with steady-state gossip only. */
-    simnet_run_until(&net, net.now + 30000);
-    int r = (int)pl_rand_below(&net.rand, (uint64_t)net.n);
-    gossip_state_set(net.nodes[r].g, net.now, "health", (const uint8_t *)"{\"ok\":true}", 11);
-    simnet_drain(&net, r);
-    struct rec_wait w = {.node = net.nodes[r].name, .version = 1};
-    uint64_t t = wait_for(&net, pred_state, &w, 10, 120000);
+    for (int k = 0; k < 120; k++) {
+        size_t q = 0;
+        for (int i = 0; i < net->n; i++)
+            if (simnet_up(net, i))
+                q += gossip_broadcasts_pending(net->nodes[i].g);
+        if (q == 0)
+            break;
+        simnet_run_until(net, net->now + 1000);
+    }
+    simnet_run_until(net, net->now + 2000);
+}
+
+static bool ph_state(struct simnet *net, struct obs *ob)
+{
+    PL_UNUSED(ob);
+    int r = (int)pl_rand_below(&net->rand, (uint64_t)net->n);
+    gossip_state_set(net->nodes[r].g, net->now, "health", (const uint8_t *)"{\"ok\":true}", 11);
+    simnet_drain(net, r);
+    struct rec_wait w = {.node = net->nodes[r].name, .version = 1};
+    uint64_t t = wait_for(net, pred_state, &w, 10, 120000);
     if (t == UINT64_MAX) {
         fail("state", "record of node%d did not reach everyone in 120 s", r);
-        goto done;
+        return false;
     }
-    double rounds = ceil((double)t / net.cfg.gossip_interval_ms);
-    printf("  state      n=%-5d %7.2f s  = %3.0f gossip rounds  (log2 N = %.1f)\n", net.n,
+    double rounds = ceil((double)t / net->cfg.gossip_interval_ms);
+    printf("  state      n=%-5d %7.2f s  = %3.0f gossip rounds  (log2 N = %.1f)\n", net->n,
            t / 1000.0, rounds, log2n());
-    check_rounds("state", rounds);
-done:
-    simnet_close(&net);
-    obs_close(&ob);
+    return check_rounds("state", rounds);
 }
 
-static void sc_event(uint64_t seed)
+static bool ph_event(struct simnet *net, struct obs *ob)
+{
+    int r = (int)pl_rand_below(&net->rand, (uint64_t)net->n);
+    gossip_event_send(net->nodes[r].g, net->now, "deploy", (const uint8_t *)"v2", 2);
+    simnet_drain(net, r);
+    uint64_t t = wait_for(net, pred_event, ob, 10, 120000);
+    if (t == UINT64_MAX) {
+        fail("event", "event did not reach everyone in 120 s");
+        return false;
+    }
+    double rounds = ceil((double)t / net->cfg.gossip_interval_ms);
+    printf("  event      n=%-5d %7.2f s  = %3.0f gossip rounds  (log2 N = %.1f)\n", net->n,
+           t / 1000.0, rounds, log2n());
+    if (!check_rounds("event", rounds))
+        return false;
+    /* Let every retransmission die out: still exactly one delivery each. */
+    simnet_run_until(net, net->now + 30000);
+    for (int i = 0; i < net->n; i++) {
+        if (ob->events[i] != 1) {
+            fail("event", "node%d delivered the event %d times", i, ob->events[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+enum { PH_CONVERGE = 1, PH_STATE = 2, PH_EVENT = 4, PH_CRASH = 8 };
+
+static void run_phases(uint64_t seed, int phases)
 {
     struct simnet net;
     struct obs ob;
     boot(&net, &ob, seed, g_opts.lifeguard);
-    if (converge(&net, "event") == UINT64_MAX)
-        goto done;
-    simnet_run_until(&net, net.now + 30000);
-    int r = (int)pl_rand_below(&net.rand, (uint64_t)net.n);
-    gossip_event_send(net.nodes[r].g, net.now, "deploy", (const uint8_t *)"v2", 2);
-    simnet_drain(&net, r);
-    uint64_t t = wait_for(&net, pred_event, &ob, 10, 120000);
-    if (t == UINT64_MAX) {
-        fail("event", "event did not reach everyone in 120 s");
-        goto done;
-    }
-    double rounds = ceil((double)t / net.cfg.gossip_interval_ms);
-    printf("  event      n=%-5d %7.2f s  = %3.0f gossip rounds  (log2 N = %.1f)\n", net.n,
-           t / 1000.0, rounds, log2n());
-    check_rounds("event", rounds);
-    /* Let every retransmission die out: still exactly one delivery each. */
-    simnet_run_until(&net, net.now + 60000);
-    for (int i = 0; i < net.n; i++)
-        if (ob.events[i] != 1) {
-            fail("event", "node%d delivered the event %d times", i, ob.events[i]);
-            break;
-        }
-done:
+    bool ok = true;
+    if (phases & PH_CONVERGE)
+        ok = ph_converge(&net, &ob);
+    else
+        ok = converge(&net, g_run) != UINT64_MAX;
+    if (ok && (phases & (PH_STATE | PH_EVENT | PH_CRASH)))
+        settle(&net);
+    if (ok && (phases & PH_STATE))
+        ok = ph_state(&net, &ob);
+    if (ok && (phases & PH_EVENT))
+        ok = ph_event(&net, &ob);
+    if (ok && (phases & PH_CRASH))
+        ok = ph_crash(&net, &ob);
     simnet_close(&net);
     obs_close(&ob);
+}
+
+static void sc_converge(uint64_t seed) { run_phases(seed, PH_CONVERGE); }
+static void sc_crash(uint64_t seed) { run_phases(seed, PH_CRASH); }
+static void sc_state(uint64_t seed) { run_phases(seed, PH_STATE); }
+static void sc_event(uint64_t seed) { run_phases(seed, PH_EVENT); }
+/* All four on one cluster: one boot instead of four (what the 1000-node test runs). */
+static void sc_spread(uint64_t seed)
+{
+    run_phases(seed, PH_CONVERGE | PH_STATE | PH_EVENT | PH_CRASH);
 }
 
 struct back {
@@ -528,15 +569,23 @@ struct scenario {
 };
 
 static const struct scenario scenarios[] = {
-    {"converge", sc_converge}, {"crash", sc_crash},         {"state", sc_state},
-    {"event", sc_event},       {"pause", sc_pause},         {"partition", sc_partition},
-    {"fp", sc_fp},
+    {"spread", sc_spread},       {"pause", sc_pause},     {"partition", sc_partition},
+    {"fp", sc_fp},               {"converge", sc_converge}, {"crash", sc_crash},
+    {"state", sc_state},         {"event", sc_event},
 };
+
+static uint64_t hash_name(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
 
 static void usage(void)
 {
     fprintf(stderr, "usage: gossip_sim --seed S --nodes N --scenario "
-                    "converge|crash|state|event|pause|partition|fp|all [--minutes M] "
+                    "spread|pause|partition|fp|all|converge|crash|state|event [--minutes M] "
                     "[--profile lan|local|wan] [--no-lifeguard] [--no-fast-suspicion] "
                     "[--verbose]\n");
     exit(2);
@@ -581,9 +630,14 @@ int main(int argc, char **argv)
            (unsigned long long)g_opts.seed, g_opts.nodes, g_opts.scenario,
            g_opts.lifeguard ? "on" : "off", g_opts.fast ? "on" : "off");
     bool any = false;
+    bool all = strcmp(g_opts.scenario, "all") == 0;
     for (size_t i = 0; i < PL_ARRAY_LEN(scenarios); i++) {
-        if (strcmp(g_opts.scenario, "all") == 0 || strcmp(g_opts.scenario, scenarios[i].name) == 0) {
-            scenarios[i].run(g_opts.seed * 7919u + i);
+        /* "all" runs the first four; converge..event are spread's phases one by one. */
+        if ((all && i < 4) || strcmp(g_opts.scenario, scenarios[i].name) == 0) {
+            g_run = scenarios[i].name;
+            /* Each scenario's seed depends on the run's seed only, so `--scenario X`
+             * replays exactly what X did inside "all". */
+            scenarios[i].run(g_opts.seed * 7919u + hash_name(scenarios[i].name));
             any = true;
             fflush(stdout);
         }
