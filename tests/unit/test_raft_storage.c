@@ -1,0 +1,194 @@
+/*
+ * Unit tests of Raft's durable state on a real RocksDB (raft/raft_storage.c): a round trip
+ * of hard state, entries and snapshot; truncation and compaction in the same batch as new
+ * entries; refusal of a store written by a newer format and of undecodable records.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "pl_err.h"
+#include "pl_store.h"
+#include "raft.h"
+#include "raft_storage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fixture {
+    char dir[64];
+    struct pl_store store;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "raft-storage-XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    if (pl_store_open(&f->store, f->dir, PL_STORE_CREATE) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    pl_store_close(&f->store);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+static void reopen(struct fixture *f)
+{
+    pl_store_close(&f->store);
+    assert_int_equal(pl_store_open(&f->store, f->dir, PL_STORE_CREATE), 0);
+}
+
+static struct raft_entry entry(uint64_t index, uint64_t term, const char *data)
+{
+    struct raft_entry e = {term, index, RAFT_ENTRY_NORMAL, (uint32_t)strlen(data), (uint8_t *)data};
+    return e;
+}
+
+static void test_empty_store(void **state)
+{
+    struct fixture *f = *state;
+    struct raft_storage_state st;
+    char err[128];
+    assert_int_equal(raft_storage_load(&f->store, &st, err, sizeof(err)), 0);
+    assert_true(st.empty);
+    assert_int_equal(st.n_entries, 0);
+    raft_storage_state_free(&st);
+}
+
+static void test_round_trip_truncate_compact(void **state)
+{
+    struct fixture *f = *state;
+    struct raft_entry e[5] = {entry(1, 1, "a"), entry(2, 1, "bb"), entry(3, 2, "ccc"),
+                              entry(4, 2, "dddd"), entry(5, 2, "eeeee")};
+    struct raft_update u = {0};
+    u.persist_seq = 1;
+    u.hs_changed = true;
+    u.term = 2;
+    u.vote = 42;
+    u.entries = e;
+    u.n_entries = 5;
+    assert_int_equal(raft_storage_persist(&f->store, &u), 0);
+
+    /* A new leader overwrites 4..5 with one entry of term 3, in one batch. */
+    struct raft_entry e2 = entry(4, 3, "new");
+    memset(&u, 0, sizeof(u));
+    u.persist_seq = 2;
+    u.truncate_from = 4;
+    u.entries = &e2;
+    u.n_entries = 1;
+    assert_int_equal(raft_storage_persist(&f->store, &u), 0);
+
+    /* A snapshot at 2 and compaction of 1..2. */
+    struct raft_snapshot snap = {0};
+    snap.index = 2;
+    snap.term = 1;
+    snap.config.n = 1;
+    snap.config.servers[0].id = 7;
+    snap.config.servers[0].role = RAFT_VOTER;
+    snap.data = (uint8_t *)"STATE";
+    snap.len = 5;
+    memset(&u, 0, sizeof(u));
+    u.persist_seq = 3;
+    u.snapshot = &snap;
+    u.compact_to = 2;
+    assert_int_equal(raft_storage_persist(&f->store, &u), 0);
+
+    reopen(f);
+    struct raft_storage_state st;
+    char err[128];
+    assert_int_equal(raft_storage_load(&f->store, &st, err, sizeof(err)), 0);
+    assert_false(st.empty);
+    assert_int_equal(st.term, 2);
+    assert_int_equal(st.vote, 42);
+    assert_true(st.has_snapshot);
+    assert_int_equal(st.snapshot.index, 2);
+    assert_int_equal(st.snapshot.config.n, 1);
+    assert_int_equal(st.snapshot.config.servers[0].id, 7);
+    assert_memory_equal(st.snapshot.data, "STATE", 5);
+    assert_int_equal(st.n_entries, 2);
+    assert_int_equal(st.entries[0].index, 3);
+    assert_int_equal(st.entries[0].term, 2);
+    assert_memory_equal(st.entries[0].data, "ccc", 3);
+    assert_int_equal(st.entries[1].index, 4);
+    assert_int_equal(st.entries[1].term, 3);
+    assert_memory_equal(st.entries[1].data, "new", 3);
+    raft_storage_state_free(&st);
+}
+
+static void test_newer_format_refused(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t fmt[4] = {0, 0, 0, RAFT_STORAGE_FORMAT + 1};
+    assert_int_equal(pl_store_put(&f->store, PL_CF_RAFT_META, "format", 6, fmt, 4), 0);
+    struct raft_storage_state st;
+    char err[256] = "";
+    assert_int_equal(raft_storage_load(&f->store, &st, err, sizeof(err)), PL_EVERSION);
+    assert_non_null(strstr(err, "newer version"));
+}
+
+static void test_corrupt_records_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct raft_entry e = entry(1, 1, "x");
+    struct raft_update u = {0};
+    u.persist_seq = 1;
+    u.hs_changed = true;
+    u.term = 1;
+    u.entries = &e;
+    u.n_entries = 1;
+    assert_int_equal(raft_storage_persist(&f->store, &u), 0);
+    struct raft_storage_state st;
+    char err[256] = "";
+
+    /* A hard state of the wrong size. */
+    assert_int_equal(pl_store_put(&f->store, PL_CF_RAFT_META, "hs", 2, "short", 5), 0);
+    assert_int_not_equal(raft_storage_load(&f->store, &st, err, sizeof(err)), 0);
+    assert_non_null(strstr(err, "hs"));
+    uint8_t hs[16] = {0};
+    hs[7] = 1;
+    assert_int_equal(pl_store_put(&f->store, PL_CF_RAFT_META, "hs", 2, hs, 16), 0);
+
+    /* A snapshot record that is not one. */
+    assert_int_equal(pl_store_put(&f->store, PL_CF_RAFT_META, "snap", 4, "\xc1", 1), 0);
+    assert_int_equal(raft_storage_load(&f->store, &st, err, sizeof(err)), PL_ECORRUPT);
+    assert_non_null(strstr(err, "snap"));
+}
+
+static void test_log_without_format_refused(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    uint8_t val[10] = {0, 0, 0, 0, 0, 0, 0, 1, RAFT_ENTRY_NORMAL, 'x'};
+    assert_int_equal(pl_store_put(&f->store, PL_CF_RAFT_LOG, key, 8, val, 10), 0);
+    struct raft_storage_state st;
+    char err[256] = "";
+    assert_int_equal(raft_storage_load(&f->store, &st, err, sizeof(err)), PL_ECORRUPT);
+    assert_non_null(strstr(err, "format"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_empty_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_truncate_compact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_format_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_records_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_without_format_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
