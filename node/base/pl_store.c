@@ -136,8 +136,10 @@ int pl_store_open(struct pl_store *s, const char *data_dir, unsigned flags)
     char *err = NULL;
     char **disk = rocksdb_list_column_families(s->opts, db_path, &n_disk, &err);
     if (err != NULL) {
-        /* A database that does not exist yet has nothing to list. */
+        /* A database that does not exist yet has nothing to list (RocksDB still returns
+         * malloc(0) for the empty list). */
         free(err);
+        free(disk);
         err = NULL;
         disk = NULL;
         n_disk = 0;
