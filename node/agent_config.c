@@ -175,12 +175,26 @@ int agent_config_load_file(struct agent_config *cfg, const char *path, char *err
     if (text == NULL)
         return -ENOMEM;
     text[len] = '\0';
+    int rc = agent_config_load_text(cfg, path, text, len, err, err_size);
+    free(text);
+    return rc;
+}
+
+int agent_config_load_text(struct agent_config *cfg, const char *path, const char *text,
+                           size_t len, char *err, size_t err_size)
+{
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (root != NULL && end != text + len) {
-        cJSON_Delete(root);
-        free(text);
-        return fail(err, err_size, "%s: contains a NUL byte", path);
+        /* Only white space may follow the document. */
+        const char *p = end;
+        while (p < text + len && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+            p++;
+        if (p != text + len) {
+            cJSON_Delete(root);
+            root = NULL;
+            end = p;
+        }
     }
     if (root == NULL || !cJSON_IsObject(root)) {
         size_t off = end != NULL && end >= text ? (size_t)(end - text) : 0;
@@ -194,11 +208,9 @@ int agent_config_load_file(struct agent_config *cfg, const char *path, char *err
             }
         }
         cJSON_Delete(root);
-        free(text);
         return fail(err, err_size, "%s:%d:%d: %s", path, line, col,
                     root == NULL ? "not valid JSON" : "expected a JSON object at the top");
     }
-    free(text);
     snprintf(cfg->source, sizeof(cfg->source), "%s", path);
     struct config_ctx c = {cfg->source, err, err_size};
     static const char *const known[] = {

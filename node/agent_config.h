@@ -41,6 +41,9 @@ void agent_config_init(struct agent_config *cfg);
 void agent_config_close(struct agent_config *cfg);
 /* Reads a JSON config file; errors go to `err` (one line naming file and key). */
 int agent_config_load_file(struct agent_config *cfg, const char *path, char *err, size_t err_size);
+/* The same for a config already in memory; `source` names it in errors. */
+int agent_config_load_text(struct agent_config *cfg, const char *source, const char *text,
+                           size_t len, char *err, size_t err_size);
 /* Checks the merged config (addresses parse, data dir given, profile known). */
 int agent_config_validate(struct agent_config *cfg, char *err, size_t err_size);
 
