@@ -573,12 +573,13 @@ static void maybe_commit(struct raft *r)
 
 /* ------------------------------------------------------------ message handlers */
 
-/* Leader stickiness (thesis §4.2.3, with CheckQuorum §6.2): a server that heard from a
- * leader within the minimum election timeout ignores a RequestVote that would depose it. */
+/* Leader stickiness (thesis §4.2.3): a server that heard from a leader within the minimum
+ * election timeout, or is the leader, ignores a RequestVote that would depose it. This is
+ * what stops servers removed from the configuration (which no longer hear heartbeats) from
+ * disrupting the cluster, so it is on whether or not CheckQuorum is; a leader cut off without
+ * CheckQuorum still learns of a newer term from the replies to its AppendEntries. */
 static bool in_lease(const struct raft *r)
 {
-    if (!r->o.check_quorum)
-        return false;
     if (r->role == RAFT_LEADER)
         return true;
     return r->leader != 0 && r->now_ms < r->leader_seen_ms + r->o.election_timeout_ms;

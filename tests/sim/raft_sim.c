@@ -146,6 +146,9 @@ struct kv { uint64_t index, term, hash, prev_term; bool used; };
 
 struct proposal {
     uint64_t id;
+    uint32_t node;
+    uint64_t incarnation; /* of the node it was submitted to */
+    bool resolved;        /* an outcome, success or error, was reported */
     uint8_t *data;
     uint32_t len;
     uint64_t submitted_at;
@@ -636,7 +639,12 @@ static void process(struct sim *s, struct node *n, struct raft_update *u)
         /* 4. outcomes */
         for (uint32_t i = 0; i < u->n_results; i++) {
             struct proposal *p = prop_find(s, u->results[i].id);
-            if (p == NULL || u->results[i].err != 0)
+            if (p == NULL)
+                continue;
+            if (p->resolved && u->results[i].err == 0 && !p->acked)
+                fail(s, "proposal %" PRIu64 " succeeded after it was reported failed", p->id);
+            p->resolved = true;
+            if (u->results[i].err != 0)
                 continue;
             if (p->acked && p->index != u->results[i].index)
                 fail(s, "proposal %" PRIu64 " acknowledged twice", p->id);
@@ -645,6 +653,10 @@ static void process(struct sim *s, struct node *n, struct raft_update *u)
             if (s->heal_at && p->submitted_at >= s->heal_at && !s->healed_ok_at)
                 s->healed_ok_at = s->now;
         }
+        /* Leader Append-Only: a leader never truncates its own log. */
+        if (u->truncate_from && raft_role(&n->r) == RAFT_LEADER)
+            fail(s, "Leader Append-Only: leader %" PRIu64 " truncates from %" PRIu64, n->id,
+                 u->truncate_from);
         record_commit(s, n);
         check_roles(s, n);
         /* 5. snapshot when asked */
@@ -741,6 +753,8 @@ static void propose(struct sim *s, uint32_t node_index)
     for (uint32_t i = 8; i < p->len; i++)
         p->data[i] = (uint8_t)pl_rand_next(&s->rng);
     p->submitted_at = s->now;
+    p->node = node_index;
+    p->incarnation = n->incarnation;
     struct raft_proposal item = {.id = p->id, .data = p->data, .len = p->len};
     struct raft_event ev = {.type = RAFT_EV_PROPOSE};
     ev.propose.items = &item;
@@ -1047,6 +1061,13 @@ static void run_until(struct sim *s, uint64_t until, const struct run_cfg *cfg,
 
 static void final_checks(struct sim *s)
 {
+    /* Every proposal learns its fate (unless the node it was given to crashed since). */
+    for (size_t i = 0; i < s->n_props && !s->failed; i++) {
+        struct proposal *p = &s->props[i];
+        if (!p->resolved && s->nodes[p->node].incarnation == p->incarnation &&
+            s->now > p->submitted_at + s->opts.proposal_timeout_ms + 100)
+            fail(s, "proposal %" PRIu64 " on node %u never got an outcome", p->id, p->node + 1);
+    }
     for (size_t i = 0; i < s->n_props && !s->failed; i++) {
         struct proposal *p = &s->props[i];
         if (!p->acked)
@@ -1057,6 +1078,10 @@ static void final_checks(struct sim *s)
             break;
         }
         struct node *l = find_leader(s);
+        if (l == NULL) {
+            fail(s, "liveness: no leader in a quiet, healed cluster");
+            break;
+        }
         const struct raft_config *c = raft_config_get(&l->r);
         for (uint32_t k = 0; k < c->n; k++) {
             struct node *n = &s->nodes[c->servers[k].id - 1];
@@ -1133,6 +1158,8 @@ static int run_seed(uint64_t seed, uint32_t voters, bool trace)
         if (!s.failed && !members_caught_up(&s, max_acked(&s)))
             fail(&s, "liveness: members did not apply index %" PRIu64 " after healing",
                  max_acked(&s));
+        /* Long enough for every pending proposal to time out. */
+        run_until(&s, s.now + s.opts.proposal_timeout_ms + 200, &quiet, &next_chaos, &next_prop);
         if (!s.failed)
             final_checks(&s);
     }
