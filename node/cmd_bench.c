@@ -11,6 +11,7 @@
 #include "base/pl_err.h"
 #include "base/pl_mp.h"
 #include "base/pl_rand.h"
+#include "bench_heal.h"
 #include "cli.h"
 #include "commands.h"
 #include "ledger.h"
@@ -324,6 +325,7 @@ static const struct {
     const char *summary;
 } benches[] = {
     {"ledger", bench_ledger, "ledger appends, proofs and check vs raw SHA-256 and RocksDB"},
+    {"heal", bench_heal, "fault-to-healthy for crash and hang; the agent's idle CPU and RSS"},
 };
 
 int cmd_bench(int argc, char **argv)

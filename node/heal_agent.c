@@ -41,6 +41,7 @@ static void svc_signal(struct heal_svc *s, struct heal_signal *sig);
 static void svc_spawn(struct heal_svc *s, bool for_action);
 static void escalate(struct heal_svc *s, enum heal_level level, const char *why);
 static void action_cmd_start(struct heal_svc *s, enum heal_action a);
+static void check_timer_cb(uv_timer_t *t);
 
 /* ---- small helpers ---- */
 
@@ -302,8 +303,10 @@ static int spawn_run(struct heal_svc *s)
     s->metrics.have_prev_hist = false;
     for (int i = 0; i < s->nchecks; i++) {
         struct heal_check_rt *c = &s->checks[i];
-        /* A fresh count for the new process; check_timer_cb gives it start_ms first. */
+        /* A fresh count for the new process, first judged start_ms after it started. */
         heal_check_state_init(&c->state, c->cfg->failures, c->cfg->successes);
+        if (uv_is_active((uv_handle_t *)&c->timer))
+            uv_timer_start(&c->timer, check_timer_cb, s->cfg->start_ms, c->cfg->interval_ms);
     }
     return 0;
 }

@@ -396,7 +396,7 @@ static int parse_service(const struct config_ctx *c, const cJSON *o, const char 
     s->log_max_bytes = 1 << 20;
     s->log_keep = 3;
     s->verify_ms = 30000;
-    s->start_ms = 1000;
+    s->start_ms = 500;
     if (s->supervised) {
         const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(o, "command");
         if (cmd == NULL)

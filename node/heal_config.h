@@ -88,7 +88,7 @@ struct heal_service_cfg {
     uint32_t log_keep;      /* rotated files kept, default 3 */
     uint64_t verify_ms;     /* after an action: healthy within this or the next step (30 s) */
     uint64_t start_ms;      /* a supervised process running this long without checks is
-                               healthy; also the startup grace for checks (default 1000) */
+                               healthy; also the startup grace for checks (default 500) */
     int nchecks;
     struct heal_check_cfg checks[HEAL_CHECKS_MAX];
     struct heal_metrics_cfg metrics;
