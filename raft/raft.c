@@ -674,8 +674,10 @@ static void follow(struct raft *r, uint64_t leader)
  * caller). */
 static void on_append(struct raft *r, const struct raft_msg *m)
 {
-    if (PL_NEVER(r->role == RAFT_LEADER)) {
-        r->stats.dropped_invalid++; /* two leaders in one term */
+    if (r->role == RAFT_LEADER) {
+        /* Two leaders in one term: a peer breaks the protocol. Outside input, so counted
+         * and dropped, not asserted; the simulator checks Election Safety itself. */
+        r->stats.dropped_invalid++;
         return;
     }
     follow(r, m->from);
@@ -723,8 +725,8 @@ static void on_append(struct raft *r, const struct raft_msg *m)
         if (idx <= last_index(r)) {
             if (raft_term_at(r, idx) == es[i].term)
                 continue;
-            if (PL_NEVER(idx <= r->commit)) {
-                r->stats.dropped_invalid++; /* a leader contradicting a committed entry */
+            if (idx <= r->commit) {
+                r->stats.dropped_invalid++; /* a "leader" contradicting a committed entry */
                 return;
             }
             if (idx <= r->config_index)
@@ -831,8 +833,8 @@ static void reply_snapshot(struct raft *r, uint64_t to, uint64_t index, uint64_t
 /* Paper §7 and Figure 13: InstallSnapshot receiver, chunk by chunk. */
 static void on_snapshot(struct raft *r, const struct raft_msg *m)
 {
-    if (PL_NEVER(r->role == RAFT_LEADER)) {
-        r->stats.dropped_invalid++;
+    if (r->role == RAFT_LEADER) {
+        r->stats.dropped_invalid++; /* as in on_append */
         return;
     }
     follow(r, m->from);

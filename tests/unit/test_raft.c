@@ -319,6 +319,22 @@ static void test_candidate_on_conversion(void **state)
     rm(t);
 }
 
+/* Our contract: a candidate's own vote counts only once durable, so a single voter cannot
+ * lead before its term and vote are on disk. */
+static void test_candidate_counts_own_vote_once_durable(void **state)
+{
+    (void)state;
+    struct t *t = mk(1, 1, 0, false, false, NULL, 0);
+    t->now += 2 * ET;
+    struct raft_event ev = {.type = RAFT_EV_TICK};
+    step(t, &ev);
+    assert_int_equal(raft_role(&t->r), RAFT_CANDIDATE);
+    assert_true(t->u.hs_changed);
+    persist(t);
+    assert_int_equal(raft_role(&t->r), RAFT_LEADER);
+    rm(t);
+}
+
 /* Figure 2, Candidates 2: votes from a majority make it leader. */
 static void test_candidate_wins_with_majority(void **state)
 {
@@ -1035,6 +1051,7 @@ int main(void)
         cmocka_unit_test(test_follower_election_timeout),
         cmocka_unit_test(test_follower_heartbeat_resets_timer),
         cmocka_unit_test(test_candidate_on_conversion),
+        cmocka_unit_test(test_candidate_counts_own_vote_once_durable),
         cmocka_unit_test(test_candidate_wins_with_majority),
         cmocka_unit_test(test_candidate_steps_down_for_leader),
         cmocka_unit_test(test_candidate_restarts_election),
