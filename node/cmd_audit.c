@@ -27,8 +27,10 @@ static int cmd_audit_export(int argc, char **argv)
         {"--data-dir", CLI_STR, &data_dir, "the node's data directory", true, false},
         {"--from", CLI_U64, &from, "first entry index (default 0)", false, false},
         {"--to", CLI_U64, &to, "last entry index, inclusive (default: the newest)", false, false},
-        {"--since", CLI_STR, &since, "only entries at or after this time (RFC 3339 or ms)", false, false},
-        {"--until", CLI_STR, &until, "only entries at or before this time (RFC 3339 or ms)", false, false},
+        {"--since", CLI_STR, &since, "only entries at or after this time (RFC 3339 or ms)", false,
+         false},
+        {"--until", CLI_STR, &until, "only entries at or before this time (RFC 3339 or ms)", false,
+         false},
         {"--format", CLI_STR, &format, "jsonl (default, verifiable) or csv", false, false},
         {"--proofs", CLI_BOOL, &proofs, "add each entry's inclusion proof (jsonl)", false, false},
         {"-o", CLI_STR, &path, "write to this file instead of stdout", false, false},
@@ -41,8 +43,8 @@ static int cmd_audit_export(int argc, char **argv)
                        flags, argc, argv, 0, 0, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
-    struct audit_export_opts o = {.from = from, .to = to, .has_to = flags[2].seen,
-                                  .proofs = proofs};
+    struct audit_export_opts o = {
+        .from = from, .to = to, .has_to = flags[2].seen, .proofs = proofs};
     if (strcmp(format, "jsonl") == 0)
         o.format = AUDIT_JSONL;
     else if (strcmp(format, "csv") == 0)
@@ -125,7 +127,8 @@ static int cmd_audit_verify(int argc, char **argv)
     const char *key_hex = NULL;
     bool json = false;
     struct cli_flag flags[] = {
-        {"--public-key", CLI_STR, &key_hex, "require the head to be signed by this key (hex)", false, false},
+        {"--public-key", CLI_STR, &key_hex, "require the head to be signed by this key (hex)",
+         false, false},
         {"--json", CLI_BOOL, &json, "print one JSON document", false, false},
         {0},
     };
@@ -170,8 +173,10 @@ static int cmd_audit_verify(int argc, char **argv)
     if (!json) {
         printf("head: size %" PRIu64 ", root %s\n  signed by %s%s: signature valid\n", r.head.size,
                root, pk, key_hex ? " (the pinned key)" : "");
-        printf("entries: %" PRIu64 " lines, each byte-for-byte the rendering of its leaf; leaf "
-               "hashes recomputed\n", r.entries);
+        printf("entries: %" PRIu64
+               " lines, each byte-for-byte the rendering of its leaf; leaf "
+               "hashes recomputed\n",
+               r.entries);
         if (r.proofs_verified > 0)
             printf("inclusion: %" PRIu64 " audit paths verified against the signed head\n",
                    r.proofs_verified);
@@ -179,12 +184,14 @@ static int cmd_audit_verify(int argc, char **argv)
             printf("inclusion: the head's root recomputed from all %" PRIu64 " leaves matches\n",
                    r.entries);
         else
-            printf("NOT checked: that these entries are in the signed tree (the file has no "
-                   "proofs and not the full range 0..%" PRIu64 "; export with --proofs)\n",
-                   r.head.size ? r.head.size - 1 : 0);
+            printf(
+                "NOT checked: that these entries are in the signed tree (the file has no "
+                "proofs and not the full range 0..%" PRIu64 "; export with --proofs)\n",
+                r.head.size ? r.head.size - 1 : 0);
         if (key_hex == NULL)
-            printf("note: the key was taken from the file; pin it with --public-key to check "
-                   "who signed\n");
+            printf(
+                "note: the key was taken from the file; pin it with --public-key to check "
+                "who signed\n");
         printf("OK\n");
     }
     return 0;
@@ -197,9 +204,10 @@ int cmd_audit(int argc, char **argv)
     if (argc >= 1 && strcmp(argv[0], "verify") == 0)
         return cmd_audit_verify(argc - 1, argv + 1);
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        printf("usage: platelet audit <command> [flags]\n\ncommands:\n"
-               "  export       write the audit trail (jsonl with signed head, or csv)\n"
-               "  verify       verify an exported jsonl trail offline\n");
+        printf(
+            "usage: platelet audit <command> [flags]\n\ncommands:\n"
+            "  export       write the audit trail (jsonl with signed head, or csv)\n"
+            "  verify       verify an exported jsonl trail offline\n");
         return 0;
     }
     if (argc < 1)

@@ -68,7 +68,8 @@ static int make_body(struct pl_buf *b, uint64_t i, size_t pad)
     return w.err;
 }
 
-struct bench_ledger_result {
+struct bench_ledger_result
+{
     size_t leaf_bytes;
     double sha_per_s, rocks_per_s, append_per_s, ratio;
     double incl_us, cons_us, check_per_s;
@@ -91,8 +92,7 @@ static int bench_sha(uint64_t n, size_t leaf_bytes, double *rate)
     return 0;
 }
 
-static int bench_rocks(const char *dir, uint64_t n, uint64_t batch, size_t leaf_bytes,
-                       double *rate)
+static int bench_rocks(const char *dir, uint64_t n, uint64_t batch, size_t leaf_bytes, double *rate)
 {
     struct pl_store s;
     int rc = pl_store_open(&s, dir, PL_STORE_CREATE);
@@ -160,8 +160,12 @@ static int bench_ledger_run(const char *dir, struct bench_ledger_result *r)
         pl_buf_init(&probe, 4096);
         pl_buf_init(&leaf, 4096);
         make_body(&probe, 123456, 0);
-        struct ledger_entry e = {.index = 123456, .term = 3, .time_ms = 1795300000000,
-                                 .kind = "decision", .kind_len = 8, .body = probe.data,
+        struct ledger_entry e = {.index = 123456,
+                                 .term = 3,
+                                 .time_ms = 1795300000000,
+                                 .kind = "decision",
+                                 .kind_len = 8,
+                                 .body = probe.data,
                                  .body_len = probe.len};
         ledger_entry_encode(&e, &leaf);
         pad = leaf.len < LEAF_TARGET_BYTES ? LEAF_TARGET_BYTES - leaf.len - 1 : 0;
@@ -178,9 +182,12 @@ static int bench_ledger_run(const char *dir, struct bench_ledger_result *r)
     for (uint64_t i = 0; i < batch; i++) {
         pl_buf_init(&bodies[i], 4096);
         make_body(&bodies[i], i, pad);
-        entries[i] = (struct ledger_entry){.term = 3, .time_ms = 1795300000000 + i,
-                                           .kind = "decision", .kind_len = 8,
-                                           .body = bodies[i].data, .body_len = bodies[i].len};
+        entries[i] = (struct ledger_entry){.term = 3,
+                                           .time_ms = 1795300000000 + i,
+                                           .kind = "decision",
+                                           .kind_len = 8,
+                                           .body = bodies[i].data,
+                                           .body_len = bodies[i].len};
     }
 
     double t0 = now_s();
@@ -292,7 +299,8 @@ static int bench_ledger(int argc, char **argv)
     double slower = r.sha_per_s < r.rocks_per_s ? r.sha_per_s : r.rocks_per_s;
     r.ratio = r.append_per_s / slower;
     if (json) {
-        printf("{\"entries\":%" PRIu64 ",\"batch\":%" PRIu64 ",\"leaf_bytes\":%zu,"
+        printf("{\"entries\":%" PRIu64 ",\"batch\":%" PRIu64
+               ",\"leaf_bytes\":%zu,"
                "\"append_per_s\":%.0f,\"inclusion_proof_us\":%.2f,\"consistency_proof_us\":%.2f,"
                "\"check_per_s\":%.0f,\"raw_sha256_per_s\":%.0f,\"raw_rocksdb_puts_per_s\":%.0f,"
                "\"ratio_to_slower_limit\":%.3f}\n",
@@ -312,14 +320,16 @@ static int bench_ledger(int argc, char **argv)
         printf("  SHA-256 (libsodium)       %12.0f hashes/s of %zu bytes\n", r.sha_per_s,
                r.leaf_bytes + 1);
         printf("  RocksDB batched puts      %12.0f puts/s of %zu bytes (synced batches of %" PRIu64
-               ")\n", r.rocks_per_s, r.leaf_bytes, r.batch);
+               ")\n",
+               r.rocks_per_s, r.leaf_bytes, r.batch);
         printf("ledger append rate = %.2f x the slower raw limit (%s; goal >= 0.5)\n", r.ratio,
                r.sha_per_s < r.rocks_per_s ? "SHA-256" : "RocksDB puts");
     }
     return 0;
 }
 
-static const struct {
+static const struct
+{
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;

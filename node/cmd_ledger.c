@@ -28,7 +28,8 @@
 #define APPEND_BATCH_BYTES_MAX (512u * 1024 * 1024)
 #define APPEND_BATCH_DEFAULT_MAX 1000000
 
-struct opened {
+struct opened
+{
     struct pl_store store;
     struct pl_keys keys;
     struct ledger ledger;
@@ -83,7 +84,8 @@ static void print_hex(const uint8_t *p, size_t n)
 
 /* ---- append ---- */
 
-struct batch {
+struct batch
+{
     struct pl_buf bodies;
     size_t *offsets; /* start of body i in bodies; offsets[n] = bodies.len */
     size_t n, cap;
@@ -116,8 +118,12 @@ static int batch_add(struct batch *b, const char *line, size_t len, char *err, s
     return 0;
 }
 
-static int batch_commit(const char *cmd, struct opened *o, struct batch *b, const char *kind,
-                        bool json, uint64_t *appended)
+static int batch_commit(const char *cmd,
+                        struct opened *o,
+                        struct batch *b,
+                        const char *kind,
+                        bool json,
+                        uint64_t *appended)
 {
     if (b->n == 0)
         return 0;
@@ -182,21 +188,28 @@ static int cmd_ledger_append(int argc, char **argv)
     uint64_t batch_size = 0;
     bool json = false;
     struct cli_flag flags[] = {
-        {"--data-dir", CLI_STR, &data_dir, "the node's data directory (created if missing)", true, false},
-        {"--kind", CLI_STR, &kind, "entry kind, e.g. detect, decision (default event)", false, false},
-        {"--batch", CLI_U64, &batch_size, "commit every N lines and print one acknowledgement line per batch (default: all "
-         "input is one batch)", false, false},
+        {"--data-dir", CLI_STR, &data_dir, "the node's data directory (created if missing)", true,
+         false},
+        {"--kind", CLI_STR, &kind, "entry kind, e.g. detect, decision (default event)", false,
+         false},
+        {"--batch", CLI_U64, &batch_size,
+         "commit every N lines and print one acknowledgement line per batch (default: all "
+         "input is one batch)",
+         false, false},
         {"--json", CLI_BOOL, &json, "print one JSON document at the end", false, false},
         {0},
     };
     struct cli_args args;
-    int rc = cli_parse(cmd, "platelet ledger append --data-dir D [--kind K] [--batch N] [--json] < lines.jsonl",
-                       flags, argc, argv, 0, 0, &args);
+    int rc = cli_parse(
+        cmd, "platelet ledger append --data-dir D [--kind K] [--batch N] [--json] < lines.jsonl",
+        flags, argc, argv, 0, 0, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     if (!kind_valid(kind))
-        return cli_fail(cmd, "--kind: '%s' must be 1..%d printable characters without spaces, "
-                        "quotes, commas or backslashes", kind, LEDGER_KIND_MAX);
+        return cli_fail(cmd,
+                        "--kind: '%s' must be 1..%d printable characters without spaces, "
+                        "quotes, commas or backslashes",
+                        kind, LEDGER_KIND_MAX);
     if (batch_size > LEDGER_BATCH_MAX)
         return cli_fail(cmd, "--batch: at most %u", LEDGER_BATCH_MAX);
     uint64_t max_batch = batch_size ? batch_size : APPEND_BATCH_DEFAULT_MAX;
@@ -220,8 +233,11 @@ static int cmd_ledger_append(int argc, char **argv)
         int c = 0;
         while ((c = getchar()) != EOF && c != '\n') {
             if (len > APPEND_LINE_MAX) {
-                fprintf(stderr, "%s: line %" PRIu64 ": longer than %d bytes; its batch was not "
-                        "appended\n", cmd, lineno + 1, APPEND_LINE_MAX);
+                fprintf(stderr,
+                        "%s: line %" PRIu64
+                        ": longer than %d bytes; its batch was not "
+                        "appended\n",
+                        cmd, lineno + 1, APPEND_LINE_MAX);
                 rc = PL_ETOOBIG;
                 goto done;
             }
@@ -241,9 +257,10 @@ static int cmd_ledger_append(int argc, char **argv)
             char err[160] = "";
             rc = batch_add(&b, line, len, err, sizeof(err));
             if (rc != 0) {
-                fprintf(stderr, "%s: line %" PRIu64 ": %s; its batch (from line %" PRIu64
-                        ") was not appended\n", cmd, lineno, err[0] ? err : pl_strerror(rc),
-                        b.first_line);
+                fprintf(stderr,
+                        "%s: line %" PRIu64 ": %s; its batch (from line %" PRIu64
+                        ") was not appended\n",
+                        cmd, lineno, err[0] ? err : pl_strerror(rc), b.first_line);
                 goto done;
             }
             if (b.n >= max_batch) {
@@ -265,7 +282,8 @@ static int cmd_ledger_append(int argc, char **argv)
     if (rc != 0)
         goto done;
     if (json) {
-        printf("{\"appended\":%" PRIu64 ",\"size\":%" PRIu64 ",\"root\":\"", appended, o.ledger.size);
+        printf("{\"appended\":%" PRIu64 ",\"size\":%" PRIu64 ",\"root\":\"", appended,
+               o.ledger.size);
         print_hex(o.ledger.root, MERKLE_HASH_BYTES);
         printf("\"}\n");
     } else if (appended == 0) {
@@ -305,8 +323,8 @@ static int cmd_ledger_status(int argc, char **argv)
         {0},
     };
     struct cli_args args;
-    int rc = cli_parse(cmd, "platelet ledger status --data-dir D [--json]", flags, argc, argv, 0,
-                       0, &args);
+    int rc = cli_parse(cmd, "platelet ledger status --data-dir D [--json]", flags, argc, argv, 0, 0,
+                       &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     struct opened o;
@@ -365,7 +383,8 @@ static int cmd_ledger_proof(int argc, char **argv)
     struct cli_flag flags[] = {
         {"--data-dir", CLI_STR, &data_dir, "the node's data directory", true, false},
         {"--index", CLI_U64, &index, "the entry's index", true, false},
-        {"--size", CLI_U64, &size, "tree size to prove against (default: the current size)", false, false},
+        {"--size", CLI_U64, &size, "tree size to prove against (default: the current size)", false,
+         false},
         {"--json", CLI_BOOL, &json, "print one JSON document", false, false},
         {0},
     };
@@ -411,9 +430,12 @@ static int cmd_ledger_proof(int argc, char **argv)
     merkle_leaf_hash(leaf, leaf_len, leaf_hash);
     /* What we print must verify; if it does not, the store is damaged. */
     if (PL_NEVER(merkle_inclusion_verify(index, size, leaf_hash,
-                                         (const uint8_t(*)[MERKLE_HASH_BYTES])path, n, root) != 0)) {
-        fprintf(stderr, "%s: the stored tree does not prove entry %" PRIu64
-                " (run 'platelet ledger check')\n", cmd, index);
+                                         (const uint8_t(*)[MERKLE_HASH_BYTES])path, n,
+                                         root) != 0)) {
+        fprintf(stderr,
+                "%s: the stored tree does not prove entry %" PRIu64
+                " (run 'platelet ledger check')\n",
+                cmd, index);
         rc = PL_ECORRUPT;
         goto done;
     }
@@ -424,7 +446,8 @@ static int cmd_ledger_proof(int argc, char **argv)
     }
     pl_base64_encode(leaf, leaf_len, b64);
     if (json) {
-        printf("{\"leaf_index\":%" PRIu64 ",\"tree_size\":%" PRIu64 ",\"leaf\":\"%s\",\"leaf_hash\":\"",
+        printf("{\"leaf_index\":%" PRIu64 ",\"tree_size\":%" PRIu64
+               ",\"leaf\":\"%s\",\"leaf_hash\":\"",
                index, size, b64);
         print_hex(leaf_hash, MERKLE_HASH_BYTES);
         printf("\",\"audit_path\":");
@@ -481,8 +504,10 @@ static int cmd_ledger_consistency(int argc, char **argv)
     if (!to_given)
         second = l->size;
     if (second > l->size || first == 0 || first > second) {
-        fprintf(stderr, "%s: need 1 <= --from (%" PRIu64 ") <= --to (%" PRIu64
-                ") <= the ledger's size (%" PRIu64 ")\n", cmd, first, second, l->size);
+        fprintf(stderr,
+                "%s: need 1 <= --from (%" PRIu64 ") <= --to (%" PRIu64
+                ") <= the ledger's size (%" PRIu64 ")\n",
+                cmd, first, second, l->size);
         close_ledger(&o);
         return PL_ERANGE;
     }
@@ -501,8 +526,10 @@ static int cmd_ledger_consistency(int argc, char **argv)
     }
     if (PL_NEVER(merkle_consistency_verify(first, second, r1, r2,
                                            (const uint8_t(*)[MERKLE_HASH_BYTES])proof, n) != 0)) {
-        fprintf(stderr, "%s: the stored tree does not prove its own consistency (run 'platelet "
-                "ledger check')\n", cmd);
+        fprintf(stderr,
+                "%s: the stored tree does not prove its own consistency (run 'platelet "
+                "ledger check')\n",
+                cmd);
         close_ledger(&o);
         return PL_ECORRUPT;
     }
@@ -543,8 +570,8 @@ static int cmd_ledger_check(int argc, char **argv)
         {0},
     };
     struct cli_args args;
-    int rc = cli_parse(cmd, "platelet ledger check --data-dir D [--json]", flags, argc, argv, 0,
-                       0, &args);
+    int rc = cli_parse(cmd, "platelet ledger check --data-dir D [--json]", flags, argc, argv, 0, 0,
+                       &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     /* Not through ledger_open(): it refuses a damaged ledger, and check must name the damage. */
@@ -573,7 +600,8 @@ static int cmd_ledger_check(int argc, char **argv)
     }
     if (json)
         printf("{\"ok\":true,\"size\":%" PRIu64 ",\"leaves\":%" PRIu64 ",\"nodes\":%" PRIu64
-               ",\"heads\":%" PRIu64 "}\n", r.size, r.leaves, r.nodes, r.heads);
+               ",\"heads\":%" PRIu64 "}\n",
+               r.size, r.leaves, r.nodes, r.heads);
     else
         printf("ok: %" PRIu64 " entries, %" PRIu64 " tree nodes and %" PRIu64
                " signed heads recomputed and checked; size %" PRIu64 "\n",
@@ -581,7 +609,8 @@ static int cmd_ledger_check(int argc, char **argv)
     return 0;
 }
 
-static const struct {
+static const struct
+{
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;

@@ -35,7 +35,8 @@
 
 enum audit_format { AUDIT_JSONL, AUDIT_CSV };
 
-struct audit_export_opts {
+struct audit_export_opts
+{
     uint64_t from;
     uint64_t to; /* inclusive */
     bool has_to;
@@ -49,14 +50,19 @@ struct audit_export_opts {
  * Writes the trail of the ledger's newest head to out. PL_ERANGE (with err) for an empty
  * ledger or a range outside it. *count_out (may be NULL) gets the entries written.
  */
-int audit_export(struct ledger *l, const struct audit_export_opts *o, FILE *out,
-                 uint64_t *count_out, char *err, size_t err_size);
+int audit_export(struct ledger *l,
+                 const struct audit_export_opts *o,
+                 FILE *out,
+                 uint64_t *count_out,
+                 char *err,
+                 size_t err_size);
 
 /* ---- one line of a trail ---- */
 
 enum audit_line_type { AUDIT_LINE_HEADER, AUDIT_LINE_ENTRY };
 
-struct audit_header {
+struct audit_header
+{
     struct ledger_head head;
     uint8_t public_key[LEDGER_KEY_BYTES];
     uint64_t from, to, count;
@@ -65,7 +71,8 @@ struct audit_header {
     bool proofs;
 };
 
-struct audit_entry_line {
+struct audit_entry_line
+{
     uint8_t *leaf; /* malloc()ed */
     size_t leaf_len;
     struct ledger_entry entry; /* points into leaf */
@@ -75,7 +82,8 @@ struct audit_entry_line {
     bool has_path;
 };
 
-struct audit_line {
+struct audit_line
+{
     enum audit_line_type type;
     struct audit_header header;
     struct audit_entry_line entry;
@@ -87,27 +95,35 @@ struct audit_line {
  * line that is not a trail line at all, PL_EVERIFY for one whose fields do not match its
  * leaf (an edit). `reason` gets one human sentence. On success audit_line_free() after.
  */
-int audit_line_decode(const char *line, size_t len, enum audit_line_type expect,
-                      struct audit_line *out, char *reason, size_t reason_size);
+int audit_line_decode(const char *line,
+                      size_t len,
+                      enum audit_line_type expect,
+                      struct audit_line *out,
+                      char *reason,
+                      size_t reason_size);
 void audit_line_free(struct audit_line *l);
 
 /* Renders the canonical text of a header or entry line (no newline) into out. */
 int audit_header_render(const struct audit_header *h, struct pl_buf *out);
-int audit_entry_render(const uint8_t *leaf, size_t leaf_len,
-                       const uint8_t (*path)[MERKLE_HASH_BYTES], size_t path_len, bool with_path,
+int audit_entry_render(const uint8_t *leaf,
+                       size_t leaf_len,
+                       const uint8_t (*path)[MERKLE_HASH_BYTES],
+                       size_t path_len,
+                       bool with_path,
                        struct pl_buf *out);
 
 /* ---- offline verification of a whole file ---- */
 
-struct audit_verify_report {
+struct audit_verify_report
+{
     bool ok;
-    uint64_t fail_line;         /* 1-based line number of the first failure (0 when ok) */
+    uint64_t fail_line; /* 1-based line number of the first failure (0 when ok) */
     char reason[AUDIT_REASON_MAX];
     struct ledger_head head;
-    uint64_t entries;           /* entry lines checked */
-    uint64_t proofs_verified;   /* inclusion proofs verified against the head */
-    bool root_recomputed;       /* the head's root recomputed from all leaves */
-    bool inclusion_checked;     /* every entry is bound to the signed head */
+    uint64_t entries;         /* entry lines checked */
+    uint64_t proofs_verified; /* inclusion proofs verified against the head */
+    bool root_recomputed;     /* the head's root recomputed from all leaves */
+    bool inclusion_checked;   /* every entry is bound to the signed head */
 };
 
 /*

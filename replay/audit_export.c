@@ -18,7 +18,8 @@
 
 #define CSV_SUMMARY_MAX 160
 
-struct export_ctx {
+struct export_ctx
+{
     struct ledger *l;
     const struct audit_export_opts *o;
     FILE *out;
@@ -76,7 +77,9 @@ static void body_str_field(const msgpack_object *body, const char *key, struct p
         pl_buf_append(out, v->via.str.ptr, v->via.str.size);
 }
 
-static int csv_line(struct export_ctx *c, const struct ledger_entry *e, const uint8_t *leaf,
+static int csv_line(struct export_ctx *c,
+                    const struct ledger_entry *e,
+                    const uint8_t *leaf,
                     size_t len)
 {
     struct pl_buf *b = &c->line;
@@ -124,8 +127,11 @@ static int leaf_cb(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
     struct export_ctx *c = ctx;
     struct ledger_entry e;
     if (ledger_entry_decode(leaf, len, &e) != 0 || e.index != index)
-        return set_err(c, PL_ECORRUPT, "stored entry %" PRIu64 " does not decode (run 'platelet "
-                       "ledger check')", index);
+        return set_err(c, PL_ECORRUPT,
+                       "stored entry %" PRIu64
+                       " does not decode (run 'platelet "
+                       "ledger check')",
+                       index);
     if (!in_time(c->o, e.time_ms))
         return 0;
     c->count++;
@@ -156,17 +162,22 @@ static int leaf_cb(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
     return 0;
 }
 
-int audit_export(struct ledger *l, const struct audit_export_opts *o, FILE *out,
-                 uint64_t *count_out, char *err, size_t err_size)
+int audit_export(struct ledger *l,
+                 const struct audit_export_opts *o,
+                 FILE *out,
+                 uint64_t *count_out,
+                 char *err,
+                 size_t err_size)
 {
     struct export_ctx c = {.l = l, .o = o, .out = out, .err = err, .err_size = err_size};
     if (l->size == 0)
         return set_err(&c, PL_ERANGE, "the ledger is empty: nothing to export");
     uint64_t last = o->has_to ? o->to : l->size - 1;
     if (o->from >= l->size || last >= l->size)
-        return set_err(&c, PL_ERANGE, "index %" PRIu64 " is beyond the ledger (size %" PRIu64
-                       ", last index %" PRIu64 ")", o->from >= l->size ? o->from : last, l->size,
-                       l->size - 1);
+        return set_err(&c, PL_ERANGE,
+                       "index %" PRIu64 " is beyond the ledger (size %" PRIu64
+                       ", last index %" PRIu64 ")",
+                       o->from >= l->size ? o->from : last, l->size, l->size - 1);
     if (o->from > last)
         return set_err(&c, PL_ERANGE, "--from %" PRIu64 " is after --to %" PRIu64, o->from, last);
     if (o->has_since && o->has_until && o->since_ms > o->until_ms)
@@ -186,9 +197,14 @@ int audit_export(struct ledger *l, const struct audit_export_opts *o, FILE *out,
         if (o->format == AUDIT_CSV) {
             pl_buf_append_str(&c.line, "index,time,term,kind,node,summary,leaf_hash\n");
         } else {
-            struct audit_header h = {.head = l->head, .from = o->from, .to = last, .count = count,
-                                     .since_ms = o->since_ms, .until_ms = o->until_ms,
-                                     .has_since = o->has_since, .has_until = o->has_until,
+            struct audit_header h = {.head = l->head,
+                                     .from = o->from,
+                                     .to = last,
+                                     .count = count,
+                                     .since_ms = o->since_ms,
+                                     .until_ms = o->until_ms,
+                                     .has_since = o->has_since,
+                                     .has_until = o->has_until,
                                      .proofs = o->proofs};
             memcpy(h.public_key, l->head.public_key, LEDGER_KEY_BYTES);
             rc = audit_header_render(&h, &c.line);

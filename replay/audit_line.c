@@ -61,8 +61,11 @@ int audit_header_render(const struct audit_header *h, struct pl_buf *out)
                          h->proofs ? "true" : "false");
 }
 
-int audit_entry_render(const uint8_t *leaf, size_t leaf_len,
-                       const uint8_t (*path)[MERKLE_HASH_BYTES], size_t path_len, bool with_path,
+int audit_entry_render(const uint8_t *leaf,
+                       size_t leaf_len,
+                       const uint8_t (*path)[MERKLE_HASH_BYTES],
+                       size_t path_len,
+                       bool with_path,
                        struct pl_buf *out)
 {
     struct ledger_entry e;
@@ -72,8 +75,9 @@ int audit_entry_render(const uint8_t *leaf, size_t leaf_len,
     size_t start = out->len;
     char when[25];
     pl_time_format_rfc3339(e.time_ms, when);
-    pl_buf_printf(out, "{\"index\":%" PRIu64 ",\"time\":\"%s\",\"term\":%" PRIu64 ",\"kind\":",
-                  e.index, when, e.term);
+    pl_buf_printf(out,
+                  "{\"index\":%" PRIu64 ",\"time\":\"%s\",\"term\":%" PRIu64 ",\"kind\":", e.index,
+                  when, e.term);
     pl_json_write_string(out, e.kind, e.kind_len);
     pl_buf_append_str(out, ",\"body\":");
     rc = pl_json_from_msgpack(e.body, e.body_len, out);
@@ -137,8 +141,7 @@ static int decode_header(const cJSON *j, struct audit_header *h, char *reason, s
     if (get_u64(j, "platelet_audit", &version) != 0)
         return say(reason, rs, PL_EMALFORMED, "not a Platelet audit trail header");
     if (version != 1)
-        return say(reason, rs, PL_EMALFORMED, "unsupported audit trail version %" PRIu64,
-                   version);
+        return say(reason, rs, PL_EMALFORMED, "unsupported audit trail version %" PRIu64, version);
     if (get_hex(j, "public_key", h->public_key, LEDGER_KEY_BYTES) != 0)
         return say(reason, rs, PL_EMALFORMED, "header: public_key is not 64 hex digits");
     const cJSON *head = cJSON_GetObjectItemCaseSensitive(j, "head");
@@ -178,8 +181,8 @@ static int decode_entry(const cJSON *j, struct audit_entry_line *e, char *reason
     e->leaf = malloc(b64_len / 4 * 3 + 3);
     if (e->leaf == NULL)
         return -ENOMEM;
-    if (pl_base64_decode(leaf->valuestring, b64_len, e->leaf, b64_len / 4 * 3 + 3,
-                         &e->leaf_len) != 0)
+    if (pl_base64_decode(leaf->valuestring, b64_len, e->leaf, b64_len / 4 * 3 + 3, &e->leaf_len) !=
+        0)
         return say(reason, rs, PL_EVERIFY, "leaf is not valid base64");
     if (ledger_entry_decode(e->leaf, e->leaf_len, &e->entry) != 0)
         return say(reason, rs, PL_EVERIFY, "leaf bytes are not a canonical ledger entry");
@@ -212,7 +215,9 @@ static int decode_entry(const cJSON *j, struct audit_entry_line *e, char *reason
 }
 
 /* The line differs from the rendering of its leaf: name the first field that does. */
-static int explain_mismatch(const cJSON *j, const struct audit_entry_line *e, char *reason,
+static int explain_mismatch(const cJSON *j,
+                            const struct audit_entry_line *e,
+                            char *reason,
                             size_t rs)
 {
     uint64_t index = 0, term = 0;
@@ -224,8 +229,8 @@ static int explain_mismatch(const cJSON *j, const struct audit_entry_line *e, ch
     uint8_t lh[MERKLE_HASH_BYTES];
     pl_hex_encode(e->leaf_hash, MERKLE_HASH_BYTES, leaf_hash);
     if (get_u64(j, "index", &index) != 0 || index != e->entry.index)
-        return say(reason, rs, PL_EVERIFY, "index does not match the leaf (which says %" PRIu64
-                   ")", e->entry.index);
+        return say(reason, rs, PL_EVERIFY, "index does not match the leaf (which says %" PRIu64 ")",
+                   e->entry.index);
     if (!cJSON_IsString(time) || strcmp(time->valuestring, when) != 0)
         return say(reason, rs, PL_EVERIFY, "entry %" PRIu64 ": time does not match its leaf",
                    e->entry.index);
@@ -239,15 +244,19 @@ static int explain_mismatch(const cJSON *j, const struct audit_entry_line *e, ch
     if (get_hex(j, "leaf_hash", lh, sizeof(lh)) != 0 ||
         memcmp(lh, e->leaf_hash, MERKLE_HASH_BYTES) != 0)
         return say(reason, rs, PL_EVERIFY,
-                   "entry %" PRIu64 ": leaf_hash is not the hash of its leaf (%s)",
-                   e->entry.index, leaf_hash);
+                   "entry %" PRIu64 ": leaf_hash is not the hash of its leaf (%s)", e->entry.index,
+                   leaf_hash);
     return say(reason, rs, PL_EVERIFY,
                "entry %" PRIu64 ": body (or the line's layout) does not match its leaf bytes",
                e->entry.index);
 }
 
-int audit_line_decode(const char *line, size_t len, enum audit_line_type expect,
-                      struct audit_line *out, char *reason, size_t rs)
+int audit_line_decode(const char *line,
+                      size_t len,
+                      enum audit_line_type expect,
+                      struct audit_line *out,
+                      char *reason,
+                      size_t rs)
 {
     memset(out, 0, sizeof(*out));
     out->type = expect;
@@ -274,8 +283,9 @@ int audit_line_decode(const char *line, size_t len, enum audit_line_type expect,
         rc = decode_entry(j, &out->entry, reason, rs);
         if (rc == 0) {
             struct audit_entry_line *e = &out->entry;
-            rc = audit_entry_render(e->leaf, e->leaf_len, (const uint8_t(*)[MERKLE_HASH_BYTES])e->path,
-                                    e->path_len, e->has_path, &canon);
+            rc = audit_entry_render(e->leaf, e->leaf_len,
+                                    (const uint8_t(*)[MERKLE_HASH_BYTES])e->path, e->path_len,
+                                    e->has_path, &canon);
             if (rc != 0)
                 rc = say(reason, rs, PL_EVERIFY,
                          "entry %" PRIu64 ": body in the leaf cannot be shown as JSON",

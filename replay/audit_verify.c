@@ -99,14 +99,16 @@ int audit_verify(FILE *in, const uint8_t *pinned_key, struct audit_verify_report
         goto done;
     }
     if (h.head.size == 0 || h.from > h.to || h.to >= h.head.size) {
-        rc = fail(r, 1, "range %" PRIu64 "..%" PRIu64 " is not inside the head's tree of size %" PRIu64,
+        rc = fail(r, 1,
+                  "range %" PRIu64 "..%" PRIu64 " is not inside the head's tree of size %" PRIu64,
                   h.from, h.to, h.head.size);
         goto done;
     }
     bool time_filtered = h.has_since || h.has_until;
     if (!time_filtered && h.count != h.to - h.from + 1) {
-        rc = fail(r, 1, "the header's count %" PRIu64 " does not match its range %" PRIu64
-                  "..%" PRIu64, h.count, h.from, h.to);
+        rc = fail(r, 1,
+                  "the header's count %" PRIu64 " does not match its range %" PRIu64 "..%" PRIu64,
+                  h.count, h.from, h.to);
         goto done;
     }
     bool full = !time_filtered && h.from == 0 && h.to == h.head.size - 1;
@@ -150,10 +152,9 @@ int audit_verify(FILE *in, const uint8_t *pinned_key, struct audit_verify_report
         else if (h.proofs != e->has_path)
             why = h.proofs ? "entry has no audit_path but the header says proofs"
                            : "entry has an audit_path but the header says no proofs";
-        else if (h.proofs &&
-                 merkle_inclusion_verify(index, h.head.size, e->leaf_hash,
-                                         (const uint8_t(*)[MERKLE_HASH_BYTES])e->path,
-                                         e->path_len, h.head.root) != 0)
+        else if (h.proofs && merkle_inclusion_verify(index, h.head.size, e->leaf_hash,
+                                                     (const uint8_t(*)[MERKLE_HASH_BYTES])e->path,
+                                                     e->path_len, h.head.root) != 0)
             why = "inclusion proof does not verify against the signed head";
         if (why != NULL) {
             rc = fail(r, lineno, "entry %" PRIu64 ": %s", index, why);

@@ -9,13 +9,16 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void ledger_index_key(uint64_t index, uint8_t key[8]) { pl_be64_put(key, index); }
+void ledger_index_key(uint64_t index, uint8_t key[8])
+{
+    pl_be64_put(key, index);
+}
 
 void ledger_node_key(unsigned level, uint64_t index, uint8_t key[9])
 {
@@ -24,8 +27,11 @@ void ledger_node_key(unsigned level, uint64_t index, uint8_t key[9])
 }
 
 /* A leaf value is the leaf's hash followed by its bytes. */
-static int leaf_value_split(const uint8_t *v, size_t len, const uint8_t **hash,
-                            const uint8_t **leaf, size_t *leaf_len)
+static int leaf_value_split(const uint8_t *v,
+                            size_t len,
+                            const uint8_t **hash,
+                            const uint8_t **leaf,
+                            size_t *leaf_len)
 {
     if (len <= MERKLE_HASH_BYTES)
         return PL_ECORRUPT;
@@ -37,8 +43,7 @@ static int leaf_value_split(const uint8_t *v, size_t len, const uint8_t **hash,
 
 static int node_damaged(struct ledger *l, unsigned level, uint64_t index, int rc)
 {
-    snprintf(l->err_text, sizeof(l->err_text),
-             "stored %s (level %u, index %" PRIu64 ") is %s",
+    snprintf(l->err_text, sizeof(l->err_text), "stored %s (level %u, index %" PRIu64 ") is %s",
              level < LEDGER_NODE_LEVEL_MIN ? "leaf hash under tree node" : "tree node", level,
              index, rc == PL_ENOTFOUND ? "missing" : "malformed");
     return PL_ECORRUPT;
@@ -46,7 +51,9 @@ static int node_damaged(struct ledger *l, unsigned level, uint64_t index, int rc
 
 /* Perfect subtrees below LEDGER_NODE_LEVEL_MIN are folded from the stored leaf hashes:
  * at most 2^(LEDGER_NODE_LEVEL_MIN-1) of them, read with one iterator. */
-static int low_node_get(struct ledger *l, unsigned level, uint64_t index,
+static int low_node_get(struct ledger *l,
+                        unsigned level,
+                        uint64_t index,
                         uint8_t out[MERKLE_HASH_BYTES])
 {
     uint8_t key[8];
@@ -98,15 +105,17 @@ static int low_node_get(struct ledger *l, unsigned level, uint64_t index,
     return 0;
 }
 
-int ledger_node_get(struct ledger *l, unsigned level, uint64_t index,
+int ledger_node_get(struct ledger *l,
+                    unsigned level,
+                    uint64_t index,
                     uint8_t out[MERKLE_HASH_BYTES])
 {
     if (level < LEDGER_NODE_LEVEL_MIN)
         return low_node_get(l, level, index, out);
     uint8_t key[9];
     ledger_node_key(level, index, key);
-    int rc = pl_store_get_fixed(l->store, PL_CF_LEDGER_NODES, key, sizeof(key), out,
-                                MERKLE_HASH_BYTES);
+    int rc =
+        pl_store_get_fixed(l->store, PL_CF_LEDGER_NODES, key, sizeof(key), out, MERKLE_HASH_BYTES);
     /* Every node the tree of l->size needs was written with its leaves: absence is damage. */
     if (rc == PL_ENOTFOUND || rc == PL_ECORRUPT)
         return node_damaged(l, level, index, rc);
@@ -198,24 +207,31 @@ fail:
     return rc;
 }
 
-void ledger_close(struct ledger *l) { pl_buf_close(&l->scratch); }
+void ledger_close(struct ledger *l)
+{
+    pl_buf_close(&l->scratch);
+}
 
 /* Everything one append writes, collected before the single commit. */
-struct append_ctx {
+struct append_ctx
+{
     struct ledger *l;
     struct pl_store_batch *batch;
 #ifdef PL_DEBUG
     /* Debug builds keep the new nodes to recompute the root independently. */
-    struct pending_node {
+    struct pending_node
+    {
         unsigned level;
         uint64_t index;
         uint8_t hash[MERKLE_HASH_BYTES];
-    } *pending;
+    } * pending;
     size_t n_pending, cap_pending;
 #endif
 };
 
-static int append_emit_cb(void *ctx, unsigned level, uint64_t index,
+static int append_emit_cb(void *ctx,
+                          unsigned level,
+                          uint64_t index,
                           const uint8_t hash[MERKLE_HASH_BYTES])
 {
     struct append_ctx *a = ctx;
@@ -256,8 +272,11 @@ static int pending_get_cb(void *ctx, unsigned level, uint64_t index, uint8_t out
 }
 #endif
 
-int ledger_append(struct ledger *l, const struct ledger_entry *entries, size_t n,
-                  uint64_t head_time_ms, struct ledger_head *head_out)
+int ledger_append(struct ledger *l,
+                  const struct ledger_entry *entries,
+                  size_t n,
+                  uint64_t head_time_ms,
+                  struct ledger_head *head_out)
 {
     if (l->keys == NULL || l->keys->secret_key == NULL || l->store->read_only)
         return PL_ESTATE;
@@ -302,8 +321,8 @@ int ledger_append(struct ledger *l, const struct ledger_entry *entries, size_t n
             goto fail_batch;
         memmove(l->scratch.data + MERKLE_HASH_BYTES, l->scratch.data, l->scratch.len);
         memcpy(l->scratch.data, leaf_hash, MERKLE_HASH_BYTES);
-        pl_store_batch_put(l->store, &batch, PL_CF_LEDGER_LEAVES, key, sizeof(key),
-                           l->scratch.data, l->scratch.len + MERKLE_HASH_BYTES);
+        pl_store_batch_put(l->store, &batch, PL_CF_LEDGER_LEAVES, key, sizeof(key), l->scratch.data,
+                           l->scratch.len + MERKLE_HASH_BYTES);
         rc = merkle_frontier_append(&f, leaf_hash, append_emit_cb, &a);
         if (rc != 0)
             goto fail_batch;
@@ -365,16 +384,22 @@ int ledger_root_at(struct ledger *l, uint64_t size, uint8_t root[MERKLE_HASH_BYT
     return merkle_root(node_get_cb, l, size, root);
 }
 
-int ledger_inclusion_proof(struct ledger *l, uint64_t index, uint64_t size,
-                           uint8_t path[][MERKLE_HASH_BYTES], size_t *path_len)
+int ledger_inclusion_proof(struct ledger *l,
+                           uint64_t index,
+                           uint64_t size,
+                           uint8_t path[][MERKLE_HASH_BYTES],
+                           size_t *path_len)
 {
     if (size > l->size || index >= size)
         return PL_ERANGE;
     return merkle_inclusion_proof(node_get_cb, l, index, size, path, path_len);
 }
 
-int ledger_consistency_proof(struct ledger *l, uint64_t first, uint64_t second,
-                             uint8_t proof[][MERKLE_HASH_BYTES], size_t *proof_len)
+int ledger_consistency_proof(struct ledger *l,
+                             uint64_t first,
+                             uint64_t second,
+                             uint8_t proof[][MERKLE_HASH_BYTES],
+                             size_t *proof_len)
 {
     if (second > l->size || first == 0 || first > second)
         return PL_ERANGE;
@@ -448,12 +473,15 @@ int ledger_leaves_each(struct ledger *l, uint64_t from, uint64_t to, ledger_leaf
 
 /* ---- check ---- */
 
-struct check_ctx {
+struct check_ctx
+{
     struct ledger *l;
     struct ledger_check_report *r;
 };
 
-static int check_emit_cb(void *ctx, unsigned level, uint64_t index,
+static int check_emit_cb(void *ctx,
+                         unsigned level,
+                         uint64_t index,
                          const uint8_t hash[MERKLE_HASH_BYTES])
 {
     struct check_ctx *c = ctx;
@@ -470,11 +498,11 @@ static int check_emit_cb(void *ctx, unsigned level, uint64_t index,
         uint64_t first = index << level, last = ((index + 1) << level) - 1;
         c->r->bad_index = (int64_t)first;
         snprintf(c->r->reason, sizeof(c->r->reason),
-                     "stored tree node (level %u, index %" PRIu64 ") over entries %" PRIu64
-                     "..%" PRIu64 " %s",
-                     level, index, first, last,
-                     rc == 0 ? "differs from the one recomputed from the leaves"
-                             : (rc == PL_ENOTFOUND ? "is missing" : "is not 32 bytes"));
+                 "stored tree node (level %u, index %" PRIu64 ") over entries %" PRIu64 "..%" PRIu64
+                 " %s",
+                 level, index, first, last,
+                 rc == 0 ? "differs from the one recomputed from the leaves"
+                         : (rc == PL_ENOTFOUND ? "is missing" : "is not 32 bytes"));
         return PL_ECORRUPT;
     }
     return 0;
@@ -494,8 +522,10 @@ static int fail_report(struct ledger_check_report *r, int64_t index, const char 
 }
 
 /* Compares the recomputed frontier with the head stored at its size, if there is one. */
-static int check_heads_at(struct ledger *l, struct pl_store_iter *hit,
-                          const struct merkle_frontier *f, struct ledger_check_report *r)
+static int check_heads_at(struct ledger *l,
+                          struct pl_store_iter *hit,
+                          const struct merkle_frontier *f,
+                          struct ledger_check_report *r)
 {
     while (pl_store_iter_valid(hit)) {
         size_t klen = 0, vlen = 0;
@@ -520,8 +550,7 @@ static int check_heads_at(struct ledger *l, struct pl_store_iter *hit,
                                " does not match the root recomputed from the leaves",
                                size);
         if (ledger_head_verify(&h) != 0)
-            return fail_report(r, -1, "signature of the head at size %" PRIu64 " is invalid",
-                               size);
+            return fail_report(r, -1, "signature of the head at size %" PRIu64 " is invalid", size);
         r->heads++;
         r->size = size;
         pl_store_iter_next(hit);
@@ -534,8 +563,11 @@ int ledger_check(struct ledger *l, struct ledger_check_report *r)
 {
     int rc = ledger_check_store(l->store, r);
     if (rc == 0 && r->size != l->size)
-        rc = fail_report(r, -1, "the ledger was opened at size %" PRIu64 " but the store now "
-                         "holds %" PRIu64, l->size, r->size);
+        rc = fail_report(r, -1,
+                         "the ledger was opened at size %" PRIu64
+                         " but the store now "
+                         "holds %" PRIu64,
+                         l->size, r->size);
     return rc;
 }
 
@@ -569,8 +601,9 @@ int ledger_check_store(struct pl_store *store, struct ledger_check_report *r)
         }
         uint64_t key_index = pl_be64_get(k);
         if (key_index != index) {
-            rc = fail_report(r, (int64_t)index, "entry %" PRIu64 " is missing (next stored is %" PRIu64 ")",
-                             index, key_index);
+            rc = fail_report(r, (int64_t)index,
+                             "entry %" PRIu64 " is missing (next stored is %" PRIu64 ")", index,
+                             key_index);
             break;
         }
         const uint8_t *stored_hash, *leaf;
@@ -582,8 +615,8 @@ int ledger_check_store(struct pl_store *store, struct ledger_check_report *r)
         }
         struct ledger_entry e;
         if (ledger_entry_decode(leaf, leaf_len, &e) != 0) {
-            rc = fail_report(r, (int64_t)index, "leaf bytes of entry %" PRIu64
-                             " are not a canonical entry", index);
+            rc = fail_report(r, (int64_t)index,
+                             "leaf bytes of entry %" PRIu64 " are not a canonical entry", index);
             break;
         }
         if (e.index != index) {
@@ -595,8 +628,10 @@ int ledger_check_store(struct pl_store *store, struct ledger_check_report *r)
         uint8_t h[MERKLE_HASH_BYTES];
         merkle_leaf_hash(leaf, leaf_len, h);
         if (sodium_memcmp(h, stored_hash, MERKLE_HASH_BYTES) != 0) {
-            rc = fail_report(r, (int64_t)index, "stored leaf hash of entry %" PRIu64
-                             " differs from the hash of its leaf bytes", index);
+            rc = fail_report(r, (int64_t)index,
+                             "stored leaf hash of entry %" PRIu64
+                             " differs from the hash of its leaf bytes",
+                             index);
             break;
         }
         r->nodes++;
@@ -621,7 +656,8 @@ int ledger_check_store(struct pl_store *store, struct ledger_check_report *r)
         return rc;
     if (f.size != r->size)
         return fail_report(r, (int64_t)r->size,
-                           "entries %" PRIu64 "..%" PRIu64 " are not covered by a signed head "
+                           "entries %" PRIu64 "..%" PRIu64
+                           " are not covered by a signed head "
                            "(the newest is at size %" PRIu64 ")",
                            r->size, f.size - 1, r->size);
 

@@ -37,9 +37,10 @@
 #define LEDGER_NODE_LEVEL_MIN 4
 #define LEDGER_ERR_TEXT_MAX 256
 
-struct ledger {
-    struct pl_store *store;      /* borrowed */
-    const struct pl_keys *keys;  /* borrowed; NULL when read-only */
+struct ledger
+{
+    struct pl_store *store;     /* borrowed */
+    const struct pl_keys *keys; /* borrowed; NULL when read-only */
     uint64_t size;
     struct merkle_frontier frontier;
     uint8_t root[MERKLE_HASH_BYTES];
@@ -59,19 +60,30 @@ void ledger_close(struct ledger *l);
  * head describe the new tree and *head_out (may be NULL) is a copy of the head. On failure
  * nothing was written and the ledger is unchanged.
  */
-int ledger_append(struct ledger *l, const struct ledger_entry *entries, size_t n,
-                  uint64_t head_time_ms, struct ledger_head *head_out);
+int ledger_append(struct ledger *l,
+                  const struct ledger_entry *entries,
+                  size_t n,
+                  uint64_t head_time_ms,
+                  struct ledger_head *head_out);
 
 /* Root of the tree of the first `size` leaves (size <= l->size, else PL_ERANGE). */
 int ledger_root_at(struct ledger *l, uint64_t size, uint8_t root[MERKLE_HASH_BYTES]);
-int ledger_inclusion_proof(struct ledger *l, uint64_t index, uint64_t size,
-                           uint8_t path[][MERKLE_HASH_BYTES], size_t *path_len);
-int ledger_consistency_proof(struct ledger *l, uint64_t first, uint64_t second,
-                             uint8_t proof[][MERKLE_HASH_BYTES], size_t *proof_len);
+int ledger_inclusion_proof(struct ledger *l,
+                           uint64_t index,
+                           uint64_t size,
+                           uint8_t path[][MERKLE_HASH_BYTES],
+                           size_t *path_len);
+int ledger_consistency_proof(struct ledger *l,
+                             uint64_t first,
+                             uint64_t second,
+                             uint8_t proof[][MERKLE_HASH_BYTES],
+                             size_t *proof_len);
 /* The leaf bytes of one entry (malloc()ed; the caller frees). */
 int ledger_leaf_get(struct ledger *l, uint64_t index, uint8_t **leaf, size_t *len);
 /* The hash of perfect subtree (level, index): stored, or folded from stored leaf hashes. */
-int ledger_node_get(struct ledger *l, unsigned level, uint64_t index,
+int ledger_node_get(struct ledger *l,
+                    unsigned level,
+                    uint64_t index,
                     uint8_t out[MERKLE_HASH_BYTES]);
 /* The signed head stored under exactly `size` (PL_ENOTFOUND if none). */
 int ledger_head_at(struct ledger *l, uint64_t size, struct ledger_head *out);
@@ -81,11 +93,12 @@ int ledger_head_at(struct ledger *l, uint64_t size, struct ledger_head *out);
 typedef int (*ledger_leaf_cb)(void *ctx, uint64_t index, const uint8_t *leaf, size_t len);
 int ledger_leaves_each(struct ledger *l, uint64_t from, uint64_t to, ledger_leaf_cb cb, void *ctx);
 
-struct ledger_check_report {
-    uint64_t leaves;  /* leaves recomputed */
-    uint64_t nodes;   /* stored hashes compared (leaf hashes and tree nodes) */
-    uint64_t heads;   /* heads whose root and signature were checked */
-    uint64_t size;    /* size of the newest head checked */
+struct ledger_check_report
+{
+    uint64_t leaves;   /* leaves recomputed */
+    uint64_t nodes;    /* stored hashes compared (leaf hashes and tree nodes) */
+    uint64_t heads;    /* heads whose root and signature were checked */
+    uint64_t size;     /* size of the newest head checked */
     int64_t bad_index; /* first bad entry index, -1 when the fault is not in one entry */
     char reason[LEDGER_ERR_TEXT_MAX];
 };

@@ -135,8 +135,8 @@ int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e)
         pl_mp_writer_init(&w, &again);
         if (msgpack_pack_object(&w.pk, kv[4].val) != 0 || w.err != 0)
             w.err = PL_EMALFORMED;
-        int same = w.err == 0 && again.len == d.body_len &&
-                   memcmp(again.data, d.body, d.body_len) == 0;
+        int same =
+            w.err == 0 && again.len == d.body_len && memcmp(again.data, d.body, d.body_len) == 0;
         pl_buf_close(&again);
         if (!same)
             goto done;

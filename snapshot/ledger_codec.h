@@ -36,7 +36,8 @@
 /* 9999-12-31T23:59:59.999Z: times past it cannot be shown in RFC 3339 and are refused. */
 #define LEDGER_TIME_MS_MAX UINT64_C(253402300799999)
 
-struct ledger_entry {
+struct ledger_entry
+{
     uint64_t index;
     uint64_t term;
     uint64_t time_ms;
@@ -54,7 +55,8 @@ int ledger_entry_encode(const struct ledger_entry *e, struct pl_buf *out);
  * bytes are exactly the canonical encoding of an entry. */
 int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e);
 
-struct ledger_head {
+struct ledger_head
+{
     uint64_t size;
     uint8_t root[MERKLE_HASH_BYTES];
     uint64_t time_ms;

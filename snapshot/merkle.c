@@ -23,7 +23,8 @@ void merkle_leaf_hash(const uint8_t *leaf, size_t len, uint8_t out[MERKLE_HASH_B
     crypto_hash_sha256_final(&st, out);
 }
 
-void merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES], const uint8_t right[MERKLE_HASH_BYTES],
+void merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES],
+                      const uint8_t right[MERKLE_HASH_BYTES],
                       uint8_t out[MERKLE_HASH_BYTES])
 {
     uint8_t buf[1 + 2 * MERKLE_HASH_BYTES];
@@ -33,7 +34,10 @@ void merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES], const uint8_t right
     crypto_hash_sha256(out, buf, sizeof(buf));
 }
 
-void merkle_empty_root(uint8_t out[MERKLE_HASH_BYTES]) { crypto_hash_sha256(out, NULL, 0); }
+void merkle_empty_root(uint8_t out[MERKLE_HASH_BYTES])
+{
+    crypto_hash_sha256(out, NULL, 0);
+}
 
 /* The largest power of two strictly smaller than n (n >= 2), the RFC's k. */
 static uint64_t split_point(uint64_t n)
@@ -60,7 +64,10 @@ static unsigned log2_exact(uint64_t n)
  * power of two <= b-a, so the range is the perfect subtrees of the set bits of b-a, largest
  * first, and MTH folds them from the right.
  */
-static int range_hash(merkle_get_cb get, void *ctx, uint64_t a, uint64_t b,
+static int range_hash(merkle_get_cb get,
+                      void *ctx,
+                      uint64_t a,
+                      uint64_t b,
                       uint8_t out[MERKLE_HASH_BYTES])
 {
     PL_ASSERT(b > a);
@@ -107,8 +114,12 @@ static void reverse(uint8_t items[][MERKLE_HASH_BYTES], size_t n)
 
 /* RFC 6962 §2.1.1, unrolled: walk from the root towards the leaf, collecting the sibling
  * of each step, then reverse into the RFC's leaf-to-root order. */
-int merkle_inclusion_proof(merkle_get_cb get, void *ctx, uint64_t index, uint64_t size,
-                           uint8_t path[][MERKLE_HASH_BYTES], size_t *path_len)
+int merkle_inclusion_proof(merkle_get_cb get,
+                           void *ctx,
+                           uint64_t index,
+                           uint64_t size,
+                           uint8_t path[][MERKLE_HASH_BYTES],
+                           size_t *path_len)
 {
     if (index >= size)
         return PL_ERANGE;
@@ -135,8 +146,12 @@ int merkle_inclusion_proof(merkle_get_cb get, void *ctx, uint64_t index, uint64_
 }
 
 /* RFC 6962 §2.1.2 SUBPROOF, unrolled the same way. */
-int merkle_consistency_proof(merkle_get_cb get, void *ctx, uint64_t first, uint64_t second,
-                             uint8_t proof[][MERKLE_HASH_BYTES], size_t *proof_len)
+int merkle_consistency_proof(merkle_get_cb get,
+                             void *ctx,
+                             uint64_t first,
+                             uint64_t second,
+                             uint8_t proof[][MERKLE_HASH_BYTES],
+                             size_t *proof_len)
 {
     if (first == 0 || first > second)
         return PL_ERANGE;
@@ -174,8 +189,11 @@ int merkle_consistency_proof(merkle_get_cb get, void *ctx, uint64_t first, uint6
     return 0;
 }
 
-int merkle_inclusion_verify(uint64_t index, uint64_t size, const uint8_t leaf_hash[MERKLE_HASH_BYTES],
-                            const uint8_t path[][MERKLE_HASH_BYTES], size_t path_len,
+int merkle_inclusion_verify(uint64_t index,
+                            uint64_t size,
+                            const uint8_t leaf_hash[MERKLE_HASH_BYTES],
+                            const uint8_t path[][MERKLE_HASH_BYTES],
+                            size_t path_len,
                             const uint8_t root[MERKLE_HASH_BYTES])
 {
     if (index >= size || path_len > MERKLE_PROOF_MAX)
@@ -205,10 +223,12 @@ int merkle_inclusion_verify(uint64_t index, uint64_t size, const uint8_t leaf_ha
     return 0;
 }
 
-int merkle_consistency_verify(uint64_t first, uint64_t second,
+int merkle_consistency_verify(uint64_t first,
+                              uint64_t second,
                               const uint8_t first_root[MERKLE_HASH_BYTES],
                               const uint8_t second_root[MERKLE_HASH_BYTES],
-                              const uint8_t proof[][MERKLE_HASH_BYTES], size_t proof_len)
+                              const uint8_t proof[][MERKLE_HASH_BYTES],
+                              size_t proof_len)
 {
     if (first == 0 || first > second || proof_len > MERKLE_PROOF_MAX)
         return PL_EVERIFY;
@@ -279,8 +299,10 @@ unsigned merkle_frontier_level(const struct merkle_frontier *f, unsigned i)
     return 0;
 }
 
-int merkle_frontier_append(struct merkle_frontier *f, const uint8_t leaf_hash[MERKLE_HASH_BYTES],
-                           merkle_emit_cb emit, void *ctx)
+int merkle_frontier_append(struct merkle_frontier *f,
+                           const uint8_t leaf_hash[MERKLE_HASH_BYTES],
+                           merkle_emit_cb emit,
+                           void *ctx)
 {
     PL_ASSERT(f->count == (unsigned)__builtin_popcountll(f->size));
     uint8_t cur[MERKLE_HASH_BYTES];

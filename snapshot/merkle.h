@@ -27,11 +27,14 @@
 
 /* Returns the hash of the perfect subtree (level, index) into out; 0 or a negative code
  * (PL_ENOTFOUND, PL_ESTORE, ...), passed back unchanged to the caller. */
-typedef int (*merkle_get_cb)(void *ctx, unsigned level, uint64_t index,
+typedef int (*merkle_get_cb)(void *ctx,
+                             unsigned level,
+                             uint64_t index,
                              uint8_t out[MERKLE_HASH_BYTES]);
 
 void merkle_leaf_hash(const uint8_t *leaf, size_t len, uint8_t out[MERKLE_HASH_BYTES]);
-void merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES], const uint8_t right[MERKLE_HASH_BYTES],
+void merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES],
+                      const uint8_t right[MERKLE_HASH_BYTES],
                       uint8_t out[MERKLE_HASH_BYTES]);
 void merkle_empty_root(uint8_t out[MERKLE_HASH_BYTES]);
 
@@ -39,34 +42,50 @@ void merkle_empty_root(uint8_t out[MERKLE_HASH_BYTES]);
 int merkle_root(merkle_get_cb get, void *ctx, uint64_t size, uint8_t out[MERKLE_HASH_BYTES]);
 
 /* PATH(index, D[0:size]) (RFC 6962 §2.1.1), leaf to root. PL_ERANGE unless index < size. */
-int merkle_inclusion_proof(merkle_get_cb get, void *ctx, uint64_t index, uint64_t size,
-                           uint8_t path[][MERKLE_HASH_BYTES], size_t *path_len);
+int merkle_inclusion_proof(merkle_get_cb get,
+                           void *ctx,
+                           uint64_t index,
+                           uint64_t size,
+                           uint8_t path[][MERKLE_HASH_BYTES],
+                           size_t *path_len);
 
 /* PROOF(first, D[0:second]) (RFC 6962 §2.1.2). PL_ERANGE unless 0 < first <= second. */
-int merkle_consistency_proof(merkle_get_cb get, void *ctx, uint64_t first, uint64_t second,
-                             uint8_t proof[][MERKLE_HASH_BYTES], size_t *proof_len);
+int merkle_consistency_proof(merkle_get_cb get,
+                             void *ctx,
+                             uint64_t first,
+                             uint64_t second,
+                             uint8_t proof[][MERKLE_HASH_BYTES],
+                             size_t *proof_len);
 
 /* RFC 9162 §2.1.3.2. 0 when leaf_hash is at index in the tree of `size` with `root`;
  * PL_EVERIFY otherwise (wrong length, wrong hash, index out of range). */
-int merkle_inclusion_verify(uint64_t index, uint64_t size, const uint8_t leaf_hash[MERKLE_HASH_BYTES],
-                            const uint8_t path[][MERKLE_HASH_BYTES], size_t path_len,
+int merkle_inclusion_verify(uint64_t index,
+                            uint64_t size,
+                            const uint8_t leaf_hash[MERKLE_HASH_BYTES],
+                            const uint8_t path[][MERKLE_HASH_BYTES],
+                            size_t path_len,
                             const uint8_t root[MERKLE_HASH_BYTES]);
 
 /* RFC 9162 §2.1.4.2 with transparency-dev's strictness: first == 0 is rejected, first ==
  * second needs an empty proof and equal roots, first < second a non-empty one. */
-int merkle_consistency_verify(uint64_t first, uint64_t second,
+int merkle_consistency_verify(uint64_t first,
+                              uint64_t second,
                               const uint8_t first_root[MERKLE_HASH_BYTES],
                               const uint8_t second_root[MERKLE_HASH_BYTES],
-                              const uint8_t proof[][MERKLE_HASH_BYTES], size_t proof_len);
+                              const uint8_t proof[][MERKLE_HASH_BYTES],
+                              size_t proof_len);
 
 /* The compact range [0, size). hash[i] covers the i-th set bit of size from the top. */
-struct merkle_frontier {
+struct merkle_frontier
+{
     uint64_t size;
     unsigned count;
     uint8_t hash[MERKLE_LEVEL_MAX][MERKLE_HASH_BYTES];
 };
 
-typedef int (*merkle_emit_cb)(void *ctx, unsigned level, uint64_t index,
+typedef int (*merkle_emit_cb)(void *ctx,
+                              unsigned level,
+                              uint64_t index,
                               const uint8_t hash[MERKLE_HASH_BYTES]);
 
 void merkle_frontier_init(struct merkle_frontier *f);
@@ -75,8 +94,10 @@ unsigned merkle_frontier_level(const struct merkle_frontier *f, unsigned i);
 /* Appends one leaf hash; emits (0, size, leaf_hash) and then every perfect subtree the leaf
  * completes, lowest level first. A non-zero return of emit stops and is returned (the
  * frontier is then unusable). */
-int merkle_frontier_append(struct merkle_frontier *f, const uint8_t leaf_hash[MERKLE_HASH_BYTES],
-                           merkle_emit_cb emit, void *ctx);
+int merkle_frontier_append(struct merkle_frontier *f,
+                           const uint8_t leaf_hash[MERKLE_HASH_BYTES],
+                           merkle_emit_cb emit,
+                           void *ctx);
 /* The root of the tree the frontier describes. */
 void merkle_frontier_root(const struct merkle_frontier *f, uint8_t out[MERKLE_HASH_BYTES]);
 /* Loads the frontier of `size` through get (popcount(size) reads). */

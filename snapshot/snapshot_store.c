@@ -13,8 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-int snapshot_put(struct pl_store *s, uint64_t index, const uint8_t *state, size_t state_len,
-                 const struct merkle_frontier *frontier, const uint8_t root[MERKLE_HASH_BYTES])
+int snapshot_put(struct pl_store *s,
+                 uint64_t index,
+                 const uint8_t *state,
+                 size_t state_len,
+                 const struct merkle_frontier *frontier,
+                 const uint8_t root[MERKLE_HASH_BYTES])
 {
     if (state_len > SNAPSHOT_STATE_MAX)
         return PL_ETOOBIG;

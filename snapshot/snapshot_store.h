@@ -19,7 +19,8 @@
 
 #define SNAPSHOT_STATE_MAX (256u * 1024 * 1024)
 
-struct snapshot {
+struct snapshot
+{
     uint64_t index;
     uint8_t root[MERKLE_HASH_BYTES];
     struct merkle_frontier frontier;
@@ -28,8 +29,12 @@ struct snapshot {
 };
 
 /* Stores (synced). PL_EVERIFY when root is not the frontier's root. */
-int snapshot_put(struct pl_store *s, uint64_t index, const uint8_t *state, size_t state_len,
-                 const struct merkle_frontier *frontier, const uint8_t root[MERKLE_HASH_BYTES]);
+int snapshot_put(struct pl_store *s,
+                 uint64_t index,
+                 const uint8_t *state,
+                 size_t state_len,
+                 const struct merkle_frontier *frontier,
+                 const uint8_t root[MERKLE_HASH_BYTES]);
 /* The newest snapshot with index <= `index`; PL_ENOTFOUND when there is none, PL_ECORRUPT
  * when the stored one does not decode or its root disagrees with its frontier. */
 int snapshot_get_at_or_before(struct pl_store *s, uint64_t index, struct snapshot *out);

@@ -44,7 +44,10 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-static int write_file_atomic(const char *dir, const char *name, const void *p, size_t n,
+static int write_file_atomic(const char *dir,
+                             const char *name,
+                             const void *p,
+                             size_t n,
                              mode_t mode)
 {
     char path[4096], tmp[4096];
@@ -133,8 +136,7 @@ static int create_keys(struct pl_keys *k, const char *dir, char *err, size_t err
     return 0;
 }
 
-int pl_keys_open(struct pl_keys *k, const char *data_dir, bool create, char *err,
-                 size_t err_size)
+int pl_keys_open(struct pl_keys *k, const char *data_dir, bool create, char *err, size_t err_size)
 {
     if (sodium_init() < 0) {
         set_err(err, err_size, "libsodium failed to initialise");
@@ -172,8 +174,8 @@ int pl_keys_open(struct pl_keys *k, const char *data_dir, bool create, char *err
         goto fail_rc;
     }
     if ((st.st_mode & 077) != 0) {
-        set_err(err, err_size, "node key %s is readable by others (mode %03o); chmod 600 it",
-                path, (unsigned)(st.st_mode & 0777));
+        set_err(err, err_size, "node key %s is readable by others (mode %03o); chmod 600 it", path,
+                (unsigned)(st.st_mode & 0777));
         rc = PL_ECORRUPT;
         goto fail_rc;
     }
@@ -224,7 +226,9 @@ void pl_keys_close(struct pl_keys *k)
     k->secret_key = NULL;
 }
 
-int pl_keys_sign(const struct pl_keys *k, const uint8_t *msg, size_t len,
+int pl_keys_sign(const struct pl_keys *k,
+                 const uint8_t *msg,
+                 size_t len,
                  uint8_t sig[PL_KEYS_SIGNATURE_BYTES])
 {
     if (k->secret_key == NULL)
@@ -234,7 +238,9 @@ int pl_keys_sign(const struct pl_keys *k, const uint8_t *msg, size_t len,
     return 0;
 }
 
-int pl_keys_verify(const uint8_t public_key[PL_KEYS_PUBLIC_BYTES], const uint8_t *msg, size_t len,
+int pl_keys_verify(const uint8_t public_key[PL_KEYS_PUBLIC_BYTES],
+                   const uint8_t *msg,
+                   size_t len,
                    const uint8_t sig[PL_KEYS_SIGNATURE_BYTES])
 {
     if (sodium_init() < 0)

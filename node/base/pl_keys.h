@@ -18,7 +18,8 @@
 #define PL_KEYS_SECRET_BYTES 64
 #define PL_KEYS_SIGNATURE_BYTES 64
 
-struct pl_keys {
+struct pl_keys
+{
     uint8_t public_key[PL_KEYS_PUBLIC_BYTES];
     uint8_t *secret_key; /* sodium_malloc()ed, PL_KEYS_SECRET_BYTES */
 };
@@ -29,15 +30,22 @@ struct pl_keys {
  * half disagrees with node.pub is PL_ECORRUPT (we do not sign with a key we cannot trust).
  * `err_text` (may be NULL) receives a one-line reason on failure. pl_keys_close() after.
  */
-int pl_keys_open(struct pl_keys *k, const char *data_dir, bool create, char *err_text,
+int pl_keys_open(struct pl_keys *k,
+                 const char *data_dir,
+                 bool create,
+                 char *err_text,
                  size_t err_text_size);
 void pl_keys_close(struct pl_keys *k);
 
 /* Detached Ed25519 signature of msg. */
-int pl_keys_sign(const struct pl_keys *k, const uint8_t *msg, size_t len,
+int pl_keys_sign(const struct pl_keys *k,
+                 const uint8_t *msg,
+                 size_t len,
                  uint8_t sig[PL_KEYS_SIGNATURE_BYTES]);
 /* 0 when `sig` is a valid signature of msg by `public_key`, PL_EVERIFY otherwise. */
-int pl_keys_verify(const uint8_t public_key[PL_KEYS_PUBLIC_BYTES], const uint8_t *msg, size_t len,
+int pl_keys_verify(const uint8_t public_key[PL_KEYS_PUBLIC_BYTES],
+                   const uint8_t *msg,
+                   size_t len,
                    const uint8_t sig[PL_KEYS_SIGNATURE_BYTES]);
 
 #endif

@@ -52,38 +52,88 @@ int pl_mp_check_depth(const uint8_t *p, size_t n, unsigned containers_max)
             items = 2u * (b & 0x0f);
         } else {
             switch (b) {
-            case 0xc4: len_bytes = 1; break;             /* bin 8/16/32 */
-            case 0xc5: len_bytes = 2; break;
-            case 0xc6: len_bytes = 4; break;
-            case 0xc7: len_bytes = 1; extra = 1; break;  /* ext 8/16/32: + type byte */
-            case 0xc8: len_bytes = 2; extra = 1; break;
-            case 0xc9: len_bytes = 4; extra = 1; break;
-            case 0xca: skip = 4; break;                  /* float 32/64 */
-            case 0xcb: skip = 8; break;
-            case 0xcc: case 0xd0: skip = 1; break;       /* (u)int 8..64 */
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xce: case 0xd2: skip = 4; break;
-            case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;                  /* fixext 1..16: type + data */
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xd9: len_bytes = 1; break;             /* str 8/16/32 */
-            case 0xda: len_bytes = 2; break;
-            case 0xdb: len_bytes = 4; break;
-            case 0xdc: case 0xdd: case 0xde: case 0xdf: {
-                unsigned w = (b == 0xdc || b == 0xde) ? 2 : 4;
-                if (n - pos < w)
-                    return PL_EMALFORMED;
-                items = be(p + pos, w);
-                if (b >= 0xde)
-                    items *= 2;
-                pos += w;
-                break;
-            }
-            default:
-                return PL_EMALFORMED; /* 0xc1 is never used */
+                case 0xc4:
+                    len_bytes = 1;
+                    break; /* bin 8/16/32 */
+                case 0xc5:
+                    len_bytes = 2;
+                    break;
+                case 0xc6:
+                    len_bytes = 4;
+                    break;
+                case 0xc7:
+                    len_bytes = 1;
+                    extra = 1;
+                    break; /* ext 8/16/32: + type byte */
+                case 0xc8:
+                    len_bytes = 2;
+                    extra = 1;
+                    break;
+                case 0xc9:
+                    len_bytes = 4;
+                    extra = 1;
+                    break;
+                case 0xca:
+                    skip = 4;
+                    break; /* float 32/64 */
+                case 0xcb:
+                    skip = 8;
+                    break;
+                case 0xcc:
+                case 0xd0:
+                    skip = 1;
+                    break; /* (u)int 8..64 */
+                case 0xcd:
+                case 0xd1:
+                    skip = 2;
+                    break;
+                case 0xce:
+                case 0xd2:
+                    skip = 4;
+                    break;
+                case 0xcf:
+                case 0xd3:
+                    skip = 8;
+                    break;
+                case 0xd4:
+                    skip = 2;
+                    break; /* fixext 1..16: type + data */
+                case 0xd5:
+                    skip = 3;
+                    break;
+                case 0xd6:
+                    skip = 5;
+                    break;
+                case 0xd7:
+                    skip = 9;
+                    break;
+                case 0xd8:
+                    skip = 17;
+                    break;
+                case 0xd9:
+                    len_bytes = 1;
+                    break; /* str 8/16/32 */
+                case 0xda:
+                    len_bytes = 2;
+                    break;
+                case 0xdb:
+                    len_bytes = 4;
+                    break;
+                case 0xdc:
+                case 0xdd:
+                case 0xde:
+                case 0xdf: {
+                    unsigned w = (b == 0xdc || b == 0xde) ? 2 : 4;
+                    if (n - pos < w)
+                        return PL_EMALFORMED;
+                    items = be(p + pos, w);
+                    if (b >= 0xde)
+                        items *= 2;
+                    pos += w;
+                    break;
+                }
+                default:
+                    return PL_EMALFORMED; /* 0xc1 is never used */
             }
         }
         if (len_bytes > 0) {

@@ -16,14 +16,10 @@
 #include <sys/types.h>
 
 static const char *const cf_names[PL_CF_COUNT] = {
-    [PL_CF_DEFAULT] = "default",
-    [PL_CF_RAFT_LOG] = "raft_log",
-    [PL_CF_RAFT_META] = "raft_meta",
-    [PL_CF_LEDGER_LEAVES] = "ledger_leaves",
-    [PL_CF_LEDGER_NODES] = "ledger_nodes",
-    [PL_CF_LEDGER_HEADS] = "ledger_heads",
-    [PL_CF_SNAPSHOTS] = "snapshots",
-    [PL_CF_NODE] = "node",
+    [PL_CF_DEFAULT] = "default",           [PL_CF_RAFT_LOG] = "raft_log",
+    [PL_CF_RAFT_META] = "raft_meta",       [PL_CF_LEDGER_LEAVES] = "ledger_leaves",
+    [PL_CF_LEDGER_NODES] = "ledger_nodes", [PL_CF_LEDGER_HEADS] = "ledger_heads",
+    [PL_CF_SNAPSHOTS] = "snapshots",       [PL_CF_NODE] = "node",
     [PL_CF_INCIDENTS] = "incidents",
 };
 
@@ -102,8 +98,8 @@ int pl_store_open(struct pl_store *s, const char *data_dir, unsigned flags)
     if (create) {
         int rc = make_dirs(data_dir);
         if (rc != 0) {
-            snprintf(s->err_text, sizeof(s->err_text), "cannot create data dir %s: %s",
-                     data_dir, strerror(-rc));
+            snprintf(s->err_text, sizeof(s->err_text), "cannot create data dir %s: %s", data_dir,
+                     strerror(-rc));
             return rc;
         }
     } else {
@@ -181,8 +177,8 @@ int pl_store_open(struct pl_store *s, const char *data_dir, unsigned flags)
         s->db = rocksdb_open_for_read_only_column_families(s->opts, db_path, n_names, names,
                                                            cf_opts, handles, 0, &err);
     else
-        s->db = rocksdb_open_column_families(s->opts, db_path, n_names, names, cf_opts, handles,
-                                             &err);
+        s->db =
+            rocksdb_open_column_families(s->opts, db_path, n_names, names, cf_opts, handles, &err);
     for (int i = 0; i < n_extra; i++)
         free(extra_names[i]);
     if (err != NULL || s->db == NULL) {
@@ -217,8 +213,12 @@ void pl_store_close(struct pl_store *s)
     free_options(s);
 }
 
-int pl_store_get(struct pl_store *s, enum pl_store_cf cf, const void *key, size_t key_len,
-                 uint8_t **val_out, size_t *val_len_out)
+int pl_store_get(struct pl_store *s,
+                 enum pl_store_cf cf,
+                 const void *key,
+                 size_t key_len,
+                 uint8_t **val_out,
+                 size_t *val_len_out)
 {
     PL_ASSERT(s->db != NULL && cf < PL_CF_COUNT);
     if (s->cf[cf] == NULL)
@@ -235,8 +235,12 @@ int pl_store_get(struct pl_store *s, enum pl_store_cf cf, const void *key, size_
     return 0;
 }
 
-int pl_store_get_fixed(struct pl_store *s, enum pl_store_cf cf, const void *key, size_t key_len,
-                       void *val, size_t val_len)
+int pl_store_get_fixed(struct pl_store *s,
+                       enum pl_store_cf cf,
+                       const void *key,
+                       size_t key_len,
+                       void *val,
+                       size_t val_len)
 {
     uint8_t *v = NULL;
     size_t len = 0;
@@ -252,8 +256,12 @@ int pl_store_get_fixed(struct pl_store *s, enum pl_store_cf cf, const void *key,
     return 0;
 }
 
-int pl_store_put(struct pl_store *s, enum pl_store_cf cf, const void *key, size_t key_len,
-                 const void *val, size_t val_len)
+int pl_store_put(struct pl_store *s,
+                 enum pl_store_cf cf,
+                 const void *key,
+                 size_t key_len,
+                 const void *val,
+                 size_t val_len)
 {
     struct pl_store_batch b;
     pl_store_batch_init(&b);
@@ -263,7 +271,10 @@ int pl_store_put(struct pl_store *s, enum pl_store_cf cf, const void *key, size_
     return rc;
 }
 
-void pl_store_batch_init(struct pl_store_batch *b) { b->wb = rocksdb_writebatch_create(); }
+void pl_store_batch_init(struct pl_store_batch *b)
+{
+    b->wb = rocksdb_writebatch_create();
+}
 
 void pl_store_batch_close(struct pl_store_batch *b)
 {
@@ -272,17 +283,28 @@ void pl_store_batch_close(struct pl_store_batch *b)
     b->wb = NULL;
 }
 
-void pl_store_batch_clear(struct pl_store_batch *b) { rocksdb_writebatch_clear(b->wb); }
+void pl_store_batch_clear(struct pl_store_batch *b)
+{
+    rocksdb_writebatch_clear(b->wb);
+}
 
-void pl_store_batch_put(struct pl_store *s, struct pl_store_batch *b, enum pl_store_cf cf,
-                        const void *key, size_t key_len, const void *val, size_t val_len)
+void pl_store_batch_put(struct pl_store *s,
+                        struct pl_store_batch *b,
+                        enum pl_store_cf cf,
+                        const void *key,
+                        size_t key_len,
+                        const void *val,
+                        size_t val_len)
 {
     PL_ASSERT(cf < PL_CF_COUNT && s->cf[cf] != NULL);
     rocksdb_writebatch_put_cf(b->wb, s->cf[cf], key, key_len, val, val_len);
 }
 
-void pl_store_batch_delete(struct pl_store *s, struct pl_store_batch *b, enum pl_store_cf cf,
-                           const void *key, size_t key_len)
+void pl_store_batch_delete(struct pl_store *s,
+                           struct pl_store_batch *b,
+                           enum pl_store_cf cf,
+                           const void *key,
+                           size_t key_len)
 {
     PL_ASSERT(cf < PL_CF_COUNT && s->cf[cf] != NULL);
     rocksdb_writebatch_delete_cf(b->wb, s->cf[cf], key, key_len);
@@ -343,8 +365,14 @@ bool pl_store_iter_valid(const struct pl_store_iter *it)
     return it->it != NULL && rocksdb_iter_valid(it->it);
 }
 
-void pl_store_iter_next(struct pl_store_iter *it) { rocksdb_iter_next(it->it); }
-void pl_store_iter_prev(struct pl_store_iter *it) { rocksdb_iter_prev(it->it); }
+void pl_store_iter_next(struct pl_store_iter *it)
+{
+    rocksdb_iter_next(it->it);
+}
+void pl_store_iter_prev(struct pl_store_iter *it)
+{
+    rocksdb_iter_prev(it->it);
+}
 
 const uint8_t *pl_store_iter_key(const struct pl_store_iter *it, size_t *len_out)
 {

@@ -45,7 +45,8 @@ enum pl_store_flags {
 #define PL_STORE_ERR_TEXT_MAX 512
 #define PL_STORE_EXTRA_CF_MAX 16
 
-struct pl_store {
+struct pl_store
+{
     rocksdb_t *db;
     rocksdb_options_t *opts;
     rocksdb_writeoptions_t *wo_sync;
@@ -68,34 +69,56 @@ int pl_store_open(struct pl_store *s, const char *data_dir, unsigned flags);
 void pl_store_close(struct pl_store *s);
 
 /* Reads one value into a malloc()ed buffer the caller frees. PL_ENOTFOUND when absent. */
-int pl_store_get(struct pl_store *s, enum pl_store_cf cf, const void *key, size_t key_len,
-                 uint8_t **val_out, size_t *val_len_out);
+int pl_store_get(struct pl_store *s,
+                 enum pl_store_cf cf,
+                 const void *key,
+                 size_t key_len,
+                 uint8_t **val_out,
+                 size_t *val_len_out);
 /* Reads one value that must be exactly `val_len` bytes long into `val` (PL_ECORRUPT if
  * the stored length differs, PL_ENOTFOUND when absent). */
-int pl_store_get_fixed(struct pl_store *s, enum pl_store_cf cf, const void *key, size_t key_len,
-                       void *val, size_t val_len);
+int pl_store_get_fixed(struct pl_store *s,
+                       enum pl_store_cf cf,
+                       const void *key,
+                       size_t key_len,
+                       void *val,
+                       size_t val_len);
 /* One synced put. */
-int pl_store_put(struct pl_store *s, enum pl_store_cf cf, const void *key, size_t key_len,
-                 const void *val, size_t val_len);
+int pl_store_put(struct pl_store *s,
+                 enum pl_store_cf cf,
+                 const void *key,
+                 size_t key_len,
+                 const void *val,
+                 size_t val_len);
 
 /* A write batch: collect puts and deletes, then commit them atomically with sync. */
-struct pl_store_batch {
+struct pl_store_batch
+{
     rocksdb_writebatch_t *wb;
 };
 void pl_store_batch_init(struct pl_store_batch *b);
 void pl_store_batch_close(struct pl_store_batch *b);
 void pl_store_batch_clear(struct pl_store_batch *b);
-void pl_store_batch_put(struct pl_store *s, struct pl_store_batch *b, enum pl_store_cf cf,
-                        const void *key, size_t key_len, const void *val, size_t val_len);
-void pl_store_batch_delete(struct pl_store *s, struct pl_store_batch *b, enum pl_store_cf cf,
-                           const void *key, size_t key_len);
+void pl_store_batch_put(struct pl_store *s,
+                        struct pl_store_batch *b,
+                        enum pl_store_cf cf,
+                        const void *key,
+                        size_t key_len,
+                        const void *val,
+                        size_t val_len);
+void pl_store_batch_delete(struct pl_store *s,
+                           struct pl_store_batch *b,
+                           enum pl_store_cf cf,
+                           const void *key,
+                           size_t key_len);
 /* Writes the batch with sync (write + fdatasync): once this returns 0 the batch survives
  * a crash of the process or the machine. The batch is left as it was (clear it to reuse). */
 int pl_store_batch_commit(struct pl_store *s, struct pl_store_batch *b);
 
 /* An iterator over one family, in key order. Keys and values point into RocksDB's
  * memory and stay valid until the iterator moves or closes. */
-struct pl_store_iter {
+struct pl_store_iter
+{
     rocksdb_iterator_t *it; /* NULL over a family that does not exist (always invalid) */
 };
 void pl_store_iter_init(struct pl_store *s, struct pl_store_iter *it, enum pl_store_cf cf);

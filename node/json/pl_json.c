@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct parser {
+struct parser
+{
     const char *start, *p, *end;
     int depth;
     char *err;
@@ -143,37 +144,53 @@ static int parse_string(struct parser *ps, struct pl_buf *text)
                 return fail(ps, "unterminated string");
             char e = *ps->p++;
             switch (e) {
-            case '"': pl_buf_append(text, "\"", 1); break;
-            case '\\': pl_buf_append(text, "\\", 1); break;
-            case '/': pl_buf_append(text, "/", 1); break;
-            case 'b': pl_buf_append(text, "\b", 1); break;
-            case 'f': pl_buf_append(text, "\f", 1); break;
-            case 'n': pl_buf_append(text, "\n", 1); break;
-            case 'r': pl_buf_append(text, "\r", 1); break;
-            case 't': pl_buf_append(text, "\t", 1); break;
-            case 'u': {
-                uint32_t cp = 0;
-                if (hex4(ps, &cp) != 0)
-                    return PL_EMALFORMED;
-                if (cp >= 0xd800 && cp <= 0xdbff) {
-                    uint32_t lo = 0;
-                    if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')
-                        return fail(ps, "unpaired surrogate");
-                    ps->p += 2;
-                    if (hex4(ps, &lo) != 0)
+                case '"':
+                    pl_buf_append(text, "\"", 1);
+                    break;
+                case '\\':
+                    pl_buf_append(text, "\\", 1);
+                    break;
+                case '/':
+                    pl_buf_append(text, "/", 1);
+                    break;
+                case 'b':
+                    pl_buf_append(text, "\b", 1);
+                    break;
+                case 'f':
+                    pl_buf_append(text, "\f", 1);
+                    break;
+                case 'n':
+                    pl_buf_append(text, "\n", 1);
+                    break;
+                case 'r':
+                    pl_buf_append(text, "\r", 1);
+                    break;
+                case 't':
+                    pl_buf_append(text, "\t", 1);
+                    break;
+                case 'u': {
+                    uint32_t cp = 0;
+                    if (hex4(ps, &cp) != 0)
                         return PL_EMALFORMED;
-                    if (lo < 0xdc00 || lo > 0xdfff)
+                    if (cp >= 0xd800 && cp <= 0xdbff) {
+                        uint32_t lo = 0;
+                        if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')
+                            return fail(ps, "unpaired surrogate");
+                        ps->p += 2;
+                        if (hex4(ps, &lo) != 0)
+                            return PL_EMALFORMED;
+                        if (lo < 0xdc00 || lo > 0xdfff)
+                            return fail(ps, "unpaired surrogate");
+                        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                    } else if (cp >= 0xdc00 && cp <= 0xdfff) {
                         return fail(ps, "unpaired surrogate");
-                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-                    return fail(ps, "unpaired surrogate");
+                    }
+                    put_utf8(text, cp);
+                    break;
                 }
-                put_utf8(text, cp);
-                break;
-            }
-            default:
-                ps->p--;
-                return fail(ps, "bad escape");
+                default:
+                    ps->p--;
+                    return fail(ps, "bad escape");
             }
             continue;
         }
@@ -348,44 +365,43 @@ static int parse_value(struct parser *ps, struct pl_buf *out)
     pl_mp_writer_init(&w, out);
     int rc = 0;
     switch (*ps->p) {
-    case '{':
-        return parse_container(ps, out, true);
-    case '[':
-        return parse_container(ps, out, false);
-    case '"': {
-        struct pl_buf s;
-        pl_buf_init(&s, out->max);
-        rc = parse_string(ps, &s);
-        if (rc == 0)
-            pl_mp_strn(&w, s.len ? (const char *)s.data : "", s.len);
-        pl_buf_close(&s);
-        break;
-    }
-    case 't':
-        if ((rc = literal(ps, "true")) == 0)
-            pl_mp_bool(&w, true);
-        break;
-    case 'f':
-        if ((rc = literal(ps, "false")) == 0)
-            pl_mp_bool(&w, false);
-        break;
-    case 'n':
-        if ((rc = literal(ps, "null")) == 0)
-            pl_mp_nil(&w);
-        break;
-    default:
-        if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
-            rc = parse_number(ps, &w);
-        else
-            rc = fail(ps, "unexpected character");
+        case '{':
+            return parse_container(ps, out, true);
+        case '[':
+            return parse_container(ps, out, false);
+        case '"': {
+            struct pl_buf s;
+            pl_buf_init(&s, out->max);
+            rc = parse_string(ps, &s);
+            if (rc == 0)
+                pl_mp_strn(&w, s.len ? (const char *)s.data : "", s.len);
+            pl_buf_close(&s);
+            break;
+        }
+        case 't':
+            if ((rc = literal(ps, "true")) == 0)
+                pl_mp_bool(&w, true);
+            break;
+        case 'f':
+            if ((rc = literal(ps, "false")) == 0)
+                pl_mp_bool(&w, false);
+            break;
+        case 'n':
+            if ((rc = literal(ps, "null")) == 0)
+                pl_mp_nil(&w);
+            break;
+        default:
+            if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
+                rc = parse_number(ps, &w);
+            else
+                rc = fail(ps, "unexpected character");
     }
     if (rc == 0 && w.err != 0)
         rc = w.err;
     return rc;
 }
 
-int pl_json_to_msgpack(const char *text, size_t len, struct pl_buf *out, char *err,
-                       size_t err_size)
+int pl_json_to_msgpack(const char *text, size_t len, struct pl_buf *out, char *err, size_t err_size)
 {
     struct parser ps = {text, text, text + len, 0, err, err_size};
     size_t start = out->len;
@@ -418,11 +434,21 @@ int pl_json_write_string(struct pl_buf *out, const char *s, size_t len)
         } else if (c < 0x20) {
             const char *e = NULL;
             switch (c) {
-            case '\b': e = "\\b"; break;
-            case '\f': e = "\\f"; break;
-            case '\n': e = "\\n"; break;
-            case '\r': e = "\\r"; break;
-            case '\t': e = "\\t"; break;
+                case '\b':
+                    e = "\\b";
+                    break;
+                case '\f':
+                    e = "\\f";
+                    break;
+                case '\n':
+                    e = "\\n";
+                    break;
+                case '\r':
+                    e = "\\r";
+                    break;
+                case '\t':
+                    e = "\\t";
+                    break;
             }
             if (e != NULL) {
                 pl_buf_append(out, e, 2);
@@ -465,46 +491,46 @@ static int write_object(const msgpack_object *o, struct pl_buf *out, int depth)
         return PL_EMALFORMED;
     int rc = 0;
     switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
-        return pl_buf_append_str(out, "null");
-    case MSGPACK_OBJECT_BOOLEAN:
-        return pl_buf_append_str(out, o->via.boolean ? "true" : "false");
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        return pl_buf_printf(out, "%" PRIu64, o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        return pl_buf_printf(out, "%" PRId64, o->via.i64);
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        return write_double(out, o->via.f64);
-    case MSGPACK_OBJECT_STR:
-        return pl_json_write_string(out, o->via.str.ptr, o->via.str.size);
-    case MSGPACK_OBJECT_ARRAY:
-        rc = pl_buf_append(out, "[", 1);
-        for (uint32_t i = 0; rc == 0 && i < o->via.array.size; i++) {
-            if (i > 0)
-                rc = pl_buf_append(out, ",", 1);
-            if (rc == 0)
-                rc = write_object(&o->via.array.ptr[i], out, depth + 1);
-        }
-        return rc ? rc : pl_buf_append(out, "]", 1);
-    case MSGPACK_OBJECT_MAP:
-        rc = pl_buf_append(out, "{", 1);
-        for (uint32_t i = 0; rc == 0 && i < o->via.map.size; i++) {
-            const msgpack_object_kv *kv = &o->via.map.ptr[i];
-            if (kv->key.type != MSGPACK_OBJECT_STR)
-                return PL_EMALFORMED;
-            if (i > 0)
-                rc = pl_buf_append(out, ",", 1);
-            if (rc == 0)
-                rc = pl_json_write_string(out, kv->key.via.str.ptr, kv->key.via.str.size);
-            if (rc == 0)
-                rc = pl_buf_append(out, ":", 1);
-            if (rc == 0)
-                rc = write_object(&kv->val, out, depth + 1);
-        }
-        return rc ? rc : pl_buf_append(out, "}", 1);
-    default:
-        return PL_EMALFORMED;
+        case MSGPACK_OBJECT_NIL:
+            return pl_buf_append_str(out, "null");
+        case MSGPACK_OBJECT_BOOLEAN:
+            return pl_buf_append_str(out, o->via.boolean ? "true" : "false");
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+            return pl_buf_printf(out, "%" PRIu64, o->via.u64);
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            return pl_buf_printf(out, "%" PRId64, o->via.i64);
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            return write_double(out, o->via.f64);
+        case MSGPACK_OBJECT_STR:
+            return pl_json_write_string(out, o->via.str.ptr, o->via.str.size);
+        case MSGPACK_OBJECT_ARRAY:
+            rc = pl_buf_append(out, "[", 1);
+            for (uint32_t i = 0; rc == 0 && i < o->via.array.size; i++) {
+                if (i > 0)
+                    rc = pl_buf_append(out, ",", 1);
+                if (rc == 0)
+                    rc = write_object(&o->via.array.ptr[i], out, depth + 1);
+            }
+            return rc ? rc : pl_buf_append(out, "]", 1);
+        case MSGPACK_OBJECT_MAP:
+            rc = pl_buf_append(out, "{", 1);
+            for (uint32_t i = 0; rc == 0 && i < o->via.map.size; i++) {
+                const msgpack_object_kv *kv = &o->via.map.ptr[i];
+                if (kv->key.type != MSGPACK_OBJECT_STR)
+                    return PL_EMALFORMED;
+                if (i > 0)
+                    rc = pl_buf_append(out, ",", 1);
+                if (rc == 0)
+                    rc = pl_json_write_string(out, kv->key.via.str.ptr, kv->key.via.str.size);
+                if (rc == 0)
+                    rc = pl_buf_append(out, ":", 1);
+                if (rc == 0)
+                    rc = write_object(&kv->val, out, depth + 1);
+            }
+            return rc ? rc : pl_buf_append(out, "}", 1);
+        default:
+            return PL_EMALFORMED;
     }
 }
 

@@ -30,7 +30,10 @@
  * NULL) gets a short reason with the byte offset ("unexpected character '}' at offset 12").
  * PL_EMALFORMED or PL_ETOOBIG (out's limit).
  */
-int pl_json_to_msgpack(const char *text, size_t len, struct pl_buf *out, char *err,
+int pl_json_to_msgpack(const char *text,
+                       size_t len,
+                       struct pl_buf *out,
+                       char *err,
                        size_t err_size);
 
 /* Appends the compact JSON text (no spaces) of one msgpack object. PL_EMALFORMED for what JSON

@@ -29,8 +29,8 @@ static void check_line(const char *line, size_t len, enum audit_line_type type)
         rc = audit_header_render(&l.header, &again);
     } else {
         rc = audit_entry_render(l.entry.leaf, l.entry.leaf_len,
-                                (const uint8_t(*)[MERKLE_HASH_BYTES])l.entry.path,
-                                l.entry.path_len, l.entry.has_path, &again);
+                                (const uint8_t(*)[MERKLE_HASH_BYTES])l.entry.path, l.entry.path_len,
+                                l.entry.has_path, &again);
         /* The leaf itself: decode -> encode gives the same bytes. */
         struct pl_buf leaf;
         pl_buf_init(&leaf, LEDGER_LEAF_MAX);

@@ -2,11 +2,14 @@
  * Unit tests of node/json/pl_json.h: JSON -> msgpack -> JSON round trips, exact integers,
  * key order, escapes and UTF-8, and the errors a malformed line must give.
  */
+/* cmocka needs these first. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include "pl_err.h"
 #include "pl_json.h"
@@ -117,9 +120,9 @@ static void test_writer_rejects(void **state)
     (void)state;
     struct pl_buf js;
     pl_buf_init(&js, 1024);
-    uint8_t bin[] = {0xc4, 0x01, 0x00};             /* bin 8 */
-    uint8_t intkey[] = {0x81, 0x01, 0x02};          /* {1: 2} */
-    uint8_t badutf[] = {0xa2, 0xc3, 0x28};          /* "\xc3(" */
+    uint8_t bin[] = {0xc4, 0x01, 0x00};    /* bin 8 */
+    uint8_t intkey[] = {0x81, 0x01, 0x02}; /* {1: 2} */
+    uint8_t badutf[] = {0xa2, 0xc3, 0x28}; /* "\xc3(" */
     uint8_t nan[] = {0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0};
     assert_int_equal(pl_json_from_msgpack(bin, sizeof(bin), &js), PL_EMALFORMED);
     assert_int_equal(pl_json_from_msgpack(intkey, sizeof(intkey), &js), PL_EMALFORMED);

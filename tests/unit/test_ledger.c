@@ -5,11 +5,14 @@
  * Roots are checked against an independent recursive RFC 6962 MTH computed here from the
  * leaf bytes the test encodes itself; proofs against the RFC 9162 verifiers.
  */
+/* cmocka needs these first. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include "ledger.h"
 #include "merkle.h"
@@ -32,7 +35,8 @@
 
 typedef uint8_t hash_t[MERKLE_HASH_BYTES];
 
-struct fixture {
+struct fixture
+{
     char dir[64];
     struct pl_store store;
     struct pl_keys keys;
@@ -137,8 +141,11 @@ static void append_some(struct fixture *f, size_t count, uint64_t time_ms)
         snprintf(text, sizeof(text), "entry number %llu", (unsigned long long)idx);
         pl_mp_strn(&w, text, strlen(text) % 40);
         assert_int_equal(w.err, 0);
-        entries[i] = (struct ledger_entry){.term = 7, .time_ms = time_ms + i, .kind = "detect",
-                                           .kind_len = 6, .body = bodies[i].data,
+        entries[i] = (struct ledger_entry){.term = 7,
+                                           .time_ms = time_ms + i,
+                                           .kind = "detect",
+                                           .kind_len = 6,
+                                           .body = bodies[i].data,
                                            .body_len = bodies[i].len};
         /* The test's own leaf bytes: encode with the real index, hash with libsodium. */
         struct ledger_entry e = entries[i];
@@ -176,8 +183,7 @@ static void check_proofs(struct fixture *f, uint64_t index, uint64_t size, uint6
     assert_int_equal(ledger_root_at(&f->ledger, size, got), 0);
     assert_memory_equal(got, root, 32);
     assert_int_equal(ledger_inclusion_proof(&f->ledger, index, size, path, &n), 0);
-    assert_int_equal(merkle_inclusion_verify(index, size, f->leaf_hashes[index], path, n, root),
-                     0);
+    assert_int_equal(merkle_inclusion_verify(index, size, f->leaf_hashes[index], path, n, root), 0);
     ref_mth(f->leaf_hashes, 0, first, root1);
     assert_int_equal(ledger_consistency_proof(&f->ledger, first, size, path, &n), 0);
     assert_int_equal(merkle_consistency_verify(first, size, root1, root, path, n), 0);
@@ -278,7 +284,10 @@ static void test_randomised(void **state)
 }
 
 /* Flips one byte of a stored value in a family and returns the original to restore it. */
-static void flip(struct fixture *f, enum pl_store_cf cf, const uint8_t *key, size_t key_len,
+static void flip(struct fixture *f,
+                 enum pl_store_cf cf,
+                 const uint8_t *key,
+                 size_t key_len,
                  size_t at)
 {
     uint8_t *v = NULL;

@@ -7,11 +7,14 @@
  * core, and transparency-dev/merkle's known-answer roots (testonly/constants.go) for its
  * 8-leaf vector set.
  */
+/* cmocka needs these first. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include "merkle.h"
 #include "pl_err.h"
@@ -80,8 +83,8 @@ static void ref_path(hash_t *leaves, uint64_t m, uint64_t a, uint64_t b, hash_t 
     }
 }
 
-static void ref_subproof(hash_t *leaves, uint64_t m, uint64_t a, uint64_t b, int whole, hash_t *out,
-                         size_t *n)
+static void
+ref_subproof(hash_t *leaves, uint64_t m, uint64_t a, uint64_t b, int whole, hash_t *out, size_t *n)
 {
     if (m == b - a) {
         if (!whole)
@@ -100,7 +103,8 @@ static void ref_subproof(hash_t *leaves, uint64_t m, uint64_t a, uint64_t b, int
 
 /* ---- the callback the core reads the tree through: perfect subtrees from leaf hashes ---- */
 
-struct tree {
+struct tree
+{
     hash_t leaves[N_MAX];
     uint64_t size;
     unsigned calls;
@@ -215,8 +219,14 @@ static void test_hand_vectors(void **state)
 static void test_transparency_dev_roots(void **state)
 {
     (void)state;
-    static const char *leaves_hex[8] = {"", "00", "10", "2021", "3031", "40414243",
-                                        "5051525354555657", "606162636465666768696a6b6c6d6e6f"};
+    static const char *leaves_hex[8] = {"",
+                                        "00",
+                                        "10",
+                                        "2021",
+                                        "3031",
+                                        "40414243",
+                                        "5051525354555657",
+                                        "606162636465666768696a6b6c6d6e6f"};
     static const char *roots_hex[9] = {
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
@@ -296,7 +306,8 @@ static void test_all_proofs_to_64(void **state)
     assert_int_equal(checked_cons, N_MAX * (N_MAX + 1) / 2);
 }
 
-struct emitted {
+struct emitted
+{
     unsigned count;
     int ok;
     struct tree *t;
