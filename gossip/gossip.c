@@ -126,6 +126,8 @@ struct gossip {
     uint32_t bc_n;
     uint64_t bcast_next_id;
     uint64_t fill_stamp;
+    uint32_t bc_tmin; /* no queued broadcast has fewer transmits than this */
+    uint32_t bc_big;  /* queued broadcasts too large for a datagram (an upper bound) */
 
     struct record *records;
     uint32_t records_n; /* high-water mark */
@@ -537,12 +539,18 @@ static bool bcast_valid(const struct gossip *g, const struct bcast *b)
     }
 }
 
+static bool bcast_big(const struct gossip *g, const struct bcast *b);
+
 static void bcast_compact(struct gossip *g)
 {
     uint32_t w = 0;
-    for (uint32_t r = 0; r < g->bc_n; r++)
-        if (g->bc[r].bytes != NULL)
+    g->bc_big = 0;
+    for (uint32_t r = 0; r < g->bc_n; r++) {
+        if (g->bc[r].bytes != NULL) {
+            g->bc_big += bcast_big(g, &g->bc[r]);
             g->bc[w++] = g->bc[r];
+        }
+    }
     g->bc_n = w;
 }
 
@@ -574,14 +582,22 @@ static uint64_t bcast_queue(struct gossip *g, enum bcast_kind kind, uint32_t ref
     b->kind = (uint8_t)kind;
     b->ref = ref;
     b->transmits = 0;
+    g->bc_tmin = 0;
     b->bytes = copy;
     b->len = (uint32_t)g->scratch.len;
+    g->bc_big += bcast_big(g, b);
     return b->id;
 }
 
 static size_t udp_body_max(const struct gossip *g)
 {
     return gossip_wire_body_max(g->cfg.udp_bytes_max, g->cfg.keyring);
+}
+
+/* Too large to share a datagram with the cluster name: goes over TCP. */
+static bool bcast_big(const struct gossip *g, const struct bcast *b)
+{
+    return b->len + GOSSIP_CLUSTER_MAX + 1 > udp_body_max(g);
 }
 
 /* Adds queued broadcasts to a packet, least transmitted first and newest first among
@@ -594,26 +610,30 @@ static void bcast_fill(struct gossip *g, struct gossip_wire_packet *pk)
     uint32_t limit = gossip_retransmit_limit(&g->cfg, live_count(g));
     uint64_t stamp = ++g->fill_stamp;
     bool removed = false;
-    uint32_t tmin = UINT32_MAX;
-    for (uint32_t i = 0; i < g->bc_n; i++) {
-        struct bcast *b = &g->bc[i];
-        if (b->bytes == NULL)
-            continue;
-        if (!bcast_valid(g, b) || b->transmits >= limit) {
-            free(b->bytes);
-            b->bytes = NULL;
-            removed = true;
-            continue;
-        }
-        if (b->transmits < tmin)
-            tmin = b->transmits;
-    }
-    for (uint32_t t = tmin; t < limit && tmin != UINT32_MAX; t++) {
+    /* Passes by transmit count from the lowest that may be queued (a hint kept low by
+     * bcast_queue), newest first within a pass. Stale entries are dropped as met. */
+    for (uint32_t t = g->bc_tmin; t < limit; t++) {
+        bool seen = false;
         for (uint32_t n = g->bc_n; n > 0; n--) {
             struct bcast *b = &g->bc[n - 1];
-            /* The stamp keeps a broadcast raised to t+1 in this pass from going twice. */
-            if (b->bytes == NULL || b->transmits != t || b->stamp == stamp)
+            if (b->bytes == NULL)
                 continue;
+            if (b->transmits >= limit) {
+                free(b->bytes);
+                b->bytes = NULL;
+                removed = true;
+                continue;
+            }
+            /* The stamp keeps a broadcast raised to t+1 in this pass from going twice. */
+            if (b->transmits != t || b->stamp == stamp)
+                continue;
+            if (!bcast_valid(g, b)) { /* checked late: it touches the member table */
+                free(b->bytes);
+                b->bytes = NULL;
+                removed = true;
+                continue;
+            }
+            seen = true;
             size_t room = gossip_wire_packet_room(pk);
             if (room < 16)
                 goto done;
@@ -627,10 +647,14 @@ static void bcast_fill(struct gossip *g, struct gossip_wire_packet *pk)
                 removed = true;
             }
         }
+        if (!seen && t == g->bc_tmin)
+            g->bc_tmin = t + 1; /* nothing left at this level */
     }
 done:
     if (removed)
         bcast_compact(g);
+    if (g->bc_n == 0)
+        g->bc_tmin = 0;
 }
 
 size_t gossip_broadcasts_pending(const struct gossip *g)
@@ -1781,16 +1805,15 @@ static void gossip_round(struct gossip *g, uint64_t now)
     uint32_t targets[16];
     uint32_t k = PL_MIN(g->cfg.gossip_nodes, PL_ARRAY_LEN(targets));
     uint32_t n = pick_random(g, k, 0, is_gossip_target, now, targets);
-    size_t body_max = udp_body_max(g);
     for (uint32_t i = 0; i < n; i++) {
         const char *addr = g->members[targets[i]].addr;
         send_udp(g, addr, NULL, 0, true);
         /* One broadcast too large for a datagram per target per round, over TCP. */
         uint32_t limit = gossip_retransmit_limit(&g->cfg, live_count(g));
-        for (uint32_t b = 0; b < g->bc_n; b++) {
+        for (uint32_t b = 0; g->bc_big > 0 && b < g->bc_n; b++) {
             struct bcast *bc = &g->bc[b];
-            if (bc->bytes == NULL || bc->len + GOSSIP_CLUSTER_MAX + 1 <= body_max ||
-                !bcast_valid(g, bc) || bc->transmits >= limit)
+            if (bc->bytes == NULL || !bcast_big(g, bc) || !bcast_valid(g, bc) ||
+                bc->transmits >= limit)
                 continue;
             struct gossip_wire_packet pk;
             if (gossip_wire_packet_begin(&pk, g->cfg.cluster,
