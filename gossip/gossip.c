@@ -92,6 +92,7 @@ struct probe {
     uint64_t end_at;
     uint32_t nacks_expected;
     uint32_t nacks;
+    bool refused; /* the target's host refused our TCP ping: nothing listens there */
 };
 
 struct gossip {
@@ -1579,6 +1580,16 @@ int gossip_stream_done(struct gossip *g, uint64_t now_ms, uint64_t stream_id, in
     if (status < 0) {
         trace(g, now_ms, "stream failed id=%llu kind=%d err=%s", (unsigned long long)stream_id,
               (int)ps->kind, pl_err_name(status));
+        struct probe *pr = &g->probe;
+        if (g->cfg.fast_suspicion && ps->kind == ST_PING && status == -ECONNREFUSED &&
+            pr->active && !pr->acked && pr->seq == ps->probe_seq && now_ms < pr->end_at) {
+            /* The direct ping went unanswered and the target's host answers TCP with a
+             * reset: its process is gone (a stopped process would still have its
+             * connection accepted by the kernel). End the probe now instead of waiting
+             * out the probe period; the suspicion timeout still applies in full. */
+            pr->refused = true;
+            pr->end_at = now_ms;
+        }
         return 0;
     }
     struct rx rx = {.g = g, .now = now_ms, .from_addr = "", .stream = true};
@@ -1737,8 +1748,9 @@ static void probe_finish(struct gossip *g, uint64_t now)
     if (pr->acked)
         return;
     g->counters.probe_failures++;
-    if (g->cfg.lifeguard) {
-        /* Lifeguard §IV-A: missing nacks mean our own links are the problem. */
+    if (g->cfg.lifeguard && !pr->refused) {
+        /* Lifeguard §IV-A: missing nacks mean our own links are the problem. (Not when
+         * the target's host refused us: we reached it, so our links work.) */
         uint32_t delta = 1;
         if (pr->nacks_expected > 0)
             delta = pr->nacks < pr->nacks_expected ? pr->nacks_expected - pr->nacks : 0;

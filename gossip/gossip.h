@@ -187,7 +187,10 @@ uint64_t gossip_deadline(const struct gossip *g);
 /* An incoming TCP request; the reply (possibly empty: send none) is appended to `reply`. */
 int gossip_stream_serve(struct gossip *g, uint64_t now_ms, const char *from_addr,
                         const uint8_t *p, size_t len, struct pl_buf *reply);
-/* The result of a GOSSIP_OUT_STREAM that expects_response: status < 0 when it failed. */
+/* The result of a GOSSIP_OUT_STREAM that expects_response: status < 0 when it failed.
+ * Pass -ECONNREFUSED exactly when the peer's host refused the connection (a reset):
+ * with fast_suspicion a refused TCP ping ends a failing probe early. Timeouts and other
+ * failures are any other negative code. */
 int gossip_stream_done(struct gossip *g, uint64_t now_ms, uint64_t stream_id, int status,
                        const uint8_t *p, size_t len);
 

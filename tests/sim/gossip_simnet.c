@@ -296,8 +296,18 @@ static void handle(struct simnet *net, struct simnet_event *ev)
         return;
     case EV_STREAM_REQ: {
         bool reachable = simnet_up(net, i) && !link_cut(net, i, ev->from);
+        if (nd->crashed && !link_cut(net, i, ev->from)) {
+            /* A crashed process's host answers with a reset after one round trip. */
+            if (ev->expects_response)
+                heap_push(net, (struct simnet_event){.at = net->now + delay(net),
+                                                     .kind = EV_STREAM_REPLY, .to = ev->from,
+                                                     .from = i, .stream_id = ev->stream_id,
+                                                     .status = -ECONNREFUSED});
+            return;
+        }
         if (!reachable) {
-            /* A connect to a dead or cut-off peer fails after the TCP timeout. */
+            /* A paused process's kernel accepts the connection but nobody answers; a
+             * cut-off peer never answers: both fail after the TCP timeout. */
             if (ev->expects_response)
                 heap_push(net, (struct simnet_event){.at = net->now + net->cfg.tcp_timeout_ms,
                                                      .kind = EV_STREAM_REPLY, .to = ev->from,

@@ -388,7 +388,8 @@ static void net_drain(struct net *net, int i)
         } else if (o->kind == GOSSIP_OUT_STREAM) {
             struct pl_buf reply;
             pl_buf_init(&reply, 1 << 24);
-            int rc = lost ? -ECONNREFUSED
+            /* A crashed peer's host refuses; when we are the one cut off, it times out. */
+            int rc = lost ? (j >= 0 && !net->down[i] ? -ECONNREFUSED : -ETIMEDOUT)
                           : gossip_stream_serve(net->g[j], net->now, net->addrs[i], o->bytes,
                                                 o->len, &reply);
             if (!lost)
