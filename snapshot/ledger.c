@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -149,7 +150,6 @@ int ledger_open(struct ledger *l, struct pl_store *store, const struct pl_keys *
     memset(l, 0, sizeof(*l));
     l->store = store;
     l->keys = keys;
-    pl_buf_init(&l->scratch, LEDGER_LEAF_MAX);
     merkle_frontier_init(&l->frontier);
     merkle_empty_root(l->root);
 
@@ -203,13 +203,13 @@ int ledger_open(struct ledger *l, struct pl_store *store, const struct pl_keys *
     l->size = l->head.size;
     return 0;
 fail:
-    pl_buf_close(&l->scratch);
     return rc;
 }
 
 void ledger_close(struct ledger *l)
 {
-    pl_buf_close(&l->scratch);
+    /* Nothing is owned beyond the struct; kept for the _open/_close pairing. */
+    (void)l;
 }
 
 /* Everything one append writes, collected before the single commit. */
@@ -272,6 +272,55 @@ static int pending_get_cb(void *ctx, unsigned level, uint64_t index, uint8_t out
 }
 #endif
 
+/* One part of an append's entries, encoded as their stored values (leaf hash || leaf bytes),
+ * concatenated. Parts are independent, so two of them are encoded and hashed on two cores. */
+struct encoded_part
+{
+    const struct ledger_entry *entries;
+    uint64_t first_index; /* ledger index of entries[0] */
+    size_t from, to;      /* the entries of this part */
+    struct pl_buf values;
+    size_t *offsets; /* offsets[i - from]: start of entry i's value; one more for the end */
+    int rc;
+    size_t bad; /* the entry that failed to encode */
+};
+
+static void *encode_part(void *arg)
+{
+    struct encoded_part *p = arg;
+    for (size_t i = p->from; i < p->to; i++) {
+        size_t start = p->values.len;
+        p->offsets[i - p->from] = start;
+        struct ledger_entry e = p->entries[i];
+        e.index = p->first_index + i;
+        int rc = pl_buf_reserve(&p->values, MERKLE_HASH_BYTES);
+        if (rc == 0) {
+            p->values.len += MERKLE_HASH_BYTES;
+            rc = ledger_entry_encode(&e, &p->values);
+        }
+        if (rc != 0) {
+            p->values.len = start;
+            p->rc = rc;
+            p->bad = i;
+            return NULL;
+        }
+        const uint8_t *leaf = p->values.data + start + MERKLE_HASH_BYTES;
+        size_t leaf_len = p->values.len - start - MERKLE_HASH_BYTES;
+#ifdef PL_DEBUG
+        /* Decode after encode: what we hash is what a verifier will read. */
+        struct ledger_entry back;
+        PL_ALWAYS(ledger_entry_decode(leaf, leaf_len, &back) == 0 && back.index == e.index &&
+                  back.body_len == e.body_len);
+#endif
+        merkle_leaf_hash(leaf, leaf_len, p->values.data + start);
+    }
+    p->offsets[p->to - p->from] = p->values.len;
+    return NULL;
+}
+
+/* Batches at least this big are encoded and hashed in two threads. */
+#define LEDGER_PARALLEL_MIN 256
+
 int ledger_append(struct ledger *l,
                   const struct ledger_entry *entries,
                   size_t n,
@@ -296,36 +345,55 @@ int ledger_append(struct ledger *l,
     a.batch = &batch;
     struct merkle_frontier f = l->frontier;
     int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct ledger_entry e = entries[i];
-        e.index = l->size + i;
-        pl_buf_reset(&l->scratch);
-        rc = ledger_entry_encode(&e, &l->scratch);
-        if (rc != 0) {
-            snprintf(l->err_text, sizeof(l->err_text), "entry %zu of the batch: %s", i,
+
+    /* Encode and hash every leaf (in two parts, the second on a helper thread). */
+    struct encoded_part parts[2];
+    size_t n_parts = n >= LEDGER_PARALLEL_MIN ? 2 : 1;
+    memset(parts, 0, sizeof(parts));
+    for (size_t k = 0; k < n_parts; k++) {
+        struct encoded_part *p = &parts[k];
+        p->entries = entries;
+        p->first_index = l->size;
+        p->from = n * k / n_parts;
+        p->to = n * (k + 1) / n_parts;
+        pl_buf_init(&p->values, (p->to - p->from) * (LEDGER_LEAF_MAX + MERKLE_HASH_BYTES));
+        p->offsets = malloc(sizeof(size_t) * (p->to - p->from + 1));
+        if (p->offsets == NULL)
+            rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        pthread_t helper;
+        bool threaded = n_parts == 2 && pthread_create(&helper, NULL, encode_part, &parts[1]) == 0;
+        encode_part(&parts[0]);
+        if (threaded)
+            pthread_join(helper, NULL);
+        else if (n_parts == 2)
+            encode_part(&parts[1]);
+    }
+    for (size_t k = 0; k < n_parts && rc == 0; k++) {
+        if (parts[k].rc != 0) {
+            rc = parts[k].rc;
+            snprintf(l->err_text, sizeof(l->err_text), "entry %zu of the batch: %s", parts[k].bad,
                      pl_strerror(rc));
-            goto fail_batch;
         }
-#ifdef PL_DEBUG
-        /* Decode after encode: what we hash is what a verifier will read. */
-        struct ledger_entry back;
-        PL_ALWAYS(ledger_entry_decode(l->scratch.data, l->scratch.len, &back) == 0 &&
-                  back.index == e.index && back.body_len == e.body_len);
-#endif
-        uint8_t key[8], leaf_hash[MERKLE_HASH_BYTES];
-        ledger_index_key(e.index, key);
-        merkle_leaf_hash(l->scratch.data, l->scratch.len, leaf_hash);
-        /* The stored value is hash || leaf: the hash is read by proofs, the bytes by check. */
-        rc = pl_buf_reserve(&l->scratch, MERKLE_HASH_BYTES);
-        if (rc != 0)
-            goto fail_batch;
-        memmove(l->scratch.data + MERKLE_HASH_BYTES, l->scratch.data, l->scratch.len);
-        memcpy(l->scratch.data, leaf_hash, MERKLE_HASH_BYTES);
-        pl_store_batch_put(l->store, &batch, PL_CF_LEDGER_LEAVES, key, sizeof(key), l->scratch.data,
-                           l->scratch.len + MERKLE_HASH_BYTES);
-        rc = merkle_frontier_append(&f, leaf_hash, append_emit_cb, &a);
-        if (rc != 0)
-            goto fail_batch;
+    }
+    if (rc != 0)
+        goto fail_batch;
+
+    /* Then, in order: store each value and grow the tree. */
+    for (size_t k = 0; k < n_parts; k++) {
+        struct encoded_part *p = &parts[k];
+        for (size_t i = p->from; i < p->to; i++) {
+            const uint8_t *value = p->values.data + p->offsets[i - p->from];
+            size_t value_len = p->offsets[i - p->from + 1] - p->offsets[i - p->from];
+            uint8_t key[8];
+            ledger_index_key(l->size + i, key);
+            pl_store_batch_put(l->store, &batch, PL_CF_LEDGER_LEAVES, key, sizeof(key), value,
+                               value_len);
+            rc = merkle_frontier_append(&f, value, append_emit_cb, &a);
+            if (rc != 0)
+                goto fail_batch;
+        }
     }
 
     struct ledger_head h;
@@ -369,6 +437,10 @@ fail_batch:
 #ifdef PL_DEBUG
     free(a.pending);
 #endif
+    for (size_t k = 0; k < n_parts; k++) {
+        pl_buf_close(&parts[k].values);
+        free(parts[k].offsets);
+    }
     pl_store_batch_close(&batch);
     return rc;
 }

@@ -45,7 +45,6 @@ struct ledger
     struct merkle_frontier frontier;
     uint8_t root[MERKLE_HASH_BYTES];
     struct ledger_head head; /* newest; valid when size > 0 */
-    struct pl_buf scratch;
     char err_text[LEDGER_ERR_TEXT_MAX];
 };
 

@@ -31,7 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_ENTRIES 2048
+#define MAX_ENTRIES 2048 /* leaf hashes the fixture remembers */
 
 typedef uint8_t hash_t[MERKLE_HASH_BYTES];
 
@@ -429,6 +429,65 @@ static void test_bad_entries(void **state)
     pl_buf_close(&leaf);
 }
 
+/* A batch big enough to be encoded and hashed on two threads: the same tree as appending the
+ * entries one by one would give, and a bad entry in the second half stops the whole batch. */
+static void test_big_batch(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 1500 };
+    struct pl_buf bodies;
+    pl_buf_init(&bodies, 1 << 20);
+    size_t offsets[N + 1];
+    for (size_t i = 0; i < N; i++) {
+        offsets[i] = bodies.len;
+        struct pl_mp_writer w;
+        pl_mp_writer_init(&w, &bodies);
+        pl_mp_map(&w, 1);
+        pl_mp_str(&w, "i");
+        pl_mp_uint(&w, i * 7919);
+        assert_int_equal(w.err, 0);
+    }
+    offsets[N] = bodies.len;
+    struct ledger_entry *entries = calloc(N, sizeof(*entries));
+    assert_non_null(entries);
+    for (size_t i = 0; i < N; i++) {
+        entries[i] = (struct ledger_entry){.term = 2,
+                                           .time_ms = 77,
+                                           .kind = "outcome",
+                                           .kind_len = 7,
+                                           .body = bodies.data + offsets[i],
+                                           .body_len = offsets[i + 1] - offsets[i]};
+        struct ledger_entry e = entries[i];
+        e.index = i;
+        struct pl_buf leaf;
+        pl_buf_init(&leaf, LEDGER_LEAF_MAX);
+        assert_int_equal(ledger_entry_encode(&e, &leaf), 0);
+        merkle_leaf_hash(leaf.data, leaf.len, f->leaf_hashes[i]);
+        pl_buf_close(&leaf);
+    }
+    /* Entry 1400 (in the second half) is bad: nothing of the batch may be written. */
+    entries[1400].kind_len = 0;
+    assert_int_equal(ledger_append(&f->ledger, entries, N, 1, NULL), PL_EMALFORMED);
+    assert_non_null(strstr(f->ledger.err_text, "entry 1400"));
+    assert_int_equal(f->ledger.size, 0);
+    entries[1400].kind_len = 7;
+
+    struct ledger_head h;
+    assert_int_equal(ledger_append(&f->ledger, entries, N, 1, &h), 0);
+    f->n = N;
+    hash_t want;
+    ref_mth(f->leaf_hashes, 0, N, want);
+    assert_memory_equal(h.root, want, 32);
+    check_proofs(f, 0, N, 1);
+    check_proofs(f, 777, N, 1024);
+    check_proofs(f, N - 1, N, N - 1);
+    struct ledger_check_report r;
+    assert_int_equal(ledger_check(&f->ledger, &r), 0);
+    assert_int_equal(r.leaves, N);
+    free(entries);
+    pl_buf_close(&bodies);
+}
+
 static void test_snapshot_store(void **state)
 {
     struct fixture *f = *state;
@@ -591,6 +650,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_randomised, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_detects_flips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_and_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
