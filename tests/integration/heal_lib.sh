@@ -24,6 +24,8 @@ heal_setup() {
 
 heal_cleanup() {
     rc=$?
+    # Processes a test started in the background record their pid in $WORK/*.pid.
+    PIDS="$PIDS $(cat "$WORK"/*.pid 2>/dev/null || true)"
     for pid in $PIDS; do
         kill "$pid" 2>/dev/null || true
     done
