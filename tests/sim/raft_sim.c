@@ -80,6 +80,13 @@ static uint8_t *dup_bytes(const void *p, size_t n)
     return d;
 }
 
+/* What the seeds exercised, summed over a --seeds run (printed at the end), so a reader can
+ * see that the faults and features were actually reached. */
+static struct totals {
+    uint64_t events, crashes, installs, snapshots_taken, changes_ok, transfers, proposals_ok,
+        elections, stall_stepdowns, quorum_stepdowns, dropped_stale;
+} g_tot;
+
 /* ------------------------------------------------------------ the world */
 
 enum ev_type { EV_DELIVER = 1, EV_TICK, EV_DISK, EV_CHAOS, EV_PROPOSE, EV_HEAL };
@@ -494,10 +501,20 @@ static void store_free(struct store *st)
     memset(st, 0, sizeof(*st));
 }
 
+static void stats_add(const struct raft *r)
+{
+    const struct raft_stats *st = raft_stats_get(r);
+    g_tot.elections += st->elections;
+    g_tot.stall_stepdowns += st->disk_stall_stepdowns;
+    g_tot.quorum_stepdowns += st->quorum_stepdowns;
+    g_tot.dropped_stale += st->dropped_stale;
+}
+
 static void node_crash(struct sim *s, struct node *n)
 {
     if (!n->up)
         return;
+    stats_add(&n->r);
     if (s->trace)
         fprintf(stderr, "[%8" PRIu64 "] n%" PRIu64 " CRASH\n", s->now, n->id);
     raft_close(&n->r);
@@ -632,12 +649,16 @@ static void process(struct sim *s, struct node *n, struct raft_update *u)
         for (uint32_t i = 0; i < u->n_msgs; i++)
             send_msg(s, n, &u->msgs[i]);
         /* 3. state machine */
-        if (u->install)
+        if (u->install) {
             sm_restore(s, n, u->install);
+            g_tot.installs++;
+        }
         for (uint32_t i = 0; i < u->n_apply; i++)
             sm_apply(s, n, &u->apply[i]);
         /* 4. outcomes */
         for (uint32_t i = 0; i < u->n_results; i++) {
+            if (u->results[i].id >= 1000000000 && u->results[i].err == 0)
+                g_tot.changes_ok++;
             struct proposal *p = prop_find(s, u->results[i].id);
             if (p == NULL)
                 continue;
@@ -646,6 +667,7 @@ static void process(struct sim *s, struct node *n, struct raft_update *u)
             p->resolved = true;
             if (u->results[i].err != 0)
                 continue;
+            g_tot.proposals_ok++;
             if (p->acked && p->index != u->results[i].index)
                 fail(s, "proposal %" PRIu64 " acknowledged twice", p->id);
             p->acked = true;
@@ -670,6 +692,7 @@ static void process(struct sim *s, struct node *n, struct raft_update *u)
         ev.snapshot.len = sizeof(buf);
         if (raft_step(&n->r, local_now(s, n), &ev, u) != 0)
             fail(s, "snapshot refused on node %" PRIu64, n->id);
+        g_tot.snapshots_taken++;
         u->want_snapshot = false; /* loop once more to carry out the update */
     }
 }
@@ -919,6 +942,7 @@ static void chaos(struct sim *s)
                 s->link[i][j] = true;
         break;
     case 5:
+        g_tot.crashes += n->up;
         node_crash(s, n);
         break;
     case 6:
@@ -941,7 +965,10 @@ static void chaos(struct sim *s)
         if (l != NULL) {
             struct raft_event ev = {.type = RAFT_EV_TRANSFER};
             ev.transfer.to = pl_rand_below(&s->rng, 2) ? 0 : b + 1;
-            step(s, l, &ev);
+            struct raft_update u;
+            if (raft_step(&l->r, local_now(s, l), &ev, &u) == 0)
+                g_tot.transfers++;
+            process(s, l, &u);
         }
         break;
     }
@@ -953,7 +980,7 @@ static void chaos(struct sim *s)
         const struct raft_config *c = raft_config_get(&l->r);
         const struct raft_server *sv = raft_config_find(c, b + 1);
         struct raft_event ev = {.type = RAFT_EV_CHANGE};
-        ev.change.id = 1000000 + s->ev_seq;
+        ev.change.id = 1000000000 + s->ev_seq;
         ev.change.server = b + 1;
         if (sv == NULL)
             ev.change.op = pl_rand_below(&s->rng, 2) ? RAFT_ADD_LEARNER : RAFT_ADD_VOTER;
@@ -1053,6 +1080,7 @@ static void run_until(struct sim *s, uint64_t until, const struct run_cfg *cfg,
             break;
         struct event e = ev_pop(s);
         s->now = e.at;
+        g_tot.events++;
         run_event(s, &e);
     }
     if (s->now < until)
@@ -1251,5 +1279,12 @@ int main(int argc, char **argv)
         }
     }
     printf("raft_sim: seeds %" PRIu64 "..%" PRIu64 ": %d failed\n", a, b, failures);
+    printf("exercised: %" PRIu64 " events, %" PRIu64 " elections, %" PRIu64 " crashes, %" PRIu64
+           " snapshots taken, %" PRIu64 " installed, %" PRIu64 " membership changes committed, %"
+           PRIu64 " transfers started, %" PRIu64 " proposals committed, %" PRIu64
+           " disk-stall and %" PRIu64 " quorum step-downs, %" PRIu64 " stale messages refused\n",
+           g_tot.events, g_tot.elections, g_tot.crashes, g_tot.snapshots_taken, g_tot.installs,
+           g_tot.changes_ok, g_tot.transfers, g_tot.proposals_ok, g_tot.stall_stepdowns,
+           g_tot.quorum_stepdowns, g_tot.dropped_stale);
     return failures ? 1 : 0;
 }
