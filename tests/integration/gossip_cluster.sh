@@ -81,6 +81,21 @@ for n in n1 n2; do
 done
 pass "a state record reaches every member"
 
+# A node that comes back under its name at another address is the same node, alive at the
+# new address (a higher incarnation refutes its old death), not a conflict.
+old_addr="127.0.0.1:${PORT[n5]}"
+start_node n5 --join "127.0.0.1:${PORT[n1]}"
+[ "127.0.0.1:${PORT[n5]}" != "$old_addr" ] || fail "n5 got the same port again"
+addr_of() {
+    "$PLATELET" members --api "$(api "$1")" --json |
+        python3 -c 'import json,sys; print({m["name"]: m["addr"] for m in json.load(sys.stdin)}.get(sys.argv[1], ""))' "$2"
+}
+moved() { is_status "$1" n5 alive && [ "$(addr_of "$1" n5)" = "127.0.0.1:${PORT[n5]}" ]; }
+for n in n1 n2 n3; do
+    wait_for 20 "$n sees n5 alive at its new address" moved $n
+done
+pass "a node back under its name at a new address is the same node, alive there"
+
 # --- encryption ---
 K1=$(head -c 32 /dev/urandom | base64)
 K2=$(head -c 32 /dev/urandom | base64)
