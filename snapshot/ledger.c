@@ -50,56 +50,69 @@ static int node_damaged(struct ledger *l, unsigned level, uint64_t index, int rc
     return PL_ECORRUPT;
 }
 
-/* Perfect subtrees below LEDGER_NODE_LEVEL_MIN are folded from the stored leaf hashes:
- * at most 2^(LEDGER_NODE_LEVEL_MIN-1) of them, read with one iterator. */
+/* Perfect subtrees below LEDGER_NODE_LEVEL_MIN are folded from the stored leaf hashes of
+ * their block of 2^LEDGER_NODE_LEVEL_MIN leaves. The block last read is kept, so the several
+ * low siblings of one proof cost one iterator. */
+static int block_load(struct ledger *l, uint64_t block)
+{
+    if (l->block_valid && l->block_index == block)
+        return 0;
+    l->block_valid = false;
+    uint8_t key[8];
+    uint64_t first = block << LEDGER_NODE_LEVEL_MIN;
+    struct pl_store_iter it;
+    pl_store_iter_init(l->store, &it, PL_CF_LEDGER_LEAVES);
+    ledger_index_key(first, key);
+    pl_store_iter_seek(&it, key, sizeof(key));
+    unsigned count = 0;
+    int rc = 0;
+    for (; count < PL_ARRAY_LEN(l->block_hashes) && pl_store_iter_valid(&it);
+         count++, pl_store_iter_next(&it)) {
+        size_t klen = 0, vlen = 0, leaf_len;
+        const uint8_t *hash, *leaf;
+        const uint8_t *k = pl_store_iter_key(&it, &klen);
+        const uint8_t *v = pl_store_iter_value(&it, &vlen);
+        if (klen != 8 || pl_be64_get(k) != first + count)
+            break;
+        if (leaf_value_split(v, vlen, &hash, &leaf, &leaf_len) != 0) {
+            rc = PL_ECORRUPT;
+            break;
+        }
+        memcpy(l->block_hashes[count], hash, MERKLE_HASH_BYTES);
+    }
+    if (rc == 0 && pl_store_iter_status(&it) != 0)
+        rc = PL_ESTORE;
+    pl_store_iter_close(&it);
+    if (rc != 0)
+        return rc;
+    l->block_index = block;
+    l->block_count = count;
+    l->block_valid = true;
+    return 0;
+}
+
 static int low_node_get(struct ledger *l,
                         unsigned level,
                         uint64_t index,
                         uint8_t out[MERKLE_HASH_BYTES])
 {
-    uint8_t key[8];
     uint64_t first = index << level, count = UINT64_C(1) << level;
-    if (level == 0) {
-        uint8_t *v = NULL;
-        size_t len = 0;
-        const uint8_t *hash, *leaf;
-        size_t leaf_len;
-        ledger_index_key(first, key);
-        int rc = pl_store_get(l->store, PL_CF_LEDGER_LEAVES, key, sizeof(key), &v, &len);
-        if (rc == 0 && leaf_value_split(v, len, &hash, &leaf, &leaf_len) == 0)
-            memcpy(out, hash, MERKLE_HASH_BYTES);
-        else if (rc == 0)
-            rc = PL_ECORRUPT;
-        free(v);
-        return rc == 0 || rc == PL_ESTORE ? rc : node_damaged(l, level, index, rc);
-    }
-    uint8_t hashes[1u << (LEDGER_NODE_LEVEL_MIN - 1)][MERKLE_HASH_BYTES];
-    PL_ASSERT(count <= PL_ARRAY_LEN(hashes));
-    struct pl_store_iter it;
-    pl_store_iter_init(l->store, &it, PL_CF_LEDGER_LEAVES);
-    ledger_index_key(first, key);
-    pl_store_iter_seek(&it, key, sizeof(key));
-    int rc = 0;
-    for (uint64_t i = 0; i < count && rc == 0; i++, pl_store_iter_next(&it)) {
-        size_t klen = 0, vlen = 0, leaf_len;
-        const uint8_t *hash, *leaf;
-        if (!pl_store_iter_valid(&it)) {
-            rc = pl_store_iter_status(&it) ? PL_ESTORE : PL_ENOTFOUND;
-            break;
-        }
-        const uint8_t *k = pl_store_iter_key(&it, &klen);
-        const uint8_t *v = pl_store_iter_value(&it, &vlen);
-        if (klen != 8 || pl_be64_get(k) != first + i)
-            rc = PL_ENOTFOUND;
-        else if (leaf_value_split(v, vlen, &hash, &leaf, &leaf_len) != 0)
-            rc = PL_ECORRUPT;
-        else
-            memcpy(hashes[i], hash, MERKLE_HASH_BYTES);
-    }
-    pl_store_iter_close(&it);
+    uint64_t block = first >> LEDGER_NODE_LEVEL_MIN;
+    uint64_t at = first - (block << LEDGER_NODE_LEVEL_MIN);
+    int rc = block_load(l, block);
+    if (rc == 0 && at + count > l->block_count)
+        rc = PL_ENOTFOUND;
     if (rc != 0)
         return rc == PL_ESTORE ? rc : node_damaged(l, level, index, rc);
-    for (uint64_t n = count; n > 1; n /= 2)
+    uint8_t hashes[1u << (LEDGER_NODE_LEVEL_MIN - 1)][MERKLE_HASH_BYTES];
+    if (count == 1) {
+        memcpy(out, l->block_hashes[at], MERKLE_HASH_BYTES);
+        return 0;
+    }
+    PL_ASSERT(count <= PL_ARRAY_LEN(hashes));
+    for (uint64_t i = 0; i < count / 2; i++)
+        merkle_node_hash(l->block_hashes[at + 2 * i], l->block_hashes[at + 2 * i + 1], hashes[i]);
+    for (uint64_t n = count / 2; n > 1; n /= 2)
         for (uint64_t i = 0; i < n / 2; i++)
             merkle_node_hash(hashes[2 * i], hashes[2 * i + 1], hashes[i]);
     memcpy(out, hashes[0], MERKLE_HASH_BYTES);
@@ -428,6 +441,7 @@ int ledger_append(struct ledger *l,
         goto fail_batch;
     }
     l->frontier = f;
+    l->block_valid = false; /* the last block may have grown */
     l->size = h.size;
     memcpy(l->root, h.root, MERKLE_HASH_BYTES);
     l->head = h;

@@ -45,6 +45,11 @@ struct ledger
     struct merkle_frontier frontier;
     uint8_t root[MERKLE_HASH_BYTES];
     struct ledger_head head; /* newest; valid when size > 0 */
+    /* The leaf hashes of the block of 2^LEDGER_NODE_LEVEL_MIN leaves last read. */
+    bool block_valid;
+    unsigned block_count;
+    uint64_t block_index;
+    uint8_t block_hashes[1u << LEDGER_NODE_LEVEL_MIN][MERKLE_HASH_BYTES];
     char err_text[LEDGER_ERR_TEXT_MAX];
 };
 
