@@ -150,6 +150,8 @@ struct gossip {
     struct gossip_out *outs;
     size_t outs_n;
     struct pl_buf scratch; /* message encoding */
+    struct gossip_wire_packet udp_pk;
+    struct pl_buf udp_out;
 };
 
 /* ---- small helpers ----------------------------------------------------------------- */
@@ -673,28 +675,26 @@ size_t gossip_broadcasts_pending(const struct gossip *g)
 static void send_udp(struct gossip *g, const char *addr, const struct gossip_msg *msgs, size_t n,
                      bool piggyback)
 {
-    struct gossip_wire_packet pk;
-    struct pl_buf out;
-    pl_buf_init(&out, g->cfg.udp_bytes_max);
-    if (gossip_wire_packet_begin(&pk, g->cfg.cluster, udp_body_max(g)) != 0)
-        goto fail;
+    /* One packet buffer and one output buffer, reused: datagrams are the hot path. */
+    struct gossip_wire_packet *pk = &g->udp_pk;
+    struct pl_buf *out = &g->udp_out;
+    pl_buf_reset(out);
+    if (gossip_wire_packet_restart(pk, g->cfg.cluster, udp_body_max(g)) != 0)
+        return;
     for (size_t i = 0; i < n; i++) {
         pl_buf_reset(&g->scratch);
         if (gossip_wire_msg_encode(&msgs[i], &g->scratch) != 0 ||
-            gossip_wire_packet_add(&pk, g->scratch.data, g->scratch.len) != 0) {
+            gossip_wire_packet_add(pk, g->scratch.data, g->scratch.len) != 0) {
             g->counters.dropped_full++;
-            goto fail;
+            return;
         }
     }
     if (piggyback)
-        bcast_fill(g, &pk);
-    if (pk.messages == 0)
-        goto fail;
-    if (gossip_wire_packet_finish(&pk, g->cfg.keyring, &out) == 0)
-        emit_bytes(g, GOSSIP_OUT_UDP, addr, &out, false, 0);
-fail:
-    gossip_wire_packet_close(&pk);
-    pl_buf_close(&out);
+        bcast_fill(g, pk);
+    if (pk->messages == 0)
+        return;
+    if (gossip_wire_packet_finish(pk, g->cfg.keyring, out) == 0)
+        emit_bytes(g, GOSSIP_OUT_UDP, addr, out, false, 0);
 }
 
 static uint64_t stream_start(struct gossip *g, const char *addr, struct gossip_wire_packet *pk,
@@ -1690,6 +1690,7 @@ static void probe_start(struct gossip *g, uint64_t now)
     pr->timeout_at = now + (uint64_t)g->cfg.probe_timeout_ms * scale;
     pr->end_at = g->next_probe_ms;
     g->counters.probes++;
+    trace(g, now, "probe name=%s seq=%u scale=%u", m->name, pr->seq, scale);
     struct gossip_msg msgs[2] = {{.type = GOSSIP_MSG_PING, .seq = pr->seq}};
     copy_str(msgs[0].name, sizeof(msgs[0].name), m->name);
     copy_str(msgs[0].from, sizeof(msgs[0].from), g->members[0].name);
@@ -1964,6 +1965,12 @@ int gossip_new(const struct gossip_config *cfg, const char *name, const char *ad
     g->seen = calloc(cfg->events_recent_max, sizeof(uint64_t));
     g->outs = calloc(cfg->outputs_max, sizeof(*g->outs));
     pl_buf_init(&g->scratch, GOSSIP_WIRE_PACKET_BYTES_MAX);
+    pl_buf_init(&g->udp_out, cfg->udp_bytes_max);
+    if (gossip_wire_packet_begin(&g->udp_pk, cfg->cluster,
+                                 gossip_wire_body_max(cfg->udp_bytes_max, NULL)) != 0) {
+        gossip_free(g);
+        return -ENOMEM;
+    }
     if (g->members == NULL || g->free_slots == NULL || g->index == NULL ||
         g->probe_list == NULL || g->suspects == NULL || g->bc == NULL || g->records == NULL ||
         g->rindex == NULL || g->seen == NULL || g->outs == NULL) {
@@ -2004,6 +2011,8 @@ void gossip_free(struct gossip *g)
         for (uint32_t i = 0; i < g->bc_n; i++)
             free(g->bc[i].bytes);
     pl_buf_close(&g->scratch);
+    pl_buf_close(&g->udp_out);
+    gossip_wire_packet_close(&g->udp_pk);
     free(g->members);
     free(g->free_slots);
     free(g->index);

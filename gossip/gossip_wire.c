@@ -572,6 +572,21 @@ int gossip_wire_packet_begin(struct gossip_wire_packet *p, const char *cluster, 
     return rc;
 }
 
+int gossip_wire_packet_restart(struct gossip_wire_packet *p, const char *cluster,
+                               size_t body_max)
+{
+    size_t clen = strlen(cluster);
+    PL_ASSERT(clen < GOSSIP_CLUSTER_MAX && body_max <= p->body.max);
+    pl_buf_reset(&p->body);
+    p->body_max = body_max;
+    p->messages = 0;
+    uint8_t c = (uint8_t)clen;
+    int rc = pl_buf_append(&p->body, &c, 1);
+    if (rc == 0)
+        rc = pl_buf_append(&p->body, cluster, clen);
+    return rc;
+}
+
 size_t gossip_wire_packet_room(const struct gossip_wire_packet *p)
 {
     return p->body_max > p->body.len ? p->body_max - p->body.len : 0;

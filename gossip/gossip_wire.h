@@ -166,6 +166,10 @@ struct gossip_wire_packet {
     uint32_t messages;
 };
 int gossip_wire_packet_begin(struct gossip_wire_packet *p, const char *cluster, size_t body_max);
+/* Begins another packet in a packet already begun (its buffer is reused); body_max may
+ * not exceed the first begin's. */
+int gossip_wire_packet_restart(struct gossip_wire_packet *p, const char *cluster,
+                               size_t body_max);
 /* PL_EFULL (nothing appended) when the framed message does not fit. */
 int gossip_wire_packet_add(struct gossip_wire_packet *p, const uint8_t *framed, size_t len);
 /* The body space left. */
