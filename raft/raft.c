@@ -1433,15 +1433,16 @@ static void finish(struct raft *r, struct raft_update *u)
         PL_ASSERT(r->applied >= r->log_offset);
         u->apply = raft_entry_at(r, r->applied + 1);
         u->n_apply = (uint32_t)(r->commit - r->applied);
-        for (uint64_t i = r->applied + 1; i <= r->commit; i++) {
-            const struct raft_entry *e = raft_entry_at(r, i);
-            for (uint32_t k = 0; k < r->n_pending; k++) {
-                if (r->pending[k].index == i) {
-                    result_add(r, r->pending[k].id,
-                               e->term == r->pending[k].term ? 0 : PL_ESTALE, i);
-                    pending_remove(r, k);
-                    break;
-                }
+        /* One pass over the pending proposals, not one per applied entry: the proposer
+         * learns success if its (index, term) is what got applied. */
+        for (uint32_t k = 0; k < r->n_pending;) {
+            struct raft_pending *p = &r->pending[k];
+            if (p->index > r->applied && p->index <= r->commit) {
+                const struct raft_entry *e = raft_entry_at(r, p->index);
+                result_add(r, p->id, e->term == p->term ? 0 : PL_ESTALE, p->index);
+                pending_remove(r, k);
+            } else {
+                k++;
             }
         }
         r->applied = r->commit;
