@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -1057,6 +1058,39 @@ static void resource_detect(struct heal_svc *s, uint64_t now)
     }
 }
 
+/* A file system filling up: the same least-squares trend on its used bytes. */
+static void disk_detect(struct heal_svc *s, uint64_t now)
+{
+    if (s->cfg->disk_path[0] == '\0')
+        return;
+    struct statvfs st;
+    if (statvfs(s->cfg->disk_path, &st) != 0 || st.f_blocks == 0)
+        return;
+    s->disk_total = (uint64_t)st.f_blocks * st.f_frsize;
+    s->disk_used = (uint64_t)(st.f_blocks - st.f_bfree) * st.f_frsize;
+    if (s->inc != NULL)
+        return;
+    heal_trend_add(&s->disk_trend, now, (double)s->disk_used);
+    const struct heal_policy *p = &s->cfg->policy;
+    struct heal_trend_verdict v;
+    if (heal_trend_eta(&s->disk_trend, now, (double)s->disk_total, &v) != 0 ||
+        v.eta_ms >= p->horizon_ms)
+        return;
+    struct heal_signal sig;
+    memset(&sig, 0, sizeof(sig));
+    sig.kind = HEAL_SIG_PREDICT_DISK;
+    snprintf(sig.ev.source, sizeof(sig.ev.source), "host");
+    snprintf(sig.ev.metric, sizeof(sig.ev.metric), "disk_eta_ms");
+    sig.ev.value = (double)v.eta_ms;
+    sig.ev.threshold = (double)p->horizon_ms;
+    snprintf(sig.ev.detail, sizeof(sig.ev.detail),
+             "%s: %" PRIu64 " of %" PRIu64 " MiB used, growing %.2f MiB/s (r2 %.2f): full in %.0f s",
+             s->cfg->disk_path, s->disk_used >> 20, s->disk_total >> 20, v.slope_per_s / 1048576.0,
+             v.r2, (double)v.eta_ms / 1000.0);
+    heal_trend_reset(&s->disk_trend);
+    svc_signal(s, &sig);
+}
+
 /* ---- config file: known-good copies by hash ---- */
 
 static int file_hash(const char *path, char hex[65], uint8_t **data, size_t *len)
@@ -1374,6 +1408,8 @@ static void run_step(struct heal_svc *s)
     const struct heal_policy *p = &s->cfg->policy;
     if (heal_policy_needs_approval(p, a) && !s->approved) {
         s->inc->state = HEAL_INC_WAITING_APPROVAL;
+        if (s->cfg->supervised && s->pid <= 0)
+            s->pstate = HEAL_PROC_WAITING;
         event(s, HEAL_EV_APPROVAL_WAIT, a, 0, "%s needs approval: platelet approve %s",
               heal_action_name(a), s->inc->id);
         uv_timer_start(&s->approval_timer, approval_timer_cb, p->approval_timeout_ms, 0);
@@ -1582,6 +1618,7 @@ static void tick_cb(uv_timer_t *t)
         proc_sample(s, now);
         config_watch(s, now);
         resource_detect(s, now);
+        disk_detect(s, now);
         verify(s);
     }
 }
@@ -1633,6 +1670,7 @@ static void svc_init(struct heal *h, struct heal_svc *s, int index)
     heal_sustain_init(&s->cpu_sustain, p->cpu, p->resource_window_ms);
     heal_sustain_init(&s->mem_sustain, p->memory, p->resource_window_ms);
     heal_trend_init(&s->mem_trend, p->trend_window_ms, p->trend_min_samples, p->trend_min_r2);
+    heal_trend_init(&s->disk_trend, p->trend_window_ms, p->trend_min_samples, p->trend_min_r2);
     heal_rate_init(&s->metrics.rate, p->error_window_ms, p->error_rate,
                    (double)p->error_min_requests);
     heal_latency_init(&s->metrics.latency, p->ewma_alpha, p->latency_factor, p->latency_ms,

@@ -102,6 +102,8 @@ struct heal_svc {
     uint64_t rss_bytes;
     struct heal_sustain cpu_sustain, mem_sustain;
     struct heal_trend mem_trend;
+    struct heal_trend disk_trend;
+    uint64_t disk_used, disk_total;
     /* checks and metrics */
     int nchecks;
     struct heal_check_rt checks[HEAL_CHECKS_MAX];

@@ -156,6 +156,12 @@ cJSON *heal_svc_json(const struct heal_svc *s)
         cJSON_AddNumberToObject(m, "errors_total", s->metrics.last_errors);
         cJSON_AddStringToObject(m, "scrape_error", s->metrics.last_error);
     }
+    if (s->cfg->disk_path[0]) {
+        cJSON *dk = cJSON_AddObjectToObject(o, "disk");
+        cJSON_AddStringToObject(dk, "path", s->cfg->disk_path);
+        cJSON_AddNumberToObject(dk, "used_bytes", (double)s->disk_used);
+        cJSON_AddNumberToObject(dk, "total_bytes", (double)s->disk_total);
+    }
     if (s->cfg->config_file[0]) {
         cJSON *cf = cJSON_AddObjectToObject(o, "config_file");
         cJSON_AddStringToObject(cf, "path", s->cfg->config_file);

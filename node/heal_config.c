@@ -365,7 +365,7 @@ static int parse_service(const struct config_ctx *c, const cJSON *o, const char 
         "name",      "type",    "command",      "args",        "env",    "cwd",
         "stop_signal", "grace_ms", "restart",   "isolate",     "scale",  "state_repair",
         "config_file", "log",   "checks",       "metrics",     "policy", "verify_ms",
-        "start_ms",  NULL};
+        "start_ms",  "disk_path", NULL};
     int rc;
     if (!cJSON_IsObject(o))
         return fail(c, "%s: expected an object", path);
@@ -428,7 +428,8 @@ static int parse_service(const struct config_ctx *c, const cJSON *o, const char 
         (rc = get_argv(c, o, path, "scale", &s->scale_cmd, false)) != 0 ||
         (rc = get_argv(c, o, path, "state_repair", &s->state_repair_cmd, false)) != 0 ||
         (rc = config_get_str(c, o, path, "config_file", s->config_file,
-                             sizeof(s->config_file))) != 0)
+                             sizeof(s->config_file))) != 0 ||
+        (rc = config_get_str(c, o, path, "disk_path", s->disk_path, sizeof(s->disk_path))) != 0)
         return rc;
     const cJSON *log = cJSON_GetObjectItemCaseSensitive(o, "log");
     if (log != NULL) {

@@ -234,6 +234,11 @@ int heal_plan(const struct heal_diagnosis *d, const struct heal_policy *p,
         n = push(out, n, HEAL_ACT_RESTART, p, caps->can_restart);
         break;
     case HEAL_CLASS_DEGRADATION:
+        if (d->signal == HEAL_SIG_PREDICT_DISK) {
+            /* A restart frees no disk: only the operator's clean-up command can. */
+            n = push(out, n, HEAL_ACT_STATE_REPAIR, p, caps->has_state_repair);
+            break;
+        }
         if (d->cause == HEAL_CAUSE_OVERLOAD)
             n = push(out, n, HEAL_ACT_SCALE, p, caps->has_scale);
         if (d->cause == HEAL_CAUSE_DEPENDENCY_FAILURE || d->cause == HEAL_CAUSE_OVERLOAD ||

@@ -338,6 +338,20 @@ static void test_plan(void **state)
     assert_int_equal(n, 3);
     assert_int_equal(plan[0], HEAL_ACT_CONFIG_SYNC);
 
+    /* A disk filling up: clean-up if there is one, never a restart. */
+    memset(&d, 0, sizeof(d));
+    struct heal_signal ds = signal_base(HEAL_SIG_PREDICT_DISK);
+    heal_diagnose(&ds, "web", &d);
+    caps.has_state_repair = false;
+    p.allowed_actions |= HEAL_ACT_BIT(HEAL_ACT_STATE_REPAIR);
+    n = heal_plan(&d, &p, &caps, plan);
+    assert_int_equal(n, 1);
+    assert_int_equal(plan[0], HEAL_ACT_ESCALATE);
+    caps.has_state_repair = true;
+    n = heal_plan(&d, &p, &caps, plan);
+    assert_int_equal(n, 2);
+    assert_int_equal(plan[0], HEAL_ACT_STATE_REPAIR);
+
     p.requires_approval = HEAL_ACT_BIT(HEAL_ACT_RESTART) | HEAL_ACT_BIT(HEAL_ACT_ESCALATE);
     assert_true(heal_policy_needs_approval(&p, HEAL_ACT_RESTART));
     assert_false(heal_policy_needs_approval(&p, HEAL_ACT_ESCALATE));
