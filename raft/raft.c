@@ -654,7 +654,7 @@ static void reject_append(struct raft *r, const struct raft_msg *m)
         /* Fast back-off (paper §5.3, end): name the conflicting term and where it starts,
          * so the leader skips the whole term in one round trip. */
         uint64_t ct = raft_term_at(r, prev), ci = prev;
-        while (ci - 1 > r->log_offset && raft_term_at(r, ci - 1) == ct)
+        while (ci > r->log_offset + 1 && raft_term_at(r, ci - 1) == ct)
             ci--;
         out->append_result.conflict_term = ct;
         out->append_result.conflict_index = ci;

@@ -558,6 +558,14 @@ static void test_append_consistency_check(void **state)
     assert_false(r->append_result.success);
     assert_int_equal(r->append_result.conflict_term, 0);
     assert_int_equal(r->append_result.conflict_index, 6);
+    /* prev_index 0 with a made-up term: refused, and in bounded time (the fuzzer found
+     * the hint search running off the start of the log). */
+    clear(t);
+    a.append.prev_index = 0;
+    a.append.prev_term = 5;
+    recv_msg(t, &a);
+    r = find_sent(t, RAFT_MSG_APPEND_RESULT, 1);
+    assert_false(r->append_result.success);
     rm(t);
 }
 
