@@ -149,16 +149,16 @@ static void log_rotate(struct heal_svc *s)
 
 static void log_write(struct heal_svc *s, const char *p, size_t n)
 {
-    if (s->log_fd < 0)
-        return;
-    if (s->log_bytes + n > s->cfg->log_max_bytes)
-        log_rotate(s);
-    if (s->log_fd < 0)
-        return;
     /* A local file: a short blocking write is acceptable on the loop (the bytes are already
-     * in memory and the page cache takes them). */
+     * in memory and the page cache takes them). No file grows past max_bytes: a chunk that
+     * does not fit is split across the rotation. */
     while (n > 0) {
-        ssize_t w = write(s->log_fd, p, n);
+        if (s->log_bytes >= s->cfg->log_max_bytes)
+            log_rotate(s);
+        if (s->log_fd < 0)
+            return;
+        size_t room = (size_t)(s->cfg->log_max_bytes - s->log_bytes);
+        ssize_t w = write(s->log_fd, p, n < room ? n : room);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -433,13 +433,25 @@ struct heal_cmd {
     void (*cb)(struct heal_cmd *c, int err, int64_t status, int term_signal);
     void *data;
     int extra;
+    struct heal_cmd *next;
 };
+
+/* Every command not yet freed: a stop can end the loop with some still open, and the
+ * agent then closes their handles without telling us. */
+static struct heal_cmd *cmds_all;
 
 static void cmd_closed(uv_handle_t *hd)
 {
     struct heal_cmd *c = hd->data;
-    if (--c->open == 0)
-        free(c);
+    if (--c->open > 0)
+        return;
+    for (struct heal_cmd **pp = &cmds_all; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    free(c);
 }
 
 static void cmd_finish(struct heal_cmd *c, int err, int64_t status, int sig)
@@ -489,6 +501,8 @@ static int cmd_run(struct heal *h, const struct heal_argv *argv, uint64_t timeou
     uv_timer_init(&h->a->loop, &c->timer);
     int rc = uv_spawn(&h->a->loop, &c->proc, &o);
     c->open = 2;
+    c->next = cmds_all;
+    cmds_all = c;
     if (rc != 0) {
         c->done = true;
         uv_close((uv_handle_t *)&c->proc, cmd_closed);
@@ -1812,6 +1826,11 @@ static void heal_free(struct agent *a, void *state)
         struct heal_run *r = runs_all;
         runs_all = r->next;
         free(r);
+    }
+    while (cmds_all != NULL) {
+        struct heal_cmd *c = cmds_all;
+        cmds_all = c->next;
+        free(c);
     }
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
