@@ -17,6 +17,11 @@ cleanup() {
     for pid in "${PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
+    # Sanitizer builds: a report in any process's log fails the test.
+    if grep -l "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$TEST_DIR"/*.log 2>/dev/null; then
+        echo "FAIL: $TEST_NAME: a sanitizer report in the logs above" >&2
+        rc=1
+    fi
     if [ $rc -ne 0 ]; then
         echo "--- $TEST_NAME failed; logs in $TEST_DIR:" >&2
         for f in "$TEST_DIR"/*.log; do
@@ -24,9 +29,10 @@ cleanup() {
             echo "--- $f (last 30 lines)" >&2
             tail -n 30 "$f" >&2
         done
-    else
+    elif [ -z "${PLATELET_TEST_KEEP:-}" ]; then
         rm -rf "$TEST_DIR"
     fi
+    exit $rc
 }
 trap cleanup EXIT
 
