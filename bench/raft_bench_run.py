@@ -126,12 +126,14 @@ class Cluster:
             self.logs.append(f)
             self.procs[i] = spawn(self.argv(i), f)
 
-    def rss_mb(self):
+    def rss_mb(self, field="VmRSS"):
+        """Per live node: VmRSS (all resident pages, shared library text included) or
+        RssAnon (private anonymous memory: heaps, stacks, arenas)."""
         out = []
         for i in self.alive():
             with open(f"/proc/{self.procs[i].pid}/status") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field + ":"):
                         out.append(int(line.split()[1]) / 1024.0)
         return out
 
@@ -183,7 +185,7 @@ class Platelet(Cluster):
         a = [self.binary, "agent", "--config", self.config, "--name", f"p{i}",
              "--bind", f"127.0.0.1:{self.gossip_ports[i]}",
              "--data-dir", os.path.join(self.workdir, f"p{i}"),
-             "--api", f"127.0.0.1:{self.api_ports[i]}", "--log-level", "warn"]
+             "--api", f"127.0.0.1:{self.api_ports[i]}", "--log-level", "info"]
         if i > 0:
             a += ["--join", f"127.0.0.1:{self.gossip_ports[0]}"]
         return a
@@ -333,6 +335,19 @@ def pct(sorted_vals, q):
     return sorted_vals[k]
 
 
+def machine_busy_s():
+    """CPU seconds the whole machine spent busy since boot (all cores)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
 def proc_cpu_s(pids):
     tck = os.sysconf("SC_CLK_TCK")
     total = 0.0
@@ -350,19 +365,24 @@ async def one_rep(args, system, hb, et, rep):
     tag = f"{system}-{hb}-{et}-{rep}"
     binary = args.platelet if system == "platelet" else args.etcd
     cl = SYSTEMS[system](binary, os.path.join(args.dir, tag), hb, et, f"bench-{tag}")
-    res = {"system": system, "hb_ms": hb, "et_ms": et, "rep": rep}
+    res = {"system": system, "hb_ms": hb, "et_ms": et, "rep": rep, "loadavg": loadavg()}
     try:
+        wall0 = time.time()
         t0 = time.monotonic()
         cl.launch()
         t1 = await first_write(system, [cl.api(i) for i in range(3)], 30)
         if t1 is None:
             raise RuntimeError("no write succeeded within 30 s of launch")
         res["cold_start_s"] = t1 - t0
+        if system == "platelet":
+            res.update(platelet_phases(cl, wall0))
         lead = await wait_leader(cl, 20)
         if lead is None:
             raise RuntimeError("no leader agreed by all three nodes within 20 s")
         await asyncio.sleep(args.settle)
         res["rss_idle_mb"] = statistics.mean(cl.rss_mb())
+        res["rss_anon_idle_mb"] = statistics.mean(cl.rss_mb("RssAnon"))
+        res["rss_file_idle_mb"] = statistics.mean(cl.rss_mb("RssFile"))
 
         lead = await wait_leader(cl, 20)
         r = await load(system, cl.api(lead), 1, 1, count=args.seq_writes, tag="s")
@@ -375,17 +395,21 @@ async def one_rep(args, system, hb, et, rep):
         for conns in args.conns:
             lead = await wait_leader(cl, 20)
             pids = [p.pid for p in cl.procs]
-            cpu0 = proc_cpu_s(pids)
+            cpu0, busy0 = proc_cpu_s(pids), machine_busy_s()
             r = await load(system, cl.api(lead), conns, min(args.load_procs, conns),
                            duration=args.duration, tag=f"t{conns}-")
             res[f"tput_{conns}"] = r["ok"] / r["elapsed_s"]
             res[f"tput_{conns}_p99_ms"] = pct(r["lat_us"], 0.99) / 1000
             res[f"tput_{conns}_errors"] = r["errors"]
-            res[f"tput_{conns}_server_cpu"] = (proc_cpu_s(pids) - cpu0) / r["elapsed_s"]
+            server = (proc_cpu_s(pids) - cpu0) / r["elapsed_s"]
+            busy = (machine_busy_s() - busy0) / r["elapsed_s"]
+            res[f"tput_{conns}_server_cpu"] = server
             res[f"tput_{conns}_client_cpu"] = r["client_cpu_s"] / r["elapsed_s"]
+            res[f"tput_{conns}_other_cpu"] = max(0.0, busy - server - r["client_cpu_s"] / r["elapsed_s"])
             if r["errors"]:
                 res[f"tput_{conns}_first_error"] = r["first_error"]
         res["rss_loaded_mb"] = statistics.mean(cl.rss_mb())
+        res["rss_anon_loaded_mb"] = statistics.mean(cl.rss_mb("RssAnon"))
 
         lead = await wait_leader(cl, 20)
         if lead is None:
@@ -405,6 +429,107 @@ async def one_rep(args, system, hb, et, rep):
     return res
 
 
+def platelet_phases(cl, wall0):
+    """Splits a Platelet cold start into phases from the nodes' info logs: all three agents
+    started (store opened, sockets bound), the council bootstrapped (three voters seen by
+    gossip), and how many gossip join retries it took."""
+    import datetime
+    started, boot, rejoins = [], [], 0
+    for i in range(3):
+        try:
+            with open(os.path.join(cl.workdir, f"node{i}.log"), errors="replace") as f:
+                text = f.read().splitlines()
+        except OSError:
+            continue
+        for line in text:
+            parts = line.split(" ", 1)
+            try:
+                t = datetime.datetime.strptime(parts[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                    tzinfo=datetime.timezone.utc).timestamp() - wall0
+            except ValueError:
+                continue
+            if "mod=agent started" in line:
+                started.append(t)
+            elif "mod=raft bootstrapped" in line:
+                boot.append(t)
+            elif "joining again" in line:
+                rejoins += 1
+    out = {"cold_rejoins": rejoins}
+    if len(started) == 3:
+        out["cold_all_started_s"] = max(started)
+        out["cold_first_started_s"] = min(started)
+    if boot:
+        out["cold_bootstrapped_s"] = min(boot)
+    return out
+
+
+STRACE_CALLS = "fdatasync,fsync,sync_file_range,write,writev,pwrite64,sendmsg,sendto,read,recvmsg"
+
+
+async def strace_rep(args, system):
+    """Counts the syscalls of the leader and of one follower per acknowledged write, with
+    `strace -c -w -f`, during sequential writes and during a 16-client run. strace slows the
+    traced processes; the counts, not the speed, are the point."""
+    hb, et = args.timings[0]
+    tag = f"{system}-strace"
+    binary = args.platelet if system == "platelet" else args.etcd
+    cl = SYSTEMS[system](binary, os.path.join(args.dir, tag), hb, et, f"bench-{tag}")
+    out = {"system": system}
+    try:
+        cl.launch()
+        if await first_write(system, [cl.api(i) for i in range(3)], 30) is None:
+            raise RuntimeError("no write within 30 s")
+        lead = await wait_leader(cl, 20)
+        if lead is None:
+            raise RuntimeError("no leader")
+        follower = (lead + 1) % 3
+        await asyncio.sleep(args.settle)
+        for phase, conns, kw in (("seq", 1, {"count": args.strace_writes}),
+                                 ("c16", 16, {"duration": args.duration})):
+            files, tracers = {}, []
+            for role, i in (("leader", lead), ("follower", follower)):
+                files[role] = os.path.join(cl.workdir, f"strace-{phase}-{role}.txt")
+                tracers.append(spawn(["strace", "-c", "-w", "-f", "-e", f"trace={STRACE_CALLS}",
+                                      "-o", files[role], "-p", str(cl.procs[i].pid)],
+                                     subprocess.DEVNULL))
+            await asyncio.sleep(0.5)
+            r = await load(system, cl.api(lead), conns, 1, tag=f"x{phase}", **kw)
+            for tr in tracers:
+                tr.send_signal(signal.SIGINT)
+                try:
+                    tr.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    tr.kill()
+                    tr.wait(timeout=5)
+                PROCS.pop(tr.pid, None)
+            ok = max(1, r["ok"])
+            out[f"{phase}_writes"] = r["ok"]
+            for role, path in files.items():
+                calls, secs = parse_strace(path)
+                out[f"{phase}_{role}"] = {k: round(v / ok, 2) for k, v in sorted(calls.items())}
+                out[f"{phase}_{role}_sync_ms_per_write"] = round(
+                    1000 * sum(secs.get(k, 0) for k in ("fdatasync", "fsync", "sync_file_range")) / ok, 3)
+    except Exception as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+    finally:
+        cl.stop()
+    return out
+
+
+def parse_strace(path):
+    calls, secs = {}, {}
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
+                    calls[parts[-1]] = int(parts[3])
+                    secs[parts[-1]] = float(parts[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return calls, secs
+
+
 # --- the report ----------------------------------------------------------------------------
 
 def summarize(results, args):
@@ -416,7 +541,9 @@ def summarize(results, args):
     for c in args.conns:
         metrics.append((f"tput_{c}", f"throughput, {c} clients", "w/s", "P >= 2E"))
     metrics += [("rss_idle_mb", "idle RSS per node", "MB", "P <= E/5"),
-                ("rss_loaded_mb", "RSS per node after load", "MB", "")]
+                ("rss_anon_idle_mb", "  of which private (RssAnon)", "MB", ""),
+                ("rss_loaded_mb", "RSS per node after load", "MB", ""),
+                ("rss_anon_loaded_mb", "  of which private (RssAnon)", "MB", "")]
     lines = []
     for hb, et in args.timings:
         lines.append(f"\nheartbeat {hb} ms, election timeout {et} ms "
@@ -444,6 +571,31 @@ def summarize(results, args):
                       "P <= E/5": p <= e / 5}[goal]
                 verdict = "met" if ok else "MISSED"
             lines.append(f"{label:30} {cells[0]:>24} {cells[1]:>24} {ratio:>6}  {goal} {verdict}")
+        extra = []
+        for s in ("platelet", "etcd"):
+            rs = [r for r in results if r["system"] == s and (r["hb_ms"], r["et_ms"]) == (hb, et)]
+            for c in args.conns:
+                v = sorted(r[f"tput_{c}_server_cpu"] for r in rs if f"tput_{c}_server_cpu" in r)
+                o = sorted(r[f"tput_{c}_other_cpu"] for r in rs if f"tput_{c}_other_cpu" in r)
+                k = sorted(r[f"tput_{c}_client_cpu"] for r in rs if f"tput_{c}_client_cpu" in r)
+                if v:
+                    extra.append(f"  {s} {c} clients: servers used {statistics.median(v):.2f} cores, "
+                                 f"load generator {statistics.median(k):.2f}, other processes "
+                                 f"on the machine {statistics.median(o):.2f} (medians)")
+        cold = [r for r in results if r["system"] == "platelet" and (r["hb_ms"], r["et_ms"]) == (hb, et)
+                and "cold_bootstrapped_s" in r and "cold_all_started_s" in r]
+        if cold:
+            extra.append("  Platelet cold start phases (median): last agent started "
+                         f"{statistics.median(r['cold_all_started_s'] for r in cold):.3f} s, "
+                         f"council bootstrapped {statistics.median(r['cold_bootstrapped_s'] for r in cold):.3f} s, "
+                         f"first write {statistics.median(r['cold_start_s'] for r in cold):.3f} s; "
+                         f"gossip join retries {sum(r['cold_rejoins'] for r in cold)} in {len(cold)} runs")
+        lines += extra
+    loads = [r["loadavg"] for r in results if "loadavg" in r]
+    if loads:
+        lines.append(f"\nmachine load average (1 min) at the start of each run: median "
+                     f"{statistics.median(loads):.1f}, range {min(loads):.1f}-{max(loads):.1f} "
+                     f"on {os.cpu_count()} cores; benchmark processes at nice {args.nice}")
     failed = [r for r in results if "error" in r]
     for r in failed:
         lines.append(f"FAILED {r['system']} {r['hb_ms']}/{r['et_ms']} rep {r['rep']}: {r['error']}")
@@ -453,6 +605,11 @@ def summarize(results, args):
 async def main_async(args):
     results = []
     started = time.monotonic()
+    if args.strace:
+        for system in ("platelet", "etcd"):
+            d = await strace_rep(args, system)
+            log(f"[{time.monotonic() - started:6.1f}s] strace {json.dumps(d)}")
+            args.strace_results.append(d)
     for hb, et in args.timings:
         for rep in range(args.reps):
             for system in ("platelet", "etcd"):
@@ -476,11 +633,20 @@ def main():
     p.add_argument("--settle", type=float, default=1.0)
     p.add_argument("--timings", default="100/1000,50/300")
     p.add_argument("--json", help="also write every repetition's figures here")
+    p.add_argument("--strace", action="store_true",
+                   help="first count syscalls per write (strace -c) on a leader and a follower")
+    p.add_argument("--strace-writes", type=int, default=500)
+    p.add_argument("--nice", type=int, default=0,
+                   help="run everything (both systems, load generator) at this nice value; "
+                        "a negative one (root) shields the figures from other work on the machine")
     args = p.parse_args()
     args.conns = [int(c) for c in args.conns.split(",") if c]
     args.timings = [tuple(int(x) for x in t.split("/")) for t in args.timings.split(",") if t]
+    args.strace_results = []
     if not 1 <= args.reps <= 20 or not 1 <= args.seq_writes <= 100000:
         p.error("--reps must be 1..20 and --seq-writes 1..100000")
+    if args.nice:
+        os.setpriority(os.PRIO_PROCESS, 0, args.nice)  # inherited by every process we start
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
@@ -490,8 +656,11 @@ def main():
         kill_all()
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+            json.dump({"runs": results, "strace": args.strace_results}, f, indent=1)
     print(summarize(results, args))
+    for d in args.strace_results:
+        print(f"\nsyscalls per acknowledged write, {d['system']} (strace -c -w -f): "
+              + json.dumps({k: v for k, v in d.items() if k != "system"}))
     return 1 if any("error" in r for r in results) else 0
 
 

@@ -17,6 +17,11 @@
 #   --dir DIR    parent of the work directory (data dirs of both systems; default $TMPDIR or
 #                /tmp); both systems' data dirs are on the same disk
 #   --keep       keep the work directory (logs, data dirs, results.json)
+#   --strace     first count syscalls per write (strace -c) on each system's leader and a
+#                follower (fdatasync per commit, writes, sends), a diagnosis, not a timing
+#   --nice N     run both systems and the load generator at nice N (negative needs root):
+#                shields the figures from other work on a shared machine
+#   -- ARGS      pass ARGS on to bench/raft_bench_run.py (e.g. -- --timings 100/1000)
 # The default run takes about 8 minutes on a 2-core machine.
 set -euo pipefail
 
@@ -34,7 +39,10 @@ while [ $# -gt 0 ]; do
     --platelet) platelet=$2; shift ;;
     --dir) parent=$2; shift ;;
     --keep) keep=1 ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --strace) extra+=(--strace) ;;
+    --nice) extra+=(--nice "$2"); shift ;;
+    --) shift; extra+=("$@"); break ;;
+    -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "raft_vs_etcd: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -73,12 +81,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 if [ "$quick" = 1 ]; then
-    extra+=(--reps 1 --seq-writes 300 --duration 3 --conns 16)
+    extra=(--reps 1 --seq-writes 300 --duration 3 --conns 16 --strace-writes 100 "${extra[@]}")
 else
-    extra+=(--reps "$reps")
+    extra=(--reps "$reps" "${extra[@]}")
 fi
 
-echo "Platelet: $platelet ($(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+echo "Platelet: $platelet (built $(date -u -r "$platelet" +%FT%TZ); checkout HEAD $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 echo "etcd:     $etcd_bin ($("$etcd_bin" --version | head -1))"
 echo "machine:  $(nproc) cores, $(uname -r); work dir $work ($(df --output=source "$work" | tail -1))"
 python3 "$ROOT/bench/raft_bench_run.py" --platelet "$platelet" --etcd "$etcd_bin" --dir "$work" \
