@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "ledger.h"
+#include "pl_json.h"
 #include "pl_store.h"
 
 #include <errno.h>
@@ -162,8 +163,17 @@ static int cmd_audit_verify(int argc, char **argv)
                ",\"root_recomputed\":%s,\"inclusion_checked\":%s",
                r.ok ? "true" : "false", r.entries, r.proofs_verified,
                r.root_recomputed ? "true" : "false", r.inclusion_checked ? "true" : "false");
-        if (!r.ok)
-            printf(",\"line\":%" PRIu64 ",\"reason\":\"%s\"", r.fail_line, r.reason);
+        if (!r.ok) {
+            struct pl_buf b;
+            pl_buf_init(&b, 4096);
+            if (pl_json_write_string(&b, r.reason, strlen(r.reason)) != 0) {
+                pl_buf_reset(&b);
+                pl_buf_append_str(&b, "\"?\"");
+            }
+            printf(",\"line\":%" PRIu64 ",\"reason\":%.*s", r.fail_line, (int)b.len,
+                   (const char *)b.data);
+            pl_buf_close(&b);
+        }
         printf("}\n");
     }
     if (!r.ok) {

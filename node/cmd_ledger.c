@@ -559,6 +559,19 @@ static int cmd_ledger_consistency(int argc, char **argv)
 
 /* ---- check ---- */
 
+/* {"ok":false,"bad_index":I,"reason":"..."} with the reason escaped as JSON. */
+static void print_json_reason(const char *prefix, int64_t index, const char *reason)
+{
+    struct pl_buf b;
+    pl_buf_init(&b, 4096);
+    if (pl_json_write_string(&b, reason, strlen(reason)) != 0) {
+        pl_buf_reset(&b);
+        pl_buf_append_str(&b, "\"?\"");
+    }
+    printf("%s%" PRId64 ",\"reason\":%.*s}\n", prefix, index, (int)b.len, (const char *)b.data);
+    pl_buf_close(&b);
+}
+
 static int cmd_ledger_check(int argc, char **argv)
 {
     const char *cmd = "platelet ledger check";
@@ -586,8 +599,7 @@ static int cmd_ledger_check(int argc, char **argv)
     pl_store_close(&store);
     if (rc == PL_ECORRUPT) {
         if (json)
-            printf("{\"ok\":false,\"bad_index\":%" PRId64 ",\"reason\":\"%s\"}\n", r.bad_index,
-                   r.reason);
+            print_json_reason("{\"ok\":false,\"bad_index\":", r.bad_index, r.reason);
         if (r.bad_index >= 0)
             fprintf(stderr, "%s: FAILED at index %" PRId64 ": %s\n", cmd, r.bad_index, r.reason);
         else

@@ -227,6 +227,15 @@ has err "line 60:" "swap names line 60"
 # Without proofs, a body edit is still named by its line.
 tamper 30 's/"action":"restart"/"action":"ignore"/' "body edited, no proofs" "$T/plain.jsonl"
 
+# --json reports of a failure are one JSON document with the reason escaped.
+sed '2s/"leaf":/"lea":/' "$T/trail.jsonl" >"$T/t.jsonl"
+expect 1 "verify --json of a bad line" -- "$P" audit verify "$T/t.jsonl" --json
+has out '^{"ok":false,"entries":0,.*"line":2,"reason":"entry has no \\"leaf\\" string"}$' "verify --json"
+expect 0 "verify --json" -- "$P" audit verify "$T/trail.jsonl" --json
+has out '^{"ok":true,"entries":'"$n_before"',"proofs_verified":'"$n_before"',' "verify --json ok"
+expect 0 "check --json" -- "$P" ledger check --data-dir "$D" --json
+has out '^{"ok":true,"size":'"$n_before"',' "check --json"
+
 # The data dir still checks after all of that.
 expect 0 "final check" -- "$P" ledger check --data-dir "$D"
 
