@@ -9,7 +9,7 @@ heal_setup heal_disk 28210
 mkdir -p "$WORK/spool"
 cat >"$WORK/agent.json" <<JSON
 {"services": [{"name": "spooler", "command": "/bin/sh", "args": ["-c", "exec sleep 600"],
-  "disk_path": "$WORK/spool", "state_repair": ["/bin/sh", "-c", "rm -f '$WORK/spool/fill'"],
+  "disk_path": "$WORK/spool", "state_repair": ["/bin/sh", "-c", "rm -f '$WORK/spool/fill'; touch '$WORK/repaired'"],
   "policy": {"allowed_actions": ["restart", "state_repair"], "horizon_ms": 604800000,
              "trend_window_ms": 10000, "trend_min_samples": 5, "trend_min_r2": 0.7}}]}
 JSON
@@ -29,7 +29,7 @@ while ! inc_is "i['diagnosis']['signal'] == 'predict_disk'" >/dev/null; do
 done
 id=$(inc_is "i['diagnosis']['signal'] == 'predict_disk'")
 wait_for 20 "the disk incident healed" inc_is "i['id'] == '$id' and i['outcome'] == 'healed'"
-[ ! -e "$WORK/spool/fill" ] || fail "the state_repair command did not run"
+[ -e "$WORK/repaired" ] || fail "the state_repair command did not run"
 "$PLATELET" incident "$id" --api "$API" --json >"$WORK/inc.json"
 json "[e['action'] for e in d['timeline'] if e['kind'] == 'action'] == ['state_repair']" \
     <"$WORK/inc.json" >/dev/null || fail "expected only state_repair: $(cat "$WORK/inc.json")"

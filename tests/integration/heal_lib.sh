@@ -41,6 +41,12 @@ heal_cleanup() {
     for pid in $PIDS; do
         kill -9 "$pid" 2>/dev/null || true
     done
+    # Under -DPL_SANITIZE=ON a memory or UB error in the agent fails the test too.
+    if [ -f "$WORK/agent.log" ] &&
+        grep -q "ERROR: AddressSanitizer\|runtime error:" "$WORK/agent.log"; then
+        echo "FAIL: sanitizer report in the agent's log" >&2
+        rc=1
+    fi
     if [ $rc != 0 ] && [ -f "$WORK/agent.log" ]; then
         echo "---- agent log (last 60 lines) ----"
         tail -n 60 "$WORK/agent.log"
