@@ -405,11 +405,15 @@ static void net_drain(struct net *net, int i)
     }
 }
 
+static uint64_t g_reap_ms; /* when set, reap_dead_ms and reap_left_ms of new cores */
+
 static void net_add(struct net *net, const char *name, const char *addr, uint64_t inc)
 {
     int i = net->n++;
     struct gossip_config cfg;
     gossip_config_default(&cfg, GOSSIP_PROFILE_LAN);
+    if (g_reap_ms != 0)
+        cfg.reap_dead_ms = cfg.reap_left_ms = g_reap_ms;
     cfg.members_max = 32;
     cfg.states_max = 64;
     cfg.broadcasts_max = 256;
@@ -629,6 +633,42 @@ static void test_events_once_and_state(void **state)
     net_free(&net);
 }
 
+static void test_reap(void **state)
+{
+    (void)state;
+    static struct net net;
+    memset(&net, 0, sizeof(net));
+    g_reap_ms = 10000;
+    for (int i = 0; i < 4; i++) {
+        char name[16], addr[16];
+        snprintf(name, sizeof(name), "n%d", i);
+        snprintf(addr, sizeof(addr), "a%d", i);
+        net_add(&net, name, addr, 0);
+    }
+    g_reap_ms = 0;
+    net_join_all(&net);
+    net_run(&net, 5000);
+    assert_int_equal(gossip_state_set(net.g[3], net.now, "k", (const uint8_t *)"v", 1), 0);
+    net_drain(&net, 3);
+    net_run(&net, net.now + 2000);
+    const uint8_t *v;
+    size_t len;
+    uint64_t ver;
+    assert_int_equal(gossip_state_get(net.g[0], "n3", "k", &v, &len, &ver), 0);
+    net.down[3] = true;
+    net_run(&net, net.now + 30000); /* dead within the max suspicion, then 10 s more */
+    for (int i = 0; i < 3; i++) {
+        assert_null(gossip_member_find(net.g[i], "n3"));
+        assert_int_equal(net.member_events[i][GOSSIP_MEMBER_DEAD], 1);
+        assert_int_equal(net.member_events[i][GOSSIP_MEMBER_REAP], 1);
+        /* Its records go with it. */
+        assert_int_equal(gossip_state_get(net.g[i], "n3", "k", &v, &len, &ver), PL_ENOTFOUND);
+        assert_int_equal(gossip_member_count(net.g[i], GOSSIP_ALIVE), 3);
+        assert_int_equal(gossip_member_count(net.g[i], GOSSIP_DEAD), 0);
+    }
+    net_free(&net);
+}
+
 static void test_other_cluster_dropped(void **state)
 {
     (void)state;
@@ -661,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_failure_and_awareness),
         cmocka_unit_test(test_new_address_same_node),
         cmocka_unit_test(test_events_once_and_state),
+        cmocka_unit_test(test_reap),
         cmocka_unit_test(test_other_cluster_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
