@@ -7,6 +7,7 @@
  *     state      rounds for a state record to reach every member (~ log N)
  *     event      rounds for a user event to reach every member, each delivering it once
  *     crash      time until every live member declares a crashed member dead
+ *     leave      time until every member shows a member that left as left
  *   pause      a member paused (SIGSTOP-like) past its suspicion comes back alive
  *   partition  two halves cut apart for a minute, then healed, converge again
  *   fp         false positives (live members declared dead) at 5% and 20% loss, with and
@@ -406,7 +407,41 @@ static bool ph_event(struct simnet *net, struct obs *ob)
     return true;
 }
 
-enum { PH_CONVERGE = 1, PH_STATE = 2, PH_EVENT = 4, PH_CRASH = 8 };
+static bool pred_all_left(struct simnet *net, void *arg)
+{
+    int v = ((struct victim *)arg)->v;
+    for (int i = 0; i < net->n; i++) {
+        if (!simnet_up(net, i) || i == v)
+            continue;
+        const struct gossip_member *m = gossip_member_find(net->nodes[i].g, net->nodes[v].name);
+        if (m == NULL || m->status != GOSSIP_LEFT)
+            return false;
+    }
+    return true;
+}
+
+static bool ph_leave(struct simnet *net, struct obs *ob)
+{
+    struct victim vi;
+    do
+        vi.v = 1 + (int)pl_rand_below(&net->rand, (uint64_t)net->n - 1);
+    while (ob->crashed[vi.v]);
+    gossip_leave(net->nodes[vi.v].g, net->now);
+    simnet_drain(net, vi.v);
+    uint64_t t = wait_for(net, pred_all_left, &vi, 10, 60000);
+    if (t == UINT64_MAX) {
+        fail("leave", "node%d not seen as left by everyone within 60 s", vi.v);
+        return false;
+    }
+    printf("  leave      n=%-5d %7.2f s until every member shows it left\n", net->n, t / 1000.0);
+    if (ob->fp_events > 0) {
+        fail("leave", "%llu false dead declarations", (unsigned long long)ob->fp_events);
+        return false;
+    }
+    return true;
+}
+
+enum { PH_CONVERGE = 1, PH_STATE = 2, PH_EVENT = 4, PH_CRASH = 8, PH_LEAVE = 16 };
 
 static void run_phases(uint64_t seed, int phases)
 {
@@ -426,6 +461,8 @@ static void run_phases(uint64_t seed, int phases)
         ok = ph_event(&net, &ob);
     if (ok && (phases & PH_CRASH))
         ok = ph_crash(&net, &ob);
+    if (ok && (phases & PH_LEAVE))
+        ok = ph_leave(&net, &ob);
     simnet_close(&net);
     obs_close(&ob);
 }
@@ -437,7 +474,7 @@ static void sc_event(uint64_t seed) { run_phases(seed, PH_EVENT); }
 /* All four on one cluster: one boot instead of four (what the 1000-node test runs). */
 static void sc_spread(uint64_t seed)
 {
-    run_phases(seed, PH_CONVERGE | PH_STATE | PH_EVENT | PH_CRASH);
+    run_phases(seed, PH_CONVERGE | PH_STATE | PH_EVENT | PH_CRASH | PH_LEAVE);
 }
 
 struct back {
