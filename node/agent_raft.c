@@ -335,6 +335,7 @@ static int sm_restore(struct agent_raft *ar, const struct raft_snapshot *snap)
     if (rc != 0)
         goto done;
     ar->ledger_open = true;
+    ar->ledger.no_sync = true;
     const msgpack_object *leaves = &o->via.array.ptr[1];
     uint32_t n = leaves->via.array.size;
     struct ledger_entry *le = calloc(n ? n : 1, sizeof(*le));
@@ -494,14 +495,16 @@ static void timer_cb(uv_timer_t *t);
 static void handle_update(struct agent_raft *ar, const struct raft_update *u)
 {
     int rc;
+    /* 2. send, before 1: raft.h allows it (the core withholds every message that depends on
+     * state not yet durable), and it lets followers write in parallel with our own fsync
+     * (thesis §10.2.1) instead of after it. */
+    for (uint32_t i = 0; i < u->n_msgs; i++)
+        send_msg(ar, &u->msgs[i]);
     /* 1. persist */
     if (u->persist_seq != 0 && (rc = raft_storage_persist(&ar->agent->store, u)) != 0) {
         fatal(ar, "cannot persist Raft state", rc);
         return;
     }
-    /* 2. send */
-    for (uint32_t i = 0; i < u->n_msgs; i++)
-        send_msg(ar, &u->msgs[i]);
     /* 3. state machine */
     if (u->install != NULL && (rc = sm_restore(ar, u->install)) != 0) {
         fatal(ar, "cannot restore the ledger from a snapshot", rc);
@@ -1244,6 +1247,9 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
         return rc;
     }
     ar->ledger_open = true;
+    /* The Raft log is synced and re-applied after a crash, so the ledger need not wait for
+     * the disk on every apply (one fsync per commit instead of two). */
+    ar->ledger.no_sync = true;
     if (ar->ledger.size > 0) {
         uint8_t *leaf;
         size_t len;

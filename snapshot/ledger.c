@@ -435,7 +435,8 @@ int ledger_append(struct ledger *l,
     ledger_head_encode(&h, head_val);
     pl_store_batch_put(l->store, &batch, PL_CF_LEDGER_HEADS, head_key, sizeof(head_key), head_val,
                        sizeof(head_val));
-    rc = pl_store_batch_commit(l->store, &batch);
+    rc = l->no_sync ? pl_store_batch_commit_nosync(l->store, &batch)
+                    : pl_store_batch_commit(l->store, &batch);
     if (rc != 0) {
         snprintf(l->err_text, sizeof(l->err_text), "%s", l->store->err_text);
         goto fail_batch;

@@ -50,6 +50,10 @@ struct ledger
     unsigned block_count;
     uint64_t block_index;
     uint8_t block_hashes[1u << LEDGER_NODE_LEVEL_MIN][MERKLE_HASH_BYTES];
+    /* false (the default): every append is synced before it returns. true: appends are
+     * written without waiting for the disk, for a ledger that a synced log can rebuild
+     * (the Raft state machine re-applies its log after a crash). Set after ledger_open. */
+    bool no_sync;
     char err_text[LEDGER_ERR_TEXT_MAX];
 };
 

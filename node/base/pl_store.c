@@ -75,6 +75,9 @@ static void free_options(struct pl_store *s)
         rocksdb_readoptions_destroy(s->ro);
     if (s->wo_sync)
         rocksdb_writeoptions_destroy(s->wo_sync);
+    if (s->wo_nosync)
+        rocksdb_writeoptions_destroy(s->wo_nosync);
+    s->wo_nosync = NULL;
     if (s->opts)
         rocksdb_options_destroy(s->opts);
     s->ro = NULL;
@@ -118,6 +121,7 @@ int pl_store_open(struct pl_store *s, const char *data_dir, unsigned flags)
     s->wo_sync = rocksdb_writeoptions_create();
     s->ro = rocksdb_readoptions_create();
     rocksdb_writeoptions_set_sync(s->wo_sync, 1);
+    s->wo_nosync = rocksdb_writeoptions_create();
     rocksdb_options_set_create_if_missing(s->opts, create);
     rocksdb_options_set_create_missing_column_families(s->opts, create);
     rocksdb_options_set_paranoid_checks(s->opts, 1);
@@ -310,17 +314,27 @@ void pl_store_batch_delete(struct pl_store *s,
     rocksdb_writebatch_delete_cf(b->wb, s->cf[cf], key, key_len);
 }
 
-int pl_store_batch_commit(struct pl_store *s, struct pl_store_batch *b)
+static int batch_write(struct pl_store *s, struct pl_store_batch *b, rocksdb_writeoptions_t *wo)
 {
     if (s->read_only) {
         snprintf(s->err_text, sizeof(s->err_text), "database is open read-only");
         return PL_ESTATE;
     }
     char *err = NULL;
-    rocksdb_write(s->db, s->wo_sync, b->wb, &err);
+    rocksdb_write(s->db, wo, b->wb, &err);
     if (err != NULL)
         return store_error(s, err, "write failed");
     return 0;
+}
+
+int pl_store_batch_commit(struct pl_store *s, struct pl_store_batch *b)
+{
+    return batch_write(s, b, s->wo_sync);
+}
+
+int pl_store_batch_commit_nosync(struct pl_store *s, struct pl_store_batch *b)
+{
+    return batch_write(s, b, s->wo_nosync);
 }
 
 void pl_store_iter_init(struct pl_store *s, struct pl_store_iter *it, enum pl_store_cf cf)

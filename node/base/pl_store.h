@@ -50,6 +50,7 @@ struct pl_store
     rocksdb_t *db;
     rocksdb_options_t *opts;
     rocksdb_writeoptions_t *wo_sync;
+    rocksdb_writeoptions_t *wo_nosync;
     rocksdb_readoptions_t *ro;
     /* NULL for a family that a read-only open did not find (reads then see it empty). */
     rocksdb_column_family_handle_t *cf[PL_CF_COUNT];
@@ -114,6 +115,10 @@ void pl_store_batch_delete(struct pl_store *s,
 /* Writes the batch with sync (write + fdatasync): once this returns 0 the batch survives
  * a crash of the process or the machine. The batch is left as it was (clear it to reuse). */
 int pl_store_batch_commit(struct pl_store *s, struct pl_store_batch *b);
+/* Writes the batch without waiting for the disk: it survives a crash of the process (the
+ * WAL is in the page cache, and the next synced write makes it durable too, in order) but
+ * not of the machine. For state that a synced log can rebuild (the ledger under Raft). */
+int pl_store_batch_commit_nosync(struct pl_store *s, struct pl_store_batch *b);
 
 /* An iterator over one family, in key order. Keys and values point into RocksDB's
  * memory and stay valid until the iterator moves or closes. */
