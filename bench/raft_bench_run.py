@@ -348,6 +348,20 @@ def loadavg():
         return float(f.read().split()[0])
 
 
+def proc_write_bytes(pids):
+    """Bytes the processes caused to be written to storage (/proc/PID/io write_bytes)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/io") as f:
+                for line in f:
+                    if line.startswith("write_bytes:"):
+                        total += int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+    return total
+
+
 def proc_cpu_s(pids):
     tck = os.sysconf("SC_CLK_TCK")
     total = 0.0
@@ -395,7 +409,7 @@ async def one_rep(args, system, hb, et, rep):
         for conns in args.conns:
             lead = await wait_leader(cl, 20)
             pids = [p.pid for p in cl.procs]
-            cpu0, busy0 = proc_cpu_s(pids), machine_busy_s()
+            cpu0, busy0, wb0 = proc_cpu_s(pids), machine_busy_s(), proc_write_bytes(pids)
             r = await load(system, cl.api(lead), conns, min(args.load_procs, conns),
                            duration=args.duration, tag=f"t{conns}-")
             res[f"tput_{conns}"] = r["ok"] / r["elapsed_s"]
@@ -404,6 +418,8 @@ async def one_rep(args, system, hb, et, rep):
             server = (proc_cpu_s(pids) - cpu0) / r["elapsed_s"]
             busy = (machine_busy_s() - busy0) / r["elapsed_s"]
             res[f"tput_{conns}_server_cpu"] = server
+            res[f"tput_{conns}_disk_kb_per_write"] = (
+                (proc_write_bytes(pids) - wb0) / 1024 / max(1, r["ok"]))
             res[f"tput_{conns}_client_cpu"] = r["client_cpu_s"] / r["elapsed_s"]
             res[f"tput_{conns}_other_cpu"] = max(0.0, busy - server - r["client_cpu_s"] / r["elapsed_s"])
             if r["errors"]:
@@ -509,10 +525,80 @@ async def strace_rep(args, system):
                 out[f"{phase}_{role}"] = {k: round(v / ok, 2) for k, v in sorted(calls.items())}
                 out[f"{phase}_{role}_sync_ms_per_write"] = round(
                     1000 * sum(secs.get(k, 0) for k in ("fdatasync", "fsync", "sync_file_range")) / ok, 3)
+        if system == "platelet":
+            # Where a sequential write's time goes on the leader: a timed trace.
+            path = os.path.join(cl.workdir, "strace-timeline-leader.txt")
+            tr = spawn(["strace", "-f", "-tt", "-T", "-e", "trace=fdatasync,read,write",
+                        "-o", path, "-p", str(cl.procs[lead].pid)], subprocess.DEVNULL)
+            await asyncio.sleep(0.5)
+            await load(system, cl.api(lead), 1, 1, tag="xtl", count=args.strace_writes)
+            tr.send_signal(signal.SIGINT)
+            try:
+                tr.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                tr.kill()
+                tr.wait(timeout=5)
+            PROCS.pop(tr.pid, None)
+            out["seq_leader_timeline_ms"] = platelet_timeline(path)
     except Exception as e:
         out["error"] = f"{type(e).__name__}: {e}"
     finally:
         cl.stop()
+    return out
+
+
+def platelet_timeline(path):
+    """Median and p90 (ms) of the phases of a sequential write on a Platelet leader, from
+    `strace -tt -T`: request read -> Raft log fdatasync -> replication (AppendEntries out,
+    a follower's fsync and ack back) -> ledger fdatasync -> response written -> next request
+    read (the client's turn)."""
+    def ts(line):
+        h, m, sec = line.split()[1].split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+
+    def dur(line):
+        return float(line.rsplit("<", 1)[1].rstrip(">\n"))
+
+    ev = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            if "unfinished" in line or "resumed" in line:
+                continue
+            if "POST /v1/propose" in line:
+                ev.append(("req", ts(line), 0.0))
+            elif "fdatasync(" in line:
+                ev.append(("sync", ts(line), dur(line)))
+            elif 'write(' in line and '"HTTP/1.1 200' in line:
+                ev.append(("resp", ts(line), 0.0))
+    phases = {k: [] for k in ("to_log_sync", "log_sync", "replication", "ledger_sync",
+                              "to_response", "client_turn", "total")}
+    i, last_resp = 0, None
+    while i < len(ev):
+        if ev[i][0] != "req":
+            i += 1
+            continue
+        j = i + 1
+        syncs = []
+        while j < len(ev) and ev[j][0] == "sync":
+            syncs.append(ev[j])
+            j += 1
+        if j < len(ev) and ev[j][0] == "resp" and len(syncs) == 2:
+            t_req, (_, s1, d1), (_, s2, d2), t_resp = ev[i][1], syncs[0], syncs[1], ev[j][1]
+            phases["to_log_sync"].append(s1 - t_req)
+            phases["log_sync"].append(d1)
+            phases["replication"].append(s2 - (s1 + d1))
+            phases["ledger_sync"].append(d2)
+            phases["to_response"].append(t_resp - (s2 + d2))
+            phases["total"].append(t_resp - t_req)
+            if last_resp is not None:
+                phases["client_turn"].append(t_req - last_resp)
+            last_resp = t_resp
+        i = j if j > i else i + 1
+    out = {"writes": len(phases["total"])}
+    for k, v in phases.items():
+        if v:
+            v.sort()
+            out[k] = [round(1000 * v[len(v) // 2], 3), round(1000 * v[int(len(v) * 0.9)], 3)]
     return out
 
 
@@ -578,10 +664,13 @@ def summarize(results, args):
                 v = sorted(r[f"tput_{c}_server_cpu"] for r in rs if f"tput_{c}_server_cpu" in r)
                 o = sorted(r[f"tput_{c}_other_cpu"] for r in rs if f"tput_{c}_other_cpu" in r)
                 k = sorted(r[f"tput_{c}_client_cpu"] for r in rs if f"tput_{c}_client_cpu" in r)
+                w = sorted(r[f"tput_{c}_disk_kb_per_write"] for r in rs
+                           if f"tput_{c}_disk_kb_per_write" in r)
                 if v:
                     extra.append(f"  {s} {c} clients: servers used {statistics.median(v):.2f} cores, "
                                  f"load generator {statistics.median(k):.2f}, other processes "
-                                 f"on the machine {statistics.median(o):.2f} (medians)")
+                                 f"on the machine {statistics.median(o):.2f}; the 3 nodes wrote "
+                                 f"{statistics.median(w):.1f} KiB to disk per write (medians)")
         cold = [r for r in results if r["system"] == "platelet" and (r["hb_ms"], r["et_ms"]) == (hb, et)
                 and "cold_bootstrapped_s" in r and "cold_all_started_s" in r]
         if cold:

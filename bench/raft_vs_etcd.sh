@@ -24,6 +24,7 @@
 #   -- ARGS      pass ARGS on to bench/raft_bench_run.py (e.g. -- --timings 100/1000)
 # The default run takes about 8 minutes on a 2-core machine.
 set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 reps=3
