@@ -23,9 +23,9 @@
 
 /* The modules, started in this order and stopped in reverse. */
 static const struct agent_module *const modules[] = {
+    &heal_module, /* first: its config is checked before anything else starts */
     &agent_gossip_module,
     &agent_raft_module,
-    &heal_module,
 };
 #define NMODULES ((int)PL_ARRAY_LEN(modules))
 

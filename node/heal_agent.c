@@ -1620,11 +1620,35 @@ int heal_incident_load(struct heal *h, const char *id, struct heal_incident *out
 
 /* ---- the 1 s tick ---- */
 
+static void launch(struct heal *h)
+{
+    h->launched = true;
+    for (int i = 0; i < h->nsvcs; i++) {
+        struct heal_svc *s = &h->svcs[i];
+        config_watch(s, now_ms(h));
+        if (s->cfg->supervised) {
+            log_open(s);
+            svc_spawn(s, false);
+        }
+        for (int k = 0; k < s->nchecks; k++)
+            uv_timer_start(&s->checks[k].timer, check_timer_cb, s->cfg->start_ms,
+                           s->checks[k].cfg->interval_ms);
+        if (s->cfg->metrics.enabled)
+            uv_timer_start(&s->metrics.timer, metrics_timer_cb, s->cfg->metrics.interval_ms,
+                           s->cfg->metrics.interval_ms);
+    }
+    PL_INFO(MOD, "started services=%d webhooks=%d", h->nsvcs, h->cfg.nwebhooks);
+}
+
 static void tick_cb(uv_timer_t *t)
 {
     struct heal *h = t->data;
     if (h->stopping)
         return;
+    if (!h->launched) {
+        launch(h);
+        return;
+    }
     uint64_t now = now_ms(h);
     host_sample(h);
     for (int i = 0; i < h->nsvcs; i++) {
@@ -1747,22 +1771,11 @@ static int heal_start(struct agent *a, void **state, char *err, size_t err_size)
     for (int i = 0; i < h->nsvcs; i++)
         svc_init(h, &h->svcs[i], i);
     heal_api_register(h);
-    for (int i = 0; i < h->nsvcs; i++) {
-        struct heal_svc *s = &h->svcs[i];
-        config_watch(s, now_ms(h));
-        if (s->cfg->supervised) {
-            log_open(s);
-            svc_spawn(s, false);
-        }
-        for (int k = 0; k < s->nchecks; k++)
-            uv_timer_start(&s->checks[k].timer, check_timer_cb, s->cfg->start_ms,
-                           s->checks[k].cfg->interval_ms);
-        if (s->cfg->metrics.enabled)
-            uv_timer_start(&s->metrics.timer, metrics_timer_cb, s->cfg->metrics.interval_ms,
-                           s->cfg->metrics.interval_ms);
-    }
-    uv_timer_start(&h->tick, tick_cb, TICK_MS, TICK_MS);
-    PL_INFO(MOD, "started services=%d webhooks=%d", h->nsvcs, h->cfg.nwebhooks);
+    /* The services start on the loop's first turn, once every module has started: a bad
+     * config of a later module, or a port it cannot bind, then stops the agent before any
+     * service was started. */
+    uv_timer_start(&h->tick, tick_cb, 0, TICK_MS);
+    PL_INFO(MOD, "config checked services=%d webhooks=%d", h->nsvcs, h->cfg.nwebhooks);
     *state = h;
     return 0;
 
@@ -1834,6 +1847,9 @@ static void heal_free(struct agent *a, void *state)
     }
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
+        /* Only when the agent failed after we started (no stop): leave no orphan behind. */
+        if (s->pid > 0)
+            kill(s->pid, SIGKILL);
         if (s->inc != NULL) {
             heal_incident_event(s->inc, wall_ms(), HEAL_EV_NOTE, HEAL_ACT_NONE, 0,
                                 "the agent stopped while this incident was open");

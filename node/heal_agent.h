@@ -142,6 +142,7 @@ struct heal {
     uint64_t host_prev_busy, host_prev_total;
     uint64_t host_mem_total;
     char dir[PATH_MAX];         /* <data_dir>/heal */
+    bool launched;              /* services started (on the loop's first turn) */
     bool stopping;
     void (*stop_done)(struct agent *a);
     int handles_open;           /* closed handles still waiting for their callbacks */
