@@ -73,6 +73,7 @@ METRICS = [  # key, label, unit
     ("leave_s", "graceful leave", "s"),
     ("rss_mib", "idle RSS per agent", "MiB"),
     ("rss_anon_mib", "  of which anonymous (heap, stacks)", "MiB"),
+    ("uss_mib", "  of which private to the agent (USS)", "MiB"),
     ("cpu_pct", "idle CPU per agent", "%"),
     ("false_failed", "false positives (live marked failed)", "count"),
 ]
@@ -145,7 +146,9 @@ class Procs:
 
 
 def proc_sample(pid):
-    """(utime+stime in seconds, VmRSS KiB, RssAnon KiB) of a live process, or None."""
+    """(utime+stime in seconds, VmRSS KiB, RssAnon KiB, USS KiB) of a live process, or
+    None. USS (unique set size) is Private_Clean + Private_Dirty from smaps_rollup: the
+    pages no other process shares, so shared library text counts once per machine."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             stat = f.read()
@@ -153,13 +156,20 @@ def proc_sample(pid):
             status = f.read()
     except OSError:
         return None
+    uss = 0
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for m in re.finditer(r"^Private_(?:Clean|Dirty):\s+(\d+) kB", f.read(), re.M):
+                uss += int(m.group(1))
+    except OSError:
+        pass
     fields = stat[stat.rindex(")") + 2:].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
     ticks = int(fields[11]) + int(fields[12])
     rss = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
     anon = re.search(r"^RssAnon:\s+(\d+) kB", status, re.M)
     return (ticks / os.sysconf("SC_CLK_TCK"), int(rss.group(1)) if rss else 0,
-            int(anon.group(1)) if anon else 0)
+            int(anon.group(1)) if anon else 0, uss)
 
 
 # ---------------------------------------------------------------------------------------
@@ -602,16 +612,18 @@ def run_cluster(ctx, system, n, rep):
         before = {a.name: proc_sample(a.proc.pid) for a in agents}
         time.sleep(args.idle_s)
         after = {a.name: proc_sample(a.proc.pid) for a in agents}
-        cpu, rss, anon = [], [], []
+        cpu, rss, anon, uss = [], [], [], []
         for a in agents:
             if before[a.name] and after[a.name]:
                 cpu.append((after[a.name][0] - before[a.name][0]) / args.idle_s * 100.0)
                 rss.append(after[a.name][1] / 1024.0)
                 anon.append(after[a.name][2] / 1024.0)
+                uss.append(after[a.name][3] / 1024.0)
         res["cpu_pct"] = statistics.mean(cpu) if cpu else None
         res["rss_mib"] = statistics.mean(rss) if rss else None
         res["rss_mib_max"] = max(rss) if rss else None
         res["rss_anon_mib"] = statistics.mean(anon) if anon else None
+        res["uss_mib"] = statistics.mean(uss) if uss else None
 
         # Event from the seed to everyone.
         evname = "bench%d" % rep
@@ -702,7 +714,14 @@ def run_cluster(ctx, system, n, rep):
         if res["false_failed"] or leave_failed:
             ctx.note("%s: false failed=%d (polls saw %s), leaver seen failed=%d"
                      % (tag, false_failed, sorted(seen_false), leave_failed))
-        if not args.keep:
+        anomaly = (res["false_failed"] or leave_failed or (res.get("join_up_s") or 0) > 5.0
+                   or any(res.get(k, 0) is None for k, _, _ in METRICS))
+        if anomaly and args.anomaly_dir and not args.keep:
+            os.makedirs(args.anomaly_dir, exist_ok=True)
+            dest = os.path.join(args.anomaly_dir, "%s-%d" % (tag, int(time.time())))
+            subprocess.run(["mv", base, dest], check=False)
+            ctx.note("%s: an anomaly; its logs are kept in %s" % (tag, dest))
+        elif not args.keep:
             subprocess.run(["rm", "-rf", base], check=False)
 
 
@@ -738,7 +757,9 @@ def report(results, systems, sizes, args):
     lines = []
     names = [s.name for s in systems]
     plats = [x for x in names if x != "serf"]
-    head = ["N", "metric", "serf"] + plats + ["%s/serf" % p for p in plats]
+    ratios = plats if "serf" in names else []
+    head = ["N", "metric"] + (["serf"] if "serf" in names else []) + plats
+    head += ["%s/serf" % p for p in ratios]
     rows = []
     for n in sizes:
         for key, label, unit in METRICS:
@@ -751,9 +772,9 @@ def report(results, systems, sizes, args):
                 else:
                     sm = summarize(vals) if vals else None
                     cells[s] = (fmt_cell(sm, unit), sm[0] if sm else None)
-            row = [str(n), "%s (%s)" % (label, unit), cells["serf"][0]]
-            row += [cells[p][0] for p in plats]
-            for p in plats:
+            row = [str(n), "%s (%s)" % (label, unit)]
+            row += [cells[s][0] for s in names]
+            for p in ratios:
                 a, b = cells[p][1], cells["serf"][1]
                 if key == "false_failed":
                     row.append("-")
@@ -787,6 +808,9 @@ def main():
     ap.add_argument("--timeout-s", type=int, default=60)
     ap.add_argument("--json-out")
     ap.add_argument("--keep", action="store_true", help="keep agent logs and data dirs")
+    ap.add_argument("--anomaly-dir", help="where to keep the logs of clusters with a "
+                    "timeout, a false positive or a join slower than 5 s once all answer")
+    ap.add_argument("--platelet-only", action="store_true", help="skip Serf (debugging)")
     args = ap.parse_args()
 
     sizes = [int(x) for x in args.sizes.split(",") if x]
@@ -803,7 +827,7 @@ def main():
 
     procs = Procs(os.path.join(args.rundir, "pids"))
     ctx = Ctx(args, procs, Ports())
-    systems = [SerfSystem(args.serf, args.profile)]
+    systems = [] if args.platelet_only else [SerfSystem(args.serf, args.profile)]
     if args.fast_suspicion in ("on", "both"):
         systems.append(PlateletSystem(args.platelet, args.profile, True, args.rundir))
     if args.fast_suspicion in ("off", "both"):

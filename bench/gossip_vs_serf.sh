@@ -10,10 +10,13 @@
 #   bench/gossip_vs_serf.sh [--sizes 5,10,20] [--reps 3] [--profile lan|local]
 #                           [--fast-suspicion on|off|both] [--idle-s 10] [--poll-ms 50]
 #                           [--platelet PATH] [--quick] [--keep] [--json-out FILE]
+#                           [--platelet-only]
 #
-# --quick: N=5 only, one repetition, a 3 s idle window (about one minute).
-# Default (N=5,10,20 x 3 repetitions, LAN) takes about 8 minutes; --fast-suspicion both
-# adds a second Platelet run per repetition (about 12 minutes).
+# --quick: N=5 only, one repetition, a 3 s idle window (about half a minute).
+# The logs of a cluster with an anomaly (a timeout, a false positive, a join slower than
+# 5 s once every agent answers) are kept in ${TMPDIR:-/tmp}/gossip_vs_serf.anomalies.
+# Default (N=5,10,20 x 3 repetitions, LAN) takes about 7 minutes on 2 cores;
+# --fast-suspicion both adds a second Platelet run per repetition (about 11 minutes).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,7 +24,7 @@ root="$(cd "$here/.." && pwd)"
 
 usage()
 {
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -e/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -38,8 +41,8 @@ while [ $# -gt 0 ]; do
         pyargs+=(--sizes 5 --reps 1 --idle-s 3 --settle-s 1 --timeout-s 40)
         shift
         ;;
-    --keep)
-        pyargs+=(--keep)
+    --keep | --platelet-only)
+        pyargs+=("$1")
         shift
         ;;
     --sizes | --reps | --profile | --fast-suspicion | --idle-s | --settle-s | --poll-ms | \
@@ -119,6 +122,6 @@ echo "platelet: $platelet"
 echo "serf:     $serf ($("$serf" version | head -1))"
 echo "machine:  $(nproc) cores, $(uname -sr)"
 python3 "$here/gossip_bench_run.py" --platelet "$platelet" --serf "$serf" --rundir "$rundir" \
-    "${pyargs[@]+"${pyargs[@]}"}" &
+    --anomaly-dir "${TMPDIR:-/tmp}/gossip_vs_serf.anomalies" "${pyargs[@]+"${pyargs[@]}"}" &
 pypid=$!
 wait "$pypid"
