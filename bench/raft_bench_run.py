@@ -549,9 +549,10 @@ async def strace_rep(args, system):
 
 def platelet_timeline(path):
     """Median and p90 (ms) of the phases of a sequential write on a Platelet leader, from
-    `strace -tt -T`: request read -> Raft log fdatasync -> replication (AppendEntries out,
-    a follower's fsync and ack back) -> ledger fdatasync -> response written -> next request
-    read (the client's turn)."""
+    `strace -tt -T`: request read -> first fdatasync -> the fdatasyncs themselves -> the
+    time between two of them (when there are two: the replication round trip) -> last
+    fdatasync done to response written (waiting for a follower's ack, applying) -> next
+    request read (the client's turn)."""
     def ts(line):
         h, m, sec = line.split()[1].split(":")
         return int(h) * 3600 + int(m) * 60 + float(sec)
@@ -564,14 +565,19 @@ def platelet_timeline(path):
         for line in f:
             if "unfinished" in line or "resumed" in line:
                 continue
-            if "POST /v1/propose" in line:
-                ev.append(("req", ts(line), 0.0))
-            elif "fdatasync(" in line:
-                ev.append(("sync", ts(line), dur(line)))
-            elif 'write(' in line and '"HTTP/1.1 200' in line:
-                ev.append(("resp", ts(line), 0.0))
-    phases = {k: [] for k in ("to_log_sync", "log_sync", "replication", "ledger_sync",
-                              "to_response", "client_turn", "total")}
+            try:
+                if "POST /v1/propose" in line:
+                    ev.append(("req", ts(line), 0.0))
+                elif "fdatasync(" in line:
+                    ev.append(("sync", ts(line), dur(line)))
+                elif 'write(' in line and '"HTTP/1.1 200' in line:
+                    ev.append(("resp", ts(line), 0.0))
+            except (ValueError, IndexError):
+                continue
+    keys = ("to_first_sync", "syncs", "between_syncs", "last_sync_to_response", "client_turn",
+            "total")
+    phases = {k: [] for k in keys}
+    n_syncs = []
     i, last_resp = 0, None
     while i < len(ev):
         if ev[i][0] != "req":
@@ -582,19 +588,21 @@ def platelet_timeline(path):
         while j < len(ev) and ev[j][0] == "sync":
             syncs.append(ev[j])
             j += 1
-        if j < len(ev) and ev[j][0] == "resp" and len(syncs) == 2:
-            t_req, (_, s1, d1), (_, s2, d2), t_resp = ev[i][1], syncs[0], syncs[1], ev[j][1]
-            phases["to_log_sync"].append(s1 - t_req)
-            phases["log_sync"].append(d1)
-            phases["replication"].append(s2 - (s1 + d1))
-            phases["ledger_sync"].append(d2)
-            phases["to_response"].append(t_resp - (s2 + d2))
+        if j < len(ev) and ev[j][0] == "resp" and syncs:
+            t_req, t_resp = ev[i][1], ev[j][1]
+            n_syncs.append(len(syncs))
+            phases["to_first_sync"].append(syncs[0][1] - t_req)
+            phases["syncs"].append(sum(d for _, _, d in syncs))
+            if len(syncs) == 2:
+                phases["between_syncs"].append(syncs[1][1] - (syncs[0][1] + syncs[0][2]))
+            phases["last_sync_to_response"].append(t_resp - (syncs[-1][1] + syncs[-1][2]))
             phases["total"].append(t_resp - t_req)
             if last_resp is not None:
                 phases["client_turn"].append(t_req - last_resp)
             last_resp = t_resp
         i = j if j > i else i + 1
-    out = {"writes": len(phases["total"])}
+    out = {"writes": len(phases["total"]),
+           "fdatasyncs_per_write": round(sum(n_syncs) / max(1, len(n_syncs)), 2)}
     for k, v in phases.items():
         if v:
             v.sort()
