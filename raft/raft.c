@@ -1699,6 +1699,36 @@ int raft_bootstrap_entry(const struct raft_config *c, struct raft_entry *out)
     return 0;
 }
 
+/* ------------------------------------------------------------ state machine */
+
+int raft_fsm_apply(struct raft_fsm *fsm, const struct raft_update *u)
+{
+    int rc;
+    if (u->install != NULL && (rc = fsm->restore_cb(fsm->ctx, u->install)) != 0)
+        return rc;
+    for (uint32_t i = 0; i < u->n_apply; i++)
+        if ((rc = fsm->apply_cb(fsm->ctx, &u->apply[i])) != 0)
+            return rc;
+    return 0;
+}
+
+int raft_fsm_snapshot(struct raft *r, uint64_t now_ms, struct raft_fsm *fsm,
+                      struct raft_update *u)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = fsm->snapshot_cb(fsm->ctx, &data, &len);
+    if (rc != 0)
+        return rc;
+    struct raft_event ev = {.type = RAFT_EV_SNAPSHOT};
+    ev.snapshot.index = r->applied;
+    ev.snapshot.data = data;
+    ev.snapshot.len = len;
+    rc = raft_step(r, now_ms, &ev, u);
+    free(data);
+    return rc;
+}
+
 /* ------------------------------------------------------------ accessors */
 
 uint8_t raft_role(const struct raft *r) { return r->role; }

@@ -234,14 +234,15 @@ struct raft_update {
     uint64_t deadline_ms;
 };
 
-/* The state machine interface the caller supplies and drives from updates (step 3 and 5
- * above). The core never calls it; it is here so that every shell and the simulator agree
- * on one shape. */
+/* The state machine interface a caller supplies. The core itself never calls it (it stays
+ * pure); raft_fsm_apply() and raft_fsm_snapshot() carry out steps 3 and 5 through it. */
 struct raft_fsm {
     void *ctx;
+    /* Applies one committed entry (every type; NOOP and CONFIG may be ignored). */
     int (*apply_cb)(void *ctx, const struct raft_entry *e);
     /* Serialises the state as of the last applied entry into a malloc'd buffer. */
     int (*snapshot_cb)(void *ctx, uint8_t **data_out, size_t *len_out);
+    /* Replaces the state with the snapshot's. */
     int (*restore_cb)(void *ctx, const struct raft_snapshot *s);
 };
 
@@ -370,6 +371,15 @@ int raft_bootstrap_entry(const struct raft_config *c, struct raft_entry *out);
  * even then `u` is valid and must be carried out. */
 int raft_step(struct raft *r, uint64_t now_ms, const struct raft_event *ev,
               struct raft_update *u);
+
+/* Step 3 of an update through `fsm`: restore from u->install, then apply u->apply in order.
+ * Returns 0 or the first callback error (the caller must then stop: its state machine no
+ * longer matches the log). */
+int raft_fsm_apply(struct raft_fsm *fsm, const struct raft_update *u);
+/* Step 5: takes a snapshot through fsm->snapshot_cb and steps RAFT_EV_SNAPSHOT with it.
+ * `u` receives that step's update, which the caller carries out like any other. */
+int raft_fsm_snapshot(struct raft *r, uint64_t now_ms, struct raft_fsm *fsm,
+                      struct raft_update *u);
 
 uint8_t raft_role(const struct raft *r);
 uint64_t raft_term(const struct raft *r);

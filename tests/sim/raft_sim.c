@@ -459,6 +459,34 @@ static void sm_restore(struct sim *s, struct node *n, const struct raft_snapshot
         fail(s, "snapshot index mismatch on node %" PRIu64, n->id);
 }
 
+struct fsm_ctx {
+    struct sim *s;
+    struct node *n;
+};
+
+static int fsm_apply_cb(void *ctx, const struct raft_entry *e)
+{
+    struct fsm_ctx *c = ctx;
+    sm_apply(c->s, c->n, e);
+    return 0;
+}
+
+static int fsm_restore_cb(void *ctx, const struct raft_snapshot *snap)
+{
+    struct fsm_ctx *c = ctx;
+    sm_restore(c->s, c->n, snap);
+    return 0;
+}
+
+static int fsm_snapshot_cb(void *ctx, uint8_t **data, size_t *len)
+{
+    struct fsm_ctx *c = ctx;
+    *data = xcalloc(1, SM_SNAPSHOT_BYTES);
+    *len = SM_SNAPSHOT_BYTES;
+    sm_encode(&c->n->sm, *data);
+    return 0;
+}
+
 /* ------------------------------------------------------------ nodes */
 
 static void trace_cb(void *ctx, uint64_t id, uint64_t now_ms, const char *line)
@@ -648,13 +676,11 @@ static void process(struct sim *s, struct node *n, struct raft_update *u)
         /* 2. send */
         for (uint32_t i = 0; i < u->n_msgs; i++)
             send_msg(s, n, &u->msgs[i]);
-        /* 3. state machine */
-        if (u->install) {
-            sm_restore(s, n, u->install);
-            g_tot.installs++;
-        }
-        for (uint32_t i = 0; i < u->n_apply; i++)
-            sm_apply(s, n, &u->apply[i]);
+        /* 3. state machine, through the raft_fsm interface */
+        g_tot.installs += u->install != NULL;
+        struct fsm_ctx fc = {s, n};
+        struct raft_fsm fsm = {&fc, fsm_apply_cb, fsm_snapshot_cb, fsm_restore_cb};
+        raft_fsm_apply(&fsm, u);
         /* 4. outcomes */
         for (uint32_t i = 0; i < u->n_results; i++) {
             if (u->results[i].id >= 1000000000 && u->results[i].err == 0)
@@ -684,13 +710,7 @@ static void process(struct sim *s, struct node *n, struct raft_update *u)
         /* 5. snapshot when asked */
         if (!u->want_snapshot)
             return;
-        uint8_t buf[SM_SNAPSHOT_BYTES];
-        sm_encode(&n->sm, buf);
-        struct raft_event ev = {.type = RAFT_EV_SNAPSHOT};
-        ev.snapshot.index = n->sm.index;
-        ev.snapshot.data = buf;
-        ev.snapshot.len = sizeof(buf);
-        if (raft_step(&n->r, local_now(s, n), &ev, u) != 0)
+        if (raft_fsm_snapshot(&n->r, local_now(s, n), &fsm, u) != 0)
             fail(s, "snapshot refused on node %" PRIu64, n->id);
         g_tot.snapshots_taken++;
         u->want_snapshot = false; /* loop once more to carry out the update */
