@@ -713,7 +713,10 @@ static void on_append(struct raft *r, const struct raft_msg *m)
                 return;
             }
         }
-        if (es[i].term > r->term || (i > 0 && es[i].term < es[i - 1].term)) {
+        /* Terms never decrease along a log; a leader that says otherwise would leave us a
+         * store that raft_load() refuses as corrupt. */
+        uint64_t before = i > 0 ? es[i - 1].term : prev_term;
+        if (es[i].term > r->term || es[i].term < before) {
             r->stats.dropped_invalid++;
             return;
         }

@@ -255,8 +255,9 @@ struct raft_options {
     uint64_t id;
     uint32_t election_timeout_ms;  /* randomised in [t, 2t) */
     uint32_t heartbeat_ms;
-    bool pre_vote;
-    bool check_quorum;
+    bool pre_vote;                 /* ask "would you vote?" before raising the term */
+    bool check_quorum;             /* a leader steps down when no majority answered within
+                                      an election timeout (stickiness is always on) */
     uint32_t snapshot_threshold;   /* entries applied since the last snapshot */
     uint32_t snapshot_trailing;    /* entries kept behind a snapshot */
     uint32_t snapshot_chunk_bytes;
