@@ -826,6 +826,11 @@ static void sim_init(struct sim *s, uint64_t seed, uint32_t voters, bool trace, 
     s->opts.append_entries_max = 1 + (uint32_t)pl_rand_below(&s->rng, 16);
     s->opts.inflight_max = 1 + (uint32_t)pl_rand_below(&s->rng, 8);
     s->opts.proposal_timeout_ms = 2000;
+    /* Small limits on some seeds, so byte-bounded batches, full pending tables and
+     * oversized proposals all happen. */
+    s->opts.append_bytes_max = pl_rand_below(&s->rng, 2) ? 1u << 20 : 16 + (uint32_t)pl_rand_below(&s->rng, 200);
+    s->opts.pending_max = pl_rand_below(&s->rng, 4) ? 4096 : 4 + (uint32_t)pl_rand_below(&s->rng, 60);
+    s->opts.entry_bytes_max = pl_rand_below(&s->rng, 8) ? 1u << 20 : 24;
     s->opts.pre_vote = pl_rand_below(&s->rng, 4) != 0;
     s->opts.check_quorum = pl_rand_below(&s->rng, 4) != 0;
     s->delay_max = 1 + (uint32_t)pl_rand_below(&s->rng, 20);
@@ -837,6 +842,9 @@ static void sim_init(struct sim *s, uint64_t seed, uint32_t voters, bool trace, 
         s->nodes[i].drift_permille = (int64_t)pl_rand_below(&s->rng, 101) - 50;
     }
     if (scripted) {
+        s->opts.append_bytes_max = 1u << 20;
+        s->opts.pending_max = 4096;
+        s->opts.entry_bytes_max = 1u << 20;
         s->opts.snapshot_threshold = 1000;
         s->opts.snapshot_trailing = 5;
         s->opts.snapshot_chunk_bytes = 64;
