@@ -612,6 +612,22 @@ static void test_events_once_and_state(void **state)
         assert_memory_equal(v, "bad", 3);
         assert_true(gossip_lamport_time(net.g[i]) >= 1);
     }
+    /* A record too large for a datagram travels over TCP and still reaches everyone. */
+    static uint8_t big[5000];
+    for (size_t k = 0; k < sizeof(big); k++)
+        big[k] = (uint8_t)(k * 7);
+    assert_int_equal(gossip_state_set(net.g[0], net.now, "baseline", big, sizeof(big)), 0);
+    net_drain(&net, 0);
+    net_run(&net, net.now + 10000);
+    for (int i = 1; i < 5; i++) {
+        const uint8_t *v;
+        size_t len;
+        uint64_t ver;
+        assert_int_equal(gossip_state_get(net.g[i], "n0", "baseline", &v, &len, &ver), 0);
+        assert_int_equal(len, sizeof(big));
+        assert_memory_equal(v, big, sizeof(big));
+    }
+    assert_true(gossip_counters_get(net.g[0])->tx_streams > 0);
     /* Tags: an update raises the incarnation and reaches the others. */
     static const uint8_t tags[] = {0x81, 0xa4, 'r', 'o', 'l', 'e', 0xa2, 'd', 'b'};
     assert_int_equal(gossip_tags_set(net.g[1], net.now, tags, sizeof(tags)), 0);
