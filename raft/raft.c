@@ -995,13 +995,28 @@ static void on_propose(struct raft *r, const struct raft_msg *m)
         out->propose_result.err = PL_ENOLEADER;
         return;
     }
+    /* The network may deliver a request twice: answer a repeat with the first placement
+     * while that entry is still in the log (or compacted, hence committed). The proposer
+     * checks (index, term) against its own log, so an answer can never fake a success. */
+    for (uint32_t i = 0; i < PL_ARRAY_LEN(r->placed); i++) {
+        const struct raft_placed *pl = &r->placed[i];
+        if (pl->index != 0 && pl->from == m->from && pl->id == m->propose.id &&
+            (pl->index <= r->log_offset || raft_term_at(r, pl->index) == pl->term)) {
+            out->propose_result.index = pl->index;
+            out->propose_result.term = pl->term;
+            return;
+        }
+    }
     uint64_t index = 0;
     int rc = propose_local(r, m->propose.data, m->propose.len, &index);
     out->propose_result.err = rc;
     out->propose_result.index = index;
     out->propose_result.term = r->term;
-    if (rc == 0)
+    if (rc == 0) {
+        r->placed[r->placed_next] = (struct raft_placed){m->from, m->propose.id, index, r->term};
+        r->placed_next = (r->placed_next + 1) % PL_ARRAY_LEN(r->placed);
         broadcast_append(r);
+    }
 }
 
 static void on_propose_result(struct raft *r, const struct raft_msg *m)

@@ -338,6 +338,12 @@ struct raft {
     /* proposals awaiting an outcome */
     struct raft_pending *pending;
     uint32_t n_pending;
+    /* forwarded proposals placed by this node as leader, so that a request the network
+     * delivers twice is not appended twice */
+    struct raft_placed {
+        uint64_t from, id, index, term;
+    } placed[256];
+    uint32_t placed_next;
     /* the update being built */
     struct raft_msg *msgs;
     uint8_t *msg_defer;

@@ -161,6 +161,7 @@ struct proposal {
     uint64_t submitted_at;
     bool acked;
     uint64_t index;
+    uint64_t applied_at;
 };
 
 struct sim {
@@ -422,6 +423,11 @@ static void check_roles(struct sim *s, struct node *n)
 
 /* ------------------------------------------------------------ state machine */
 
+static struct proposal *prop_find(struct sim *s, uint64_t id)
+{
+    return id >= 1 && id <= s->n_props ? &s->props[id - 1] : NULL;
+}
+
 static void sm_apply(struct sim *s, struct node *n, const struct raft_entry *e)
 {
     if (e->index != n->sm.index + 1) {
@@ -438,6 +444,15 @@ static void sm_apply(struct sim *s, struct node *n, const struct raft_entry *e)
              n->id, e->index);
     n->sm.hash = fnv(n->sm.hash ^ h, &e->index, sizeof(e->index));
     n->sm.index = e->index;
+    /* Each proposal is applied at one index at most (forwarding is not at-least-once). */
+    if (e->type == RAFT_ENTRY_NORMAL && e->len >= 8) {
+        struct proposal *p = prop_find(s, pl_be64_get(e->data));
+        if (p != NULL && p->applied_at != 0 && p->applied_at != e->index)
+            fail(s, "proposal %" PRIu64 " applied at %" PRIu64 " and %" PRIu64, p->id,
+                 p->applied_at, e->index);
+        else if (p != NULL)
+            p->applied_at = e->index;
+    }
 }
 
 static void sm_encode(const struct sm *m, uint8_t *out)
@@ -633,10 +648,6 @@ static void send_msg(struct sim *s, struct node *from, const struct raft_msg *m)
     pl_buf_close(&b);
 }
 
-static struct proposal *prop_find(struct sim *s, uint64_t id)
-{
-    return id >= 1 && id <= s->n_props ? &s->props[id - 1] : NULL;
-}
 
 static void process(struct sim *s, struct node *n, struct raft_update *u)
 {
