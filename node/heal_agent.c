@@ -46,6 +46,13 @@ static void check_timer_cb(uv_timer_t *t);
 
 /* ---- small helpers ---- */
 
+/* No new checks, actions or starts once the agent began to stop: the other modules stop
+ * first (gossip announces its leave) while the services keep serving until heal_stop. */
+static bool halting(const struct heal *h)
+{
+    return h->stopping || h->a->stopping;
+}
+
 static uint64_t now_ms(const struct heal *h)
 {
     return uv_now(&h->a->loop);
@@ -105,6 +112,16 @@ static void close_incident(struct heal_svc *s, const char *outcome)
     s->approved = false;
     s->action_running = false;
     uv_timer_stop(&s->approval_timer);
+    /* What the detectors saw belongs to the closed incident: a new one needs new evidence
+     * (a full window again), or one lingering symptom would reopen incidents back to back. */
+    const struct heal_policy *p = &s->cfg->policy;
+    heal_rate_reset(&s->metrics.rate);
+    s->metrics.latency.anomalous = false;
+    s->metrics.latency.anomalous_since_ms = 0;
+    heal_sustain_init(&s->cpu_sustain, p->cpu, p->resource_window_ms);
+    heal_sustain_init(&s->mem_sustain, p->memory, p->resource_window_ms);
+    heal_trend_reset(&s->mem_trend);
+    heal_trend_reset(&s->disk_trend);
 }
 
 /* ---- the rotating log of a supervised service ---- */
@@ -335,7 +352,7 @@ static void proc_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
     heal_budget_health(&s->budget, false, now_ms(h));
     PL_INFO(MOD, "process exited service=%s status=%" PRId64 " signal=%d planned=%d",
             s->cfg->name, exit_status, term_signal, planned);
-    if (h->stopping) {
+    if (halting(h)) {
         maybe_stop_done(h);
         return;
     }
@@ -572,7 +589,7 @@ static void check_result(struct heal_check_rt *c, bool ok, enum heal_check_failu
     struct heal_svc *s = c->svc;
     struct heal *h = s->h;
     c->in_flight = false;
-    if (h->stopping)
+    if (halting(h))
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -683,7 +700,7 @@ static void check_timer_cb(uv_timer_t *t)
     struct heal_check_rt *c = t->data;
     struct heal_svc *s = c->svc;
     struct heal *h = s->h;
-    if (h->stopping || c->in_flight)
+    if (halting(h) || c->in_flight)
         return;
     /* A supervised process that is down is the exit's business, not the check's; and a
      * process just started gets start_ms before it is judged. */
@@ -832,7 +849,7 @@ static void metrics_cb(const struct http_client_result *res, void *data)
     struct heal_metrics_rt *m = &s->metrics;
     struct heal *h = s->h;
     m->in_flight = false;
-    if (res->err == -ECANCELED || h->stopping)
+    if (res->err == -ECANCELED || halting(h))
         return;
     if (res->err != 0 || res->status != 200) {
         snprintf(m->last_error, sizeof(m->last_error), "scrape %s: %s", s->cfg->metrics.url,
@@ -921,7 +938,7 @@ static void metrics_timer_cb(uv_timer_t *t)
 {
     struct heal_svc *s = t->data;
     struct heal *h = s->h;
-    if (h->stopping || s->metrics.in_flight || !svc_running(s))
+    if (halting(h) || s->metrics.in_flight || !svc_running(s))
         return;
     s->metrics.in_flight = true;
     int rc = http_client_request(h->http, "GET", s->cfg->metrics.url, NULL, NULL, 0,
@@ -1332,7 +1349,7 @@ static void do_restart(struct heal_svc *s)
 static void restart_timer_cb(uv_timer_t *t)
 {
     struct heal_svc *s = t->data;
-    if (s->h->stopping || s->inc == NULL)
+    if (halting(s->h) || s->inc == NULL)
         return;
     if (s->verifying) {
         verify(s);
@@ -1351,7 +1368,7 @@ static void action_cmd_cb(struct heal_cmd *c, int err, int64_t status, int sig)
     struct heal_svc *s = c->data;
     enum heal_action a = (enum heal_action)c->extra;
     s->h->cmds_running--;
-    if (s->h->stopping || s->inc == NULL)
+    if (halting(s->h) || s->inc == NULL)
         return;
     s->action_running = false;
     int result = err != 0 ? err : (sig != 0 || status != 0) ? PL_ESTATE : 0;
@@ -1412,7 +1429,7 @@ static void approval_timer_cb(uv_timer_t *t)
 static void run_step(struct heal_svc *s)
 {
     struct heal *h = s->h;
-    if (s->inc == NULL || h->stopping)
+    if (s->inc == NULL || halting(h))
         return;
     if (s->step >= s->nplan) {
         close_incident(s, "failed");
@@ -1495,10 +1512,16 @@ static void svc_signal(struct heal_svc *s, struct heal_signal *sig)
     struct heal *h = s->h;
     uint64_t now = now_ms(h);
     const struct heal_policy *p = &s->cfg->policy;
-    if (h->stopping)
+    if (halting(h))
         return;
     if (s->inc != NULL) {
-        /* Already healing. A new exit means the last restart did not hold. */
+        /* Already healing. A new exit means the last restart did not hold; other signals
+         * repeat on every scrape or tick while the symptom lasts, so each kind is noted once
+         * (the record and the log stay readable, the store is not written every second). */
+        uint32_t bit = 1u << sig->kind;
+        if (sig->kind != HEAL_SIG_EXIT && (s->noted_signals & bit) != 0)
+            return;
+        s->noted_signals |= bit;
         event(s, HEAL_EV_NOTE, HEAL_ACT_NONE, 0, "%s again: %s", heal_signal_name(sig->kind),
               sig->ev.detail);
         if (sig->kind == HEAL_SIG_EXIT && s->inc->state == HEAL_INC_OPEN &&
@@ -1541,6 +1564,7 @@ static void svc_signal(struct heal_svc *s, struct heal_signal *sig)
     }
     s->inc = inc;
     s->incidents_opened++;
+    s->noted_signals = 1u << sig->kind;
     struct heal_diagnosis d;
     heal_diagnose(sig, s->cfg->name, &d);
     PL_INFO(MOD, "incident opened service=%s id=%s signal=%s class=%s cause=%s confidence=%.2f "
@@ -1643,7 +1667,7 @@ static void launch(struct heal *h)
 static void tick_cb(uv_timer_t *t)
 {
     struct heal *h = t->data;
-    if (h->stopping)
+    if (halting(h))
         return;
     if (!h->launched) {
         launch(h);

@@ -127,6 +127,7 @@ struct heal_svc {
     uint64_t file_seen_ms;
     bool drifted;
     uint32_t incidents_opened;
+    uint32_t noted_signals;     /* signal kinds already noted in the open incident (bits) */
 };
 
 struct heal {
