@@ -12,7 +12,10 @@
  *   partition  two halves cut apart for a minute, then healed, converge again
  *   fp         false positives (live members declared dead) at 5% and 20% loss, with and
  *              without Lifeguard, printed side by side
- *   all        spread, pause, partition, fp
+ *   slow       one CPU-starved member (input handled 1.5x the suspicion minimum late):
+ *              healthy members it
+ *              gets declared dead, with and without Lifeguard
+ *   all        spread, pause, partition, fp, slow
  *   converge, state, event, crash: one phase alone on its own cluster
  *
  * Usage: gossip_sim --seed S --nodes N --scenario X [--minutes M] [--profile lan|local]
@@ -50,6 +53,8 @@ struct obs {
     uint64_t fp_events;   /* dead declarations about members that were not crashed */
     bool *fp_subject;     /* subjects ever declared dead while live */
     int *events;          /* user events delivered per node */
+    int slow;             /* the slow member, or -1 */
+    uint64_t slow_declared; /* dead declarations about the slow member */
     int failures;
 };
 
@@ -97,6 +102,8 @@ static void member_cb(void *ctx, int observer, const struct gossip_out *o)
         ob->failures++;
     }
     *last = o->incarnation;
+    if (o->member_event == GOSSIP_MEMBER_DEAD && s == ob->slow)
+        ob->slow_declared++;
     if (o->member_event == GOSSIP_MEMBER_DEAD && !ob->crashed[s]) {
         ob->fp_events++;
         ob->fp_subject[s] = true;
@@ -116,6 +123,7 @@ static void obs_init(struct obs *ob, int n)
 {
     memset(ob, 0, sizeof(*ob));
     ob->n = n;
+    ob->slow = -1;
     ob->inc = calloc((size_t)n * (size_t)n, sizeof(uint64_t));
     ob->crashed = calloc((size_t)n, sizeof(bool));
     ob->fp_subject = calloc((size_t)n, sizeof(bool));
@@ -600,6 +608,75 @@ static void sc_fp(uint64_t seed)
     }
 }
 
+struct slow_result {
+    uint64_t healthy; /* dead declarations about healthy members */
+    int healthy_members;
+    uint64_t slow;    /* dead declarations about the slow member */
+    uint32_t awareness;
+};
+
+static struct slow_result slow_run(uint64_t seed, bool lifeguard, uint64_t run_ms,
+                                   uint32_t extra_ms)
+{
+    struct slow_result r = {0};
+    struct simnet net;
+    struct obs ob;
+    boot(&net, &ob, seed, lifeguard);
+    if (converge(&net, "slow") != UINT64_MAX) {
+        int x = 1 + (int)pl_rand_below(&net.rand, (uint64_t)net.n - 1);
+        ob.fp_events = 0;
+        ob.slow = x;
+        ob.crashed[x] = true; /* declarations about the slow one are counted apart */
+        net.slow_node = x;
+        net.slow_extra_ms_max = extra_ms;
+        simnet_run_until(&net, net.now + run_ms);
+        r.healthy = ob.fp_events;
+        for (int i = 0; i < net.n; i++)
+            r.healthy_members += ob.fp_subject[i];
+        r.slow = ob.slow_declared;
+        r.awareness = gossip_awareness(net.nodes[x].g);
+        if (g_opts.verbose) {
+            const struct gossip_counters *c = gossip_counters_get(net.nodes[x].g);
+            printf("    slow node%d: probes %llu failed %llu suspicions %llu refutations %llu\n", x,
+                   (unsigned long long)c->probes, (unsigned long long)c->probe_failures,
+                   (unsigned long long)c->suspicions_raised, (unsigned long long)c->refutations);
+        }
+    }
+    simnet_close(&net);
+    obs_close(&ob);
+    return r;
+}
+
+/* Lifeguard's own case: one member is CPU-starved and handles what it receives late. Plain SWIM lets it accuse healthy members, and its accusations outlive their
+ * refutations; Lifeguard's local health makes it slow down and its lone suspicions long. */
+static void sc_slow(uint64_t seed)
+{
+    double minutes = g_opts.minutes > 0 ? g_opts.minutes : g_opts.nodes <= 10 ? 30 : 5;
+    uint64_t run_ms = (uint64_t)(minutes * 60000);
+    /* A backlog of 1.5 times the shortest suspicion timeout: long enough that a plain
+     * SWIM accusation outlives the refutation, shorter than Lifeguard's lone-suspicion
+     * timeout. */
+    struct gossip_config cfg;
+    config(&cfg, true);
+    uint32_t extra =
+        (uint32_t)(3 * gossip_suspicion_timeout_ms(&cfg, (uint32_t)g_opts.nodes, 1000) / 2);
+    struct slow_result on = slow_run(seed, true, run_ms, extra);
+    struct slow_result off = slow_run(seed, false, run_ms, extra);
+    printf("  slow       n=%-5d one member handles its input %.0f s late, %.0f simulated min\n",
+           g_opts.nodes, extra / 1000.0, minutes);
+    printf("             healthy members declared dead (declarations / members), slow one "
+           "declared dead, its health score\n");
+    printf("             lifeguard on:  %5llu / %4d   %5llu   %u\n",
+           (unsigned long long)on.healthy, on.healthy_members, (unsigned long long)on.slow,
+           on.awareness);
+    printf("             lifeguard off: %5llu / %4d   %5llu   %u\n",
+           (unsigned long long)off.healthy, off.healthy_members, (unsigned long long)off.slow,
+           off.awareness);
+    if (on.healthy > off.healthy)
+        fail("slow", "Lifeguard declared more healthy members dead (%llu) than plain SWIM (%llu)",
+             (unsigned long long)on.healthy, (unsigned long long)off.healthy);
+}
+
 struct scenario {
     const char *name;
     void (*run)(uint64_t seed);
@@ -608,7 +685,7 @@ struct scenario {
 static const struct scenario scenarios[] = {
     {"spread", sc_spread},       {"pause", sc_pause},     {"partition", sc_partition},
     {"fp", sc_fp},               {"converge", sc_converge}, {"crash", sc_crash},
-    {"state", sc_state},         {"event", sc_event},
+    {"state", sc_state},         {"event", sc_event},     {"slow", sc_slow},
 };
 
 static uint64_t hash_name(const char *s)
@@ -622,7 +699,7 @@ static uint64_t hash_name(const char *s)
 static void usage(void)
 {
     fprintf(stderr, "usage: gossip_sim --seed S --nodes N --scenario "
-                    "spread|pause|partition|fp|all|converge|crash|state|event [--minutes M] "
+                    "spread|pause|partition|fp|slow|all|converge|crash|state|event [--minutes M] "
                     "[--profile lan|local|wan] [--no-lifeguard] [--no-fast-suspicion] "
                     "[--verbose]\n");
     exit(2);
@@ -669,8 +746,9 @@ int main(int argc, char **argv)
     bool any = false;
     bool all = strcmp(g_opts.scenario, "all") == 0;
     for (size_t i = 0; i < PL_ARRAY_LEN(scenarios); i++) {
-        /* "all" runs the first four; converge..event are spread's phases one by one. */
-        if ((all && i < 4) || strcmp(g_opts.scenario, scenarios[i].name) == 0) {
+        /* "all" runs the first four (and slow); converge..event are spread's phases one by
+         * one. */
+        if ((all && (i < 4 || strcmp(scenarios[i].name, "slow") == 0)) || strcmp(g_opts.scenario, scenarios[i].name) == 0) {
             g_run = scenarios[i].name;
             /* Each scenario's seed depends on the run's seed only, so `--scenario X`
              * replays exactly what X did inside "all". */

@@ -124,6 +124,16 @@ static uint64_t stream_delay(struct simnet *net)
     return d;
 }
 
+static uint64_t slow_extra(struct simnet *net, int to)
+{
+    if (to != net->slow_node || net->slow_extra_ms_max == 0)
+        return 0;
+    /* A backlog: everything waits the same time and stays in order, as in the input queue
+     * of a starved process (independent delays would let the earliest of many copies of a
+     * message through quickly). */
+    return net->slow_extra_ms_max;
+}
+
 static void timer_rearm(struct simnet *net, int i)
 {
     struct simnet_node *nd = &net->nodes[i];
@@ -168,7 +178,8 @@ void simnet_drain(struct simnet *net, int i)
             }
             int copies = pl_rand_unit(&net->rand) < net->dup ? 2 : 1;
             for (int c = 0; c < copies; c++)
-                heap_push(net, (struct simnet_event){.at = net->now + delay(net), .kind = EV_UDP,
+                heap_push(net, (struct simnet_event){.at = net->now + delay(net) + slow_extra(net, j),
+                                                     .kind = EV_UDP,
                                                      .to = j, .from = i,
                                                      .bytes = dup_bytes(o->bytes, o->len),
                                                      .len = o->len});
@@ -184,7 +195,8 @@ void simnet_drain(struct simnet *net, int i)
                                                          .status = -ECONNREFUSED});
                 break;
             }
-            heap_push(net, (struct simnet_event){.at = net->now + stream_delay(net),
+            heap_push(net, (struct simnet_event){.at = net->now + stream_delay(net) +
+                                                       slow_extra(net, j),
                                                  .kind = EV_STREAM_REQ, .to = j, .from = i,
                                                  .stream_id = o->stream_id,
                                                  .expects_response = o->expects_response,
@@ -206,6 +218,7 @@ int simnet_init(struct simnet *net, uint64_t seed, int n, const struct gossip_co
     net->cfg = *cfg;
     net->delay_min_ms = 1;
     net->delay_max_ms = 5;
+    net->slow_node = -1;
     pl_rand_seed(&net->rand, seed);
     net->nodes = calloc((size_t)n, sizeof(*net->nodes));
     if (net->nodes == NULL)
@@ -321,7 +334,8 @@ static void handle(struct simnet *net, struct simnet_event *ev)
                                      ev->len, &reply);
         simnet_drain(net, i);
         if (ev->expects_response)
-            heap_push(net, (struct simnet_event){.at = net->now + stream_delay(net),
+            heap_push(net, (struct simnet_event){.at = net->now + stream_delay(net) +
+                                                       slow_extra(net, ev->from),
                                                  .kind = EV_STREAM_REPLY, .to = ev->from,
                                                  .from = i, .stream_id = ev->stream_id,
                                                  .status = rc < 0 ? rc : 0,

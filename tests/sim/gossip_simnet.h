@@ -53,6 +53,10 @@ struct simnet {
     uint32_t delay_min_ms;
     uint32_t delay_max_ms;
     bool partitioned; /* packets between different groups are dropped */
+    /* A slow member (CPU-starved): everything it receives waits slow_extra_ms_max in its
+     * input backlog. -1 for none. */
+    int slow_node;
+    uint32_t slow_extra_ms_max;
     struct simnet_hooks hooks;
     /* The event heap. */
     struct simnet_event *heap;
