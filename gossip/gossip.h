@@ -73,8 +73,9 @@ struct gossip_config {
     /* Switches. lifeguard: local health awareness, nacks, dynamic suspicion timeout and
      * the buddy system; off gives plain SWIM with a fixed suspicion timeout (the min).
      * fast_suspicion: send each suspicion, confirmation and death at once to
-     * gossip_nodes random members and probe a suspect as soon as we hear of it (our
-     * addition, docs/ARCHITECTURE.md). tcp_ping: TCP fallback probe. */
+     * gossip_nodes random members, probe a suspect as soon as we hear of it, and end a
+     * failing probe when the TCP fallback ping is refused (our addition,
+     * docs/ARCHITECTURE.md). tcp_ping: TCP fallback probe. */
     bool lifeguard;
     bool fast_suspicion;
     bool tcp_ping;
