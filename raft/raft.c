@@ -32,7 +32,8 @@ struct raft_progress {
     bool probe_sent;
     bool active; /* heard from since the last CheckQuorum round */
     bool sent_this_step;
-    uint64_t hb_match; /* match at the previous heartbeat: no progress means loss */
+    uint64_t hb_match; /* match at the previous heartbeat */
+    uint32_t stalled_beats; /* heartbeats in a row without progress while appends are out */
     uint64_t inflight[INFLIGHT_CAP]; /* last index of each unacknowledged append */
     uint32_t n_inflight;
     uint64_t snap_index, snap_offset;
@@ -1134,12 +1135,18 @@ static void on_heartbeat(struct raft *r)
 {
     for (uint32_t i = 0; i < r->n_prog; i++) {
         struct raft_progress *p = &r->prog[i];
-        /* Pipelined appends that made no progress for a whole heartbeat were probably
-         * lost: fall back to probing from the last acknowledged index. */
-        if (p->state == PROG_REPLICATE && p->n_inflight > 0 && p->match == p->hb_match) {
+        /* Pipelined appends that made no progress for two heartbeats were probably lost
+         * (one would misfire whenever a round trip is longer than a heartbeat): fall back
+         * to probing from the last acknowledged index. */
+        if (p->state == PROG_REPLICATE && p->n_inflight > 0 && p->match == p->hb_match)
+            p->stalled_beats++;
+        else
+            p->stalled_beats = 0;
+        if (p->stalled_beats >= 2) {
             p->state = PROG_PROBE;
             p->next = p->match + 1;
             p->n_inflight = 0;
+            p->stalled_beats = 0;
         }
         p->hb_match = p->match;
         p->probe_sent = false;
