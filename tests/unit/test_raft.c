@@ -871,6 +871,35 @@ static void test_forwarded_proposal(void **state)
     rm(f);
 }
 
+/* A forwarded proposal that the network delivers twice is appended once, and both copies
+ * are answered with the same placement. */
+static void test_duplicate_forward_placed_once(void **state)
+{
+    (void)state;
+    struct t *t = mk(1, 3, 0, false, false, NULL, 0);
+    make_leader(t); /* last 2 */
+    struct raft_msg p = msg(RAFT_MSG_PROPOSE, 2, 1, raft_term(&t->r));
+    p.propose.id = 42;
+    p.propose.data = (const uint8_t *)"once";
+    p.propose.len = 4;
+    clear(t);
+    recv_msg(t, &p);
+    persist(t);
+    recv_msg(t, &p);
+    persist(t);
+    assert_int_equal(raft_last_index(&t->r), 3);
+    int answers = 0;
+    for (int i = 0; i < t->n_sent; i++) {
+        if (t->sent[i].type != RAFT_MSG_PROPOSE_RESULT)
+            continue;
+        answers++;
+        assert_int_equal(t->sent[i].propose_result.err, 0);
+        assert_int_equal(t->sent[i].propose_result.index, 3);
+    }
+    assert_int_equal(answers, 2);
+    rm(t);
+}
+
 /* Paper §7: a leader compacts after a snapshot and sends InstallSnapshot in chunks to a
  * follower that needs compacted entries; the follower installs it at the last chunk. */
 static void test_snapshot_chunks(void **state)
@@ -1081,6 +1110,7 @@ int main(void)
         cmocka_unit_test(test_learner),
         cmocka_unit_test(test_membership_changes),
         cmocka_unit_test(test_forwarded_proposal),
+        cmocka_unit_test(test_duplicate_forward_placed_once),
         cmocka_unit_test(test_snapshot_chunks),
         cmocka_unit_test(test_load_refuses_corrupt),
         cmocka_unit_test(test_wire_roundtrip_and_truncation),
