@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# `make demo`: shows Platelet for real. Today that is the verifiable ledger (issue 2): a
-# fresh ledger gets a few hundred incident-like entries, then status, an inclusion proof,
-# a consistency proof, an exported audit trail verified offline, and a tampered copy that
-# verify rejects, naming the edited line. Later issues add the healing cluster around it.
+# `make demo`: shows Platelet for real, in two acts.
+#  1. A three-node cluster on loopback: gossip membership, a Raft council electing a
+#     healer, and on every node a supervised sample service. Real faults are injected (a
+#     crash, a hang, an error burst) and each node heals its own service; every incident's
+#     timeline is printed as it closes. A note committed through Raft lands in every node's
+#     ledger with the same root.
+#  2. The verifiable ledger: a few hundred incident-like entries, status, an inclusion proof,
+#     a consistency proof, an exported audit trail verified offline, and a tampered copy that
+#     verify rejects, naming the edited line.
 # Usage: scripts/demo.sh path/to/platelet
-# Exit 0 only if the untouched trail verified and the tampered one was caught.
+# Exit 0 only if the cluster healed every fault and the ledger act's checks held.
 set -u
 P="${1:-build/platelet}"
 if [ ! -x "$P" ]; then
@@ -12,10 +17,166 @@ if [ ! -x "$P" ]; then
     exit 2
 fi
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/platelet-demo.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+AGENT_PIDS=()
+LOAD_PID=
+cleanup() {
+    [ -n "$LOAD_PID" ] && kill "$LOAD_PID" 2>/dev/null
+    for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${AGENT_PIDS[@]}"; do
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
 
 section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed "s|$WORK|\$DEMO|g"; "$@"; }
+
+
+# ---------------------------------------------------------------- act 1: the cluster
+
+# Prints N ports P such that P and P+1 are free on 127.0.0.1 (gossip and Raft).
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+def free(p):
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            with socket.socket(socket.AF_INET, kind) as s:
+                s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+got = []
+while len(got) < int(sys.argv[1]):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+    if p < 65535 and all(abs(p - q) > 1 for q in got) and free(p) and free(p + 1):
+        got.append(p)
+print(*got)
+PY
+}
+
+# wait_until SECONDS WHAT COMMAND...: polls every 0.2 s.
+wait_until() {
+    local secs=$1 what=$2
+    shift 2
+    local deadline=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "demo: gave up after ${secs}s waiting for: $what" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+api() { echo "unix:$WORK/$1/api.sock"; }
+# jq-like checks with python: json_ok DOC-COMMAND EXPR (EXPR sees the document as d)
+json_ok() {
+    local expr=$1
+    shift
+    "$@" | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if ($expr) else 1)"
+}
+members_alive() { json_ok 'sum(m["status"] == "alive" for m in d) == 3' "$P" members --api "$(api "$1")" --json; }
+has_leader() { json_ok 'd["role"] in ("leader", "follower") and d["leader"] != ""' "$P" raft status --api "$(api "$1")" --json; }
+svc_healthy() { json_ok 'all(s["healthy"] for s in d["services"])' "$P" services --api "$(api "$1")" --json; }
+# healed_incident NODE SIGNAL: prints the id of a healed incident of that signal.
+healed_incident() {
+    "$P" incidents --api "$(api "$1")" --json | python3 -c '
+import json, sys
+for i in json.load(sys.stdin)["incidents"]:
+    if i["diagnosis"]["signal"] == sys.argv[1] and i["outcome"] == "healed":
+        print(i["id"]); sys.exit(0)
+sys.exit(1)' "$2"
+}
+
+demo_cluster() {
+    local ports svc
+    printf '\n\033[1m######## Act 1: a three-node cluster heals real faults\033[0m\n'
+    read -r -a ports <<<"$(free_ports 3)"
+    read -r -a svc <<<"$(free_ports 3)"
+    section "1. Start three agents; each supervises a sample service and votes in the Raft council"
+    local i n
+    for i in 0 1 2; do
+        n="n$((i + 1))"
+        cat >"$WORK/$n.json" <<JSON
+{"profile": "local",
+ "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50},
+ "services": [{"name": "web", "command": "$P", "args": ["sample-service", "--port", "${svc[$i]}"],
+   "grace_ms": 1000, "start_ms": 300,
+   "checks": [{"type": "http", "url": "http://127.0.0.1:${svc[$i]}/health", "interval_ms": 300,
+               "timeout_ms": 500, "failures": 2}],
+   "metrics": {"url": "http://127.0.0.1:${svc[$i]}/metrics", "interval_ms": 500,
+               "requests": "sample_requests_total", "errors": "sample_errors_total",
+               "latency": "sample_request_duration_seconds"},
+   "policy": {"thresholds": {"error_rate": 0.05}, "error_window_ms": 10000}}]}
+JSON
+        "$P" agent --config "$WORK/$n.json" --name "$n" --bind "127.0.0.1:${ports[$i]}" \
+            --data-dir "$WORK/$n" --join "127.0.0.1:${ports[0]}" >"$WORK/$n.log" 2>&1 &
+        AGENT_PIDS+=($!)
+        echo "$n: gossip 127.0.0.1:${ports[$i]}, Raft 127.0.0.1:$((ports[i] + 1)), service 127.0.0.1:${svc[$i]} (pid $!)"
+    done
+    for n in n1 n2 n3; do
+        wait_until 20 "$n's API" test -S "$WORK/$n/api.sock" || return 1
+        wait_until 30 "$n to see three alive members" members_alive $n || return 1
+        wait_until 30 "$n to know the Raft leader" has_leader $n || return 1
+        wait_until 30 "$n's service to be healthy" svc_healthy $n || return 1
+    done
+    run "$P" members --api "$(api n1)"
+    echo
+    run "$P" raft status --api "$(api n1)"
+    echo
+    run "$P" services --api "$(api n1)"
+
+    local id
+    section "2. Crash: n1's service exits with status 70"
+    run curl -s --max-time 2 "http://127.0.0.1:${svc[0]}/fault/crash" >/dev/null
+    wait_until 60 "n1 to heal the crash" healed_incident n1 exit || return 1
+    id=$(healed_incident n1 exit)
+    run "$P" incident "$id" --api "$(api n1)"
+
+    section "3. Hang: n2's service stops answering (its event loop blocks)"
+    run curl -s --max-time 1 "http://127.0.0.1:${svc[1]}/fault/hang" >/dev/null
+    wait_until 60 "n2 to heal the hang" healed_incident n2 check || return 1
+    id=$(healed_incident n2 check)
+    run "$P" incident "$id" --api "$(api n2)"
+
+    section "4. Error burst: 30 % of n3's requests fail while traffic flows"
+    run curl -s --max-time 2 "http://127.0.0.1:${svc[2]}/fault/errors?rate=0.3" >/dev/null
+    (for _ in $(seq 1 3000); do curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${svc[2]}/work"; done) &
+    LOAD_PID=$!
+    wait_until 90 "n3 to heal the error burst" healed_incident n3 error_rate || return 1
+    kill "$LOAD_PID" 2>/dev/null
+    LOAD_PID=
+    id=$(healed_incident n3 error_rate)
+    run "$P" incident "$id" --api "$(api n3)"
+
+    section "5. A note committed through the Raft healer lands in every node's ledger"
+    run "$P" propose --api "$(api n2)" '{"demo": "three faults healed", "nodes": ["n1", "n2", "n3"]}'
+    local want got
+    same_root() {
+        want=$("$P" raft status --api "$(api n1)" --json | python3 -c 'import json,sys; d=json.load(sys.stdin)["ledger"]; print(d["size"], d["root"])')
+        for n in n2 n3; do
+            got=$("$P" raft status --api "$(api $n)" --json | python3 -c 'import json,sys; d=json.load(sys.stdin)["ledger"]; print(d["size"], d["root"])')
+            [ "$got" = "$want" ] || return 1
+        done
+    }
+    wait_until 20 "the three ledgers to agree" same_root || return 1
+    for n in n1 n2 n3; do
+        "$P" raft status --api "$(api $n)" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%s  %-8s ledger size %d  root %s" % (d["id"], d["role"], d["ledger"]["size"], d["ledger"]["root"]))'
+    done
+
+    section "6. Stop: each agent leaves gracefully and stops its service"
+    for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; done
+    for pid in "${AGENT_PIDS[@]}"; do wait "$pid"; done
+    AGENT_PIDS=()
+    echo "all agents stopped"
+}
+
+# ---------------------------------------------------------------- act 2: the ledger
 
 # One incident = detect -> contain -> decision -> outcome, as the healer would log them.
 incident_lines() { # KIND FIRST COUNT
@@ -39,6 +200,7 @@ incident_lines() { # KIND FIRST COUNT
 
 demo_ledger() {
     local D="$WORK/node1" rc=0
+    printf '\n\033[1m######## Act 2: the verifiable ledger\033[0m\n'
     section "1. Append 300 incident entries (75 incidents x detect/contain/decision/outcome)"
     local wave kind
     for ((wave = 0; wave < 5; wave++)); do
@@ -97,4 +259,12 @@ demo_ledger() {
     return $rc
 }
 
-demo_ledger
+cluster_rc=0
+demo_cluster || cluster_rc=1
+if [ $cluster_rc != 0 ]; then
+    echo "demo: the cluster act failed; the agents' last log lines:" >&2
+    for n in n1 n2 n3; do [ -f "$WORK/$n.log" ] && tail -n 15 "$WORK/$n.log" >&2; done
+fi
+WORK_LEDGER_RC=0
+demo_ledger || WORK_LEDGER_RC=1
+exit $((cluster_rc | WORK_LEDGER_RC))
