@@ -81,8 +81,7 @@ static void test_codec_round_trip(void **state)
     }
     struct pl_buf pkt;
     pl_buf_init(&pkt, 1400);
-    /* Two packets: one message type is too many for a datagram with 11 large fields? No:
-     * they all fit; this also checks compound framing. */
+    /* One message of every type in one compound datagram. */
     build(msgs, 11, "c1", NULL, &pkt);
     assert_true(pkt.len <= 1400);
     struct collect c = {0};
