@@ -7,9 +7,10 @@
  *   - broadcasts: memberlist's transmit-limited queue, newest and least sent first, with
  *     lazy invalidation (a newer claim about the same member or record replaces the older);
  *   - probing: SWIM §3/§4.3 round-robin probe over a shuffled list, indirect probes,
- *     the TCP fallback ping, and Lifeguard §IV-A (nacks, local health multiplier) and
- *     §IV-C (buddy system);
- *   - suspicion: Lifeguard §IV-B (dynamic timeout shrinking with confirmations);
+ *     the TCP fallback ping, and Lifeguard's Local Health Aware Probe (nacks, the local
+ *     health multiplier) and Buddy System;
+ *   - suspicion: Lifeguard's Local Health Aware Suspicion (the timeout shrinks with
+ *     independent confirmations);
  *   - state records, tags and user events (Lamport clock, de-duplication window);
  *   - push-pull anti-entropy (memberlist) over a stream exchange the shell carries out.
  */
@@ -28,7 +29,8 @@
 
 enum bcast_kind { BC_MEMBER, BC_STATE, BC_EVENT };
 
-struct bcast {
+struct bcast
+{
     uint64_t id;
     uint8_t kind;
     uint32_t ref; /* member slot or record index */
@@ -38,7 +40,8 @@ struct bcast {
     uint32_t len;
 };
 
-struct gossip_suspicion {
+struct gossip_suspicion
+{
     uint64_t start_ms;
     uint64_t min_ms;
     uint64_t max_ms;
@@ -49,7 +52,8 @@ struct gossip_suspicion {
     char names[][GOSSIP_NAME_MAX]; /* the original suspecter and each confirmer */
 };
 
-struct record {
+struct record
+{
     bool used;
     char node[GOSSIP_NAME_MAX];
     char key[GOSSIP_STATE_KEY_MAX];
@@ -59,7 +63,8 @@ struct record {
     uint64_t bcast_id;
 };
 
-struct relay {
+struct relay
+{
     bool used;
     uint32_t seq;        /* our ping to the target */
     uint32_t origin_seq; /* the asker's probe */
@@ -70,7 +75,8 @@ struct relay {
 
 enum stream_kind { ST_JOIN, ST_PUSHPULL, ST_PING };
 
-struct pending_stream {
+struct pending_stream
+{
     bool used;
     uint64_t id;
     enum stream_kind kind;
@@ -81,7 +87,8 @@ struct pending_stream {
 #define STREAMS_MAX 64
 #define REAP_CHECK_MS 1000
 
-struct probe {
+struct probe
+{
     bool active;
     bool acked;
     bool indirect_sent;
@@ -95,7 +102,8 @@ struct probe {
     bool refused; /* the target's host refused our TCP ping: nothing listens there */
 };
 
-struct gossip {
+struct gossip
+{
     struct gossip_config cfg;
     struct pl_rand *rand;
     struct gossip_counters counters;
@@ -200,10 +208,14 @@ static uint32_t pow2_at_least(uint32_t n)
 const char *gossip_status_name(enum gossip_status s)
 {
     switch (s) {
-    case GOSSIP_ALIVE: return "alive";
-    case GOSSIP_SUSPECT: return "suspect";
-    case GOSSIP_DEAD: return "dead";
-    case GOSSIP_LEFT: return "left";
+        case GOSSIP_ALIVE:
+            return "alive";
+        case GOSSIP_SUSPECT:
+            return "suspect";
+        case GOSSIP_DEAD:
+            return "dead";
+        case GOSSIP_LEFT:
+            return "left";
     }
     return "unknown";
 }
@@ -211,13 +223,20 @@ const char *gossip_status_name(enum gossip_status s)
 const char *gossip_member_event_name(enum gossip_member_event e)
 {
     switch (e) {
-    case GOSSIP_MEMBER_JOIN: return "join";
-    case GOSSIP_MEMBER_ALIVE: return "alive";
-    case GOSSIP_MEMBER_SUSPECT: return "suspect";
-    case GOSSIP_MEMBER_DEAD: return "dead";
-    case GOSSIP_MEMBER_LEFT: return "left";
-    case GOSSIP_MEMBER_UPDATE: return "update";
-    case GOSSIP_MEMBER_REAP: return "reap";
+        case GOSSIP_MEMBER_JOIN:
+            return "join";
+        case GOSSIP_MEMBER_ALIVE:
+            return "alive";
+        case GOSSIP_MEMBER_SUSPECT:
+            return "suspect";
+        case GOSSIP_MEMBER_DEAD:
+            return "dead";
+        case GOSSIP_MEMBER_LEFT:
+            return "left";
+        case GOSSIP_MEMBER_UPDATE:
+            return "update";
+        case GOSSIP_MEMBER_REAP:
+            return "reap";
     }
     return "unknown";
 }
@@ -328,7 +347,8 @@ static struct gossip_out *out_push(struct gossip *g, enum gossip_out_kind kind)
     return o;
 }
 
-static void emit_member(struct gossip *g, const struct gossip_member *m,
+static void emit_member(struct gossip *g,
+                        const struct gossip_member *m,
                         enum gossip_member_event ev)
 {
     struct gossip_out *o = out_push(g, GOSSIP_OUT_MEMBER);
@@ -341,8 +361,12 @@ static void emit_member(struct gossip *g, const struct gossip_member *m,
     copy_str(o->addr, sizeof(o->addr), m->addr);
 }
 
-static void emit_bytes(struct gossip *g, enum gossip_out_kind kind, const char *addr,
-                       const struct pl_buf *bytes, bool expects_response, uint64_t stream_id)
+static void emit_bytes(struct gossip *g,
+                       enum gossip_out_kind kind,
+                       const char *addr,
+                       const struct pl_buf *bytes,
+                       bool expects_response,
+                       uint64_t stream_id)
 {
     struct gossip_out *o = out_push(g, kind);
     if (o == NULL)
@@ -417,7 +441,9 @@ static uint32_t slot_of(const struct gossip *g, const struct gossip_member *m)
     return (uint32_t)(m - g->members);
 }
 
-static void set_status(struct gossip *g, struct gossip_member *m, enum gossip_status s,
+static void set_status(struct gossip *g,
+                       struct gossip_member *m,
+                       enum gossip_status s,
                        uint64_t now)
 {
     g->status_count[m->status]--;
@@ -467,7 +493,9 @@ static void suspicion_clear(struct gossip *g, struct gossip_member *m)
     }
 }
 
-static struct gossip_member *member_add(struct gossip *g, const char *name, const char *addr,
+static struct gossip_member *member_add(struct gossip *g,
+                                        const char *name,
+                                        const char *addr,
                                         uint64_t now)
 {
     uint32_t slot;
@@ -492,8 +520,7 @@ static struct gossip_member *member_add(struct gossip *g, const char *name, cons
      * joins does not line up behind one another. */
     if (slot != 0 && g->probe_n < g->cfg.members_max) {
         uint32_t at = (uint32_t)pl_rand_below(g->rand, g->probe_n + 1);
-        memmove(&g->probe_list[at + 1], &g->probe_list[at],
-                (g->probe_n - at) * sizeof(uint32_t));
+        memmove(&g->probe_list[at + 1], &g->probe_list[at], (g->probe_n - at) * sizeof(uint32_t));
         g->probe_list[at] = slot;
         g->probe_n++;
         if (at < g->probe_pos)
@@ -533,12 +560,12 @@ static void member_reap(struct gossip *g, struct gossip_member *m, uint64_t now)
 static bool bcast_valid(const struct gossip *g, const struct bcast *b)
 {
     switch (b->kind) {
-    case BC_MEMBER:
-        return g->members[b->ref].used && g->members[b->ref].bcast_id == b->id;
-    case BC_STATE:
-        return g->records[b->ref].used && g->records[b->ref].bcast_id == b->id;
-    default:
-        return true;
+        case BC_MEMBER:
+            return g->members[b->ref].used && g->members[b->ref].bcast_id == b->id;
+        case BC_STATE:
+            return g->records[b->ref].used && g->records[b->ref].bcast_id == b->id;
+        default:
+            return true;
     }
 }
 
@@ -558,7 +585,9 @@ static void bcast_compact(struct gossip *g)
 }
 
 /* Encodes m and queues it; returns the broadcast id (0 when it could not be queued). */
-static uint64_t bcast_queue(struct gossip *g, enum bcast_kind kind, uint32_t ref,
+static uint64_t bcast_queue(struct gossip *g,
+                            enum bcast_kind kind,
+                            uint32_t ref,
                             const struct gossip_msg *m)
 {
     pl_buf_reset(&g->scratch);
@@ -672,7 +701,10 @@ size_t gossip_broadcasts_pending(const struct gossip *g)
 /* ---- sending ------------------------------------------------------------------------ */
 
 /* Sends msgs[0..n) to addr in one datagram, topped up with piggybacked broadcasts. */
-static void send_udp(struct gossip *g, const char *addr, const struct gossip_msg *msgs, size_t n,
+static void send_udp(struct gossip *g,
+                     const char *addr,
+                     const struct gossip_msg *msgs,
+                     size_t n,
                      bool piggyback)
 {
     /* One packet buffer and one output buffer, reused: datagrams are the hot path. */
@@ -697,8 +729,12 @@ static void send_udp(struct gossip *g, const char *addr, const struct gossip_msg
         emit_bytes(g, GOSSIP_OUT_UDP, addr, out, false, 0);
 }
 
-static uint64_t stream_start(struct gossip *g, const char *addr, struct gossip_wire_packet *pk,
-                             enum stream_kind kind, bool expects_response, uint32_t probe_seq)
+static uint64_t stream_start(struct gossip *g,
+                             const char *addr,
+                             struct gossip_wire_packet *pk,
+                             enum stream_kind kind,
+                             bool expects_response,
+                             uint32_t probe_seq)
 {
     struct pl_buf out;
     uint64_t id = 0;
@@ -731,10 +767,14 @@ done:
 /* Picks up to k distinct random members other than us and `exclude`, accepting those
  * for which ok() holds. Probes random slots first (O(k) in a large table) and falls back
  * to a scan when that finds too few. */
-static uint32_t pick_random(struct gossip *g, uint32_t k, uint32_t exclude,
-                            bool (*ok)(const struct gossip *, const struct gossip_member *,
+static uint32_t pick_random(struct gossip *g,
+                            uint32_t k,
+                            uint32_t exclude,
+                            bool (*ok)(const struct gossip *,
+                                       const struct gossip_member *,
                                        uint64_t),
-                            uint64_t now, uint32_t *out)
+                            uint64_t now,
+                            uint32_t *out)
 {
     uint32_t n = 0;
     if (g->slots <= 1 || k == 0)
@@ -805,8 +845,7 @@ static bool is_gossip_target(const struct gossip *g, const struct gossip_member 
 }
 
 /* fast_suspicion: sends one membership message at once to gossip_nodes random members. */
-static void send_now(struct gossip *g, uint64_t now, const struct gossip_msg *m,
-                     uint32_t exclude)
+static void send_now(struct gossip *g, uint64_t now, const struct gossip_msg *m, uint32_t exclude)
 {
     uint32_t targets[16];
     uint32_t k = PL_MIN(g->cfg.gossip_nodes, PL_ARRAY_LEN(targets));
@@ -819,8 +858,10 @@ static void send_now(struct gossip *g, uint64_t now, const struct gossip_msg *m,
 
 static void queue_alive(struct gossip *g, struct gossip_member *m)
 {
-    struct gossip_msg msg = {.type = GOSSIP_MSG_ALIVE, .incarnation = m->incarnation,
-                             .bytes = m->tags, .bytes_len = m->tags_len};
+    struct gossip_msg msg = {.type = GOSSIP_MSG_ALIVE,
+                             .incarnation = m->incarnation,
+                             .bytes = m->tags,
+                             .bytes_len = m->tags_len};
     copy_str(msg.name, sizeof(msg.name), m->name);
     copy_str(msg.addr, sizeof(msg.addr), m->addr);
     m->bcast_id = bcast_queue(g, BC_MEMBER, slot_of(g, m), &msg);
@@ -834,7 +875,7 @@ static void refute(struct gossip *g, uint64_t now, uint64_t seen_incarnation)
     else
         self->incarnation++;
     g->counters.refutations++;
-    /* Lifeguard §IV-A: being suspected hints that we are the slow one. */
+    /* Lifeguard (Local Health Aware Probe): being suspected hints we are the slow one. */
     if (g->cfg.lifeguard && g->awareness + 1 < g->cfg.awareness_max_multiplier)
         g->awareness++;
     trace(g, now, "refute incarnation=%llu", (unsigned long long)self->incarnation);
@@ -851,8 +892,10 @@ static void queue_alive(struct gossip *g, struct gossip_member *m);
 static void welcome(struct gossip *g, const struct gossip_member *m)
 {
     const struct gossip_member *self = &g->members[0];
-    struct gossip_msg msg = {.type = GOSSIP_MSG_ALIVE, .incarnation = self->incarnation,
-                             .bytes = self->tags, .bytes_len = self->tags_len};
+    struct gossip_msg msg = {.type = GOSSIP_MSG_ALIVE,
+                             .incarnation = self->incarnation,
+                             .bytes = self->tags,
+                             .bytes_len = self->tags_len};
     copy_str(msg.name, sizeof(msg.name), self->name);
     copy_str(msg.addr, sizeof(msg.addr), self->addr);
     /* No piggyback: these packets all go to the newest members, and retransmissions
@@ -860,7 +903,9 @@ static void welcome(struct gossip *g, const struct gossip_member *m)
     send_udp(g, m->addr, &msg, 1, false);
 }
 
-static void on_alive_from(struct gossip *g, uint64_t now, const struct gossip_msg *msg,
+static void on_alive_from(struct gossip *g,
+                          uint64_t now,
+                          const struct gossip_msg *msg,
                           bool by_gossip)
 {
     struct gossip_member *self = &g->members[0];
@@ -903,8 +948,8 @@ static void on_alive_from(struct gossip *g, uint64_t now, const struct gossip_ms
     if (old != GOSSIP_ALIVE) {
         set_status(g, m, GOSSIP_ALIVE, now);
         emit_member(g, m, old == GOSSIP_SUSPECT ? GOSSIP_MEMBER_ALIVE : GOSSIP_MEMBER_JOIN);
-        trace(g, now, "alive name=%s inc=%llu was=%s", m->name,
-              (unsigned long long)m->incarnation, gossip_status_name(old));
+        trace(g, now, "alive name=%s inc=%llu was=%s", m->name, (unsigned long long)m->incarnation,
+              gossip_status_name(old));
     }
     if (moved)
         emit_member(g, m, GOSSIP_MEMBER_UPDATE);
@@ -938,7 +983,9 @@ static void suspicion_rearm(struct gossip *g, struct gossip_member *m)
     s->deadline_ms = s->start_ms + t;
 }
 
-static void suspicion_start(struct gossip *g, struct gossip_member *m, uint64_t now,
+static void suspicion_start(struct gossip *g,
+                            struct gossip_member *m,
+                            uint64_t now,
                             const char *from)
 {
     uint32_t n = live_count(g);
@@ -949,8 +996,7 @@ static void suspicion_start(struct gossip *g, struct gossip_member *m, uint64_t 
     if ((int64_t)n - 2 < k || k < 0)
         k = 0;
     uint32_t names = (uint32_t)k + 1;
-    struct gossip_suspicion *s =
-        calloc(1, sizeof(*s) + names * sizeof(s->names[0]));
+    struct gossip_suspicion *s = calloc(1, sizeof(*s) + names * sizeof(s->names[0]));
     if (s == NULL)
         return;
     s->start_ms = now;
@@ -1005,8 +1051,8 @@ static void on_suspect(struct gossip *g, uint64_t now, const struct gossip_msg *
     set_status(g, m, GOSSIP_SUSPECT, now);
     suspicion_start(g, m, now, msg->from);
     emit_member(g, m, GOSSIP_MEMBER_SUSPECT);
-    trace(g, now, "suspect name=%s inc=%llu from=%s", m->name,
-          (unsigned long long)m->incarnation, msg->from);
+    trace(g, now, "suspect name=%s inc=%llu from=%s", m->name, (unsigned long long)m->incarnation,
+          msg->from);
     queue_suspect(g, m, msg->from);
     if (strcmp(msg->from, self->name) == 0) {
         g->counters.suspicions_raised++;
@@ -1140,8 +1186,8 @@ static int record_store(struct record *r, const uint8_t *value, size_t len, uint
 
 static void queue_record(struct gossip *g, struct record *r)
 {
-    struct gossip_msg msg = {.type = GOSSIP_MSG_STATE, .version = r->version,
-                             .bytes = r->value, .bytes_len = r->len};
+    struct gossip_msg msg = {
+        .type = GOSSIP_MSG_STATE, .version = r->version, .bytes = r->value, .bytes_len = r->len};
     copy_str(msg.name, sizeof(msg.name), r->node);
     copy_str(msg.key, sizeof(msg.key), r->key);
     r->bcast_id = bcast_queue(g, BC_STATE, (uint32_t)(r - g->records), &msg);
@@ -1189,7 +1235,10 @@ static void on_state(struct gossip *g, uint64_t now, const struct gossip_msg *ms
     queue_record(g, r);
 }
 
-int gossip_state_set(struct gossip *g, uint64_t now_ms, const char *key, const uint8_t *value,
+int gossip_state_set(struct gossip *g,
+                     uint64_t now_ms,
+                     const char *key,
+                     const uint8_t *value,
                      size_t len)
 {
     PL_UNUSED(now_ms);
@@ -1207,8 +1256,12 @@ int gossip_state_set(struct gossip *g, uint64_t now_ms, const char *key, const u
     return 0;
 }
 
-int gossip_state_get(const struct gossip *g, const char *node, const char *key,
-                     const uint8_t **value, size_t *len, uint64_t *version)
+int gossip_state_get(const struct gossip *g,
+                     const char *node,
+                     const char *key,
+                     const uint8_t **value,
+                     size_t *len,
+                     uint64_t *version)
 {
     const struct record *r = record_find(g, node, key);
     if (r == NULL)
@@ -1219,8 +1272,13 @@ int gossip_state_get(const struct gossip *g, const char *node, const char *key,
     return 0;
 }
 
-int gossip_state_at(const struct gossip *g, uint32_t *cursor, const char **node,
-                    const char **key, const uint8_t **value, size_t *len, uint64_t *version)
+int gossip_state_at(const struct gossip *g,
+                    uint32_t *cursor,
+                    const char **node,
+                    const char **key,
+                    const uint8_t **value,
+                    size_t *len,
+                    uint64_t *version)
 {
     for (uint32_t i = *cursor; i < g->records_n; i++) {
         const struct record *r = &g->records[i];
@@ -1294,15 +1352,18 @@ static void on_event(struct gossip *g, uint64_t now, const struct gossip_msg *ms
     bcast_queue(g, BC_EVENT, 0, msg);
 }
 
-int gossip_event_send(struct gossip *g, uint64_t now_ms, const char *name, const uint8_t *payload,
+int gossip_event_send(struct gossip *g,
+                      uint64_t now_ms,
+                      const char *name,
+                      const uint8_t *payload,
                       size_t len)
 {
     PL_UNUSED(now_ms);
     size_t nlen = strlen(name);
     if (nlen == 0 || nlen >= GOSSIP_EVENT_NAME_MAX || len > GOSSIP_EVENT_PAYLOAD_BYTES_MAX)
         return PL_ERANGE;
-    struct gossip_msg msg = {.type = GOSSIP_MSG_EVENT, .version = g->lamport++,
-                             .bytes = payload, .bytes_len = len};
+    struct gossip_msg msg = {
+        .type = GOSSIP_MSG_EVENT, .version = g->lamport++, .bytes = payload, .bytes_len = len};
     copy_str(msg.name, sizeof(msg.name), name);
     copy_str(msg.from, sizeof(msg.from), g->members[0].name);
     event_seen(g, event_id(msg.from, msg.version, msg.name));
@@ -1315,8 +1376,8 @@ int gossip_tags_set(struct gossip *g, uint64_t now_ms, const uint8_t *tags, size
     if (len > GOSSIP_TAGS_BYTES_MAX)
         return PL_ETOOBIG;
     /* Validate through the wire decoder: encode an ALIVE carrying the tags and decode it. */
-    struct gossip_msg probe_msg = {.type = GOSSIP_MSG_ALIVE, .incarnation = 0, .bytes = tags,
-                                   .bytes_len = len};
+    struct gossip_msg probe_msg = {
+        .type = GOSSIP_MSG_ALIVE, .incarnation = 0, .bytes = tags, .bytes_len = len};
     copy_str(probe_msg.name, sizeof(probe_msg.name), "x");
     copy_str(probe_msg.addr, sizeof(probe_msg.addr), "x");
     pl_buf_reset(&g->scratch);
@@ -1339,7 +1400,8 @@ int gossip_tags_set(struct gossip *g, uint64_t now_ms, const uint8_t *tags, size
 
 /* ---- receiving ---------------------------------------------------------------------- */
 
-struct rx {
+struct rx
+{
     struct gossip *g;
     uint64_t now;
     const char *from_addr;
@@ -1357,7 +1419,7 @@ static void probe_acked(struct gossip *g, uint64_t now, bool via_tcp)
     g->probe.acked = true;
     if (via_tcp && g->probe.indirect_sent)
         g->counters.tcp_ping_rescues++;
-    /* Lifeguard §IV-A: a successful probe lowers the local health score. */
+    /* Lifeguard (Local Health Aware Probe): a successful probe lowers the health score. */
     if (g->cfg.lifeguard && g->awareness > 0)
         g->awareness--;
     PL_UNUSED(now);
@@ -1437,20 +1499,20 @@ static void on_member(struct rx *rx, const struct gossip_msg *msg)
      * becomes a suspicion here, which the member can still refute. */
     struct gossip_msg m = *msg;
     switch (msg->status) {
-    case GOSSIP_ALIVE:
-        m.type = GOSSIP_MSG_ALIVE;
-        on_alive_from(rx->g, rx->now, &m, false);
-        break;
-    case GOSSIP_LEFT:
-        m.type = GOSSIP_MSG_DEAD;
-        copy_str(m.from, sizeof(m.from), msg->name);
-        on_dead(rx->g, rx->now, &m);
-        break;
-    default:
-        m.type = GOSSIP_MSG_SUSPECT;
-        copy_str(m.from, sizeof(m.from), "pushpull");
-        on_suspect(rx->g, rx->now, &m);
-        break;
+        case GOSSIP_ALIVE:
+            m.type = GOSSIP_MSG_ALIVE;
+            on_alive_from(rx->g, rx->now, &m, false);
+            break;
+        case GOSSIP_LEFT:
+            m.type = GOSSIP_MSG_DEAD;
+            copy_str(m.from, sizeof(m.from), msg->name);
+            on_dead(rx->g, rx->now, &m);
+            break;
+        default:
+            m.type = GOSSIP_MSG_SUSPECT;
+            copy_str(m.from, sizeof(m.from), "pushpull");
+            on_suspect(rx->g, rx->now, &m);
+            break;
     }
 }
 
@@ -1458,47 +1520,66 @@ static int visit(void *ctx, const struct gossip_msg *msg)
 {
     struct rx *rx = ctx;
     switch (msg->type) {
-    case GOSSIP_MSG_PING: on_ping(rx, msg); break;
-    case GOSSIP_MSG_INDIRECT_PING: on_indirect_ping(rx, msg); break;
-    case GOSSIP_MSG_ACK: on_ack(rx, msg, false); break;
-    case GOSSIP_MSG_NACK: on_ack(rx, msg, true); break;
-    case GOSSIP_MSG_ALIVE: on_alive(rx->g, rx->now, msg); break;
-    case GOSSIP_MSG_SUSPECT: on_suspect(rx->g, rx->now, msg); break;
-    case GOSSIP_MSG_DEAD: on_dead(rx->g, rx->now, msg); break;
-    case GOSSIP_MSG_STATE: on_state(rx->g, rx->now, msg); break;
-    case GOSSIP_MSG_EVENT: on_event(rx->g, rx->now, msg); break;
-    case GOSSIP_MSG_PUSHPULL:
-        if (rx->stream && !msg->response) {
-            rx->reply_pushpull = true;
-            rx->pushpull_join = msg->flag;
-        }
-        break;
-    case GOSSIP_MSG_MEMBER:
-        if (rx->stream)
-            on_member(rx, msg);
-        break;
+        case GOSSIP_MSG_PING:
+            on_ping(rx, msg);
+            break;
+        case GOSSIP_MSG_INDIRECT_PING:
+            on_indirect_ping(rx, msg);
+            break;
+        case GOSSIP_MSG_ACK:
+            on_ack(rx, msg, false);
+            break;
+        case GOSSIP_MSG_NACK:
+            on_ack(rx, msg, true);
+            break;
+        case GOSSIP_MSG_ALIVE:
+            on_alive(rx->g, rx->now, msg);
+            break;
+        case GOSSIP_MSG_SUSPECT:
+            on_suspect(rx->g, rx->now, msg);
+            break;
+        case GOSSIP_MSG_DEAD:
+            on_dead(rx->g, rx->now, msg);
+            break;
+        case GOSSIP_MSG_STATE:
+            on_state(rx->g, rx->now, msg);
+            break;
+        case GOSSIP_MSG_EVENT:
+            on_event(rx->g, rx->now, msg);
+            break;
+        case GOSSIP_MSG_PUSHPULL:
+            if (rx->stream && !msg->response) {
+                rx->reply_pushpull = true;
+                rx->pushpull_join = msg->flag;
+            }
+            break;
+        case GOSSIP_MSG_MEMBER:
+            if (rx->stream)
+                on_member(rx, msg);
+            break;
     }
     return 0;
 }
 
-int gossip_step(struct gossip *g, uint64_t now_ms, const char *from_addr, const uint8_t *p,
+int gossip_step(struct gossip *g,
+                uint64_t now_ms,
+                const char *from_addr,
+                const uint8_t *p,
                 size_t len)
 {
     struct rx rx = {.g = g, .now = now_ms, .from_addr = from_addr};
-    int rc = gossip_wire_packet_decode(p, len, g->cfg.udp_bytes_max, g->cfg.keyring,
-                                       g->cfg.cluster, visit, &rx, &g->counters.wire);
+    int rc = gossip_wire_packet_decode(p, len, g->cfg.udp_bytes_max, g->cfg.keyring, g->cfg.cluster,
+                                       visit, &rx, &g->counters.wire);
     if (rc != 0)
         trace(g, now_ms, "drop udp from=%s reason=%s", from_addr, pl_err_name(rc));
     return rc;
 }
 
 /* Builds our full state as a push-pull packet: us and every member, then every record. */
-static int pushpull_build(struct gossip *g, bool join, bool response,
-                          struct gossip_wire_packet *pk)
+static int pushpull_build(struct gossip *g, bool join, bool response, struct gossip_wire_packet *pk)
 {
-    int rc = gossip_wire_packet_begin(pk, g->cfg.cluster,
-                                      gossip_wire_body_max(g->cfg.stream_bytes_max,
-                                                           g->cfg.keyring));
+    int rc = gossip_wire_packet_begin(
+        pk, g->cfg.cluster, gossip_wire_body_max(g->cfg.stream_bytes_max, g->cfg.keyring));
     if (rc != 0)
         return rc;
     struct gossip_msg hdr = {.type = GOSSIP_MSG_PUSHPULL, .flag = join, .response = response};
@@ -1510,8 +1591,10 @@ static int pushpull_build(struct gossip *g, bool join, bool response,
         const struct gossip_member *m = &g->members[s];
         if (!m->used)
             continue;
-        struct gossip_msg mm = {.type = GOSSIP_MSG_MEMBER, .incarnation = m->incarnation,
-                                .status = (uint32_t)m->status, .bytes = m->tags,
+        struct gossip_msg mm = {.type = GOSSIP_MSG_MEMBER,
+                                .incarnation = m->incarnation,
+                                .status = (uint32_t)m->status,
+                                .bytes = m->tags,
                                 .bytes_len = m->tags_len};
         copy_str(mm.name, sizeof(mm.name), m->name);
         copy_str(mm.addr, sizeof(mm.addr), m->addr);
@@ -1524,8 +1607,10 @@ static int pushpull_build(struct gossip *g, bool join, bool response,
         const struct record *r = &g->records[i];
         if (!r->used)
             continue;
-        struct gossip_msg sm = {.type = GOSSIP_MSG_STATE, .version = r->version,
-                                .bytes = r->value, .bytes_len = r->len};
+        struct gossip_msg sm = {.type = GOSSIP_MSG_STATE,
+                                .version = r->version,
+                                .bytes = r->value,
+                                .bytes_len = r->len};
         copy_str(sm.name, sizeof(sm.name), r->node);
         copy_str(sm.key, sizeof(sm.key), r->key);
         pl_buf_reset(&g->scratch);
@@ -1536,8 +1621,12 @@ static int pushpull_build(struct gossip *g, bool join, bool response,
     return 0;
 }
 
-int gossip_stream_serve(struct gossip *g, uint64_t now_ms, const char *from_addr,
-                        const uint8_t *p, size_t len, struct pl_buf *reply)
+int gossip_stream_serve(struct gossip *g,
+                        uint64_t now_ms,
+                        const char *from_addr,
+                        const uint8_t *p,
+                        size_t len,
+                        struct pl_buf *reply)
 {
     struct rx rx = {.g = g, .now = now_ms, .from_addr = from_addr, .stream = true};
     int rc = gossip_wire_packet_decode(p, len, g->cfg.stream_bytes_max, g->cfg.keyring,
@@ -1553,9 +1642,8 @@ int gossip_stream_serve(struct gossip *g, uint64_t now_ms, const char *from_addr
         g->counters.pushpulls++;
         rc = pushpull_build(g, false, true, &pk);
     } else {
-        rc = gossip_wire_packet_begin(&pk, g->cfg.cluster,
-                                      gossip_wire_body_max(g->cfg.stream_bytes_max,
-                                                           g->cfg.keyring));
+        rc = gossip_wire_packet_begin(
+            &pk, g->cfg.cluster, gossip_wire_body_max(g->cfg.stream_bytes_max, g->cfg.keyring));
         struct gossip_msg ack = {.type = GOSSIP_MSG_ACK, .seq = rx.ack_seq};
         pl_buf_reset(&g->scratch);
         if (rc == 0 && (rc = gossip_wire_msg_encode(&ack, &g->scratch)) == 0)
@@ -1567,8 +1655,12 @@ int gossip_stream_serve(struct gossip *g, uint64_t now_ms, const char *from_addr
     return rc;
 }
 
-int gossip_stream_done(struct gossip *g, uint64_t now_ms, uint64_t stream_id, int status,
-                       const uint8_t *p, size_t len)
+int gossip_stream_done(struct gossip *g,
+                       uint64_t now_ms,
+                       uint64_t stream_id,
+                       int status,
+                       const uint8_t *p,
+                       size_t len)
 {
     struct pending_stream *ps = NULL;
     for (size_t i = 0; i < STREAMS_MAX && ps == NULL; i++)
@@ -1581,8 +1673,8 @@ int gossip_stream_done(struct gossip *g, uint64_t now_ms, uint64_t stream_id, in
         trace(g, now_ms, "stream failed id=%llu kind=%d err=%s", (unsigned long long)stream_id,
               (int)ps->kind, pl_err_name(status));
         struct probe *pr = &g->probe;
-        if (g->cfg.fast_suspicion && ps->kind == ST_PING && status == -ECONNREFUSED &&
-            pr->active && !pr->acked && pr->seq == ps->probe_seq && now_ms < pr->end_at) {
+        if (g->cfg.fast_suspicion && ps->kind == ST_PING && status == -ECONNREFUSED && pr->active &&
+            !pr->acked && pr->seq == ps->probe_seq && now_ms < pr->end_at) {
             /* The direct ping went unanswered and the target's host answers TCP with a
              * reset: its process is gone (a stopped process would still have its
              * connection accepted by the kernel). End the probe now instead of waiting
@@ -1696,7 +1788,7 @@ static void probe_start(struct gossip *g, uint64_t now)
     copy_str(msgs[0].from, sizeof(msgs[0].from), g->members[0].name);
     size_t n = 1;
     if (g->cfg.lifeguard && m->status == GOSSIP_SUSPECT) {
-        /* Lifeguard §IV-C buddy system: tell the suspect so it can refute at once. */
+        /* Lifeguard's Buddy System: tell the suspect so it can refute at once. */
         msgs[1].type = GOSSIP_MSG_SUSPECT;
         msgs[1].incarnation = m->incarnation;
         copy_str(msgs[1].name, sizeof(msgs[1].name), m->name);
@@ -1716,8 +1808,8 @@ static void probe_indirect(struct gossip *g, uint64_t now)
     uint32_t relays[16];
     uint32_t k = PL_MIN(g->cfg.indirect_checks, PL_ARRAY_LEN(relays));
     uint32_t n = pick_random(g, k, pr->slot, is_alive, now, relays);
-    struct gossip_msg ip = {.type = GOSSIP_MSG_INDIRECT_PING, .seq = pr->seq,
-                            .flag = g->cfg.lifeguard};
+    struct gossip_msg ip = {
+        .type = GOSSIP_MSG_INDIRECT_PING, .seq = pr->seq, .flag = g->cfg.lifeguard};
     copy_str(ip.name, sizeof(ip.name), m->name);
     copy_str(ip.addr, sizeof(ip.addr), m->addr);
     copy_str(ip.from, sizeof(ip.from), g->members[0].name);
@@ -1750,8 +1842,8 @@ static void probe_finish(struct gossip *g, uint64_t now)
         return;
     g->counters.probe_failures++;
     if (g->cfg.lifeguard && !pr->refused) {
-        /* Lifeguard §IV-A: missing nacks mean our own links are the problem. (Not when
-         * the target's host refused us: we reached it, so our links work.) */
+        /* Lifeguard (Local Health Aware Probe): missing nacks mean our own links are the
+         * problem. (Not when the target's host refused us: we reached it.) */
         uint32_t delta = 1;
         if (pr->nacks_expected > 0)
             delta = pr->nacks < pr->nacks_expected ? pr->nacks_expected - pr->nacks : 0;
@@ -1829,9 +1921,9 @@ static void gossip_round(struct gossip *g, uint64_t now)
                 bc->transmits >= limit)
                 continue;
             struct gossip_wire_packet pk;
-            if (gossip_wire_packet_begin(&pk, g->cfg.cluster,
-                                         gossip_wire_body_max(g->cfg.stream_bytes_max,
-                                                              g->cfg.keyring)) == 0 &&
+            if (gossip_wire_packet_begin(
+                    &pk, g->cfg.cluster,
+                    gossip_wire_body_max(g->cfg.stream_bytes_max, g->cfg.keyring)) == 0 &&
                 gossip_wire_packet_add(&pk, bc->bytes, bc->len) == 0) {
                 stream_start(g, addr, &pk, ST_PUSHPULL, false, 0);
                 bc->transmits++;
@@ -1934,12 +2026,18 @@ uint64_t gossip_deadline(const struct gossip *g)
 
 /* ---- lifecycle and queries ---------------------------------------------------------- */
 
-int gossip_new(const struct gossip_config *cfg, const char *name, const char *addr,
-               uint64_t incarnation, struct pl_rand *rand, uint64_t now_ms, struct gossip **out)
+int gossip_new(const struct gossip_config *cfg,
+               const char *name,
+               const char *addr,
+               uint64_t incarnation,
+               struct pl_rand *rand,
+               uint64_t now_ms,
+               struct gossip **out)
 {
     if (strlen(name) == 0 || strlen(name) >= GOSSIP_NAME_MAX || strlen(addr) == 0 ||
-        strlen(addr) >= GOSSIP_ADDR_MAX || strnlen(cfg->cluster, GOSSIP_CLUSTER_MAX) >= GOSSIP_CLUSTER_MAX ||
-        cfg->members_max < 2 || cfg->probe_interval_ms == 0 || cfg->gossip_interval_ms == 0 ||
+        strlen(addr) >= GOSSIP_ADDR_MAX ||
+        strnlen(cfg->cluster, GOSSIP_CLUSTER_MAX) >= GOSSIP_CLUSTER_MAX || cfg->members_max < 2 ||
+        cfg->probe_interval_ms == 0 || cfg->gossip_interval_ms == 0 ||
         cfg->probe_timeout_ms > cfg->probe_interval_ms || cfg->awareness_max_multiplier == 0 ||
         cfg->suspicion_mult == 0 || cfg->suspicion_max_timeout_mult == 0 ||
         cfg->events_recent_max == 0 || cfg->states_max == 0 || cfg->broadcasts_max == 0 ||
@@ -1971,9 +2069,9 @@ int gossip_new(const struct gossip_config *cfg, const char *name, const char *ad
         gossip_free(g);
         return -ENOMEM;
     }
-    if (g->members == NULL || g->free_slots == NULL || g->index == NULL ||
-        g->probe_list == NULL || g->suspects == NULL || g->bc == NULL || g->records == NULL ||
-        g->rindex == NULL || g->seen == NULL || g->outs == NULL) {
+    if (g->members == NULL || g->free_slots == NULL || g->index == NULL || g->probe_list == NULL ||
+        g->suspects == NULL || g->bc == NULL || g->records == NULL || g->rindex == NULL ||
+        g->seen == NULL || g->outs == NULL) {
         gossip_free(g);
         return -ENOMEM;
     }
@@ -1986,8 +2084,8 @@ int gossip_new(const struct gossip_config *cfg, const char *name, const char *ad
     /* Spread the first timers so nodes started together do not tick in lock step. */
     g->next_probe_ms = now_ms + pl_rand_below(rand, cfg->probe_interval_ms);
     g->next_gossip_ms = now_ms + pl_rand_below(rand, cfg->gossip_interval_ms);
-    g->next_pushpull_ms = now_ms + cfg->pushpull_interval_ms +
-                          pl_rand_below(rand, cfg->pushpull_interval_ms);
+    g->next_pushpull_ms =
+        now_ms + cfg->pushpull_interval_ms + pl_rand_below(rand, cfg->pushpull_interval_ms);
     g->next_reap_ms = now_ms + REAP_CHECK_MS;
     *out = g;
     return 0;

@@ -44,7 +44,8 @@ enum gossip_status { GOSSIP_ALIVE = 0, GOSSIP_SUSPECT = 1, GOSSIP_DEAD = 2, GOSS
 
 enum gossip_profile { GOSSIP_PROFILE_LAN, GOSSIP_PROFILE_WAN, GOSSIP_PROFILE_LOCAL };
 
-struct gossip_config {
+struct gossip_config
+{
     char cluster[GOSSIP_CLUSTER_MAX]; /* carried in every packet; others' are dropped */
     /* memberlist's names and meanings (facts/gossip.md §1). */
     uint32_t probe_interval_ms;
@@ -66,8 +67,8 @@ struct gossip_config {
     uint32_t udp_bytes_max;    /* a whole datagram, sealing included (1400) */
     uint32_t stream_bytes_max; /* a whole TCP payload */
     uint32_t members_max;
-    uint32_t states_max;       /* state records over all members */
-    uint32_t broadcasts_max;   /* the retransmit queue */
+    uint32_t states_max;        /* state records over all members */
+    uint32_t broadcasts_max;    /* the retransmit queue */
     uint32_t events_recent_max; /* de-duplication window of user events */
     uint32_t outputs_max;
     /* Switches. lifeguard: local health awareness, nacks, dynamic suspicion timeout and
@@ -94,7 +95,8 @@ int gossip_profile_parse(const char *text, enum gossip_profile *out);
 struct gossip_suspicion; /* private */
 
 /* A member as this node sees it. Read-only for the caller. */
-struct gossip_member {
+struct gossip_member
+{
     char name[GOSSIP_NAME_MAX];
     char addr[GOSSIP_ADDR_MAX];
     uint64_t incarnation;
@@ -117,33 +119,35 @@ enum gossip_out_kind {
 };
 
 enum gossip_member_event {
-    GOSSIP_MEMBER_JOIN,    /* first seen, alive */
-    GOSSIP_MEMBER_ALIVE,   /* back to alive (refuted a suspicion, or revived) */
+    GOSSIP_MEMBER_JOIN,  /* first seen, alive */
+    GOSSIP_MEMBER_ALIVE, /* back to alive (refuted a suspicion, or revived) */
     GOSSIP_MEMBER_SUSPECT,
     GOSSIP_MEMBER_DEAD,
     GOSSIP_MEMBER_LEFT,
-    GOSSIP_MEMBER_UPDATE,  /* address or tags changed */
-    GOSSIP_MEMBER_REAP,    /* forgotten */
+    GOSSIP_MEMBER_UPDATE, /* address or tags changed */
+    GOSSIP_MEMBER_REAP,   /* forgotten */
 };
 
-struct gossip_out {
+struct gossip_out
+{
     enum gossip_out_kind kind;
-    char addr[GOSSIP_ADDR_MAX];  /* UDP, STREAM destination; MEMBER address */
-    uint8_t *bytes;              /* UDP/STREAM payload, EVENT payload, STATE value */
+    char addr[GOSSIP_ADDR_MAX]; /* UDP, STREAM destination; MEMBER address */
+    uint8_t *bytes;             /* UDP/STREAM payload, EVENT payload, STATE value */
     size_t len;
-    uint64_t stream_id;          /* STREAM: pass back to gossip_stream_done */
-    bool expects_response;       /* STREAM */
-    uint32_t timeout_ms;         /* STREAM */
+    uint64_t stream_id;                    /* STREAM: pass back to gossip_stream_done */
+    bool expects_response;                 /* STREAM */
+    uint32_t timeout_ms;                   /* STREAM */
     enum gossip_member_event member_event; /* MEMBER */
-    enum gossip_status status;   /* MEMBER */
-    uint64_t incarnation;        /* MEMBER */
-    uint64_t version;            /* EVENT: Lamport time; STATE: version */
-    char name[GOSSIP_NAME_MAX];  /* MEMBER name; EVENT name; STATE node */
-    char origin[GOSSIP_NAME_MAX]; /* EVENT origin */
-    char key[GOSSIP_STATE_KEY_MAX]; /* STATE key */
+    enum gossip_status status;             /* MEMBER */
+    uint64_t incarnation;                  /* MEMBER */
+    uint64_t version;                      /* EVENT: Lamport time; STATE: version */
+    char name[GOSSIP_NAME_MAX];            /* MEMBER name; EVENT name; STATE node */
+    char origin[GOSSIP_NAME_MAX];          /* EVENT origin */
+    char key[GOSSIP_STATE_KEY_MAX];        /* STATE key */
 };
 
-struct gossip_counters {
+struct gossip_counters
+{
     struct gossip_wire_counters wire;
     uint64_t tx_packets;
     uint64_t tx_bytes;
@@ -172,13 +176,21 @@ struct gossip;
  * may differ from the bind address behind NAT). cfg is copied; rand is borrowed and must
  * outlive the core. 0, PL_ECONFIG or -ENOMEM.
  */
-int gossip_new(const struct gossip_config *cfg, const char *name, const char *addr,
-               uint64_t incarnation, struct pl_rand *rand, uint64_t now_ms, struct gossip **out);
+int gossip_new(const struct gossip_config *cfg,
+               const char *name,
+               const char *addr,
+               uint64_t incarnation,
+               struct pl_rand *rand,
+               uint64_t now_ms,
+               struct gossip **out);
 void gossip_free(struct gossip *g);
 
 /* A UDP datagram from `from_addr`. Dropped packets are counted; the return value says why
  * (0 when accepted) and needs no action. */
-int gossip_step(struct gossip *g, uint64_t now_ms, const char *from_addr, const uint8_t *p,
+int gossip_step(struct gossip *g,
+                uint64_t now_ms,
+                const char *from_addr,
+                const uint8_t *p,
                 size_t len);
 /* Does what is due at now_ms. */
 void gossip_tick(struct gossip *g, uint64_t now_ms);
@@ -186,14 +198,22 @@ void gossip_tick(struct gossip *g, uint64_t now_ms);
 uint64_t gossip_deadline(const struct gossip *g);
 
 /* An incoming TCP request; the reply (possibly empty: send none) is appended to `reply`. */
-int gossip_stream_serve(struct gossip *g, uint64_t now_ms, const char *from_addr,
-                        const uint8_t *p, size_t len, struct pl_buf *reply);
+int gossip_stream_serve(struct gossip *g,
+                        uint64_t now_ms,
+                        const char *from_addr,
+                        const uint8_t *p,
+                        size_t len,
+                        struct pl_buf *reply);
 /* The result of a GOSSIP_OUT_STREAM that expects_response: status < 0 when it failed.
  * Pass -ECONNREFUSED exactly when the peer's host refused the connection (a reset):
  * with fast_suspicion a refused TCP ping ends a failing probe early. Timeouts and other
  * failures are any other negative code. */
-int gossip_stream_done(struct gossip *g, uint64_t now_ms, uint64_t stream_id, int status,
-                       const uint8_t *p, size_t len);
+int gossip_stream_done(struct gossip *g,
+                       uint64_t now_ms,
+                       uint64_t stream_id,
+                       int status,
+                       const uint8_t *p,
+                       size_t len);
 
 /* Starts a push-pull join with each address; returns how many were started. */
 int gossip_join(struct gossip *g, uint64_t now_ms, const char *const *addrs, size_t n);
@@ -203,19 +223,34 @@ int gossip_leave(struct gossip *g, uint64_t now_ms);
 size_t gossip_broadcasts_pending(const struct gossip *g);
 
 /* Publishes our record `key`; it wins everywhere by its higher version. */
-int gossip_state_set(struct gossip *g, uint64_t now_ms, const char *key, const uint8_t *value,
+int gossip_state_set(struct gossip *g,
+                     uint64_t now_ms,
+                     const char *key,
+                     const uint8_t *value,
                      size_t len);
 /* Looks a record up; *value points into the core until the next call. PL_ENOTFOUND. */
-int gossip_state_get(const struct gossip *g, const char *node, const char *key,
-                     const uint8_t **value, size_t *len, uint64_t *version);
+int gossip_state_get(const struct gossip *g,
+                     const char *node,
+                     const char *key,
+                     const uint8_t **value,
+                     size_t *len,
+                     uint64_t *version);
 /* Iterates over all records: start with *cursor = 0 and call while it returns 0; each
  * call yields the next record and advances the cursor. PL_ENOTFOUND past the end. */
-int gossip_state_at(const struct gossip *g, uint32_t *cursor, const char **node,
-                    const char **key, const uint8_t **value, size_t *len, uint64_t *version);
+int gossip_state_at(const struct gossip *g,
+                    uint32_t *cursor,
+                    const char **node,
+                    const char **key,
+                    const uint8_t **value,
+                    size_t *len,
+                    uint64_t *version);
 /* Sets our tags (a msgpack map of str -> str, at most GOSSIP_TAGS_BYTES_MAX). */
 int gossip_tags_set(struct gossip *g, uint64_t now_ms, const uint8_t *tags, size_t len);
 /* Sends a user event to every member (and delivers it locally). */
-int gossip_event_send(struct gossip *g, uint64_t now_ms, const char *name, const uint8_t *payload,
+int gossip_event_send(struct gossip *g,
+                      uint64_t now_ms,
+                      const char *name,
+                      const uint8_t *payload,
                       size_t len);
 
 void gossip_outputs(const struct gossip *g, const struct gossip_out **outs, size_t *n);

@@ -93,7 +93,9 @@ int gossip_keyring_remove(struct gossip_keyring *kr, const uint8_t key[GOSSIP_KE
     return 0;
 }
 
-int gossip_keyring_get(const struct gossip_keyring *kr, uint32_t i, uint8_t out[GOSSIP_KEY_BYTES],
+int gossip_keyring_get(const struct gossip_keyring *kr,
+                       uint32_t i,
+                       uint8_t out[GOSSIP_KEY_BYTES],
                        bool *is_primary)
 {
     if (i >= kr->count)
@@ -108,8 +110,12 @@ bool gossip_keyring_enabled(const struct gossip_keyring *kr)
     return kr != NULL && kr->keys != NULL && kr->count > 0;
 }
 
-int gossip_keyring_seal(const struct gossip_keyring *kr, const uint8_t *aad, size_t aad_len,
-                        const uint8_t *plain, size_t len, struct pl_buf *out)
+int gossip_keyring_seal(const struct gossip_keyring *kr,
+                        const uint8_t *aad,
+                        size_t aad_len,
+                        const uint8_t *plain,
+                        size_t len,
+                        struct pl_buf *out)
 {
     if (!gossip_keyring_enabled(kr))
         return PL_ESTATE;
@@ -122,17 +128,21 @@ int gossip_keyring_seal(const struct gossip_keyring *kr, const uint8_t *aad, siz
     else
         randombytes_buf(nonce, GOSSIP_WIRE_NONCE_BYTES);
     unsigned long long clen = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-            nonce + GOSSIP_WIRE_NONCE_BYTES, &clen, plain, len, aad, aad_len, NULL, nonce,
-            kr->keys + kr->primary * GOSSIP_KEY_BYTES) != 0)
+    if (crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + GOSSIP_WIRE_NONCE_BYTES, &clen, plain,
+                                                   len, aad, aad_len, NULL, nonce,
+                                                   kr->keys + kr->primary * GOSSIP_KEY_BYTES) != 0)
         return PL_ECRYPTO;
     PL_ASSERT(clen == len + GOSSIP_WIRE_TAG_BYTES);
     out->len += GOSSIP_WIRE_NONCE_BYTES + (size_t)clen;
     return 0;
 }
 
-int gossip_keyring_open(const struct gossip_keyring *kr, const uint8_t *aad, size_t aad_len,
-                        const uint8_t *sealed, size_t len, struct pl_buf *out)
+int gossip_keyring_open(const struct gossip_keyring *kr,
+                        const uint8_t *aad,
+                        size_t aad_len,
+                        const uint8_t *sealed,
+                        size_t len,
+                        struct pl_buf *out)
 {
     if (len < GOSSIP_WIRE_SEAL_OVERHEAD)
         return PL_EMALFORMED;
@@ -162,18 +172,30 @@ int gossip_keyring_open(const struct gossip_keyring *kr, const uint8_t *aad, siz
 const char *gossip_msg_type_name(int type)
 {
     switch (type) {
-    case GOSSIP_MSG_PING: return "ping";
-    case GOSSIP_MSG_INDIRECT_PING: return "indirect_ping";
-    case GOSSIP_MSG_ACK: return "ack";
-    case GOSSIP_MSG_NACK: return "nack";
-    case GOSSIP_MSG_ALIVE: return "alive";
-    case GOSSIP_MSG_SUSPECT: return "suspect";
-    case GOSSIP_MSG_DEAD: return "dead";
-    case GOSSIP_MSG_STATE: return "state";
-    case GOSSIP_MSG_EVENT: return "event";
-    case GOSSIP_MSG_PUSHPULL: return "pushpull";
-    case GOSSIP_MSG_MEMBER: return "member";
-    default: return "unknown";
+        case GOSSIP_MSG_PING:
+            return "ping";
+        case GOSSIP_MSG_INDIRECT_PING:
+            return "indirect_ping";
+        case GOSSIP_MSG_ACK:
+            return "ack";
+        case GOSSIP_MSG_NACK:
+            return "nack";
+        case GOSSIP_MSG_ALIVE:
+            return "alive";
+        case GOSSIP_MSG_SUSPECT:
+            return "suspect";
+        case GOSSIP_MSG_DEAD:
+            return "dead";
+        case GOSSIP_MSG_STATE:
+            return "state";
+        case GOSSIP_MSG_EVENT:
+            return "event";
+        case GOSSIP_MSG_PUSHPULL:
+            return "pushpull";
+        case GOSSIP_MSG_MEMBER:
+            return "member";
+        default:
+            return "unknown";
     }
 }
 
@@ -205,69 +227,69 @@ static void put_kv_bool(struct pl_mp_writer *w, const char *k, bool v)
 static int encode_body(const struct gossip_msg *m, struct pl_mp_writer *w)
 {
     switch (m->type) {
-    case GOSSIP_MSG_PING:
-        pl_mp_map(w, 4);
-        put_kv_uint(w, "s", m->seq);
-        put_kv_str(w, "n", m->name);
-        put_kv_str(w, "f", m->from);
-        put_kv_bool(w, "t", m->flag);
-        break;
-    case GOSSIP_MSG_INDIRECT_PING:
-        pl_mp_map(w, 5);
-        put_kv_uint(w, "s", m->seq);
-        put_kv_str(w, "n", m->name);
-        put_kv_str(w, "a", m->addr);
-        put_kv_str(w, "f", m->from);
-        put_kv_bool(w, "k", m->flag);
-        break;
-    case GOSSIP_MSG_ACK:
-    case GOSSIP_MSG_NACK:
-        pl_mp_map(w, 1);
-        put_kv_uint(w, "s", m->seq);
-        break;
-    case GOSSIP_MSG_ALIVE:
-        pl_mp_map(w, 4);
-        put_kv_str(w, "n", m->name);
-        put_kv_str(w, "a", m->addr);
-        put_kv_uint(w, "i", m->incarnation);
-        put_kv_bin(w, "g", m->bytes, m->bytes_len);
-        break;
-    case GOSSIP_MSG_SUSPECT:
-    case GOSSIP_MSG_DEAD:
-        pl_mp_map(w, 3);
-        put_kv_str(w, "n", m->name);
-        put_kv_uint(w, "i", m->incarnation);
-        put_kv_str(w, "f", m->from);
-        break;
-    case GOSSIP_MSG_STATE:
-        pl_mp_map(w, 4);
-        put_kv_str(w, "n", m->name);
-        put_kv_str(w, "k", m->key);
-        put_kv_bin(w, "v", m->bytes, m->bytes_len);
-        put_kv_uint(w, "r", m->version);
-        break;
-    case GOSSIP_MSG_EVENT:
-        pl_mp_map(w, 4);
-        put_kv_str(w, "n", m->name);
-        put_kv_str(w, "f", m->from);
-        put_kv_uint(w, "l", m->version);
-        put_kv_bin(w, "p", m->bytes, m->bytes_len);
-        break;
-    case GOSSIP_MSG_PUSHPULL:
-        pl_mp_map(w, 2);
-        put_kv_bool(w, "j", m->flag);
-        put_kv_bool(w, "r", m->response);
-        break;
-    case GOSSIP_MSG_MEMBER:
-        pl_mp_map(w, 5);
-        put_kv_str(w, "n", m->name);
-        put_kv_str(w, "a", m->addr);
-        put_kv_uint(w, "i", m->incarnation);
-        put_kv_uint(w, "s", m->status);
-        put_kv_bin(w, "g", m->bytes, m->bytes_len);
-        break;
-    default:
-        return PL_EMALFORMED;
+        case GOSSIP_MSG_PING:
+            pl_mp_map(w, 4);
+            put_kv_uint(w, "s", m->seq);
+            put_kv_str(w, "n", m->name);
+            put_kv_str(w, "f", m->from);
+            put_kv_bool(w, "t", m->flag);
+            break;
+        case GOSSIP_MSG_INDIRECT_PING:
+            pl_mp_map(w, 5);
+            put_kv_uint(w, "s", m->seq);
+            put_kv_str(w, "n", m->name);
+            put_kv_str(w, "a", m->addr);
+            put_kv_str(w, "f", m->from);
+            put_kv_bool(w, "k", m->flag);
+            break;
+        case GOSSIP_MSG_ACK:
+        case GOSSIP_MSG_NACK:
+            pl_mp_map(w, 1);
+            put_kv_uint(w, "s", m->seq);
+            break;
+        case GOSSIP_MSG_ALIVE:
+            pl_mp_map(w, 4);
+            put_kv_str(w, "n", m->name);
+            put_kv_str(w, "a", m->addr);
+            put_kv_uint(w, "i", m->incarnation);
+            put_kv_bin(w, "g", m->bytes, m->bytes_len);
+            break;
+        case GOSSIP_MSG_SUSPECT:
+        case GOSSIP_MSG_DEAD:
+            pl_mp_map(w, 3);
+            put_kv_str(w, "n", m->name);
+            put_kv_uint(w, "i", m->incarnation);
+            put_kv_str(w, "f", m->from);
+            break;
+        case GOSSIP_MSG_STATE:
+            pl_mp_map(w, 4);
+            put_kv_str(w, "n", m->name);
+            put_kv_str(w, "k", m->key);
+            put_kv_bin(w, "v", m->bytes, m->bytes_len);
+            put_kv_uint(w, "r", m->version);
+            break;
+        case GOSSIP_MSG_EVENT:
+            pl_mp_map(w, 4);
+            put_kv_str(w, "n", m->name);
+            put_kv_str(w, "f", m->from);
+            put_kv_uint(w, "l", m->version);
+            put_kv_bin(w, "p", m->bytes, m->bytes_len);
+            break;
+        case GOSSIP_MSG_PUSHPULL:
+            pl_mp_map(w, 2);
+            put_kv_bool(w, "j", m->flag);
+            put_kv_bool(w, "r", m->response);
+            break;
+        case GOSSIP_MSG_MEMBER:
+            pl_mp_map(w, 5);
+            put_kv_str(w, "n", m->name);
+            put_kv_str(w, "a", m->addr);
+            put_kv_uint(w, "i", m->incarnation);
+            put_kv_uint(w, "s", m->status);
+            put_kv_bin(w, "g", m->bytes, m->bytes_len);
+            break;
+        default:
+            return PL_EMALFORMED;
     }
     return w->err;
 }
@@ -305,9 +327,9 @@ static int mp_precheck(const uint8_t *p, size_t n)
         if (off >= n)
             return PL_EMALFORMED;
         uint8_t b = p[off++];
-        uint64_t skip = 0;   /* payload bytes after the header */
-        uint64_t lenb = 0;   /* size of a length field that follows */
-        uint64_t items = 0;  /* nested objects */
+        uint64_t skip = 0;  /* payload bytes after the header */
+        uint64_t lenb = 0;  /* size of a length field that follows */
+        uint64_t items = 0; /* nested objects */
         pending--;
         if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
             /* single byte */
@@ -319,34 +341,82 @@ static int mp_precheck(const uint8_t *p, size_t n)
             skip = b & 0x1fu;
         } else {
             switch (b) {
-            case 0xc4: case 0xd9: lenb = 1; break;
-            case 0xc5: case 0xda: lenb = 2; break;
-            case 0xc6: case 0xdb: lenb = 4; break;
-            case 0xc7: lenb = 1; skip = 1; break;
-            case 0xc8: lenb = 2; skip = 1; break;
-            case 0xc9: lenb = 4; skip = 1; break;
-            case 0xca: skip = 4; break;
-            case 0xcb: skip = 8; break;
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xce: case 0xd2: skip = 4; break;
-            case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xdc: case 0xdd: case 0xde: case 0xdf: {
-                size_t cb = (b == 0xdc || b == 0xde) ? 2 : 4;
-                if (n - off < cb)
-                    return PL_EMALFORMED;
-                uint64_t c = cb == 2 ? ((uint64_t)p[off] << 8 | p[off + 1]) : pl_be32_get(p + off);
-                off += cb;
-                items = (b == 0xde || b == 0xdf) ? 2 * c : c;
-                break;
-            }
-            default:
-                return PL_EMALFORMED; /* 0xc1 is never used */
+                case 0xc4:
+                case 0xd9:
+                    lenb = 1;
+                    break;
+                case 0xc5:
+                case 0xda:
+                    lenb = 2;
+                    break;
+                case 0xc6:
+                case 0xdb:
+                    lenb = 4;
+                    break;
+                case 0xc7:
+                    lenb = 1;
+                    skip = 1;
+                    break;
+                case 0xc8:
+                    lenb = 2;
+                    skip = 1;
+                    break;
+                case 0xc9:
+                    lenb = 4;
+                    skip = 1;
+                    break;
+                case 0xca:
+                    skip = 4;
+                    break;
+                case 0xcb:
+                    skip = 8;
+                    break;
+                case 0xcc:
+                case 0xd0:
+                    skip = 1;
+                    break;
+                case 0xcd:
+                case 0xd1:
+                    skip = 2;
+                    break;
+                case 0xce:
+                case 0xd2:
+                    skip = 4;
+                    break;
+                case 0xcf:
+                case 0xd3:
+                    skip = 8;
+                    break;
+                case 0xd4:
+                    skip = 2;
+                    break;
+                case 0xd5:
+                    skip = 3;
+                    break;
+                case 0xd6:
+                    skip = 5;
+                    break;
+                case 0xd7:
+                    skip = 9;
+                    break;
+                case 0xd8:
+                    skip = 17;
+                    break;
+                case 0xdc:
+                case 0xdd:
+                case 0xde:
+                case 0xdf: {
+                    size_t cb = (b == 0xdc || b == 0xde) ? 2 : 4;
+                    if (n - off < cb)
+                        return PL_EMALFORMED;
+                    uint64_t c =
+                        cb == 2 ? ((uint64_t)p[off] << 8 | p[off + 1]) : pl_be32_get(p + off);
+                    off += cb;
+                    items = (b == 0xde || b == 0xdf) ? 2 * c : c;
+                    break;
+                }
+                default:
+                    return PL_EMALFORMED; /* 0xc1 is never used */
             }
         }
         if (lenb > 0) {
@@ -369,7 +439,10 @@ static int mp_precheck(const uint8_t *p, size_t n)
 }
 
 /* Copies a required string field that must be non-empty, fit, and contain no NUL. */
-static int get_name(const msgpack_object *map, const char *key, char *dst, size_t size,
+static int get_name(const msgpack_object *map,
+                    const char *key,
+                    char *dst,
+                    size_t size,
                     bool may_be_empty)
 {
     const char *p;
@@ -445,8 +518,7 @@ static int check_tags(msgpack_zone *z, const uint8_t *p, size_t n)
     return rc;
 }
 
-static int decode_map(msgpack_zone *z, uint8_t type, const msgpack_object *o,
-                      struct gossip_msg *m)
+static int decode_map(msgpack_zone *z, uint8_t type, const msgpack_object *o, struct gossip_msg *m)
 {
     int rc = 0;
     if (o->type != MSGPACK_OBJECT_MAP)
@@ -454,71 +526,77 @@ static int decode_map(msgpack_zone *z, uint8_t type, const msgpack_object *o,
     memset(m, 0, sizeof(*m));
     m->type = (enum gossip_msg_type)type;
     switch (type) {
-    case GOSSIP_MSG_PING:
-        if ((rc = get_u32(o, "s", &m->seq)) || (rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
-            (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX, 0)) ||
-            (rc = pl_mp_get_bool(o, "t", &m->flag)))
-            return rc;
-        break;
-    case GOSSIP_MSG_INDIRECT_PING:
-        if ((rc = get_u32(o, "s", &m->seq)) || (rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
-            (rc = get_name(o, "a", m->addr, GOSSIP_ADDR_MAX, 0)) ||
-            (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX, 0)) ||
-            (rc = pl_mp_get_bool(o, "k", &m->flag)))
-            return rc;
-        break;
-    case GOSSIP_MSG_ACK:
-    case GOSSIP_MSG_NACK:
-        if ((rc = get_u32(o, "s", &m->seq)))
-            return rc;
-        break;
-    case GOSSIP_MSG_ALIVE:
-    case GOSSIP_MSG_MEMBER:
-        if ((rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
-            (rc = get_name(o, "a", m->addr, GOSSIP_ADDR_MAX, 0)) ||
-            (rc = pl_mp_get_u64(o, "i", &m->incarnation)) ||
-            (rc = get_bytes(o, "g", GOSSIP_TAGS_BYTES_MAX, m)) ||
-            (rc = check_tags(z, m->bytes, m->bytes_len)))
-            return rc;
-        if (type == GOSSIP_MSG_MEMBER) {
-            if ((rc = get_u32(o, "s", &m->status)))
+        case GOSSIP_MSG_PING:
+            if ((rc = get_u32(o, "s", &m->seq)) ||
+                (rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
+                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX, 0)) ||
+                (rc = pl_mp_get_bool(o, "t", &m->flag)))
                 return rc;
-            if (m->status > 3) /* enum gossip_status */
-                return PL_EMALFORMED;
-        }
-        break;
-    case GOSSIP_MSG_SUSPECT:
-    case GOSSIP_MSG_DEAD:
-        if ((rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
-            (rc = pl_mp_get_u64(o, "i", &m->incarnation)) ||
-            (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX, 0)))
-            return rc;
-        break;
-    case GOSSIP_MSG_STATE:
-        if ((rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
-            (rc = get_name(o, "k", m->key, GOSSIP_STATE_KEY_MAX, 0)) ||
-            (rc = get_bytes(o, "v", GOSSIP_STATE_VALUE_BYTES_MAX, m)) ||
-            (rc = pl_mp_get_u64(o, "r", &m->version)))
-            return rc;
-        break;
-    case GOSSIP_MSG_EVENT:
-        if ((rc = get_name(o, "n", m->name, GOSSIP_EVENT_NAME_MAX, 0)) ||
-            (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX, 0)) ||
-            (rc = pl_mp_get_u64(o, "l", &m->version)) ||
-            (rc = get_bytes(o, "p", GOSSIP_EVENT_PAYLOAD_BYTES_MAX, m)))
-            return rc;
-        break;
-    case GOSSIP_MSG_PUSHPULL:
-        if ((rc = pl_mp_get_bool(o, "j", &m->flag)) || (rc = pl_mp_get_bool(o, "r", &m->response)))
-            return rc;
-        break;
-    default:
-        return PL_EPROTO;
+            break;
+        case GOSSIP_MSG_INDIRECT_PING:
+            if ((rc = get_u32(o, "s", &m->seq)) ||
+                (rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
+                (rc = get_name(o, "a", m->addr, GOSSIP_ADDR_MAX, 0)) ||
+                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX, 0)) ||
+                (rc = pl_mp_get_bool(o, "k", &m->flag)))
+                return rc;
+            break;
+        case GOSSIP_MSG_ACK:
+        case GOSSIP_MSG_NACK:
+            if ((rc = get_u32(o, "s", &m->seq)))
+                return rc;
+            break;
+        case GOSSIP_MSG_ALIVE:
+        case GOSSIP_MSG_MEMBER:
+            if ((rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
+                (rc = get_name(o, "a", m->addr, GOSSIP_ADDR_MAX, 0)) ||
+                (rc = pl_mp_get_u64(o, "i", &m->incarnation)) ||
+                (rc = get_bytes(o, "g", GOSSIP_TAGS_BYTES_MAX, m)) ||
+                (rc = check_tags(z, m->bytes, m->bytes_len)))
+                return rc;
+            if (type == GOSSIP_MSG_MEMBER) {
+                if ((rc = get_u32(o, "s", &m->status)))
+                    return rc;
+                if (m->status > 3) /* enum gossip_status */
+                    return PL_EMALFORMED;
+            }
+            break;
+        case GOSSIP_MSG_SUSPECT:
+        case GOSSIP_MSG_DEAD:
+            if ((rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
+                (rc = pl_mp_get_u64(o, "i", &m->incarnation)) ||
+                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX, 0)))
+                return rc;
+            break;
+        case GOSSIP_MSG_STATE:
+            if ((rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
+                (rc = get_name(o, "k", m->key, GOSSIP_STATE_KEY_MAX, 0)) ||
+                (rc = get_bytes(o, "v", GOSSIP_STATE_VALUE_BYTES_MAX, m)) ||
+                (rc = pl_mp_get_u64(o, "r", &m->version)))
+                return rc;
+            break;
+        case GOSSIP_MSG_EVENT:
+            if ((rc = get_name(o, "n", m->name, GOSSIP_EVENT_NAME_MAX, 0)) ||
+                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX, 0)) ||
+                (rc = pl_mp_get_u64(o, "l", &m->version)) ||
+                (rc = get_bytes(o, "p", GOSSIP_EVENT_PAYLOAD_BYTES_MAX, m)))
+                return rc;
+            break;
+        case GOSSIP_MSG_PUSHPULL:
+            if ((rc = pl_mp_get_bool(o, "j", &m->flag)) ||
+                (rc = pl_mp_get_bool(o, "r", &m->response)))
+                return rc;
+            break;
+        default:
+            return PL_EPROTO;
     }
     return 0;
 }
 
-static int msg_decode_z(msgpack_zone *z, uint8_t type, const uint8_t *body, size_t len,
+static int msg_decode_z(msgpack_zone *z,
+                        uint8_t type,
+                        const uint8_t *body,
+                        size_t len,
                         struct gossip_msg *out)
 {
     if (type == 0 || type > GOSSIP_MSG_TYPE_MAX)
@@ -572,8 +650,7 @@ int gossip_wire_packet_begin(struct gossip_wire_packet *p, const char *cluster, 
     return rc;
 }
 
-int gossip_wire_packet_restart(struct gossip_wire_packet *p, const char *cluster,
-                               size_t body_max)
+int gossip_wire_packet_restart(struct gossip_wire_packet *p, const char *cluster, size_t body_max)
 {
     size_t clen = strlen(cluster);
     PL_ASSERT(clen < GOSSIP_CLUSTER_MAX && body_max <= p->body.max);
@@ -603,7 +680,8 @@ int gossip_wire_packet_add(struct gossip_wire_packet *p, const uint8_t *framed, 
     return 0;
 }
 
-int gossip_wire_packet_finish(struct gossip_wire_packet *p, const struct gossip_keyring *kr,
+int gossip_wire_packet_finish(struct gossip_wire_packet *p,
+                              const struct gossip_keyring *kr,
                               struct pl_buf *out)
 {
     bool sealed = gossip_keyring_enabled(kr);
@@ -633,21 +711,39 @@ static void count(struct gossip_wire_counters *c, int rc)
     if (c == NULL)
         return;
     switch (rc) {
-    case 0: c->rx_ok++; break;
-    case PL_ETOOBIG: c->rx_oversized++; break;
-    case PL_EVERSION: c->rx_version++; break;
-    case PL_ECLUSTER: c->rx_cluster++; break;
-    case PL_EAUTH: c->rx_unauthenticated++; break;
-    case PL_EPROTO: c->rx_unknown_type++; break;
-    default: c->rx_malformed++; break;
+        case 0:
+            c->rx_ok++;
+            break;
+        case PL_ETOOBIG:
+            c->rx_oversized++;
+            break;
+        case PL_EVERSION:
+            c->rx_version++;
+            break;
+        case PL_ECLUSTER:
+            c->rx_cluster++;
+            break;
+        case PL_EAUTH:
+            c->rx_unauthenticated++;
+            break;
+        case PL_EPROTO:
+            c->rx_unknown_type++;
+            break;
+        default:
+            c->rx_malformed++;
+            break;
     }
 }
 
 /* Decodes every message of a plaintext body (after the cluster name) into *msgs, which
  * starts as the caller's array of *cap entries and grows on the heap (doubling) up to
  * GOSSIP_WIRE_MESSAGES_MAX; the caller frees *msgs when it is not its array. */
-static int walk(const uint8_t *p, size_t n, struct gossip_msg **msgs, size_t *cap,
-                size_t *count, const struct gossip_msg *stack)
+static int walk(const uint8_t *p,
+                size_t n,
+                struct gossip_msg **msgs,
+                size_t *cap,
+                size_t *count,
+                const struct gossip_msg *stack)
 {
     msgpack_zone z;
     if (!msgpack_zone_init(&z, 2048))
@@ -693,9 +789,13 @@ static int walk(const uint8_t *p, size_t n, struct gossip_msg **msgs, size_t *ca
     return rc;
 }
 
-int gossip_wire_packet_decode(const uint8_t *p, size_t len, size_t packet_max,
-                              const struct gossip_keyring *kr, const char *cluster,
-                              gossip_wire_visit_cb cb, void *ctx,
+int gossip_wire_packet_decode(const uint8_t *p,
+                              size_t len,
+                              size_t packet_max,
+                              const struct gossip_keyring *kr,
+                              const char *cluster,
+                              gossip_wire_visit_cb cb,
+                              void *ctx,
                               struct gossip_wire_counters *counters)
 {
     struct pl_buf plain;

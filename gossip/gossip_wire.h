@@ -69,41 +69,43 @@ enum gossip_msg_type {
     GOSSIP_MSG_PING = 1,          /* direct probe; answered by ACK */
     GOSSIP_MSG_INDIRECT_PING = 2, /* ask a relay to probe target for us */
     GOSSIP_MSG_ACK = 3,
-    GOSSIP_MSG_NACK = 4,     /* Lifeguard: the relay reached us but not the target */
-    GOSSIP_MSG_ALIVE = 5,    /* membership: alive at incarnation, with address and tags */
-    GOSSIP_MSG_SUSPECT = 6,  /* membership: suspicion raised or confirmed by `from` */
-    GOSSIP_MSG_DEAD = 7,     /* membership: declared dead; from == name means it left */
-    GOSSIP_MSG_STATE = 8,    /* a versioned state record of one node */
-    GOSSIP_MSG_EVENT = 9,    /* a user event with its Lamport time */
+    GOSSIP_MSG_NACK = 4,      /* Lifeguard: the relay reached us but not the target */
+    GOSSIP_MSG_ALIVE = 5,     /* membership: alive at incarnation, with address and tags */
+    GOSSIP_MSG_SUSPECT = 6,   /* membership: suspicion raised or confirmed by `from` */
+    GOSSIP_MSG_DEAD = 7,      /* membership: declared dead; from == name means it left */
+    GOSSIP_MSG_STATE = 8,     /* a versioned state record of one node */
+    GOSSIP_MSG_EVENT = 9,     /* a user event with its Lamport time */
     GOSSIP_MSG_PUSHPULL = 10, /* opens a push-pull exchange; MEMBER and STATE follow */
-    GOSSIP_MSG_MEMBER = 11,  /* one member of a push-pull full state */
+    GOSSIP_MSG_MEMBER = 11,   /* one member of a push-pull full state */
 };
 #define GOSSIP_MSG_TYPE_MAX GOSSIP_MSG_MEMBER
 
 /* A decoded message. Strings are copied and NUL-terminated; byte fields (tags, value,
  * payload) point into the packet being decoded and are valid only during the visit
  * callback. Encoders read the same struct. */
-struct gossip_msg {
+struct gossip_msg
+{
     enum gossip_msg_type type;
-    uint32_t seq;                       /* PING, INDIRECT_PING, ACK, NACK */
-    bool flag;                          /* INDIRECT_PING: nack wanted; PUSHPULL: join;
-                                           PING: sent over TCP */
-    bool response;                      /* PUSHPULL: this is the answer */
-    char name[GOSSIP_NAME_MAX];         /* PING/INDIRECT_PING target; member; state node;
-                                           event name */
-    char from[GOSSIP_NAME_MAX];         /* sender (PING, SUSPECT, DEAD, INDIRECT_PING);
-                                           event origin */
-    char addr[GOSSIP_ADDR_MAX];         /* ALIVE, MEMBER, INDIRECT_PING target address */
-    uint64_t incarnation;               /* ALIVE, SUSPECT, DEAD, MEMBER */
-    uint64_t version;                   /* STATE version, EVENT Lamport time */
-    uint32_t status;                    /* MEMBER: enum gossip_status */
-    char key[GOSSIP_STATE_KEY_MAX];     /* STATE */
-    const uint8_t *bytes;               /* ALIVE/MEMBER tags, STATE value, EVENT payload */
+    uint32_t seq;                   /* PING, INDIRECT_PING, ACK, NACK */
+    bool flag;                      /* INDIRECT_PING: nack wanted; PUSHPULL: join;
+                                       PING: sent over TCP */
+    bool response;                  /* PUSHPULL: this is the answer */
+    char name[GOSSIP_NAME_MAX];     /* PING/INDIRECT_PING target; member; state node;
+                                       event name */
+    char from[GOSSIP_NAME_MAX];     /* sender (PING, SUSPECT, DEAD, INDIRECT_PING);
+                                       event origin */
+    char addr[GOSSIP_ADDR_MAX];     /* ALIVE, MEMBER, INDIRECT_PING target address */
+    uint64_t incarnation;           /* ALIVE, SUSPECT, DEAD, MEMBER */
+    uint64_t version;               /* STATE version, EVENT Lamport time */
+    uint32_t status;                /* MEMBER: enum gossip_status */
+    char key[GOSSIP_STATE_KEY_MAX]; /* STATE */
+    const uint8_t *bytes;           /* ALIVE/MEMBER tags, STATE value, EVENT payload */
     size_t bytes_len;
 };
 
 /* Why packets were dropped. Every field only grows. */
-struct gossip_wire_counters {
+struct gossip_wire_counters
+{
     uint64_t rx_packets;
     uint64_t rx_ok;
     uint64_t rx_malformed;
@@ -120,7 +122,8 @@ struct gossip_wire_counters {
  * is what lets a cluster rotate keys without downtime: install the new key everywhere,
  * make it primary everywhere, remove the old one.
  */
-struct gossip_keyring {
+struct gossip_keyring
+{
     uint8_t *keys; /* sodium_malloc'd, GOSSIP_KEYRING_KEYS_MAX * GOSSIP_KEY_BYTES */
     uint32_t count;
     uint32_t primary; /* index into keys; meaningful when count > 0 */
@@ -140,18 +143,28 @@ int gossip_keyring_use(struct gossip_keyring *kr, const uint8_t key[GOSSIP_KEY_B
 /* Removes a key; the primary key cannot be removed (PL_ESTATE). PL_ENOTFOUND. */
 int gossip_keyring_remove(struct gossip_keyring *kr, const uint8_t key[GOSSIP_KEY_BYTES]);
 /* Copies key `i` (0..count-1) out; *is_primary says whether it seals. PL_ERANGE. */
-int gossip_keyring_get(const struct gossip_keyring *kr, uint32_t i, uint8_t out[GOSSIP_KEY_BYTES],
+int gossip_keyring_get(const struct gossip_keyring *kr,
+                       uint32_t i,
+                       uint8_t out[GOSSIP_KEY_BYTES],
                        bool *is_primary);
 bool gossip_keyring_enabled(const struct gossip_keyring *kr);
 
 /* Seals `len` plaintext bytes for the given 4-byte header into out (nonce||ct||tag),
  * appending. PL_ESTATE when no key, PL_ETOOBIG when out is full. Reusable by raft. */
-int gossip_keyring_seal(const struct gossip_keyring *kr, const uint8_t *aad, size_t aad_len,
-                        const uint8_t *plain, size_t len, struct pl_buf *out);
+int gossip_keyring_seal(const struct gossip_keyring *kr,
+                        const uint8_t *aad,
+                        size_t aad_len,
+                        const uint8_t *plain,
+                        size_t len,
+                        struct pl_buf *out);
 /* Opens nonce||ct||tag with any installed key into out (appending). PL_EAUTH when no key
  * opens it, PL_EMALFORMED when too short. */
-int gossip_keyring_open(const struct gossip_keyring *kr, const uint8_t *aad, size_t aad_len,
-                        const uint8_t *sealed, size_t len, struct pl_buf *out);
+int gossip_keyring_open(const struct gossip_keyring *kr,
+                        const uint8_t *aad,
+                        size_t aad_len,
+                        const uint8_t *sealed,
+                        size_t len,
+                        struct pl_buf *out);
 
 /* Encodes one framed message (type, length, body) and appends it to out. PL_EMALFORMED
  * for an unknown type, PL_ETOOBIG past out's maximum. */
@@ -160,7 +173,8 @@ int gossip_wire_msg_encode(const struct gossip_msg *m, struct pl_buf *out);
 /* Builds a packet: begin writes the cluster name into the body, add appends framed
  * messages, finish produces the wire bytes (sealed when the keyring has a key).
  * `body_max` bounds the plaintext body so the finished packet fits the transport. */
-struct gossip_wire_packet {
+struct gossip_wire_packet
+{
     struct pl_buf body;
     size_t body_max;
     uint32_t messages;
@@ -168,14 +182,14 @@ struct gossip_wire_packet {
 int gossip_wire_packet_begin(struct gossip_wire_packet *p, const char *cluster, size_t body_max);
 /* Begins another packet in a packet already begun (its buffer is reused); body_max may
  * not exceed the first begin's. */
-int gossip_wire_packet_restart(struct gossip_wire_packet *p, const char *cluster,
-                               size_t body_max);
+int gossip_wire_packet_restart(struct gossip_wire_packet *p, const char *cluster, size_t body_max);
 /* PL_EFULL (nothing appended) when the framed message does not fit. */
 int gossip_wire_packet_add(struct gossip_wire_packet *p, const uint8_t *framed, size_t len);
 /* The body space left. */
 size_t gossip_wire_packet_room(const struct gossip_wire_packet *p);
 /* Appends the finished packet to out. `kr` may be NULL (plaintext). */
-int gossip_wire_packet_finish(struct gossip_wire_packet *p, const struct gossip_keyring *kr,
+int gossip_wire_packet_finish(struct gossip_wire_packet *p,
+                              const struct gossip_keyring *kr,
                               struct pl_buf *out);
 void gossip_wire_packet_close(struct gossip_wire_packet *p);
 
@@ -193,9 +207,13 @@ typedef int (*gossip_wire_visit_cb)(void *ctx, const struct gossip_msg *m);
  * (PL_EMALFORMED, PL_ETOOBIG, PL_EVERSION, PL_ECLUSTER, PL_EAUTH, PL_EPROTO for an unknown
  * type) and counts it. `kr` and `counters` may be NULL.
  */
-int gossip_wire_packet_decode(const uint8_t *p, size_t len, size_t packet_max,
-                              const struct gossip_keyring *kr, const char *cluster,
-                              gossip_wire_visit_cb cb, void *ctx,
+int gossip_wire_packet_decode(const uint8_t *p,
+                              size_t len,
+                              size_t packet_max,
+                              const struct gossip_keyring *kr,
+                              const char *cluster,
+                              gossip_wire_visit_cb cb,
+                              void *ctx,
                               struct gossip_wire_counters *counters);
 
 /* Decodes one message body of the given type (used by the fuzz target and tests). */

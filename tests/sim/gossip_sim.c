@@ -35,7 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct opts {
+struct opts
+{
     uint64_t seed;
     int nodes;
     const char *scenario;
@@ -46,14 +47,15 @@ struct opts {
     bool verbose;
 };
 
-struct obs {
+struct obs
+{
     int n;
-    uint64_t *inc;        /* n*n: last incarnation observer believes of subject */
-    bool *crashed;        /* subjects crashed on purpose */
-    uint64_t fp_events;   /* dead declarations about members that were not crashed */
-    bool *fp_subject;     /* subjects ever declared dead while live */
-    int *events;          /* user events delivered per node */
-    int slow;             /* the slow member, or -1 */
+    uint64_t *inc;          /* n*n: last incarnation observer believes of subject */
+    bool *crashed;          /* subjects crashed on purpose */
+    uint64_t fp_events;     /* dead declarations about members that were not crashed */
+    bool *fp_subject;       /* subjects ever declared dead while live */
+    int *events;            /* user events delivered per node */
+    int slow;               /* the slow member, or -1 */
     uint64_t slow_declared; /* dead declarations about the slow member */
     int failures;
 };
@@ -181,8 +183,11 @@ static bool all_know_all(struct simnet *net)
 }
 
 /* Steps simulated time until pred holds or limit passes; the time it took, or UINT64_MAX. */
-static uint64_t wait_for(struct simnet *net, bool (*pred)(struct simnet *, void *), void *arg,
-                         uint64_t step_ms, uint64_t limit_ms)
+static uint64_t wait_for(struct simnet *net,
+                         bool (*pred)(struct simnet *, void *),
+                         void *arg,
+                         uint64_t step_ms,
+                         uint64_t limit_ms)
 {
     uint64_t start = net->now;
     while (net->now - start <= limit_ms) {
@@ -220,8 +225,10 @@ static bool pred_converged(struct simnet *net, void *arg)
                 if (gossip_member_count(net->nodes[i].g, GOSSIP_ALIVE) == (uint32_t)net->n)
                     continue;
                 const struct gossip_counters *c = gossip_counters_get(net->nodes[i].g);
-                printf("[full=%llu malformed=%llu big=%llu unk=%llu] ", (unsigned long long)c->dropped_full,
-                       (unsigned long long)c->wire.rx_malformed, (unsigned long long)c->wire.rx_oversized,
+                printf("[full=%llu malformed=%llu big=%llu unk=%llu] ",
+                       (unsigned long long)c->dropped_full,
+                       (unsigned long long)c->wire.rx_malformed,
+                       (unsigned long long)c->wire.rx_oversized,
                        (unsigned long long)c->wire.rx_unknown_type);
                 printf("node%d misses:", i);
                 for (int j = 0; j < net->n; j++)
@@ -231,8 +238,9 @@ static bool pred_converged(struct simnet *net, void *arg)
             }
             exit(0);
         }
-        printf("    t=%llu alive known min=%u max=%u queued=%zu suspect=%zu dead=%zu known_min=%u\n",
-               (unsigned long long)net->now, lo, hi, q, sus, dead, known_lo);
+        printf(
+            "    t=%llu alive known min=%u max=%u queued=%zu suspect=%zu dead=%zu known_min=%u\n",
+            (unsigned long long)net->now, lo, hi, q, sus, dead, known_lo);
     }
     return all_know_all(net);
 }
@@ -261,10 +269,11 @@ static bool ph_converge(struct simnet *net, struct obs *ob)
     uint64_t t = converge(net, "converge");
     if (t == UINT64_MAX)
         return false;
-    printf("  converge   n=%-5d %7.1f s after the last join  (%.0f gossip rounds, %.1f probe "
-           "periods)\n",
-           net->n, t / 1000.0, (double)t / net->cfg.gossip_interval_ms,
-           (double)t / net->cfg.probe_interval_ms);
+    printf(
+        "  converge   n=%-5d %7.1f s after the last join  (%.0f gossip rounds, %.1f probe "
+        "periods)\n",
+        net->n, t / 1000.0, (double)t / net->cfg.gossip_interval_ms,
+        (double)t / net->cfg.probe_interval_ms);
     if (ob->fp_events > 0) {
         fail("converge", "%llu false dead declarations without faults",
              (unsigned long long)ob->fp_events);
@@ -273,7 +282,8 @@ static bool ph_converge(struct simnet *net, struct obs *ob)
     return true;
 }
 
-struct victim {
+struct victim
+{
     int v;
 };
 
@@ -304,9 +314,10 @@ static bool ph_crash(struct simnet *net, struct obs *ob)
         return false;
     }
     uint64_t min = gossip_suspicion_timeout_ms(&net->cfg, (uint32_t)net->n, 1000);
-    printf("  crash      n=%-5d %7.1f s until every live member declared it dead (suspicion "
-           "min %.1f s)\n",
-           net->n, t / 1000.0, min / 1000.0);
+    printf(
+        "  crash      n=%-5d %7.1f s until every live member declared it dead (suspicion "
+        "min %.1f s)\n",
+        net->n, t / 1000.0, min / 1000.0);
     if (ob->fp_events > 0) {
         fail("crash", "%llu false dead declarations", (unsigned long long)ob->fp_events);
         return false;
@@ -314,7 +325,8 @@ static bool ph_crash(struct simnet *net, struct obs *ob)
     return true;
 }
 
-struct rec_wait {
+struct rec_wait
+{
     const char *node;
     uint64_t version;
 };
@@ -475,17 +487,30 @@ static void run_phases(uint64_t seed, int phases)
     obs_close(&ob);
 }
 
-static void sc_converge(uint64_t seed) { run_phases(seed, PH_CONVERGE); }
-static void sc_crash(uint64_t seed) { run_phases(seed, PH_CRASH); }
-static void sc_state(uint64_t seed) { run_phases(seed, PH_STATE); }
-static void sc_event(uint64_t seed) { run_phases(seed, PH_EVENT); }
+static void sc_converge(uint64_t seed)
+{
+    run_phases(seed, PH_CONVERGE);
+}
+static void sc_crash(uint64_t seed)
+{
+    run_phases(seed, PH_CRASH);
+}
+static void sc_state(uint64_t seed)
+{
+    run_phases(seed, PH_STATE);
+}
+static void sc_event(uint64_t seed)
+{
+    run_phases(seed, PH_EVENT);
+}
 /* All four on one cluster: one boot instead of four (what the 1000-node test runs). */
 static void sc_spread(uint64_t seed)
 {
     run_phases(seed, PH_CONVERGE | PH_STATE | PH_EVENT | PH_CRASH | PH_LEAVE);
 }
 
-struct back {
+struct back
+{
     int v;
 };
 
@@ -553,7 +578,8 @@ done:
     obs_close(&ob);
 }
 
-struct fp_result {
+struct fp_result
+{
     uint64_t events;
     int subjects;
     uint64_t refutes;
@@ -589,9 +615,10 @@ static void sc_fp(uint64_t seed)
     if (minutes <= 0)
         minutes = g_opts.nodes <= 10 ? 60 : g_opts.nodes <= 100 ? 10 : 1;
     uint64_t run_ms = (uint64_t)(minutes * 60000);
-    printf("  fp         n=%-5d %.0f simulated min per run; live members declared dead "
-           "(declarations / distinct members / refutations)\n",
-           g_opts.nodes, minutes);
+    printf(
+        "  fp         n=%-5d %.0f simulated min per run; live members declared dead "
+        "(declarations / distinct members / refutations)\n",
+        g_opts.nodes, minutes);
     printf("             loss   lifeguard on            lifeguard off\n");
     static const double losses[] = {0.05, 0.20};
     for (size_t k = 0; k < 2; k++) {
@@ -608,14 +635,17 @@ static void sc_fp(uint64_t seed)
     }
 }
 
-struct slow_result {
+struct slow_result
+{
     uint64_t healthy; /* dead declarations about healthy members */
     int healthy_members;
-    uint64_t slow;    /* dead declarations about the slow member */
+    uint64_t slow; /* dead declarations about the slow member */
     uint32_t awareness;
 };
 
-static struct slow_result slow_run(uint64_t seed, bool lifeguard, uint64_t run_ms,
+static struct slow_result slow_run(uint64_t seed,
+                                   bool lifeguard,
+                                   uint64_t run_ms,
                                    uint32_t extra_ms)
 {
     struct slow_result r = {0};
@@ -647,8 +677,9 @@ static struct slow_result slow_run(uint64_t seed, bool lifeguard, uint64_t run_m
     return r;
 }
 
-/* Lifeguard's own case: one member is CPU-starved and handles what it receives late. Plain SWIM lets it accuse healthy members, and its accusations outlive their
- * refutations; Lifeguard's local health makes it slow down and its lone suspicions long. */
+/* Lifeguard's own case: one member is CPU-starved and handles what it receives late. Plain SWIM
+ * lets it accuse healthy members, and its accusations outlive their refutations; Lifeguard's local
+ * health makes it slow down and its lone suspicions long. */
 static void sc_slow(uint64_t seed)
 {
     double minutes = g_opts.minutes > 0 ? g_opts.minutes : g_opts.nodes <= 10 ? 30 : 5;
@@ -664,11 +695,11 @@ static void sc_slow(uint64_t seed)
     struct slow_result off = slow_run(seed, false, run_ms, extra);
     printf("  slow       n=%-5d one member handles its input %.0f s late, %.0f simulated min\n",
            g_opts.nodes, extra / 1000.0, minutes);
-    printf("             healthy members declared dead (declarations / members), slow one "
-           "declared dead, its health score\n");
-    printf("             lifeguard on:  %5llu / %4d   %5llu   %u\n",
-           (unsigned long long)on.healthy, on.healthy_members, (unsigned long long)on.slow,
-           on.awareness);
+    printf(
+        "             healthy members declared dead (declarations / members), slow one "
+        "declared dead, its health score\n");
+    printf("             lifeguard on:  %5llu / %4d   %5llu   %u\n", (unsigned long long)on.healthy,
+           on.healthy_members, (unsigned long long)on.slow, on.awareness);
     printf("             lifeguard off: %5llu / %4d   %5llu   %u\n",
            (unsigned long long)off.healthy, off.healthy_members, (unsigned long long)off.slow,
            off.awareness);
@@ -677,15 +708,16 @@ static void sc_slow(uint64_t seed)
              (unsigned long long)on.healthy, (unsigned long long)off.healthy);
 }
 
-struct scenario {
+struct scenario
+{
     const char *name;
     void (*run)(uint64_t seed);
 };
 
 static const struct scenario scenarios[] = {
-    {"spread", sc_spread},       {"pause", sc_pause},     {"partition", sc_partition},
-    {"fp", sc_fp},               {"converge", sc_converge}, {"crash", sc_crash},
-    {"state", sc_state},         {"event", sc_event},     {"slow", sc_slow},
+    {"spread", sc_spread}, {"pause", sc_pause},       {"partition", sc_partition},
+    {"fp", sc_fp},         {"converge", sc_converge}, {"crash", sc_crash},
+    {"state", sc_state},   {"event", sc_event},       {"slow", sc_slow},
 };
 
 static uint64_t hash_name(const char *s)
@@ -698,17 +730,22 @@ static uint64_t hash_name(const char *s)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: gossip_sim --seed S --nodes N --scenario "
-                    "spread|pause|partition|fp|slow|all|converge|crash|state|event [--minutes M] "
-                    "[--profile lan|local|wan] [--no-lifeguard] [--no-fast-suspicion] "
-                    "[--verbose]\n");
+    fprintf(stderr,
+            "usage: gossip_sim --seed S --nodes N --scenario "
+            "spread|pause|partition|fp|slow|all|converge|crash|state|event [--minutes M] "
+            "[--profile lan|local|wan] [--no-lifeguard] [--no-fast-suspicion] "
+            "[--verbose]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    g_opts = (struct opts){.seed = 1, .nodes = 10, .scenario = "all", .lifeguard = true,
-                           .fast = true, .profile = GOSSIP_PROFILE_LAN};
+    g_opts = (struct opts){.seed = 1,
+                           .nodes = 10,
+                           .scenario = "all",
+                           .lifeguard = true,
+                           .fast = true,
+                           .profile = GOSSIP_PROFILE_LAN};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -748,7 +785,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < PL_ARRAY_LEN(scenarios); i++) {
         /* "all" runs the first four (and slow); converge..event are spread's phases one by
          * one. */
-        if ((all && (i < 4 || strcmp(scenarios[i].name, "slow") == 0)) || strcmp(g_opts.scenario, scenarios[i].name) == 0) {
+        if ((all && (i < 4 || strcmp(scenarios[i].name, "slow") == 0)) ||
+            strcmp(g_opts.scenario, scenarios[i].name) == 0) {
             g_run = scenarios[i].name;
             /* Each scenario's seed depends on the run's seed only, so `--scenario X`
              * replays exactly what X did inside "all". */

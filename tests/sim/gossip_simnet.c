@@ -15,7 +15,8 @@
 
 enum ev_kind { EV_TIMER, EV_UDP, EV_STREAM_REQ, EV_STREAM_REPLY };
 
-struct simnet_event {
+struct simnet_event
+{
     uint64_t at;
     uint64_t seq;
     enum ev_kind kind;
@@ -24,7 +25,7 @@ struct simnet_event {
     uint64_t gen;       /* EV_TIMER: valid when equal to the node's timer_gen */
     uint64_t stream_id; /* EV_STREAM_* */
     bool expects_response;
-    int status;         /* EV_STREAM_REPLY */
+    int status; /* EV_STREAM_REPLY */
     uint8_t *bytes;
     size_t len;
 };
@@ -146,7 +147,8 @@ static void timer_rearm(struct simnet *net, int i)
         return;
     nd->timer_at = at;
     nd->timer_gen++;
-    heap_push(net, (struct simnet_event){.at = at, .kind = EV_TIMER, .to = i, .gen = nd->timer_gen});
+    heap_push(net,
+              (struct simnet_event){.at = at, .kind = EV_TIMER, .to = i, .gen = nd->timer_gen});
 }
 
 void simnet_drain(struct simnet *net, int i)
@@ -158,52 +160,58 @@ void simnet_drain(struct simnet *net, int i)
     for (size_t k = 0; k < n; k++) {
         const struct gossip_out *o = &outs[k];
         switch (o->kind) {
-        case GOSSIP_OUT_MEMBER:
-            if (net->hooks.member_cb)
-                net->hooks.member_cb(net->hooks.ctx, i, o);
-            break;
-        case GOSSIP_OUT_EVENT:
-            if (net->hooks.event_cb)
-                net->hooks.event_cb(net->hooks.ctx, i, o);
-            break;
-        case GOSSIP_OUT_STATE:
-            if (net->hooks.state_cb)
-                net->hooks.state_cb(net->hooks.ctx, i, o);
-            break;
-        case GOSSIP_OUT_UDP: {
-            int j = addr_index(net, o->addr);
-            if (j < 0 || link_cut(net, i, j) || pl_rand_unit(&net->rand) < net->loss) {
-                net->dropped++;
+            case GOSSIP_OUT_MEMBER:
+                if (net->hooks.member_cb)
+                    net->hooks.member_cb(net->hooks.ctx, i, o);
+                break;
+            case GOSSIP_OUT_EVENT:
+                if (net->hooks.event_cb)
+                    net->hooks.event_cb(net->hooks.ctx, i, o);
+                break;
+            case GOSSIP_OUT_STATE:
+                if (net->hooks.state_cb)
+                    net->hooks.state_cb(net->hooks.ctx, i, o);
+                break;
+            case GOSSIP_OUT_UDP: {
+                int j = addr_index(net, o->addr);
+                if (j < 0 || link_cut(net, i, j) || pl_rand_unit(&net->rand) < net->loss) {
+                    net->dropped++;
+                    break;
+                }
+                int copies = pl_rand_unit(&net->rand) < net->dup ? 2 : 1;
+                for (int c = 0; c < copies; c++)
+                    heap_push(
+                        net, (struct simnet_event){.at = net->now + delay(net) + slow_extra(net, j),
+                                                   .kind = EV_UDP,
+                                                   .to = j,
+                                                   .from = i,
+                                                   .bytes = dup_bytes(o->bytes, o->len),
+                                                   .len = o->len});
                 break;
             }
-            int copies = pl_rand_unit(&net->rand) < net->dup ? 2 : 1;
-            for (int c = 0; c < copies; c++)
-                heap_push(net, (struct simnet_event){.at = net->now + delay(net) + slow_extra(net, j),
-                                                     .kind = EV_UDP,
-                                                     .to = j, .from = i,
-                                                     .bytes = dup_bytes(o->bytes, o->len),
-                                                     .len = o->len});
-            break;
-        }
-        case GOSSIP_OUT_STREAM: {
-            int j = addr_index(net, o->addr);
-            if (j < 0) {
-                if (o->expects_response)
-                    heap_push(net, (struct simnet_event){.at = net->now + 1,
-                                                         .kind = EV_STREAM_REPLY, .to = i,
-                                                         .from = -1, .stream_id = o->stream_id,
-                                                         .status = -ECONNREFUSED});
+            case GOSSIP_OUT_STREAM: {
+                int j = addr_index(net, o->addr);
+                if (j < 0) {
+                    if (o->expects_response)
+                        heap_push(net, (struct simnet_event){.at = net->now + 1,
+                                                             .kind = EV_STREAM_REPLY,
+                                                             .to = i,
+                                                             .from = -1,
+                                                             .stream_id = o->stream_id,
+                                                             .status = -ECONNREFUSED});
+                    break;
+                }
+                heap_push(net, (struct simnet_event){
+                                   .at = net->now + stream_delay(net) + slow_extra(net, j),
+                                   .kind = EV_STREAM_REQ,
+                                   .to = j,
+                                   .from = i,
+                                   .stream_id = o->stream_id,
+                                   .expects_response = o->expects_response,
+                                   .bytes = dup_bytes(o->bytes, o->len),
+                                   .len = o->len});
                 break;
             }
-            heap_push(net, (struct simnet_event){.at = net->now + stream_delay(net) +
-                                                       slow_extra(net, j),
-                                                 .kind = EV_STREAM_REQ, .to = j, .from = i,
-                                                 .stream_id = o->stream_id,
-                                                 .expects_response = o->expects_response,
-                                                 .bytes = dup_bytes(o->bytes, o->len),
-                                                 .len = o->len});
-            break;
-        }
         }
     }
     gossip_outputs_clear(nd->g);
@@ -291,73 +299,79 @@ static void handle(struct simnet *net, struct simnet_event *ev)
     int i = ev->to;
     struct simnet_node *nd = &net->nodes[i];
     switch (ev->kind) {
-    case EV_TIMER:
-        if (ev->gen != nd->timer_gen || !simnet_up(net, i))
+        case EV_TIMER:
+            if (ev->gen != nd->timer_gen || !simnet_up(net, i))
+                return;
+            nd->timer_at = UINT64_MAX;
+            gossip_tick(nd->g, net->now);
+            simnet_drain(net, i);
             return;
-        nd->timer_at = UINT64_MAX;
-        gossip_tick(nd->g, net->now);
-        simnet_drain(net, i);
-        return;
-    case EV_UDP:
-        if (!simnet_up(net, i)) {
-            net->dropped++;
+        case EV_UDP:
+            if (!simnet_up(net, i)) {
+                net->dropped++;
+                return;
+            }
+            net->delivered++;
+            gossip_step(nd->g, net->now, net->nodes[ev->from].addr, ev->bytes, ev->len);
+            simnet_drain(net, i);
             return;
-        }
-        net->delivered++;
-        gossip_step(nd->g, net->now, net->nodes[ev->from].addr, ev->bytes, ev->len);
-        simnet_drain(net, i);
-        return;
-    case EV_STREAM_REQ: {
-        bool reachable = simnet_up(net, i) && !link_cut(net, i, ev->from);
-        if (nd->crashed && !link_cut(net, i, ev->from)) {
-            /* A crashed process's host answers with a reset after one round trip. */
+        case EV_STREAM_REQ: {
+            bool reachable = simnet_up(net, i) && !link_cut(net, i, ev->from);
+            if (nd->crashed && !link_cut(net, i, ev->from)) {
+                /* A crashed process's host answers with a reset after one round trip. */
+                if (ev->expects_response)
+                    heap_push(net, (struct simnet_event){.at = net->now + delay(net),
+                                                         .kind = EV_STREAM_REPLY,
+                                                         .to = ev->from,
+                                                         .from = i,
+                                                         .stream_id = ev->stream_id,
+                                                         .status = -ECONNREFUSED});
+                return;
+            }
+            if (!reachable) {
+                /* A paused process's kernel accepts the connection but nobody answers; a
+                 * cut-off peer never answers: both fail after the TCP timeout. */
+                if (ev->expects_response)
+                    heap_push(net, (struct simnet_event){.at = net->now + net->cfg.tcp_timeout_ms,
+                                                         .kind = EV_STREAM_REPLY,
+                                                         .to = ev->from,
+                                                         .from = i,
+                                                         .stream_id = ev->stream_id,
+                                                         .status = PL_ETIMEOUT});
+                return;
+            }
+            struct pl_buf reply;
+            pl_buf_init(&reply, net->cfg.stream_bytes_max);
+            int rc = gossip_stream_serve(nd->g, net->now, net->nodes[ev->from].addr, ev->bytes,
+                                         ev->len, &reply);
+            simnet_drain(net, i);
             if (ev->expects_response)
-                heap_push(net, (struct simnet_event){.at = net->now + delay(net),
-                                                     .kind = EV_STREAM_REPLY, .to = ev->from,
-                                                     .from = i, .stream_id = ev->stream_id,
-                                                     .status = -ECONNREFUSED});
+                heap_push(net, (struct simnet_event){
+                                   .at = net->now + stream_delay(net) + slow_extra(net, ev->from),
+                                   .kind = EV_STREAM_REPLY,
+                                   .to = ev->from,
+                                   .from = i,
+                                   .stream_id = ev->stream_id,
+                                   .status = rc < 0 ? rc : 0,
+                                   .bytes = dup_bytes(reply.data, reply.len),
+                                   .len = reply.len});
+            pl_buf_close(&reply);
             return;
         }
-        if (!reachable) {
-            /* A paused process's kernel accepts the connection but nobody answers; a
-             * cut-off peer never answers: both fail after the TCP timeout. */
-            if (ev->expects_response)
-                heap_push(net, (struct simnet_event){.at = net->now + net->cfg.tcp_timeout_ms,
-                                                     .kind = EV_STREAM_REPLY, .to = ev->from,
-                                                     .from = i, .stream_id = ev->stream_id,
-                                                     .status = PL_ETIMEOUT});
+        case EV_STREAM_REPLY:
+            if (nd->crashed)
+                return;
+            if (nd->paused) {
+                /* The reply waits in the socket until the process runs again. */
+                struct simnet_event later = *ev;
+                later.at = net->now + 100;
+                later.bytes = ev->bytes ? dup_bytes(ev->bytes, ev->len) : NULL;
+                heap_push(net, later);
+                return;
+            }
+            gossip_stream_done(nd->g, net->now, ev->stream_id, ev->status, ev->bytes, ev->len);
+            simnet_drain(net, i);
             return;
-        }
-        struct pl_buf reply;
-        pl_buf_init(&reply, net->cfg.stream_bytes_max);
-        int rc = gossip_stream_serve(nd->g, net->now, net->nodes[ev->from].addr, ev->bytes,
-                                     ev->len, &reply);
-        simnet_drain(net, i);
-        if (ev->expects_response)
-            heap_push(net, (struct simnet_event){.at = net->now + stream_delay(net) +
-                                                       slow_extra(net, ev->from),
-                                                 .kind = EV_STREAM_REPLY, .to = ev->from,
-                                                 .from = i, .stream_id = ev->stream_id,
-                                                 .status = rc < 0 ? rc : 0,
-                                                 .bytes = dup_bytes(reply.data, reply.len),
-                                                 .len = reply.len});
-        pl_buf_close(&reply);
-        return;
-    }
-    case EV_STREAM_REPLY:
-        if (nd->crashed)
-            return;
-        if (nd->paused) {
-            /* The reply waits in the socket until the process runs again. */
-            struct simnet_event later = *ev;
-            later.at = net->now + 100;
-            later.bytes = ev->bytes ? dup_bytes(ev->bytes, ev->len) : NULL;
-            heap_push(net, later);
-            return;
-        }
-        gossip_stream_done(nd->g, net->now, ev->stream_id, ev->status, ev->bytes, ev->len);
-        simnet_drain(net, i);
-        return;
     }
 }
 

@@ -17,7 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct simnet_node {
+struct simnet_node
+{
     struct gossip *g;
     struct pl_rand rand;
     char name[16];
@@ -33,14 +34,16 @@ struct simnet_node {
 struct simnet_event; /* private */
 
 /* What the scenario wants to see of each core's outputs. */
-struct simnet_hooks {
+struct simnet_hooks
+{
     void (*member_cb)(void *ctx, int observer, const struct gossip_out *o);
     void (*event_cb)(void *ctx, int observer, const struct gossip_out *o);
     void (*state_cb)(void *ctx, int observer, const struct gossip_out *o);
     void *ctx;
 };
 
-struct simnet {
+struct simnet
+{
     uint64_t seed;
     uint64_t now;
     struct pl_rand rand;
@@ -48,8 +51,8 @@ struct simnet {
     struct simnet_node *nodes;
     struct gossip_config cfg;
     /* Faults. */
-    double loss;     /* probability a datagram is lost */
-    double dup;      /* probability a datagram is delivered twice */
+    double loss; /* probability a datagram is lost */
+    double dup;  /* probability a datagram is delivered twice */
     uint32_t delay_min_ms;
     uint32_t delay_max_ms;
     bool partitioned; /* packets between different groups are dropped */

@@ -22,7 +22,8 @@
 
 /* ---- codec ------------------------------------------------------------------------- */
 
-struct collect {
+struct collect
+{
     struct gossip_msg msgs[16];
     uint8_t bytes[16][256];
     int n;
@@ -42,8 +43,11 @@ static int collect_cb(void *ctx, const struct gossip_msg *m)
     return 0;
 }
 
-static void build(const struct gossip_msg *msgs, int n, const char *cluster,
-                  const struct gossip_keyring *kr, struct pl_buf *out)
+static void build(const struct gossip_msg *msgs,
+                  int n,
+                  const char *cluster,
+                  const struct gossip_keyring *kr,
+                  struct pl_buf *out)
 {
     struct gossip_wire_packet pk;
     assert_int_equal(gossip_wire_packet_begin(&pk, cluster, gossip_wire_body_max(1400, kr)), 0);
@@ -86,9 +90,8 @@ static void test_codec_round_trip(void **state)
     assert_true(pkt.len <= 1400);
     struct collect c = {0};
     struct gossip_wire_counters ctr = {0};
-    assert_int_equal(gossip_wire_packet_decode(pkt.data, pkt.len, 1400, NULL, "c1", collect_cb,
-                                               &c, &ctr),
-                     0);
+    assert_int_equal(
+        gossip_wire_packet_decode(pkt.data, pkt.len, 1400, NULL, "c1", collect_cb, &c, &ctr), 0);
     assert_int_equal(c.n, 11);
     assert_int_equal(ctr.rx_ok, 1);
     assert_int_equal(c.msgs[0].seq, 42);
@@ -140,9 +143,9 @@ static void test_codec_rejects(void **state)
     assert_int_equal(ctr.rx_malformed, pkt.len);
 
     /* Wrong cluster. */
-    assert_int_equal(gossip_wire_packet_decode(pkt.data, pkt.len, 1400, NULL, "c2", NULL, NULL,
-                                               &ctr),
-                     PL_ECLUSTER);
+    assert_int_equal(
+        gossip_wire_packet_decode(pkt.data, pkt.len, 1400, NULL, "c2", NULL, NULL, &ctr),
+        PL_ECLUSTER);
     assert_int_equal(ctr.rx_cluster, 1);
 
     /* Unknown version. */
@@ -167,9 +170,9 @@ static void test_codec_rejects(void **state)
 
     /* Oversized. */
     memset(bad, 0, sizeof(bad));
-    assert_int_equal(gossip_wire_packet_decode(bad, sizeof(bad), 1400, NULL, "c1", NULL, NULL,
-                                               &ctr),
-                     PL_ETOOBIG);
+    assert_int_equal(
+        gossip_wire_packet_decode(bad, sizeof(bad), 1400, NULL, "c1", NULL, NULL, &ctr),
+        PL_ETOOBIG);
     assert_int_equal(ctr.rx_oversized, 1);
 
     /* A good frame around a body of the wrong shape: an ACK whose seq is a string. */
@@ -180,9 +183,9 @@ static void test_codec_rejects(void **state)
     struct pl_buf out;
     pl_buf_init(&out, 1400);
     assert_int_equal(gossip_wire_packet_finish(&pk, NULL, &out), 0);
-    assert_int_equal(gossip_wire_packet_decode(out.data, out.len, 1400, NULL, "c1", NULL, NULL,
-                                               &ctr),
-                     PL_EMALFORMED);
+    assert_int_equal(
+        gossip_wire_packet_decode(out.data, out.len, 1400, NULL, "c1", NULL, NULL, &ctr),
+        PL_EMALFORMED);
     gossip_wire_packet_close(&pk);
     pl_buf_close(&out);
 
@@ -195,9 +198,9 @@ static void test_codec_rejects(void **state)
     alive.bytes_len = sizeof(not_map);
     pl_buf_reset(&pkt);
     build(&alive, 1, "c1", NULL, &pkt);
-    assert_int_equal(gossip_wire_packet_decode(pkt.data, pkt.len, 1400, NULL, "c1", NULL, NULL,
-                                               &ctr),
-                     PL_EMALFORMED);
+    assert_int_equal(
+        gossip_wire_packet_decode(pkt.data, pkt.len, 1400, NULL, "c1", NULL, NULL, &ctr),
+        PL_EMALFORMED);
     pl_buf_close(&pkt);
 }
 
@@ -230,8 +233,7 @@ static void test_keyring(void **state)
                      0);
     /* Without keys, and with a plaintext packet when keys are set: unauthenticated. */
     assert_int_equal(
-        gossip_wire_packet_decode(pkt.data, pkt.len, 1400, &none, "c", NULL, NULL, &ctr),
-        PL_EAUTH);
+        gossip_wire_packet_decode(pkt.data, pkt.len, 1400, &none, "c", NULL, NULL, &ctr), PL_EAUTH);
     struct pl_buf plain;
     pl_buf_init(&plain, 1400);
     build(&ping, 1, "c", NULL, &plain);
@@ -267,8 +269,7 @@ static void test_keyring(void **state)
     assert_int_equal(gossip_keyring_init(&old), 0);
     assert_int_equal(gossip_keyring_install(&old, k1), 0);
     assert_int_equal(
-        gossip_wire_packet_decode(pkt.data, pkt.len, 1400, &old, "c", NULL, NULL, &ctr),
-        PL_EAUTH);
+        gossip_wire_packet_decode(pkt.data, pkt.len, 1400, &old, "c", NULL, NULL, &ctr), PL_EAUTH);
     pl_buf_close(&pkt);
     pl_buf_close(&plain);
     gossip_keyring_close(&a);
@@ -329,7 +330,8 @@ static void test_suspicion_timeout(void **state)
 
 #define NET_MAX 8
 
-struct net {
+struct net
+{
     struct gossip *g[NET_MAX];
     struct pl_rand rand[NET_MAX];
     char names[NET_MAX][16];
@@ -377,9 +379,8 @@ static void net_drain(struct net *net, int i)
             net->events[i]++;
         if (o->kind == GOSSIP_OUT_MEMBER)
             net->member_events[i][o->member_event]++;
-        int j = (o->kind == GOSSIP_OUT_UDP || o->kind == GOSSIP_OUT_STREAM)
-                    ? net_find(net, o->addr)
-                    : -1;
+        int j = (o->kind == GOSSIP_OUT_UDP || o->kind == GOSSIP_OUT_STREAM) ? net_find(net, o->addr)
+                                                                            : -1;
         bool lost = j < 0 || net->down[i] || net->down[j];
         if (o->kind == GOSSIP_OUT_UDP && !lost) {
             gossip_step(net->g[j], net->now, net->addrs[i], o->bytes, o->len);
@@ -394,8 +395,8 @@ static void net_drain(struct net *net, int i)
             if (!lost)
                 net_drain(net, j);
             if (o->expects_response) {
-                gossip_stream_done(net->g[i], net->now, o->stream_id, rc < 0 ? rc : 0,
-                                   reply.data, reply.len);
+                gossip_stream_done(net->g[i], net->now, o->stream_id, rc < 0 ? rc : 0, reply.data,
+                                   reply.len);
                 net_drain(net, i);
             }
             pl_buf_close(&reply);
@@ -631,8 +632,7 @@ static void test_events_once_and_state(void **state)
     static const uint8_t tags[] = {0x81, 0xa4, 'r', 'o', 'l', 'e', 0xa2, 'd', 'b'};
     assert_int_equal(gossip_tags_set(net.g[1], net.now, tags, sizeof(tags)), 0);
     static const uint8_t bad_tags[] = {0x01};
-    assert_int_equal(gossip_tags_set(net.g[1], net.now, bad_tags, sizeof(bad_tags)),
-                     PL_EMALFORMED);
+    assert_int_equal(gossip_tags_set(net.g[1], net.now, bad_tags, sizeof(bad_tags)), PL_EMALFORMED);
     net_drain(&net, 1);
     net_run(&net, net.now + 5000);
     const struct gossip_member *m = gossip_member_find(net.g[4], "n1");
