@@ -219,8 +219,9 @@ void heal_trend_add(struct heal_trend *t, uint64_t t_ms, double value)
         t->count++;
 }
 
-int heal_trend_eta(const struct heal_trend *t, uint64_t now_ms, double limit,
-                   struct heal_trend_verdict *v)
+/* One least-squares fit over the samples no older than max_age_ms. */
+static int fit(const struct heal_trend *t, uint64_t now_ms, uint64_t max_age_ms, double limit,
+               struct heal_trend_verdict *v)
 {
     memset(v, 0, sizeof(*v));
     v->limit = limit;
@@ -231,7 +232,7 @@ int heal_trend_eta(const struct heal_trend *t, uint64_t now_ms, double limit,
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->count; i++) {
         uint32_t k = (t->head + HEAL_WINDOW_MAX - 1 - i) % HEAL_WINDOW_MAX;
-        if (now_ms >= t->t_ms[k] && now_ms - t->t_ms[k] > t->window_ms)
+        if (now_ms >= t->t_ms[k] && now_ms - t->t_ms[k] > max_age_ms)
             break;
         sx += -((double)now_ms - (double)t->t_ms[k]) / 1000.0;
         sy += t->v[k];
@@ -263,4 +264,21 @@ int heal_trend_eta(const struct heal_trend *t, uint64_t now_ms, double limit,
     double secs = (limit - a) / b;
     v->eta_ms = secs <= 0 ? 0 : (secs * 1000.0 >= 1.8e19 ? UINT64_MAX : (uint64_t)(secs * 1000.0));
     return 0;
+}
+
+int heal_trend_eta(const struct heal_trend *t, uint64_t now_ms, double limit,
+                   struct heal_trend_verdict *v)
+{
+    /* The whole window, and its recent half: a leak that just started is diluted by the
+     * flat samples before it, so the recent fit sees its real slope first. The earlier of the
+     * two believable exhaustion times wins: acting early is the safe mistake. */
+    struct heal_trend_verdict whole, recent;
+    int rc_whole = fit(t, now_ms, t->window_ms, limit, &whole);
+    int rc_recent = fit(t, now_ms, t->window_ms / 2, limit, &recent);
+    if (rc_recent == 0 && (rc_whole != 0 || recent.eta_ms < whole.eta_ms)) {
+        *v = recent;
+        return 0;
+    }
+    *v = whole;
+    return rc_whole;
 }

@@ -10,8 +10,8 @@ cat >"$WORK/agent.json" <<JSON
 {"services": [{"name": "web", "command": "$PLATELET",
   "args": ["sample-service", "--port", "$SVC_PORT"], "grace_ms": 1000, "start_ms": 300,
   "checks": [{"type": "http", "url": "$(sample_url /health)", "interval_ms": 500}],
-  "policy": {"memory_limit_mb": 200, "horizon_ms": 30000, "trend_window_ms": 20000,
-             "trend_min_samples": 5, "trend_min_r2": 0.8}}]}
+  "policy": {"memory_limit_mb": 200, "horizon_ms": 30000, "trend_window_ms": 10000,
+             "trend_min_samples": 5, "trend_min_r2": 0.6}}]}
 JSON
 heal_agent "$WORK/agent.json"
 wait_for 20 "a healthy service" svc_is "s['healthy'] and s['pid'] > 0"

@@ -194,6 +194,15 @@ static void test_trend(void **state)
     for (int i = 0; i < 8; i++)
         heal_trend_add(&t2, (uint64_t)i * 1000, (100 - i) * mb);
     assert_int_equal(heal_trend_eta(&t2, 7000, 200 * mb, &v), PL_ESTATE);
+    /* Flat for 14 s, then rising 10 MiB/s: the whole 20 s window fits badly (r2 0.57), its
+     * recent half sees the climb (r2 0.87) and predicts the limit in ~39 s. */
+    heal_trend_init(&t2, 20000, 5, 0.8);
+    for (int i = 0; i <= 20; i++)
+        heal_trend_add(&t2, (uint64_t)i * 1000, (i <= 14 ? 100 : 100 + 10.0 * (i - 14)) * mb);
+    assert_int_equal(heal_trend_eta(&t2, 20000, 400 * mb, &v), 0);
+    assert_int_equal(v.samples, 11);
+    assert_true(v.r2 > 0.85 && v.r2 < 0.9);
+    assert_true(v.eta_ms > 37000 && v.eta_ms < 41000);
     /* Old samples fall out of the window. */
     heal_trend_init(&t2, 5000, 3, 0.8);
     for (int i = 0; i < 20; i++)
