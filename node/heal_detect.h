@@ -138,8 +138,9 @@ void heal_trend_init(struct heal_trend *t, uint64_t window_ms, uint32_t min_samp
 void heal_trend_add(struct heal_trend *t, uint64_t t_ms, double value);
 void heal_trend_reset(struct heal_trend *t);
 /*
- * Fits value = a + b*t by ordinary least squares over the samples in the window and
- * projects when it reaches `limit`. Returns 0 with *v filled when there are enough samples
+ * Fits value = a + b*t by ordinary least squares over the samples in the window, and again
+ * over its recent half, and projects when it reaches `limit` (the earlier of the two fits
+ * that pass the r2 gate: a trend that just began is not diluted by the flat past). Returns 0 with *v filled when there are enough samples
  * and the fit is good (r2 >= min_r2) and rising; PL_ESTATE otherwise (v still filled with
  * what was computed, eta UINT64_MAX).
  */
