@@ -1438,8 +1438,19 @@ static void on_ping(struct rx *rx, const struct gossip_msg *msg)
         rx->ack_seq = msg->seq;
         return;
     }
-    struct gossip_msg ack = {.type = GOSSIP_MSG_ACK, .seq = msg->seq};
-    send_udp(g, rx->from_addr, &ack, 1, true);
+    struct gossip_msg ack[2] = {{.type = GOSSIP_MSG_ACK, .seq = msg->seq}};
+    size_t n = 1;
+    if (g->leaving) {
+        /* Whoever still probes us missed our leave (gossip reaches each member only with
+         * high probability): tell it with the ack. */
+        const struct gossip_member *self = &g->members[0];
+        ack[1].type = GOSSIP_MSG_DEAD;
+        ack[1].incarnation = self->incarnation;
+        copy_str(ack[1].name, sizeof(ack[1].name), self->name);
+        copy_str(ack[1].from, sizeof(ack[1].from), self->name);
+        n = 2;
+    }
+    send_udp(g, rx->from_addr, ack, n, true);
 }
 
 static void on_indirect_ping(struct rx *rx, const struct gossip_msg *msg)

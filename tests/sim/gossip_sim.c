@@ -279,6 +279,19 @@ static bool ph_converge(struct simnet *net, struct obs *ob)
              (unsigned long long)ob->fp_events);
         return false;
     }
+    /* Agreement: every member holds every other at the incarnation that member holds for
+     * itself, at its own address. */
+    for (int i = 0; i < net->n; i++) {
+        for (int j = 0; j < net->n; j++) {
+            const struct gossip_member *self = gossip_member_at(net->nodes[j].g, 0);
+            const struct gossip_member *m = gossip_member_find(net->nodes[i].g, self->name);
+            if (m == NULL || m->incarnation != self->incarnation ||
+                strcmp(m->addr, self->addr) != 0) {
+                fail("converge", "node%d's view of node%d disagrees with node%d's own", i, j, j);
+                return false;
+            }
+        }
+    }
     return true;
 }
 
@@ -450,6 +463,15 @@ static bool ph_leave(struct simnet *net, struct obs *ob)
     simnet_drain(net, vi.v);
     uint64_t t = wait_for(net, pred_all_left, &vi, 10, 60000);
     if (t == UINT64_MAX) {
+        for (int i = 0; i < net->n; i++) {
+            const struct gossip_member *m =
+                simnet_up(net, i) && i != vi.v
+                    ? gossip_member_find(net->nodes[i].g, net->nodes[vi.v].name)
+                    : NULL;
+            if (m != NULL && m->status != GOSSIP_LEFT)
+                printf("    node%d holds node%d %s at incarnation %llu\n", i, vi.v,
+                       gossip_status_name(m->status), (unsigned long long)m->incarnation);
+        }
         fail("leave", "node%d not seen as left by everyone within 60 s", vi.v);
         return false;
     }
