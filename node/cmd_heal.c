@@ -104,9 +104,13 @@ static void print_incident(const cJSON *i)
            str_of(d, "cause"), num_of(d, "confidence"), num_of(d, "severity"));
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d, "evidence"))
-        printf("  evidence  %s %s = %g (threshold %g): %s\n", str_of(e, "source"),
-               str_of(e, "metric"), num_of(e, "value"), num_of(e, "threshold"),
-               str_of(e, "detail"));
+    {
+        char thr[48] = "";
+        if (num_of(e, "threshold") != 0)
+            snprintf(thr, sizeof(thr), " (threshold %g)", num_of(e, "threshold"));
+        printf("  evidence  %s %s = %g%s: %s\n", str_of(e, "source"), str_of(e, "metric"),
+               num_of(e, "value"), thr, str_of(e, "detail"));
+    }
     printf("  timeline\n");
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(i, "timeline"))
     {

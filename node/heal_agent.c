@@ -1264,19 +1264,45 @@ static int config_sync(struct heal_svc *s, char *detail, size_t n)
 /* ---- escalation ---- */
 
 struct hook_ctx {
-    struct heal *h;
+    struct heal_svc *svc;
     char id[HEAL_INCIDENT_ID_MAX];
     char url[HEAL_URL_MAX];
 };
 
+/* The delivery is a step of the incident too: recorded in the open record, or appended to
+ * the stored one when the incident closed meanwhile (escalation is often its last act). */
 static void hook_cb(const struct http_client_result *res, void *data)
 {
     struct hook_ctx *x = data;
-    if (res->err == 0 && res->status >= 200 && res->status < 300)
+    struct heal_svc *s = x->svc;
+    bool ok = res->err == 0 && res->status >= 200 && res->status < 300;
+    int32_t result = ok ? 0 : res->err != 0 ? res->err : PL_EPROTO;
+    if (ok)
         PL_INFO(MOD, "webhook delivered id=%s url=%s status=%ld", x->id, x->url, res->status);
     else
         PL_WARN(MOD, "webhook failed id=%s url=%s err=%s status=%ld %s", x->id, x->url,
                 pl_err_name(res->err), res->status, res->error);
+    char detail[HEAL_TEXT_MAX];
+    if (ok)
+        snprintf(detail, sizeof(detail), "webhook %s answered %ld", x->url, res->status);
+    else if (res->err != 0)
+        snprintf(detail, sizeof(detail), "webhook %s: %s", x->url,
+                 res->error[0] ? res->error : pl_strerror(res->err));
+    else
+        snprintf(detail, sizeof(detail), "webhook %s answered %ld", x->url, res->status);
+    if (res->err != -ECANCELED) {
+        if (s->inc != NULL && strcmp(s->inc->id, x->id) == 0) {
+            event(s, HEAL_EV_RESULT, HEAL_ACT_ESCALATE, result, "%s", detail);
+        } else {
+            struct heal_incident *inc = malloc(sizeof(*inc));
+            if (inc != NULL && heal_incident_load(s->h, x->id, inc) == 0) {
+                heal_incident_event(inc, wall_ms(), HEAL_EV_RESULT, HEAL_ACT_ESCALATE, result,
+                                    "%s", detail);
+                save(s, inc);
+            }
+            free(inc);
+        }
+    }
     free(x);
 }
 
@@ -1305,7 +1331,7 @@ static void escalate(struct heal_svc *s, enum heal_level level, const char *why)
         struct hook_ctx *x = calloc(1, sizeof(*x));
         if (x == NULL)
             continue;
-        x->h = h;
+        x->svc = s;
         snprintf(x->id, sizeof(x->id), "%s", s->inc->id);
         snprintf(x->url, sizeof(x->url), "%s", w->url);
         if (http_client_request(h->http, "POST", w->url, "application/json", body, strlen(body),

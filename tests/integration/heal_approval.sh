@@ -58,4 +58,8 @@ head -n 1 "$WORK/hooks.jsonl" |
     >/dev/null || fail "unexpected escalation: $(head -n 1 "$WORK/hooks.jsonl")"
 wait_for 10 "the timed-out incident closed" inc_is \
     "i['service'] == 'batch' and i['outcome'] == 'escalated'"
+# The webhook's answer is appended to the closed record.
+wait_for 10 "the webhook's answer recorded" inc_is \
+    "i['service'] == 'batch' and any(e['kind'] == 'result' and e['action'] == 'escalate' and
+     e['result'] == 0 for e in i['timeline'])"
 echo "ok: approval gate held until 'platelet approve $id'; unattended one escalated to level 5"

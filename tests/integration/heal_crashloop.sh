@@ -42,6 +42,9 @@ json "d['diagnosis']['signal'] == 'exit' and d['state'] == 'open'" <"$WORK/inc.j
 json "any(e['kind'] == 'escalated' and 'level 4' in e['detail'] for e in d['timeline'])" \
     <"$WORK/inc.json" >/dev/null || fail "the escalation is not in the timeline"
 svc_is "s['crash_loop']" >/dev/null || fail "services does not show the crash loop"
+# The delivery itself is recorded: the receiver's 200.
+wait_for 10 "the webhook's answer in the timeline" sh -c "'$PLATELET' incident '$id' --api '$API' \
+    --json | grep -q 'webhook http://127.0.0.1:$HOOK_PORT/hook answered 200'"
 # Only level >= 4 reached this receiver: exactly one escalation so far.
 [ "$(grep -c escalation "$WORK/hooks.jsonl")" = 1 ] || fail "more than one escalation posted"
 echo "ok: crash loop -> back-off 200/400/800 ms -> escalation received (incident $id)"
