@@ -86,6 +86,7 @@ struct pending_stream
 #define RELAYS_MAX 64
 #define STREAMS_MAX 64
 #define REAP_CHECK_MS 1000
+#define EVENTS_REPLAY_MAX 64
 
 struct probe
 {
@@ -145,6 +146,11 @@ struct gossip
     uint32_t records_used;
 
     uint64_t lamport;
+    /* The last EVENTS_REPLAY_MAX events (framed messages), carried in push-pull so a
+     * member the gossip missed still gets them, once (de-duplication). */
+    uint8_t *replay[EVENTS_REPLAY_MAX];
+    uint32_t replay_len[EVENTS_REPLAY_MAX];
+    uint32_t replay_pos;
     uint64_t *seen; /* ring of event ids */
     uint32_t seen_n;
     uint32_t seen_pos;
@@ -1333,7 +1339,23 @@ static void deliver_event(struct gossip *g, const struct gossip_msg *msg)
     }
 }
 
-static void on_event(struct gossip *g, uint64_t now, const struct gossip_msg *msg)
+static void replay_keep(struct gossip *g, const struct gossip_msg *msg)
+{
+    pl_buf_reset(&g->scratch);
+    if (gossip_wire_msg_encode(msg, &g->scratch) != 0)
+        return;
+    uint8_t *copy = malloc(g->scratch.len);
+    if (copy == NULL)
+        return;
+    memcpy(copy, g->scratch.data, g->scratch.len);
+    uint32_t i = g->replay_pos;
+    free(g->replay[i]);
+    g->replay[i] = copy;
+    g->replay_len[i] = (uint32_t)g->scratch.len;
+    g->replay_pos = (i + 1) % EVENTS_REPLAY_MAX;
+}
+
+static void on_event(struct gossip *g, uint64_t now, const struct gossip_msg *msg, bool history)
 {
     PL_UNUSED(now);
     if (msg->version >= g->lamport)
@@ -1348,7 +1370,12 @@ static void on_event(struct gossip *g, uint64_t now, const struct gossip_msg *ms
         g->counters.events_duplicate++;
         return;
     }
+    /* Serf's default on join: events from before we joined are marked seen, not
+     * delivered, so a new member does not act on old news. */
+    if (history)
+        return;
     deliver_event(g, msg);
+    replay_keep(g, msg);
     bcast_queue(g, BC_EVENT, 0, msg);
 }
 
@@ -1368,6 +1395,7 @@ int gossip_event_send(struct gossip *g,
     copy_str(msg.from, sizeof(msg.from), g->members[0].name);
     event_seen(g, event_id(msg.from, msg.version, msg.name));
     deliver_event(g, &msg);
+    replay_keep(g, &msg);
     return bcast_queue(g, BC_EVENT, 0, &msg) != 0 ? 0 : PL_EFULL;
 }
 
@@ -1410,6 +1438,7 @@ struct rx
     uint32_t ack_seq;
     bool reply_pushpull;
     bool pushpull_join;
+    bool join_reply; /* the answer to our join: its events are history, not news */
 };
 
 static void probe_acked(struct gossip *g, uint64_t now, bool via_tcp)
@@ -1556,7 +1585,7 @@ static int visit(void *ctx, const struct gossip_msg *msg)
             on_state(rx->g, rx->now, msg);
             break;
         case GOSSIP_MSG_EVENT:
-            on_event(rx->g, rx->now, msg);
+            on_event(rx->g, rx->now, msg, rx->join_reply);
             break;
         case GOSSIP_MSG_PUSHPULL:
             if (rx->stream && !msg->response) {
@@ -1629,6 +1658,10 @@ static int pushpull_build(struct gossip *g, bool join, bool response, struct gos
             gossip_wire_packet_add(pk, g->scratch.data, g->scratch.len) != 0)
             return PL_ETOOBIG;
     }
+    for (uint32_t i = 0; i < EVENTS_REPLAY_MAX; i++) {
+        if (g->replay[i] != NULL && gossip_wire_packet_add(pk, g->replay[i], g->replay_len[i]) != 0)
+            return PL_ETOOBIG;
+    }
     return 0;
 }
 
@@ -1695,7 +1728,8 @@ int gossip_stream_done(struct gossip *g,
         }
         return 0;
     }
-    struct rx rx = {.g = g, .now = now_ms, .from_addr = "", .stream = true};
+    struct rx rx = {
+        .g = g, .now = now_ms, .from_addr = "", .stream = true, .join_reply = ps->kind == ST_JOIN};
     int rc = gossip_wire_packet_decode(p, len, g->cfg.stream_bytes_max, g->cfg.keyring,
                                        g->cfg.cluster, visit, &rx, &g->counters.wire);
     if (rc != 0)
@@ -2119,6 +2153,8 @@ void gossip_free(struct gossip *g)
     if (g->bc != NULL)
         for (uint32_t i = 0; i < g->bc_n; i++)
             free(g->bc[i].bytes);
+    for (uint32_t i = 0; i < EVENTS_REPLAY_MAX; i++)
+        free(g->replay[i]);
     pl_buf_close(&g->scratch);
     pl_buf_close(&g->udp_out);
     gossip_wire_packet_close(&g->udp_pk);
