@@ -612,6 +612,35 @@ static void test_append_truncates_conflict_and_appends(void **state)
     rm(t);
 }
 
+/* Figure 2, AppendEntries 4 on its own: entries already present are not written again (a
+ * retransmitted or reordered append changes nothing), only the new tail is. */
+static void test_append_skips_entries_already_present(void **state)
+{
+    (void)state;
+    uint64_t terms[] = {1, 1};
+    struct t *t = mk(2, 3, 0, false, false, terms, 2); /* 1:1 2:1 3:1 */
+    struct raft_entry es[3] = {
+        {.term = 1, .type = RAFT_ENTRY_NORMAL, .len = 1, .data = (uint8_t *)"x"},
+        {.term = 1, .type = RAFT_ENTRY_NORMAL, .len = 1, .data = (uint8_t *)"x"},
+        {.term = 1, .type = RAFT_ENTRY_NORMAL, .len = 1, .data = (uint8_t *)"n"},
+    };
+    struct raft_msg a = msg(RAFT_MSG_APPEND, 1, 2, 1);
+    a.append.prev_index = 1;
+    a.append.prev_term = 1;
+    a.append.n_entries = 2; /* indexes 2 and 3: both present */
+    a.append.entries = es;
+    recv_msg(t, &a);
+    assert_int_equal(t->u.persist_seq, 0);
+    assert_int_equal(raft_last_index(&t->r), 3);
+    a.append.n_entries = 3; /* and index 4, new */
+    recv_msg(t, &a);
+    assert_int_equal(t->u.truncate_from, 0);
+    assert_int_equal(t->u.n_entries, 1);
+    assert_int_equal(t->u.entries[0].index, 4);
+    assert_int_equal(raft_last_index(&t->r), 4);
+    rm(t);
+}
+
 /* Figure 2, AppendEntries 5: commitIndex = min(leaderCommit, index of last new entry). */
 static void test_append_commit_is_min(void **state)
 {
@@ -1101,6 +1130,7 @@ int main(void)
         cmocka_unit_test(test_append_refused_for_stale_term),
         cmocka_unit_test(test_append_consistency_check),
         cmocka_unit_test(test_append_truncates_conflict_and_appends),
+        cmocka_unit_test(test_append_skips_entries_already_present),
         cmocka_unit_test(test_append_commit_is_min),
         cmocka_unit_test(test_prevote_keeps_terms),
         cmocka_unit_test(test_stickiness_ignores_votes_in_lease),
