@@ -1196,13 +1196,15 @@ static void dump(struct sim *s)
 }
 
 /* The random schedule of one seed: chaos, heal, liveness, convergence. */
+static uint64_t g_chaos_ms = 15000; /* --chaos-ms: length of each seed's fault phase */
+
 static int run_seed(uint64_t seed, uint32_t voters, bool trace)
 {
     struct sim s;
     sim_init(&s, seed, voters, trace, false);
     sim_start(&s);
     s.chaos = true;
-    struct run_cfg cfg = {.chaos_ms = 15000, .chaos_every = 150 + pl_rand_below(&s.rng, 300),
+    struct run_cfg cfg = {.chaos_ms = g_chaos_ms, .chaos_every = 150 + pl_rand_below(&s.rng, 300),
                           .propose_every = 20 + pl_rand_below(&s.rng, 60),
                           .live_bound_ms = 8000};
     uint64_t next_chaos = 100, next_prop = 50;
@@ -1235,7 +1237,8 @@ static int run_seed(uint64_t seed, uint32_t voters, bool trace)
         dump(&s);
     if (s.failed) {
         fprintf(stderr, "FAIL seed=%" PRIu64 " nodes=%u: %s\n", seed, voters, s.failure);
-        fprintf(stderr, "replay: raft_sim --seed %" PRIu64 " --nodes %u --trace\n", seed, voters);
+        fprintf(stderr, "replay: raft_sim --seed %" PRIu64 " --nodes %u --chaos-ms %" PRIu64
+                        " --trace\n", seed, voters, g_chaos_ms);
         rc = 1;
     } else if (trace) {
         fprintf(stderr, "ok seed=%" PRIu64 " proposals=%zu elections=%" PRIu64 "\n", seed,
@@ -1314,7 +1317,8 @@ static void on_abort(int sig)
 {
     (void)sig;
     fprintf(stderr, "ABORT in seed=%" PRIu64 "\nreplay: raft_sim --seed %" PRIu64
-                    " --nodes %u --trace\n", g_seed, g_seed, g_nodes);
+                    " --nodes %u --chaos-ms %" PRIu64 " --trace\n", g_seed, g_seed, g_nodes,
+            g_chaos_ms);
     signal(SIGABRT, SIG_DFL);
     abort();
 }
@@ -1348,13 +1352,15 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--trace") == 0) {
             trace = true;
+        } else if (strcmp(argv[i], "--chaos-ms") == 0 && i + 1 < argc) {
+            g_chaos_ms = strtoull(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc) {
             return run_bench(strtoull(argv[++i], NULL, 10));
         } else if (strcmp(argv[i], "--scenario") == 0 && i + 1 < argc) {
             scenario = argv[++i];
         } else {
             fprintf(stderr, "usage: raft_sim --seed S [--nodes N] [--trace] | --seeds A..B | "
-                            "--scenario NAME|all | --bench ENTRIES\n");
+                            "--scenario NAME|all | --bench ENTRIES  [--chaos-ms MS]\n");
             return 2;
         }
     }
