@@ -146,8 +146,7 @@ struct heal {
     bool launched;              /* services started (on the loop's first turn) */
     bool stopping;
     void (*stop_done)(struct agent *a);
-    int handles_open;           /* closed handles still waiting for their callbacks */
-    int cmds_running;
+    int cmds_running;           /* child processes: services and commands */
 };
 
 /* heal_api.c */

@@ -116,6 +116,7 @@ cJSON *heal_svc_json(const struct heal_svc *s)
     cJSON_AddNumberToObject(o, "last_exit_status", (double)s->last_exit_status);
     cJSON_AddNumberToObject(o, "last_term_signal", s->last_term_signal);
     cJSON_AddNumberToObject(o, "incidents", s->incidents_opened);
+    cJSON_AddBoolToObject(o, "acting", s->action_running);
     if (s->inc != NULL)
         cJSON_AddStringToObject(o, "open_incident", s->inc->id);
     else
@@ -176,6 +177,7 @@ static void api_services(struct api_call *call, void *data)
     struct heal *h = data;
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "node", h->a->cfg.name);
+    cJSON_AddNumberToObject(doc, "children", h->cmds_running);
     cJSON *host = cJSON_AddObjectToObject(doc, "host");
     if (h->host_cpu >= 0)
         cJSON_AddNumberToObject(host, "cpu", h->host_cpu);
