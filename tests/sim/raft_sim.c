@@ -178,6 +178,7 @@ struct sim {
     uint32_t loss_pct, dup_pct, delay_max;
     struct raft_options opts;
     bool trace;
+    bool sync_disk; /* writes complete within the update that issued them */
     /* checks */
     uint64_t *leader_of_term;
     size_t n_terms;
@@ -649,7 +650,9 @@ static void send_msg(struct sim *s, struct node *from, const struct raft_msg *m)
 }
 
 
-static void process(struct sim *s, struct node *n, struct raft_update *u)
+static void on_disk(struct sim *s, struct node *n);
+
+static void process_one(struct sim *s, struct node *n, struct raft_update *u)
 {
     for (;;) {
         if (crash_here(s, n, u, CP_BEFORE_PERSIST))
@@ -726,6 +729,16 @@ static void process(struct sim *s, struct node *n, struct raft_update *u)
         g_tot.snapshots_taken++;
         u->want_snapshot = false; /* loop once more to carry out the update */
     }
+}
+
+/* Carries out an update; with a synchronous disk (the daemon's shell persists before it
+ * sends and steps RAFT_EV_PERSISTED at once) the write completes before anything else. */
+static void process(struct sim *s, struct node *n, struct raft_update *u)
+{
+    process_one(s, n, u);
+    if (s->sync_disk)
+        while (n->up && n->n_ops > 0 && !n->stalled)
+            on_disk(s, n);
 }
 
 static void store_apply(struct store *st, struct disk_op *op)
@@ -845,6 +858,7 @@ static void sim_init(struct sim *s, uint64_t seed, uint32_t voters, bool trace, 
     s->opts.pre_vote = pl_rand_below(&s->rng, 4) != 0;
     s->opts.check_quorum = pl_rand_below(&s->rng, 4) != 0;
     s->delay_max = 1 + (uint32_t)pl_rand_below(&s->rng, 20);
+    s->sync_disk = pl_rand_below(&s->rng, 4) == 0;
     for (uint32_t i = 0; i < NODES_MAX; i++)
         for (uint32_t j = 0; j < NODES_MAX; j++)
             s->link[i][j] = true;
@@ -864,6 +878,7 @@ static void sim_init(struct sim *s, uint64_t seed, uint32_t voters, bool trace, 
         s->opts.pre_vote = true;
         s->opts.check_quorum = true;
         s->delay_max = 5;
+        s->sync_disk = false;
         for (uint32_t i = 0; i < voters + 2; i++)
             s->nodes[i].disk_latency_max = 3;
     }
