@@ -743,7 +743,11 @@ def main():
     if not 1 <= args.reps <= 20 or not 1 <= args.seq_writes <= 100000:
         p.error("--reps must be 1..20 and --seq-writes 1..100000")
     if args.nice:
-        os.setpriority(os.PRIO_PROCESS, 0, args.nice)  # inherited by every process we start
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, args.nice)  # inherited by every process we start
+        except PermissionError:
+            log(f"raft_vs_etcd: cannot set nice {args.nice} (not root); running at the default")
+            args.nice = 0
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)

@@ -62,6 +62,7 @@ fi
 
 work=$(mktemp -d "$parent/raft_vs_etcd.XXXXXX")
 runner_pid=
+# shellcheck disable=SC2317 # called through the EXIT trap
 cleanup() {
     # The runner kills every process it started on SIGTERM; give it a moment, then make sure.
     if [ -n "$runner_pid" ] && kill -0 "$runner_pid" 2>/dev/null; then
