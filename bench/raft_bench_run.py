@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -147,6 +148,12 @@ class Cluster:
             reap(self.procs[i])
         for f in self.logs:
             f.close()
+
+    def drop_data(self):
+        """Removes the nodes' data directories (a repetition writes hundreds of MB); the
+        logs stay."""
+        for i in range(3):
+            shutil.rmtree(os.path.join(self.workdir, f"{self.system[0]}{i}"), ignore_errors=True)
 
     async def leader(self):
         """The index of the node every live node names leader, or None."""
@@ -442,6 +449,8 @@ async def one_rep(args, system, hb, et, rep):
         res["error"] = f"{type(e).__name__}: {e}"
     finally:
         cl.stop()
+        if not args.keep_data:
+            cl.drop_data()
     return res
 
 
@@ -544,6 +553,8 @@ async def strace_rep(args, system):
         out["error"] = f"{type(e).__name__}: {e}"
     finally:
         cl.stop()
+        if not args.keep_data:
+            cl.drop_data()
     return out
 
 
@@ -730,6 +741,8 @@ def main():
     p.add_argument("--settle", type=float, default=1.0)
     p.add_argument("--timings", default="100/1000,50/300")
     p.add_argument("--json", help="also write every repetition's figures here")
+    p.add_argument("--keep-data", action="store_true",
+                   help="keep every repetition's data directories (otherwise removed after it)")
     p.add_argument("--strace", action="store_true",
                    help="first count syscalls per write (strace -c) on a leader and a follower")
     p.add_argument("--strace-writes", type=int, default=500)

@@ -16,7 +16,9 @@
 #                `make build` if missing)
 #   --dir DIR    parent of the work directory (data dirs of both systems; default $TMPDIR or
 #                /tmp); both systems' data dirs are on the same disk
-#   --keep       keep the work directory (logs, data dirs, results.json)
+#   --keep       keep the work directory (logs, every repetition's data dirs, results.json;
+#                about 1 GB per repetition); without it a repetition's data dirs are removed
+#                as soon as it ends
 #   --strace     first count syscalls per write (strace -c) on each system's leader and a
 #                follower (fdatasync per commit, writes, sends), a diagnosis, not a timing
 #   --nice N     run both systems and the load generator at nice N (negative needs root):
@@ -39,11 +41,11 @@ while [ $# -gt 0 ]; do
     --reps) reps=$2; shift ;;
     --platelet) platelet=$2; shift ;;
     --dir) parent=$2; shift ;;
-    --keep) keep=1 ;;
+    --keep) keep=1; extra+=(--keep-data) ;;
     --strace) extra+=(--strace) ;;
     --nice) extra+=(--nice "$2"); shift ;;
     --) shift; extra+=("$@"); break ;;
-    -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "raft_vs_etcd: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
