@@ -10,6 +10,7 @@
 #include "pl_assert.h"
 #include "pl_err.h"
 #include "pl_mp.h"
+#include "pl_mp_check.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -313,130 +314,6 @@ int gossip_wire_msg_encode(const struct gossip_msg *m, struct pl_buf *out)
     return 0;
 }
 
-/*
- * Walks msgpack bytes without allocating and checks that they hold exactly one object and
- * that no array or map claims more elements than bytes remain. msgpack-c allocates a
- * container's elements from its declared count before reading them, so a 5-byte map32
- * header claiming four billion entries would otherwise make it allocate gigabytes.
- */
-static int mp_precheck(const uint8_t *p, size_t n)
-{
-    size_t off = 0;
-    uint64_t pending = 1;
-    while (pending > 0) {
-        if (off >= n)
-            return PL_EMALFORMED;
-        uint8_t b = p[off++];
-        uint64_t skip = 0;  /* payload bytes after the header */
-        uint64_t lenb = 0;  /* size of a length field that follows */
-        uint64_t items = 0; /* nested objects */
-        pending--;
-        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-            /* single byte */
-        } else if (b >= 0x80 && b <= 0x8f) {
-            items = 2u * (b & 0x0fu);
-        } else if (b >= 0x90 && b <= 0x9f) {
-            items = b & 0x0fu;
-        } else if (b >= 0xa0 && b <= 0xbf) {
-            skip = b & 0x1fu;
-        } else {
-            switch (b) {
-                case 0xc4:
-                case 0xd9:
-                    lenb = 1;
-                    break;
-                case 0xc5:
-                case 0xda:
-                    lenb = 2;
-                    break;
-                case 0xc6:
-                case 0xdb:
-                    lenb = 4;
-                    break;
-                case 0xc7:
-                    lenb = 1;
-                    skip = 1;
-                    break;
-                case 0xc8:
-                    lenb = 2;
-                    skip = 1;
-                    break;
-                case 0xc9:
-                    lenb = 4;
-                    skip = 1;
-                    break;
-                case 0xca:
-                    skip = 4;
-                    break;
-                case 0xcb:
-                    skip = 8;
-                    break;
-                case 0xcc:
-                case 0xd0:
-                    skip = 1;
-                    break;
-                case 0xcd:
-                case 0xd1:
-                    skip = 2;
-                    break;
-                case 0xce:
-                case 0xd2:
-                    skip = 4;
-                    break;
-                case 0xcf:
-                case 0xd3:
-                    skip = 8;
-                    break;
-                case 0xd4:
-                    skip = 2;
-                    break;
-                case 0xd5:
-                    skip = 3;
-                    break;
-                case 0xd6:
-                    skip = 5;
-                    break;
-                case 0xd7:
-                    skip = 9;
-                    break;
-                case 0xd8:
-                    skip = 17;
-                    break;
-                case 0xdc:
-                case 0xdd:
-                case 0xde:
-                case 0xdf: {
-                    size_t cb = (b == 0xdc || b == 0xde) ? 2 : 4;
-                    if (n - off < cb)
-                        return PL_EMALFORMED;
-                    uint64_t c =
-                        cb == 2 ? ((uint64_t)p[off] << 8 | p[off + 1]) : pl_be32_get(p + off);
-                    off += cb;
-                    items = (b == 0xde || b == 0xdf) ? 2 * c : c;
-                    break;
-                }
-                default:
-                    return PL_EMALFORMED; /* 0xc1 is never used */
-            }
-        }
-        if (lenb > 0) {
-            if (n - off < lenb)
-                return PL_EMALFORMED;
-            uint64_t l = 0;
-            for (uint64_t i = 0; i < lenb; i++)
-                l = (l << 8) | p[off + i];
-            off += lenb;
-            skip += l;
-        }
-        if (skip > n - off)
-            return PL_EMALFORMED;
-        off += skip;
-        pending += items;
-        if (pending > n - off)
-            return PL_EMALFORMED; /* each pending object needs at least one byte */
-    }
-    return off == n ? 0 : PL_EMALFORMED;
-}
 
 /* Copies a required string field that must be non-empty, fit, and contain no NUL. */
 static int get_name(const msgpack_object *map,
@@ -488,7 +365,8 @@ static int get_bytes(const msgpack_object *map, const char *key, size_t max, str
  * Strings and binaries point into p. */
 static int zone_parse(msgpack_zone *z, const uint8_t *p, size_t n, msgpack_object *out)
 {
-    if (mp_precheck(p, n) != 0)
+    /* msgpack-c reserves a container's claimed size before reading it: refuse lies first. */
+    if (pl_mp_check(p, n) != 0)
         return PL_EMALFORMED;
     size_t off = 0;
     msgpack_unpack_return r = msgpack_unpack((const char *)p, n, &off, z, out);

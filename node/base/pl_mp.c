@@ -4,6 +4,7 @@
 #include "pl_mp.h"
 
 #include "pl_err.h"
+#include "pl_mp_check.h"
 
 #include <string.h>
 
@@ -84,6 +85,9 @@ void pl_mp_raw(struct pl_mp_writer *w, const void *p, size_t n)
 int pl_mp_parse(const uint8_t *p, size_t n, msgpack_unpacked *out)
 {
     msgpack_unpacked_init(out);
+    /* msgpack-c reserves a container's claimed size before reading it: refuse lies first. */
+    if (pl_mp_check(p, n) != 0)
+        return PL_EMALFORMED;
     size_t off = 0;
     msgpack_unpack_return ret = msgpack_unpack_next(out, (const char *)p, n, &off);
     if (ret != MSGPACK_UNPACK_SUCCESS || off != n) {

@@ -43,7 +43,9 @@ void pl_mp_raw(struct pl_mp_writer *w, const void *p, size_t n);
 
 /* Unpacks one object spanning exactly [p, p+n). On success *out must be destroyed with
  * msgpack_unpacked_destroy(). PL_EMALFORMED for anything else (truncated, trailing
- * bytes, nesting deeper than msgpack-c's stack). */
+ * bytes, nesting deeper than msgpack-c's stack, a container claiming more elements than
+ * the bytes could hold: pl_mp_check() runs first, so no input makes us allocate more than
+ * its own size allows). */
 int pl_mp_parse(const uint8_t *p, size_t n, msgpack_unpacked *out);
 
 /* Looks up a string key in a map object; NULL when absent or when `map` is not a map. */
