@@ -835,6 +835,7 @@ def main():
 
     results = []
     started = time.time()
+    load_start = os.getloadavg()
     try:
         for n in sizes:
             for rep in range(args.reps):
@@ -858,18 +859,21 @@ def main():
         procs.kill_all()
 
     elapsed = time.time() - started
+    load_end = os.getloadavg()
     table = report(results, systems, sizes, args)
     print()
     print("Gossip vs Serf: profile %s, %d repetition(s), median [min-max]; poll %g ms; "
           "idle window %g s; %.0f s in all" % (args.profile, args.reps, args.poll_ms,
                                                args.idle_s, elapsed))
+    print("Load average (1/5/15 min) at the start %.1f/%.1f/%.1f, at the end %.1f/%.1f/%.1f "
+          "on %d cores" % (load_start + load_end + (os.cpu_count(),)))
     print(table)
     if ctx.notes:
         print("\nNotes:")
         for x in ctx.notes:
             print("  - " + x)
     out = {"args": vars(args), "results": results, "notes": ctx.notes, "table": table,
-           "elapsed_s": elapsed}
+           "elapsed_s": elapsed, "loadavg_start": load_start, "loadavg_end": load_end}
     with open(os.path.join(args.rundir, "results.json"), "w") as f:
         json.dump(out, f, indent=1)
     if args.json_out:

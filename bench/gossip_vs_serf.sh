@@ -11,7 +11,11 @@
 #                           [--fast-suspicion on|off|both] [--idle-s 10] [--poll-ms 50]
 #                           [--platelet PATH] [--quick] [--keep] [--json-out FILE]
 #                           [--platelet-only]
+#   bench/gossip_vs_serf.sh --event-loss [--events 100] [--sizes 5] [--platelet PATH]
 #
+# --event-loss: instead, event delivery completeness: the seed sends --events user events
+# 0.5 s apart, and every agent's missed events are counted 5 s after each and again 35 s
+# after the last (Serf repairs missed events in its 30 s push-pull); about 2 minutes.
 # --quick: N=5 only, one repetition, a 3 s idle window (about half a minute).
 # The logs of a cluster with an anomaly (a timeout, a false positive, a join slower than
 # 5 s once every agent answers) are kept in ${TMPDIR:-/tmp}/gossip_vs_serf.anomalies.
@@ -29,6 +33,7 @@ usage()
 }
 
 platelet=""
+script=gossip_bench_run.py
 pyargs=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -41,12 +46,16 @@ while [ $# -gt 0 ]; do
         pyargs+=(--sizes 5 --reps 1 --idle-s 3 --settle-s 1 --timeout-s 40)
         shift
         ;;
+    --event-loss)
+        script=gossip_bench_events.py
+        shift
+        ;;
     --keep | --platelet-only)
         pyargs+=("$1")
         shift
         ;;
     --sizes | --reps | --profile | --fast-suspicion | --idle-s | --settle-s | --poll-ms | \
-        --timeout-s | --json-out)
+        --timeout-s | --json-out | --events)
         [ $# -ge 2 ] || usage 2
         pyargs+=("$1" "$2")
         shift 2
@@ -121,7 +130,7 @@ done
 echo "platelet: $platelet"
 echo "serf:     $serf ($("$serf" version | head -1))"
 echo "machine:  $(nproc) cores, $(uname -sr)"
-python3 "$here/gossip_bench_run.py" --platelet "$platelet" --serf "$serf" --rundir "$rundir" \
+python3 "$here/$script" --platelet "$platelet" --serf "$serf" --rundir "$rundir" \
     --anomaly-dir "${TMPDIR:-/tmp}/gossip_vs_serf.anomalies" "${pyargs[@]+"${pyargs[@]}"}" &
 pypid=$!
 wait "$pypid"
