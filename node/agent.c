@@ -8,6 +8,7 @@
 #include "heal_agent.h"
 
 #include "base/pl_assert.h"
+#include "base/pl_text.h"
 #include "base/pl_err.h"
 #include "base/pl_log.h"
 
@@ -205,7 +206,7 @@ int agent_run(struct agent_config *cfg)
     if (cfg->api[0] != '\0') {
         char host[AGENT_ADDR_MAX];
         int port;
-        agent_addr_split(cfg->api, host, sizeof(host), &port);
+        pl_addr_split(cfg->api, host, sizeof(host), &port);
         rc = api_listen_tcp(&a->api, host, port);
         if (rc != 0) {
             snprintf(err, sizeof(err), "cannot listen on %s for the API: %s", cfg->api,

@@ -4,6 +4,7 @@
 #include "agent_config.h"
 
 #include "base/pl_err.h"
+#include "base/pl_text.h"
 
 #include <errno.h>
 #include <math.h>
@@ -40,32 +41,6 @@ void agent_config_close(struct agent_config *cfg)
 {
     cJSON_Delete(cfg->root);
     cfg->root = NULL;
-}
-
-int agent_addr_split(const char *addr, char *host, size_t host_size, int *port)
-{
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL || colon == addr)
-        return PL_EMALFORMED;
-    const char *h = addr;
-    size_t hlen = (size_t)(colon - addr);
-    if (h[0] == '[') {
-        if (hlen < 2 || h[hlen - 1] != ']')
-            return PL_EMALFORMED;
-        h++;
-        hlen -= 2;
-    }
-    if (hlen == 0 || hlen >= host_size)
-        return PL_EMALFORMED;
-    char *end = NULL;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 0 || p > 65535)
-        return PL_EMALFORMED;
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = (int)p;
-    return 0;
 }
 
 int config_check_keys(const struct config_ctx *c, const cJSON *obj, const char *path,
@@ -270,17 +245,17 @@ int agent_config_validate(struct agent_config *cfg, char *err, size_t err_size)
         return fail(err, err_size, "%s: data_dir is required (--data-dir DIR)", cfg->source);
     if (cfg->name[0] == '\0')
         return fail(err, err_size, "%s: name must not be empty", cfg->source);
-    if (agent_addr_split(cfg->bind, host, sizeof(host), &port) != 0)
+    if (pl_addr_split(cfg->bind, host, sizeof(host), &port) != 0)
         return fail(err, err_size, "%s: bind: expected HOST:PORT, got \"%s\"", cfg->source, cfg->bind);
     if (cfg->advertise[0] == '\0')
         snprintf(cfg->advertise, sizeof(cfg->advertise), "%s", cfg->bind);
-    if (agent_addr_split(cfg->advertise, host, sizeof(host), &port) != 0)
+    if (pl_addr_split(cfg->advertise, host, sizeof(host), &port) != 0)
         return fail(err, err_size, "%s: advertise: expected HOST:PORT, got \"%s\"", cfg->source,
                     cfg->advertise);
-    if (cfg->api[0] != '\0' && agent_addr_split(cfg->api, host, sizeof(host), &port) != 0)
+    if (cfg->api[0] != '\0' && pl_addr_split(cfg->api, host, sizeof(host), &port) != 0)
         return fail(err, err_size, "%s: api: expected HOST:PORT, got \"%s\"", cfg->source, cfg->api);
     for (int i = 0; i < cfg->njoin; i++)
-        if (agent_addr_split(cfg->join[i], host, sizeof(host), &port) != 0)
+        if (pl_addr_split(cfg->join[i], host, sizeof(host), &port) != 0)
             return fail(err, err_size, "%s: join: expected HOST:PORT, got \"%s\"", cfg->source,
                         cfg->join[i]);
     if (strcmp(cfg->profile, "lan") != 0 && strcmp(cfg->profile, "local") != 0 &&

@@ -47,8 +47,6 @@ int agent_config_load_text(struct agent_config *cfg, const char *source, const c
 /* Checks the merged config (addresses parse, data dir given, profile known). */
 int agent_config_validate(struct agent_config *cfg, char *err, size_t err_size);
 
-/* Splits "HOST:PORT" (IPv4, hostname, or [IPv6]) into host and port. */
-int agent_addr_split(const char *addr, char *host, size_t host_size, int *port);
 
 /*
  * Typed reads of `obj[key]` for module sections. Each returns 0 and leaves *out untouched

@@ -100,19 +100,6 @@ int agent_gossip_subscribe(struct agent_gossip *ag, agent_gossip_member_cb cb, v
 
 /* --- addresses --------------------------------------------------------------------- */
 
-static int addr_parse(const char *text, struct sockaddr_storage *out)
-{
-    char host[AGENT_ADDR_MAX];
-    int port;
-    if (agent_addr_split(text, host, sizeof(host), &port) != 0)
-        return PL_EMALFORMED;
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)out) == 0)
-        return 0;
-    if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)out) == 0)
-        return 0;
-    return PL_EMALFORMED;
-}
-
 static void addr_format(const struct sockaddr *sa, char *out, size_t size)
 {
     char ip[64] = "?";
@@ -162,7 +149,7 @@ struct delayed_packet {
 static void udp_send_now(struct agent_gossip *ag, const char *addr, const uint8_t *p, size_t len)
 {
     struct sockaddr_storage sa;
-    if (addr_parse(addr, &sa) != 0) {
+    if (pl_addr_resolve(addr, &sa) != 0) {
         ag->udp_send_failures++;
         return;
     }
@@ -468,7 +455,7 @@ static void stream_start(struct agent_gossip *ag, const struct gossip_out *o)
     int fail_status = 0;
     if (fault_drop(ag, o->addr, FAULT_OUT, &delay))
         fail_status = PL_ETIMEOUT;
-    else if (addr_parse(o->addr, &sa) != 0)
+    else if (pl_addr_resolve(o->addr, &sa) != 0)
         fail_status = PL_EMALFORMED;
     if (fail_status != 0) {
         if (o->expects_response && ag->nafter < AFTER_OPS_MAX) {
@@ -861,7 +848,7 @@ static void api_join(struct api_call *call, void *data)
         char host[AGENT_ADDR_MAX];
         int port;
         if (n >= AGENT_JOIN_MAX || !cJSON_IsString(a) ||
-            agent_addr_split(a->valuestring, host, sizeof(host), &port) != 0) {
+            pl_addr_split(a->valuestring, host, sizeof(host), &port) != 0) {
             bad = 1;
             break;
         }
@@ -1290,7 +1277,7 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
     ag->cfg.trace_cb = trace_cb;
 
     struct sockaddr_storage sa;
-    if (addr_parse(a->cfg.bind, &sa) != 0) {
+    if (pl_addr_resolve(a->cfg.bind, &sa) != 0) {
         snprintf(err, err_size, "bind: cannot parse %s", a->cfg.bind);
         return PL_ECONFIG;
     }

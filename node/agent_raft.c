@@ -1151,7 +1151,7 @@ static int config_parse(struct agent_raft *ar, char *err, size_t err_size)
     /* Default Raft address: the gossip bind host, port + 1. */
     char host[AGENT_ADDR_MAX];
     int port;
-    agent_addr_split(a->cfg.advertise, host, sizeof(host), &port);
+    pl_addr_split(a->cfg.advertise, host, sizeof(host), &port);
     snprintf(ar->raft_addr, sizeof(ar->raft_addr), "%s:%d", host, port + 1);
     const cJSON *sec = cJSON_GetObjectItemCaseSensitive(a->cfg.root, "raft");
     if (sec == NULL)
@@ -1176,7 +1176,7 @@ static int config_parse(struct agent_raft *ar, char *err, size_t err_size)
         ar->bootstrap_expect = (uint32_t)v;
     if (rc == 0)
         rc = config_get_str(&c, sec, "raft", "bind", ar->raft_addr, sizeof(ar->raft_addr));
-    if (rc == 0 && agent_addr_split(ar->raft_addr, host, sizeof(host), &port) != 0) {
+    if (rc == 0 && pl_addr_split(ar->raft_addr, host, sizeof(host), &port) != 0) {
         snprintf(err, err_size, "%s: raft.bind: expected HOST:PORT", a->cfg.source);
         rc = PL_ECONFIG;
     }

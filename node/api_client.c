@@ -120,3 +120,15 @@ int api_client_run(const char *cmd, const char *addr, const char *method, const 
     cJSON_Delete(doc);
     return 0;
 }
+
+const char *json_str(const cJSON *o, const char *key)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    return s != NULL ? s : "";
+}
+
+double json_num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}

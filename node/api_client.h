@@ -24,6 +24,11 @@ const char *api_client_addr(const char *flag);
 int api_client_json(const char *cmd, const char *addr, const char *method, const char *path,
                     const char *body, long timeout_ms, cJSON **out);
 
+/* Printer helpers for answers: a member's string ("" when absent or not a string) and
+ * number (0 when absent or not a number). */
+const char *json_str(const cJSON *o, const char *key);
+double json_num(const cJSON *o, const char *key);
+
 /* Prints a JSON document on stdout, pretty when `pretty`. */
 void api_client_print_json(const cJSON *doc, int pretty);
 

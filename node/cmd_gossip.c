@@ -16,18 +16,6 @@
 #define FLAG_JSON {"--json", CLI_BOOL, &json, "print JSON", false, false}
 #define FLAG_END {NULL, 0, NULL, NULL, false, false}
 
-static const char *str_of(const cJSON *o, const char *key)
-{
-    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-    return s != NULL ? s : "";
-}
-
-static double num_of(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static void print_members(const cJSON *doc)
 {
     const cJSON *m;
@@ -45,8 +33,8 @@ static void print_members(const cJSON *doc)
                 break;
             off += (size_t)n;
         }
-        printf("%-20s %-22s %-8s %s\n", str_of(m, "name"), str_of(m, "addr"),
-               str_of(m, "status"), tags);
+        printf("%-20s %-22s %-8s %s\n", json_str(m, "name"), json_str(m, "addr"),
+               json_str(m, "status"), tags);
     }
 }
 
@@ -66,7 +54,7 @@ int cmd_members(int argc, char **argv)
 
 static void print_join(const cJSON *doc)
 {
-    printf("joining through %.0f address(es)\n", num_of(doc, "started"));
+    printf("joining through %.0f address(es)\n", json_num(doc, "started"));
 }
 
 int cmd_join(int argc, char **argv)
@@ -112,7 +100,7 @@ int cmd_leave(int argc, char **argv)
 
 static void print_event(const cJSON *doc)
 {
-    printf("event sent at lamport time %.0f\n", num_of(doc, "ltime"));
+    printf("event sent at lamport time %.0f\n", json_num(doc, "ltime"));
 }
 
 int cmd_event(int argc, char **argv)
@@ -140,8 +128,8 @@ static void print_events(const cJSON *doc)
 {
     const cJSON *e;
     cJSON_ArrayForEach(e, doc)
-        printf("%6.0f %-16s %-16s %s\n", num_of(e, "ltime"), str_of(e, "origin"),
-               str_of(e, "name"), str_of(e, "payload"));
+        printf("%6.0f %-16s %-16s %s\n", json_num(e, "ltime"), json_str(e, "origin"),
+               json_str(e, "name"), json_str(e, "payload"));
 }
 
 int cmd_events(int argc, char **argv)
@@ -163,8 +151,8 @@ static void print_state(const cJSON *doc)
     cJSON_ArrayForEach(r, doc)
     {
         char *v = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(r, "value"));
-        printf("%-16s %-20s v%-6.0f %s\n", str_of(r, "node"), str_of(r, "key"),
-               num_of(r, "version"), v != NULL ? v : "");
+        printf("%-16s %-20s v%-6.0f %s\n", json_str(r, "node"), json_str(r, "key"),
+               json_num(r, "version"), v != NULL ? v : "");
         free(v);
     }
 }
@@ -207,10 +195,10 @@ int cmd_state(int argc, char **argv)
 static void print_keys(const cJSON *doc)
 {
     const cJSON *k;
-    int members = (int)num_of(doc, "members");
+    int members = (int)json_num(doc, "members");
     cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(doc, "keys"))
-        printf("%s  %s  %d/%d members%s\n", str_of(k, "key"), str_of(k, "fingerprint"),
-               (int)num_of(k, "members_with_key"), members,
+        printf("%s  %s  %d/%d members%s\n", json_str(k, "key"), json_str(k, "fingerprint"),
+               (int)json_num(k, "members_with_key"), members,
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "primary")) ? "  (primary)" : "");
     if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "keys")) == 0)
         printf("encryption is off (no keys)\n");

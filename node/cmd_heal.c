@@ -15,18 +15,6 @@
 #define FLAG_JSON {"--json", CLI_BOOL, &json, "print JSON", false, false}
 #define FLAG_END {NULL, 0, NULL, NULL, false, false}
 
-static const char *str_of(const cJSON *o, const char *key)
-{
-    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-    return s != NULL ? s : "";
-}
-
-static double num_of(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static void print_services(const cJSON *doc)
 {
     printf("%-16s %-10s %-9s %-8s %-7s %-9s %s\n", "SERVICE", "TYPE", "PROCESS", "PID", "HEALTHY",
@@ -36,12 +24,12 @@ static void print_services(const cJSON *doc)
     {
         const cJSON *checks = cJSON_GetObjectItemCaseSensitive(s, "checks");
         const cJSON *c0 = cJSON_GetArrayItem(checks, 0);
-        const char *inc = str_of(s, "open_incident");
-        printf("%-16s %-10s %-9s %-8.0f %-7s %-9.0f %s\n", str_of(s, "name"), str_of(s, "type"),
-               str_of(s, "process"), num_of(s, "pid"),
+        const char *inc = json_str(s, "open_incident");
+        printf("%-16s %-10s %-9s %-8.0f %-7s %-9.0f %s\n", json_str(s, "name"), json_str(s, "type"),
+               json_str(s, "process"), json_num(s, "pid"),
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "healthy")) ? "yes" : "no",
-               num_of(s, "restarts_in_window"),
-               inc[0] ? inc : (c0 != NULL ? str_of(c0, "last_detail") : "-"));
+               json_num(s, "restarts_in_window"),
+               inc[0] ? inc : (c0 != NULL ? json_str(c0, "last_detail") : "-"));
     }
 }
 
@@ -62,9 +50,9 @@ int cmd_services(int argc, char **argv)
 static void print_incident_row(const cJSON *i)
 {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(i, "diagnosis");
-    printf("%-34s %-12s %-16s %-8s %-16s %-19s %s\n", str_of(i, "id"), str_of(i, "service"),
-           str_of(i, "state"), str_of(i, "outcome"), str_of(d, "class"), str_of(d, "cause"),
-           str_of(d, "signal"));
+    printf("%-34s %-12s %-16s %-8s %-16s %-19s %s\n", json_str(i, "id"), json_str(i, "service"),
+           json_str(i, "state"), json_str(i, "outcome"), json_str(d, "class"), json_str(d, "cause"),
+           json_str(d, "signal"));
 }
 
 static void print_incidents(const cJSON *doc)
@@ -98,26 +86,26 @@ static void print_incident(const cJSON *i)
 {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(i, "diagnosis");
     printf("incident %s\n  service   %s on %s\n  state     %s %s (escalation level %.0f, %s)\n",
-           str_of(i, "id"), str_of(i, "service"), str_of(i, "node"), str_of(i, "state"),
-           str_of(i, "outcome"), num_of(i, "level"), str_of(i, "level_name"));
-    printf("  diagnosis %s, cause %s (confidence %.2f), severity %.0f\n", str_of(d, "class"),
-           str_of(d, "cause"), num_of(d, "confidence"), num_of(d, "severity"));
+           json_str(i, "id"), json_str(i, "service"), json_str(i, "node"), json_str(i, "state"),
+           json_str(i, "outcome"), json_num(i, "level"), json_str(i, "level_name"));
+    printf("  diagnosis %s, cause %s (confidence %.2f), severity %.0f\n", json_str(d, "class"),
+           json_str(d, "cause"), json_num(d, "confidence"), json_num(d, "severity"));
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d, "evidence"))
     {
         char thr[48] = "";
-        if (num_of(e, "threshold") != 0)
-            snprintf(thr, sizeof(thr), " (threshold %g)", num_of(e, "threshold"));
-        printf("  evidence  %s %s = %g%s: %s\n", str_of(e, "source"), str_of(e, "metric"),
-               num_of(e, "value"), thr, str_of(e, "detail"));
+        if (json_num(e, "threshold") != 0)
+            snprintf(thr, sizeof(thr), " (threshold %g)", json_num(e, "threshold"));
+        printf("  evidence  %s %s = %g%s: %s\n", json_str(e, "source"), json_str(e, "metric"),
+               json_num(e, "value"), thr, json_str(e, "detail"));
     }
     printf("  timeline\n");
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(i, "timeline"))
     {
-        const char *action = str_of(e, "action");
-        printf("    %s  %-13s %-12s %-12s %s\n", str_of(e, "time"), str_of(e, "kind"),
+        const char *action = json_str(e, "action");
+        printf("    %s  %-13s %-12s %-12s %s\n", json_str(e, "time"), json_str(e, "kind"),
                strcmp(action, "none") == 0 ? "" : action,
-               num_of(e, "result") != 0 ? str_of(e, "result_name") : "", str_of(e, "detail"));
+               json_num(e, "result") != 0 ? json_str(e, "result_name") : "", json_str(e, "detail"));
     }
 }
 
@@ -142,7 +130,7 @@ int cmd_incident(int argc, char **argv)
 
 static void print_approved(const cJSON *doc)
 {
-    printf("approved %s\n", str_of(doc, "id"));
+    printf("approved %s\n", json_str(doc, "id"));
 }
 
 int cmd_approve(int argc, char **argv)

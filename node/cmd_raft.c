@@ -12,18 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *str_of(const cJSON *o, const char *key)
-{
-    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-    return s != NULL ? s : "";
-}
-
-static double num_of(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static void print_list(const char *label, const cJSON *arr)
 {
     printf("%-14s", label);
@@ -40,15 +28,15 @@ static void print_list(const char *label, const cJSON *arr)
 static void print_status(const cJSON *doc)
 {
     const cJSON *ledger = cJSON_GetObjectItemCaseSensitive(doc, "ledger");
-    printf("%-14s%s\n", "node", str_of(doc, "id"));
-    printf("%-14s%s\n", "role", str_of(doc, "role"));
-    printf("%-14s%.0f\n", "term", num_of(doc, "term"));
-    printf("%-14s%s\n", "leader", str_of(doc, "leader")[0] ? str_of(doc, "leader") : "(none)");
-    printf("%-14s%.0f\n", "commit index", num_of(doc, "commit_index"));
-    printf("%-14s%.0f\n", "last applied", num_of(doc, "last_applied"));
+    printf("%-14s%s\n", "node", json_str(doc, "id"));
+    printf("%-14s%s\n", "role", json_str(doc, "role"));
+    printf("%-14s%.0f\n", "term", json_num(doc, "term"));
+    printf("%-14s%s\n", "leader", json_str(doc, "leader")[0] ? json_str(doc, "leader") : "(none)");
+    printf("%-14s%.0f\n", "commit index", json_num(doc, "commit_index"));
+    printf("%-14s%.0f\n", "last applied", json_num(doc, "last_applied"));
     print_list("voters", cJSON_GetObjectItemCaseSensitive(doc, "voters"));
     print_list("learners", cJSON_GetObjectItemCaseSensitive(doc, "learners"));
-    printf("%-14s%.0f entries, root %s\n", "ledger", num_of(ledger, "size"), str_of(ledger, "root"));
+    printf("%-14s%.0f entries, root %s\n", "ledger", json_num(ledger, "size"), json_str(ledger, "root"));
 }
 
 static void print_done(const cJSON *doc)
@@ -116,8 +104,8 @@ int cmd_raft(int argc, char **argv)
 
 static void print_committed(const cJSON *doc)
 {
-    printf("committed at index %.0f (ledger entry %.0f, term %.0f)\n", num_of(doc, "index"),
-           num_of(doc, "ledger_index"), num_of(doc, "term"));
+    printf("committed at index %.0f (ledger entry %.0f, term %.0f)\n", json_num(doc, "index"),
+           json_num(doc, "ledger_index"), json_num(doc, "term"));
 }
 
 int cmd_propose(int argc, char **argv)

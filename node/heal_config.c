@@ -5,6 +5,7 @@
 #include "heal_config.h"
 
 #include "base/pl_err.h"
+#include "base/pl_text.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -156,7 +157,7 @@ static int parse_check(const struct config_ctx *c, const cJSON *o, const char *p
         char addr[160] = "";
         if ((rc = config_get_str(c, o, path, "address", addr, sizeof(addr))) != 0)
             return rc;
-        if (addr[0] == '\0' || agent_addr_split(addr, k->host, sizeof(k->host), &k->port) != 0 ||
+        if (addr[0] == '\0' || pl_addr_split(addr, k->host, sizeof(k->host), &k->port) != 0 ||
             k->port == 0)
             return fail(c, "%s.address: expected HOST:PORT", path);
     } else if (strcmp(type, "exec") == 0) {

@@ -6,6 +6,7 @@
 #include "pl_assert.h"
 #include "pl_err.h"
 #include "pl_log.h"
+#include "pl_text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -47,32 +48,6 @@ struct raft_transport_peer {
     uint64_t retry_at_ms;
     uint32_t backoff_ms;
 };
-
-static int addr_parse(const char *text, struct sockaddr_storage *out)
-{
-    const char *colon = strrchr(text, ':');
-    if (colon == NULL || colon == text)
-        return PL_EMALFORMED;
-    char host[RAFT_TRANSPORT_ADDR_MAX];
-    const char *h = text;
-    size_t hlen = (size_t)(colon - text);
-    if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
-        h++;
-        hlen -= 2;
-    }
-    if (hlen == 0 || hlen >= sizeof(host))
-        return PL_EMALFORMED;
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port <= 0 || port > 65535)
-        return PL_EMALFORMED;
-    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0 ||
-        uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0)
-        return 0;
-    return PL_EMALFORMED;
-}
 
 static void maybe_close_done(struct raft_transport *t)
 {
@@ -194,7 +169,7 @@ static void connect_cb(uv_connect_t *req, int status)
 static void dial(struct raft_transport *t, struct raft_transport_peer *p)
 {
     struct sockaddr_storage sa;
-    if (addr_parse(p->addr, &sa) != 0)
+    if (pl_addr_resolve(p->addr, &sa) != 0)
         return;
     struct raft_transport_conn *c = conn_new(t);
     if (c == NULL)
@@ -375,7 +350,7 @@ int raft_transport_init(struct raft_transport *t, uv_loop_t *loop, const char *b
     t->loop = loop;
     t->hooks = *hooks;
     struct sockaddr_storage sa;
-    if (addr_parse(bind_addr, &sa) != 0)
+    if (pl_addr_resolve(bind_addr, &sa) != 0)
         return PL_EMALFORMED;
     uv_tcp_init(loop, &t->listener);
     t->listener.data = t;

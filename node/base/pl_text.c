@@ -6,7 +6,10 @@
 
 #include "pl_err.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,4 +138,52 @@ int pl_time_parse(const char *text, uint64_t *ms_out)
         return PL_EMALFORMED;
     *ms_out = (uint64_t)(t - offset_s) * 1000 + frac_ms;
     return 0;
+}
+
+int pl_addr_split(const char *addr, char *host, size_t host_size, int *port)
+{
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL || colon == addr)
+        return PL_EMALFORMED;
+    const char *h = addr;
+    size_t hlen = (size_t)(colon - addr);
+    if (h[0] == '[') {
+        if (hlen < 2 || h[hlen - 1] != ']')
+            return PL_EMALFORMED;
+        h++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= host_size)
+        return PL_EMALFORMED;
+    char *end = NULL;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 0 || p > 65535)
+        return PL_EMALFORMED;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+int pl_addr_resolve(const char *addr, struct sockaddr_storage *out)
+{
+    char host[64];
+    int port;
+    if (pl_addr_split(addr, host, sizeof(host), &port) != 0)
+        return PL_EMALFORMED;
+    memset(out, 0, sizeof(*out));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        return 0;
+    }
+    return PL_EMALFORMED;
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* Writes 2*n hex digits and a NUL into `out` (size >= 2*n+1). */
 void pl_hex_encode(const uint8_t *in, size_t n, char *out);
@@ -25,5 +26,11 @@ void pl_time_format_rfc3339(uint64_t ms, char out[25]);
 /* Parses RFC 3339 ("2026-11-21T10:00:00Z", optional fraction and numeric offset) or a
  * plain integer of milliseconds since the epoch. PL_EMALFORMED otherwise. */
 int pl_time_parse(const char *text, uint64_t *ms_out);
+
+/* Splits "HOST:PORT" (IPv4, a name, or [IPv6]) into host and port (0..65535).
+ * PL_EMALFORMED otherwise. */
+int pl_addr_split(const char *addr, char *host, size_t host_size, int *port);
+/* Parses a numeric "IP:PORT" or "[IPv6]:PORT" into a socket address (no name lookup). */
+int pl_addr_resolve(const char *addr, struct sockaddr_storage *out);
 
 #endif

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "pl_buf.h"
@@ -162,6 +164,34 @@ static void test_text(void **state)
     assert_int_equal(pl_time_parse("2025-13-01T00:00:00Z", &ms), PL_EMALFORMED);
 }
 
+static void test_addr(void **state)
+{
+    (void)state;
+    char host[64];
+    int port;
+    assert_int_equal(pl_addr_split("127.0.0.1:7946", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 7946);
+    assert_int_equal(pl_addr_split("[::1]:80", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(pl_addr_split("node-a:0", host, sizeof(host), &port), 0);
+    assert_int_equal(pl_addr_split("nope", host, sizeof(host), &port), PL_EMALFORMED);
+    assert_int_equal(pl_addr_split(":80", host, sizeof(host), &port), PL_EMALFORMED);
+    assert_int_equal(pl_addr_split("h:65536", host, sizeof(host), &port), PL_EMALFORMED);
+    assert_int_equal(pl_addr_split("h:12x", host, sizeof(host), &port), PL_EMALFORMED);
+    assert_int_equal(pl_addr_split("h:", host, sizeof(host), &port), PL_EMALFORMED);
+    assert_int_equal(pl_addr_split("[::1:80", host, sizeof(host), &port), PL_EMALFORMED);
+    assert_int_equal(pl_addr_split("abcdef:1", host, 4, &port), PL_EMALFORMED);
+
+    struct sockaddr_storage sa;
+    assert_int_equal(pl_addr_resolve("127.0.0.1:8080", &sa), 0);
+    assert_int_equal(sa.ss_family, AF_INET);
+    assert_int_equal(ntohs(((struct sockaddr_in *)&sa)->sin_port), 8080);
+    assert_int_equal(pl_addr_resolve("[::1]:9", &sa), 0);
+    assert_int_equal(sa.ss_family, AF_INET6);
+    assert_int_equal(pl_addr_resolve("localhost:80", &sa), PL_EMALFORMED);
+}
+
 static void test_manual_clock(void **state)
 {
     (void)state;
@@ -178,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_err_names),        cmocka_unit_test(test_buf_limit),
         cmocka_unit_test(test_mp_roundtrip),     cmocka_unit_test(test_rand_deterministic),
         cmocka_unit_test(test_text),             cmocka_unit_test(test_manual_clock),
+        cmocka_unit_test(test_addr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
