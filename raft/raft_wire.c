@@ -68,15 +68,10 @@ static int config_read(const msgpack_object *o, struct raft_config *out)
     return 0;
 }
 
-static int mp_sane(const uint8_t *p, size_t n);
-
 int raft_config_decode(const uint8_t *p, size_t n, struct raft_config *out)
 {
     msgpack_unpacked up;
-    int rc = mp_sane(p, n);
-    if (rc != 0)
-        return rc;
-    rc = pl_mp_parse(p, n, &up);
+    int rc = pl_mp_parse(p, n, &up);
     if (rc != 0)
         return rc;
     rc = config_read(&up.data, out);
@@ -276,79 +271,6 @@ static int decode_body(const msgpack_object *f, struct raft_wire_msg *out)
     return PL_EMALFORMED;
 }
 
-/* msgpack-c allocates a container's elements before it reads them, so 5 bytes claiming
- * an array of 2^32 elements make it ask for 64 GiB. This pass walks the headers first and
- * refuses any container that claims more elements than there are bytes left (each element
- * takes at least one), which bounds what the real parse allocates by the input's size. */
-static int mp_sane(const uint8_t *p, size_t n)
-{
-    size_t pos = 0;
-    uint64_t need = 1;
-    while (need > 0) {
-        if (pos >= n)
-            return PL_EMALFORMED;
-        uint8_t c = p[pos++];
-        need--;
-        uint64_t skip = 0, items = 0;
-        size_t hdr = 0;
-        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
-            /* fixint, nil, bool */
-        } else if (c >= 0x80 && c <= 0x8f) {
-            items = 2u * (c & 0x0f);
-        } else if (c >= 0x90 && c <= 0x9f) {
-            items = c & 0x0f;
-        } else if (c >= 0xa0 && c <= 0xbf) {
-            skip = c & 0x1f;
-        } else {
-            switch (c) {
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xca: case 0xce: case 0xd2: skip = 4; break;
-            case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xc4: case 0xd9: hdr = 1; break;
-            case 0xc5: case 0xda: hdr = 2; break;
-            case 0xc6: case 0xdb: hdr = 4; break;
-            case 0xc7: hdr = 1; break;
-            case 0xc8: hdr = 2; break;
-            case 0xc9: hdr = 4; break;
-            case 0xdc: case 0xde: hdr = 2; break;
-            case 0xdd: case 0xdf: hdr = 4; break;
-            default: return PL_EMALFORMED; /* 0xc1 is never used */
-            }
-            if (hdr) {
-                if (n - pos < hdr)
-                    return PL_EMALFORMED;
-                uint64_t v = 0;
-                for (size_t i = 0; i < hdr; i++)
-                    v = (v << 8) | p[pos + i];
-                pos += hdr;
-                if (c == 0xdc || c == 0xdd)
-                    items = v;
-                else if (c == 0xde || c == 0xdf)
-                    items = 2 * v;
-                else if (c >= 0xc7 && c <= 0xc9)
-                    skip = v + 1; /* ext: type byte and data */
-                else
-                    skip = v;
-            }
-        }
-        if (skip > n - pos)
-            return PL_EMALFORMED;
-        pos += skip;
-        if (items > n - pos)
-            return PL_EMALFORMED;
-        need += items;
-        if (need > n - pos)
-            return PL_EMALFORMED;
-    }
-    return 0;
-}
-
 int raft_wire_decode(const uint8_t *p, size_t n, struct raft_wire_msg *out)
 {
     memset(out, 0, sizeof(*out));
@@ -356,11 +278,10 @@ int raft_wire_decode(const uint8_t *p, size_t n, struct raft_wire_msg *out)
     out->open = true;
     if (n > RAFT_WIRE_MSG_BYTES_MAX)
         return PL_ETOOBIG;
-    int rc = mp_sane(p, n);
-    if (rc != 0)
-        return rc;
+    /* pl_mp_parse refuses containers that claim more elements than bytes remain, so no
+     * message makes msgpack-c allocate more than its own size allows. */
     msgpack_unpacked_destroy(&out->up);
-    rc = pl_mp_parse(p, n, &out->up);
+    int rc = pl_mp_parse(p, n, &out->up);
     if (rc != 0)
         return rc;
     const msgpack_object *o = &out->up.data;
