@@ -766,7 +766,9 @@ def report(results, systems, sizes, args):
             cells = {}
             for s in names:
                 vals = [r.get(key) for r in results if r["system"] == s and r["n"] == n]
-                if key == "false_failed":
+                if not vals:
+                    cells[s] = ("no run", None)
+                elif key == "false_failed":
                     tot = sum(v for v in vals if v is not None)
                     cells[s] = ("%d in %d runs" % (tot, len(vals)), tot)
                 else:

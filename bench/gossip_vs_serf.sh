@@ -102,7 +102,9 @@ cleanup()
     fi
     if [ -f "$rundir/pids" ]; then
         while read -r pid; do
-            [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || continue
+            if [ -z "$pid" ] || [ ! -r "/proc/$pid/cmdline" ]; then
+                continue
+            fi
             exe="$(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -d' ' -f1)"
             if [ "$exe" = "$serf" ] || [ "$exe" = "$platelet" ]; then
                 kill -KILL "$pid" 2>/dev/null || true
