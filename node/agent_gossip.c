@@ -1333,7 +1333,7 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
         for (int i = 0; i < a->cfg.njoin; i++)
             list[i] = a->cfg.join[i];
         gossip_join(ag->core, now_ms(ag), list, (size_t)a->cfg.njoin);
-        ag->rejoin_ms = 1000;
+        ag->rejoin_ms = 200;
         uv_timer_start(&ag->rejoin_timer, rejoin_cb, ag->rejoin_ms, 0);
     }
     process(ag);
@@ -1343,7 +1343,7 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
 }
 
 /* Like Consul's retry_join: while we know nobody else, try the --join addresses again,
- * with the wait doubling from 1 s to 30 s, so agents may start in any order. */
+ * with the wait doubling from 200 ms to 30 s, so agents may start in any order. */
 static void rejoin_cb(uv_timer_t *t)
 {
     struct agent_gossip *ag = t->data;

@@ -101,11 +101,16 @@ struct agent_raft {
     char last_published_leader[AGENT_NAME_MAX];
     struct raft_wire_stats wire_stats;
     void (*stop_done)(struct agent *a);
+    /* Added to the loop's clock for the core (see bootstrap: the first election of a new
+     * cluster is not kept waiting a whole timeout). A constant shift is invisible to the
+     * core otherwise: it only compares times it was given. */
+    uint64_t clock_offset_ms;
+    uv_timer_t kick; /* runs the housekeeping at once after a membership change */
 };
 
 static void step(struct agent_raft *ar, const struct raft_event *ev);
 
-static uint64_t now_ms(struct agent_raft *ar) { return uv_now(&ar->agent->loop); }
+static uint64_t now_ms(struct agent_raft *ar) { return uv_now(&ar->agent->loop) + ar->clock_offset_ms; }
 
 uint64_t agent_raft_id(const char *name)
 {
@@ -711,9 +716,14 @@ static void known_refresh(struct agent_raft *ar)
     }
 }
 
+static void housekeep_cb(uv_timer_t *t);
+
 static void member_cb(void *data, const struct gossip_out *change)
 {
     struct agent_raft *ar = data;
+    /* Bootstrap and auto-join act on membership: look again at once, not at the next round. */
+    if (!uv_is_active((uv_handle_t *)&ar->kick) && !ar->agent->stopping)
+        uv_timer_start(&ar->kick, housekeep_cb, 0, 0);
     /* Only read the core here (we are inside its output walk); housekeeping acts later. */
     const struct gossip_member *m = gossip_member_find(agent_gossip_core(ar->gossip), change->name);
     if (m != NULL)
@@ -767,6 +777,11 @@ static int bootstrap(struct agent_raft *ar, char names[][AGENT_NAME_MAX], int n)
         PL_INFO("raft", "bootstrapped a new cluster voters=%s", list);
         struct raft_event ev = {.type = RAFT_EV_TICK};
         step(ar, &ev);
+        /* The first tick armed an election timer in [T, 2T). Nobody can be leader of a
+         * cluster that did not exist a moment ago, so skip the first T (as etcd advances
+         * its ticks at boot): the first election now comes within [0, T). */
+        ar->clock_offset_ms = ar->opts.election_timeout_ms;
+        step(ar, &ev);
     }
     return rc;
 }
@@ -795,6 +810,15 @@ static void maybe_bootstrap(struct agent_raft *ar)
 {
     if (ar->member || !ar->voter)
         return;
+    /* Someone's election or AppendEntries reached us before we bootstrapped: we already
+     * hold (durable) Raft state, so we are part of that cluster now. Bootstrapping on top
+     * would rewrite our term and vote, which could let us vote twice in one term. */
+    if (raft_term(&ar->raft) > 0 || raft_last_index(&ar->raft) > 0) {
+        ar->member = true;
+        PL_INFO("raft", "joined through the cluster's messages term=%llu",
+                (unsigned long long)raft_term(&ar->raft));
+        return;
+    }
     char names[KNOWN_MAX][AGENT_NAME_MAX];
     int n = 0;
     if (ar->n_voters_cfg > 0) {
@@ -1147,6 +1171,10 @@ static int config_parse(struct agent_raft *ar, char *err, size_t err_size)
 {
     struct agent *a = ar->agent;
     raft_options_default(&ar->opts, agent_raft_id(a->cfg.name));
+    /* This stage's state machine is the whole ledger, so a snapshot costs O(ledger): take
+     * one rarely (the in-memory log holds up to this many entries meanwhile). */
+    ar->opts.snapshot_threshold = 100000;
+    ar->opts.snapshot_trailing = 10000;
     ar->auto_join = true;
     /* Default Raft address: the gossip bind host, port + 1. */
     char host[AGENT_ADDR_MAX];
@@ -1237,8 +1265,9 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
         return rc;
     uv_timer_init(&a->loop, &ar->timer);
     uv_timer_init(&a->loop, &ar->housekeep);
+    uv_timer_init(&a->loop, &ar->kick);
     uv_check_init(&a->loop, &ar->flush);
-    ar->timer.data = ar->housekeep.data = ar->flush.data = ar;
+    ar->timer.data = ar->housekeep.data = ar->flush.data = ar->kick.data = ar;
 
     /* The ledger is the state machine; open it first so a corrupt one stops us early. */
     rc = ledger_open(&ar->ledger, &a->store, &a->keys);
@@ -1354,6 +1383,7 @@ static void raft_module_stop(struct agent *a, void *state, void (*done)(struct a
     }
     ar->stop_done = done;
     uv_timer_stop(&ar->timer);
+    uv_timer_stop(&ar->kick);
     uv_timer_start(&ar->housekeep, stop_close_cb, 100, 0);
 }
 

@@ -126,6 +126,12 @@ int pl_store_open(struct pl_store *s, const char *data_dir, unsigned flags)
     rocksdb_options_set_create_missing_column_families(s->opts, create);
     rocksdb_options_set_paranoid_checks(s->opts, 1);
     rocksdb_options_set_max_open_files(s->opts, 256);
+    /* Nine families with RocksDB's default 64 MiB memtable each would let one node grow to
+     * hundreds of MiB under load; a node's writes are small, so cap them: 4 MiB per
+     * memtable and 32 MiB for all of them together (then RocksDB flushes the largest). */
+    rocksdb_options_set_write_buffer_size(s->opts, 4u << 20);
+    rocksdb_options_set_db_write_buffer_size(s->opts, 32u << 20);
+    rocksdb_options_set_max_total_wal_size(s->opts, 64u << 20);
 
     /* RocksDB insists that every family on disk is opened, so open the union of ours and
      * whatever a newer build may have added. */

@@ -10,16 +10,17 @@ import json
 import socket
 import sys
 import threading
+import time
 
 
 class UnixConnection(http.client.HTTPConnection):
     def __init__(self, path):
-        super().__init__("localhost", timeout=15)
+        super().__init__("localhost", timeout=5)
         self.path = path
 
     def connect(self):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(15)
+        self.sock.settimeout(5)
         self.sock.connect(self.path)
 
 
@@ -28,10 +29,13 @@ def main():
     acked, lock = [], threading.Lock()
     next_n = iter(range(count))
     workers = 8
+    deadline = time.monotonic() + 120  # the whole run is bounded in time, not only in count
 
     def work(w):
         conn = None
         for n in next_n:
+            if time.monotonic() > deadline:
+                break
             path = sockets[(n + w) % len(sockets)]
             body = json.dumps({"kind": "note", "body": {"tag": tag, "n": n}})
             try:
