@@ -48,6 +48,8 @@ struct gossip_suspicion
     uint64_t deadline_ms;
     uint32_t k;         /* confirmations expected */
     uint32_t confirmed; /* independent confirmations so far */
+    uint32_t quorum;    /* fast_suspicion: suspecters that make a majority of the others */
+    uint32_t names_max; /* room in names[] */
     uint32_t names_n;
     char names[][GOSSIP_NAME_MAX]; /* the original suspecter and each confirmer */
 };
@@ -975,7 +977,15 @@ static void queue_suspect(struct gossip *g, struct gossip_member *m, const char 
     m->bcast_id = bcast_queue(g, BC_MEMBER, slot_of(g, m), &msg);
 }
 
-static void suspicion_rearm(struct gossip *g, struct gossip_member *m)
+/*
+ * Lifeguard's dynamic suspicion timeout (memberlist suspicion.go), plus our quorum rule when
+ * fast_suspicion is on: once a majority of the other live members have each failed to reach
+ * the suspect on their own (the original suspecter and independent confirmations, each a
+ * failed direct probe AND failed indirect probes), waiting out the rest of the minimum adds
+ * nothing but delay. The suspect then gets a last grace of two probe timeouts from that
+ * moment to refute (it was told first, by the buddy system), and is declared dead after.
+ */
+static void suspicion_rearm(struct gossip *g, struct gossip_member *m, uint64_t now)
 {
     struct gossip_suspicion *s = m->suspicion;
     uint64_t t;
@@ -987,6 +997,11 @@ static void suspicion_rearm(struct gossip *g, struct gossip_member *m)
         t = v < (double)s->min_ms ? s->min_ms : (uint64_t)floor(v);
     }
     s->deadline_ms = s->start_ms + t;
+    if (g->cfg.fast_suspicion && g->cfg.lifeguard && s->quorum >= 2 && s->names_n >= s->quorum) {
+        uint64_t quick = now + 2 * (uint64_t)g->cfg.probe_timeout_ms;
+        if (quick < s->deadline_ms)
+            s->deadline_ms = quick;
+    }
 }
 
 static void suspicion_start(struct gossip *g,
@@ -1001,7 +1016,11 @@ static void suspicion_start(struct gossip *g,
     int64_t k = (int64_t)g->cfg.suspicion_mult - 2;
     if ((int64_t)n - 2 < k || k < 0)
         k = 0;
-    uint32_t names = (uint32_t)k + 1;
+    /* n counts the live members including us and the suspect; a majority of the others
+     * (everyone but the suspect) is the quorum rule's threshold. */
+    uint32_t others = n > 1 ? n - 1 : 1;
+    uint32_t quorum = others / 2 + 1;
+    uint32_t names = PL_MAX((uint32_t)k + 1, quorum);
     struct gossip_suspicion *s = calloc(1, sizeof(*s) + names * sizeof(s->names[0]));
     if (s == NULL)
         return;
@@ -1009,25 +1028,32 @@ static void suspicion_start(struct gossip *g,
     s->min_ms = min;
     s->max_ms = min * g->cfg.suspicion_max_timeout_mult;
     s->k = (uint32_t)k;
+    s->quorum = quorum;
+    s->names_max = names;
     copy_str(s->names[0], GOSSIP_NAME_MAX, from);
     s->names_n = 1;
     m->suspicion = s;
     g->suspects[g->suspects_n++] = slot_of(g, m);
-    suspicion_rearm(g, m);
+    suspicion_rearm(g, m, now);
 }
 
-/* Counts an independent confirmation; true when it is new. */
-static bool suspicion_confirm(struct gossip *g, struct gossip_member *m, const char *from)
+/* Counts an independent confirmation; true when it is new. Lifeguard's count stops at k;
+ * the quorum rule keeps counting distinct suspecters up to its threshold. */
+static bool suspicion_confirm(struct gossip *g, struct gossip_member *m, const char *from,
+                              uint64_t now)
 {
     struct gossip_suspicion *s = m->suspicion;
-    if (s == NULL || s->confirmed >= s->k)
+    if (s == NULL || s->names_n >= s->names_max)
+        return false;
+    if (s->confirmed >= s->k && !(g->cfg.fast_suspicion && s->names_n < s->quorum))
         return false;
     for (uint32_t i = 0; i < s->names_n; i++)
         if (strcmp(s->names[i], from) == 0)
             return false;
     copy_str(s->names[s->names_n++], GOSSIP_NAME_MAX, from);
-    s->confirmed++;
-    suspicion_rearm(g, m);
+    if (s->confirmed < s->k)
+        s->confirmed++;
+    suspicion_rearm(g, m, now);
     return true;
 }
 
@@ -1044,7 +1070,7 @@ static void on_suspect(struct gossip *g, uint64_t now, const struct gossip_msg *
     if (m == NULL || msg->incarnation < m->incarnation)
         return;
     if (m->status == GOSSIP_SUSPECT && msg->incarnation == m->incarnation) {
-        if (suspicion_confirm(g, m, msg->from)) {
+        if (suspicion_confirm(g, m, msg->from, now)) {
             trace(g, now, "confirm name=%s from=%s n=%u", m->name, msg->from,
                   m->suspicion->confirmed);
             queue_suspect(g, m, msg->from);
@@ -1903,7 +1929,7 @@ static void probe_finish(struct gossip *g, uint64_t now)
     copy_str(s.from, sizeof(s.from), g->members[0].name);
     if (m->status == GOSSIP_SUSPECT) {
         /* Our own failed probe of a suspect is a confirmation. */
-        if (suspicion_confirm(g, m, s.from)) {
+        if (suspicion_confirm(g, m, s.from, now)) {
             queue_suspect(g, m, s.from);
             if (g->cfg.fast_suspicion)
                 send_now(g, now, &s, pr->slot);
