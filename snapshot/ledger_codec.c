@@ -82,7 +82,7 @@ int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e)
     if (len == 0 || len > LEDGER_LEAF_MAX)
         return PL_EMALFORMED;
     msgpack_unpacked u;
-    if (pl_mp_check(leaf, len) != 0 || pl_mp_parse(leaf, len, &u) != 0)
+    if (pl_mp_parse(leaf, len, &u) != 0)
         return PL_EMALFORMED;
     int rc = PL_EMALFORMED;
     const msgpack_object *o = &u.data;

@@ -6,7 +6,6 @@
 #include "pl_assert.h"
 #include "pl_err.h"
 #include "pl_mp.h"
-#include "pl_mp_check.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -59,7 +58,7 @@ int snapshot_put(struct pl_store *s,
 static int decode(const uint8_t *p, size_t len, uint64_t key_index, struct snapshot *out)
 {
     msgpack_unpacked u;
-    if (pl_mp_check(p, len) != 0 || pl_mp_parse(p, len, &u) != 0)
+    if (pl_mp_parse(p, len, &u) != 0)
         return PL_ECORRUPT;
     int rc = PL_ECORRUPT;
     struct snapshot snap;

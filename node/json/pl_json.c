@@ -7,7 +7,6 @@
 #include "pl_assert.h"
 #include "pl_err.h"
 #include "pl_mp.h"
-#include "pl_mp_check.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -546,7 +545,7 @@ int pl_json_from_object(const msgpack_object *o, struct pl_buf *out)
 int pl_json_from_msgpack(const uint8_t *p, size_t len, struct pl_buf *out)
 {
     msgpack_unpacked u;
-    if (pl_mp_check(p, len) != 0 || pl_mp_parse(p, len, &u) != 0)
+    if (pl_mp_parse(p, len, &u) != 0)
         return PL_EMALFORMED;
     int rc = pl_json_from_object(&u.data, out);
     msgpack_unpacked_destroy(&u);
