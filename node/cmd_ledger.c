@@ -312,19 +312,26 @@ static void print_head_json(const struct ledger_head *h)
     printf("\"}");
 }
 
+/* The flags of the commands that take only --data-dir and --json; cli_parse's return. */
+static int parse_dir_json(const char *cmd, const char *usage, int argc, char **argv,
+                          const char **data_dir, bool *json)
+{
+    struct cli_flag flags[] = {
+        {"--data-dir", CLI_STR, data_dir, "the node's data directory", true, false},
+        {"--json", CLI_BOOL, json, "print one JSON document", false, false},
+        {0},
+    };
+    struct cli_args args;
+    return cli_parse(cmd, usage, flags, argc, argv, 0, 0, &args);
+}
+
 static int cmd_ledger_status(int argc, char **argv)
 {
     const char *cmd = "platelet ledger status";
     const char *data_dir = NULL;
     bool json = false;
-    struct cli_flag flags[] = {
-        {"--data-dir", CLI_STR, &data_dir, "the node's data directory", true, false},
-        {"--json", CLI_BOOL, &json, "print one JSON document", false, false},
-        {0},
-    };
-    struct cli_args args;
-    int rc = cli_parse(cmd, "platelet ledger status --data-dir D [--json]", flags, argc, argv, 0, 0,
-                       &args);
+    int rc = parse_dir_json(cmd, "platelet ledger status --data-dir D [--json]", argc, argv,
+                            &data_dir, &json);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     struct opened o;
@@ -577,14 +584,8 @@ static int cmd_ledger_check(int argc, char **argv)
     const char *cmd = "platelet ledger check";
     const char *data_dir = NULL;
     bool json = false;
-    struct cli_flag flags[] = {
-        {"--data-dir", CLI_STR, &data_dir, "the node's data directory", true, false},
-        {"--json", CLI_BOOL, &json, "print one JSON document", false, false},
-        {0},
-    };
-    struct cli_args args;
-    int rc = cli_parse(cmd, "platelet ledger check --data-dir D [--json]", flags, argc, argv, 0, 0,
-                       &args);
+    int rc = parse_dir_json(cmd, "platelet ledger check --data-dir D [--json]", argc, argv,
+                            &data_dir, &json);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     /* Not through ledger_open(): it refuses a damaged ledger, and check must name the damage. */
