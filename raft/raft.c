@@ -754,17 +754,27 @@ static void on_append(struct raft *r, const struct raft_msg *m)
     reply_append(r, m->from);
 }
 
+/* The leader's progress of the peer a reply came from, marked active; NULL when we are not
+ * the leader or the peer is unknown (counted as dropped). */
+static struct raft_progress *reply_progress(struct raft *r, uint64_t from)
+{
+    if (r->role != RAFT_LEADER)
+        return NULL;
+    struct raft_progress *p = prog_find(r, from);
+    if (p == NULL) {
+        r->stats.dropped_unknown++;
+        return NULL;
+    }
+    p->active = true;
+    return p;
+}
+
 /* Paper §5.3: the leader's side of AppendEntries, with the fast back-off hint. */
 static void on_append_result(struct raft *r, const struct raft_msg *m)
 {
-    if (r->role != RAFT_LEADER)
+    struct raft_progress *p = reply_progress(r, m->from);
+    if (p == NULL)
         return;
-    struct raft_progress *p = prog_find(r, m->from);
-    if (p == NULL) {
-        r->stats.dropped_unknown++;
-        return;
-    }
-    p->active = true;
     uint64_t last = last_index(r);
     if (m->append_result.success) {
         uint64_t mi = PL_MIN(m->append_result.match_index, last);
@@ -938,14 +948,9 @@ static void install_snapshot(struct raft *r)
 
 static void on_snapshot_result(struct raft *r, const struct raft_msg *m)
 {
-    if (r->role != RAFT_LEADER)
+    struct raft_progress *p = reply_progress(r, m->from);
+    if (p == NULL)
         return;
-    struct raft_progress *p = prog_find(r, m->from);
-    if (p == NULL) {
-        r->stats.dropped_unknown++;
-        return;
-    }
-    p->active = true;
     if (p->state != PROG_SNAPSHOT || m->snapshot_result.snap_index != p->snap_index)
         return;
     if (m->snapshot_result.done) {
