@@ -109,23 +109,31 @@ static void print_incident(const cJSON *i)
     }
 }
 
-int cmd_incident(int argc, char **argv)
+/* `platelet incident ID` and `platelet approve ID`: one incident id, then one API call on
+ * /v1/incidents/ID followed by suffix. */
+static int incident_call(const char *cmd, const char *usage, const char *method,
+                         const char *suffix, const char *body, void (*print)(const cJSON *),
+                         int argc, char **argv)
 {
-    static const char cmd[] = "platelet incident";
     const char *api = NULL;
     bool json = false;
     struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
     struct cli_args args;
-    int rc = cli_parse(cmd, "platelet incident ID [--api A] [--json]", flags, argc, argv, 1, 1,
-                       &args);
+    int rc = cli_parse(cmd, usage, flags, argc, argv, 1, 1, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     const char *id = args.pos[0];
     if (strlen(id) > 95 || strpbrk(id, "/?#% ") != NULL)
         return cli_fail(cmd, "'%s' is not an incident id", id);
     char path[160];
-    snprintf(path, sizeof(path), "/v1/incidents/%s", id);
-    return api_client_run(cmd, api_client_addr(api), "GET", path, NULL, json, print_incident);
+    snprintf(path, sizeof(path), "/v1/incidents/%s%s", id, suffix);
+    return api_client_run(cmd, api_client_addr(api), method, path, body, json, print);
+}
+
+int cmd_incident(int argc, char **argv)
+{
+    return incident_call("platelet incident", "platelet incident ID [--api A] [--json]", "GET",
+                         "", NULL, print_incident, argc, argv);
 }
 
 static void print_approved(const cJSON *doc)
@@ -135,19 +143,6 @@ static void print_approved(const cJSON *doc)
 
 int cmd_approve(int argc, char **argv)
 {
-    static const char cmd[] = "platelet approve";
-    const char *api = NULL;
-    bool json = false;
-    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
-    struct cli_args args;
-    int rc = cli_parse(cmd, "platelet approve INCIDENT [--api A] [--json]", flags, argc, argv, 1,
-                       1, &args);
-    if (rc != 0)
-        return rc == 1 ? 0 : rc;
-    const char *id = args.pos[0];
-    if (strlen(id) > 95 || strpbrk(id, "/?#% ") != NULL)
-        return cli_fail(cmd, "'%s' is not an incident id", id);
-    char path[160];
-    snprintf(path, sizeof(path), "/v1/incidents/%s/approve", id);
-    return api_client_run(cmd, api_client_addr(api), "POST", path, "{}", json, print_approved);
+    return incident_call("platelet approve", "platelet approve INCIDENT [--api A] [--json]",
+                         "POST", "/approve", "{}", print_approved, argc, argv);
 }
