@@ -76,6 +76,16 @@ static bool shared_trouble(const struct heal_signal *s)
     return s->services_total >= 3 && s->services_failing * 2 > s->services_total;
 }
 
+/* A drifted config file outranks whatever the exit or check looked like. */
+static void drift_override(const struct heal_signal *s, struct heal_diagnosis *d)
+{
+    if (s->config_drifted) {
+        set(d, HEAL_CLASS_CONFIG_DRIFT, HEAL_CAUSE_CONFIG_ERROR, 0.85, 3);
+        heal_diag_evidence_add(d, "config", "drifted", 1, 0,
+                               "the config file no longer matches its known-good copy");
+    }
+}
+
 static void diagnose_exit(const struct heal_signal *s, struct heal_diagnosis *d)
 {
     bool oom_like = s->term_signal == SIGKILL && s->proc_memory_fraction >= 0.9;
@@ -95,11 +105,7 @@ static void diagnose_exit(const struct heal_signal *s, struct heal_diagnosis *d)
         /* One exit on its own: most likely transient, a restart should hold. */
         set(d, HEAL_CLASS_TRANSIENT, HEAL_CAUSE_CODE_BUG, 0.5, 2);
     }
-    if (s->config_drifted) {
-        set(d, HEAL_CLASS_CONFIG_DRIFT, HEAL_CAUSE_CONFIG_ERROR, 0.85, 3);
-        heal_diag_evidence_add(d, "config", "drifted", 1, 0,
-                               "the config file no longer matches its known-good copy");
-    }
+    drift_override(s, d);
 }
 
 static void diagnose_check(const struct heal_signal *s, struct heal_diagnosis *d)
@@ -131,11 +137,7 @@ static void diagnose_check(const struct heal_signal *s, struct heal_diagnosis *d
         set(d, HEAL_CLASS_SERVICE_FAILURE, HEAL_CAUSE_NETWORK, 0.4, 3);
         break;
     }
-    if (s->config_drifted) {
-        set(d, HEAL_CLASS_CONFIG_DRIFT, HEAL_CAUSE_CONFIG_ERROR, 0.85, 3);
-        heal_diag_evidence_add(d, "config", "drifted", 1, 0,
-                               "the config file no longer matches its known-good copy");
-    }
+    drift_override(s, d);
 }
 
 static void diagnose_rate_or_latency(const struct heal_signal *s, struct heal_diagnosis *d)
