@@ -381,6 +381,16 @@ static void print_path_json(uint8_t path[][MERKLE_HASH_BYTES], size_t n)
     putchar(']');
 }
 
+/* One hash a line, indented, for the text output of proof and consistency. */
+static void print_path_text(uint8_t path[][MERKLE_HASH_BYTES], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        printf("  ");
+        print_hex(path[i], MERKLE_HASH_BYTES);
+        putchar('\n');
+    }
+}
+
 static int cmd_ledger_proof(int argc, char **argv)
 {
     const char *cmd = "platelet ledger proof";
@@ -468,11 +478,7 @@ static int cmd_ledger_proof(int argc, char **argv)
         printf("\nroot        ");
         print_hex(root, MERKLE_HASH_BYTES);
         printf("\naudit path  %zu hashes (leaf to root)\n", n);
-        for (size_t i = 0; i < n; i++) {
-            printf("  ");
-            print_hex(path[i], MERKLE_HASH_BYTES);
-            putchar('\n');
-        }
+        print_path_text(path, n);
         printf("leaf        %s\n", b64);
     }
     free(b64);
@@ -554,11 +560,7 @@ static int cmd_ledger_consistency(int argc, char **argv)
         printf("\nsecond      %" PRIu64 "  root ", second);
         print_hex(r2, MERKLE_HASH_BYTES);
         printf("\nproof       %zu hashes\n", n);
-        for (size_t i = 0; i < n; i++) {
-            printf("  ");
-            print_hex(proof[i], MERKLE_HASH_BYTES);
-            putchar('\n');
-        }
+        print_path_text(proof, n);
     }
     close_ledger(&o);
     return 0;
