@@ -139,13 +139,6 @@ static bool fault_drop(struct agent_gossip *ag, const char *addr, enum fault_dir
 
 /* --- UDP --------------------------------------------------------------------------- */
 
-struct delayed_packet {
-    struct agent_gossip *ag;
-    char addr[GOSSIP_ADDR_MAX];
-    size_t len;
-    uint8_t bytes[];
-};
-
 static void udp_send_now(struct agent_gossip *ag, const char *addr, const uint8_t *p, size_t len)
 {
     struct sockaddr_storage sa;
@@ -162,12 +155,9 @@ static void udp_send_now(struct agent_gossip *ag, const char *addr, const uint8_
     }
 }
 
-static void delayed_send_fire(void *arg)
+static void held_send(const struct fault_held *h)
 {
-    struct delayed_packet *d = arg;
-    if (!d->ag->agent->stopping || d->ag->core != NULL)
-        udp_send_now(d->ag, d->addr, d->bytes, d->len);
-    free(d);
+    udp_send_now(h->ctx, h->addr, h->bytes, h->len);
 }
 
 static void udp_send(struct agent_gossip *ag, const char *addr, const uint8_t *p, size_t len)
@@ -179,29 +169,21 @@ static void udp_send(struct agent_gossip *ag, const char *addr, const uint8_t *p
         udp_send_now(ag, addr, p, len);
         return;
     }
-    struct delayed_packet *d = malloc(sizeof(*d) + len);
-    if (d == NULL)
-        return;
-    d->ag = ag;
-    snprintf(d->addr, sizeof(d->addr), "%s", addr);
-    d->len = len;
-    memcpy(d->bytes, p, len);
-    if (fault_defer(&ag->agent->faults, delay, delayed_send_fire, d) != 0)
-        free(d);
+    fault_hold(&ag->agent->faults, delay, held_send, ag, 0, addr, p, len);
 }
 
-static void delayed_recv_fire(void *arg)
+static void held_recv(const struct fault_held *h)
 {
-    struct delayed_packet *d = arg;
-    struct agent_gossip *ag = d->ag;
+    struct agent_gossip *ag = h->ctx;
     if (ag->core != NULL) {
-        gossip_step(ag->core, now_ms(ag), d->addr, d->bytes, d->len);
+        gossip_step(ag->core, now_ms(ag), h->addr, h->bytes, h->len);
         process(ag);
     }
-    free(d);
 }
 
-static void udp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* One receive buffer for every socket of the shell: the loop is single-threaded and each
+ * read is consumed before the next allocation. */
+static void slab_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)h;
     (void)suggested;
@@ -223,15 +205,8 @@ static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     if (fault_drop(ag, addr, FAULT_IN, &delay))
         return;
     if (delay > 0) {
-        struct delayed_packet *d = malloc(sizeof(*d) + (size_t)nread);
-        if (d == NULL)
-            return;
-        d->ag = ag;
-        snprintf(d->addr, sizeof(d->addr), "%s", addr);
-        d->len = (size_t)nread;
-        memcpy(d->bytes, buf->base, (size_t)nread);
-        if (fault_defer(&ag->agent->faults, delay, delayed_recv_fire, d) != 0)
-            free(d);
+        fault_hold(&ag->agent->faults, delay, held_recv, ag, 0, addr, (const uint8_t *)buf->base,
+                   (size_t)nread);
         return;
     }
     int rc = gossip_step(ag->core, now_ms(ag), addr, (const uint8_t *)buf->base, (size_t)nread);
@@ -323,15 +298,6 @@ static struct gconn *gconn_new(struct agent_gossip *ag, int outgoing, uint32_t t
     return c;
 }
 
-static void gconn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    (void)suggested;
-    static char slab[65536];
-    buf->base = slab;
-    buf->len = sizeof(slab);
-}
-
 static void gconn_frame_done(struct gconn *c);
 
 static void gconn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -390,7 +356,7 @@ static void gconn_write_cb(uv_write_t *w, int status)
         return;
     }
     if (c->outgoing && c->expects_response)
-        uv_read_start((uv_stream_t *)&c->tcp, gconn_alloc_cb, gconn_read_cb);
+        uv_read_start((uv_stream_t *)&c->tcp, slab_alloc_cb, gconn_read_cb);
     else
         gconn_close(c, 0);
 }
@@ -497,7 +463,7 @@ static void tcp_connection_cb(uv_stream_t *listener, int status)
         gconn_close(c, 0);
         return;
     }
-    uv_read_start((uv_stream_t *)&c->tcp, gconn_alloc_cb, gconn_read_cb);
+    uv_read_start((uv_stream_t *)&c->tcp, slab_alloc_cb, gconn_read_cb);
 }
 
 /* --- outputs ----------------------------------------------------------------------- */
@@ -1313,7 +1279,7 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
                  GOSSIP_TAGS_BYTES_MAX);
     if (rc != 0)
         return rc;
-    uv_udp_recv_start(&ag->udp, udp_alloc_cb, udp_recv_cb);
+    uv_udp_recv_start(&ag->udp, slab_alloc_cb, udp_recv_cb);
 
     api_route_add(&a->api, "GET", "/v1/members", api_members, ag);
     api_route_add(&a->api, "POST", "/v1/join", api_join, ag);

@@ -446,19 +446,11 @@ static void deliver_result(struct agent_raft *ar, const struct raft_result *res)
 
 /* --- sending --------------------------------------------------------------------------- */
 
-struct delayed_msg {
-    struct agent_raft *ar;
-    uint64_t to;
-    size_t len;
-    uint8_t bytes[];
-};
-
-static void delayed_send(void *arg)
+static void held_send(const struct fault_held *h)
 {
-    struct delayed_msg *d = arg;
-    if (d->ar->transport_open && !d->ar->transport.closing)
-        raft_transport_send(&d->ar->transport, d->to, d->bytes, d->len);
-    free(d);
+    struct agent_raft *ar = h->ctx;
+    if (ar->transport_open && !ar->transport.closing)
+        raft_transport_send(&ar->transport, h->peer_id, h->bytes, h->len);
 }
 
 static void send_msg(struct agent_raft *ar, const struct raft_msg *m)
@@ -480,15 +472,7 @@ static void send_msg(struct agent_raft *ar, const struct raft_msg *m)
     if (delay == 0) {
         raft_transport_send(&ar->transport, m->to, buf.data, buf.len);
     } else {
-        struct delayed_msg *d = malloc(sizeof(*d) + buf.len);
-        if (d != NULL) {
-            d->ar = ar;
-            d->to = m->to;
-            d->len = buf.len;
-            memcpy(d->bytes, buf.data, buf.len);
-            if (fault_defer(&ar->agent->faults, delay, delayed_send, d) != 0)
-                free(d);
-        }
+        fault_hold(&ar->agent->faults, delay, held_send, ar, m->to, NULL, buf.data, buf.len);
     }
     pl_buf_close(&buf);
 }
@@ -592,18 +576,7 @@ static void deliver(struct agent_raft *ar, const uint8_t *p, size_t n)
     raft_wire_msg_close(&w);
 }
 
-struct delayed_recv {
-    struct agent_raft *ar;
-    size_t len;
-    uint8_t bytes[];
-};
-
-static void delayed_recv(void *arg)
-{
-    struct delayed_recv *d = arg;
-    deliver(d->ar, d->bytes, d->len);
-    free(d);
-}
+static void held_recv(const struct fault_held *h) { deliver(h->ctx, h->bytes, h->len); }
 
 static void recv_cb(void *ctx, const uint8_t *p, size_t n)
 {
@@ -625,14 +598,7 @@ static void recv_cb(void *ctx, const uint8_t *p, size_t n)
         if (fault_decide(&ar->agent->faults, from_name, FAULT_IN, &delay))
             return;
         if (delay > 0) {
-            struct delayed_recv *d = malloc(sizeof(*d) + n);
-            if (d == NULL)
-                return;
-            d->ar = ar;
-            d->len = n;
-            memcpy(d->bytes, p, n);
-            if (fault_defer(&ar->agent->faults, delay, delayed_recv, d) != 0)
-                free(d);
+            fault_hold(&ar->agent->faults, delay, held_recv, ar, 0, NULL, p, n);
             return;
         }
     }

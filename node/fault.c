@@ -6,6 +6,8 @@
 #include "base/pl_err.h"
 #include "base/pl_log.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +103,31 @@ int fault_defer(struct fault_table *t, uint32_t delay_ms, void (*fn)(void *arg),
     uv_timer_start(&d->timer, deferred_fire, delay_ms, 0);
     t->delayed_pending++;
     return 0;
+}
+
+static void held_fire(void *arg)
+{
+    struct fault_held *h = arg;
+    h->fn(h);
+    free(h);
+}
+
+int fault_hold(struct fault_table *t, uint32_t delay_ms, void (*fn)(const struct fault_held *h),
+               void *ctx, uint64_t peer_id, const char *addr, const uint8_t *p, size_t len)
+{
+    struct fault_held *h = malloc(sizeof(*h) + len);
+    if (h == NULL)
+        return -ENOMEM;
+    h->fn = fn;
+    h->ctx = ctx;
+    h->peer_id = peer_id;
+    snprintf(h->addr, sizeof(h->addr), "%s", addr != NULL ? addr : "");
+    h->len = len;
+    memcpy(h->bytes, p, len);
+    int rc = fault_defer(t, delay_ms, held_fire, h);
+    if (rc != 0)
+        free(h);
+    return rc;
 }
 
 static const char *dir_name(enum fault_dir d)

@@ -21,6 +21,7 @@ enum fault_dir { FAULT_IN = 1, FAULT_OUT = 2, FAULT_BOTH = 3 };
 #define FAULT_RULES_MAX 64
 #define FAULT_PEER_MAX 64
 #define FAULT_DELAYED_MAX 10000
+#define FAULT_ADDR_MAX 64
 
 struct fault_rule {
     char peer[FAULT_PEER_MAX]; /* a member name, or "*" */
@@ -58,6 +59,25 @@ bool fault_decide(struct fault_table *t, const char *peer, enum fault_dir dir, u
  * too many are pending (then the caller drops the message and frees arg itself).
  */
 int fault_defer(struct fault_table *t, uint32_t delay_ms, void (*fn)(void *arg), void *arg);
+
+/* A message held back by a delay rule: a copy of its bytes and what the caller needs to
+ * carry it out later (a peer address or id). */
+struct fault_held {
+    void (*fn)(const struct fault_held *h);
+    void *ctx;
+    uint64_t peer_id;
+    char addr[FAULT_ADDR_MAX];
+    size_t len;
+    uint8_t bytes[];
+};
+
+/*
+ * Holds a copy of one message for delay_ms, then runs fn(held) (the copy is freed after).
+ * `addr` may be NULL. Returns 0, or PL_EFULL / -ENOMEM when it cannot hold it (the
+ * message is then dropped, as a full queue on a real link would).
+ */
+int fault_hold(struct fault_table *t, uint32_t delay_ms, void (*fn)(const struct fault_held *h),
+               void *ctx, uint64_t peer_id, const char *addr, const uint8_t *p, size_t len);
 
 /* Registers GET/POST /v1/fault on the API. */
 void fault_api_register(struct fault_table *t, struct api *api);

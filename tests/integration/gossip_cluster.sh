@@ -81,6 +81,20 @@ for n in n1 n2; do
 done
 pass "a state record reaches every member"
 
+# A delay rule holds n1's traffic back but loses none of it.
+"$PLATELET" fault delay --peer '*' --ms 150 --api "$(api n1)" >/dev/null
+"$PLATELET" event --api "$(api n2)" delayed "held" >/dev/null
+has_delayed() {
+    "$PLATELET" events --api "$(api n1)" --json |
+        python3 -c 'import json,sys; sys.exit(0 if any(e["name"] == "delayed" for e in json.load(sys.stdin)) else 1)'
+}
+wait_for 20 "n1 receives an event through its delay rule" has_delayed
+delayed=$("$PLATELET" counters --api "$(api n1)" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["fault_delayed"])')
+[ "$delayed" -gt 0 ] || fail "the delay rule held nothing back"
+sees n1 alive 3 || fail "a 150 ms delay made n1 lose members"
+"$PLATELET" fault clear --api "$(api n1)" >/dev/null
+pass "a delay rule holds packets back ($delayed so far) and loses none"
+
 # A node that comes back under its name at another address is the same node, alive at the
 # new address (a higher incarnation refutes its old death), not a conflict.
 old_addr="127.0.0.1:${PORT[n5]}"
