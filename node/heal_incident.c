@@ -6,7 +6,6 @@
 #include "base/pl_assert.h"
 #include "base/pl_err.h"
 #include "base/pl_mp.h"
-#include "base/pl_mp_check.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -311,13 +310,10 @@ int heal_incident_decode(const uint8_t *p, size_t n, struct heal_incident *out)
 {
     if (n > HEAL_INCIDENT_BYTES_MAX)
         return PL_ETOOBIG;
-    /* Records come from disk (and later from the Raft log): check the claimed sizes before
-     * msgpack-c allocates for them. */
-    int rc = pl_mp_check(p, n);
-    if (rc != 0)
-        return rc;
+    /* Records come from disk (and later from the Raft log); pl_mp_parse checks the claimed
+     * sizes before msgpack-c allocates for them. */
     msgpack_unpacked u;
-    rc = pl_mp_parse(p, n, &u);
+    int rc = pl_mp_parse(p, n, &u);
     if (rc != 0)
         return rc;
     static struct heal_incident zero;
