@@ -206,11 +206,9 @@ int merkle_inclusion_verify(uint64_t index,
             return PL_EVERIFY;
         if ((fn & 1) || fn == sn) {
             merkle_node_hash(path[i], r, r);
-            if (!(fn & 1)) {
-                while (!(fn & 1) && fn != 0) {
-                    fn >>= 1;
-                    sn >>= 1;
-                }
+            while (!(fn & 1) && fn != 0) {
+                fn >>= 1;
+                sn >>= 1;
             }
         } else {
             merkle_node_hash(r, path[i], r);
@@ -261,11 +259,9 @@ int merkle_consistency_verify(uint64_t first,
         if ((fn & 1) || fn == sn) {
             merkle_node_hash(items[i], fr, fr);
             merkle_node_hash(items[i], sr, sr);
-            if (!(fn & 1)) {
-                while (!(fn & 1) && fn != 0) {
-                    fn >>= 1;
-                    sn >>= 1;
-                }
+            while (!(fn & 1) && fn != 0) {
+                fn >>= 1;
+                sn >>= 1;
             }
         } else {
             merkle_node_hash(sr, items[i], sr);
