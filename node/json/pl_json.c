@@ -142,55 +142,34 @@ static int parse_string(struct parser *ps, struct pl_buf *text)
             if (ps->p >= ps->end)
                 return fail(ps, "unterminated string");
             char e = *ps->p++;
-            switch (e) {
-                case '"':
-                    pl_buf_append(text, "\"", 1);
-                    break;
-                case '\\':
-                    pl_buf_append(text, "\\", 1);
-                    break;
-                case '/':
-                    pl_buf_append(text, "/", 1);
-                    break;
-                case 'b':
-                    pl_buf_append(text, "\b", 1);
-                    break;
-                case 'f':
-                    pl_buf_append(text, "\f", 1);
-                    break;
-                case 'n':
-                    pl_buf_append(text, "\n", 1);
-                    break;
-                case 'r':
-                    pl_buf_append(text, "\r", 1);
-                    break;
-                case 't':
-                    pl_buf_append(text, "\t", 1);
-                    break;
-                case 'u': {
-                    uint32_t cp = 0;
-                    if (hex4(ps, &cp) != 0)
-                        return PL_EMALFORMED;
-                    if (cp >= 0xd800 && cp <= 0xdbff) {
-                        uint32_t lo = 0;
-                        if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')
-                            return fail(ps, "unpaired surrogate");
-                        ps->p += 2;
-                        if (hex4(ps, &lo) != 0)
-                            return PL_EMALFORMED;
-                        if (lo < 0xdc00 || lo > 0xdfff)
-                            return fail(ps, "unpaired surrogate");
-                        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                    } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-                        return fail(ps, "unpaired surrogate");
-                    }
-                    put_utf8(text, cp);
-                    break;
-                }
-                default:
-                    ps->p--;
-                    return fail(ps, "bad escape");
+            /* The two-character escapes of RFC 8259 §7, in and out. */
+            static const char esc_in[] = "\"\\/bfnrt", esc_out[] = "\"\\/\b\f\n\r\t";
+            const char *q = e != '\0' ? strchr(esc_in, e) : NULL;
+            if (q != NULL) {
+                pl_buf_append(text, &esc_out[q - esc_in], 1);
+                continue;
             }
+            if (e != 'u') {
+                ps->p--;
+                return fail(ps, "bad escape");
+            }
+            uint32_t cp = 0;
+            if (hex4(ps, &cp) != 0)
+                return PL_EMALFORMED;
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                uint32_t lo = 0;
+                if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')
+                    return fail(ps, "unpaired surrogate");
+                ps->p += 2;
+                if (hex4(ps, &lo) != 0)
+                    return PL_EMALFORMED;
+                if (lo < 0xdc00 || lo > 0xdfff)
+                    return fail(ps, "unpaired surrogate");
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+                return fail(ps, "unpaired surrogate");
+            }
+            put_utf8(text, cp);
             continue;
         }
         size_t n = utf8_seq((const unsigned char *)ps->p, (const unsigned char *)ps->end);
