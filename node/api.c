@@ -11,14 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int route_matches(const struct api_route *r, const struct http_request *req)
+/* A route's path is exact, or a prefix when it ends in '*'. */
+static int path_matches(const struct api_route *r, const char *path)
 {
-    if (strcmp(r->method, req->method) != 0)
-        return 0;
     size_t n = strlen(r->path);
     if (n > 0 && r->path[n - 1] == '*')
-        return strncmp(r->path, req->path, n - 1) == 0;
-    return strcmp(r->path, req->path) == 0;
+        return strncmp(r->path, path, n - 1) == 0;
+    return strcmp(r->path, path) == 0;
 }
 
 static void handle(struct http_conn *conn, const struct http_request *req, void *data)
@@ -28,14 +27,13 @@ static void handle(struct http_conn *conn, const struct http_request *req, void 
     int path_known = 0;
     for (int i = 0; i < api->nroutes; i++) {
         struct api_route *r = &api->routes[i];
-        if (route_matches(r, req)) {
+        if (!path_matches(r, req->path))
+            continue;
+        if (strcmp(r->method, req->method) == 0) {
             r->handler(&call, r->data);
             return;
         }
-        size_t n = strlen(r->path);
-        if ((n > 0 && r->path[n - 1] == '*') ? strncmp(r->path, req->path, n - 1) == 0
-                                              : strcmp(r->path, req->path) == 0)
-            path_known = 1;
+        path_known = 1;
     }
     if (path_known)
         api_reply_error(&call, 405, "method %s not allowed on %s", req->method, req->path);

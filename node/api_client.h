@@ -11,6 +11,12 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
+/* The flag rows every API command shares; they fill the command's own `api` (const char *)
+ * and `json` (bool) variables. */
+#define API_CLIENT_FLAG_API {"--api", CLI_STR, &api, "agent address (HOST:PORT or unix:PATH)", false, false}
+#define API_CLIENT_FLAG_JSON {"--json", CLI_BOOL, &json, "print JSON", false, false}
+#define CLI_FLAGS_END {NULL, 0, NULL, NULL, false, false}
+
 /* The address to use: `flag` if given, else $PLATELET_API, else NULL. */
 const char *api_client_addr(const char *flag);
 

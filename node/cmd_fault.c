@@ -55,9 +55,9 @@ int cmd_fault(int argc, char **argv)
         {"--ms", CLI_U64, &ms, "added delay in ms (delay)", false, false},
         {"--jitter-ms", CLI_U64, &jitter, "random extra delay up to N ms (delay)", false, false},
         {"--direction", CLI_STR, &dir, "in, out or both (default both)", false, false},
-        {"--api", CLI_STR, &api, "agent address (HOST:PORT or unix:PATH)", false, false},
-        {"--json", CLI_BOOL, &json, "print JSON", false, false},
-        {NULL, 0, NULL, NULL, false, false},
+        API_CLIENT_FLAG_API,
+        API_CLIENT_FLAG_JSON,
+        CLI_FLAGS_END,
     };
     struct cli_args args;
     int rc = cli_parse(cmd, usage, flags, argc - 1, argv + 1, 0, 0, &args);

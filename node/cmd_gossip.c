@@ -12,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FLAG_API {"--api", CLI_STR, &api, "agent address (HOST:PORT or unix:PATH)", false, false}
-#define FLAG_JSON {"--json", CLI_BOOL, &json, "print JSON", false, false}
-#define FLAG_END {NULL, 0, NULL, NULL, false, false}
 
 static void print_members(const cJSON *doc)
 {
@@ -43,7 +40,7 @@ int cmd_members(int argc, char **argv)
     static const char cmd[] = "platelet members";
     const char *api = NULL;
     bool json = false;
-    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
     struct cli_args args;
     int rc = cli_parse(cmd, "platelet members [--api A] [--json]", flags, argc, argv, 0, 0, &args);
     if (rc != 0)
@@ -62,7 +59,7 @@ int cmd_join(int argc, char **argv)
     static const char cmd[] = "platelet join";
     const char *api = NULL;
     bool json = false;
-    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
     struct cli_args args;
     int rc = cli_parse(cmd, "platelet join HOST:PORT... [--api A]", flags, argc, argv, 1,
                        CLI_POS_MAX, &args);
@@ -90,7 +87,7 @@ int cmd_leave(int argc, char **argv)
     static const char cmd[] = "platelet leave";
     const char *api = NULL;
     bool json = false;
-    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
     struct cli_args args;
     int rc = cli_parse(cmd, "platelet leave [--api A]", flags, argc, argv, 0, 0, &args);
     if (rc != 0)
@@ -108,7 +105,7 @@ int cmd_event(int argc, char **argv)
     static const char cmd[] = "platelet event";
     const char *api = NULL;
     bool json = false;
-    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
     struct cli_args args;
     int rc = cli_parse(cmd, "platelet event NAME [PAYLOAD] [--api A]", flags, argc, argv, 1, 2,
                        &args);
@@ -137,7 +134,7 @@ int cmd_events(int argc, char **argv)
     static const char cmd[] = "platelet events";
     const char *api = NULL;
     bool json = false;
-    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
     struct cli_args args;
     int rc = cli_parse(cmd, "platelet events [--api A] [--json]", flags, argc, argv, 0, 0, &args);
     if (rc != 0)
@@ -163,9 +160,9 @@ int cmd_state(int argc, char **argv)
     const char *api = NULL, *set = NULL;
     bool json = false;
     struct cli_flag flags[] = {
-        FLAG_API, FLAG_JSON,
+        API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON,
         {"--set", CLI_STR, &set, "publish our record KEY=JSON", false, false},
-        FLAG_END};
+        CLI_FLAGS_END};
     struct cli_args args;
     int rc = cli_parse(cmd, "platelet state [--set KEY=JSON] [--api A] [--json]", flags, argc,
                        argv, 0, 0, &args);
@@ -209,7 +206,7 @@ int cmd_keys(int argc, char **argv)
     static const char usage[] = "platelet keys list | install KEY | use KEY | remove KEY [--api A] [--json]";
     const char *api = NULL;
     bool json = false;
-    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
     struct cli_args args;
     int rc = cli_parse("platelet keys", usage, flags, argc, argv, 1, 2, &args);
     if (rc != 0)
@@ -248,7 +245,7 @@ int cmd_counters(int argc, char **argv)
     static const char cmd[] = "platelet counters";
     const char *api = NULL;
     bool json = false;
-    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
     struct cli_args args;
     int rc = cli_parse(cmd, "platelet counters [--api A] [--json]", flags, argc, argv, 0, 0, &args);
     if (rc != 0)

@@ -11,9 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define FLAG_API {"--api", CLI_STR, &api, "agent address (HOST:PORT or unix:PATH)", false, false}
-#define FLAG_JSON {"--json", CLI_BOOL, &json, "print JSON", false, false}
-#define FLAG_END {NULL, 0, NULL, NULL, false, false}
 
 static void print_services(const cJSON *doc)
 {
@@ -38,7 +35,7 @@ int cmd_services(int argc, char **argv)
     static const char cmd[] = "platelet services";
     const char *api = NULL;
     bool json = false;
-    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
     struct cli_args args;
     int rc = cli_parse(cmd, "platelet services [--api A] [--json]", flags, argc, argv, 0, 0, &args);
     if (rc != 0)
@@ -69,9 +66,9 @@ int cmd_incidents(int argc, char **argv)
     static const char cmd[] = "platelet incidents";
     const char *api = NULL;
     bool json = false, open = false;
-    struct cli_flag flags[] = {FLAG_API, FLAG_JSON,
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON,
                                {"--open", CLI_BOOL, &open, "only open incidents", false, false},
-                               FLAG_END};
+                               CLI_FLAGS_END};
     struct cli_args args;
     int rc = cli_parse(cmd, "platelet incidents [--api A] [--open] [--json]", flags, argc, argv,
                        0, 0, &args);
@@ -117,7 +114,7 @@ static int incident_call(const char *cmd, const char *usage, const char *method,
 {
     const char *api = NULL;
     bool json = false;
-    struct cli_flag flags[] = {FLAG_API, FLAG_JSON, FLAG_END};
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
     struct cli_args args;
     int rc = cli_parse(cmd, usage, flags, argc, argv, 1, 1, &args);
     if (rc != 0)

@@ -52,10 +52,10 @@ int cmd_raft(int argc, char **argv)
     const char *api = NULL, *to = NULL;
     bool json = false;
     struct cli_flag flags[] = {
-        {"--api", CLI_STR, &api, "agent address (HOST:PORT or unix:PATH)", false, false},
-        {"--json", CLI_BOOL, &json, "print JSON", false, false},
+        API_CLIENT_FLAG_API,
+        API_CLIENT_FLAG_JSON,
         {"--to", CLI_STR, &to, "transfer: the member to hand leadership to", false, false},
-        {NULL, 0, NULL, NULL, false, false},
+        CLI_FLAGS_END,
     };
     struct cli_args args;
     int rc = cli_parse("platelet raft", usage, flags, argc, argv, 1, 2, &args);
@@ -114,10 +114,10 @@ int cmd_propose(int argc, char **argv)
     const char *api = NULL, *kind = "note";
     bool json = false;
     struct cli_flag flags[] = {
-        {"--api", CLI_STR, &api, "agent address (HOST:PORT or unix:PATH)", false, false},
-        {"--json", CLI_BOOL, &json, "print JSON", false, false},
+        API_CLIENT_FLAG_API,
+        API_CLIENT_FLAG_JSON,
         {"--kind", CLI_STR, &kind, "entry kind (default note)", false, false},
-        {NULL, 0, NULL, NULL, false, false},
+        CLI_FLAGS_END,
     };
     struct cli_args args;
     int rc = cli_parse(cmd, "platelet propose [--kind K] [--api A] [--json] 'JSON'", flags, argc,
