@@ -98,6 +98,7 @@ static int get_argv(const struct config_ctx *c, const cJSON *obj, const char *pa
     return 0;
 }
 
+/* Checks the "url" member of the object at path. */
 static int check_url(const struct config_ctx *c, const char *path, const char *url)
 {
     const char *rest = NULL;
@@ -107,7 +108,7 @@ static int check_url(const struct config_ctx *c, const char *path, const char *u
         rest = url + 8;
     if (rest == NULL || rest[0] == '\0' || rest[0] == '/' || rest[0] == ':' ||
         strpbrk(url, " \t\r\n") != NULL)
-        return fail(c, "%s: '%s' is not an http:// or https:// URL with a host", path, url);
+        return fail(c, "%s.url: '%s' is not an http:// or https:// URL with a host", path, url);
     return 0;
 }
 
@@ -139,9 +140,7 @@ static int parse_check(const struct config_ctx *c, const cJSON *o, const char *p
             return fail(c, "%s.url: missing (an http check needs a URL)", path);
         if ((rc = config_get_str(c, o, path, "url", k->url, sizeof(k->url))) != 0)
             return rc;
-        char p[160];
-        snprintf(p, sizeof(p), "%s.url", path);
-        if ((rc = check_url(c, p, k->url)) != 0)
+        if ((rc = check_url(c, path, k->url)) != 0)
             return rc;
         if ((rc = config_get_str(c, o, path, "method", k->method, sizeof(k->method))) != 0)
             return rc;
@@ -198,9 +197,7 @@ static int parse_metrics(const struct config_ctx *c, const cJSON *o, const char 
         return fail(c, "%s.url: missing", path);
     if ((rc = config_get_str(c, o, path, "url", m->url, sizeof(m->url))) != 0)
         return rc;
-    char p[160];
-    snprintf(p, sizeof(p), "%s.url", path);
-    if ((rc = check_url(c, p, m->url)) != 0)
+    if ((rc = check_url(c, path, m->url)) != 0)
         return rc;
     if ((rc = config_get_u64(c, o, path, "interval_ms", 100, 3600000, &m->interval_ms)) != 0 ||
         (rc = config_get_u64(c, o, path, "timeout_ms", 10, 600000, &m->timeout_ms)) != 0 ||
@@ -568,9 +565,7 @@ int heal_config_parse(const cJSON *root, const char *source, struct heal_config 
                 (rc = config_get_str(&c, item, path, "url", w->url, sizeof(w->url))) != 0 ||
                 (rc = config_get_u64(&c, item, path, "min_level", 1, 5, &lvl)) != 0)
                 goto fail;
-            char up[80];
-            snprintf(up, sizeof(up), "%s.url", path);
-            if ((rc = check_url(&c, up, w->url)) != 0)
+            if ((rc = check_url(&c, path, w->url)) != 0)
                 goto fail;
             w->min_level = (int)lvl;
             cfg.nwebhooks++;
