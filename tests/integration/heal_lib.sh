@@ -100,7 +100,7 @@ print(v if not isinstance(v, (dict, list)) else json.dumps(v))
 services() { "$PLATELET" services --api "$API" --json; }
 incidents() { "$PLATELET" incidents --api "$API" --json; }
 
-# svc_json EXPR: EXPR over the first service (`s`).
+# svc_is EXPR: EXPR over the first service (`s`).
 svc_is() { services | json "(lambda s: $1)(d['services'][0])"; }
 # inc_is EXPR: true when some incident (`i`) satisfies EXPR; prints its id.
 inc_is() { incidents | json "next((i['id'] for i in d['incidents'] if ($1)), None)"; }
