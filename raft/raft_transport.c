@@ -9,6 +9,7 @@
 #include "pl_text.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,42 +198,43 @@ int raft_transport_send(struct raft_transport *t, uint64_t id, const uint8_t *p,
         t->stats.dropped_no_peer++;
         return PL_ENOTFOUND;
     }
-    struct pl_buf sealed;
-    pl_buf_init(&sealed, RAFT_TRANSPORT_FRAME_MAX);
-    if (t->hooks.seal_cb != NULL) {
-        if (t->hooks.seal_cb(t->hooks.ctx, p, n, &sealed) != 0) {
-            pl_buf_close(&sealed);
-            return PL_ECRYPTO;
-        }
-        p = sealed.data;
-        n = sealed.len;
-    }
-    if (n > RAFT_TRANSPORT_FRAME_MAX || peer->queued_bytes + n + 4 > RAFT_TRANSPORT_QUEUE_BYTES_MAX) {
+    if (peer->conn == NULL && uv_now(t->loop) < peer->retry_at_ms) {
+        /* Still backing off after a failure: the peer is unreachable; drop before any work. */
         t->stats.dropped_queue_full++;
-        pl_buf_close(&sealed);
         return PL_EFULL;
     }
-    struct frame *f = malloc(sizeof(*f) + 4 + n);
-    if (f == NULL) {
-        pl_buf_close(&sealed);
-        return -ENOMEM;
+    /* The frame is built in one buffer: its bookkeeping, the 4-byte length, then the
+     * payload, sealed in place when a seal hook is set (one allocation, no second copy). */
+    const size_t head = offsetof(struct frame, bytes) + 4;
+    struct pl_buf fb;
+    pl_buf_init(&fb, head + RAFT_TRANSPORT_FRAME_MAX);
+    int rc = pl_buf_reserve(&fb, head + n + 64);
+    if (rc == 0) {
+        fb.len = head;
+        rc = t->hooks.seal_cb != NULL ? t->hooks.seal_cb(t->hooks.ctx, p, n, &fb)
+                                      : pl_buf_append(&fb, p, n);
+        if (rc != 0 && rc != PL_ETOOBIG)
+            rc = PL_ECRYPTO;
     }
+    size_t payload = fb.len > head ? fb.len - head : 0;
+    if (rc == PL_ETOOBIG ||
+        (rc == 0 && peer->queued_bytes + payload + 4 > RAFT_TRANSPORT_QUEUE_BYTES_MAX)) {
+        t->stats.dropped_queue_full++;
+        rc = PL_EFULL;
+    }
+    if (rc != 0) {
+        pl_buf_close(&fb);
+        return rc;
+    }
+    size_t total;
+    struct frame *f = (struct frame *)pl_buf_steal(&fb, &total);
     f->next = NULL;
-    f->len = 4 + n;
-    pl_be32_put(f->bytes, (uint32_t)n);
-    memcpy(f->bytes + 4, p, n);
-    pl_buf_close(&sealed);
+    f->len = 4 + payload;
+    pl_be32_put(f->bytes, (uint32_t)payload);
     peer->queued_bytes += f->len;
     t->stats.frames_sent++;
 
     if (peer->conn == NULL) {
-        if (uv_now(t->loop) < peer->retry_at_ms) {
-            /* Still backing off after a failure: the peer is unreachable; drop. */
-            peer->queued_bytes -= f->len;
-            free(f);
-            t->stats.dropped_queue_full++;
-            return PL_EFULL;
-        }
         dial(t, peer);
         if (peer->conn == NULL) {
             peer->queued_bytes -= f->len;

@@ -2,6 +2,7 @@
 # PreVote with real processes: a follower cut off from everyone (the agent's own fault
 # injection, both directions, every peer) cannot win an election and, thanks to PreVote,
 # does not even raise its term; once healed it rejoins without deposing the leader.
+# The cluster runs encrypted, so Raft's frames go through the keyring's seal and open.
 source "$(dirname "$0")/lib.sh"
 
 cat >"$TEST_DIR/raft.json" <<'JSON'
@@ -10,9 +11,10 @@ cat >"$TEST_DIR/raft.json" <<'JSON'
 JSON
 declare -A PORT
 for n in p1 p2 p3; do PORT[$n]=$(free_port); done
+KEY=$(head -c 32 /dev/urandom | base64)
 for n in p1 p2 p3; do
     spawn "$n" "$PLATELET" agent --config "$TEST_DIR/raft.json" --name "$n" \
-        --bind "127.0.0.1:${PORT[$n]}" --data-dir "$TEST_DIR/$n" --join "127.0.0.1:${PORT[p1]}"
+        --bind "127.0.0.1:${PORT[$n]}" --data-dir "$TEST_DIR/$n" --join "127.0.0.1:${PORT[p1]}" --encrypt "$KEY"
 done
 api() { echo "unix:$TEST_DIR/$1/api.sock"; }
 field() { "$PLATELET" raft status --api "$(api "$1")" --json | python3 -c "import json,sys; print(json.load(sys.stdin)$2)"; }
