@@ -425,6 +425,17 @@ static void net_add(struct net *net, const char *name, const char *addr, uint64_
     assert_int_equal(gossip_new(&cfg, name, addr, inc, &net->rand[i], net->now, &net->g[i]), 0);
 }
 
+/* Adds n cores named n0..n<n-1> at addresses a0..a<n-1>, all at incarnation 0. */
+static void net_add_n(struct net *net, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char name[16], addr[16];
+        snprintf(name, sizeof(name), "n%d", i);
+        snprintf(addr, sizeof(addr), "a%d", i);
+        net_add(net, name, addr, 0);
+    }
+}
+
 static void net_run(struct net *net, uint64_t until)
 {
     while (net->now < until) {
@@ -463,12 +474,7 @@ static void test_join_and_converge(void **state)
     (void)state;
     static struct net net;
     memset(&net, 0, sizeof(net));
-    for (int i = 0; i < 5; i++) {
-        char name[16], addr[16];
-        snprintf(name, sizeof(name), "n%d", i);
-        snprintf(addr, sizeof(addr), "a%d", i);
-        net_add(&net, name, addr, 0);
-    }
+    net_add_n(&net, 5);
     net_join_all(&net);
     net_run(&net, 10000);
     for (int i = 0; i < 5; i++)
@@ -522,12 +528,7 @@ static void test_failure_and_awareness(void **state)
     (void)state;
     static struct net net;
     memset(&net, 0, sizeof(net));
-    for (int i = 0; i < 5; i++) {
-        char name[16], addr[16];
-        snprintf(name, sizeof(name), "n%d", i);
-        snprintf(addr, sizeof(addr), "a%d", i);
-        net_add(&net, name, addr, 0);
-    }
+    net_add_n(&net, 5);
     net_join_all(&net);
     net_run(&net, 5000);
     for (int i = 0; i < 5; i++)
@@ -587,12 +588,7 @@ static void test_events_once_and_state(void **state)
     (void)state;
     static struct net net;
     memset(&net, 0, sizeof(net));
-    for (int i = 0; i < 5; i++) {
-        char name[16], addr[16];
-        snprintf(name, sizeof(name), "n%d", i);
-        snprintf(addr, sizeof(addr), "a%d", i);
-        net_add(&net, name, addr, 0);
-    }
+    net_add_n(&net, 5);
     net_join_all(&net);
     net_run(&net, 5000);
     assert_int_equal(gossip_event_send(net.g[2], net.now, "deploy", (const uint8_t *)"v2", 2), 0);
@@ -654,12 +650,7 @@ static void test_reap(void **state)
     static struct net net;
     memset(&net, 0, sizeof(net));
     g_reap_ms = 10000;
-    for (int i = 0; i < 4; i++) {
-        char name[16], addr[16];
-        snprintf(name, sizeof(name), "n%d", i);
-        snprintf(addr, sizeof(addr), "a%d", i);
-        net_add(&net, name, addr, 0);
-    }
+    net_add_n(&net, 4);
     g_reap_ms = 0;
     net_join_all(&net);
     net_run(&net, 5000);
@@ -689,12 +680,7 @@ static void test_event_repaired_by_pushpull(void **state)
     (void)state;
     static struct net net;
     memset(&net, 0, sizeof(net));
-    for (int i = 0; i < 5; i++) {
-        char name[16], addr[16];
-        snprintf(name, sizeof(name), "n%d", i);
-        snprintf(addr, sizeof(addr), "a%d", i);
-        net_add(&net, name, addr, 0);
-    }
+    net_add_n(&net, 5);
     net_join_all(&net);
     net_run(&net, 5000);
     /* n4 is cut off while the event spreads and its retransmissions die out. */
