@@ -877,7 +877,8 @@ static void housekeep_cb(uv_timer_t *t)
     struct agent_raft *ar = t->data;
     if (ar->fatal)
         return;
-    known_refresh(ar);
+    /* The known table is kept current by member_cb (every join, status, address and tag
+     * change is a member event), so nothing here rescans gossip's members. */
     maybe_bootstrap(ar);
     if (ar->member) {
         auto_join(ar);
