@@ -36,28 +36,8 @@ run() { printf '$ %s\n' "$*" | sed "s|$WORK|\$DEMO|g"; "$@"; }
 
 # ---------------------------------------------------------------- act 1: the cluster
 
-# Prints N ports P such that P and P+1 are free on 127.0.0.1 (gossip and Raft).
-free_ports() {
-    python3 - "$1" <<'PY'
-import socket, sys
-def free(p):
-    try:
-        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            with socket.socket(socket.AF_INET, kind) as s:
-                s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-got = []
-while len(got) < int(sys.argv[1]):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-    if p < 65535 and all(abs(p - q) > 1 for q in got) and free(p) and free(p + 1):
-        got.append(p)
-print(*got)
-PY
-}
+# N ports P such that P and P+1 are free on 127.0.0.1 (gossip and Raft).
+free_ports() { python3 "$(dirname "$0")/free_ports.py" "$1"; }
 
 # wait_until SECONDS WHAT COMMAND...: polls every 0.2 s.
 wait_until() {

@@ -46,43 +46,12 @@ pass() {
 }
 
 # free_port: prints a port P on 127.0.0.1 such that P and P+1 are free for TCP and UDP
-# right now (an agent's Raft transport listens on its gossip port + 1 by default).
-# Ports handed out earlier in this test are never handed out again.
+# right now (an agent's Raft transport listens on its gossip port + 1 by default); ports
+# handed out earlier in this test are never handed out again.
 USED_PORTS="$TEST_DIR/ports"
+FREE_PORTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd)/free_ports.py"
 free_port() {
-    python3 - "$USED_PORTS" <<'PY'
-import socket, sys
-used_file = sys.argv[1]
-try:
-    used = set(int(x) for x in open(used_file).read().split())
-except OSError:
-    used = set()
-def free(port):
-    socks = []
-    try:
-        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            s = socket.socket(socket.AF_INET, kind)
-            socks.append(s)
-            s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in socks:
-            s.close()
-while True:
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    t.close()
-    if port >= 65535 or {port - 1, port, port + 1} & used:
-        continue
-    if free(port) and free(port + 1):
-        with open(used_file, "a") as f:
-            f.write(f"{port} {port + 1}\n")
-        print(port)
-        break
-PY
+    python3 "$FREE_PORTS" 1 "$USED_PORTS"
 }
 
 # wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.1 s until it succeeds.
