@@ -1057,15 +1057,23 @@ static bool suspicion_confirm(struct gossip *g, struct gossip_member *m, const c
     return true;
 }
 
+/* A suspect or dead claim about ourselves: refuted unless we are leaving or it names an
+ * older incarnation of ours. True when the claim was about us (nothing more to do). */
+static bool refute_if_self(struct gossip *g, uint64_t now, const struct gossip_msg *msg)
+{
+    const struct gossip_member *self = &g->members[0];
+    if (strcmp(msg->name, self->name) != 0)
+        return false;
+    if (!g->leaving && msg->incarnation >= self->incarnation)
+        refute(g, now, msg->incarnation);
+    return true;
+}
+
 static void on_suspect(struct gossip *g, uint64_t now, const struct gossip_msg *msg)
 {
-    struct gossip_member *self = &g->members[0];
-    if (strcmp(msg->name, self->name) == 0) {
-        if (g->leaving || msg->incarnation < self->incarnation)
-            return;
-        refute(g, now, msg->incarnation);
+    const struct gossip_member *self = &g->members[0];
+    if (refute_if_self(g, now, msg))
         return;
-    }
     struct gossip_member *m = member_find(g, msg->name);
     if (m == NULL || msg->incarnation < m->incarnation)
         return;
@@ -1102,13 +1110,8 @@ static void on_suspect(struct gossip *g, uint64_t now, const struct gossip_msg *
 
 static void on_dead(struct gossip *g, uint64_t now, const struct gossip_msg *msg)
 {
-    struct gossip_member *self = &g->members[0];
-    if (strcmp(msg->name, self->name) == 0) {
-        if (g->leaving || msg->incarnation < self->incarnation)
-            return;
-        refute(g, now, msg->incarnation);
+    if (refute_if_self(g, now, msg))
         return;
-    }
     struct gossip_member *m = member_find(g, msg->name);
     if (m == NULL || msg->incarnation < m->incarnation)
         return;
