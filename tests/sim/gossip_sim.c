@@ -295,19 +295,22 @@ static bool ph_converge(struct simnet *net, struct obs *ob)
     return true;
 }
 
+/* One member v and the status every other live member must come to hold it at. */
 struct victim
 {
     int v;
+    enum gossip_status status;
 };
 
-static bool pred_all_dead(struct simnet *net, void *arg)
+static bool pred_all_see(struct simnet *net, void *arg)
 {
-    int v = ((struct victim *)arg)->v;
+    const struct victim *vi = arg;
     for (int i = 0; i < net->n; i++) {
-        if (!simnet_up(net, i))
+        if (!simnet_up(net, i) || i == vi->v)
             continue;
-        const struct gossip_member *m = gossip_member_find(net->nodes[i].g, net->nodes[v].name);
-        if (m == NULL || m->status != GOSSIP_DEAD)
+        const struct gossip_member *m =
+            gossip_member_find(net->nodes[i].g, net->nodes[vi->v].name);
+        if (m == NULL || m->status != vi->status)
             return false;
     }
     return true;
@@ -316,11 +319,12 @@ static bool pred_all_dead(struct simnet *net, void *arg)
 static bool ph_crash(struct simnet *net, struct obs *ob)
 {
     simnet_run_until(net, net->now + (uint64_t)pl_rand_below(&net->rand, 1000));
-    struct victim vi = {.v = 1 + (int)pl_rand_below(&net->rand, (uint64_t)net->n - 1)};
+    struct victim vi = {.v = 1 + (int)pl_rand_below(&net->rand, (uint64_t)net->n - 1),
+                        .status = GOSSIP_DEAD};
     ob->crashed[vi.v] = true;
     simnet_crash(net, vi.v);
     uint64_t limit = gossip_suspicion_timeout_ms(&net->cfg, (uint32_t)net->n, 0) + 60000;
-    uint64_t t = wait_for(net, pred_all_dead, &vi, 10, limit);
+    uint64_t t = wait_for(net, pred_all_see, &vi, 10, limit);
     if (t == UINT64_MAX) {
         fail("crash", "node%d not declared dead by every live member within %llu ms", vi.v,
              (unsigned long long)limit);
@@ -440,28 +444,15 @@ static bool ph_event(struct simnet *net, struct obs *ob)
     return true;
 }
 
-static bool pred_all_left(struct simnet *net, void *arg)
-{
-    int v = ((struct victim *)arg)->v;
-    for (int i = 0; i < net->n; i++) {
-        if (!simnet_up(net, i) || i == v)
-            continue;
-        const struct gossip_member *m = gossip_member_find(net->nodes[i].g, net->nodes[v].name);
-        if (m == NULL || m->status != GOSSIP_LEFT)
-            return false;
-    }
-    return true;
-}
-
 static bool ph_leave(struct simnet *net, struct obs *ob)
 {
-    struct victim vi;
+    struct victim vi = {.status = GOSSIP_LEFT};
     do
         vi.v = 1 + (int)pl_rand_below(&net->rand, (uint64_t)net->n - 1);
     while (ob->crashed[vi.v]);
     gossip_leave(net->nodes[vi.v].g, net->now);
     simnet_drain(net, vi.v);
-    uint64_t t = wait_for(net, pred_all_left, &vi, 10, 60000);
+    uint64_t t = wait_for(net, pred_all_see, &vi, 10, 60000);
     if (t == UINT64_MAX) {
         for (int i = 0; i < net->n; i++) {
             const struct gossip_member *m =
@@ -531,24 +522,6 @@ static void sc_spread(uint64_t seed)
     run_phases(seed, PH_CONVERGE | PH_STATE | PH_EVENT | PH_CRASH | PH_LEAVE);
 }
 
-struct back
-{
-    int v;
-};
-
-static bool pred_alive_again(struct simnet *net, void *arg)
-{
-    int v = ((struct back *)arg)->v;
-    for (int i = 0; i < net->n; i++) {
-        if (!simnet_up(net, i) || i == v)
-            continue;
-        const struct gossip_member *m = gossip_member_find(net->nodes[i].g, net->nodes[v].name);
-        if (m == NULL || m->status != GOSSIP_ALIVE)
-            return false;
-    }
-    return true;
-}
-
 static void sc_pause(uint64_t seed)
 {
     struct simnet net;
@@ -556,13 +529,14 @@ static void sc_pause(uint64_t seed)
     boot(&net, &ob, seed, g_opts.lifeguard);
     if (converge(&net, "pause") == UINT64_MAX)
         goto done;
-    struct back b = {.v = 1 + (int)pl_rand_below(&net.rand, (uint64_t)net.n - 1)};
+    struct victim b = {.v = 1 + (int)pl_rand_below(&net.rand, (uint64_t)net.n - 1),
+                       .status = GOSSIP_ALIVE};
     uint64_t pause_ms = gossip_suspicion_timeout_ms(&net.cfg, (uint32_t)net.n, 0) + 5000;
     simnet_pause(&net, b.v);
     ob.crashed[b.v] = true; /* being declared dead while stopped is correct */
     simnet_run_until(&net, net.now + pause_ms);
     simnet_resume(&net, b.v);
-    uint64_t t = wait_for(&net, pred_alive_again, &b, 50, 300000);
+    uint64_t t = wait_for(&net, pred_all_see, &b, 50, 300000);
     if (t == UINT64_MAX) {
         fail("pause", "node%d not alive again everywhere 300 s after resuming", b.v);
         goto done;
