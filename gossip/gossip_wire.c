@@ -316,18 +316,14 @@ int gossip_wire_msg_encode(const struct gossip_msg *m, struct pl_buf *out)
 
 
 /* Copies a required string field that must be non-empty, fit, and contain no NUL. */
-static int get_name(const msgpack_object *map,
-                    const char *key,
-                    char *dst,
-                    size_t size,
-                    bool may_be_empty)
+static int get_name(const msgpack_object *map, const char *key, char *dst, size_t size)
 {
     const char *p;
     size_t n;
     int rc = pl_mp_get_str(map, key, &p, &n);
     if (rc != 0)
         return rc;
-    if (n >= size || (n == 0 && !may_be_empty) || memchr(p, '\0', n) != NULL)
+    if (n >= size || n == 0 || memchr(p, '\0', n) != NULL)
         return PL_EMALFORMED;
     memcpy(dst, p, n);
     dst[n] = '\0';
@@ -406,16 +402,16 @@ static int decode_map(msgpack_zone *z, uint8_t type, const msgpack_object *o, st
     switch (type) {
         case GOSSIP_MSG_PING:
             if ((rc = get_u32(o, "s", &m->seq)) ||
-                (rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
-                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX, 0)) ||
+                (rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX)) ||
+                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX)) ||
                 (rc = pl_mp_get_bool(o, "t", &m->flag)))
                 return rc;
             break;
         case GOSSIP_MSG_INDIRECT_PING:
             if ((rc = get_u32(o, "s", &m->seq)) ||
-                (rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
-                (rc = get_name(o, "a", m->addr, GOSSIP_ADDR_MAX, 0)) ||
-                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX, 0)) ||
+                (rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX)) ||
+                (rc = get_name(o, "a", m->addr, GOSSIP_ADDR_MAX)) ||
+                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX)) ||
                 (rc = pl_mp_get_bool(o, "k", &m->flag)))
                 return rc;
             break;
@@ -426,8 +422,8 @@ static int decode_map(msgpack_zone *z, uint8_t type, const msgpack_object *o, st
             break;
         case GOSSIP_MSG_ALIVE:
         case GOSSIP_MSG_MEMBER:
-            if ((rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
-                (rc = get_name(o, "a", m->addr, GOSSIP_ADDR_MAX, 0)) ||
+            if ((rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX)) ||
+                (rc = get_name(o, "a", m->addr, GOSSIP_ADDR_MAX)) ||
                 (rc = pl_mp_get_u64(o, "i", &m->incarnation)) ||
                 (rc = get_bytes(o, "g", GOSSIP_TAGS_BYTES_MAX, m)) ||
                 (rc = check_tags(z, m->bytes, m->bytes_len)))
@@ -441,21 +437,21 @@ static int decode_map(msgpack_zone *z, uint8_t type, const msgpack_object *o, st
             break;
         case GOSSIP_MSG_SUSPECT:
         case GOSSIP_MSG_DEAD:
-            if ((rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
+            if ((rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX)) ||
                 (rc = pl_mp_get_u64(o, "i", &m->incarnation)) ||
-                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX, 0)))
+                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX)))
                 return rc;
             break;
         case GOSSIP_MSG_STATE:
-            if ((rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX, 0)) ||
-                (rc = get_name(o, "k", m->key, GOSSIP_STATE_KEY_MAX, 0)) ||
+            if ((rc = get_name(o, "n", m->name, GOSSIP_NAME_MAX)) ||
+                (rc = get_name(o, "k", m->key, GOSSIP_STATE_KEY_MAX)) ||
                 (rc = get_bytes(o, "v", GOSSIP_STATE_VALUE_BYTES_MAX, m)) ||
                 (rc = pl_mp_get_u64(o, "r", &m->version)))
                 return rc;
             break;
         case GOSSIP_MSG_EVENT:
-            if ((rc = get_name(o, "n", m->name, GOSSIP_EVENT_NAME_MAX, 0)) ||
-                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX, 0)) ||
+            if ((rc = get_name(o, "n", m->name, GOSSIP_EVENT_NAME_MAX)) ||
+                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX)) ||
                 (rc = pl_mp_get_u64(o, "l", &m->version)) ||
                 (rc = get_bytes(o, "p", GOSSIP_EVENT_PAYLOAD_BYTES_MAX, m)))
                 return rc;
