@@ -705,7 +705,7 @@ int gossip_wire_packet_decode(const uint8_t *p,
     if (sealed) {
         rc = gossip_keyring_open(kr, p, GOSSIP_WIRE_HEADER_BYTES, p + GOSSIP_WIRE_HEADER_BYTES,
                                  len - GOSSIP_WIRE_HEADER_BYTES, &plain);
-        if (rc == PL_EMALFORMED || rc == PL_ETOOBIG)
+        if (rc == PL_ETOOBIG) /* plaintext larger than the buffer: malformed, not oversize */
             rc = PL_EMALFORMED;
         if (rc != 0)
             goto done;
