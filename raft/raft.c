@@ -32,8 +32,6 @@ struct raft_progress {
     bool probe_sent;
     bool active; /* heard from since the last CheckQuorum round */
     bool sent_this_step;
-    uint64_t hb_match; /* match at the previous heartbeat */
-    uint32_t stalled_beats; /* heartbeats in a row without progress while appends are out */
     uint64_t inflight[INFLIGHT_CAP]; /* last index of each unacknowledged append */
     uint32_t n_inflight;
     uint64_t snap_index, snap_offset;
@@ -494,10 +492,12 @@ static void send_append(struct raft *r, struct raft_progress *p, bool heartbeat)
     uint64_t last = last_index(r);
     bool full = p->state == PROG_REPLICATE && p->n_inflight >= r->o.inflight_max;
     if (full || p->next > last) {
+        /* The heartbeat names the last index sent, not the last matched: it travels behind
+         * every append on the same ordered stream, so the follower rejects it only when one
+         * of them was lost, and the rejection rewinds us. Naming the match would be
+         * acknowledged and leave lost entries unsent for as long as no proposal comes. */
         if (heartbeat)
-            send_empty(r, p, p->state == PROG_REPLICATE && p->match >= r->log_offset
-                                 ? PL_MAX(p->match, r->log_offset)
-                                 : p->next - 1);
+            send_empty(r, p, p->next - 1);
         return;
     }
     uint32_t n = 0;
@@ -1140,20 +1140,6 @@ static void on_heartbeat(struct raft *r)
 {
     for (uint32_t i = 0; i < r->n_prog; i++) {
         struct raft_progress *p = &r->prog[i];
-        /* Pipelined appends that made no progress for two heartbeats were probably lost
-         * (one would misfire whenever a round trip is longer than a heartbeat): fall back
-         * to probing from the last acknowledged index. */
-        if (p->state == PROG_REPLICATE && p->n_inflight > 0 && p->match == p->hb_match)
-            p->stalled_beats++;
-        else
-            p->stalled_beats = 0;
-        if (p->stalled_beats >= 2) {
-            p->state = PROG_PROBE;
-            p->next = p->match + 1;
-            p->n_inflight = 0;
-            p->stalled_beats = 0;
-        }
-        p->hb_match = p->match;
         p->probe_sent = false;
         send_append(r, p, true);
     }

@@ -437,6 +437,40 @@ static void test_leader_backs_off_on_conflict(void **state)
     rm(t);
 }
 
+/* Thesis §10.2.2: a follower in REPLICATE whose last append was lost (a connection reset)
+ * while the leader then goes idle is caught up at the next heartbeat: it names the last
+ * index sent, so the follower rejects it and the leader rewinds and resends. */
+static void test_leader_resends_lost_append_when_idle(void **state)
+{
+    (void)state;
+    struct t *t = mk(1, 3, 0, false, false, NULL, 0);
+    make_leader(t); /* last = 2 */
+    ack(t, 2, 2);   /* 2 moves to REPLICATE */
+    clear(t);
+    propose(t, 1, "lost");
+    struct raft_msg *a = find_sent(t, RAFT_MSG_APPEND, 2);
+    assert_non_null(a);
+    assert_int_equal(a->append.prev_index, 2);
+    assert_int_equal(a->append.n_entries, 1); /* index 3: the network drops it */
+    clear(t);
+    tick(t, HB);
+    a = find_sent(t, RAFT_MSG_APPEND, 2);
+    assert_non_null(a);
+    assert_int_equal(a->append.prev_index, 3);
+    /* The follower does not have 3: it rejects, and the leader resends from 3. */
+    struct raft_msg r = msg(RAFT_MSG_APPEND_RESULT, 2, 1, raft_term(&t->r));
+    r.append_result.reject_index = 3;
+    r.append_result.conflict_index = 3;
+    clear(t);
+    recv_msg(t, &r);
+    a = find_sent(t, RAFT_MSG_APPEND, 2);
+    assert_non_null(a);
+    assert_int_equal(a->append.prev_index, 2);
+    assert_int_equal(a->append.n_entries, 1);
+    assert_int_equal(a->append.entries[0].index, 3);
+    rm(t);
+}
+
 /* Figure 2, Leaders 4 (and Figure 8, §5.4.2): commit N only if a majority stores it and
  * log[N] is of the current term; earlier entries commit only with it. */
 static void test_leader_commits_only_current_term(void **state)
@@ -1124,6 +1158,7 @@ int main(void)
         cmocka_unit_test(test_leader_heartbeats),
         cmocka_unit_test(test_leader_appends_and_answers_after_commit),
         cmocka_unit_test(test_leader_backs_off_on_conflict),
+        cmocka_unit_test(test_leader_resends_lost_append_when_idle),
         cmocka_unit_test(test_leader_commits_only_current_term),
         cmocka_unit_test(test_vote_refused_for_stale_term),
         cmocka_unit_test(test_vote_granted_once_per_term_and_only_up_to_date),
