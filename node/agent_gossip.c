@@ -27,6 +27,8 @@
 #define EVENTS_KEPT 256
 #define LEAVE_TIMEOUT_MS 3000
 #define KEYS_EVENT "_platelet.keys"
+#define PEERS_REJOIN_MAX 8         /* addresses from the peers file tried at a restart */
+#define PEERS_WRITE_DELAY_MS 1000  /* member changes coalesce into one write */
 
 struct kept_event {
     char name[GOSSIP_EVENT_NAME_MAX];
@@ -60,8 +62,13 @@ struct agent_gossip {
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_timer_t leave_timer;
-    uv_timer_t rejoin_timer; /* retries --join until we know another member */
+    uv_timer_t rejoin_timer; /* retries the join list until we know another member */
     uint64_t rejoin_ms;
+    /* --join, then members known before a crash (the peers file) */
+    char join[AGENT_JOIN_MAX + PEERS_REJOIN_MAX][AGENT_ADDR_MAX];
+    int njoin;
+    char peers_path[PATH_MAX + 16];
+    uv_timer_t peers_timer; /* a pending write of the peers file */
     uint64_t leave_started;
     void (*stop_done)(struct agent *a);
     struct {
@@ -73,12 +80,12 @@ struct agent_gossip {
     uint32_t events_next;
     uint64_t udp_send_failures;
     uint64_t stream_failures;
-    int open_handles;
     int conns; /* TCP exchanges in flight */
 };
 
 static void process(struct agent_gossip *ag);
 static void rejoin_cb(uv_timer_t *t);
+static void peers_changed(struct agent_gossip *ag);
 
 static uint64_t now_ms(struct agent_gossip *ag) { return uv_now(&ag->agent->loop); }
 
@@ -525,6 +532,7 @@ static void process(struct agent_gossip *ag)
                         (unsigned long long)o->incarnation);
             for (int s = 0; s < ag->nsubs; s++)
                 ag->subs[s].cb(ag->subs[s].data, o);
+            peers_changed(ag);
             break;
         case GOSSIP_OUT_EVENT:
             PL_INFO("gossip", "event name=%s origin=%s ltime=%llu bytes=%zu", o->name, o->origin,
@@ -1225,6 +1233,97 @@ static void trace_cb(void *ctx, uint64_t now, const char *line)
     PL_TRACE("gossip", "%s", line);
 }
 
+/* --- the peers file ------------------------------------------------------------------ */
+/* Like Serf's snapshot: DATA/peers names the members we last knew, one "NAME ADDR" a line,
+ * so an agent restarted after a crash finds its cluster again without --join (the seed
+ * node of a cluster has none). A graceful leave removes it: the operator asked to leave.
+ * It is a hint: replaced atomically but not fsynced, and a bad line is skipped, named. */
+
+static void peers_write_cb(uv_timer_t *t)
+{
+    struct agent_gossip *ag = t->data;
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", ag->peers_path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        PL_WARN("gossip", "cannot write %s: %s", tmp, strerror(errno));
+        return;
+    }
+    uint32_t slots = gossip_member_slots(ag->core);
+    for (uint32_t i = 0; i < slots; i++) {
+        const struct gossip_member *m = gossip_member_at(ag->core, i);
+        if (m != NULL && m->used && strcmp(m->name, ag->agent->cfg.name) != 0 &&
+            (m->status == GOSSIP_ALIVE || m->status == GOSSIP_SUSPECT))
+            fprintf(f, "%s %s\n", m->name, m->addr);
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad || rename(tmp, ag->peers_path) != 0) {
+        PL_WARN("gossip", "cannot write %s: %s", ag->peers_path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
+static void peers_changed(struct agent_gossip *ag)
+{
+    if (!ag->agent->stopping && !uv_is_active((uv_handle_t *)&ag->peers_timer))
+        uv_timer_start(&ag->peers_timer, peers_write_cb, PEERS_WRITE_DELAY_MS, 0);
+}
+
+static void join_add(struct agent_gossip *ag, const char *addr)
+{
+    for (int i = 0; i < ag->njoin; i++)
+        if (strcmp(ag->join[i], addr) == 0)
+            return;
+    if (ag->njoin < (int)(sizeof(ag->join) / sizeof(ag->join[0])))
+        snprintf(ag->join[ag->njoin++], AGENT_ADDR_MAX, "%s", addr);
+}
+
+/* Adds up to PEERS_REJOIN_MAX addresses of the peers file, a uniform sample of them. */
+static void peers_load(struct agent_gossip *ag)
+{
+    snprintf(ag->peers_path, sizeof(ag->peers_path), "%s/peers", ag->agent->cfg.data_dir);
+    FILE *f = fopen(ag->peers_path, "r");
+    if (f == NULL)
+        return;
+    char pick[PEERS_REJOIN_MAX][AGENT_ADDR_MAX];
+    int seen = 0, lineno = 0;
+    char line[GOSSIP_NAME_MAX + GOSSIP_ADDR_MAX + 8];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        char *sp = strchr(line, ' ');
+        struct sockaddr_storage sa;
+        if (sp == NULL || sp == line || strlen(sp + 1) >= AGENT_ADDR_MAX ||
+            pl_addr_resolve(sp + 1, &sa) != 0) {
+            PL_WARN("gossip", "%s:%d: not \"NAME HOST:PORT\"; line skipped", ag->peers_path,
+                    lineno);
+            continue;
+        }
+        if (strcmp(sp + 1, ag->agent->cfg.advertise) == 0)
+            continue;
+        /* Reservoir sampling (Algorithm R). */
+        int k = seen < PEERS_REJOIN_MAX ? seen : (int)pl_rand_below(&ag->agent->rand, (uint32_t)seen + 1);
+        if (k < PEERS_REJOIN_MAX)
+            snprintf(pick[k], AGENT_ADDR_MAX, "%s", sp + 1);
+        seen++;
+    }
+    fclose(f);
+    int n = PL_MIN(seen, PEERS_REJOIN_MAX);
+    for (int i = 0; i < n; i++)
+        join_add(ag, pick[i]);
+    if (n > 0)
+        PL_INFO("gossip", "rejoining through %d member(s) known before the last stop (%s)", n,
+                ag->peers_path);
+}
+
+static void join_all(struct agent_gossip *ag)
+{
+    const char *list[AGENT_JOIN_MAX + PEERS_REJOIN_MAX];
+    for (int i = 0; i < ag->njoin; i++)
+        list[i] = ag->join[i];
+    gossip_join(ag->core, now_ms(ag), list, (size_t)ag->njoin);
+}
+
 static int gossip_module_start(struct agent *a, void **state, char *err, size_t err_size)
 {
     struct agent_gossip *ag = calloc(1, sizeof(*ag));
@@ -1252,9 +1351,9 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
     uv_timer_init(&a->loop, &ag->timer);
     uv_timer_init(&a->loop, &ag->leave_timer);
     uv_timer_init(&a->loop, &ag->rejoin_timer);
+    uv_timer_init(&a->loop, &ag->peers_timer);
     ag->udp.data = ag->tcp.data = ag->timer.data = ag->leave_timer.data = ag;
-    ag->rejoin_timer.data = ag;
-    ag->open_handles = 5;
+    ag->rejoin_timer.data = ag->peers_timer.data = ag;
     rc = uv_udp_bind(&ag->udp, (const struct sockaddr *)&sa, 0);
     if (rc == 0)
         rc = uv_tcp_bind(&ag->tcp, (const struct sockaddr *)&sa, 0);
@@ -1294,11 +1393,11 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
 
     if (gossip_keyring_enabled(&ag->keyring))
         keys_publish(ag);
-    if (a->cfg.njoin > 0) {
-        const char *list[AGENT_JOIN_MAX];
-        for (int i = 0; i < a->cfg.njoin; i++)
-            list[i] = a->cfg.join[i];
-        gossip_join(ag->core, now_ms(ag), list, (size_t)a->cfg.njoin);
+    for (int i = 0; i < a->cfg.njoin; i++)
+        join_add(ag, a->cfg.join[i]);
+    peers_load(ag);
+    if (ag->njoin > 0) {
+        join_all(ag);
         ag->rejoin_ms = 200;
         uv_timer_start(&ag->rejoin_timer, rejoin_cb, ag->rejoin_ms, 0);
     }
@@ -1320,11 +1419,8 @@ static void rejoin_cb(uv_timer_t *t)
                           : 0;
     if (others > 0 || a->stopping)
         return;
-    const char *list[AGENT_JOIN_MAX];
-    for (int i = 0; i < a->cfg.njoin; i++)
-        list[i] = a->cfg.join[i];
-    PL_INFO("gossip", "no other member known; joining again through %d address(es)", a->cfg.njoin);
-    gossip_join(ag->core, now_ms(ag), list, (size_t)a->cfg.njoin);
+    PL_INFO("gossip", "no other member known; joining again through %d address(es)", ag->njoin);
+    join_all(ag);
     process(ag);
     ag->rejoin_ms = PL_MIN(ag->rejoin_ms * 2, 30000);
     uv_timer_start(&ag->rejoin_timer, rejoin_cb, ag->rejoin_ms, 0);
@@ -1337,6 +1433,9 @@ static void leave_poll(uv_timer_t *t)
         now_ms(ag) - ag->leave_started < LEAVE_TIMEOUT_MS)
         return;
     uv_timer_stop(t);
+    uv_timer_stop(&ag->peers_timer);
+    if (unlink(ag->peers_path) != 0 && errno != ENOENT)
+        PL_WARN("gossip", "cannot remove %s: %s", ag->peers_path, strerror(errno));
     PL_INFO("gossip", "left the cluster");
     void (*done)(struct agent *) = ag->stop_done;
     ag->stop_done = NULL;

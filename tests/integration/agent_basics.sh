@@ -54,9 +54,6 @@ expect_fail 1 "cannot reach the agent" "$PLATELET" fault list --api "127.0.0.1:$
 expect_fail 2 "no agent address" env -u PLATELET_API "$PLATELET" fault list
 pass "CLI errors for an unreachable or missing agent address"
 
-kill -TERM "$agent"
-rc=0
-wait "$agent" || rc=$?
-[ $rc -eq 0 ] || fail "agent exited $rc after SIGTERM"
+stop_agent "$agent" agent
 [ ! -e "$TEST_DIR/n1/api.sock" ] || fail "api.sock left behind after a clean stop"
 pass "SIGTERM stops the agent cleanly"

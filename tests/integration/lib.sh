@@ -77,6 +77,14 @@ spawn() {
     PIDS+=("$SPAWNED_PID")
 }
 
+# stop_agent PID WHAT: SIGTERM (a graceful leave), then the process must exit 0.
+stop_agent() {
+    local rc=0
+    kill -TERM "$1"
+    wait "$1" || rc=$?
+    [ $rc -eq 0 ] || fail "$2 exited $rc after SIGTERM"
+}
+
 # expect_fail CODE PATTERN COMMAND...: the command must exit with CODE and print PATTERN
 # (an extended regex) on stderr.
 expect_fail() {
