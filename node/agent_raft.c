@@ -99,6 +99,7 @@ struct agent_raft {
     int fatal;
     uint64_t last_published_term, last_published_commit;
     char last_published_leader[AGENT_NAME_MAX];
+    uint64_t logged_leader; /* the leader the log last named (0: none) */
     struct raft_wire_stats wire_stats;
     void (*stop_done)(struct agent *a);
     /* Added to the loop's clock for the core (see bootstrap: the first election of a new
@@ -537,6 +538,24 @@ static void handle_update(struct agent_raft *ar, const struct raft_update *u)
     }
 }
 
+/* One line each time the leader we follow changes: what an operator reads first when
+ * asking why a proposal stalled. */
+static void log_leader(struct agent_raft *ar)
+{
+    uint64_t leader = raft_leader(&ar->raft);
+    if (leader == ar->logged_leader)
+        return;
+    ar->logged_leader = leader;
+    char buf[24];
+    if (leader == 0)
+        PL_INFO("raft", "no leader term=%llu", (unsigned long long)raft_term(&ar->raft));
+    else if (raft_role(&ar->raft) == RAFT_LEADER)
+        PL_INFO("raft", "elected leader term=%llu", (unsigned long long)raft_term(&ar->raft));
+    else
+        PL_INFO("raft", "leader is %s term=%llu", id_name(ar, leader, buf),
+                (unsigned long long)raft_term(&ar->raft));
+}
+
 static void step(struct agent_raft *ar, const struct raft_event *ev)
 {
     if (!ar->raft_open || ar->fatal)
@@ -544,6 +563,7 @@ static void step(struct agent_raft *ar, const struct raft_event *ev)
     struct raft_update u;
     raft_step(&ar->raft, now_ms(ar), ev, &u);
     handle_update(ar, &u);
+    log_leader(ar);
 }
 
 static void timer_cb(uv_timer_t *t)
