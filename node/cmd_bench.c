@@ -6,7 +6,8 @@
  * append rate, inclusion- and consistency-proof times and check's rate. In the same run it
  * measures the machine's raw limits for the same sizes: libsodium SHA-256 hashes per second
  * and RocksDB synced batched puts per second, and gives the ledger's rate as a ratio of the
- * slower of the two (the goal is >= 0.5).
+ * slower of the two (the goal is >= 0.5). It also shows the rate of the ledger's own leaf
+ * hash (OpenSSL's SHA-256), which is why the ledger can outrun the libsodium figure.
  */
 #include "base/pl_err.h"
 #include "base/pl_mp.h"
@@ -71,7 +72,7 @@ static int make_body(struct pl_buf *b, uint64_t i, size_t pad)
 struct bench_ledger_result
 {
     size_t leaf_bytes;
-    double sha_per_s, rocks_per_s, append_per_s, ratio;
+    double sha_per_s, ledger_sha_per_s, rocks_per_s, append_per_s, ratio;
     double incl_us, cons_us, check_per_s;
     uint64_t entries, batch;
 };
@@ -84,6 +85,19 @@ static double sha_chunk(uint64_t n, size_t leaf_bytes, uint8_t *buf)
     for (uint64_t i = 0; i < n; i++) {
         buf[1] = (uint8_t)i; /* a different input each time */
         crypto_hash_sha256(out, buf, leaf_bytes + 1);
+        buf[2] ^= out[0];
+    }
+    return now_s() - t0;
+}
+
+/* The same hashes through the ledger's own leaf hash (OpenSSL's SHA-256); returns seconds. */
+static double ledger_sha_chunk(uint64_t n, size_t leaf_bytes, uint8_t *buf)
+{
+    uint8_t out[32];
+    double t0 = now_s();
+    for (uint64_t i = 0; i < n; i++) {
+        buf[1] = (uint8_t)i;
+        merkle_leaf_hash(buf + 1, leaf_bytes, out);
         buf[2] ^= out[0];
     }
     return now_s() - t0;
@@ -198,7 +212,7 @@ static int bench_ledger_run(const char *dir, const char *raw_dir, struct bench_l
      * ratio stays meaningful on a shared box.
      */
     const uint64_t rounds = r->entries >= 10 * batch ? 10 : 1;
-    double t_ledger = 0, t_rocks = 0, t_sha = 0;
+    double t_ledger = 0, t_rocks = 0, t_sha = 0, t_ledger_sha = 0;
     uint64_t done = 0, raw_next = 0;
     uint8_t sha_buf[1 + 1024];
     memset(sha_buf, 0xab, sizeof(sha_buf));
@@ -221,6 +235,7 @@ static int bench_ledger_run(const char *dir, const char *raw_dir, struct bench_l
         }
         t_rocks += t;
         t_sha += sha_chunk(chunk, r->leaf_bytes, sha_buf);
+        t_ledger_sha += ledger_sha_chunk(chunk, r->leaf_bytes, sha_buf);
     }
     pl_store_batch_close(&raw_batch);
     double dt = t_ledger;
@@ -230,6 +245,7 @@ static int bench_ledger_run(const char *dir, const char *raw_dir, struct bench_l
     }
     r->rocks_per_s = (double)r->entries / t_rocks;
     r->sha_per_s = (double)r->entries / t_sha;
+    r->ledger_sha_per_s = (double)r->entries / t_ledger_sha;
     r->append_per_s = (double)r->entries / dt;
 
     /* Proofs at the full size, random indexes and first sizes (fixed seed). */
@@ -330,10 +346,10 @@ static int bench_ledger(int argc, char **argv)
         printf("{\"entries\":%" PRIu64 ",\"batch\":%" PRIu64
                ",\"leaf_bytes\":%zu,"
                "\"append_per_s\":%.0f,\"inclusion_proof_us\":%.2f,\"consistency_proof_us\":%.2f,"
-               "\"check_per_s\":%.0f,\"raw_sha256_per_s\":%.0f,\"raw_rocksdb_puts_per_s\":%.0f,"
-               "\"ratio_to_slower_limit\":%.3f}\n",
+               "\"check_per_s\":%.0f,\"raw_sha256_per_s\":%.0f,\"ledger_sha256_per_s\":%.0f,"
+               "\"raw_rocksdb_puts_per_s\":%.0f,\"ratio_to_slower_limit\":%.3f}\n",
                r.entries, r.batch, r.leaf_bytes, r.append_per_s, r.incl_us, r.cons_us,
-               r.check_per_s, r.sha_per_s, r.rocks_per_s, r.ratio);
+               r.check_per_s, r.sha_per_s, r.ledger_sha_per_s, r.rocks_per_s, r.ratio);
     } else {
         printf("ledger: %" PRIu64 " entries, leaf %zu bytes, synced batches of %" PRIu64 "\n",
                r.entries, r.leaf_bytes, r.batch);
@@ -347,6 +363,8 @@ static int bench_ledger(int argc, char **argv)
         printf("raw limits, same sizes:\n");
         printf("  SHA-256 (libsodium)       %12.0f hashes/s of %zu bytes\n", r.sha_per_s,
                r.leaf_bytes + 1);
+        printf("  SHA-256 (OpenSSL; the ledger's) %6.0f hashes/s of %zu bytes\n",
+               r.ledger_sha_per_s, r.leaf_bytes + 1);
         printf("  RocksDB batched puts      %12.0f puts/s of %zu bytes (synced batches of %" PRIu64
                ")\n",
                r.rocks_per_s, r.leaf_bytes, r.batch);

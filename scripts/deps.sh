@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(
     build-essential cmake pkg-config
     libuv1-dev libmsgpack-dev libsodium-dev librocksdb-dev
-    libcurl4-openssl-dev libcjson-dev libcmocka-dev libhttp-parser-dev
+    libcurl4-openssl-dev libssl-dev libcjson-dev libcmocka-dev libhttp-parser-dev
     clang libclang-rt-14-dev curl python3 procps iproute2
 )
 pkgs+=("$@")

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -285,55 +284,6 @@ static int pending_get_cb(void *ctx, unsigned level, uint64_t index, uint8_t out
 }
 #endif
 
-/* One part of an append's entries, encoded as their stored values (leaf hash || leaf bytes),
- * concatenated. Parts are independent, so two of them are encoded and hashed on two cores. */
-struct encoded_part
-{
-    const struct ledger_entry *entries;
-    uint64_t first_index; /* ledger index of entries[0] */
-    size_t from, to;      /* the entries of this part */
-    struct pl_buf values;
-    size_t *offsets; /* offsets[i - from]: start of entry i's value; one more for the end */
-    int rc;
-    size_t bad; /* the entry that failed to encode */
-};
-
-static void *encode_part(void *arg)
-{
-    struct encoded_part *p = arg;
-    for (size_t i = p->from; i < p->to; i++) {
-        size_t start = p->values.len;
-        p->offsets[i - p->from] = start;
-        struct ledger_entry e = p->entries[i];
-        e.index = p->first_index + i;
-        int rc = pl_buf_reserve(&p->values, MERKLE_HASH_BYTES);
-        if (rc == 0) {
-            p->values.len += MERKLE_HASH_BYTES;
-            rc = ledger_entry_encode(&e, &p->values);
-        }
-        if (rc != 0) {
-            p->values.len = start;
-            p->rc = rc;
-            p->bad = i;
-            return NULL;
-        }
-        const uint8_t *leaf = p->values.data + start + MERKLE_HASH_BYTES;
-        size_t leaf_len = p->values.len - start - MERKLE_HASH_BYTES;
-#ifdef PL_DEBUG
-        /* Decode after encode: what we hash is what a verifier will read. */
-        struct ledger_entry back;
-        PL_ALWAYS(ledger_entry_decode(leaf, leaf_len, &back) == 0 && back.index == e.index &&
-                  back.body_len == e.body_len);
-#endif
-        merkle_leaf_hash(leaf, leaf_len, p->values.data + start);
-    }
-    p->offsets[p->to - p->from] = p->values.len;
-    return NULL;
-}
-
-/* Batches at least this big are encoded and hashed in two threads. */
-#define LEDGER_PARALLEL_MIN 256
-
 int ledger_append(struct ledger *l,
                   const struct ledger_entry *entries,
                   size_t n,
@@ -359,54 +309,41 @@ int ledger_append(struct ledger *l,
     struct merkle_frontier f = l->frontier;
     int rc = 0;
 
-    /* Encode and hash every leaf (in two parts, the second on a helper thread). */
-    struct encoded_part parts[2];
-    size_t n_parts = n >= LEDGER_PARALLEL_MIN ? 2 : 1;
-    memset(parts, 0, sizeof(parts));
-    for (size_t k = 0; k < n_parts; k++) {
-        struct encoded_part *p = &parts[k];
-        p->entries = entries;
-        p->first_index = l->size;
-        p->from = n * k / n_parts;
-        p->to = n * (k + 1) / n_parts;
-        pl_buf_init(&p->values, (p->to - p->from) * (LEDGER_LEAF_MAX + MERKLE_HASH_BYTES));
-        p->offsets = malloc(sizeof(size_t) * (p->to - p->from + 1));
-        if (p->offsets == NULL)
-            rc = -ENOMEM;
-    }
-    if (rc == 0) {
-        pthread_t helper;
-        bool threaded = n_parts == 2 && pthread_create(&helper, NULL, encode_part, &parts[1]) == 0;
-        encode_part(&parts[0]);
-        if (threaded)
-            pthread_join(helper, NULL);
-        else if (n_parts == 2)
-            encode_part(&parts[1]);
-    }
-    for (size_t k = 0; k < n_parts && rc == 0; k++) {
-        if (parts[k].rc != 0) {
-            rc = parts[k].rc;
-            snprintf(l->err_text, sizeof(l->err_text), "entry %zu of the batch: %s", parts[k].bad,
+    /* Each entry's stored value (leaf hash || leaf bytes) is built in one scratch buffer,
+     * copied into the batch, and its hash grows the tree. One thread: with SHA-256 in
+     * hardware a helper thread no longer paid for itself (docs/BENCHMARKS.md). */
+    struct pl_buf value;
+    pl_buf_init(&value, MERKLE_HASH_BYTES + LEDGER_LEAF_MAX);
+    for (size_t i = 0; i < n; i++) {
+        struct ledger_entry e = entries[i];
+        e.index = l->size + i;
+        pl_buf_reset(&value);
+        rc = pl_buf_reserve(&value, MERKLE_HASH_BYTES);
+        if (rc == 0) {
+            value.len = MERKLE_HASH_BYTES;
+            rc = ledger_entry_encode(&e, &value);
+        }
+        if (rc != 0) {
+            snprintf(l->err_text, sizeof(l->err_text), "entry %zu of the batch: %s", i,
                      pl_strerror(rc));
+            goto fail_batch;
         }
-    }
-    if (rc != 0)
-        goto fail_batch;
-
-    /* Then, in order: store each value and grow the tree. */
-    for (size_t k = 0; k < n_parts; k++) {
-        struct encoded_part *p = &parts[k];
-        for (size_t i = p->from; i < p->to; i++) {
-            const uint8_t *value = p->values.data + p->offsets[i - p->from];
-            size_t value_len = p->offsets[i - p->from + 1] - p->offsets[i - p->from];
-            uint8_t key[8];
-            ledger_index_key(l->size + i, key);
-            pl_store_batch_put(l->store, &batch, PL_CF_LEDGER_LEAVES, key, sizeof(key), value,
-                               value_len);
-            rc = merkle_frontier_append(&f, value, append_emit_cb, &a);
-            if (rc != 0)
-                goto fail_batch;
-        }
+        const uint8_t *leaf = value.data + MERKLE_HASH_BYTES;
+        size_t leaf_len = value.len - MERKLE_HASH_BYTES;
+#ifdef PL_DEBUG
+        /* Decode after encode: what we hash is what a verifier will read. */
+        struct ledger_entry back;
+        PL_ALWAYS(ledger_entry_decode(leaf, leaf_len, &back) == 0 && back.index == e.index &&
+                  back.body_len == e.body_len);
+#endif
+        merkle_leaf_hash(leaf, leaf_len, value.data);
+        uint8_t key[8];
+        ledger_index_key(e.index, key);
+        pl_store_batch_put(l->store, &batch, PL_CF_LEDGER_LEAVES, key, sizeof(key), value.data,
+                           value.len);
+        rc = merkle_frontier_append(&f, value.data, append_emit_cb, &a);
+        if (rc != 0)
+            goto fail_batch;
     }
 
     struct ledger_head h;
@@ -452,10 +389,7 @@ fail_batch:
 #ifdef PL_DEBUG
     free(a.pending);
 #endif
-    for (size_t k = 0; k < n_parts; k++) {
-        pl_buf_close(&parts[k].values);
-        free(parts[k].offsets);
-    }
+    pl_buf_close(&value);
     pl_store_batch_close(&batch);
     return rc;
 }
