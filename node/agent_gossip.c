@@ -1398,7 +1398,7 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
     peers_load(ag);
     if (ag->njoin > 0) {
         join_all(ag);
-        ag->rejoin_ms = 200;
+        ag->rejoin_ms = 50;
         uv_timer_start(&ag->rejoin_timer, rejoin_cb, ag->rejoin_ms, 0);
     }
     process(ag);
@@ -1408,7 +1408,7 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
 }
 
 /* Like Consul's retry_join: while we know nobody else, try the --join addresses again,
- * with the wait doubling from 200 ms to 30 s, so agents may start in any order. */
+ * with the wait doubling from 50 ms to 30 s, so agents may start in any order. */
 static void rejoin_cb(uv_timer_t *t)
 {
     struct agent_gossip *ag = t->data;
