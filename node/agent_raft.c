@@ -581,7 +581,8 @@ static bool known_cb(void *ctx, uint64_t id)
     return known_by_id(ar, id) != NULL || raft_config_find(raft_config_get(&ar->raft), id) != NULL;
 }
 
-static void deliver(struct agent_raft *ar, const uint8_t *p, size_t n)
+/* Steps a received message; returns its sender, or 0 when it was refused. */
+static uint64_t deliver(struct agent_raft *ar, const uint8_t *p, size_t n)
 {
     struct raft_wire_msg w;
     uint64_t self = agent_raft_id(ar->agent->cfg.name);
@@ -589,24 +590,26 @@ static void deliver(struct agent_raft *ar, const uint8_t *p, size_t n)
     if (rc != 0) {
         PL_LOG_RATELIMITED(PL_LOG_WARN, "raft", "message refused: %s", pl_strerror(rc));
         raft_wire_msg_close(&w);
-        return;
+        return 0;
     }
+    uint64_t from = w.msg.from;
     struct raft_event ev = {.type = RAFT_EV_RECEIVE, .msg = &w.msg};
     step(ar, &ev);
     raft_wire_msg_close(&w);
+    return from;
 }
 
 static void held_recv(const struct fault_held *h) { deliver(h->ctx, h->bytes, h->len); }
 
-static void recv_cb(void *ctx, const uint8_t *p, size_t n)
+static uint64_t recv_cb(void *ctx, const uint8_t *p, size_t n)
 {
     struct agent_raft *ar = ctx;
     if (ar->agent->faults.n > 0) {
         /* The sender is field 3 of the message array; peek at it for per-peer rules. */
         msgpack_unpacked up;
         const char *from_name = NULL;
+        uint64_t from = 0;
         if (pl_mp_parse(p, n, &up) == 0) {
-            uint64_t from;
             if (up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size > 2 &&
                 pl_mp_as_u64(&up.data.via.array.ptr[2], &from) == 0) {
                 struct known *k = known_by_id(ar, from);
@@ -616,13 +619,21 @@ static void recv_cb(void *ctx, const uint8_t *p, size_t n)
         msgpack_unpacked_destroy(&up);
         uint32_t delay;
         if (fault_decide(&ar->agent->faults, from_name, FAULT_IN, &delay))
-            return;
+            return from;
         if (delay > 0) {
             fault_hold(&ar->agent->faults, delay, held_recv, ar, 0, NULL, p, n);
-            return;
+            return from;
         }
     }
-    deliver(ar, p, n);
+    return deliver(ar, p, n);
+}
+
+/* The connection from a peer ended: if it was our leader, the core campaigns early. */
+static void lost_cb(void *ctx, uint64_t id)
+{
+    struct agent_raft *ar = ctx;
+    struct raft_event ev = {.type = RAFT_EV_PEER_LOST, .peer = id};
+    step(ar, &ev);
 }
 
 /* Sealing with the gossip keyring: 'P' 'R' version flags | sealed payload. */
@@ -1307,7 +1318,7 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
         return PL_ECORRUPT;
     }
 
-    struct raft_transport_hooks hooks = {ar, recv_cb, seal_cb, open_cb};
+    struct raft_transport_hooks hooks = {ar, recv_cb, seal_cb, open_cb, lost_cb};
     rc = raft_transport_init(&ar->transport, &a->loop, ar->raft_addr, &hooks);
     ar->transport_open = true;
     if (rc != 0) {

@@ -1145,6 +1145,22 @@ static void on_heartbeat(struct raft *r)
     }
 }
 
+/* The connection from our leader ended: its process most likely died (a crashed machine
+ * says nothing, and then the election timeout still applies). Forget the leader, which ends
+ * its lease here, and campaign within [0, T/2) instead of waiting out [T, 2T): followers
+ * that saw the same grant the pre-vote at once. Only a hint, so only with PreVote: if the
+ * leader is in fact alive, a majority still in its lease refuses the pre-vote, no term
+ * changes, and its next append is followed as before. */
+static void on_peer_lost(struct raft *r, uint64_t peer)
+{
+    if (r->role != RAFT_FOLLOWER || r->leader != peer || peer == 0 || !r->o.pre_vote)
+        return;
+    trace(r, "connection from leader %llu lost", (unsigned long long)peer);
+    become_follower(r, r->term, 0);
+    uint64_t window = PL_MAX(r->o.election_timeout_ms / 2, 1);
+    r->election_deadline_ms = r->now_ms + pl_rand_below(r->rand, window);
+}
+
 static void on_tick(struct raft *r)
 {
     for (uint32_t i = 0; i < r->n_pending;) {
@@ -1567,6 +1583,9 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_event *ev, stru
         break;
     case RAFT_EV_CHANGE:
         rc = on_change(r, ev);
+        break;
+    case RAFT_EV_PEER_LOST:
+        on_peer_lost(r, ev->peer);
         break;
     default:
         rc = PL_ERANGE;

@@ -178,6 +178,7 @@ enum raft_event_type {
     RAFT_EV_PROPOSE,   /* proposals submitted on this node (forwarded if follower) */
     RAFT_EV_TRANSFER,  /* leader: hand leadership to `to` (0: the most up-to-date voter) */
     RAFT_EV_CHANGE,    /* leader: one membership change */
+    RAFT_EV_PEER_LOST, /* the connection from `peer` ended (its process exited or reset it) */
 };
 
 struct raft_event {
@@ -204,6 +205,7 @@ struct raft_event {
             uint8_t op;  /* enum raft_change_op */
             uint64_t server;
         } change;
+        uint64_t peer;
     };
 };
 

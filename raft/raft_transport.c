@@ -30,6 +30,7 @@ struct raft_transport_conn {
     uv_connect_t connect;
     struct raft_transport *t;
     struct raft_transport_peer *peer; /* outgoing only; NULL once detached */
+    uint64_t from_id;                 /* incoming: the sender its frames name (0: none yet) */
     struct raft_transport_conn *next; /* incoming list */
     uint8_t hdr[4];
     size_t hdr_got;
@@ -272,6 +273,7 @@ static void frame_deliver(struct raft_transport_conn *c)
 {
     struct raft_transport *t = c->t;
     t->stats.frames_received++;
+    uint64_t from = 0;
     if (t->hooks.open_cb != NULL) {
         struct pl_buf plain;
         pl_buf_init(&plain, RAFT_TRANSPORT_FRAME_MAX);
@@ -279,19 +281,36 @@ static void frame_deliver(struct raft_transport_conn *c)
             t->stats.dropped_unopened++;
             PL_LOG_RATELIMITED(PL_LOG_WARN, "raft", "frame dropped: it does not open with our keys");
         } else {
-            t->hooks.recv_cb(t->hooks.ctx, plain.data, plain.len);
+            from = t->hooks.recv_cb(t->hooks.ctx, plain.data, plain.len);
         }
         pl_buf_close(&plain);
     } else {
-        t->hooks.recv_cb(t->hooks.ctx, c->in.data, c->in.len);
+        from = t->hooks.recv_cb(t->hooks.ctx, c->in.data, c->in.len);
     }
+    if (from != 0)
+        c->from_id = from;
+}
+
+/* The peer ended an incoming connection: tell the caller, unless another one from the same
+ * sender is still open (it redialled). */
+static void incoming_ended(struct raft_transport_conn *c)
+{
+    struct raft_transport *t = c->t;
+    uint64_t id = c->from_id;
+    conn_close(c);
+    if (id == 0 || t->hooks.lost_cb == NULL || t->closing)
+        return;
+    for (struct raft_transport_conn *o = t->incoming; o != NULL; o = o->next)
+        if (o->from_id == id && !o->closing)
+            return;
+    t->hooks.lost_cb(t->hooks.ctx, id);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct raft_transport_conn *c = s->data;
     if (nread < 0) {
-        conn_close(c);
+        incoming_ended(c);
         return;
     }
     const uint8_t *p = (const uint8_t *)buf->base;

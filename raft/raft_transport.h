@@ -24,11 +24,15 @@
 
 struct raft_transport_hooks {
     void *ctx;
-    /* A whole frame payload arrived (already opened); valid during the call only. */
-    void (*recv_cb)(void *ctx, const uint8_t *p, size_t n);
+    /* A whole frame payload arrived (already opened); valid during the call only. Returns
+     * the sender's id when the payload names one (0 otherwise), which tags the connection. */
+    uint64_t (*recv_cb)(void *ctx, const uint8_t *p, size_t n);
     /* Optional: seal `n` bytes into out / open a payload into out; non-zero refuses it. */
     int (*seal_cb)(void *ctx, const uint8_t *p, size_t n, struct pl_buf *out);
     int (*open_cb)(void *ctx, const uint8_t *p, size_t n, struct pl_buf *out);
+    /* Optional: the peer ended (EOF or reset) the last open connection tagged with its id:
+     * its process most likely exited. Not called when we close a connection ourselves. */
+    void (*lost_cb)(void *ctx, uint64_t id);
 };
 
 struct raft_transport_stats {

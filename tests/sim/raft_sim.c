@@ -2,7 +2,8 @@
  * The deterministic Raft simulator (after TigerBeetle's VOPR and canonical/raft's fixture).
  *
  * One process runs a whole cluster of raft cores against a simulated network (loss,
- * delay, reordering, duplication, symmetric and asymmetric partitions), simulated disks
+ * delay, reordering, duplication, symmetric and asymmetric partitions; a crash ends the
+ * node's connections, and live connections are reset at random), simulated disks
  * (latency, stalls; only what a write completed is durable) and simulated clocks (each
  * node's clock runs at its own rate). Every message goes through the real wire codec.
  * One 64-bit seed decides everything, so a failing seed replays exactly.
@@ -89,7 +90,7 @@ static struct totals {
 
 /* ------------------------------------------------------------ the world */
 
-enum ev_type { EV_DELIVER = 1, EV_TICK, EV_DISK, EV_CHAOS, EV_PROPOSE, EV_HEAL };
+enum ev_type { EV_DELIVER = 1, EV_TICK, EV_DISK, EV_CHAOS, EV_PROPOSE, EV_HEAL, EV_PEER_LOST };
 
 struct event {
     uint64_t at;
@@ -99,6 +100,7 @@ struct event {
     uint64_t incarnation;
     uint8_t *bytes;
     size_t len;
+    uint64_t peer; /* EV_PEER_LOST: whose connection ended */
 };
 
 /* A persist block copied out of an update, applied to the durable store on completion. */
@@ -554,10 +556,24 @@ static void stats_add(const struct raft *r)
     g_tot.dropped_stale += st->dropped_stale;
 }
 
+/* Node `to` sees its connection from `from` end (a FIN or reset, delayed like a message);
+ * nothing arrives over a cut link, as when a machine dies. */
+static void peer_lost(struct sim *s, uint32_t from, uint32_t to)
+{
+    if (from == to || !s->nodes[to].up || !s->link[from][to])
+        return;
+    ev_push(s, (struct event){.at = s->now + 1 + pl_rand_below(&s->rng, s->delay_max),
+                              .type = EV_PEER_LOST, .node = to,
+                              .incarnation = s->nodes[to].incarnation,
+                              .peer = s->nodes[from].id});
+}
+
 static void node_crash(struct sim *s, struct node *n)
 {
     if (!n->up)
         return;
+    for (uint32_t j = 0; j < s->n_nodes; j++)
+        peer_lost(s, (uint32_t)(n - s->nodes), j);
     stats_add(&n->r);
     if (s->trace)
         fprintf(stderr, "[%8" PRIu64 "] n%" PRIu64 " CRASH\n", s->now, n->id);
@@ -978,7 +994,7 @@ static void chaos(struct sim *s)
     uint32_t a = (uint32_t)pl_rand_below(&s->rng, s->n_nodes);
     uint32_t b = (uint32_t)pl_rand_below(&s->rng, s->n_nodes);
     struct node *n = &s->nodes[a];
-    switch (pl_rand_below(&s->rng, 14)) {
+    switch (pl_rand_below(&s->rng, 15)) {
     case 0: /* isolate one node */
         for (uint32_t j = 0; j < s->n_nodes; j++)
             s->link[a][j] = s->link[j][a] = false;
@@ -1047,6 +1063,9 @@ static void chaos(struct sim *s)
         step(s, l, &ev);
         break;
     }
+    case 13: /* a connection reset while both ends live: b is told a is gone */
+        peer_lost(s, a, b);
+        break;
     default: /* a partition into two groups: {i < a} and the rest */
         for (uint32_t i = 0; i < s->n_nodes; i++)
             for (uint32_t j = 0; j < s->n_nodes; j++)
@@ -1105,6 +1124,12 @@ static void run_event(struct sim *s, struct event *e)
     case EV_DISK:
         if (!stale)
             on_disk(s, n);
+        break;
+    case EV_PEER_LOST:
+        if (!stale) {
+            struct raft_event ev = {.type = RAFT_EV_PEER_LOST, .peer = e->peer};
+            step(s, n, &ev);
+        }
         break;
     default:
         break;

@@ -156,6 +156,17 @@ static struct raft_msg msg(uint8_t type, uint64_t from, uint64_t to, uint64_t te
     return m;
 }
 
+/* An empty AppendEntries from leader 1 to node 2 in `term` (prev = the bootstrap entry),
+ * made durable: node 2 follows 1 in that term. */
+static void heartbeat_from_1(struct t *t, uint64_t term)
+{
+    struct raft_msg a = msg(RAFT_MSG_APPEND, 1, 2, term);
+    a.append.prev_index = 1;
+    a.append.prev_term = 1;
+    recv_msg(t, &a);
+    persist(t);
+}
+
 static void grant(struct t *t, uint64_t from, bool pre)
 {
     struct raft_msg m = msg(RAFT_MSG_VOTE_RESULT, from, t->r.o.id,
@@ -471,6 +482,29 @@ static void test_leader_resends_lost_append_when_idle(void **state)
     rm(t);
 }
 
+/* A lost connection from the leader is a hint, taken only with PreVote and only about the
+ * leader: the follower forgets it (its lease ends) and pre-votes within half an election
+ * timeout; a lost connection from anyone else changes nothing. */
+static void test_leader_connection_lost(void **state)
+{
+    (void)state;
+    for (int pre_vote = 0; pre_vote < 2; pre_vote++) {
+        struct t *t = mk(2, 3, 0, pre_vote, true, NULL, 0);
+        heartbeat_from_1(t, 1);
+        assert_int_equal(raft_leader(&t->r), 1);
+        struct raft_event lost = {.type = RAFT_EV_PEER_LOST, .peer = 3};
+        step(t, &lost);
+        assert_int_equal(raft_leader(&t->r), 1);
+        lost.peer = 1;
+        step(t, &lost);
+        assert_int_equal(raft_leader(&t->r), pre_vote ? 0 : 1);
+        tick(t, ET / 2);
+        assert_int_equal(raft_role(&t->r), pre_vote ? RAFT_PRE_CANDIDATE : RAFT_FOLLOWER);
+        assert_int_equal(raft_term(&t->r), 1); /* a pre-vote changes no term */
+        rm(t);
+    }
+}
+
 /* Figure 2, Leaders 4 (and Figure 8, §5.4.2): commit N only if a majority stores it and
  * log[N] is of the current term; earlier entries commit only with it. */
 static void test_leader_commits_only_current_term(void **state)
@@ -493,11 +527,7 @@ static void test_vote_refused_for_stale_term(void **state)
 {
     (void)state;
     struct t *t = mk(2, 3, 0, false, false, NULL, 0);
-    struct raft_msg up = msg(RAFT_MSG_APPEND, 1, 2, 5);
-    up.append.prev_index = 1;
-    up.append.prev_term = 1;
-    recv_msg(t, &up);
-    persist(t);
+    heartbeat_from_1(t, 5);
     clear(t);
     struct raft_msg v = msg(RAFT_MSG_VOTE, 3, 2, 4);
     v.vote.last_index = 9;
@@ -551,11 +581,7 @@ static void test_append_refused_for_stale_term(void **state)
 {
     (void)state;
     struct t *t = mk(2, 3, 0, false, false, NULL, 0);
-    struct raft_msg up = msg(RAFT_MSG_APPEND, 1, 2, 3);
-    up.append.prev_index = 1;
-    up.append.prev_term = 1;
-    recv_msg(t, &up);
-    persist(t);
+    heartbeat_from_1(t, 3);
     clear(t);
     struct raft_msg a = msg(RAFT_MSG_APPEND, 3, 2, 2);
     a.append.prev_index = 1;
@@ -610,11 +636,7 @@ static void test_append_truncates_conflict_and_appends(void **state)
     (void)state;
     uint64_t terms[] = {1, 2, 2};
     struct t *t = mk(2, 3, 0, false, false, terms, 3); /* 1:1 2:1 3:2 4:2 */
-    struct raft_msg hb = msg(RAFT_MSG_APPEND, 1, 2, 3); /* learn term 3 first */
-    hb.append.prev_index = 1;
-    hb.append.prev_term = 1;
-    recv_msg(t, &hb);
-    persist(t);
+    heartbeat_from_1(t, 3); /* learn term 3 first */
     struct raft_entry es[3] = {
         {.term = 2, .type = RAFT_ENTRY_NORMAL, .len = 1, .data = (uint8_t *)"x"},
         {.term = 3, .type = RAFT_ENTRY_NORMAL, .len = 1, .data = (uint8_t *)"y"},
@@ -1159,6 +1181,7 @@ int main(void)
         cmocka_unit_test(test_leader_appends_and_answers_after_commit),
         cmocka_unit_test(test_leader_backs_off_on_conflict),
         cmocka_unit_test(test_leader_resends_lost_append_when_idle),
+        cmocka_unit_test(test_leader_connection_lost),
         cmocka_unit_test(test_leader_commits_only_current_term),
         cmocka_unit_test(test_vote_refused_for_stale_term),
         cmocka_unit_test(test_vote_granted_once_per_term_and_only_up_to_date),
