@@ -9,6 +9,7 @@
 int cmd_version(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_sample_service(int argc, char **argv);
+int cmd_exec(int argc, char **argv); /* internal: `platelet _exec` (cmd_exec.c) */
 int cmd_fault(int argc, char **argv);
 int cmd_members(int argc, char **argv);
 int cmd_join(int argc, char **argv);

@@ -260,18 +260,65 @@ static char **build_env(const struct heal_argv *extra)
     return envp;
 }
 
+/* What execvp will find for `file` with the PATH of `envp`: 0, -ENOENT or -EACCES, so that
+ * a missing command is still refused when the service is started (it runs under `_exec`). */
+static int command_check(const char *file, const char *cwd, char *const *envp)
+{
+    if (strchr(file, '/') != NULL) {
+        char full[PATH_MAX + 256];
+        if (file[0] != '/' && cwd[0] != '\0')
+            snprintf(full, sizeof(full), "%s/%s", cwd, file);
+        else
+            snprintf(full, sizeof(full), "%s", file);
+        return access(full, X_OK) == 0 ? 0 : -errno;
+    }
+    const char *path = "/usr/local/bin:/usr/bin:/bin";
+    for (size_t i = 0; envp[i] != NULL; i++)
+        if (strncmp(envp[i], "PATH=", 5) == 0)
+            path = envp[i] + 5;
+    int err = -ENOENT;
+    for (;;) {
+        size_t len = strcspn(path, ":");
+        char full[PATH_MAX];
+        snprintf(full, sizeof(full), "%.*s/%s", (int)(len ? len : 1), len ? path : ".", file);
+        if (access(full, X_OK) == 0)
+            return 0;
+        if (errno == EACCES)
+            err = -EACCES;
+        if (path[len] == '\0')
+            return err;
+        path += len + 1;
+    }
+}
+
 static int spawn_run(struct heal_svc *s)
 {
     struct heal *h = s->h;
-    struct heal_run *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return -ENOMEM;
-    r->svc = s;
     char **envp = build_env(&s->cfg->env);
-    if (envp == NULL) {
-        free(r);
+    if (envp == NULL)
+        return -ENOMEM;
+    int rc = command_check(s->cfg->argv.v[0], s->cfg->cwd, envp);
+    if (rc != 0) {
+        free(envp);
+        return rc;
+    }
+    struct heal_run *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        free(envp);
         return -ENOMEM;
     }
+    r->svc = s;
+    /* platelet _exec AGENT_PID COMMAND ARGS...: the service dies with this agent. */
+    char agent_pid[24];
+    snprintf(agent_pid, sizeof(agent_pid), "%d", (int)getpid());
+    char *args[HEAL_ARGV_MAX + 4];
+    int na = 0;
+    args[na++] = "platelet";
+    args[na++] = "_exec";
+    args[na++] = agent_pid;
+    for (int i = 0; i < s->cfg->argv.n; i++)
+        args[na++] = s->cfg->argv.v[i];
+    args[na] = NULL;
     uv_pipe_init(&h->a->loop, &r->out, 0);
     uv_pipe_init(&h->a->loop, &r->err, 0);
     r->out.data = r->err.data = r->proc.data = r;
@@ -283,14 +330,14 @@ static int spawn_run(struct heal_svc *s)
     stdio[2].data.stream = (uv_stream_t *)&r->err;
     uv_process_options_t o;
     memset(&o, 0, sizeof(o));
-    o.file = s->cfg->argv.v[0];
-    o.args = (char **)s->cfg->argv.v;
+    o.file = "/proc/self/exe";
+    o.args = args;
     o.env = envp;
     o.cwd = s->cfg->cwd[0] ? s->cfg->cwd : NULL;
     o.stdio = stdio;
     o.stdio_count = 3;
     o.exit_cb = proc_exit_cb;
-    int rc = uv_spawn(&h->a->loop, &r->proc, &o);
+    rc = uv_spawn(&h->a->loop, &r->proc, &o);
     free(envp);
     r->next = runs_all;
     runs_all = r;

@@ -41,6 +41,7 @@ static const struct command commands[] = {
     {"incidents", cmd_incidents, "healing incidents (--open for the open ones)"},
     {"incident", cmd_incident, "one incident with its diagnosis and timeline"},
     {"approve", cmd_approve, "approve an action that waits for a human"},
+    {"_exec", cmd_exec, NULL}, /* internal: how the agent starts supervised services */
 };
 
 int cmd_version(int argc, char **argv)
@@ -56,7 +57,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: platelet <command> [args]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+        if (commands[i].summary != NULL)
+            fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'platelet <command> --help' shows a command's flags.\n");
 }
 

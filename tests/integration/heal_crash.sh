@@ -1,7 +1,8 @@
 #!/bin/sh
 # Crash: the supervised sample service exits (status 70); the agent sees the exit at once,
 # opens an incident, restarts it, and closes the incident as healed once the HTTP check
-# passes again on the new process.
+# passes again on the new process. Then the agent itself is SIGKILLed: its service dies
+# with it (no unsupervised copy keeps the port), and the restarted agent starts a new one.
 . "$(dirname "$0")/heal_lib.sh"
 heal_setup heal_crash 28110
 
@@ -42,3 +43,14 @@ json "0 < d['diagnosis']['confidence'] <= 1 and 1 <= d['diagnosis']['severity'] 
 # The output went to the rotating log in the data dir.
 [ -s "$WORK/data/heal/web.log" ] || fail "no service log in the data dir"
 echo "ok: crash -> restarted (pid $pid1 -> $pid2) and healthy, incident $id"
+
+# gone PID: the process has exited (absent, or a zombie nobody has reaped yet).
+gone() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+kill -9 "$AGENT_PID"
+wait_for 5 "end of the service (pid $pid2) with its SIGKILLed agent" gone "$pid2"
+heal_agent "$WORK/agent.json"
+wait_for 20 "a healthy service under the restarted agent" svc_is "s['healthy'] and s['pid'] > 0"
+pid3=$(svc_is "s['pid']")
+[ "$pid3" != "$pid2" ] || fail "the restarted agent reports the old pid $pid2"
+curl -sf --max-time 2 "$(sample_url /health)" >/dev/null || fail "the new service does not answer"
+echo "ok: agent SIGKILLed -> its service (pid $pid2) ended; restarted agent runs pid $pid3"
