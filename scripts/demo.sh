@@ -4,7 +4,8 @@
 #     healer, and on every node a supervised sample service. Real faults are injected (a
 #     crash, a hang, an error burst) and each node heals its own service; every incident's
 #     timeline is printed as it closes. A note committed through Raft lands in every node's
-#     ledger with the same root.
+#     ledger with the same root. The Raft leader is SIGKILLed: another is elected, a second
+#     note commits, and the old leader restarts, rejoins and catches up to the same root.
 #  2. The verifiable ledger: a few hundred incident-like entries, status, an inclusion proof,
 #     a consistency proof, an exported audit trail verified offline, and a tampered copy that
 #     verify rejects, naming the edited line.
@@ -149,7 +150,44 @@ JSON
         "$P" raft status --api "$(api $n)" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%s  %-8s ledger size %d  root %s" % (d["id"], d["role"], d["ledger"]["size"], d["ledger"]["root"]))'
     done
 
-    section "6. Stop: each agent leaves gracefully and stops its service"
+    section "6. The healer dies: SIGKILL of the Raft leader"
+    local leader li t0 t1 newl
+    leader=$("$P" raft status --api "$(api n1)" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"])')
+    li=$((${leader#n} - 1))
+    survivors=()
+    for n in n1 n2 n3; do [ "$n" = "$leader" ] || survivors+=("$n"); done
+    new_leader() { # a leader other than the killed one, agreed by both survivors
+        local a b
+        a=$("$P" raft status --api "$(api "${survivors[0]}")" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"])')
+        b=$("$P" raft status --api "$(api "${survivors[1]}")" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"])')
+        [ -n "$a" ] && [ "$a" != "$leader" ] && [ "$a" = "$b" ]
+    }
+    t0=$(date +%s%N)
+    run kill -KILL "${AGENT_PIDS[$li]}"
+    wait "${AGENT_PIDS[$li]}" 2>/dev/null
+    wait_until 20 "a new leader among ${survivors[*]}" new_leader || return 1
+    newl=$("$P" raft status --api "$(api "${survivors[0]}")" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"])')
+    # When the new leader says it was elected (its log), against when the kill was sent.
+    t1=$(python3 -c '
+import datetime, sys
+line = [l for l in open(sys.argv[1]) if "elected leader" in l][-1]
+t = datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+print(int(t.timestamp() * 1000))' "$WORK/$newl.log")
+    echo "new leader $newl, elected $((t1 - t0 / 1000000)) ms after the kill: the dead leader's connections closed, so the followers did not wait out the election timeout (500 ms)"
+    run "$P" propose --api "$(api "${survivors[0]}")" '{"demo": "written while the old healer is down"}'
+    echo "restarting $leader: it rejoins the members it knew and catches up from the new leader"
+    "$P" agent --config "$WORK/$leader.json" --name "$leader" --bind "127.0.0.1:${ports[$li]}" \
+        --data-dir "$WORK/$leader" >>"$WORK/$leader.log" 2>&1 &
+    AGENT_PIDS[$li]=$!
+    wait_until 20 "$leader's API" test -S "$WORK/$leader/api.sock" || return 1
+    wait_until 30 "the three ledgers to agree again" same_root || return 1
+    for n in n1 n2 n3; do
+        "$P" raft status --api "$(api $n)" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%s  %-8s ledger size %d  root %s" % (d["id"], d["role"], d["ledger"]["size"], d["ledger"]["root"]))'
+    done
+    wait_until 30 "$leader's service to be healthy again" svc_healthy "$leader" || return 1
+    echo "$leader's supervised service ended with its agent and runs again under the new one"
+
+    section "7. Stop: each agent leaves gracefully and stops its service"
     for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; done
     for pid in "${AGENT_PIDS[@]}"; do wait "$pid"; done
     AGENT_PIDS=()
