@@ -48,13 +48,18 @@ struct known {
 
 enum call_kind { CALL_PROPOSE = 1, CALL_CHANGE, CALL_ADD_VOTER };
 
-/* An API request waiting for the core's outcome. */
+/* An API request waiting for the core's outcome (or, on a client, the leader's answer). */
 struct call {
     uint64_t id;
     enum call_kind kind;
     struct api_call *api; /* kept */
     uint64_t server;      /* CALL_ADD_VOTER: the server being added */
-    uint64_t deadline_ms; /* CALL_ADD_VOTER */
+    uint64_t deadline_ms; /* CALL_ADD_VOTER; a client's proposal */
+    /* a client's proposal: its bytes, and the leader it went to (0: to be sent) */
+    uint8_t *data;
+    uint32_t len;
+    uint64_t sent_to;
+    uint64_t retry_at_ms;
 };
 
 /* A proposal waiting for the next flush. */
@@ -386,6 +391,7 @@ static struct call *call_add(struct agent_raft *ar, enum call_kind kind, struct 
 
 static void call_remove(struct agent_raft *ar, struct call *c)
 {
+    free(c->data);
     *c = ar->calls[--ar->n_calls];
 }
 
@@ -573,16 +579,123 @@ static void timer_cb(uv_timer_t *t)
     step(ar, &ev);
 }
 
+/* --- a client of the council (an agent that is not a voter) ---------------------------- */
+
+/* DESIGN.md's roles: a member that is not a voter reaches the healer over the Raft
+ * transport as a client. It runs no core and keeps no Raft log: it sends each proposal to
+ * the leader the voters' gossiped "raft" records name, the leader answers on the same
+ * connection once the entry is committed (raft.c, on_propose), and a leader that no longer
+ * leads answers "no leader", which is safe to send again (it appended nothing). */
+
+#define CLIENT_RETRY_MS 100
+
+/* The leader named in the newest term of the voters' "raft" records, if it is a live voter
+ * we can dial; 0 otherwise. */
+static uint64_t client_leader(struct agent_raft *ar)
+{
+    const struct gossip *g = agent_gossip_core(ar->gossip);
+    double best_term = 0;
+    uint64_t best = 0;
+    for (int i = 0; i < ar->n_known; i++) {
+        const uint8_t *v;
+        size_t len;
+        uint64_t version;
+        if (!ar->known[i].voter ||
+            gossip_state_get(g, ar->known[i].name, "raft", &v, &len, &version) != 0)
+            continue;
+        cJSON *doc = cJSON_ParseWithLength((const char *)v, len);
+        const cJSON *term = cJSON_GetObjectItemCaseSensitive(doc, "term");
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "leader"));
+        const struct known *k = name != NULL ? known_by_name(ar, name) : NULL;
+        if (cJSON_IsNumber(term) && term->valuedouble > best_term && k != NULL && k->alive &&
+            k->voter) {
+            best_term = term->valuedouble;
+            best = k->id;
+        }
+        cJSON_Delete(doc);
+    }
+    return best;
+}
+
+static void client_send(struct agent_raft *ar, struct call *c)
+{
+    c->sent_to = client_leader(ar);
+    c->retry_at_ms = now_ms(ar) + CLIENT_RETRY_MS;
+    if (c->sent_to == 0)
+        return;
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_PROPOSE;
+    m.from = agent_raft_id(ar->agent->cfg.name);
+    m.to = c->sent_to;
+    m.propose.id = c->id;
+    m.propose.data = c->data;
+    m.propose.len = c->len;
+    send_msg(ar, &m);
+}
+
+static void client_result(struct agent_raft *ar, const struct raft_msg *m)
+{
+    struct call *c = call_find(ar, m->propose_result.id);
+    if (c == NULL || c->data == NULL)
+        return;
+    int err = m->propose_result.err;
+    if (err == PL_ENOLEADER) {
+        c->sent_to = 0; /* nothing was appended: ask the next leader gossip names */
+        return;
+    }
+    if (err != 0) {
+        call_fail(c, err, err == PL_ETIMEOUT ? "outcome unknown (the leader changed)"
+                                             : "proposal not committed");
+        call_remove(ar, c);
+        return;
+    }
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "index", (double)m->propose_result.index);
+    cJSON_AddNumberToObject(doc, "ledger_index", (double)(m->propose_result.index - 1));
+    cJSON_AddNumberToObject(doc, "term", (double)m->propose_result.term);
+    api_kept_reply_json(c->api, 200, doc);
+    call_remove(ar, c);
+}
+
+/* Sends what waits for a leader; fails what ran out of time (outcome unknown if sent). */
+static void client_tick(struct agent_raft *ar)
+{
+    uint64_t now = now_ms(ar);
+    for (int i = ar->n_calls - 1; i >= 0; i--) {
+        struct call *c = &ar->calls[i];
+        if (now >= c->deadline_ms) {
+            call_fail(c, PL_ETIMEOUT, c->sent_to != 0 ? "outcome unknown (no answer from the leader)"
+                                                      : "no council leader known");
+            call_remove(ar, c);
+        } else if (c->sent_to == 0 && now >= c->retry_at_ms) {
+            client_send(ar, c);
+        }
+    }
+}
+
 /* --- receiving ------------------------------------------------------------------------- */
 
+/* A sender we accept: a Raft member gossip told us of, a server of the configuration, or
+ * any live gossip member (a client proposing through us; rare, so a scan is fine). */
 static bool known_cb(void *ctx, uint64_t id)
 {
     struct agent_raft *ar = ctx;
-    return known_by_id(ar, id) != NULL || raft_config_find(raft_config_get(&ar->raft), id) != NULL;
+    if (known_by_id(ar, id) != NULL ||
+        (ar->raft_open && raft_config_find(raft_config_get(&ar->raft), id) != NULL))
+        return true;
+    const struct gossip *g = agent_gossip_core(ar->gossip);
+    uint32_t slots = gossip_member_slots(g);
+    for (uint32_t i = 0; i < slots; i++) {
+        const struct gossip_member *m = gossip_member_at(g, i);
+        if (m != NULL && m->used && m->status == GOSSIP_ALIVE && agent_raft_id(m->name) == id)
+            return true;
+    }
+    return false;
 }
 
-/* Steps a received message; returns its sender, or 0 when it was refused. */
-static uint64_t deliver(struct agent_raft *ar, const uint8_t *p, size_t n)
+/* Steps a received message (a client has no core: it takes only answers). */
+static void deliver(struct agent_raft *ar, const uint8_t *p, size_t n)
 {
     struct raft_wire_msg w;
     uint64_t self = agent_raft_id(ar->agent->cfg.name);
@@ -590,18 +703,22 @@ static uint64_t deliver(struct agent_raft *ar, const uint8_t *p, size_t n)
     if (rc != 0) {
         PL_LOG_RATELIMITED(PL_LOG_WARN, "raft", "message refused: %s", pl_strerror(rc));
         raft_wire_msg_close(&w);
-        return 0;
+        return;
     }
-    uint64_t from = w.msg.from;
-    struct raft_event ev = {.type = RAFT_EV_RECEIVE, .msg = &w.msg};
-    step(ar, &ev);
+    raft_transport_sender_is(&ar->transport, w.msg.from);
+    if (!ar->raft_open) {
+        if (w.msg.type == RAFT_MSG_PROPOSE_RESULT)
+            client_result(ar, &w.msg);
+    } else {
+        struct raft_event ev = {.type = RAFT_EV_RECEIVE, .msg = &w.msg};
+        step(ar, &ev);
+    }
     raft_wire_msg_close(&w);
-    return from;
 }
 
 static void held_recv(const struct fault_held *h) { deliver(h->ctx, h->bytes, h->len); }
 
-static uint64_t recv_cb(void *ctx, const uint8_t *p, size_t n)
+static void recv_cb(void *ctx, const uint8_t *p, size_t n)
 {
     struct agent_raft *ar = ctx;
     if (ar->agent->faults.n > 0) {
@@ -617,15 +734,16 @@ static uint64_t recv_cb(void *ctx, const uint8_t *p, size_t n)
             }
         }
         msgpack_unpacked_destroy(&up);
+        raft_transport_sender_is(&ar->transport, from);
         uint32_t delay;
         if (fault_decide(&ar->agent->faults, from_name, FAULT_IN, &delay))
-            return from;
+            return;
         if (delay > 0) {
             fault_hold(&ar->agent->faults, delay, held_recv, ar, 0, NULL, p, n);
-            return from;
+            return;
         }
     }
-    return deliver(ar, p, n);
+    deliver(ar, p, n);
 }
 
 /* The connection from a peer ended: if it was our leader, the core campaigns early. */
@@ -908,6 +1026,10 @@ static void housekeep_cb(uv_timer_t *t)
     struct agent_raft *ar = t->data;
     if (ar->fatal)
         return;
+    if (!ar->raft_open) {
+        client_tick(ar);
+        return;
+    }
     /* The known table is kept current by member_cb (every join, status, address and tag
      * change is a member event), so nothing here rescans gossip's members. */
     maybe_bootstrap(ar);
@@ -979,9 +1101,8 @@ static void flush_cb(uv_check_t *h)
 static void api_propose(struct api_call *call, void *data)
 {
     struct agent_raft *ar = data;
-    if (!ar->member) {
-        api_reply_error(call, 503, "this agent is not a member of a Raft cluster yet%s",
-                        ar->voter ? "" : " (it is not a voter; propose through a voter)");
+    if (ar->voter && !ar->member) {
+        api_reply_error(call, 503, "this agent is not a member of a Raft cluster yet");
         return;
     }
     cJSON *doc = api_body_json(call);
@@ -1023,6 +1144,13 @@ static void api_propose(struct api_call *call, void *data)
         return;
     }
     size_t len;
+    if (!ar->raft_open) {
+        c->data = pl_buf_steal(&prop, &len);
+        c->len = (uint32_t)len;
+        c->deadline_ms = now_ms(ar) + ar->opts.proposal_timeout_ms;
+        client_send(ar, c);
+        return;
+    }
     ar->queue[ar->n_queue].id = c->id;
     ar->queue[ar->n_queue].data = pl_buf_steal(&prop, &len);
     ar->queue[ar->n_queue].len = (uint32_t)len;
@@ -1290,7 +1418,17 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
     api_route_add(&a->api, "GET", "/v1/raft/status", api_status, ar);
     api_route_add(&a->api, "POST", "/v1/propose", api_propose, ar);
     if (!ar->voter) {
-        PL_INFO("raft", "not a voter; Raft is off on this agent");
+        struct raft_transport_hooks hooks = {ar, recv_cb, seal_cb, open_cb, NULL};
+        rc = raft_transport_init(&ar->transport, &a->loop, NULL, &hooks);
+        ar->transport_open = true;
+        if (rc != 0) {
+            snprintf(err, err_size, "Raft client transport: %s", pl_strerror(rc));
+            return rc;
+        }
+        agent_gossip_subscribe(ar->gossip, member_cb, ar);
+        known_refresh(ar);
+        uv_timer_start(&ar->housekeep, housekeep_cb, CLIENT_RETRY_MS, CLIENT_RETRY_MS);
+        PL_INFO("raft", "not a voter: proposals go to the council's leader as a client");
         return 0;
     }
 
@@ -1370,9 +1508,10 @@ static void raft_module_stop(struct agent *a, void *state, void (*done)(struct a
         ev.transfer.to = 0;
         step(ar, &ev);
     }
-    for (int i = 0; i < ar->n_calls; i++)
-        call_fail(&ar->calls[i], PL_ENOLEADER, "the agent is stopping");
-    ar->n_calls = 0;
+    while (ar->n_calls > 0) {
+        call_fail(&ar->calls[0], PL_ENOLEADER, "the agent is stopping");
+        call_remove(ar, &ar->calls[0]);
+    }
     uv_check_stop(&ar->flush);
     if (!ar->transport_open) {
         uv_timer_stop(&ar->housekeep);

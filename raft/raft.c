@@ -306,9 +306,13 @@ static void set_term(struct raft *r, uint64_t term)
 
 /* Paper §5.1: a server that sees a higher term, or a candidate that hears from the
  * leader of its term, becomes a follower. */
+static void clients_answer(struct raft *r, int err);
+
 static void become_follower(struct raft *r, uint64_t term, uint64_t leader)
 {
     uint8_t was = r->role;
+    if (was == RAFT_LEADER)
+        clients_answer(r, PL_ETIMEOUT);
     if (term > r->term)
         set_term(r, term);
     if (r->leader != leader)
@@ -991,38 +995,75 @@ static int pending_add(struct raft *r, uint64_t id, uint64_t index, uint64_t ter
     return 0;
 }
 
-static void on_propose(struct raft *r, const struct raft_msg *m)
+static void propose_answer(struct raft *r, uint64_t to, uint64_t id, int err, uint64_t index,
+                           uint64_t term)
 {
-    struct raft_msg *out = msg_new(r, RAFT_MSG_PROPOSE_RESULT, m->from);
+    struct raft_msg *out = msg_new(r, RAFT_MSG_PROPOSE_RESULT, to);
     if (out == NULL)
         return;
-    out->propose_result.id = m->propose.id;
+    out->propose_result.id = id;
+    out->propose_result.err = err;
+    out->propose_result.index = index;
+    out->propose_result.term = term;
+}
+
+/* Answers every client proposal committed by now, and with `err` every other one when
+ * err != 0 (we stopped leading: its fate is unknown) or its deadline passed. */
+static void clients_answer(struct raft *r, int err)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < r->n_clients; i++) {
+        const struct raft_client_wait *w = &r->clients[i];
+        if (w->index <= r->commit && raft_term_at(r, w->index) == w->term)
+            propose_answer(r, w->from, w->id, 0, w->index, w->term);
+        else if (err != 0 || r->now_ms >= w->deadline_ms)
+            propose_answer(r, w->from, w->id, err != 0 ? err : PL_ETIMEOUT, 0, 0);
+        else
+            r->clients[k++] = *w;
+    }
+    r->n_clients = k;
+}
+
+/* A proposal forwarded to us. A member of the configuration is told at once where it was
+ * placed, and learns the outcome from its own log; a client (outside the configuration,
+ * e.g. an agent that is not a voter) keeps no log, so it is answered once the entry is
+ * committed, or with an error when we stop leading or time runs out. */
+static void on_propose(struct raft *r, const struct raft_msg *m)
+{
+    bool client = raft_config_find(&r->config, m->from) == NULL;
     if (r->role != RAFT_LEADER) {
-        out->propose_result.err = PL_ENOLEADER;
+        propose_answer(r, m->from, m->propose.id, PL_ENOLEADER, 0, 0);
         return;
     }
     /* The network may deliver a request twice: answer a repeat with the first placement
-     * while that entry is still in the log (or compacted, hence committed). The proposer
+     * while that entry is still in the log (or compacted, hence committed). A member
      * checks (index, term) against its own log, so an answer can never fake a success. */
     for (uint32_t i = 0; i < PL_ARRAY_LEN(r->placed); i++) {
         const struct raft_placed *pl = &r->placed[i];
         if (pl->index != 0 && pl->from == m->from && pl->id == m->propose.id &&
             (pl->index <= r->log_offset || raft_term_at(r, pl->index) == pl->term)) {
-            out->propose_result.index = pl->index;
-            out->propose_result.term = pl->term;
-            return;
+            if (!client || pl->index <= r->commit)
+                propose_answer(r, m->from, m->propose.id, 0, pl->index, pl->term);
+            return; /* a client's repeat is answered at commit, with the first */
         }
+    }
+    if (client && r->n_clients == PL_ARRAY_LEN(r->clients)) {
+        propose_answer(r, m->from, m->propose.id, PL_EFULL, 0, 0);
+        return;
     }
     uint64_t index = 0;
     int rc = propose_local(r, m->propose.data, m->propose.len, &index);
-    out->propose_result.err = rc;
-    out->propose_result.index = index;
-    out->propose_result.term = r->term;
     if (rc == 0) {
         r->placed[r->placed_next] = (struct raft_placed){m->from, m->propose.id, index, r->term};
         r->placed_next = (r->placed_next + 1) % PL_ARRAY_LEN(r->placed);
         broadcast_append(r);
     }
+    if (rc == 0 && client) {
+        r->clients[r->n_clients++] = (struct raft_client_wait){
+            m->from, m->propose.id, index, r->term, r->now_ms + r->o.proposal_timeout_ms};
+        return;
+    }
+    propose_answer(r, m->from, m->propose.id, rc, index, r->term);
 }
 
 static void on_propose_result(struct raft *r, const struct raft_msg *m)
@@ -1590,6 +1631,8 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_event *ev, stru
     default:
         rc = PL_ERANGE;
     }
+    if (r->role == RAFT_LEADER && r->n_clients > 0)
+        clients_answer(r, 0);
     if (r->role == RAFT_LEADER && r->commit > commit_before) {
         /* Tell followers about the new commit index without waiting for a heartbeat. */
         for (uint32_t i = 0; i < r->n_prog; i++) {

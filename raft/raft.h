@@ -346,6 +346,12 @@ struct raft {
         uint64_t from, id, index, term;
     } placed[256];
     uint32_t placed_next;
+    /* proposals forwarded by clients (nodes outside the configuration, which keep no log to
+     * check a placement against): answered once committed, or with an error */
+    struct raft_client_wait {
+        uint64_t from, id, index, term, deadline_ms;
+    } clients[64];
+    uint32_t n_clients;
     /* the update being built */
     struct raft_msg *msgs;
     uint8_t *msg_defer;

@@ -142,6 +142,9 @@ static int frame_write(struct raft_transport_conn *c, struct frame *f)
     return rc;
 }
 
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
 static void connect_cb(uv_connect_t *req, int status)
 {
     struct raft_transport_conn *c = req->data;
@@ -156,6 +159,8 @@ static void connect_cb(uv_connect_t *req, int status)
     p->connected = 1;
     p->backoff_ms = BACKOFF_MIN_MS;
     c->t->stats.connects++;
+    /* A server answers a client on the connection the client opened (see send). */
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
     struct frame *f = p->queue_head;
     p->queue_head = p->queue_tail = NULL;
     while (f != NULL) {
@@ -192,14 +197,26 @@ static struct raft_transport_peer *peer_find(const struct raft_transport *t, uin
     return NULL;
 }
 
+/* The newest open incoming connection whose frames name `id`, or NULL. */
+static struct raft_transport_conn *incoming_find(struct raft_transport *t, uint64_t id)
+{
+    for (struct raft_transport_conn *c = t->incoming; c != NULL; c = c->next)
+        if (c->from_id == id && !c->closing)
+            return c;
+    return NULL;
+}
+
 int raft_transport_send(struct raft_transport *t, uint64_t id, const uint8_t *p, size_t n)
 {
     struct raft_transport_peer *peer = peer_find(t, id);
-    if (peer == NULL || t->closing) {
+    /* Not a peer we dial: a client (it has no address for us to dial); answer on the
+     * connection it opened. */
+    struct raft_transport_conn *back = peer == NULL ? incoming_find(t, id) : NULL;
+    if ((peer == NULL && back == NULL) || t->closing) {
         t->stats.dropped_no_peer++;
         return PL_ENOTFOUND;
     }
-    if (peer->conn == NULL && uv_now(t->loop) < peer->retry_at_ms) {
+    if (peer != NULL && peer->conn == NULL && uv_now(t->loop) < peer->retry_at_ms) {
         /* Still backing off after a failure: the peer is unreachable; drop before any work. */
         t->stats.dropped_queue_full++;
         return PL_EFULL;
@@ -218,8 +235,8 @@ int raft_transport_send(struct raft_transport *t, uint64_t id, const uint8_t *p,
             rc = PL_ECRYPTO;
     }
     size_t payload = fb.len > head ? fb.len - head : 0;
-    if (rc == PL_ETOOBIG ||
-        (rc == 0 && peer->queued_bytes + payload + 4 > RAFT_TRANSPORT_QUEUE_BYTES_MAX)) {
+    size_t queued = peer != NULL ? peer->queued_bytes : back->tcp.write_queue_size;
+    if (rc == PL_ETOOBIG || (rc == 0 && queued + payload + 4 > RAFT_TRANSPORT_QUEUE_BYTES_MAX)) {
         t->stats.dropped_queue_full++;
         rc = PL_EFULL;
     }
@@ -232,8 +249,16 @@ int raft_transport_send(struct raft_transport *t, uint64_t id, const uint8_t *p,
     f->next = NULL;
     f->len = 4 + payload;
     pl_be32_put(f->bytes, (uint32_t)payload);
-    peer->queued_bytes += f->len;
     t->stats.frames_sent++;
+    if (back != NULL) {
+        if (frame_write(back, f) != 0) {
+            free(f);
+            conn_close(back);
+            return PL_EFULL;
+        }
+        return 0;
+    }
+    peer->queued_bytes += f->len;
 
     if (peer->conn == NULL) {
         dial(t, peer);
@@ -273,7 +298,7 @@ static void frame_deliver(struct raft_transport_conn *c)
 {
     struct raft_transport *t = c->t;
     t->stats.frames_received++;
-    uint64_t from = 0;
+    t->delivering = c;
     if (t->hooks.open_cb != NULL) {
         struct pl_buf plain;
         pl_buf_init(&plain, RAFT_TRANSPORT_FRAME_MAX);
@@ -281,19 +306,24 @@ static void frame_deliver(struct raft_transport_conn *c)
             t->stats.dropped_unopened++;
             PL_LOG_RATELIMITED(PL_LOG_WARN, "raft", "frame dropped: it does not open with our keys");
         } else {
-            from = t->hooks.recv_cb(t->hooks.ctx, plain.data, plain.len);
+            t->hooks.recv_cb(t->hooks.ctx, plain.data, plain.len);
         }
         pl_buf_close(&plain);
     } else {
-        from = t->hooks.recv_cb(t->hooks.ctx, c->in.data, c->in.len);
+        t->hooks.recv_cb(t->hooks.ctx, c->in.data, c->in.len);
     }
-    if (from != 0)
-        c->from_id = from;
+    t->delivering = NULL;
 }
 
-/* The peer ended an incoming connection: tell the caller, unless another one from the same
- * sender is still open (it redialled). */
-static void incoming_ended(struct raft_transport_conn *c)
+void raft_transport_sender_is(struct raft_transport *t, uint64_t id)
+{
+    if (t->delivering != NULL && id != 0)
+        t->delivering->from_id = id;
+}
+
+/* The other end closed a connection (EOF or reset): tell the caller who it was, unless
+ * another incoming connection from the same sender is still open (it redialled). */
+static void conn_ended(struct raft_transport_conn *c)
 {
     struct raft_transport *t = c->t;
     uint64_t id = c->from_id;
@@ -310,7 +340,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct raft_transport_conn *c = s->data;
     if (nread < 0) {
-        incoming_ended(c);
+        conn_ended(c);
         return;
     }
     const uint8_t *p = (const uint8_t *)buf->base;
@@ -370,12 +400,14 @@ int raft_transport_init(struct raft_transport *t, uv_loop_t *loop, const char *b
     memset(t, 0, sizeof(*t));
     t->loop = loop;
     t->hooks = *hooks;
-    struct sockaddr_storage sa;
-    if (pl_addr_resolve(bind_addr, &sa) != 0)
-        return PL_EMALFORMED;
     uv_tcp_init(loop, &t->listener);
     t->listener.data = t;
     t->open_handles = 1;
+    if (bind_addr == NULL)
+        return 0; /* a client: it dials servers and is answered on those connections */
+    struct sockaddr_storage sa;
+    if (pl_addr_resolve(bind_addr, &sa) != 0)
+        return PL_EMALFORMED;
     int rc = uv_tcp_bind(&t->listener, (const struct sockaddr *)&sa, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&t->listener, 64, connection_cb);

@@ -6,6 +6,9 @@
  * set covers both transports). Messages are datagrams to Raft: a frame that cannot be
  * queued is dropped and counted, and the protocol retries.
  *
+ * A client (an agent outside the Raft configuration) does not listen: it dials a server,
+ * and the server answers on that connection, found by the sender id its frames carry.
+ *
  * It knows addresses and bytes, not the protocol: the caller decodes what arrives.
  */
 #ifndef RAFT_TRANSPORT_H
@@ -24,9 +27,9 @@
 
 struct raft_transport_hooks {
     void *ctx;
-    /* A whole frame payload arrived (already opened); valid during the call only. Returns
-     * the sender's id when the payload names one (0 otherwise), which tags the connection. */
-    uint64_t (*recv_cb)(void *ctx, const uint8_t *p, size_t n);
+    /* A whole frame payload arrived (already opened); valid during the call only. The
+     * callee names the sender with raft_transport_sender_is() once it has decoded it. */
+    void (*recv_cb)(void *ctx, const uint8_t *p, size_t n);
     /* Optional: seal `n` bytes into out / open a payload into out; non-zero refuses it. */
     int (*seal_cb)(void *ctx, const uint8_t *p, size_t n, struct pl_buf *out);
     int (*open_cb)(void *ctx, const uint8_t *p, size_t n, struct pl_buf *out);
@@ -55,13 +58,15 @@ struct raft_transport {
     struct raft_transport_hooks hooks;
     struct raft_transport_peer *peers[RAFT_TRANSPORT_PEERS_MAX];
     struct raft_transport_conn *incoming; /* list */
+    struct raft_transport_conn *delivering; /* the connection inside recv_cb, or NULL */
     struct raft_transport_stats stats;
     int closing;
     int open_handles;
     void (*close_cb)(struct raft_transport *t);
 };
 
-/* Listens on bind_addr ("HOST:PORT"). 0 or a libuv error code. */
+/* Listens on bind_addr ("HOST:PORT"), or nowhere when it is NULL (a client). 0 or a libuv
+ * error code. */
 int raft_transport_init(struct raft_transport *t, uv_loop_t *loop, const char *bind_addr,
                         const struct raft_transport_hooks *hooks);
 /* Closes every connection and the listener; close_cb (may be NULL) runs when all are closed. */
@@ -73,7 +78,13 @@ void raft_transport_peer_remove(struct raft_transport *t, uint64_t id);
 /* The address known for a peer, or NULL. */
 const char *raft_transport_peer_addr(const struct raft_transport *t, uint64_t id);
 
-/* Queues one message for peer `id` (copied). 0, PL_ENOTFOUND (unknown peer), PL_EFULL. */
+/* Inside recv_cb: the frame being delivered came from `id`. Tags its connection, so that
+ * the end of it is reported (lost_cb) and a client is answered on it, even by a message
+ * sent before recv_cb returns. */
+void raft_transport_sender_is(struct raft_transport *t, uint64_t id);
+
+/* Queues one message for peer `id` (copied); with no peer of that id, on the newest incoming
+ * connection whose frames named it (a client). 0, PL_ENOTFOUND (neither), PL_EFULL. */
 int raft_transport_send(struct raft_transport *t, uint64_t id, const uint8_t *p, size_t n);
 
 #endif

@@ -956,6 +956,50 @@ static void test_forwarded_proposal(void **state)
     rm(f);
 }
 
+/* A client (node 9, outside the configuration: an agent that is not a voter) keeps no log,
+ * so the leader answers its proposal only once committed; a repeat of it is not appended
+ * twice; and when the leader steps down, a waiting client is told the outcome is unknown. */
+static void test_client_proposal_answered_at_commit(void **state)
+{
+    (void)state;
+    struct t *t = mk(1, 3, 0, false, false, NULL, 0);
+    make_leader(t); /* no-op at 2 */
+    ack(t, 2, 2);
+    clear(t);
+    struct raft_msg p = msg(RAFT_MSG_PROPOSE, 9, 1, 0);
+    p.propose.id = 5;
+    p.propose.data = (const uint8_t *)"from a client";
+    p.propose.len = 13;
+    recv_msg(t, &p);
+    persist(t);
+    assert_int_equal(raft_last_index(&t->r), 3);
+    assert_null(find_sent(t, RAFT_MSG_PROPOSE_RESULT, 9)); /* not committed yet */
+    recv_msg(t, &p); /* the network repeats it */
+    assert_int_equal(raft_last_index(&t->r), 3);
+    assert_null(find_sent(t, RAFT_MSG_PROPOSE_RESULT, 9));
+    ack(t, 2, 3);
+    struct raft_msg *r = find_sent(t, RAFT_MSG_PROPOSE_RESULT, 9);
+    assert_non_null(r);
+    assert_int_equal(r->propose_result.id, 5);
+    assert_int_equal(r->propose_result.err, 0);
+    assert_int_equal(r->propose_result.index, 3);
+    /* A second one waits; then a higher term deposes the leader before it commits. */
+    clear(t);
+    p.propose.id = 6;
+    recv_msg(t, &p);
+    persist(t);
+    assert_null(find_sent(t, RAFT_MSG_PROPOSE_RESULT, 9));
+    struct raft_msg up = msg(RAFT_MSG_APPEND, 2, 1, raft_term(&t->r) + 1);
+    up.append.prev_index = 3;
+    up.append.prev_term = raft_term(&t->r);
+    recv_msg(t, &up);
+    r = find_sent(t, RAFT_MSG_PROPOSE_RESULT, 9);
+    assert_non_null(r);
+    assert_int_equal(r->propose_result.id, 6);
+    assert_int_equal(r->propose_result.err, PL_ETIMEOUT);
+    rm(t);
+}
+
 /* A forwarded proposal that the network delivers twice is appended once, and both copies
  * are answered with the same placement. */
 static void test_duplicate_forward_placed_once(void **state)
@@ -1199,6 +1243,7 @@ int main(void)
         cmocka_unit_test(test_membership_changes),
         cmocka_unit_test(test_forwarded_proposal),
         cmocka_unit_test(test_duplicate_forward_placed_once),
+        cmocka_unit_test(test_client_proposal_answered_at_commit),
         cmocka_unit_test(test_snapshot_chunks),
         cmocka_unit_test(test_load_refuses_corrupt),
         cmocka_unit_test(test_wire_roundtrip_and_truncation),

@@ -1,0 +1,74 @@
+# Helpers of the Raft integration tests (sourced after lib.sh): agents' status through
+# `platelet raft status`, leader agreement, ledger agreement.
+sock() { echo "$TEST_DIR/$1/api.sock"; }
+status() { "$PLATELET" raft status --api "unix:$(sock "$1")" --json; }
+field() { status "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)$2)"; }
+leader_of() { field "$1" '["leader"]'; }
+one_leader() { # all given nodes agree on one leader that is among them
+    local l first
+    first=$(leader_of "$1") || return 1
+    [ -n "$first" ] || return 1
+    for n in "$@"; do
+        l=$(leader_of "$n") || return 1
+        [ "$l" = "$first" ] || return 1
+    done
+    [ "$(field "$first" '["role"]')" = leader ]
+}
+same_ledger() { # all nodes hold the same ledger size and root, and at least $1 entries
+    local min=$1
+    shift
+    local want got
+    want=$(status "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin)["ledger"]; print(d["size"], d["root"])') || return 1
+    [ "${want%% *}" -ge "$min" ] || return 1
+    for n in "$@"; do
+        got=$(status "$n" | python3 -c 'import json,sys; d=json.load(sys.stdin)["ledger"]; print(d["size"], d["root"])') || return 1
+        [ "$got" = "$want" ] || return 1
+    done
+}
+# propose_acked COUNT TAG OUT SOCKET...: raft_propose.py's acknowledged proposals into OUT;
+# prints how many.
+propose_acked() {
+    local count=$1 tag=$2 out=$3
+    shift 3
+    python3 "$(dirname "${BASH_SOURCE[0]}")/raft_propose.py" "$count" "$tag" "$@" >"$out"
+    python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$out"
+}
+# kill_leader LEADER PID VOTER...: SIGKILLs the leader and waits until the other voters
+# agree on a new one; sets `survivors`.
+kill_leader() {
+    local leader=$1 pid=$2
+    shift 2
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+    survivors=()
+    for n in "$@"; do [ "$n" = "$leader" ] || survivors+=("$n"); done
+    wait_for 20 "a new leader among ${survivors[*]}" one_leader "${survivors[@]}"
+}
+# acked_in_ledgers NODE... -- TAG=ACKED_FILE...: every proposal raft_propose.py acknowledged
+# is in every node's exported ledger at the index it was acknowledged with.
+acked_in_ledgers() {
+    local nodes=()
+    while [ "$1" != "--" ]; do nodes+=("$1"); shift; done
+    shift
+    for n in "${nodes[@]}"; do
+        "$PLATELET" audit export --data-dir "$TEST_DIR/$n" -o "$TEST_DIR/$n.jsonl" >/dev/null
+    done
+    python3 - "$TEST_DIR" "${nodes[*]}" "$@" <<'PY'
+import json, sys
+d, nodes, pairs = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
+acked = [(tag, a) for tag, f in (p.split("=", 1) for p in pairs) for a in json.load(open(f))]
+for node in nodes:
+    entries = {}
+    with open(f"{d}/{node}.jsonl") as f:
+        next(f)  # the header line
+        for line in f:
+            e = json.loads(line)
+            entries[e["index"]] = e
+    for tag, a in acked:
+        e = entries.get(a["index"] - 1)
+        body = e and e.get("body")
+        if not body or body.get("tag") != tag or body.get("n") != a["n"]:
+            sys.exit(f"{node}: acknowledged proposal {tag}/{a['n']} (index {a['index']}) missing; found {e}")
+print(f"all {len(acked)} acknowledged proposals are in every ledger")
+PY
+}
