@@ -103,6 +103,7 @@ struct probe
     uint32_t nacks_expected;
     uint32_t nacks;
     bool refused; /* the target's host refused our TCP ping: nothing listens there */
+    bool tcp_sent; /* the TCP fallback ping is out */
 };
 
 struct gossip
@@ -1748,10 +1749,11 @@ int gossip_stream_done(struct gossip *g,
         struct probe *pr = &g->probe;
         if (g->cfg.fast_suspicion && ps->kind == ST_PING && status == -ECONNREFUSED && pr->active &&
             !pr->acked && pr->seq == ps->probe_seq && now_ms < pr->end_at) {
-            /* The direct ping went unanswered and the target's host answers TCP with a
-             * reset: its process is gone (a stopped process would still have its
-             * connection accepted by the kernel). End the probe now instead of waiting
-             * out the probe period; the suspicion timeout still applies in full. */
+            /* The target's host answers our TCP ping with a reset (after the direct ping
+             * went unanswered, or at once after an ICMP port unreachable): its process is
+             * gone (a stopped process would still have its connection accepted by the
+             * kernel). End the probe now instead of waiting out the probe period; the
+             * suspicion timeout still applies in full. */
             pr->refused = true;
             pr->end_at = now_ms;
         }
@@ -1872,6 +1874,42 @@ static void probe_start(struct gossip *g, uint64_t now)
     send_udp(g, m->addr, msgs, n, true);
 }
 
+/* memberlist's TCP fallback: the probe's ping over a stream, in parallel with the rest. */
+static void probe_tcp_ping(struct gossip *g, const struct gossip_member *m)
+{
+    struct probe *pr = &g->probe;
+    pr->tcp_sent = true;
+    struct gossip_wire_packet pk;
+    struct gossip_msg ping = {.type = GOSSIP_MSG_PING, .seq = pr->seq, .flag = true};
+    copy_str(ping.name, sizeof(ping.name), m->name);
+    copy_str(ping.from, sizeof(ping.from), g->members[0].name);
+    pl_buf_reset(&g->scratch);
+    if (gossip_wire_packet_begin(&pk, g->cfg.cluster, udp_body_max(g)) == 0 &&
+        gossip_wire_msg_encode(&ping, &g->scratch) == 0 &&
+        gossip_wire_packet_add(&pk, g->scratch.data, g->scratch.len) == 0) {
+        stream_start(g, m->addr, &pk, ST_PING, true, pr->seq);
+        g->counters.tcp_pings++;
+    }
+    gossip_wire_packet_close(&pk);
+}
+
+void gossip_udp_unreachable(struct gossip *g, uint64_t now_ms, const char *addr)
+{
+    struct probe *pr = &g->probe;
+    g->counters.udp_unreachable++;
+    if (!g->cfg.fast_suspicion || !g->cfg.tcp_ping || !pr->active || pr->acked || pr->tcp_sent ||
+        g->leaving)
+        return;
+    const struct gossip_member *m = &g->members[pr->slot];
+    if (!m->used || strcmp(m->name, pr->name) != 0 || strcmp(m->addr, addr) != 0)
+        return;
+    /* The host says nothing listens on the member's port. Hearsay (an ICMP message can be
+     * stale or forged), so it only sends the TCP ping now instead of after the probe
+     * timeout; a refused connection is what ends the probe. */
+    trace(g, now_ms, "udp unreachable name=%s: tcp ping now", m->name);
+    probe_tcp_ping(g, m);
+}
+
 static void probe_indirect(struct gossip *g, uint64_t now)
 {
     struct probe *pr = &g->probe;
@@ -1891,21 +1929,8 @@ static void probe_indirect(struct gossip *g, uint64_t now)
         send_udp(g, g->members[relays[i]].addr, &ip, 1, false);
     g->counters.indirect_probes += n;
     pr->nacks_expected = g->cfg.lifeguard ? n : 0;
-    if (g->cfg.tcp_ping) {
-        /* memberlist's TCP fallback: the same ping over a stream, in parallel. */
-        struct gossip_wire_packet pk;
-        struct gossip_msg ping = {.type = GOSSIP_MSG_PING, .seq = pr->seq, .flag = true};
-        copy_str(ping.name, sizeof(ping.name), m->name);
-        copy_str(ping.from, sizeof(ping.from), g->members[0].name);
-        pl_buf_reset(&g->scratch);
-        if (gossip_wire_packet_begin(&pk, g->cfg.cluster, udp_body_max(g)) == 0 &&
-            gossip_wire_msg_encode(&ping, &g->scratch) == 0 &&
-            gossip_wire_packet_add(&pk, g->scratch.data, g->scratch.len) == 0) {
-            stream_start(g, m->addr, &pk, ST_PING, true, pr->seq);
-            g->counters.tcp_pings++;
-        }
-        gossip_wire_packet_close(&pk);
-    }
+    if (g->cfg.tcp_ping && !pr->tcp_sent)
+        probe_tcp_ping(g, m);
 }
 
 static void probe_finish(struct gossip *g, uint64_t now)

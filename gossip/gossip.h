@@ -156,6 +156,7 @@ struct gossip_counters
     uint64_t probe_failures;
     uint64_t indirect_probes;
     uint64_t tcp_pings;
+    uint64_t udp_unreachable; /* ICMP port unreachable reports from the shell */
     uint64_t tcp_ping_rescues;
     uint64_t nacks_received;
     uint64_t suspicions_raised;
@@ -214,6 +215,11 @@ int gossip_stream_done(struct gossip *g,
                        int status,
                        const uint8_t *p,
                        size_t len);
+
+/* The host of `addr` reported that nothing listens there (an ICMP port unreachable for a
+ * datagram we sent it). If we are probing the member at that address, its TCP fallback
+ * ping goes out now rather than after the probe timeout. */
+void gossip_udp_unreachable(struct gossip *g, uint64_t now_ms, const char *addr);
 
 /* Starts a push-pull join with each address; returns how many were started. */
 int gossip_join(struct gossip *g, uint64_t now_ms, const char *const *addrs, size_t n);

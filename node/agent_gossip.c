@@ -16,10 +16,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +51,7 @@ struct after_op {
     size_t len;
 };
 #define AFTER_OPS_MAX 256
+#define UNREACH_MAX 16
 
 struct agent_gossip {
     struct agent *agent;
@@ -81,9 +85,13 @@ struct agent_gossip {
     uint64_t udp_send_failures;
     uint64_t stream_failures;
     int conns; /* TCP exchanges in flight */
+    /* addresses an ICMP port unreachable named, told to the core after the output walk */
+    char unreach[UNREACH_MAX][GOSSIP_ADDR_MAX];
+    int nunreach;
 };
 
 static void process(struct agent_gossip *ag);
+static void udp_errors_drain(struct agent_gossip *ag);
 static void rejoin_cb(uv_timer_t *t);
 static void peers_changed(struct agent_gossip *ag);
 
@@ -155,6 +163,12 @@ static void udp_send_now(struct agent_gossip *ag, const char *addr, const uint8_
     }
     uv_buf_t buf = uv_buf_init((char *)p, (unsigned)len);
     int rc = uv_udp_try_send(&ag->udp, &buf, 1, (const struct sockaddr *)&sa);
+    if (rc == UV_ECONNREFUSED || rc == UV_EHOSTUNREACH || rc == UV_ENETUNREACH) {
+        /* The socket's pending error belongs to an earlier datagram (IP_RECVERR); it is
+         * cleared now, so this one can go. */
+        udp_errors_drain(ag);
+        rc = uv_udp_try_send(&ag->udp, &buf, 1, (const struct sockaddr *)&sa);
+    }
     if (rc < 0) {
         ag->udp_send_failures++;
         PL_LOG_RATELIMITED(PL_LOG_WARN, "gossip", "udp send failed to=%s error=%s", addr,
@@ -199,12 +213,58 @@ static void slab_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof(slab);
 }
 
+/* The socket has IP_RECVERR (UV_UDP_LINUX_RECVERR), so the ICMP errors our datagrams
+ * provoke are queued on it, and the socket's pending error fails the next read (libuv
+ * reports it) or the next send. Either way the queue must be drained here: left full it
+ * keeps the socket polling as readable. Each port unreachable (the host of that address
+ * has nothing listening: the member's process is gone) is kept for the core, told after
+ * the output walk (process()). */
+static void udp_errors_drain(struct agent_gossip *ag)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((const uv_handle_t *)&ag->udp, &fd) != 0)
+        return;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage dst;
+        char control[512];
+        struct msghdr mh = {.msg_name = &dst, .msg_namelen = sizeof(dst),
+                            .msg_control = control, .msg_controllen = sizeof(control)};
+        if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+            return;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+            bool v4 = cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR;
+            bool v6 = cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR;
+            if (!v4 && !v6)
+                continue;
+            const struct sock_extended_err *ee = (const void *)CMSG_DATA(cm);
+            bool unreachable = v4 ? ee->ee_origin == SO_EE_ORIGIN_ICMP && ee->ee_type == 3 &&
+                                        ee->ee_code == 3
+                                  : ee->ee_origin == SO_EE_ORIGIN_ICMP6 && ee->ee_type == 1 &&
+                                        ee->ee_code == 4;
+            if (!unreachable || mh.msg_namelen == 0)
+                continue;
+            char addr[GOSSIP_ADDR_MAX];
+            addr_format((const struct sockaddr *)&dst, addr, sizeof(addr));
+            bool known = false;
+            for (int k = 0; k < ag->nunreach; k++)
+                known |= strcmp(ag->unreach[k], addr) == 0;
+            if (!known && ag->nunreach < UNREACH_MAX)
+                memcpy(ag->unreach[ag->nunreach++], addr, sizeof(addr));
+        }
+    }
+}
+
 static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
                         const struct sockaddr *from, unsigned flags)
 {
     struct agent_gossip *ag = h->data;
     (void)flags;
-    if (nread <= 0 || from == NULL)
+    if (nread < 0) {
+        udp_errors_drain(ag);
+        process(ag); /* tells the core */
+        return;
+    }
+    if (nread == 0 || from == NULL)
         return;
     char addr[GOSSIP_ADDR_MAX];
     addr_format(from, addr, sizeof(addr));
@@ -564,6 +624,13 @@ static void process(struct agent_gossip *ag)
             gossip_stream_done(ag->core, now_ms(ag), op.stream_id, op.status, NULL, 0);
             process(ag);
         }
+    }
+    if (ag->nunreach > 0) {
+        int count = ag->nunreach;
+        ag->nunreach = 0;
+        for (int i = 0; i < count; i++)
+            gossip_udp_unreachable(ag->core, now_ms(ag), ag->unreach[i]);
+        process(ag);
     }
     if (!uv_is_closing((uv_handle_t *)&ag->timer))
         arm_timer(ag);
@@ -971,6 +1038,7 @@ static void api_counters(struct api_call *call, void *data)
     NUM("probe_failures", c->probe_failures);
     NUM("indirect_probes", c->indirect_probes);
     NUM("tcp_pings", c->tcp_pings);
+    NUM("udp_unreachable", c->udp_unreachable);
     NUM("suspicions_raised", c->suspicions_raised);
     NUM("refutations", c->refutations);
     NUM("deaths_declared", c->deaths_declared);
@@ -1354,7 +1422,7 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
     uv_timer_init(&a->loop, &ag->peers_timer);
     ag->udp.data = ag->tcp.data = ag->timer.data = ag->leave_timer.data = ag;
     ag->rejoin_timer.data = ag->peers_timer.data = ag;
-    rc = uv_udp_bind(&ag->udp, (const struct sockaddr *)&sa, 0);
+    rc = uv_udp_bind(&ag->udp, (const struct sockaddr *)&sa, UV_UDP_LINUX_RECVERR);
     if (rc == 0)
         rc = uv_tcp_bind(&ag->tcp, (const struct sockaddr *)&sa, 0);
     if (rc == 0)

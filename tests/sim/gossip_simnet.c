@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum ev_kind { EV_TIMER, EV_UDP, EV_STREAM_REQ, EV_STREAM_REPLY };
+enum ev_kind { EV_TIMER, EV_UDP, EV_STREAM_REQ, EV_STREAM_REPLY, EV_UNREACHABLE };
 
 struct simnet_event
 {
@@ -309,6 +309,13 @@ static void handle(struct simnet *net, struct simnet_event *ev)
         case EV_UDP:
             if (!simnet_up(net, i)) {
                 net->dropped++;
+                /* A crashed process's host answers a datagram with an ICMP port
+                 * unreachable (a paused one queues it and says nothing). */
+                if (nd->crashed && !link_cut(net, i, ev->from))
+                    heap_push(net, (struct simnet_event){.at = net->now + delay(net),
+                                                         .kind = EV_UNREACHABLE,
+                                                         .to = ev->from,
+                                                         .from = i});
                 return;
             }
             net->delivered++;
@@ -358,6 +365,12 @@ static void handle(struct simnet *net, struct simnet_event *ev)
             pl_buf_close(&reply);
             return;
         }
+        case EV_UNREACHABLE:
+            if (!simnet_up(net, i))
+                return;
+            gossip_udp_unreachable(nd->g, net->now, net->nodes[ev->from].addr);
+            simnet_drain(net, i);
+            return;
         case EV_STREAM_REPLY:
             if (nd->crashed)
                 return;

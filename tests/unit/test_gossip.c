@@ -557,6 +557,49 @@ static void test_failure_and_awareness(void **state)
     net_free(&net);
 }
 
+/* An ICMP port unreachable for the member being probed sends the TCP fallback ping at once
+ * (not after the probe timeout); one for any other address does nothing. */
+static void test_unreachable_starts_tcp_ping(void **state)
+{
+    (void)state;
+    static struct net net;
+    memset(&net, 0, sizeof(net));
+    net_add_n(&net, 3);
+    net_join_all(&net);
+    net_run(&net, 3000);
+    net.down[2] = true;
+    bool seen = false;
+    for (int k = 0; k < 50 && !seen; k++) {
+        net.now = gossip_deadline(net.g[0]);
+        gossip_tick(net.g[0], net.now);
+        const struct gossip_out *outs;
+        size_t n;
+        gossip_outputs(net.g[0], &outs, &n);
+        bool pinged = false;
+        for (size_t i = 0; i < n; i++)
+            pinged |= outs[i].kind == GOSSIP_OUT_UDP && strcmp(outs[i].addr, "a2") == 0;
+        bool streamed = false;
+        for (size_t i = 0; i < n; i++)
+            streamed |= outs[i].kind == GOSSIP_OUT_STREAM && strcmp(outs[i].addr, "a2") == 0;
+        gossip_outputs_clear(net.g[0]);
+        if (!pinged || streamed)
+            continue;
+        /* A report about an address we are not probing changes nothing. */
+        gossip_udp_unreachable(net.g[0], net.now, "a9");
+        gossip_outputs(net.g[0], &outs, &n);
+        assert_int_equal(n, 0);
+        gossip_udp_unreachable(net.g[0], net.now, "a2");
+        gossip_outputs(net.g[0], &outs, &n);
+        for (size_t i = 0; i < n; i++)
+            seen |= outs[i].kind == GOSSIP_OUT_STREAM && strcmp(outs[i].addr, "a2") == 0 &&
+                    outs[i].expects_response;
+        gossip_outputs_clear(net.g[0]);
+    }
+    assert_true(seen);
+    assert_true(gossip_counters_get(net.g[0])->udp_unreachable >= 2);
+    net_free(&net);
+}
+
 static void test_new_address_same_node(void **state)
 {
     (void)state;
@@ -735,6 +778,7 @@ int main(void)
         cmocka_unit_test(test_join_and_converge),
         cmocka_unit_test(test_refutation),
         cmocka_unit_test(test_failure_and_awareness),
+        cmocka_unit_test(test_unreachable_starts_tcp_ping),
         cmocka_unit_test(test_new_address_same_node),
         cmocka_unit_test(test_events_once_and_state),
         cmocka_unit_test(test_reap),
