@@ -893,11 +893,13 @@ static void refute(struct gossip *g, uint64_t now, uint64_t seen_incarnation)
 
 static void queue_alive(struct gossip *g, struct gossip_member *m);
 
-/* Our own alive claim, sent straight to a member we just learned of by gossip. The new
- * member then learns of us as soon as we learn of it, which closes the race where two
- * members join at the same time through different seeds and each one's announcement has
- * died out before the other arrived (push-pull would repair it, but only after
- * pushpull_interval). Tarantool's SWIM pings new members for the same reason. */
+/* Our own alive claim, sent straight to a member we just learned of (by gossip, or up to
+ * WELCOMES_PER_MERGE of them from one push-pull, e.g. our join's reply). The new member then
+ * learns of us as soon as we learn of it, which closes the race where members join at the
+ * same time and one's announcement has died out before the other arrived (push-pull would
+ * repair it, but only after pushpull_interval: 36 s once at N = 20 before joins welcomed
+ * too). Tarantool's SWIM pings new members for the same reason. */
+#define WELCOMES_PER_MERGE 32
 static void welcome(struct gossip *g, const struct gossip_member *m)
 {
     const struct gossip_member *self = &g->members[0];
@@ -912,28 +914,29 @@ static void welcome(struct gossip *g, const struct gossip_member *m)
     send_udp(g, m->addr, &msg, 1, false);
 }
 
-static void on_alive_from(struct gossip *g,
+/* Returns whether msg named a member new to us. */
+static bool on_alive_from(struct gossip *g,
                           uint64_t now,
                           const struct gossip_msg *msg,
-                          bool by_gossip)
+                          bool may_welcome)
 {
     struct gossip_member *self = &g->members[0];
     if (strcmp(msg->name, self->name) == 0) {
         if (g->leaving || msg->incarnation < self->incarnation)
-            return;
+            return false;
         if (msg->incarnation == self->incarnation && strcmp(msg->addr, self->addr) == 0 &&
             tags_equal(self, msg->bytes, msg->bytes_len))
-            return;
+            return false;
         /* Someone claims us at our incarnation or later with other facts: an old life of
          * ours (we restarted, perhaps at a new address). Out-number it. */
         refute(g, now, msg->incarnation);
-        return;
+        return false;
     }
     struct gossip_member *m = member_find(g, msg->name);
     if (m == NULL) {
         m = member_add(g, msg->name, msg->addr, now);
         if (m == NULL)
-            return;
+            return false;
         m->incarnation = msg->incarnation;
         if (set_tags(m, msg->bytes, msg->bytes_len) != 0)
             g->counters.dropped_full++;
@@ -941,12 +944,12 @@ static void on_alive_from(struct gossip *g,
         trace(g, now, "join name=%s addr=%s inc=%llu", m->name, m->addr,
               (unsigned long long)m->incarnation);
         queue_alive(g, m);
-        if (by_gossip && !g->leaving)
+        if (may_welcome && !g->leaving)
             welcome(g, m);
-        return;
+        return true;
     }
     if (msg->incarnation <= m->incarnation)
-        return;
+        return false;
     bool moved = strcmp(m->addr, msg->addr) != 0 || !tags_equal(m, msg->bytes, msg->bytes_len);
     enum gossip_status old = m->status;
     m->incarnation = msg->incarnation;
@@ -963,11 +966,12 @@ static void on_alive_from(struct gossip *g,
     if (moved)
         emit_member(g, m, GOSSIP_MEMBER_UPDATE);
     queue_alive(g, m);
+    return false;
 }
 
 static void on_alive(struct gossip *g, uint64_t now, const struct gossip_msg *msg)
 {
-    on_alive_from(g, now, msg, true);
+    (void)on_alive_from(g, now, msg, true);
 }
 
 static void queue_suspect(struct gossip *g, struct gossip_member *m, const char *from)
@@ -1469,6 +1473,7 @@ struct rx
     bool reply_pushpull;
     bool pushpull_join;
     bool join_reply; /* the answer to our join: its events are history, not news */
+    uint32_t welcomes; /* sent for members new to us in this push-pull */
 };
 
 static void probe_acked(struct gossip *g, uint64_t now, bool via_tcp)
@@ -1571,7 +1576,8 @@ static void on_member(struct rx *rx, const struct gossip_msg *msg)
     switch (msg->status) {
         case GOSSIP_ALIVE:
             m.type = GOSSIP_MSG_ALIVE;
-            on_alive_from(rx->g, rx->now, &m, false);
+            if (on_alive_from(rx->g, rx->now, &m, rx->welcomes < WELCOMES_PER_MERGE))
+                rx->welcomes++;
             break;
         case GOSSIP_LEFT:
             m.type = GOSSIP_MSG_DEAD;
