@@ -10,12 +10,12 @@
 
 #include "base/pl_assert.h"
 #include "base/pl_err.h"
+#include "base/pl_file.h"
 #include "base/pl_log.h"
 #include "base/pl_mp.h"
 #include "base/pl_text.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -663,14 +663,11 @@ static int key_decode(const char *b64, uint8_t key[GOSSIP_KEY_BYTES])
     return 0;
 }
 
-/* Writes the keyring file (primary first), replacing it atomically; mode 0600. */
+/* Writes the keyring file (primary first), replacing it whole (pl_file.h); mode 0600. */
 static int keyring_save(struct agent_gossip *ag)
 {
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", ag->keyring_path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
+    struct pl_buf text;
+    pl_buf_init(&text, (size_t)GOSSIP_KEYRING_KEYS_MAX * 64);
     int rc = 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         for (uint32_t i = 0; i < ag->keyring.count && rc == 0; i++) {
@@ -683,19 +680,16 @@ static int keyring_save(struct agent_gossip *ag)
             pl_base64_encode(key, GOSSIP_KEY_BYTES, line);
             size_t n = strlen(line);
             line[n++] = '\n';
-            if (write(fd, line, n) != (ssize_t)n)
-                rc = -EIO;
+            rc = pl_buf_append(&text, line, n);
             sodium_memzero(key, sizeof(key));
             sodium_memzero(line, sizeof(line));
         }
     }
-    if (rc == 0 && fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    if (rc == 0 && rename(tmp, ag->keyring_path) != 0)
-        rc = -errno;
-    if (rc != 0)
-        unlink(tmp);
+    if (rc == 0)
+        rc = pl_file_write_atomic(ag->keyring_path, text.data, text.len, 0600);
+    if (text.data != NULL)
+        sodium_memzero(text.data, text.len);
+    pl_buf_close(&text);
     return rc;
 }
 
@@ -1305,30 +1299,26 @@ static void trace_cb(void *ctx, uint64_t now, const char *line)
 /* Like Serf's snapshot: DATA/peers names the members we last knew, one "NAME ADDR" a line,
  * so an agent restarted after a crash finds its cluster again without --join (the seed
  * node of a cluster has none). A graceful leave removes it: the operator asked to leave.
- * It is a hint: replaced atomically but not fsynced, and a bad line is skipped, named. */
+ * It is a hint, replaced whole (pl_file.h); a bad line is skipped, named. */
 
 static void peers_write_cb(uv_timer_t *t)
 {
     struct agent_gossip *ag = t->data;
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", ag->peers_path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL) {
-        PL_WARN("gossip", "cannot write %s: %s", tmp, strerror(errno));
-        return;
-    }
+    struct pl_buf text;
+    pl_buf_init(&text, (size_t)1 << 24);
+    int rc = 0;
     uint32_t slots = gossip_member_slots(ag->core);
-    for (uint32_t i = 0; i < slots; i++) {
+    for (uint32_t i = 0; i < slots && rc == 0; i++) {
         const struct gossip_member *m = gossip_member_at(ag->core, i);
         if (m != NULL && m->used && strcmp(m->name, ag->agent->cfg.name) != 0 &&
             (m->status == GOSSIP_ALIVE || m->status == GOSSIP_SUSPECT))
-            fprintf(f, "%s %s\n", m->name, m->addr);
+            rc = pl_buf_printf(&text, "%s %s\n", m->name, m->addr);
     }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, ag->peers_path) != 0) {
-        PL_WARN("gossip", "cannot write %s: %s", ag->peers_path, strerror(errno));
-        unlink(tmp);
-    }
+    if (rc == 0)
+        rc = pl_file_write_atomic(ag->peers_path, text.data, text.len, 0644);
+    if (rc != 0)
+        PL_WARN("gossip", "cannot write %s: %s", ag->peers_path, pl_strerror(rc));
+    pl_buf_close(&text);
 }
 
 static void peers_changed(struct agent_gossip *ag)
@@ -1342,7 +1332,7 @@ static void join_add(struct agent_gossip *ag, const char *addr)
     for (int i = 0; i < ag->njoin; i++)
         if (strcmp(ag->join[i], addr) == 0)
             return;
-    if (ag->njoin < (int)(sizeof(ag->join) / sizeof(ag->join[0])))
+    if (ag->njoin < (int)PL_ARRAY_LEN(ag->join))
         snprintf(ag->join[ag->njoin++], AGENT_ADDR_MAX, "%s", addr);
 }
 

@@ -13,6 +13,7 @@
 
 #include "base/pl_assert.h"
 #include "base/pl_err.h"
+#include "base/pl_file.h"
 #include "base/pl_log.h"
 #include "prom.h"
 
@@ -1204,36 +1205,6 @@ static void good_copy_path(const struct heal_svc *s, const char *hash, char *out
     snprintf(out, n, "%s/%s.config.%s", s->h->dir, s->cfg->name, hash);
 }
 
-static int write_file_atomic(const char *path, const uint8_t *data, size_t len)
-{
-    char tmp[PATH_MAX + 16];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return -e;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        unlink(tmp);
-        return -EIO;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return -e;
-    }
-    return 0;
-}
-
 static void config_watch(struct heal_svc *s, uint64_t now)
 {
     if (s->cfg->config_file[0] == '\0')
@@ -1260,7 +1231,7 @@ static void config_watch(struct heal_svc *s, uint64_t now)
     if (adopt) {
         char path[PATH_MAX + 128];
         good_copy_path(s, hex, path, sizeof(path));
-        if (write_file_atomic(path, data, len) == 0) {
+        if (pl_file_write_atomic(path, data, len, 0600) == 0) {
             memcpy(s->good_hash, hex, sizeof(hex));
             s->drifted = false;
             s->file_seen_ms = 0;
@@ -1294,7 +1265,7 @@ static int config_sync(struct heal_svc *s, char *detail, size_t n)
     if (rc == 0 && strcmp(got, s->good_hash) != 0)
         rc = PL_ECORRUPT; /* the copy itself was damaged: never put back a wrong file */
     if (rc == 0)
-        rc = write_file_atomic(s->cfg->config_file, data, len);
+        rc = pl_file_write_atomic(s->cfg->config_file, data, len, 0600);
     free(data);
     if (rc != 0) {
         snprintf(detail, n, "cannot restore %s from %s: %s", s->cfg->config_file, path,

@@ -1,10 +1,11 @@
 /*
- * pl_keys.h: the node key pair on disk. Writes go through a temporary file, fsync and
- * rename, then an fsync of the directory, so the key is either wholly there or absent.
+ * pl_keys.h: the node key pair on disk. Writes replace files whole (pl_file.h), so the
+ * key is either wholly there or absent.
  */
 #include "pl_keys.h"
 
 #include "pl_err.h"
+#include "pl_file.h"
 #include "pl_text.h"
 
 #include <errno.h>
@@ -28,53 +29,14 @@ static void set_err(char *buf, size_t size, const char *fmt, ...)
     va_end(ap);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int write_file_atomic(const char *dir,
-                             const char *name,
-                             const void *p,
-                             size_t n,
+/* Writes dir/name whole (pl_file.h). */
+static int write_file_atomic(const char *dir, const char *name, const void *p, size_t n,
                              mode_t mode)
 {
-    char path[4096], tmp[4096];
-    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
-        snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= (int)sizeof(tmp))
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
         return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return -errno;
-    int rc = write_all(fd, p, n);
-    if (rc == 0 && fchmod(fd, mode) != 0)
-        rc = -errno;
-    if (rc == 0 && fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc != 0) {
-        unlink(tmp);
-        return rc;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
+    return pl_file_write_atomic(path, p, n, mode);
 }
 
 /* Reads at most cap bytes; *n gets the size. -EFBIG when the file is longer. */

@@ -9,11 +9,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pl_buf.h"
 #include "pl_clock.h"
 #include "pl_err.h"
+#include "pl_file.h"
 #include "pl_mp.h"
 #include "pl_rand.h"
 #include "pl_text.h"
@@ -202,13 +207,42 @@ static void test_manual_clock(void **state)
     assert_true(m.clock.wall_ms(&m.clock) == 1250);
 }
 
+/* pl_file_write_atomic: the content and mode land, a shorter rewrite leaves nothing of the
+ * old content and no temporary, and a missing directory is an error that changes nothing. */
+static void test_file_write_atomic(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/pl_file_test.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], tmp[160], got[64] = "";
+    snprintf(path, sizeof(path), "%s/f", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    assert_int_equal(pl_file_write_atomic(path, "first, longer", 13, 0600), 0);
+    assert_int_equal(pl_file_write_atomic(path, "second", 6, 0640), 0);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(got, 1, sizeof(got) - 1, f);
+    fclose(f);
+    assert_int_equal(n, 6);
+    assert_string_equal(got, "second");
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+    char missing[160];
+    snprintf(missing, sizeof(missing), "%s/no/such/dir", dir);
+    assert_int_equal(pl_file_write_atomic(missing, "x", 1, 0600), -ENOENT);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_names),        cmocka_unit_test(test_buf_limit),
         cmocka_unit_test(test_mp_roundtrip),     cmocka_unit_test(test_rand_deterministic),
         cmocka_unit_test(test_text),             cmocka_unit_test(test_manual_clock),
-        cmocka_unit_test(test_addr),
+        cmocka_unit_test(test_addr),             cmocka_unit_test(test_file_write_atomic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
