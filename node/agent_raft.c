@@ -425,6 +425,18 @@ static void call_fail(struct call *c, int err, const char *why)
 static void change_submit(struct agent_raft *ar, uint64_t id, uint8_t op, uint64_t server,
                           int *rc_out);
 
+/* Answers a call whose entry committed at `index` (a proposal's ledger index is one less). */
+static void call_done(struct agent_raft *ar, struct call *c, uint64_t index, uint64_t term)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "index", (double)index);
+    if (c->kind == CALL_PROPOSE)
+        cJSON_AddNumberToObject(doc, "ledger_index", (double)(index - 1));
+    cJSON_AddNumberToObject(doc, "term", (double)term);
+    api_kept_reply_json(c->api, 200, doc);
+    call_remove(ar, c);
+}
+
 static void deliver_result(struct agent_raft *ar, const struct raft_result *res)
 {
     struct call *c = call_find(ar, res->id);
@@ -442,13 +454,7 @@ static void deliver_result(struct agent_raft *ar, const struct raft_result *res)
         call_remove(ar, c);
         return;
     }
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddNumberToObject(doc, "index", (double)res->index);
-    if (c->kind == CALL_PROPOSE)
-        cJSON_AddNumberToObject(doc, "ledger_index", (double)(res->index - 1));
-    cJSON_AddNumberToObject(doc, "term", (double)raft_term(&ar->raft));
-    api_kept_reply_json(c->api, 200, doc);
-    call_remove(ar, c);
+    call_done(ar, c, res->index, raft_term(&ar->raft));
 }
 
 /* --- sending --------------------------------------------------------------------------- */
@@ -589,21 +595,28 @@ static void timer_cb(uv_timer_t *t)
 
 #define CLIENT_RETRY_MS 100
 
+/* The "raft" record a member publishes through gossip (publish()), parsed; NULL when it
+ * has none. The caller deletes it. */
+static cJSON *raft_record(struct agent_raft *ar, const char *name)
+{
+    const uint8_t *v;
+    size_t len;
+    uint64_t version;
+    if (gossip_state_get(agent_gossip_core(ar->gossip), name, "raft", &v, &len, &version) != 0)
+        return NULL;
+    return cJSON_ParseWithLength((const char *)v, len);
+}
+
 /* The leader named in the newest term of the voters' "raft" records, if it is a live voter
  * we can dial; 0 otherwise. */
 static uint64_t client_leader(struct agent_raft *ar)
 {
-    const struct gossip *g = agent_gossip_core(ar->gossip);
     double best_term = 0;
     uint64_t best = 0;
     for (int i = 0; i < ar->n_known; i++) {
-        const uint8_t *v;
-        size_t len;
-        uint64_t version;
-        if (!ar->known[i].voter ||
-            gossip_state_get(g, ar->known[i].name, "raft", &v, &len, &version) != 0)
+        cJSON *doc = ar->known[i].voter ? raft_record(ar, ar->known[i].name) : NULL;
+        if (doc == NULL)
             continue;
-        cJSON *doc = cJSON_ParseWithLength((const char *)v, len);
         const cJSON *term = cJSON_GetObjectItemCaseSensitive(doc, "term");
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "leader"));
         const struct known *k = name != NULL ? known_by_name(ar, name) : NULL;
@@ -650,12 +663,7 @@ static void client_result(struct agent_raft *ar, const struct raft_msg *m)
         call_remove(ar, c);
         return;
     }
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddNumberToObject(doc, "index", (double)m->propose_result.index);
-    cJSON_AddNumberToObject(doc, "ledger_index", (double)(m->propose_result.index - 1));
-    cJSON_AddNumberToObject(doc, "term", (double)m->propose_result.term);
-    api_kept_reply_json(c->api, 200, doc);
-    call_remove(ar, c);
+    call_done(ar, c, m->propose_result.index, m->propose_result.term);
 }
 
 /* Sends what waits for a leader; fails what ran out of time (outcome unknown if sent). */
@@ -904,14 +912,10 @@ static int bootstrap(struct agent_raft *ar, char names[][AGENT_NAME_MAX], int n)
 /* Whether any member reports, through gossip, that it already belongs to a Raft cluster. */
 static bool cluster_exists(struct agent_raft *ar)
 {
-    const struct gossip *g = agent_gossip_core(ar->gossip);
     for (int i = 0; i < ar->n_known; i++) {
-        const uint8_t *v;
-        size_t len;
-        uint64_t version;
-        if (gossip_state_get(g, ar->known[i].name, "raft", &v, &len, &version) != 0)
+        cJSON *doc = raft_record(ar, ar->known[i].name);
+        if (doc == NULL)
             continue;
-        cJSON *doc = cJSON_ParseWithLength((const char *)v, len);
         const cJSON *commit = cJSON_GetObjectItemCaseSensitive(doc, "commit_index");
         bool exists = cJSON_IsNumber(commit) && commit->valuedouble > 0;
         cJSON_Delete(doc);

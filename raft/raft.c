@@ -304,10 +304,11 @@ static void set_term(struct raft *r, uint64_t term)
     r->leader_verified = 0;
 }
 
-/* Paper §5.1: a server that sees a higher term, or a candidate that hears from the
- * leader of its term, becomes a follower. */
 static void clients_answer(struct raft *r, int err);
 
+/* Paper §5.1: a server that sees a higher term, or a candidate that hears from the
+ * leader of its term, becomes a follower. A leader's waiting clients learn that the fate
+ * of their proposals is unknown. */
 static void become_follower(struct raft *r, uint64_t term, uint64_t leader)
 {
     uint8_t was = r->role;

@@ -30,7 +30,7 @@ struct raft_transport_conn {
     uv_connect_t connect;
     struct raft_transport *t;
     struct raft_transport_peer *peer; /* outgoing only; NULL once detached */
-    uint64_t from_id;                 /* incoming: the sender its frames name (0: none yet) */
+    uint64_t from_id;                 /* the sender its frames name (0: none yet) */
     struct raft_transport_conn *next; /* incoming list */
     uint8_t hdr[4];
     size_t hdr_got;
