@@ -469,14 +469,20 @@ static void net_join_all(struct net *net)
     }
 }
 
+/* A fresh net of n cores named n0..n<n-1>, joined through n0 and run to `until` ms. */
+static void net_cluster(struct net *net, int n, uint64_t until)
+{
+    memset(net, 0, sizeof(*net));
+    net_add_n(net, n);
+    net_join_all(net);
+    net_run(net, until);
+}
+
 static void test_join_and_converge(void **state)
 {
     (void)state;
     static struct net net;
-    memset(&net, 0, sizeof(net));
-    net_add_n(&net, 5);
-    net_join_all(&net);
-    net_run(&net, 10000);
+    net_cluster(&net, 5, 10000);
     for (int i = 0; i < 5; i++)
         assert_int_equal(gossip_member_count(net.g[i], GOSSIP_ALIVE), 5);
     net_free(&net);
@@ -527,10 +533,7 @@ static void test_failure_and_awareness(void **state)
 {
     (void)state;
     static struct net net;
-    memset(&net, 0, sizeof(net));
-    net_add_n(&net, 5);
-    net_join_all(&net);
-    net_run(&net, 5000);
+    net_cluster(&net, 5, 5000);
     for (int i = 0; i < 5; i++)
         assert_int_equal(gossip_awareness(net.g[i]), 0);
     /* n4 crashes: everyone else must declare it dead within the max suspicion time. */
@@ -563,10 +566,7 @@ static void test_unreachable_starts_tcp_ping(void **state)
 {
     (void)state;
     static struct net net;
-    memset(&net, 0, sizeof(net));
-    net_add_n(&net, 3);
-    net_join_all(&net);
-    net_run(&net, 3000);
+    net_cluster(&net, 3, 3000);
     net.down[2] = true;
     bool seen = false;
     for (int k = 0; k < 50 && !seen; k++) {
@@ -630,10 +630,7 @@ static void test_events_once_and_state(void **state)
 {
     (void)state;
     static struct net net;
-    memset(&net, 0, sizeof(net));
-    net_add_n(&net, 5);
-    net_join_all(&net);
-    net_run(&net, 5000);
+    net_cluster(&net, 5, 5000);
     assert_int_equal(gossip_event_send(net.g[2], net.now, "deploy", (const uint8_t *)"v2", 2), 0);
     net_drain(&net, 2);
     assert_int_equal(gossip_state_set(net.g[3], net.now, "health", (const uint8_t *)"ok", 2), 0);
@@ -722,10 +719,7 @@ static void test_event_repaired_by_pushpull(void **state)
 {
     (void)state;
     static struct net net;
-    memset(&net, 0, sizeof(net));
-    net_add_n(&net, 5);
-    net_join_all(&net);
-    net_run(&net, 5000);
+    net_cluster(&net, 5, 5000);
     /* n4 is cut off while the event spreads and its retransmissions die out. */
     net.down[4] = true;
     assert_int_equal(gossip_event_send(net.g[2], net.now, "deploy", (const uint8_t *)"v3", 2), 0);
