@@ -34,19 +34,8 @@ def serf_collect(agents, stop, ctx):
     ready = threading.Barrier(len(agents) + 1, timeout=10)
 
     def run(agent):
-        try:
-            c = gb.SerfRPC(agent.api_port, timeout_s=600)
-            conns.append(c)
-            seq = c.send("stream", {"Type": "user"})
-            if c.header().get("Seq") != seq:
-                raise ValueError("stream: unexpected seq")
-        except (OSError, EOFError, ValueError, RuntimeError) as e:
-            ctx.note("serf stream %s: %s" % (agent.name, e))
-            ready.abort()
-            return
-        try:
-            ready.wait()
-        except threading.BrokenBarrierError:
+        c = gb.serf_subscribe(agent, "stream", {"Type": "user"}, 600, ready, conns, ctx)
+        if c is None:
             return
         try:
             while not stop.is_set():

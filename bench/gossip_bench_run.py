@@ -226,6 +226,27 @@ class SerfRPC:
         return mp.decode_from(self.read) if reply_body else None
 
 
+def serf_subscribe(agent, command, args, timeout_s, ready, conns, ctx):
+    """Opens an RPC connection to a Serf agent, starts a streaming `command` (stream,
+    monitor) and waits at the `ready` barrier with the other agents' threads. Returns the
+    connection, or None after noting why (and breaking the barrier for the others)."""
+    try:
+        c = SerfRPC(agent.api_port, timeout_s=timeout_s)
+        conns.append(c)
+        seq = c.send(command, args)
+        if c.header().get("Seq") != seq:
+            raise ValueError("%s: unexpected seq" % command)
+    except (OSError, EOFError, ValueError, RuntimeError) as e:
+        ctx.note("serf %s %s: %s" % (command, agent.name, e))
+        ready.abort()
+        return None
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        return None
+    return c
+
+
 class SerfSystem:
     name = "serf"
     failed_word = "failed"
@@ -269,20 +290,9 @@ class SerfSystem:
         conns = []
 
         def run(agent):
-            try:
-                c = SerfRPC(agent.api_port, timeout_s=max(1.0, deadline - time.time()))
-                conns.append(c)
-                seq = c.send("stream", {"Type": "user"})
-                h = c.header()
-                if h.get("Seq") != seq:
-                    raise ValueError("stream: unexpected seq")
-            except (OSError, EOFError, ValueError, RuntimeError) as e:
-                ctx.note("serf stream %s: %s" % (agent.name, e))
-                ready.abort()
-                return
-            try:
-                ready.wait()
-            except threading.BrokenBarrierError:
+            c = serf_subscribe(agent, "stream", {"Type": "user"},
+                               max(1.0, deadline - time.time()), ready, conns, ctx)
+            if c is None:
                 return
             try:
                 while time.time() < deadline:
@@ -323,20 +333,8 @@ class SerfSystem:
         pat = "memberlist: Suspect %s has failed" % victim
 
         def run(agent):
-            try:
-                c = SerfRPC(agent.api_port, timeout_s=120)
-                conns.append(c)
-                seq = c.send("monitor", {"LogLevel": "INFO"})
-                h = c.header()
-                if h.get("Seq") != seq:
-                    raise ValueError("monitor: unexpected seq")
-            except (OSError, EOFError, ValueError, RuntimeError) as e:
-                ctx.note("serf monitor %s: %s" % (agent.name, e))
-                ready.abort()
-                return
-            try:
-                ready.wait()
-            except threading.BrokenBarrierError:
+            c = serf_subscribe(agent, "monitor", {"LogLevel": "INFO"}, 120, ready, conns, ctx)
+            if c is None:
                 return
             try:
                 while True:

@@ -491,6 +491,17 @@ def platelet_phases(cl, wall0):
 STRACE_CALLS = "fdatasync,fsync,sync_file_range,write,writev,pwrite64,sendmsg,sendto,read,recvmsg"
 
 
+def stop_tracer(tr):
+    """Ends an strace started by spawn() (SIGINT lets it write its summary) and forgets it."""
+    tr.send_signal(signal.SIGINT)
+    try:
+        tr.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        tr.kill()
+        tr.wait(timeout=5)
+    PROCS.pop(tr.pid, None)
+
+
 async def strace_rep(args, system):
     """Counts the syscalls of the leader and of one follower per acknowledged write, with
     `strace -c -w -f`, during sequential writes and during a 16-client run. strace slows the
@@ -520,13 +531,7 @@ async def strace_rep(args, system):
             await asyncio.sleep(0.5)
             r = await load(system, cl.api(lead), conns, 1, tag=f"x{phase}", **kw)
             for tr in tracers:
-                tr.send_signal(signal.SIGINT)
-                try:
-                    tr.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    tr.kill()
-                    tr.wait(timeout=5)
-                PROCS.pop(tr.pid, None)
+                stop_tracer(tr)
             ok = max(1, r["ok"])
             out[f"{phase}_writes"] = r["ok"]
             for role, path in files.items():
@@ -541,13 +546,7 @@ async def strace_rep(args, system):
                         "-o", path, "-p", str(cl.procs[lead].pid)], subprocess.DEVNULL)
             await asyncio.sleep(0.5)
             await load(system, cl.api(lead), 1, 1, tag="xtl", count=args.strace_writes)
-            tr.send_signal(signal.SIGINT)
-            try:
-                tr.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                tr.kill()
-                tr.wait(timeout=5)
-            PROCS.pop(tr.pid, None)
+            stop_tracer(tr)
             out["seq_leader_timeline_ms"] = platelet_timeline(path)
     except Exception as e:
         out["error"] = f"{type(e).__name__}: {e}"
