@@ -2,7 +2,7 @@
  * The `platelet` binary: one executable with subcommands, HashiCorp style
  * (`platelet agent`, `platelet members`, `platelet ledger status`, ...).
  */
-#include "base/pl_err.h"
+#include "pl_err.h"
 #include "cli.h"
 #include "commands.h"
 

@@ -4,7 +4,7 @@
  * error line that names the source. Never a crash, never an empty error.
  */
 #include "agent_config.h"
-#include "base/pl_assert.h"
+#include "pl_assert.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -4,8 +4,8 @@
  * to the same record and re-encode to the same bytes (the encoding is canonical, which the
  * Raft log and the ledger's leaf hashes rely on).
  */
-#include "base/pl_assert.h"
-#include "base/pl_buf.h"
+#include "pl_assert.h"
+#include "pl_buf.h"
 #include "heal_incident.h"
 
 #include <stdint.h>

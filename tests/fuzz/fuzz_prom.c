@@ -6,8 +6,8 @@
  * format and parsed again (decode -> encode -> decode), which must give the same name,
  * label set and value; every label of its set must be found by prom_label_get.
  */
-#include "base/pl_assert.h"
-#include "base/pl_err.h"
+#include "pl_assert.h"
+#include "pl_err.h"
 #include "prom.h"
 
 #include <math.h>

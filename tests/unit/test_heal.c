@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/pl_err.h"
-#include "base/pl_rand.h"
+#include "pl_err.h"
+#include "pl_rand.h"
 #include "heal_budget.h"
 #include "heal_detect.h"
 #include "heal_diag.h"

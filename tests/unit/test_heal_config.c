@@ -10,7 +10,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "base/pl_err.h"
+#include "pl_err.h"
 #include "heal_config.h"
 
 static int parse(const char *json, struct heal_config *cfg, char *err, size_t n)

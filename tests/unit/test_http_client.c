@@ -22,7 +22,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "base/pl_err.h"
+#include "pl_err.h"
 #include "http_client.h"
 #include "http_server.h"
 

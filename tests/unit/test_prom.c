@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/pl_err.h"
+#include "pl_err.h"
 #include "prom.h"
 
 #define MAX_SAMPLES 32

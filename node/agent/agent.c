@@ -1,0 +1,262 @@
+/*
+ * The agent daemon of agent.h: data directory, local API, signals, and the modules.
+ */
+#include "agent.h"
+
+#include "agent_gossip.h"
+#include "agent_raft.h"
+#include "heal_agent.h"
+
+#include "pl_assert.h"
+#include "pl_text.h"
+#include "pl_err.h"
+#include "pl_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The modules, started in this order and stopped in reverse. */
+static const struct agent_module *const modules[] = {
+    &heal_module, /* first: its config is checked before anything else starts */
+    &agent_gossip_module,
+    &agent_raft_module,
+};
+#define NMODULES ((int)PL_ARRAY_LEN(modules))
+
+void *agent_module_state(struct agent *a, const char *name)
+{
+    for (int i = 0; i < a->modules_started; i++)
+        if (modules[i] != NULL && strcmp(modules[i]->name, name) == 0)
+            return a->module_state[i];
+    return NULL;
+}
+
+static void api_self(struct api_call *call, void *data)
+{
+    struct agent *a = data;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "name", a->cfg.name);
+    cJSON_AddStringToObject(doc, "cluster", a->cfg.cluster);
+    cJSON_AddStringToObject(doc, "version", PLATELET_VERSION);
+    cJSON_AddNumberToObject(doc, "pid", (double)getpid());
+    cJSON_AddStringToObject(doc, "data_dir", a->cfg.data_dir);
+    cJSON_AddStringToObject(doc, "bind", a->cfg.bind);
+    cJSON_AddStringToObject(doc, "advertise", a->cfg.advertise);
+    cJSON_AddNumberToObject(doc, "uptime_ms", (double)(uv_now(&a->loop) - a->started_ms));
+    cJSON *mods = cJSON_AddArrayToObject(doc, "modules");
+    for (int i = 0; i < a->modules_started; i++)
+        if (modules[i] != NULL)
+            cJSON_AddItemToArray(mods, cJSON_CreateString(modules[i]->name));
+    api_reply_json(call, 200, doc);
+}
+
+static void api_shutdown(struct api_call *call, void *data)
+{
+    struct agent *a = data;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddBoolToObject(doc, "stopping", 1);
+    api_reply_json(call, 200, doc);
+    agent_stop(a);
+}
+
+static void stop_next(struct agent *a);
+
+static void module_stopped(struct agent *a)
+{
+    a->stop_index--;
+    stop_next(a);
+}
+
+static void api_closed(struct http_server *s)
+{
+    (void)s;
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void stop_next(struct agent *a)
+{
+    while (a->stop_index >= 0) {
+        const struct agent_module *m = modules[a->stop_index];
+        if (m != NULL && m->stop != NULL && a->stop_index < a->modules_started) {
+            m->stop(a, a->module_state[a->stop_index], module_stopped);
+            return;
+        }
+        a->stop_index--;
+    }
+    PL_INFO("agent", "stopped; closing the API");
+    api_close(&a->api, api_closed);
+    uv_walk(&a->loop, close_walk_cb, NULL);
+}
+
+void agent_stop(struct agent *a)
+{
+    if (a->stopping)
+        return;
+    a->stopping = 1;
+    PL_INFO("agent", "stopping");
+    a->stop_index = a->modules_started - 1;
+    stop_next(a);
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    struct agent *a = h->data;
+    PL_INFO("agent", "signal %s received", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    agent_stop(a);
+}
+
+static int data_dir_prepare(struct agent *a, char *err, size_t err_size)
+{
+    if (mkdir(a->cfg.data_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, err_size, "data dir %s: cannot create: %s", a->cfg.data_dir, strerror(errno));
+        return -errno;
+    }
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/agent.lock", a->cfg.data_dir);
+    a->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (a->lock_fd < 0) {
+        snprintf(err, err_size, "data dir %s: cannot open %s: %s", a->cfg.data_dir, path,
+                 strerror(errno));
+        return -errno;
+    }
+    if (flock(a->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, err_size, "data dir %s is in use by another agent (lock %s)",
+                 a->cfg.data_dir, path);
+        close(a->lock_fd);
+        a->lock_fd = -1;
+        return PL_ELOCKED;
+    }
+    return 0;
+}
+
+static void agent_close_storage(struct agent *a)
+{
+    if (a->keys_open)
+        pl_keys_close(&a->keys);
+    if (a->store_open)
+        pl_store_close(&a->store);
+    a->keys_open = a->store_open = 0;
+    if (a->lock_fd >= 0)
+        close(a->lock_fd);
+    a->lock_fd = -1;
+}
+
+int agent_run(struct agent_config *cfg)
+{
+    static struct agent agent; /* one per process; static keeps it off the stack */
+    struct agent *a = &agent;
+    char err[512] = "";
+    int rc;
+
+    memset(a, 0, sizeof(*a));
+    a->cfg = *cfg;
+    a->lock_fd = -1;
+    pl_log_set_level(cfg->log_level);
+    pl_log_set_json(cfg->log_json);
+    pl_log_set_node(cfg->name);
+    if (sodium_init() < 0) {
+        PL_ERROR("agent", "libsodium failed to initialise");
+        return 1;
+    }
+    uint64_t seed;
+    randombytes_buf(&seed, sizeof(seed));
+    pl_rand_seed(&a->rand, seed);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = data_dir_prepare(a, err, sizeof(err));
+    if (rc != 0)
+        goto fail;
+    rc = pl_store_open(&a->store, cfg->data_dir, PL_STORE_CREATE);
+    if (rc != 0) {
+        snprintf(err, sizeof(err), "data dir %s: %s", cfg->data_dir, a->store.err_text);
+        goto fail;
+    }
+    a->store_open = 1;
+    rc = pl_keys_open(&a->keys, cfg->data_dir, true, err, sizeof(err));
+    if (rc != 0)
+        goto fail;
+    a->keys_open = 1;
+    uv_loop_init(&a->loop);
+    a->started_ms = uv_now(&a->loop);
+
+    api_init(&a->api, &a->loop);
+    api_route_add(&a->api, "GET", "/v1/agent/self", api_self, a);
+    api_route_add(&a->api, "POST", "/v1/agent/shutdown", api_shutdown, a);
+    fault_table_init(&a->faults, &a->loop, &a->rand);
+    fault_api_register(&a->faults, &a->api);
+    snprintf(a->api_sock, sizeof(a->api_sock), "%s/api.sock", cfg->data_dir);
+    rc = api_listen_unix(&a->api, a->api_sock);
+    if (rc != 0) {
+        snprintf(err, sizeof(err), "cannot listen on %s: %s", a->api_sock, uv_strerror(rc));
+        goto fail_loop;
+    }
+    if (cfg->api[0] != '\0') {
+        char host[AGENT_ADDR_MAX];
+        int port;
+        pl_addr_split(cfg->api, host, sizeof(host), &port);
+        rc = api_listen_tcp(&a->api, host, port);
+        if (rc != 0) {
+            snprintf(err, sizeof(err), "cannot listen on %s for the API: %s", cfg->api,
+                     uv_strerror(rc));
+            goto fail_loop;
+        }
+    }
+
+    for (int i = 0; i < NMODULES; i++) {
+        if (modules[i] == NULL) {
+            a->modules_started = i + 1;
+            continue;
+        }
+        rc = modules[i]->start(a, &a->module_state[i], err, sizeof(err));
+        if (rc != 0)
+            goto fail_loop;
+        a->modules_started = i + 1;
+    }
+
+    uv_signal_init(&a->loop, &a->sigterm);
+    uv_signal_init(&a->loop, &a->sigint);
+    a->sigterm.data = a->sigint.data = a;
+    uv_signal_start(&a->sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&a->sigint, signal_cb, SIGINT);
+    PL_INFO("agent", "started name=%s cluster=%s bind=%s api=%s data_dir=%s", cfg->name,
+            cfg->cluster, cfg->bind, cfg->api[0] ? cfg->api : a->api_sock, cfg->data_dir);
+
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    for (int i = a->modules_started - 1; i >= 0; i--)
+        if (modules[i] != NULL && modules[i]->free != NULL)
+            modules[i]->free(a, a->module_state[i]);
+    uv_loop_close(&a->loop);
+    unlink(a->api_sock);
+    agent_close_storage(a);
+    PL_INFO("agent", "exited");
+    return 0;
+
+fail_loop:
+    /* Close every handle and let the loop drain before freeing the modules that own
+     * them; the module that failed is freed too (its state may be half set up). */
+    api_close(&a->api, NULL);
+    uv_walk(&a->loop, close_walk_cb, NULL);
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    for (int i = PL_MIN(a->modules_started, NMODULES - 1); i >= 0; i--)
+        if (modules[i] != NULL && modules[i]->free != NULL && a->module_state[i] != NULL)
+            modules[i]->free(a, a->module_state[i]);
+    uv_loop_close(&a->loop);
+    unlink(a->api_sock);
+fail:
+    agent_close_storage(a);
+    PL_ERROR("agent", "%s", err[0] ? err : pl_strerror(rc));
+    return 1;
+}

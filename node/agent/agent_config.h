@@ -1,0 +1,74 @@
+/*
+ * The agent's configuration: a JSON file (--config) and flags for the common settings,
+ * flags winning. Modules read their own sections (gossip, raft, services) from `root`
+ * with the helpers below, which name the file and the key path in every error:
+ *
+ *     agent.json: gossip.probe_interval_ms: expected a positive integer, got "fast"
+ */
+#ifndef PL_AGENT_CONFIG_H
+#define PL_AGENT_CONFIG_H
+
+#include "pl_log.h"
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define AGENT_JOIN_MAX 32
+#define AGENT_ADDR_MAX 128
+#define AGENT_NAME_MAX 64
+
+struct agent_config {
+    char name[AGENT_NAME_MAX];       /* the node's stable id; default: the host name */
+    char cluster[AGENT_NAME_MAX];    /* carried in every message; default "platelet" */
+    char bind[AGENT_ADDR_MAX];       /* gossip HOST:PORT; default 127.0.0.1:7946 */
+    char advertise[AGENT_ADDR_MAX];  /* what others dial; default: bind */
+    char join[AGENT_JOIN_MAX][AGENT_ADDR_MAX];
+    int njoin;
+    char data_dir[PATH_MAX];         /* required */
+    char api[AGENT_ADDR_MAX];        /* loopback TCP API HOST:PORT; "" for Unix socket only */
+    char profile[16];                /* lan (default), local, wan */
+    char encrypt[128];               /* base64 32-byte key; "" for none */
+    enum pl_log_level log_level;
+    bool log_json;
+    char source[PATH_MAX];           /* the config file, or "flags" */
+    cJSON *root;                     /* the whole file (an empty object without one); owned */
+};
+
+/* Fills defaults. */
+void agent_config_init(struct agent_config *cfg);
+void agent_config_close(struct agent_config *cfg);
+/* Reads a JSON config file; errors go to `err` (one line naming file and key). */
+int agent_config_load_file(struct agent_config *cfg, const char *path, char *err, size_t err_size);
+/* The same for a config already in memory; `source` names it in errors. */
+int agent_config_load_text(struct agent_config *cfg, const char *source, const char *text,
+                           size_t len, char *err, size_t err_size);
+/* Checks the merged config (addresses parse, data dir given, profile known). */
+int agent_config_validate(struct agent_config *cfg, char *err, size_t err_size);
+
+
+/*
+ * Typed reads of `obj[key]` for module sections. Each returns 0 and leaves *out untouched
+ * when the key is absent, 0 and sets *out when present and valid, PL_ECONFIG with `err`
+ * filled ("<source>: <path>.<key>: expected ...") otherwise. `path` is the section's name
+ * for messages ("gossip", "services[2].checks[0]").
+ */
+struct config_ctx {
+    const char *source;
+    char *err;
+    size_t err_size;
+};
+int config_get_u64(const struct config_ctx *c, const cJSON *obj, const char *path, const char *key,
+                   uint64_t min, uint64_t max, uint64_t *out);
+int config_get_double(const struct config_ctx *c, const cJSON *obj, const char *path,
+                      const char *key, double min, double max, double *out);
+int config_get_bool(const struct config_ctx *c, const cJSON *obj, const char *path, const char *key,
+                    bool *out);
+int config_get_str(const struct config_ctx *c, const cJSON *obj, const char *path, const char *key,
+                   char *out, size_t out_size);
+/* Fails for keys of `obj` not in the NULL-terminated `known` list (catches typos). */
+int config_check_keys(const struct config_ctx *c, const cJSON *obj, const char *path,
+                      const char *const *known);
+
+#endif

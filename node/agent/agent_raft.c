@@ -1,0 +1,1551 @@
+/*
+ * The Raft shell of agent_raft.h.
+ *
+ * Every event goes through step(): the core answers with one update, which this file
+ * carries out in the order raft.h prescribes: persist (one synced RocksDB batch), send,
+ * apply to the ledger, deliver results, snapshot; then it tells the core the write is
+ * durable. Writes are synchronous, so each update costs one fsync; proposals arriving in
+ * one loop iteration are handed to the core together (a uv_check flushes them), so many
+ * proposals share one append, one fsync and one AppendEntries.
+ */
+#include "agent_raft.h"
+
+#include "agent_gossip.h"
+#include "pl_assert.h"
+#include "pl_err.h"
+#include "pl_log.h"
+#include "pl_mp.h"
+#include "pl_text.h"
+#include "ledger.h"
+#include "pl_json.h"
+#include "raft.h"
+#include "raft_storage.h"
+#include "raft_transport.h"
+#include "raft_wire.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KNOWN_MAX 64
+#define CALLS_MAX 4096
+#define QUEUE_MAX 4096
+#define VOTERS_CFG_MAX RAFT_SERVERS_MAX
+#define HOUSEKEEP_MS 500
+#define ADD_VOTER_TIMEOUT_MS 30000
+
+/* A Raft member as gossip tells us of it. */
+struct known {
+    uint64_t id;
+    char name[AGENT_NAME_MAX];
+    char addr[AGENT_ADDR_MAX];
+    bool voter;
+    bool alive;
+};
+
+enum call_kind { CALL_PROPOSE = 1, CALL_CHANGE, CALL_ADD_VOTER };
+
+/* An API request waiting for the core's outcome (or, on a client, the leader's answer). */
+struct call {
+    uint64_t id;
+    enum call_kind kind;
+    struct api_call *api; /* kept */
+    uint64_t server;      /* CALL_ADD_VOTER: the server being added */
+    uint64_t deadline_ms; /* CALL_ADD_VOTER; a client's proposal */
+    /* a client's proposal: its bytes, and the leader it went to (0: to be sent) */
+    uint8_t *data;
+    uint32_t len;
+    uint64_t sent_to;
+    uint64_t retry_at_ms;
+};
+
+/* A proposal waiting for the next flush. */
+struct queued {
+    uint64_t id;
+    uint8_t *data;
+    uint32_t len;
+};
+
+struct agent_raft {
+    struct agent *agent;
+    struct agent_gossip *gossip;
+    struct raft raft;
+    struct raft_options opts;
+    bool raft_open;
+    struct raft_transport transport;
+    bool transport_open;
+    struct ledger ledger;
+    bool ledger_open;
+    uint64_t last_time_ms; /* time of the newest applied ledger entry */
+
+    bool voter;
+    uint32_t bootstrap_expect;
+    char voters_cfg[VOTERS_CFG_MAX][AGENT_NAME_MAX];
+    int n_voters_cfg;
+    bool auto_join;
+    char raft_addr[AGENT_ADDR_MAX];
+    bool member; /* the core holds state (bootstrapped or joined) */
+
+    struct known known[KNOWN_MAX];
+    int n_known;
+
+    struct call calls[CALLS_MAX];
+    int n_calls;
+    uint64_t next_id;
+    struct queued queue[QUEUE_MAX];
+    int n_queue;
+
+    uv_timer_t timer;
+    uv_timer_t housekeep;
+    uv_check_t flush;
+    int fatal;
+    uint64_t last_published_term, last_published_commit;
+    char last_published_leader[AGENT_NAME_MAX];
+    uint64_t logged_leader; /* the leader the log last named (0: none) */
+    struct raft_wire_stats wire_stats;
+    void (*stop_done)(struct agent *a);
+    /* Added to the loop's clock for the core (see bootstrap: the first election of a new
+     * cluster is not kept waiting a whole timeout). A constant shift is invisible to the
+     * core otherwise: it only compares times it was given. */
+    uint64_t clock_offset_ms;
+    uv_timer_t kick; /* runs the housekeeping at once after a membership change */
+};
+
+static void step(struct agent_raft *ar, const struct raft_event *ev);
+
+static uint64_t now_ms(struct agent_raft *ar) { return uv_now(&ar->agent->loop) + ar->clock_offset_ms; }
+
+uint64_t agent_raft_id(const char *name)
+{
+    uint8_t h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const uint8_t *)name, strlen(name));
+    uint64_t id = pl_be64_get(h);
+    return id != 0 ? id : 1;
+}
+
+static struct known *known_by_id(struct agent_raft *ar, uint64_t id)
+{
+    for (int i = 0; i < ar->n_known; i++)
+        if (ar->known[i].id == id)
+            return &ar->known[i];
+    return NULL;
+}
+
+static struct known *known_by_name(struct agent_raft *ar, const char *name)
+{
+    for (int i = 0; i < ar->n_known; i++)
+        if (strcmp(ar->known[i].name, name) == 0)
+            return &ar->known[i];
+    return NULL;
+}
+
+/* The name of a Raft id, or its hex when we have not heard of it. */
+static const char *id_name(struct agent_raft *ar, uint64_t id, char buf[24])
+{
+    if (id == 0)
+        return "";
+    struct known *k = known_by_id(ar, id);
+    if (k != NULL)
+        return k->name;
+    snprintf(buf, 24, "%016llx", (unsigned long long)id);
+    return buf;
+}
+
+static void fatal(struct agent_raft *ar, const char *what, int rc)
+{
+    if (ar->fatal)
+        return;
+    ar->fatal = 1;
+    PL_ERROR("raft", "%s: %s; stopping the node rather than serve wrong data", what,
+             pl_strerror(rc));
+    agent_stop(ar->agent);
+}
+
+/* --- the ledger state machine -------------------------------------------------------- */
+
+/* Proposal bytes: msgpack {"t": time_ms, "k": kind, "b": body}. */
+static int proposal_encode(uint64_t time_ms, const char *kind, const uint8_t *body, size_t body_len,
+                           struct pl_buf *out)
+{
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, out);
+    pl_mp_map(&w, 3);
+    pl_mp_str(&w, "t");
+    pl_mp_uint(&w, time_ms);
+    pl_mp_str(&w, "k");
+    pl_mp_str(&w, kind);
+    pl_mp_str(&w, "b");
+    pl_mp_raw(&w, body, body_len);
+    return w.err;
+}
+
+/*
+ * Turns committed Raft entries into ledger entries. Everything here is a function of the
+ * entries alone (and the previous entry's time), so every node writes the same leaves.
+ * A NORMAL entry that is not a well-formed proposal is still recorded, as kind
+ * "raft.opaque" with its bytes, rather than skipped: the ledger must hold every entry.
+ */
+struct sm_batch {
+    struct ledger_entry *entries;
+    struct pl_buf *bodies; /* one per entry, owning body bytes */
+    msgpack_unpacked *unpacked;
+    size_t n;
+};
+
+static int entry_to_ledger(struct agent_raft *ar, const struct raft_entry *e,
+                           struct ledger_entry *le, struct pl_buf *body, msgpack_unpacked *up)
+{
+    le->index = e->index - 1;
+    le->term = e->term;
+    le->time_ms = ar->last_time_ms;
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, body);
+    if (e->type == RAFT_ENTRY_NORMAL) {
+        if (pl_mp_parse(e->data, e->len, up) == 0) {
+            uint64_t t;
+            const char *kind;
+            size_t kind_len;
+            const msgpack_object *b = pl_mp_get(&up->data, "b");
+            if (pl_mp_get_u64(&up->data, "t", &t) == 0 &&
+                pl_mp_get_str(&up->data, "k", &kind, &kind_len) == 0 && kind_len > 0 &&
+                kind_len <= LEDGER_KIND_MAX && b != NULL) {
+                le->time_ms = t;
+                le->kind = kind;
+                le->kind_len = kind_len;
+                msgpack_pack_object(&w.pk, *b);
+                le->body = body->data;
+                le->body_len = body->len;
+                return w.err;
+            }
+        }
+        le->kind = "raft.opaque";
+        pl_mp_bin(&w, e->data, e->len);
+    } else if (e->type == RAFT_ENTRY_NOOP) {
+        le->kind = "raft.noop";
+        pl_mp_map(&w, 1);
+        pl_mp_str(&w, "term");
+        pl_mp_uint(&w, e->term);
+    } else {
+        le->kind = "raft.config";
+        struct raft_config c;
+        pl_mp_map(&w, 1);
+        pl_mp_str(&w, "servers");
+        if (raft_config_decode(e->data, e->len, &c) == 0) {
+            pl_mp_array(&w, c.n);
+            for (uint32_t i = 0; i < c.n; i++) {
+                char name[24];
+                pl_mp_map(&w, 2);
+                pl_mp_str(&w, "id");
+                snprintf(name, sizeof(name), "%016llx", (unsigned long long)c.servers[i].id);
+                pl_mp_str(&w, name);
+                pl_mp_str(&w, "role");
+                pl_mp_str(&w, c.servers[i].role == RAFT_VOTER ? "voter" : "learner");
+            }
+        } else {
+            pl_mp_nil(&w);
+        }
+    }
+    le->kind_len = strlen(le->kind);
+    le->body = body->data;
+    le->body_len = body->len;
+    return w.err;
+}
+
+static int sm_apply(struct agent_raft *ar, const struct raft_entry *entries, uint32_t n)
+{
+    /* Entries the ledger already holds (re-applied after a restart) are skipped. */
+    uint32_t first = 0;
+    while (first < n && entries[first].index <= ar->ledger.size)
+        first++;
+    if (first == n)
+        return 0;
+    if (entries[first].index != ar->ledger.size + 1) {
+        PL_ERROR("raft", "apply gap: ledger size %llu, next entry %llu",
+                 (unsigned long long)ar->ledger.size, (unsigned long long)entries[first].index);
+        return PL_ECORRUPT;
+    }
+    uint32_t count = n - first;
+    struct ledger_entry *le = calloc(count, sizeof(*le));
+    struct pl_buf *bodies = calloc(count, sizeof(*bodies));
+    msgpack_unpacked *ups = calloc(count, sizeof(*ups));
+    int rc = le != NULL && bodies != NULL && ups != NULL ? 0 : -ENOMEM;
+    for (uint32_t i = 0; rc == 0 && i < count; i++) {
+        pl_buf_init(&bodies[i], LEDGER_LEAF_MAX);
+        msgpack_unpacked_init(&ups[i]);
+        rc = entry_to_ledger(ar, &entries[first + i], &le[i], &bodies[i], &ups[i]);
+        if (rc == 0)
+            ar->last_time_ms = le[i].time_ms;
+    }
+    if (rc == 0)
+        rc = ledger_append(&ar->ledger, le, count, pl_clock_wall_ms(), NULL);
+    for (uint32_t i = 0; i < count && bodies != NULL && ups != NULL; i++) {
+        pl_buf_close(&bodies[i]);
+        msgpack_unpacked_destroy(&ups[i]);
+    }
+    free(le);
+    free(bodies);
+    free(ups);
+    return rc;
+}
+
+/* Snapshot of the ledger state machine: msgpack [root (bin), [leaf (bin), ...]]. It is
+ * the whole ledger (the ledger is the state); compaction is rare (snapshot_threshold). */
+static int leaf_collect(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
+{
+    (void)index;
+    pl_mp_bin(ctx, leaf, len);
+    return ((struct pl_mp_writer *)ctx)->err;
+}
+
+static int sm_snapshot(struct agent_raft *ar, struct pl_buf *out)
+{
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, out);
+    pl_mp_array(&w, 2);
+    pl_mp_bin(&w, ar->ledger.root, MERKLE_HASH_BYTES);
+    if (ar->ledger.size > UINT32_MAX)
+        return PL_ETOOBIG;
+    pl_mp_array(&w, (uint32_t)ar->ledger.size);
+    int rc = ledger_leaves_each(&ar->ledger, 0, ar->ledger.size, leaf_collect, &w);
+    return rc != 0 ? rc : w.err;
+}
+
+static int sm_restore(struct agent_raft *ar, const struct raft_snapshot *snap)
+{
+    msgpack_unpacked up;
+    if (pl_mp_parse(snap->data, snap->len, &up) != 0)
+        return PL_ECORRUPT;
+    int rc = PL_ECORRUPT;
+    const msgpack_object *o = &up.data;
+    const uint8_t *root;
+    size_t root_len;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2 ||
+        pl_mp_as_bin(&o->via.array.ptr[0], &root, &root_len) != 0 ||
+        root_len != MERKLE_HASH_BYTES || o->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY ||
+        o->via.array.ptr[1].via.array.size != snap->index)
+        goto done;
+    /* Wipe the ledger families and write the snapshot's leaves afresh. */
+    struct pl_store *s = &ar->agent->store;
+    struct pl_store_batch b;
+    pl_store_batch_init(&b);
+    uint8_t lo[9] = {0}, hi[9];
+    memset(hi, 0xff, sizeof(hi));
+    rocksdb_writebatch_delete_range_cf(b.wb, s->cf[PL_CF_LEDGER_LEAVES], (char *)lo, 1, (char *)hi, 9);
+    rocksdb_writebatch_delete_range_cf(b.wb, s->cf[PL_CF_LEDGER_NODES], (char *)lo, 1, (char *)hi, 9);
+    rocksdb_writebatch_delete_range_cf(b.wb, s->cf[PL_CF_LEDGER_HEADS], (char *)lo, 1, (char *)hi, 9);
+    rc = pl_store_batch_commit(s, &b);
+    pl_store_batch_close(&b);
+    if (rc != 0)
+        goto done;
+    ledger_close(&ar->ledger);
+    ar->ledger_open = false;
+    rc = ledger_open(&ar->ledger, s, &ar->agent->keys);
+    if (rc != 0)
+        goto done;
+    ar->ledger_open = true;
+    ar->ledger.no_sync = true;
+    const msgpack_object *leaves = &o->via.array.ptr[1];
+    uint32_t n = leaves->via.array.size;
+    struct ledger_entry *le = calloc(n ? n : 1, sizeof(*le));
+    if (le == NULL) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        const uint8_t *leaf;
+        size_t len;
+        rc = pl_mp_as_bin(&leaves->via.array.ptr[i], &leaf, &len);
+        if (rc == 0)
+            rc = ledger_entry_decode(leaf, len, &le[i]);
+        if (rc == 0)
+            ar->last_time_ms = le[i].time_ms;
+    }
+    if (rc == 0 && n > 0)
+        rc = ledger_append(&ar->ledger, le, n, pl_clock_wall_ms(), NULL);
+    free(le);
+    if (rc == 0 && memcmp(ar->ledger.root, root, MERKLE_HASH_BYTES) != 0)
+        rc = PL_EVERIFY;
+    if (rc == 0)
+        PL_INFO("raft", "state restored from snapshot index=%llu", (unsigned long long)snap->index);
+done:
+    msgpack_unpacked_destroy(&up);
+    return rc == PL_EMALFORMED ? PL_ECORRUPT : rc;
+}
+
+/* --- calls awaiting outcomes --------------------------------------------------------- */
+
+static struct call *call_add(struct agent_raft *ar, enum call_kind kind, struct api_call *api)
+{
+    if (ar->n_calls >= CALLS_MAX)
+        return NULL;
+    struct call *c = &ar->calls[ar->n_calls++];
+    memset(c, 0, sizeof(*c));
+    c->id = ++ar->next_id;
+    c->kind = kind;
+    c->api = api_call_keep(api);
+    return c;
+}
+
+static void call_remove(struct agent_raft *ar, struct call *c)
+{
+    free(c->data);
+    *c = ar->calls[--ar->n_calls];
+}
+
+static struct call *call_find(struct agent_raft *ar, uint64_t id)
+{
+    for (int i = 0; i < ar->n_calls; i++)
+        if (ar->calls[i].id == id)
+            return &ar->calls[i];
+    return NULL;
+}
+
+static int err_status(int err)
+{
+    switch (err) {
+    case PL_ENOLEADER: return 503;
+    case PL_ETIMEOUT: return 504;
+    case PL_ETOOBIG: return 413;
+    case PL_ESTATE: return 409;
+    case PL_ERANGE: return 400;
+    default: return 500;
+    }
+}
+
+static void call_fail(struct call *c, int err, const char *why)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s: %s", why, pl_strerror(err));
+    api_kept_reply_error(c->api, err_status(err), msg);
+}
+
+static void change_submit(struct agent_raft *ar, uint64_t id, uint8_t op, uint64_t server,
+                          int *rc_out);
+
+/* Answers a call whose entry committed at `index` (a proposal's ledger index is one less). */
+static void call_done(struct agent_raft *ar, struct call *c, uint64_t index, uint64_t term)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "index", (double)index);
+    if (c->kind == CALL_PROPOSE)
+        cJSON_AddNumberToObject(doc, "ledger_index", (double)(index - 1));
+    cJSON_AddNumberToObject(doc, "term", (double)term);
+    api_kept_reply_json(c->api, 200, doc);
+    call_remove(ar, c);
+}
+
+static void deliver_result(struct agent_raft *ar, const struct raft_result *res)
+{
+    struct call *c = call_find(ar, res->id);
+    if (c == NULL)
+        return;
+    if (c->kind == CALL_ADD_VOTER && res->err == 0) {
+        /* The learner is in; keep asking to promote it until it has caught up. */
+        return;
+    }
+    if (res->err != 0) {
+        if (c->kind == CALL_ADD_VOTER && res->err == PL_ESTATE && now_ms(ar) < c->deadline_ms)
+            return;
+        call_fail(c, res->err, c->kind == CALL_PROPOSE ? "proposal not committed"
+                                                        : "membership change failed");
+        call_remove(ar, c);
+        return;
+    }
+    call_done(ar, c, res->index, raft_term(&ar->raft));
+}
+
+/* --- sending --------------------------------------------------------------------------- */
+
+static void held_send(const struct fault_held *h)
+{
+    struct agent_raft *ar = h->ctx;
+    if (ar->transport_open && !ar->transport.closing)
+        raft_transport_send(&ar->transport, h->peer_id, h->bytes, h->len);
+}
+
+static void send_msg(struct agent_raft *ar, const struct raft_msg *m)
+{
+    struct pl_buf buf;
+    pl_buf_init(&buf, RAFT_WIRE_MSG_BYTES_MAX);
+    if (raft_wire_encode(m, &buf) != 0) {
+        pl_buf_close(&buf);
+        return;
+    }
+    uint32_t delay = 0;
+    if (ar->agent->faults.n > 0) {
+        struct known *k = known_by_id(ar, m->to);
+        if (fault_decide(&ar->agent->faults, k != NULL ? k->name : NULL, FAULT_OUT, &delay)) {
+            pl_buf_close(&buf);
+            return;
+        }
+    }
+    if (delay == 0) {
+        raft_transport_send(&ar->transport, m->to, buf.data, buf.len);
+    } else {
+        fault_hold(&ar->agent->faults, delay, held_send, ar, m->to, NULL, buf.data, buf.len);
+    }
+    pl_buf_close(&buf);
+}
+
+/* --- the update ------------------------------------------------------------------------ */
+
+static void timer_cb(uv_timer_t *t);
+
+static void handle_update(struct agent_raft *ar, const struct raft_update *u)
+{
+    int rc;
+    /* 2. send, before 1: raft.h allows it (the core withholds every message that depends on
+     * state not yet durable), and it lets followers write in parallel with our own fsync
+     * (thesis §10.2.1) instead of after it. */
+    for (uint32_t i = 0; i < u->n_msgs; i++)
+        send_msg(ar, &u->msgs[i]);
+    /* 1. persist */
+    if (u->persist_seq != 0 && (rc = raft_storage_persist(&ar->agent->store, u)) != 0) {
+        fatal(ar, "cannot persist Raft state", rc);
+        return;
+    }
+    /* 3. state machine */
+    if (u->install != NULL && (rc = sm_restore(ar, u->install)) != 0) {
+        fatal(ar, "cannot restore the ledger from a snapshot", rc);
+        return;
+    }
+    if (u->n_apply > 0 && (rc = sm_apply(ar, u->apply, u->n_apply)) != 0) {
+        fatal(ar, "cannot apply committed entries to the ledger", rc);
+        return;
+    }
+    /* 4. outcomes */
+    for (uint32_t i = 0; i < u->n_results; i++)
+        deliver_result(ar, &u->results[i]);
+    /* 5. snapshot (taken after the update is done with, since stepping reuses it) */
+    bool want_snapshot = u->want_snapshot;
+    uint64_t seq = u->persist_seq;
+    uint64_t deadline = u->deadline_ms;
+    if (deadline != 0) {
+        uint64_t now = now_ms(ar);
+        uv_timer_start(&ar->timer, timer_cb, deadline > now ? deadline - now : 0, 0);
+    }
+    if (seq != 0) {
+        struct raft_event ev = {.type = RAFT_EV_PERSISTED, .persisted_seq = seq};
+        step(ar, &ev);
+    }
+    if (want_snapshot && !ar->fatal) {
+        struct pl_buf snap;
+        pl_buf_init(&snap, (size_t)1 << 31);
+        rc = sm_snapshot(ar, &snap);
+        if (rc == 0) {
+            struct raft_event ev = {.type = RAFT_EV_SNAPSHOT};
+            ev.snapshot.index = raft_applied(&ar->raft);
+            ev.snapshot.data = snap.data;
+            ev.snapshot.len = snap.len;
+            PL_INFO("raft", "snapshot taken index=%llu bytes=%zu",
+                    (unsigned long long)ev.snapshot.index, snap.len);
+            step(ar, &ev);
+        } else {
+            PL_WARN("raft", "snapshot failed: %s", pl_strerror(rc));
+        }
+        pl_buf_close(&snap);
+    }
+}
+
+/* One line each time the leader we follow changes: what an operator reads first when
+ * asking why a proposal stalled. */
+static void log_leader(struct agent_raft *ar)
+{
+    uint64_t leader = raft_leader(&ar->raft);
+    if (leader == ar->logged_leader)
+        return;
+    ar->logged_leader = leader;
+    char buf[24];
+    if (leader == 0)
+        PL_INFO("raft", "no leader term=%llu", (unsigned long long)raft_term(&ar->raft));
+    else if (raft_role(&ar->raft) == RAFT_LEADER)
+        PL_INFO("raft", "elected leader term=%llu", (unsigned long long)raft_term(&ar->raft));
+    else
+        PL_INFO("raft", "leader is %s term=%llu", id_name(ar, leader, buf),
+                (unsigned long long)raft_term(&ar->raft));
+}
+
+static void step(struct agent_raft *ar, const struct raft_event *ev)
+{
+    if (!ar->raft_open || ar->fatal)
+        return;
+    struct raft_update u;
+    raft_step(&ar->raft, now_ms(ar), ev, &u);
+    handle_update(ar, &u);
+    log_leader(ar);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    struct agent_raft *ar = t->data;
+    struct raft_event ev = {.type = RAFT_EV_TICK};
+    step(ar, &ev);
+}
+
+/* --- a client of the council (an agent that is not a voter) ---------------------------- */
+
+/* DESIGN.md's roles: a member that is not a voter reaches the healer over the Raft
+ * transport as a client. It runs no core and keeps no Raft log: it sends each proposal to
+ * the leader the voters' gossiped "raft" records name, the leader answers on the same
+ * connection once the entry is committed (raft.c, on_propose), and a leader that no longer
+ * leads answers "no leader", which is safe to send again (it appended nothing). */
+
+#define CLIENT_RETRY_MS 100
+
+/* The "raft" record a member publishes through gossip (publish()), parsed; NULL when it
+ * has none. The caller deletes it. */
+static cJSON *raft_record(struct agent_raft *ar, const char *name)
+{
+    const uint8_t *v;
+    size_t len;
+    uint64_t version;
+    if (gossip_state_get(agent_gossip_core(ar->gossip), name, "raft", &v, &len, &version) != 0)
+        return NULL;
+    return cJSON_ParseWithLength((const char *)v, len);
+}
+
+/* The leader named in the newest term of the voters' "raft" records, if it is a live voter
+ * we can dial; 0 otherwise. */
+static uint64_t client_leader(struct agent_raft *ar)
+{
+    double best_term = 0;
+    uint64_t best = 0;
+    for (int i = 0; i < ar->n_known; i++) {
+        cJSON *doc = ar->known[i].voter ? raft_record(ar, ar->known[i].name) : NULL;
+        if (doc == NULL)
+            continue;
+        const cJSON *term = cJSON_GetObjectItemCaseSensitive(doc, "term");
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "leader"));
+        const struct known *k = name != NULL ? known_by_name(ar, name) : NULL;
+        if (cJSON_IsNumber(term) && term->valuedouble > best_term && k != NULL && k->alive &&
+            k->voter) {
+            best_term = term->valuedouble;
+            best = k->id;
+        }
+        cJSON_Delete(doc);
+    }
+    return best;
+}
+
+static void client_send(struct agent_raft *ar, struct call *c)
+{
+    c->sent_to = client_leader(ar);
+    c->retry_at_ms = now_ms(ar) + CLIENT_RETRY_MS;
+    if (c->sent_to == 0)
+        return;
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_PROPOSE;
+    m.from = agent_raft_id(ar->agent->cfg.name);
+    m.to = c->sent_to;
+    m.propose.id = c->id;
+    m.propose.data = c->data;
+    m.propose.len = c->len;
+    send_msg(ar, &m);
+}
+
+static void client_result(struct agent_raft *ar, const struct raft_msg *m)
+{
+    struct call *c = call_find(ar, m->propose_result.id);
+    if (c == NULL || c->data == NULL)
+        return;
+    int err = m->propose_result.err;
+    if (err == PL_ENOLEADER) {
+        c->sent_to = 0; /* nothing was appended: ask the next leader gossip names */
+        return;
+    }
+    if (err != 0) {
+        call_fail(c, err, err == PL_ETIMEOUT ? "outcome unknown (the leader changed)"
+                                             : "proposal not committed");
+        call_remove(ar, c);
+        return;
+    }
+    call_done(ar, c, m->propose_result.index, m->propose_result.term);
+}
+
+/* Sends what waits for a leader; fails what ran out of time (outcome unknown if sent). */
+static void client_tick(struct agent_raft *ar)
+{
+    uint64_t now = now_ms(ar);
+    for (int i = ar->n_calls - 1; i >= 0; i--) {
+        struct call *c = &ar->calls[i];
+        if (now >= c->deadline_ms) {
+            call_fail(c, PL_ETIMEOUT, c->sent_to != 0 ? "outcome unknown (no answer from the leader)"
+                                                      : "no council leader known");
+            call_remove(ar, c);
+        } else if (c->sent_to == 0 && now >= c->retry_at_ms) {
+            client_send(ar, c);
+        }
+    }
+}
+
+/* --- receiving ------------------------------------------------------------------------- */
+
+/* A sender we accept: a Raft member gossip told us of, a server of the configuration, or
+ * any live gossip member (a client proposing through us; rare, so a scan is fine). */
+static bool known_cb(void *ctx, uint64_t id)
+{
+    struct agent_raft *ar = ctx;
+    if (known_by_id(ar, id) != NULL ||
+        (ar->raft_open && raft_config_find(raft_config_get(&ar->raft), id) != NULL))
+        return true;
+    const struct gossip *g = agent_gossip_core(ar->gossip);
+    uint32_t slots = gossip_member_slots(g);
+    for (uint32_t i = 0; i < slots; i++) {
+        const struct gossip_member *m = gossip_member_at(g, i);
+        if (m != NULL && m->used && m->status == GOSSIP_ALIVE && agent_raft_id(m->name) == id)
+            return true;
+    }
+    return false;
+}
+
+/* Steps a received message (a client has no core: it takes only answers). */
+static void deliver(struct agent_raft *ar, const uint8_t *p, size_t n)
+{
+    struct raft_wire_msg w;
+    uint64_t self = agent_raft_id(ar->agent->cfg.name);
+    int rc = raft_wire_receive(p, n, self, known_cb, ar, &w, &ar->wire_stats);
+    if (rc != 0) {
+        PL_LOG_RATELIMITED(PL_LOG_WARN, "raft", "message refused: %s", pl_strerror(rc));
+        raft_wire_msg_close(&w);
+        return;
+    }
+    raft_transport_sender_is(&ar->transport, w.msg.from);
+    if (!ar->raft_open) {
+        if (w.msg.type == RAFT_MSG_PROPOSE_RESULT)
+            client_result(ar, &w.msg);
+    } else {
+        struct raft_event ev = {.type = RAFT_EV_RECEIVE, .msg = &w.msg};
+        step(ar, &ev);
+    }
+    raft_wire_msg_close(&w);
+}
+
+static void held_recv(const struct fault_held *h) { deliver(h->ctx, h->bytes, h->len); }
+
+static void recv_cb(void *ctx, const uint8_t *p, size_t n)
+{
+    struct agent_raft *ar = ctx;
+    if (ar->agent->faults.n > 0) {
+        /* The sender is field 3 of the message array; peek at it for per-peer rules. */
+        msgpack_unpacked up;
+        const char *from_name = NULL;
+        uint64_t from = 0;
+        if (pl_mp_parse(p, n, &up) == 0) {
+            if (up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size > 2 &&
+                pl_mp_as_u64(&up.data.via.array.ptr[2], &from) == 0) {
+                struct known *k = known_by_id(ar, from);
+                from_name = k != NULL ? k->name : NULL;
+            }
+        }
+        msgpack_unpacked_destroy(&up);
+        raft_transport_sender_is(&ar->transport, from);
+        uint32_t delay;
+        if (fault_decide(&ar->agent->faults, from_name, FAULT_IN, &delay))
+            return;
+        if (delay > 0) {
+            fault_hold(&ar->agent->faults, delay, held_recv, ar, 0, NULL, p, n);
+            return;
+        }
+    }
+    deliver(ar, p, n);
+}
+
+/* The connection from a peer ended: if it was our leader, the core campaigns early. */
+static void lost_cb(void *ctx, uint64_t id)
+{
+    struct agent_raft *ar = ctx;
+    struct raft_event ev = {.type = RAFT_EV_PEER_LOST, .peer = id};
+    step(ar, &ev);
+}
+
+/* Sealing with the gossip keyring: 'P' 'R' version flags | sealed payload. */
+static int seal_cb(void *ctx, const uint8_t *p, size_t n, struct pl_buf *out)
+{
+    struct agent_raft *ar = ctx;
+    const struct gossip_keyring *kr = agent_gossip_keyring(ar->gossip);
+    uint8_t hdr[4] = {'P', 'R', 1, kr != NULL ? 1 : 0};
+    int rc = pl_buf_append(out, hdr, 4);
+    if (rc != 0)
+        return rc;
+    if (kr == NULL)
+        return pl_buf_append(out, p, n);
+    return gossip_keyring_seal(kr, hdr, 4, p, n, out);
+}
+
+static int open_cb(void *ctx, const uint8_t *p, size_t n, struct pl_buf *out)
+{
+    struct agent_raft *ar = ctx;
+    const struct gossip_keyring *kr = agent_gossip_keyring(ar->gossip);
+    if (n < 4 || p[0] != 'P' || p[1] != 'R' || p[2] != 1) {
+        ar->wire_stats.malformed++;
+        return PL_EMALFORMED;
+    }
+    if (kr == NULL) {
+        if (p[3] != 0)
+            return PL_EAUTH;
+        return pl_buf_append(out, p + 4, n - 4);
+    }
+    if (p[3] != 1)
+        return PL_EAUTH; /* a keyring refuses plaintext */
+    return gossip_keyring_open(kr, p, 4, p + 4, n - 4, out);
+}
+
+/* --- peers from gossip ----------------------------------------------------------------- */
+
+static int tags_get(const struct gossip_member *m, const char *key, char *out, size_t out_size)
+{
+    msgpack_unpacked up;
+    if (m->tags == NULL || pl_mp_parse(m->tags, m->tags_len, &up) != 0)
+        return PL_ENOTFOUND;
+    int rc = pl_mp_get_cstr(&up.data, key, out, out_size);
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+static void known_update(struct agent_raft *ar, const struct gossip_member *m)
+{
+    char addr[AGENT_ADDR_MAX], voter[8] = "";
+    if (tags_get(m, "raft", addr, sizeof(addr)) != 0)
+        return;
+    tags_get(m, "voter", voter, sizeof(voter));
+    struct known *k = known_by_name(ar, m->name);
+    if (k == NULL) {
+        if (ar->n_known >= KNOWN_MAX)
+            return;
+        k = &ar->known[ar->n_known++];
+        memset(k, 0, sizeof(*k));
+        snprintf(k->name, sizeof(k->name), "%s", m->name);
+        k->id = agent_raft_id(m->name);
+    }
+    snprintf(k->addr, sizeof(k->addr), "%s", addr);
+    k->voter = strcmp(voter, "true") == 0;
+    k->alive = m->status == GOSSIP_ALIVE;
+    if (ar->transport_open && strcmp(m->name, ar->agent->cfg.name) != 0)
+        raft_transport_peer_set(&ar->transport, k->id, k->addr);
+}
+
+static void known_refresh(struct agent_raft *ar)
+{
+    const struct gossip *g = agent_gossip_core(ar->gossip);
+    uint32_t slots = gossip_member_slots(g);
+    for (uint32_t i = 0; i < slots; i++) {
+        const struct gossip_member *m = gossip_member_at(g, i);
+        if (m != NULL && m->used)
+            known_update(ar, m);
+    }
+}
+
+static void housekeep_cb(uv_timer_t *t);
+
+static void member_cb(void *data, const struct gossip_out *change)
+{
+    struct agent_raft *ar = data;
+    /* Bootstrap and auto-join act on membership: look again at once, not at the next round. */
+    if (!uv_is_active((uv_handle_t *)&ar->kick) && !ar->agent->stopping)
+        uv_timer_start(&ar->kick, housekeep_cb, 0, 0);
+    /* Only read the core here (we are inside its output walk); housekeeping acts later. */
+    const struct gossip_member *m = gossip_member_find(agent_gossip_core(ar->gossip), change->name);
+    if (m != NULL)
+        known_update(ar, m);
+    else if (change->member_event == GOSSIP_MEMBER_REAP) {
+        struct known *k = known_by_name(ar, change->name);
+        if (k != NULL)
+            k->alive = false;
+    }
+}
+
+/* --- bootstrap and housekeeping -------------------------------------------------------- */
+
+static int name_cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+/* Loads a brand new cluster's first entry on this node and persists it. */
+static int bootstrap(struct agent_raft *ar, char names[][AGENT_NAME_MAX], int n)
+{
+    struct raft_config c = {0};
+    for (int i = 0; i < n && c.n < RAFT_SERVERS_MAX; i++) {
+        c.servers[c.n].id = agent_raft_id(names[i]);
+        c.servers[c.n].role = RAFT_VOTER;
+        c.n++;
+    }
+    struct raft_entry e;
+    int rc = raft_bootstrap_entry(&c, &e);
+    if (rc != 0)
+        return rc;
+    struct raft_update u = {0};
+    u.persist_seq = 1;
+    u.hs_changed = true;
+    u.term = 1;
+    u.entries = &e;
+    u.n_entries = 1;
+    rc = raft_storage_persist(&ar->agent->store, &u);
+    if (rc == 0) {
+        raft_close(&ar->raft);
+        ar->raft_open = false;
+        rc = raft_init(&ar->raft, &ar->opts, &ar->agent->rand);
+        if (rc == 0) {
+            ar->raft_open = true;
+            rc = raft_load(&ar->raft, 1, 0, NULL, &e, 1);
+        }
+    }
+    free(e.data);
+    if (rc == 0) {
+        ar->member = true;
+        char list[512] = "";
+        for (int i = 0; i < n; i++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "", names[i]);
+        PL_INFO("raft", "bootstrapped a new cluster voters=%s", list);
+        struct raft_event ev = {.type = RAFT_EV_TICK};
+        step(ar, &ev);
+        /* The first tick armed an election timer in [T, 2T). Nobody can be leader of a
+         * cluster that did not exist a moment ago, so skip the first T (as etcd advances
+         * its ticks at boot): the first election now comes within [0, T). */
+        ar->clock_offset_ms = ar->opts.election_timeout_ms;
+        step(ar, &ev);
+    }
+    return rc;
+}
+
+/* Whether any member reports, through gossip, that it already belongs to a Raft cluster. */
+static bool cluster_exists(struct agent_raft *ar)
+{
+    for (int i = 0; i < ar->n_known; i++) {
+        cJSON *doc = raft_record(ar, ar->known[i].name);
+        if (doc == NULL)
+            continue;
+        const cJSON *commit = cJSON_GetObjectItemCaseSensitive(doc, "commit_index");
+        bool exists = cJSON_IsNumber(commit) && commit->valuedouble > 0;
+        cJSON_Delete(doc);
+        if (exists)
+            return true;
+    }
+    return false;
+}
+
+static void maybe_bootstrap(struct agent_raft *ar)
+{
+    if (ar->member || !ar->voter)
+        return;
+    /* Someone's election or AppendEntries reached us before we bootstrapped: we already
+     * hold (durable) Raft state, so we are part of that cluster now. Bootstrapping on top
+     * would rewrite our term and vote, which could let us vote twice in one term. */
+    if (raft_term(&ar->raft) > 0 || raft_last_index(&ar->raft) > 0) {
+        ar->member = true;
+        PL_INFO("raft", "joined through the cluster's messages term=%llu",
+                (unsigned long long)raft_term(&ar->raft));
+        return;
+    }
+    char names[KNOWN_MAX][AGENT_NAME_MAX];
+    int n = 0;
+    if (ar->n_voters_cfg > 0) {
+        for (int i = 0; i < ar->n_voters_cfg; i++)
+            snprintf(names[n++], AGENT_NAME_MAX, "%s", ar->voters_cfg[i]);
+    } else if (ar->bootstrap_expect > 0) {
+        for (int i = 0; i < ar->n_known; i++)
+            if (ar->known[i].voter && ar->known[i].alive)
+                snprintf(names[n++], AGENT_NAME_MAX, "%s", ar->known[i].name);
+        if ((uint32_t)n < ar->bootstrap_expect || cluster_exists(ar))
+            return;
+        qsort(names, (size_t)n, AGENT_NAME_MAX, name_cmp);
+        n = (int)ar->bootstrap_expect;
+    } else {
+        return;
+    }
+    bool self_in = false;
+    for (int i = 0; i < n; i++)
+        self_in |= strcmp(names[i], ar->agent->cfg.name) == 0;
+    if (!self_in)
+        return; /* a leader will add us (auto_join) or an operator will */
+    int rc = bootstrap(ar, names, n);
+    if (rc != 0)
+        fatal(ar, "cannot bootstrap the Raft cluster", rc);
+}
+
+static void change_submit(struct agent_raft *ar, uint64_t id, uint8_t op, uint64_t server,
+                          int *rc_out)
+{
+    struct raft_event ev = {.type = RAFT_EV_CHANGE};
+    ev.change.id = id;
+    ev.change.op = op;
+    ev.change.server = server;
+    struct raft_update u;
+    int rc = raft_step(&ar->raft, now_ms(ar), &ev, &u);
+    handle_update(ar, &u);
+    if (rc_out != NULL)
+        *rc_out = rc;
+}
+
+/* The leader brings gossip-tagged voters into the configuration: as a learner first, then
+ * promoted once it has caught up (thesis §4.2.1). One change at a time. */
+static void auto_join(struct agent_raft *ar)
+{
+    if (!ar->auto_join || raft_role(&ar->raft) != RAFT_LEADER)
+        return;
+    const struct raft_config *c = raft_config_get(&ar->raft);
+    for (int i = 0; i < ar->n_known; i++) {
+        struct known *k = &ar->known[i];
+        if (!k->voter || !k->alive)
+            continue;
+        const struct raft_server *s = raft_config_find(c, k->id);
+        int rc = 0;
+        if (s == NULL) {
+            change_submit(ar, ++ar->next_id, RAFT_ADD_LEARNER, k->id, &rc);
+            if (rc == 0)
+                PL_INFO("raft", "adding %s as a learner", k->name);
+            return;
+        }
+        if (s->role == RAFT_LEARNER) {
+            change_submit(ar, ++ar->next_id, RAFT_PROMOTE, k->id, &rc);
+            if (rc == 0) {
+                PL_INFO("raft", "promoting %s to voter", k->name);
+                return;
+            }
+        }
+    }
+}
+
+/* Publishes our Raft view in gossip (what `cluster_exists` and operators read). */
+static void publish(struct agent_raft *ar)
+{
+    char leader_buf[24];
+    const char *leader = id_name(ar, raft_leader(&ar->raft), leader_buf);
+    uint64_t term = raft_term(&ar->raft), commit = raft_commit_index(&ar->raft);
+    if (term == ar->last_published_term && commit == ar->last_published_commit &&
+        strcmp(leader, ar->last_published_leader) == 0)
+        return;
+    ar->last_published_term = term;
+    ar->last_published_commit = commit;
+    snprintf(ar->last_published_leader, sizeof(ar->last_published_leader), "%s", leader);
+    char json[256];
+    snprintf(json, sizeof(json), "{\"term\":%llu,\"leader\":\"%s\",\"commit_index\":%llu}",
+             (unsigned long long)term, leader, (unsigned long long)commit);
+    agent_gossip_state_set(ar->gossip, "raft", json);
+}
+
+static void housekeep_cb(uv_timer_t *t)
+{
+    struct agent_raft *ar = t->data;
+    if (ar->fatal)
+        return;
+    if (!ar->raft_open) {
+        client_tick(ar);
+        return;
+    }
+    /* The known table is kept current by member_cb (every join, status, address and tag
+     * change is a member event), so nothing here rescans gossip's members. */
+    maybe_bootstrap(ar);
+    if (ar->member) {
+        auto_join(ar);
+        /* add-voter calls: retry the promotion until it succeeds or times out */
+        for (int i = 0; i < ar->n_calls; i++) {
+            struct call *c = &ar->calls[i];
+            if (c->kind != CALL_ADD_VOTER)
+                continue;
+            const struct raft_server *s = raft_config_find(raft_config_get(&ar->raft), c->server);
+            if (s != NULL && s->role == RAFT_VOTER) {
+                cJSON *doc = cJSON_CreateObject();
+                cJSON_AddBoolToObject(doc, "voter", 1);
+                api_kept_reply_json(c->api, 200, doc);
+                call_remove(ar, c);
+                i--;
+                continue;
+            }
+            if (now_ms(ar) >= c->deadline_ms) {
+                call_fail(c, PL_ETIMEOUT, "the server did not catch up in time");
+                call_remove(ar, c);
+                i--;
+                continue;
+            }
+            if (s != NULL && raft_role(&ar->raft) == RAFT_LEADER)
+                change_submit(ar, c->id, RAFT_PROMOTE, c->server, NULL);
+        }
+        publish(ar);
+    }
+}
+
+/* --- proposals ------------------------------------------------------------------------- */
+
+static void flush_cb(uv_check_t *h)
+{
+    struct agent_raft *ar = h->data;
+    if (ar->n_queue == 0)
+        return;
+    struct raft_proposal items[QUEUE_MAX];
+    int n = ar->n_queue;
+    for (int i = 0; i < n; i++) {
+        items[i].id = ar->queue[i].id;
+        items[i].data = ar->queue[i].data;
+        items[i].len = ar->queue[i].len;
+    }
+    struct raft_event ev = {.type = RAFT_EV_PROPOSE};
+    ev.propose.items = items;
+    ev.propose.n = (uint32_t)n;
+    struct raft_update u;
+    int rc = raft_step(&ar->raft, now_ms(ar), &ev, &u);
+    /* The core copies on a leader and forwards on a follower within this step; the bytes
+     * must live until the update is carried out. */
+    handle_update(ar, &u);
+    for (int i = 0; i < n; i++)
+        free(ar->queue[i].data);
+    ar->n_queue = 0;
+    if (rc != 0) {
+        for (int i = 0; i < n; i++) {
+            struct call *c = call_find(ar, items[i].id);
+            if (c != NULL) {
+                call_fail(c, rc, "proposal refused");
+                call_remove(ar, c);
+            }
+        }
+    }
+}
+
+static void api_propose(struct api_call *call, void *data)
+{
+    struct agent_raft *ar = data;
+    if (ar->voter && !ar->member) {
+        api_reply_error(call, 503, "this agent is not a member of a Raft cluster yet");
+        return;
+    }
+    cJSON *doc = api_body_json(call);
+    if (doc == NULL)
+        return;
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "kind"));
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(doc, "body");
+    if (kind == NULL)
+        kind = "note";
+    if (body == NULL || kind[0] == '\0' || strlen(kind) > LEDGER_KIND_MAX) {
+        cJSON_Delete(doc);
+        api_reply_error(call, 400, "need {\"kind\": string of 1..%d bytes (default \"note\"), "
+                                   "\"body\": any JSON}", LEDGER_KIND_MAX);
+        return;
+    }
+    char *text = cJSON_PrintUnformatted(body);
+    struct pl_buf mp, prop;
+    pl_buf_init(&mp, LEDGER_LEAF_MAX);
+    pl_buf_init(&prop, LEDGER_LEAF_MAX);
+    char err[128] = "";
+    int rc = text != NULL ? pl_json_to_msgpack(text, strlen(text), &mp, err, sizeof(err)) : -ENOMEM;
+    if (rc == 0)
+        rc = proposal_encode(pl_clock_wall_ms(), kind, mp.data, mp.len, &prop);
+    free(text);
+    cJSON_Delete(doc);
+    pl_buf_close(&mp);
+    if (rc != 0 || ar->n_queue >= QUEUE_MAX) {
+        pl_buf_close(&prop);
+        api_reply_error(call, rc != 0 ? 413 : 503, "%s", rc != 0 ? "proposal too large or malformed"
+                                                                 : "too many proposals queued");
+        return;
+    }
+    struct call *c = call_add(ar, CALL_PROPOSE, call);
+    if (c == NULL || c->api == NULL) {
+        if (c != NULL)
+            call_remove(ar, c);
+        pl_buf_close(&prop);
+        api_reply_error(call, 503, "too many proposals waiting");
+        return;
+    }
+    size_t len;
+    if (!ar->raft_open) {
+        c->data = pl_buf_steal(&prop, &len);
+        c->len = (uint32_t)len;
+        c->deadline_ms = now_ms(ar) + ar->opts.proposal_timeout_ms;
+        client_send(ar, c);
+        return;
+    }
+    ar->queue[ar->n_queue].id = c->id;
+    ar->queue[ar->n_queue].data = pl_buf_steal(&prop, &len);
+    ar->queue[ar->n_queue].len = (uint32_t)len;
+    ar->n_queue++;
+}
+
+/* --- status and membership API --------------------------------------------------------- */
+
+static void api_status(struct api_call *call, void *data)
+{
+    struct agent_raft *ar = data;
+    char buf[24];
+    uint64_t self = agent_raft_id(ar->agent->cfg.name);
+    const struct raft_config *c = raft_config_get(&ar->raft);
+    const struct raft_server *me = raft_config_find(c, self);
+    const char *role;
+    switch (raft_role(&ar->raft)) {
+    case RAFT_LEADER: role = "leader"; break;
+    case RAFT_CANDIDATE:
+    case RAFT_PRE_CANDIDATE: role = "candidate"; break;
+    default: role = me != NULL && me->role == RAFT_LEARNER ? "learner" : "follower";
+    }
+    if (!ar->member)
+        role = "none";
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "id", ar->agent->cfg.name);
+    cJSON_AddStringToObject(doc, "role", role);
+    cJSON_AddNumberToObject(doc, "term", (double)raft_term(&ar->raft));
+    cJSON_AddStringToObject(doc, "leader", id_name(ar, raft_leader(&ar->raft), buf));
+    cJSON_AddNumberToObject(doc, "commit_index", (double)raft_commit_index(&ar->raft));
+    cJSON_AddNumberToObject(doc, "last_applied", (double)raft_applied(&ar->raft));
+    cJSON_AddNumberToObject(doc, "last_index", (double)raft_last_index(&ar->raft));
+    cJSON *voters = cJSON_AddArrayToObject(doc, "voters");
+    cJSON *learners = cJSON_AddArrayToObject(doc, "learners");
+    for (uint32_t i = 0; i < c->n; i++)
+        cJSON_AddItemToArray(c->servers[i].role == RAFT_VOTER ? voters : learners,
+                             cJSON_CreateString(id_name(ar, c->servers[i].id, buf)));
+    cJSON *ledger = cJSON_AddObjectToObject(doc, "ledger");
+    char root[2 * MERKLE_HASH_BYTES + 1];
+    pl_hex_encode(ar->ledger.root, MERKLE_HASH_BYTES, root);
+    cJSON_AddNumberToObject(ledger, "size", (double)ar->ledger.size);
+    cJSON_AddStringToObject(ledger, "root", root);
+    const struct raft_stats *st = raft_stats_get(&ar->raft);
+    cJSON *stats = cJSON_AddObjectToObject(doc, "stats");
+    cJSON_AddNumberToObject(stats, "elections", (double)st->elections);
+    cJSON_AddNumberToObject(stats, "dropped_stale", (double)st->dropped_stale);
+    cJSON_AddNumberToObject(stats, "dropped_unknown", (double)(st->dropped_unknown + ar->wire_stats.unknown_node));
+    cJSON_AddNumberToObject(stats, "dropped_malformed", (double)(ar->wire_stats.malformed + ar->wire_stats.version));
+    cJSON_AddNumberToObject(stats, "dropped_unopened", (double)ar->transport.stats.dropped_unopened);
+    cJSON_AddNumberToObject(stats, "disk_stall_stepdowns", (double)st->disk_stall_stepdowns);
+    cJSON_AddNumberToObject(stats, "quorum_stepdowns", (double)st->quorum_stepdowns);
+    api_reply_json(call, 200, doc);
+}
+
+/* Resolves "name" in a body to a Raft id of a known member; replies itself on failure. */
+static int body_server(struct agent_raft *ar, struct api_call *call, bool required, uint64_t *id)
+{
+    cJSON *doc = api_body_json(call);
+    if (doc == NULL)
+        return PL_EUSAGE;
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "name"));
+    int rc = 0;
+    *id = 0;
+    if (name == NULL || name[0] == '\0') {
+        if (required) {
+            api_reply_error(call, 400, "need {\"name\": member name}");
+            rc = PL_EUSAGE;
+        }
+    } else {
+        struct known *k = known_by_name(ar, name);
+        *id = k != NULL ? k->id : agent_raft_id(name);
+        if (k == NULL && raft_config_find(raft_config_get(&ar->raft), *id) == NULL) {
+            api_reply_error(call, 404, "no Raft member or gossip member named %s", name);
+            rc = PL_ENOTFOUND;
+        }
+    }
+    cJSON_Delete(doc);
+    return rc;
+}
+
+static void api_transfer(struct api_call *call, void *data)
+{
+    struct agent_raft *ar = data;
+    uint64_t to;
+    if (body_server(ar, call, false, &to) != 0)
+        return;
+    if (raft_role(&ar->raft) != RAFT_LEADER) {
+        char buf[24];
+        api_reply_error(call, 421, "this agent is not the leader (the leader is %s)",
+                        id_name(ar, raft_leader(&ar->raft), buf));
+        return;
+    }
+    struct raft_event ev = {.type = RAFT_EV_TRANSFER};
+    ev.transfer.to = to;
+    struct raft_update u;
+    int rc = raft_step(&ar->raft, now_ms(ar), &ev, &u);
+    handle_update(ar, &u);
+    if (rc != 0) {
+        api_reply_error(call, err_status(rc), "transfer refused: %s", pl_strerror(rc));
+        return;
+    }
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddBoolToObject(doc, "transferring", 1);
+    api_reply_json(call, 200, doc);
+}
+
+static void api_change(struct api_call *call, struct agent_raft *ar, uint8_t op)
+{
+    uint64_t server;
+    if (body_server(ar, call, true, &server) != 0)
+        return;
+    if (raft_role(&ar->raft) != RAFT_LEADER) {
+        char buf[24];
+        api_reply_error(call, 421, "membership changes go to the leader (%s)",
+                        id_name(ar, raft_leader(&ar->raft), buf));
+        return;
+    }
+    struct call *c = call_add(ar, op == RAFT_ADD_LEARNER ? CALL_ADD_VOTER : CALL_CHANGE, call);
+    if (c == NULL || c->api == NULL) {
+        api_reply_error(call, 503, "too many requests waiting");
+        return;
+    }
+    c->server = server;
+    c->deadline_ms = now_ms(ar) + ADD_VOTER_TIMEOUT_MS;
+    const struct raft_server *s = raft_config_find(raft_config_get(&ar->raft), server);
+    if (op == RAFT_ADD_LEARNER && s != NULL) {
+        /* Already a learner or voter: the housekeeping loop promotes or answers. */
+        return;
+    }
+    int rc;
+    change_submit(ar, c->id, op, server, &rc);
+    if (rc != 0) {
+        call_fail(c, rc, "membership change refused");
+        call_remove(ar, c);
+    }
+}
+
+static void api_add_voter(struct api_call *call, void *data) { api_change(call, data, RAFT_ADD_LEARNER); }
+static void api_remove(struct api_call *call, void *data) { api_change(call, data, RAFT_REMOVE); }
+
+/* --- config and lifecycle -------------------------------------------------------------- */
+
+static int config_parse(struct agent_raft *ar, char *err, size_t err_size)
+{
+    struct agent *a = ar->agent;
+    raft_options_default(&ar->opts, agent_raft_id(a->cfg.name));
+    /* This stage's state machine is the whole ledger, so a snapshot costs O(ledger): take
+     * one rarely (the in-memory log holds up to this many entries meanwhile). */
+    ar->opts.snapshot_threshold = 100000;
+    ar->opts.snapshot_trailing = 10000;
+    ar->auto_join = true;
+    /* Default Raft address: the gossip bind host, port + 1. */
+    char host[AGENT_ADDR_MAX];
+    int port;
+    pl_addr_split(a->cfg.advertise, host, sizeof(host), &port);
+    snprintf(ar->raft_addr, sizeof(ar->raft_addr), "%s:%d", host, port + 1);
+    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(a->cfg.root, "raft");
+    if (sec == NULL)
+        return 0;
+    struct config_ctx c = {a->cfg.source, err, err_size};
+    if (!cJSON_IsObject(sec)) {
+        snprintf(err, err_size, "%s: raft: expected an object", a->cfg.source);
+        return PL_ECONFIG;
+    }
+    static const char *const known_keys[] = {
+        "voter", "bootstrap_expect", "voters", "bind", "election_timeout_ms", "heartbeat_ms",
+        "pre_vote", "check_quorum", "snapshot_threshold", "snapshot_trailing", "auto_join",
+        "proposal_timeout_ms", NULL};
+    int rc = config_check_keys(&c, sec, "raft", known_keys);
+    uint64_t v;
+    if (rc == 0)
+        rc = config_get_bool(&c, sec, "raft", "voter", &ar->voter);
+    if (rc == 0)
+        rc = config_get_bool(&c, sec, "raft", "auto_join", &ar->auto_join);
+    v = 0;
+    if (rc == 0 && (rc = config_get_u64(&c, sec, "raft", "bootstrap_expect", 1, RAFT_SERVERS_MAX, &v)) == 0)
+        ar->bootstrap_expect = (uint32_t)v;
+    if (rc == 0)
+        rc = config_get_str(&c, sec, "raft", "bind", ar->raft_addr, sizeof(ar->raft_addr));
+    if (rc == 0 && pl_addr_split(ar->raft_addr, host, sizeof(host), &port) != 0) {
+        snprintf(err, err_size, "%s: raft.bind: expected HOST:PORT", a->cfg.source);
+        rc = PL_ECONFIG;
+    }
+#define OPT(key, min, max)                                                 \
+    if (rc == 0) {                                                         \
+        v = ar->opts.key;                                                  \
+        rc = config_get_u64(&c, sec, "raft", #key, min, max, &v);          \
+        ar->opts.key = (uint32_t)v;                                        \
+    }
+    OPT(election_timeout_ms, 10, 600000);
+    OPT(heartbeat_ms, 5, 60000);
+    OPT(snapshot_threshold, 16, 100000000);
+    OPT(snapshot_trailing, 0, 100000000);
+    OPT(proposal_timeout_ms, 100, 600000);
+#undef OPT
+    if (rc == 0)
+        rc = config_get_bool(&c, sec, "raft", "pre_vote", &ar->opts.pre_vote);
+    if (rc == 0)
+        rc = config_get_bool(&c, sec, "raft", "check_quorum", &ar->opts.check_quorum);
+    if (rc == 0 && ar->opts.heartbeat_ms >= ar->opts.election_timeout_ms) {
+        snprintf(err, err_size, "%s: raft.heartbeat_ms must be below election_timeout_ms",
+                 a->cfg.source);
+        rc = PL_ECONFIG;
+    }
+    const cJSON *voters = cJSON_GetObjectItemCaseSensitive(sec, "voters");
+    if (rc == 0 && voters != NULL) {
+        const cJSON *n;
+        if (!cJSON_IsArray(voters) || cJSON_GetArraySize(voters) == 0 ||
+            cJSON_GetArraySize(voters) > VOTERS_CFG_MAX) {
+            snprintf(err, err_size, "%s: raft.voters: expected 1 to %d node names", a->cfg.source,
+                     VOTERS_CFG_MAX);
+            return PL_ECONFIG;
+        }
+        cJSON_ArrayForEach(n, voters)
+        {
+            if (!cJSON_IsString(n) || n->valuestring[0] == '\0' ||
+                strlen(n->valuestring) >= AGENT_NAME_MAX) {
+                snprintf(err, err_size, "%s: raft.voters[%d]: expected a node name", a->cfg.source,
+                         ar->n_voters_cfg);
+                return PL_ECONFIG;
+            }
+            snprintf(ar->voters_cfg[ar->n_voters_cfg++], AGENT_NAME_MAX, "%s", n->valuestring);
+        }
+    }
+    return rc;
+}
+
+static int raft_module_start(struct agent *a, void **state, char *err, size_t err_size)
+{
+    struct agent_raft *ar = calloc(1, sizeof(*ar));
+    if (ar == NULL)
+        return -ENOMEM;
+    *state = ar;
+    ar->agent = a;
+    ar->gossip = agent_module_state(a, "gossip");
+    int rc = config_parse(ar, err, err_size);
+    if (rc != 0)
+        return rc;
+    uv_timer_init(&a->loop, &ar->timer);
+    uv_timer_init(&a->loop, &ar->housekeep);
+    uv_timer_init(&a->loop, &ar->kick);
+    uv_check_init(&a->loop, &ar->flush);
+    ar->timer.data = ar->housekeep.data = ar->flush.data = ar->kick.data = ar;
+
+    /* The ledger is the state machine; open it first so a corrupt one stops us early. */
+    rc = ledger_open(&ar->ledger, &a->store, &a->keys);
+    if (rc != 0) {
+        snprintf(err, err_size, "ledger: %s", ar->ledger.err_text[0] ? ar->ledger.err_text : pl_strerror(rc));
+        return rc;
+    }
+    ar->ledger_open = true;
+    /* The Raft log is synced and re-applied after a crash, so the ledger need not wait for
+     * the disk on every apply (one fsync per commit instead of two). */
+    ar->ledger.no_sync = true;
+    if (ar->ledger.size > 0) {
+        uint8_t *leaf;
+        size_t len;
+        struct ledger_entry e;
+        if (ledger_leaf_get(&ar->ledger, ar->ledger.size - 1, &leaf, &len) == 0) {
+            if (ledger_entry_decode(leaf, len, &e) == 0)
+                ar->last_time_ms = e.time_ms;
+            free(leaf);
+        }
+    }
+    api_route_add(&a->api, "GET", "/v1/raft/status", api_status, ar);
+    api_route_add(&a->api, "POST", "/v1/propose", api_propose, ar);
+    if (!ar->voter) {
+        struct raft_transport_hooks hooks = {ar, recv_cb, seal_cb, open_cb, NULL};
+        rc = raft_transport_init(&ar->transport, &a->loop, NULL, &hooks);
+        ar->transport_open = true;
+        if (rc != 0) {
+            snprintf(err, err_size, "Raft client transport: %s", pl_strerror(rc));
+            return rc;
+        }
+        agent_gossip_subscribe(ar->gossip, member_cb, ar);
+        known_refresh(ar);
+        uv_timer_start(&ar->housekeep, housekeep_cb, CLIENT_RETRY_MS, CLIENT_RETRY_MS);
+        PL_INFO("raft", "not a voter: proposals go to the council's leader as a client");
+        return 0;
+    }
+
+    struct raft_storage_state st;
+    rc = raft_storage_load(&a->store, &st, err, err_size);
+    if (rc != 0)
+        return rc;
+    rc = raft_init(&ar->raft, &ar->opts, &a->rand);
+    if (rc == 0) {
+        ar->raft_open = true;
+        rc = raft_load(&ar->raft, st.term, st.vote, st.has_snapshot ? &st.snapshot : NULL,
+                       st.entries, st.n_entries);
+    }
+    if (rc == 0 && st.has_snapshot && ar->ledger.size < st.snapshot.index)
+        rc = sm_restore(ar, &st.snapshot);
+    ar->member = !st.empty;
+    raft_storage_state_free(&st);
+    if (rc != 0) {
+        snprintf(err, err_size, "the Raft store is inconsistent: %s", pl_strerror(rc));
+        return rc;
+    }
+    if (ar->ledger.size > raft_last_index(&ar->raft)) {
+        snprintf(err, err_size, "the ledger holds %llu entries but the Raft log ends at %llu",
+                 (unsigned long long)ar->ledger.size, (unsigned long long)raft_last_index(&ar->raft));
+        return PL_ECORRUPT;
+    }
+
+    struct raft_transport_hooks hooks = {ar, recv_cb, seal_cb, open_cb, lost_cb};
+    rc = raft_transport_init(&ar->transport, &a->loop, ar->raft_addr, &hooks);
+    ar->transport_open = true;
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot listen for Raft on %s: %s", ar->raft_addr,
+                 rc < 0 && rc > -4096 ? uv_strerror(rc) : pl_strerror(rc));
+        return rc;
+    }
+    agent_gossip_subscribe(ar->gossip, member_cb, ar);
+    agent_gossip_tag_set(ar->gossip, "raft", ar->raft_addr);
+    agent_gossip_tag_set(ar->gossip, "voter", "true");
+    known_refresh(ar);
+
+    api_route_add(&a->api, "POST", "/v1/raft/transfer", api_transfer, ar);
+    api_route_add(&a->api, "POST", "/v1/raft/add-voter", api_add_voter, ar);
+    api_route_add(&a->api, "POST", "/v1/raft/remove", api_remove, ar);
+    uv_check_start(&ar->flush, flush_cb);
+    uv_timer_start(&ar->housekeep, housekeep_cb, 0, HOUSEKEEP_MS);
+    struct raft_event ev = {.type = RAFT_EV_TICK};
+    step(ar, &ev);
+    PL_INFO("raft", "started addr=%s member=%s term=%llu last_index=%llu ledger_size=%llu",
+            ar->raft_addr, ar->member ? "yes" : "no", (unsigned long long)raft_term(&ar->raft),
+            (unsigned long long)raft_last_index(&ar->raft), (unsigned long long)ar->ledger.size);
+    return 0;
+}
+
+static void transport_closed(struct raft_transport *t)
+{
+    struct agent_raft *ar = (struct agent_raft *)((char *)t - offsetof(struct agent_raft, transport));
+    void (*done)(struct agent *) = ar->stop_done;
+    ar->stop_done = NULL;
+    if (done != NULL)
+        done(ar->agent);
+}
+
+/* Closes the transport a moment after the stop began, so a TimeoutNow gets out first. */
+static void stop_close_cb(uv_timer_t *t)
+{
+    struct agent_raft *ar = t->data;
+    raft_transport_close(&ar->transport, transport_closed);
+}
+
+static void raft_module_stop(struct agent *a, void *state, void (*done)(struct agent *a))
+{
+    struct agent_raft *ar = state;
+    /* Hand leadership over so the cluster does not wait an election timeout for us. */
+    if (ar->raft_open && ar->member && raft_role(&ar->raft) == RAFT_LEADER &&
+        raft_config_voters(raft_config_get(&ar->raft)) > 1 && !ar->fatal) {
+        struct raft_event ev = {.type = RAFT_EV_TRANSFER};
+        ev.transfer.to = 0;
+        step(ar, &ev);
+    }
+    while (ar->n_calls > 0) {
+        call_fail(&ar->calls[0], PL_ENOLEADER, "the agent is stopping");
+        call_remove(ar, &ar->calls[0]);
+    }
+    uv_check_stop(&ar->flush);
+    if (!ar->transport_open) {
+        uv_timer_stop(&ar->housekeep);
+        done(a);
+        return;
+    }
+    ar->stop_done = done;
+    uv_timer_stop(&ar->timer);
+    uv_timer_stop(&ar->kick);
+    uv_timer_start(&ar->housekeep, stop_close_cb, 100, 0);
+}
+
+static void raft_module_free(struct agent *a, void *state)
+{
+    struct agent_raft *ar = state;
+    (void)a;
+    if (ar == NULL)
+        return;
+    for (int i = 0; i < ar->n_queue; i++)
+        free(ar->queue[i].data);
+    if (ar->raft_open)
+        raft_close(&ar->raft);
+    if (ar->ledger_open)
+        ledger_close(&ar->ledger);
+    free(ar);
+}
+
+const struct agent_module agent_raft_module = {
+    .name = "raft",
+    .start = raft_module_start,
+    .stop = raft_module_stop,
+    .free = raft_module_free,
+};

@@ -1,0 +1,1941 @@
+/*
+ * The healing module's runtime (heal_agent.h): supervision, checks, metrics, detectors,
+ * and the incident state machine that runs each plan step by step.
+ *
+ * One incident per service at a time. Its life: a detector signals -> the diagnosis and the
+ * plan (heal_core) -> each step in turn: approval if the policy wants one, then the action
+ * (restart under the budget and back-off, a configured command with full-jitter retries,
+ * config_sync, escalation) -> verification (healthy again within verify_ms closes it as
+ * healed; otherwise the next step). Every step is an event in the record, written to the
+ * `incidents` family as it happens, so a crash of the agent loses no step it took.
+ */
+#include "heal_agent.h"
+
+#include "pl_assert.h"
+#include "pl_err.h"
+#include "pl_file.h"
+#include "pl_log.h"
+#include "prom.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define MOD "heal"
+#define TICK_MS 1000
+#define LOG_CHUNK 65536
+/* A changed config file becomes the known-good copy after this long healthy. */
+#define CONFIG_ADOPT_MS 10000
+
+static void run_step(struct heal_svc *s);
+static void svc_signal(struct heal_svc *s, struct heal_signal *sig);
+static void svc_spawn(struct heal_svc *s, bool for_action);
+static void escalate(struct heal_svc *s, enum heal_level level, const char *why);
+static void action_cmd_start(struct heal_svc *s, enum heal_action a);
+static void check_timer_cb(uv_timer_t *t);
+
+/* ---- small helpers ---- */
+
+/* No new checks, actions or starts once the agent began to stop: the other modules stop
+ * first (gossip announces its leave) while the services keep serving until heal_stop. */
+static bool halting(const struct heal *h)
+{
+    return h->stopping || h->a->stopping;
+}
+
+static uint64_t now_ms(const struct heal *h)
+{
+    return uv_now(&h->a->loop);
+}
+
+static uint64_t wall_ms(void)
+{
+    return pl_clock_wall_ms();
+}
+
+static void save(struct heal_svc *s, const struct heal_incident *inc)
+{
+    struct heal *h = s->h;
+    if (h->store == NULL)
+        return;
+    struct pl_buf b;
+    pl_buf_init(&b, HEAL_INCIDENT_BYTES_MAX);
+    int rc = heal_incident_encode(inc, &b);
+    if (rc == 0)
+        rc = pl_store_put(h->store, PL_CF_INCIDENTS, inc->id, strlen(inc->id), b.data, b.len);
+    if (rc != 0)
+        PL_LOG_RATELIMITED(PL_LOG_ERROR, MOD, "cannot store incident id=%s err=%s store=%s",
+                           inc->id, pl_err_name(rc), h->store->err_text);
+    pl_buf_close(&b);
+}
+
+static void event(struct heal_svc *s, enum heal_event_kind kind, enum heal_action action,
+                  int32_t result, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void event(struct heal_svc *s, enum heal_event_kind kind, enum heal_action action,
+                  int32_t result, const char *fmt, ...)
+{
+    if (s->inc == NULL)
+        return;
+    char detail[HEAL_TEXT_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    heal_incident_event(s->inc, wall_ms(), kind, action, result, "%s", detail);
+    PL_INFO(MOD, "incident %s service=%s id=%s action=%s result=%d %s",
+            heal_event_kind_name(kind), s->cfg->name, s->inc->id, heal_action_name(action),
+            (int)result, detail);
+    save(s, s->inc);
+}
+
+static void close_incident(struct heal_svc *s, const char *outcome)
+{
+    if (s->inc == NULL)
+        return;
+    heal_incident_close(s->inc, wall_ms(), outcome);
+    PL_INFO(MOD, "incident closed service=%s id=%s outcome=%s", s->cfg->name, s->inc->id,
+            outcome);
+    save(s, s->inc);
+    free(s->inc);
+    s->inc = NULL;
+    s->verifying = false;
+    s->approved = false;
+    s->action_running = false;
+    uv_timer_stop(&s->approval_timer);
+    /* What the detectors saw belongs to the closed incident: a new one needs new evidence
+     * (a full window again), or one lingering symptom would reopen incidents back to back. */
+    const struct heal_policy *p = &s->cfg->policy;
+    heal_rate_reset(&s->metrics.rate);
+    s->metrics.latency.anomalous = false;
+    s->metrics.latency.anomalous_since_ms = 0;
+    heal_sustain_init(&s->cpu_sustain, p->cpu, p->resource_window_ms);
+    heal_sustain_init(&s->mem_sustain, p->memory, p->resource_window_ms);
+    heal_trend_reset(&s->mem_trend);
+    heal_trend_reset(&s->disk_trend);
+}
+
+/* ---- the rotating log of a supervised service ---- */
+
+static void log_path(const struct heal_svc *s, int gen, char *out, size_t n)
+{
+    if (gen == 0)
+        snprintf(out, n, "%s/%s.log", s->h->dir, s->cfg->name);
+    else
+        snprintf(out, n, "%s/%s.log.%d", s->h->dir, s->cfg->name, gen);
+}
+
+static void log_open(struct heal_svc *s)
+{
+    char path[PATH_MAX + 64];
+    log_path(s, 0, path, sizeof(path));
+    s->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    struct stat st;
+    s->log_bytes = (s->log_fd >= 0 && fstat(s->log_fd, &st) == 0) ? (uint64_t)st.st_size : 0;
+    if (s->log_fd < 0)
+        PL_LOG_RATELIMITED(PL_LOG_WARN, MOD, "cannot open log service=%s path=%s err=%s",
+                           s->cfg->name, path, strerror(errno));
+}
+
+static void log_rotate(struct heal_svc *s)
+{
+    if (s->log_fd >= 0)
+        close(s->log_fd);
+    s->log_fd = -1;
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+    if (s->cfg->log_keep == 0) {
+        log_path(s, 0, from, sizeof(from));
+        unlink(from);
+    }
+    for (int g = (int)s->cfg->log_keep - 1; g >= 0; g--) {
+        log_path(s, g, from, sizeof(from));
+        log_path(s, g + 1, to, sizeof(to));
+        rename(from, to); /* a missing generation is fine */
+    }
+    log_open(s);
+}
+
+static void log_write(struct heal_svc *s, const char *p, size_t n)
+{
+    /* A local file: a short blocking write is acceptable on the loop (the bytes are already
+     * in memory and the page cache takes them). No file grows past max_bytes: a chunk that
+     * does not fit is split across the rotation. */
+    while (n > 0) {
+        if (s->log_bytes >= s->cfg->log_max_bytes)
+            log_rotate(s);
+        if (s->log_fd < 0)
+            return;
+        size_t room = (size_t)(s->cfg->log_max_bytes - s->log_bytes);
+        ssize_t w = write(s->log_fd, p, n < room ? n : room);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        p += w;
+        n -= (size_t)w;
+        s->log_bytes += (uint64_t)w;
+    }
+}
+
+/* ---- one run of a supervised process ---- */
+
+struct heal_run {
+    struct heal_svc *svc; /* NULL once the service no longer cares */
+    uv_process_t proc;
+    uv_pipe_t out, err;
+    int open;             /* handles not yet closed */
+    struct heal_run *next;
+    bool exited;
+};
+
+static struct heal_run *runs_all; /* every run not yet freed, for the module's free() */
+
+static void run_handle_closed(uv_handle_t *hd)
+{
+    struct heal_run *r = hd->data;
+    if (--r->open > 0)
+        return;
+    for (struct heal_run **pp = &runs_all; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    }
+    free(r);
+}
+
+static void pipe_alloc_cb(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
+{
+    (void)hd;
+    (void)suggested;
+    static char chunk[LOG_CHUNK];
+    *buf = uv_buf_init(chunk, sizeof(chunk));
+}
+
+static void pipe_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct heal_run *r = st->data;
+    if (n > 0 && r->svc != NULL) {
+        log_write(r->svc, buf->base, (size_t)n);
+        return;
+    }
+    if (n < 0 && !uv_is_closing((uv_handle_t *)st))
+        uv_close((uv_handle_t *)st, run_handle_closed);
+}
+
+static void proc_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal);
+
+static char **build_env(const struct heal_argv *extra)
+{
+    size_t n = 0;
+    while (environ[n] != NULL)
+        n++;
+    char **envp = calloc(n + (size_t)extra->n + 1, sizeof(char *));
+    if (envp == NULL)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* The configured value wins over an inherited one of the same name. */
+        const char *eq = strchr(environ[i], '=');
+        size_t len = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+        bool overridden = false;
+        for (int j = 0; j < extra->n; j++)
+            overridden |= strncmp(extra->v[j], environ[i], len) == 0 && extra->v[j][len] == '=';
+        if (!overridden)
+            envp[k++] = environ[i];
+    }
+    for (int j = 0; j < extra->n; j++)
+        envp[k++] = extra->v[j];
+    envp[k] = NULL;
+    return envp;
+}
+
+/* What execvp will find for `file` with the PATH of `envp`: 0, -ENOENT or -EACCES, so that
+ * a missing command is still refused when the service is started (it runs under `_exec`). */
+static int command_check(const char *file, const char *cwd, char *const *envp)
+{
+    if (strchr(file, '/') != NULL) {
+        char full[PATH_MAX + 256];
+        if (file[0] != '/' && cwd[0] != '\0')
+            snprintf(full, sizeof(full), "%s/%s", cwd, file);
+        else
+            snprintf(full, sizeof(full), "%s", file);
+        return access(full, X_OK) == 0 ? 0 : -errno;
+    }
+    const char *path = "/usr/local/bin:/usr/bin:/bin";
+    for (size_t i = 0; envp[i] != NULL; i++)
+        if (strncmp(envp[i], "PATH=", 5) == 0)
+            path = envp[i] + 5;
+    int err = -ENOENT;
+    for (;;) {
+        size_t len = strcspn(path, ":");
+        char full[PATH_MAX];
+        snprintf(full, sizeof(full), "%.*s/%s", (int)(len ? len : 1), len ? path : ".", file);
+        if (access(full, X_OK) == 0)
+            return 0;
+        if (errno == EACCES)
+            err = -EACCES;
+        if (path[len] == '\0')
+            return err;
+        path += len + 1;
+    }
+}
+
+static int spawn_run(struct heal_svc *s)
+{
+    struct heal *h = s->h;
+    char **envp = build_env(&s->cfg->env);
+    if (envp == NULL)
+        return -ENOMEM;
+    int rc = command_check(s->cfg->argv.v[0], s->cfg->cwd, envp);
+    if (rc != 0) {
+        free(envp);
+        return rc;
+    }
+    struct heal_run *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        free(envp);
+        return -ENOMEM;
+    }
+    r->svc = s;
+    /* platelet _exec AGENT_PID COMMAND ARGS...: the service dies with this agent. */
+    char agent_pid[24];
+    snprintf(agent_pid, sizeof(agent_pid), "%d", (int)getpid());
+    char *args[HEAL_ARGV_MAX + 4];
+    int na = 0;
+    args[na++] = "platelet";
+    args[na++] = "_exec";
+    args[na++] = agent_pid;
+    for (int i = 0; i < s->cfg->argv.n; i++)
+        args[na++] = s->cfg->argv.v[i];
+    args[na] = NULL;
+    uv_pipe_init(&h->a->loop, &r->out, 0);
+    uv_pipe_init(&h->a->loop, &r->err, 0);
+    r->out.data = r->err.data = r->proc.data = r;
+    uv_stdio_container_t stdio[3];
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&r->out;
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)&r->err;
+    uv_process_options_t o;
+    memset(&o, 0, sizeof(o));
+    o.file = "/proc/self/exe";
+    o.args = args;
+    o.env = envp;
+    o.cwd = s->cfg->cwd[0] ? s->cfg->cwd : NULL;
+    o.stdio = stdio;
+    o.stdio_count = 3;
+    o.exit_cb = proc_exit_cb;
+    rc = uv_spawn(&h->a->loop, &r->proc, &o);
+    free(envp);
+    r->next = runs_all;
+    runs_all = r;
+    if (rc != 0) {
+        /* libuv wants the process handle closed even after a failed spawn. */
+        r->open = 3;
+        r->svc = NULL;
+        uv_close((uv_handle_t *)&r->proc, run_handle_closed);
+        uv_close((uv_handle_t *)&r->out, run_handle_closed);
+        uv_close((uv_handle_t *)&r->err, run_handle_closed);
+        return rc;
+    }
+    r->open = 3;
+    uv_read_start((uv_stream_t *)&r->out, pipe_alloc_cb, pipe_read_cb);
+    uv_read_start((uv_stream_t *)&r->err, pipe_alloc_cb, pipe_read_cb);
+    s->pid = r->proc.pid;
+    s->started_ms = now_ms(h);
+    s->start_count++;
+    s->pstate = HEAL_PROC_RUNNING;
+    s->prev_cpu_ticks = 0;
+    s->prev_cpu_ms = 0;
+    s->cpu = -1;
+    s->rss_bytes = 0;
+    h->cmds_running++;
+    /* A new process: old trends and counters describe someone else. */
+    heal_trend_reset(&s->mem_trend);
+    heal_rate_reset(&s->metrics.rate);
+    s->metrics.have_prev_hist = false;
+    for (int i = 0; i < s->nchecks; i++) {
+        struct heal_check_rt *c = &s->checks[i];
+        /* A fresh count for the new process, first judged start_ms after it started. */
+        heal_check_state_init(&c->state, c->cfg->failures, c->cfg->successes);
+        if (uv_is_active((uv_handle_t *)&c->timer))
+            uv_timer_start(&c->timer, check_timer_cb, s->cfg->start_ms, c->cfg->interval_ms);
+    }
+    return 0;
+}
+
+static void maybe_stop_done(struct heal *h);
+
+static void proc_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
+{
+    struct heal_run *r = p->data;
+    struct heal_svc *s = r->svc;
+    r->exited = true;
+    uv_close((uv_handle_t *)p, run_handle_closed);
+    if (s == NULL)
+        return;
+    struct heal *h = s->h;
+    h->cmds_running--;
+    uv_timer_stop(&s->kill_timer);
+    s->last_exit_status = exit_status;
+    s->last_term_signal = term_signal;
+    s->pid = 0;
+    bool planned = s->restart_after_exit;
+    s->restart_after_exit = false;
+    s->pstate = HEAL_PROC_EXITED;
+    s->healthy = false;
+    heal_budget_health(&s->budget, false, now_ms(h));
+    PL_INFO(MOD, "process exited service=%s status=%" PRId64 " signal=%d planned=%d",
+            s->cfg->name, exit_status, term_signal, planned);
+    if (halting(h)) {
+        maybe_stop_done(h);
+        return;
+    }
+    if (planned) {
+        svc_spawn(s, true);
+        return;
+    }
+    struct heal_signal sig;
+    memset(&sig, 0, sizeof(sig));
+    sig.kind = HEAL_SIG_EXIT;
+    sig.exit_status = term_signal ? -1 : exit_status;
+    sig.term_signal = term_signal;
+    snprintf(sig.ev.source, sizeof(sig.ev.source), "process");
+    if (term_signal) {
+        snprintf(sig.ev.metric, sizeof(sig.ev.metric), "term_signal");
+        sig.ev.value = term_signal;
+        snprintf(sig.ev.detail, sizeof(sig.ev.detail), "killed by signal %d (%s) after %.1f s",
+                 term_signal, strsignal(term_signal),
+                 (double)(now_ms(h) - s->started_ms) / 1000.0);
+    } else {
+        snprintf(sig.ev.metric, sizeof(sig.ev.metric), "exit_status");
+        sig.ev.value = (double)exit_status;
+        snprintf(sig.ev.detail, sizeof(sig.ev.detail), "exited with status %" PRId64
+                 " after %.1f s", exit_status, (double)(now_ms(h) - s->started_ms) / 1000.0);
+    }
+    svc_signal(s, &sig);
+}
+
+static void kill_timer_cb(uv_timer_t *t)
+{
+    struct heal_svc *s = t->data;
+    if (s->pid > 0) {
+        PL_WARN(MOD, "grace period over; SIGKILL service=%s pid=%d", s->cfg->name, s->pid);
+        uv_kill(s->pid, SIGKILL);
+        event(s, HEAL_EV_NOTE, HEAL_ACT_RESTART, 0, "grace period of %" PRIu64
+              " ms over: SIGKILL", s->cfg->grace_ms);
+    }
+}
+
+/* Sends the stop signal, then SIGKILL after the grace period. */
+static void svc_stop_process(struct heal_svc *s)
+{
+    if (s->pid <= 0 || s->pstate == HEAL_PROC_STOPPING)
+        return;
+    s->pstate = HEAL_PROC_STOPPING;
+    uv_kill(s->pid, s->cfg->stop_signal);
+    uv_timer_start(&s->kill_timer, kill_timer_cb, s->cfg->grace_ms, 0);
+}
+
+/* Starts the process; with for_action, the result goes into the incident. */
+static void svc_spawn(struct heal_svc *s, bool for_action)
+{
+    int rc = spawn_run(s);
+    if (rc != 0) {
+        PL_ERROR(MOD, "cannot start service=%s command=%s err=%s", s->cfg->name,
+                 s->cfg->argv.v[0], uv_strerror(rc));
+        s->pstate = HEAL_PROC_EXITED;
+        if (for_action && s->inc != NULL) {
+            event(s, HEAL_EV_RESULT, HEAL_ACT_RESTART, rc, "cannot start %s: %s",
+                  s->cfg->argv.v[0], uv_strerror(rc));
+            s->action_running = false;
+            s->step++;
+            run_step(s);
+            return;
+        }
+        struct heal_signal sig;
+        memset(&sig, 0, sizeof(sig));
+        sig.kind = HEAL_SIG_START_FAILED;
+        snprintf(sig.ev.source, sizeof(sig.ev.source), "process");
+        snprintf(sig.ev.metric, sizeof(sig.ev.metric), "spawn_error");
+        sig.ev.value = rc;
+        snprintf(sig.ev.detail, sizeof(sig.ev.detail), "cannot start %s: %s", s->cfg->argv.v[0],
+                 uv_strerror(rc));
+        svc_signal(s, &sig);
+        return;
+    }
+    PL_INFO(MOD, "started service=%s pid=%d", s->cfg->name, s->pid);
+    if (for_action && s->inc != NULL) {
+        event(s, HEAL_EV_RESULT, HEAL_ACT_RESTART, 0, "started again, pid %d", s->pid);
+        s->action_running = false;
+        s->verifying = true;
+        s->action_done_ms = now_ms(s->h);
+        s->success_after_action = 0;
+        uv_timer_stop(&s->restart_timer);
+    }
+}
+
+/* ---- commands (exec checks and configured actions) ---- */
+
+struct heal_cmd {
+    uv_process_t proc;
+    uv_timer_t timer;
+    int open;
+    bool done;
+    void (*cb)(struct heal_cmd *c, int err, int64_t status, int term_signal);
+    void *data;
+    int extra;
+    struct heal_cmd *next;
+};
+
+/* Every command not yet freed: a stop can end the loop with some still open, and the
+ * agent then closes their handles without telling us. */
+static struct heal_cmd *cmds_all;
+
+static void cmd_closed(uv_handle_t *hd)
+{
+    struct heal_cmd *c = hd->data;
+    if (--c->open > 0)
+        return;
+    for (struct heal_cmd **pp = &cmds_all; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    free(c);
+}
+
+static void cmd_finish(struct heal_cmd *c, int err, int64_t status, int sig)
+{
+    if (c->done)
+        return;
+    c->done = true;
+    uv_timer_stop(&c->timer);
+    c->cb(c, err, status, sig);
+}
+
+static void cmd_exit_cb(uv_process_t *p, int64_t status, int sig)
+{
+    struct heal_cmd *c = p->data;
+    uv_close((uv_handle_t *)&c->proc, cmd_closed);
+    uv_close((uv_handle_t *)&c->timer, cmd_closed);
+    cmd_finish(c, 0, status, sig);
+}
+
+static void cmd_timeout_cb(uv_timer_t *t)
+{
+    struct heal_cmd *c = t->data;
+    uv_process_kill(&c->proc, SIGKILL);
+    cmd_finish(c, PL_ETIMEOUT, -1, SIGKILL);
+}
+
+/* Runs argv with a timeout; cb runs exactly once unless this returns an error. */
+static int cmd_run(struct heal *h, const struct heal_argv *argv, uint64_t timeout_ms,
+                   void (*cb)(struct heal_cmd *, int, int64_t, int), void *data, int extra)
+{
+    struct heal_cmd *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    c->cb = cb;
+    c->data = data;
+    c->extra = extra;
+    c->proc.data = c->timer.data = c;
+    uv_process_options_t o;
+    memset(&o, 0, sizeof(o));
+    uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE}, {.flags = UV_IGNORE},
+                                     {.flags = UV_IGNORE}};
+    o.file = argv->v[0];
+    o.args = (char **)argv->v;
+    o.stdio = stdio;
+    o.stdio_count = 3;
+    o.exit_cb = cmd_exit_cb;
+    uv_timer_init(&h->a->loop, &c->timer);
+    int rc = uv_spawn(&h->a->loop, &c->proc, &o);
+    c->open = 2;
+    c->next = cmds_all;
+    cmds_all = c;
+    if (rc != 0) {
+        c->done = true;
+        uv_close((uv_handle_t *)&c->proc, cmd_closed);
+        uv_close((uv_handle_t *)&c->timer, cmd_closed);
+        return rc;
+    }
+    uv_timer_start(&c->timer, cmd_timeout_cb, timeout_ms, 0);
+    return 0;
+}
+
+/* ---- health ---- */
+
+static bool svc_running(const struct heal_svc *s)
+{
+    return !s->cfg->supervised || s->pstate == HEAL_PROC_RUNNING;
+}
+
+static bool svc_is_healthy(const struct heal_svc *s, uint64_t now)
+{
+    if (!svc_running(s))
+        return false;
+    for (int i = 0; i < s->nchecks; i++)
+        if (!s->checks[i].state.healthy || !s->checks[i].ever_ran)
+            return false;
+    if (s->nchecks == 0 && s->cfg->supervised)
+        return now - s->started_ms >= s->cfg->start_ms;
+    return true;
+}
+
+static void verify(struct heal_svc *s)
+{
+    uint64_t now = now_ms(s->h);
+    bool healthy = svc_is_healthy(s, now);
+    if (healthy && !s->healthy)
+        s->healthy_since_ms = now;
+    s->healthy = healthy;
+    heal_budget_health(&s->budget, healthy, now);
+    if (s->inc == NULL || !s->verifying)
+        return;
+    bool checked = s->nchecks == 0 || s->success_after_action > 0;
+    if (healthy && checked) {
+        event(s, HEAL_EV_HEALTHY, HEAL_ACT_NONE, 0, "healthy again %.1f s after the action",
+              (double)(now - s->action_done_ms) / 1000.0);
+        if (s->inc->level < HEAL_LEVEL_SELF)
+            s->inc->level = HEAL_LEVEL_SELF;
+        close_incident(s, "healed");
+        return;
+    }
+    if (now - s->action_done_ms >= s->cfg->verify_ms) {
+        event(s, HEAL_EV_NOTE, s->plan[s->step], PL_ETIMEOUT,
+              "not healthy %" PRIu64 " ms after %s: next step", s->cfg->verify_ms,
+              heal_action_name(s->plan[s->step]));
+        s->verifying = false;
+        s->step++;
+        run_step(s);
+    }
+}
+
+/* ---- checks ---- */
+
+static void check_result(struct heal_check_rt *c, bool ok, enum heal_check_failure why,
+                         uint64_t elapsed_ms, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void check_result(struct heal_check_rt *c, bool ok, enum heal_check_failure why,
+                         uint64_t elapsed_ms, const char *fmt, ...)
+{
+    struct heal_svc *s = c->svc;
+    struct heal *h = s->h;
+    c->in_flight = false;
+    if (halting(h))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->last_detail, sizeof(c->last_detail), fmt, ap);
+    va_end(ap);
+    c->last_ok = ok;
+    c->ever_ran = true;
+    c->last_failure = ok ? HEAL_CHECKFAIL_NONE : why;
+    c->last_t_wall_ms = wall_ms();
+    c->last_elapsed_ms = elapsed_ms;
+    /* A result from before a restart says nothing about the new process. */
+    if (!svc_running(s) || (s->cfg->supervised && c->started_ms < s->started_ms))
+        return;
+    int change = heal_check_state_feed(&c->state, ok);
+    if (ok && s->verifying)
+        s->success_after_action++;
+    if (change < 0) {
+        static const char *const types[] = {"http", "tcp", "exec"};
+        struct heal_signal sig;
+        memset(&sig, 0, sizeof(sig));
+        sig.kind = HEAL_SIG_CHECK;
+        sig.check_failure = why;
+        snprintf(sig.ev.source, sizeof(sig.ev.source), "check:%s", types[c->cfg->type]);
+        snprintf(sig.ev.metric, sizeof(sig.ev.metric), "consecutive_failures");
+        sig.ev.value = c->state.consecutive_failures;
+        sig.ev.threshold = c->cfg->failures;
+        snprintf(sig.ev.detail, sizeof(sig.ev.detail), "checks[%d] failed %u times: %s",
+                 c->index, c->state.consecutive_failures, c->last_detail);
+        svc_signal(s, &sig);
+    }
+    verify(s);
+}
+
+static void http_check_cb(const struct http_client_result *res, void *data)
+{
+    struct heal_check_rt *c = data;
+    if (res->err == -ECANCELED) {
+        c->in_flight = false;
+        return;
+    }
+    if (res->err != 0) {
+        enum heal_check_failure why = res->err == PL_ETIMEOUT       ? HEAL_CHECKFAIL_TIMEOUT
+                                      : res->err == -ECONNREFUSED ? HEAL_CHECKFAIL_REFUSED
+                                                                  : HEAL_CHECKFAIL_OTHER;
+        check_result(c, false, why, res->elapsed_ms, "%s %s: %s", c->cfg->method, c->cfg->url,
+                     res->error[0] ? res->error : pl_strerror(res->err));
+        return;
+    }
+    bool ok = res->status == c->cfg->status;
+    check_result(c, ok, HEAL_CHECKFAIL_STATUS, res->elapsed_ms, "%s %s: status %ld in %" PRIu64
+                 " ms", c->cfg->method, c->cfg->url, res->status, res->elapsed_ms);
+}
+
+static void tcp_closed_cb(uv_handle_t *hd)
+{
+    struct heal_check_rt *c = hd->data;
+    c->tcp_open = 0;
+}
+
+static void tcp_connect_cb(uv_connect_t *req, int status)
+{
+    struct heal_check_rt *c = req->data;
+    uint64_t elapsed = now_ms(c->svc->h) - c->started_ms;
+    if (!uv_is_closing((uv_handle_t *)&c->tcp))
+        uv_close((uv_handle_t *)&c->tcp, tcp_closed_cb);
+    if (!c->in_flight || status == UV_ECANCELED)
+        return;
+    uv_timer_stop(&c->deadline);
+    if (status == 0)
+        check_result(c, true, HEAL_CHECKFAIL_NONE, elapsed, "connected to %s:%d in %" PRIu64
+                     " ms", c->cfg->host, c->cfg->port, elapsed);
+    else
+        check_result(c, false,
+                     status == UV_ECONNREFUSED ? HEAL_CHECKFAIL_REFUSED : HEAL_CHECKFAIL_OTHER,
+                     elapsed, "connect %s:%d: %s", c->cfg->host, c->cfg->port,
+                     uv_strerror(status));
+}
+
+static void tcp_deadline_cb(uv_timer_t *t)
+{
+    struct heal_check_rt *c = t->data;
+    if (!c->in_flight)
+        return;
+    if (c->tcp_open && !uv_is_closing((uv_handle_t *)&c->tcp))
+        uv_close((uv_handle_t *)&c->tcp, tcp_closed_cb);
+    check_result(c, false, HEAL_CHECKFAIL_TIMEOUT, c->cfg->timeout_ms,
+                 "connect %s:%d: no answer in %" PRIu64 " ms", c->cfg->host, c->cfg->port,
+                 c->cfg->timeout_ms);
+}
+
+static void exec_check_cb(struct heal_cmd *cmd, int err, int64_t status, int sig)
+{
+    struct heal_check_rt *c = cmd->data;
+    uint64_t elapsed = now_ms(c->svc->h) - c->started_ms;
+    if (err == PL_ETIMEOUT)
+        check_result(c, false, HEAL_CHECKFAIL_TIMEOUT, elapsed, "%s: no exit in %" PRIu64 " ms",
+                     c->cfg->command.v[0], c->cfg->timeout_ms);
+    else if (sig != 0)
+        check_result(c, false, HEAL_CHECKFAIL_OTHER, elapsed, "%s: killed by signal %d",
+                     c->cfg->command.v[0], sig);
+    else
+        check_result(c, status == 0, HEAL_CHECKFAIL_STATUS, elapsed, "%s: exit status %" PRId64,
+                     c->cfg->command.v[0], status);
+}
+
+static void check_timer_cb(uv_timer_t *t)
+{
+    struct heal_check_rt *c = t->data;
+    struct heal_svc *s = c->svc;
+    struct heal *h = s->h;
+    if (halting(h) || c->in_flight)
+        return;
+    /* A supervised process that is down is the exit's business, not the check's; and a
+     * process just started gets start_ms before it is judged. */
+    if (s->cfg->supervised &&
+        (s->pstate != HEAL_PROC_RUNNING || now_ms(h) - s->started_ms < s->cfg->start_ms))
+        return;
+    c->started_ms = now_ms(h);
+    c->in_flight = true;
+    int rc = 0;
+    switch (c->cfg->type) {
+    case HEAL_CHECK_HTTP:
+        rc = http_client_request(h->http, c->cfg->method, c->cfg->url, NULL, NULL, 0,
+                                 c->cfg->timeout_ms, 65536, http_check_cb, c);
+        break;
+    case HEAL_CHECK_TCP: {
+        if (c->tcp_open) {
+            c->in_flight = false;
+            return;
+        }
+        struct sockaddr_storage addr;
+        rc = uv_ip4_addr(c->cfg->host, c->cfg->port, (struct sockaddr_in *)&addr);
+        if (rc != 0)
+            rc = uv_ip6_addr(c->cfg->host, c->cfg->port, (struct sockaddr_in6 *)&addr);
+        if (rc != 0)
+            break;
+        uv_tcp_init(&h->a->loop, &c->tcp);
+        c->tcp.data = c;
+        c->tcp_open = 1;
+        c->connect.data = c;
+        rc = uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&addr, tcp_connect_cb);
+        if (rc != 0) {
+            uv_close((uv_handle_t *)&c->tcp, tcp_closed_cb);
+            break;
+        }
+        uv_timer_start(&c->deadline, tcp_deadline_cb, c->cfg->timeout_ms, 0);
+        break;
+    }
+    case HEAL_CHECK_EXEC:
+        rc = cmd_run(h, &c->cfg->command, c->cfg->timeout_ms, exec_check_cb, c, 0);
+        break;
+    }
+    if (rc != 0)
+        check_result(c, false, HEAL_CHECKFAIL_OTHER, 0, "cannot run the check: %s",
+                     rc < -1000 ? pl_strerror(rc) : uv_strerror(rc));
+}
+
+/* ---- metrics ---- */
+
+struct scrape {
+    const struct heal_metrics_cfg *cfg;
+    double requests, errors;
+    bool have_requests, have_errors;
+    double le[32], cum[32];
+    int n;
+    char err_name[HEAL_METRIC_NAME_MAX];
+    char err_key[64], err_val[64];
+    bool err_prefix;
+};
+
+/* "name" or "name{key=\"value\"}" (a value ending in '*' matches a prefix). */
+static void split_selector(struct scrape *sc)
+{
+    const char *sel = sc->cfg->errors;
+    const char *brace = strchr(sel, '{');
+    size_t n = brace ? (size_t)(brace - sel) : strlen(sel);
+    snprintf(sc->err_name, sizeof(sc->err_name), "%.*s", (int)n, sel);
+    sc->err_key[0] = sc->err_val[0] = '\0';
+    if (brace == NULL)
+        return;
+    const char *eq = strchr(brace, '=');
+    if (eq == NULL)
+        return;
+    snprintf(sc->err_key, sizeof(sc->err_key), "%.*s", (int)(eq - brace - 1), brace + 1);
+    const char *v = eq + 1;
+    if (*v == '"')
+        v++;
+    size_t vl = strcspn(v, "\"}");
+    snprintf(sc->err_val, sizeof(sc->err_val), "%.*s", (int)vl, v);
+    size_t l = strlen(sc->err_val);
+    sc->err_prefix = l > 0 && sc->err_val[l - 1] == '*';
+    if (sc->err_prefix)
+        sc->err_val[l - 1] = '\0';
+}
+
+static int scrape_sample_cb(const struct prom_sample *smp, void *data)
+{
+    struct scrape *sc = data;
+    if (sc->cfg->requests[0] && strcmp(smp->name, sc->cfg->requests) == 0) {
+        sc->requests += smp->value;
+        sc->have_requests = true;
+    }
+    if (sc->err_name[0] && strcmp(smp->name, sc->err_name) == 0) {
+        bool match = true;
+        if (sc->err_key[0]) {
+            char v[64];
+            match = prom_label_get(smp->labels, sc->err_key, v, sizeof(v)) == 0 &&
+                    (sc->err_prefix ? strncmp(v, sc->err_val, strlen(sc->err_val)) == 0
+                                    : strcmp(v, sc->err_val) == 0);
+        }
+        if (match) {
+            sc->errors += smp->value;
+            sc->have_errors = true;
+        }
+    }
+    if (sc->cfg->latency[0]) {
+        size_t ln = strlen(sc->cfg->latency);
+        if (strncmp(smp->name, sc->cfg->latency, ln) == 0 &&
+            strcmp(smp->name + ln, "_bucket") == 0) {
+            char le[32];
+            if (prom_label_get(smp->labels, "le", le, sizeof(le)) != 0)
+                return 0;
+            double bound = strcmp(le, "+Inf") == 0 ? INFINITY : strtod(le, NULL);
+            /* Sum the same bucket over all label sets (methods, codes). */
+            for (int i = 0; i < sc->n; i++) {
+                if (sc->le[i] == bound) {
+                    sc->cum[i] += smp->value;
+                    return 0;
+                }
+            }
+            if (sc->n < 32) {
+                sc->le[sc->n] = bound;
+                sc->cum[sc->n] = smp->value;
+                sc->n++;
+            }
+        }
+    }
+    return 0;
+}
+
+static void sort_buckets(struct scrape *sc)
+{
+    for (int i = 1; i < sc->n; i++)
+        for (int j = i; j > 0 && sc->le[j - 1] > sc->le[j]; j--) {
+            double t = sc->le[j];
+            sc->le[j] = sc->le[j - 1];
+            sc->le[j - 1] = t;
+            t = sc->cum[j];
+            sc->cum[j] = sc->cum[j - 1];
+            sc->cum[j - 1] = t;
+        }
+}
+
+static void metrics_cb(const struct http_client_result *res, void *data)
+{
+    struct heal_svc *s = data;
+    struct heal_metrics_rt *m = &s->metrics;
+    struct heal *h = s->h;
+    m->in_flight = false;
+    if (res->err == -ECANCELED || halting(h))
+        return;
+    if (res->err != 0 || res->status != 200) {
+        snprintf(m->last_error, sizeof(m->last_error), "scrape %s: %s", s->cfg->metrics.url,
+                 res->err ? (res->error[0] ? res->error : pl_strerror(res->err)) : "bad status");
+        return;
+    }
+    struct scrape sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.cfg = &s->cfg->metrics;
+    split_selector(&sc);
+    char perr[160];
+    int rc = prom_parse(res->body, res->body_len, scrape_sample_cb, &sc, perr, sizeof(perr));
+    if (rc != 0) {
+        snprintf(m->last_error, sizeof(m->last_error), "scrape %s: %s", s->cfg->metrics.url, perr);
+        return;
+    }
+    m->last_error[0] = '\0';
+    uint64_t now = now_ms(h);
+    const struct heal_policy *p = &s->cfg->policy;
+    if (sc.have_requests) {
+        m->last_requests = sc.requests;
+        m->last_errors = sc.errors;
+        struct heal_rate_verdict v;
+        int fired = heal_rate_feed(&m->rate, now, sc.requests, sc.have_errors ? sc.errors : 0, &v);
+        /* The rate over what the window holds, for `platelet services`. */
+        if (m->rate.count >= 2) {
+            uint32_t oldest = (m->rate.head + HEAL_WINDOW_MAX - m->rate.count) % HEAL_WINDOW_MAX;
+            double dr = sc.requests - m->rate.ring[oldest].total;
+            double de = (sc.have_errors ? sc.errors : 0) - m->rate.ring[oldest].errors;
+            m->last_error_rate = dr > 0 ? de / dr : 0;
+        }
+        if (fired && svc_running(s)) {
+            struct heal_signal sig;
+            memset(&sig, 0, sizeof(sig));
+            sig.kind = HEAL_SIG_ERROR_RATE;
+            snprintf(sig.ev.source, sizeof(sig.ev.source), "metric");
+            snprintf(sig.ev.metric, sizeof(sig.ev.metric), "error_rate");
+            sig.ev.value = v.rate;
+            sig.ev.threshold = p->error_rate;
+            snprintf(sig.ev.detail, sizeof(sig.ev.detail),
+                     "%.0f of %.0f requests failed (%.1f %%) over %.1f s (%s / %s)", v.errors,
+                     v.requests, v.rate * 100, (double)v.span_ms / 1000.0, sc.err_name,
+                     s->cfg->metrics.requests);
+            svc_signal(s, &sig);
+        }
+    }
+    if (sc.n > 0) {
+        sort_buckets(&sc);
+        double scale = strstr(s->cfg->metrics.latency, "seconds") != NULL ? 1000.0 : 1.0;
+        double p95 = NAN;
+        if (m->have_prev_hist && m->prev_n == sc.n) {
+            double delta[32];
+            bool reset = false;
+            for (int i = 0; i < sc.n; i++) {
+                delta[i] = sc.cum[i] - m->prev_cum[i];
+                reset |= delta[i] < 0 || sc.le[i] != m->prev_le[i];
+            }
+            if (!reset)
+                p95 = prom_histogram_quantile(0.95, sc.le, delta, sc.n) * scale;
+        }
+        memcpy(m->prev_le, sc.le, sizeof(sc.le));
+        memcpy(m->prev_cum, sc.cum, sizeof(sc.cum));
+        m->prev_n = sc.n;
+        m->have_prev_hist = true;
+        if (isfinite(p95)) {
+            m->last_p95_ms = p95;
+            struct heal_latency_verdict v;
+            if (heal_latency_feed(&m->latency, now, p95, &v) && svc_running(s)) {
+                struct heal_signal sig;
+                memset(&sig, 0, sizeof(sig));
+                sig.kind = HEAL_SIG_LATENCY;
+                snprintf(sig.ev.source, sizeof(sig.ev.source), "metric");
+                snprintf(sig.ev.metric, sizeof(sig.ev.metric), "p95_ms");
+                sig.ev.value = v.p95_ms;
+                sig.ev.threshold = v.bound_ms;
+                snprintf(sig.ev.detail, sizeof(sig.ev.detail),
+                         "p95 %.1f ms above %.1f ms (baseline %.1f ms) for %.1f s", v.p95_ms,
+                         v.bound_ms, v.baseline_ms, (double)v.for_ms / 1000.0);
+                svc_signal(s, &sig);
+            }
+        }
+    }
+}
+
+static void metrics_timer_cb(uv_timer_t *t)
+{
+    struct heal_svc *s = t->data;
+    struct heal *h = s->h;
+    if (halting(h) || s->metrics.in_flight || !svc_running(s))
+        return;
+    s->metrics.in_flight = true;
+    int rc = http_client_request(h->http, "GET", s->cfg->metrics.url, NULL, NULL, 0,
+                                 s->cfg->metrics.timeout_ms, 4 << 20, metrics_cb, s);
+    if (rc != 0)
+        s->metrics.in_flight = false;
+}
+
+/* ---- /proc ---- */
+
+static int read_file(const char *path, char *buf, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t r = read(fd, buf, n - 1);
+    int e = errno;
+    close(fd);
+    if (r < 0)
+        return -e;
+    buf[r] = '\0';
+    return 0;
+}
+
+static void host_sample(struct heal *h)
+{
+    char buf[4096];
+    if (read_file("/proc/stat", buf, sizeof(buf)) == 0) {
+        unsigned long long v[10] = {0};
+        if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]) >= 5) {
+            uint64_t total = 0;
+            for (int i = 0; i < 8; i++)
+                total += v[i];
+            uint64_t idle = v[3] + v[4];
+            uint64_t busy = total - idle;
+            if (h->host_prev_total != 0 && total > h->host_prev_total)
+                h->host_cpu = (double)(busy - h->host_prev_busy) /
+                              (double)(total - h->host_prev_total);
+            h->host_prev_busy = busy;
+            h->host_prev_total = total;
+        }
+    }
+    if (read_file("/proc/meminfo", buf, sizeof(buf)) == 0) {
+        unsigned long long total = 0, avail = 0;
+        char *p = strstr(buf, "MemTotal:");
+        if (p)
+            sscanf(p, "MemTotal: %llu", &total);
+        p = strstr(buf, "MemAvailable:");
+        if (p)
+            sscanf(p, "MemAvailable: %llu", &avail);
+        if (total > 0) {
+            h->host_mem_total = total * 1024;
+            h->host_mem = 1.0 - (double)avail / (double)total;
+        }
+    }
+}
+
+static void proc_sample(struct heal_svc *s, uint64_t now)
+{
+    if (s->pid <= 0 || s->pstate != HEAL_PROC_RUNNING)
+        return;
+    char path[64], buf[2048];
+    snprintf(path, sizeof(path), "/proc/%d/stat", s->pid);
+    if (read_file(path, buf, sizeof(buf)) == 0) {
+        /* Fields after the command name in parentheses; utime and stime are 14 and 15. */
+        char *p = strrchr(buf, ')');
+        unsigned long long ut = 0, st = 0;
+        if (p != NULL &&
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2) {
+            uint64_t ticks = ut + st;
+            long hz = sysconf(_SC_CLK_TCK);
+            if (s->prev_cpu_ms != 0 && now > s->prev_cpu_ms && hz > 0)
+                s->cpu = (double)(ticks - s->prev_cpu_ticks) / (double)hz /
+                         ((double)(now - s->prev_cpu_ms) / 1000.0);
+            s->prev_cpu_ticks = ticks;
+            s->prev_cpu_ms = now;
+        }
+    }
+    snprintf(path, sizeof(path), "/proc/%d/statm", s->pid);
+    if (read_file(path, buf, sizeof(buf)) == 0) {
+        unsigned long long size = 0, resident = 0;
+        if (sscanf(buf, "%llu %llu", &size, &resident) == 2)
+            s->rss_bytes = resident * (uint64_t)sysconf(_SC_PAGESIZE);
+    }
+}
+
+static uint64_t mem_limit(const struct heal_svc *s)
+{
+    return s->cfg->policy.memory_limit_bytes ? s->cfg->policy.memory_limit_bytes
+                                             : s->h->host_mem_total;
+}
+
+static void resource_detect(struct heal_svc *s, uint64_t now)
+{
+    if (s->pid <= 0 || s->pstate != HEAL_PROC_RUNNING || s->inc != NULL)
+        return;
+    const struct heal_policy *p = &s->cfg->policy;
+    uint64_t for_ms;
+    struct heal_signal sig;
+    if (s->cpu >= 0 && heal_sustain_feed(&s->cpu_sustain, now, s->cpu, &for_ms)) {
+        memset(&sig, 0, sizeof(sig));
+        sig.kind = HEAL_SIG_CPU;
+        snprintf(sig.ev.source, sizeof(sig.ev.source), "process");
+        snprintf(sig.ev.metric, sizeof(sig.ev.metric), "cpu");
+        sig.ev.value = s->cpu;
+        sig.ev.threshold = p->cpu;
+        snprintf(sig.ev.detail, sizeof(sig.ev.detail), "CPU above %.0f %% for %.0f s (peak %.0f %%)",
+                 p->cpu * 100, (double)for_ms / 1000.0, s->cpu_sustain.peak * 100);
+        heal_sustain_init(&s->cpu_sustain, p->cpu, p->resource_window_ms);
+        svc_signal(s, &sig);
+        return;
+    }
+    uint64_t limit = mem_limit(s);
+    if (limit == 0 || s->rss_bytes == 0)
+        return;
+    double frac = (double)s->rss_bytes / (double)limit;
+    if (heal_sustain_feed(&s->mem_sustain, now, frac, &for_ms)) {
+        memset(&sig, 0, sizeof(sig));
+        sig.kind = HEAL_SIG_MEMORY;
+        snprintf(sig.ev.source, sizeof(sig.ev.source), "process");
+        snprintf(sig.ev.metric, sizeof(sig.ev.metric), "memory_fraction");
+        sig.ev.value = frac;
+        sig.ev.threshold = p->memory;
+        snprintf(sig.ev.detail, sizeof(sig.ev.detail),
+                 "RSS %" PRIu64 " MiB above %.0f %% of %" PRIu64 " MiB for %.0f s",
+                 s->rss_bytes >> 20, p->memory * 100, limit >> 20, (double)for_ms / 1000.0);
+        heal_sustain_init(&s->mem_sustain, p->memory, p->resource_window_ms);
+        svc_signal(s, &sig);
+        return;
+    }
+    heal_trend_add(&s->mem_trend, now, (double)s->rss_bytes);
+    struct heal_trend_verdict v;
+    if (heal_trend_eta(&s->mem_trend, now, (double)limit, &v) == 0 && v.eta_ms < p->horizon_ms) {
+        memset(&sig, 0, sizeof(sig));
+        sig.kind = HEAL_SIG_PREDICT_MEMORY;
+        snprintf(sig.ev.source, sizeof(sig.ev.source), "process");
+        snprintf(sig.ev.metric, sizeof(sig.ev.metric), "memory_eta_ms");
+        sig.ev.value = (double)v.eta_ms;
+        sig.ev.threshold = (double)p->horizon_ms;
+        snprintf(sig.ev.detail, sizeof(sig.ev.detail),
+                 "RSS %" PRIu64 " MiB growing %.2f MiB/s (r2 %.2f, %u samples): %" PRIu64
+                 " MiB limit in %.1f s",
+                 s->rss_bytes >> 20, v.slope_per_s / 1048576.0, v.r2, v.samples, limit >> 20,
+                 (double)v.eta_ms / 1000.0);
+        heal_trend_reset(&s->mem_trend);
+        svc_signal(s, &sig);
+    }
+}
+
+/* A file system filling up: the same least-squares trend on its used bytes. */
+static void disk_detect(struct heal_svc *s, uint64_t now)
+{
+    if (s->cfg->disk_path[0] == '\0')
+        return;
+    struct statvfs st;
+    if (statvfs(s->cfg->disk_path, &st) != 0 || st.f_blocks == 0)
+        return;
+    s->disk_total = (uint64_t)st.f_blocks * st.f_frsize;
+    s->disk_used = (uint64_t)(st.f_blocks - st.f_bfree) * st.f_frsize;
+    if (s->inc != NULL)
+        return;
+    heal_trend_add(&s->disk_trend, now, (double)s->disk_used);
+    const struct heal_policy *p = &s->cfg->policy;
+    struct heal_trend_verdict v;
+    if (heal_trend_eta(&s->disk_trend, now, (double)s->disk_total, &v) != 0 ||
+        v.eta_ms >= p->horizon_ms)
+        return;
+    struct heal_signal sig;
+    memset(&sig, 0, sizeof(sig));
+    sig.kind = HEAL_SIG_PREDICT_DISK;
+    snprintf(sig.ev.source, sizeof(sig.ev.source), "host");
+    snprintf(sig.ev.metric, sizeof(sig.ev.metric), "disk_eta_ms");
+    sig.ev.value = (double)v.eta_ms;
+    sig.ev.threshold = (double)p->horizon_ms;
+    snprintf(sig.ev.detail, sizeof(sig.ev.detail),
+             "%s: %" PRIu64 " of %" PRIu64 " MiB used, growing %.2f MiB/s (r2 %.2f): full in %.0f s",
+             s->cfg->disk_path, s->disk_used >> 20, s->disk_total >> 20, v.slope_per_s / 1048576.0,
+             v.r2, (double)v.eta_ms / 1000.0);
+    heal_trend_reset(&s->disk_trend);
+    svc_signal(s, &sig);
+}
+
+/* ---- config file: known-good copies by hash ---- */
+
+static int file_hash(const char *path, char hex[65], uint8_t **data, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -errno;
+    struct pl_buf b;
+    pl_buf_init(&b, 16 << 20);
+    char chunk[8192];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if ((rc = pl_buf_append(&b, chunk, n)) != 0)
+            break;
+    fclose(f);
+    if (rc != 0) {
+        pl_buf_close(&b);
+        return rc;
+    }
+    uint8_t h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, b.data ? b.data : (const uint8_t *)"", b.len);
+    sodium_bin2hex(hex, 65, h, sizeof(h));
+    if (data != NULL) {
+        *data = pl_buf_steal(&b, len);
+    }
+    pl_buf_close(&b);
+    return 0;
+}
+
+static void good_copy_path(const struct heal_svc *s, const char *hash, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s.config.%s", s->h->dir, s->cfg->name, hash);
+}
+
+static void config_watch(struct heal_svc *s, uint64_t now)
+{
+    if (s->cfg->config_file[0] == '\0')
+        return;
+    char hex[65];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (file_hash(s->cfg->config_file, hex, &data, &len) != 0) {
+        s->drifted = s->good_hash[0] != '\0';
+        return;
+    }
+    if (strcmp(hex, s->good_hash) == 0) {
+        s->drifted = false;
+        s->file_seen_ms = 0;
+        free(data);
+        return;
+    }
+    /* A new version: known-good once the service has run healthy with it for a while. */
+    if (s->file_seen_ms == 0)
+        s->file_seen_ms = now;
+    bool adopt = s->good_hash[0] == '\0' ||
+                 (s->healthy && s->healthy_since_ms <= s->file_seen_ms &&
+                  now - s->file_seen_ms >= CONFIG_ADOPT_MS && s->inc == NULL);
+    if (adopt) {
+        char path[PATH_MAX + 128];
+        good_copy_path(s, hex, path, sizeof(path));
+        if (pl_file_write_atomic(path, data, len, 0600) == 0) {
+            memcpy(s->good_hash, hex, sizeof(hex));
+            s->drifted = false;
+            s->file_seen_ms = 0;
+            PL_INFO(MOD, "config known-good service=%s file=%s sha256=%s", s->cfg->name,
+                    s->cfg->config_file, hex);
+        }
+    } else {
+        s->drifted = true;
+    }
+    free(data);
+}
+
+static int config_sync(struct heal_svc *s, char *detail, size_t n)
+{
+    if (s->good_hash[0] == '\0') {
+        snprintf(detail, n, "no known-good copy of %s", s->cfg->config_file);
+        return PL_ENOTFOUND;
+    }
+    char hex[65] = "";
+    if (file_hash(s->cfg->config_file, hex, NULL, NULL) == 0 && strcmp(hex, s->good_hash) == 0) {
+        snprintf(detail, n, "%s already matches known-good sha256 %.12s", s->cfg->config_file,
+                 hex);
+        return 0;
+    }
+    char path[PATH_MAX + 128];
+    good_copy_path(s, s->good_hash, path, sizeof(path));
+    uint8_t *data = NULL;
+    size_t len = 0;
+    char got[65];
+    int rc = file_hash(path, got, &data, &len);
+    if (rc == 0 && strcmp(got, s->good_hash) != 0)
+        rc = PL_ECORRUPT; /* the copy itself was damaged: never put back a wrong file */
+    if (rc == 0)
+        rc = pl_file_write_atomic(s->cfg->config_file, data, len, 0600);
+    free(data);
+    if (rc != 0) {
+        snprintf(detail, n, "cannot restore %s from %s: %s", s->cfg->config_file, path,
+                 pl_strerror(rc));
+        return rc;
+    }
+    snprintf(detail, n, "restored %s to known-good sha256 %.12s (was %.12s)", s->cfg->config_file,
+             s->good_hash, hex[0] ? hex : "missing");
+    s->drifted = false;
+    s->file_seen_ms = 0;
+    return 0;
+}
+
+/* ---- escalation ---- */
+
+struct hook_ctx {
+    struct heal_svc *svc;
+    char id[HEAL_INCIDENT_ID_MAX];
+    char url[HEAL_URL_MAX];
+};
+
+/* The delivery is a step of the incident too: recorded in the open record, or appended to
+ * the stored one when the incident closed meanwhile (escalation is often its last act). */
+static void hook_cb(const struct http_client_result *res, void *data)
+{
+    struct hook_ctx *x = data;
+    struct heal_svc *s = x->svc;
+    bool ok = res->err == 0 && res->status >= 200 && res->status < 300;
+    int32_t result = ok ? 0 : res->err != 0 ? res->err : PL_EPROTO;
+    if (ok)
+        PL_INFO(MOD, "webhook delivered id=%s url=%s status=%ld", x->id, x->url, res->status);
+    else
+        PL_WARN(MOD, "webhook failed id=%s url=%s err=%s status=%ld %s", x->id, x->url,
+                pl_err_name(res->err), res->status, res->error);
+    char detail[HEAL_TEXT_MAX];
+    if (ok)
+        snprintf(detail, sizeof(detail), "webhook %s answered %ld", x->url, res->status);
+    else if (res->err != 0)
+        snprintf(detail, sizeof(detail), "webhook %s: %s", x->url,
+                 res->error[0] ? res->error : pl_strerror(res->err));
+    else
+        snprintf(detail, sizeof(detail), "webhook %s answered %ld", x->url, res->status);
+    if (res->err != -ECANCELED) {
+        if (s->inc != NULL && strcmp(s->inc->id, x->id) == 0) {
+            event(s, HEAL_EV_RESULT, HEAL_ACT_ESCALATE, result, "%s", detail);
+        } else {
+            struct heal_incident *inc = malloc(sizeof(*inc));
+            if (inc != NULL && heal_incident_load(s->h, x->id, inc) == 0) {
+                heal_incident_event(inc, wall_ms(), HEAL_EV_RESULT, HEAL_ACT_ESCALATE, result,
+                                    "%s", detail);
+                save(s, inc);
+            }
+            free(inc);
+        }
+    }
+    free(x);
+}
+
+static void escalate(struct heal_svc *s, enum heal_level level, const char *why)
+{
+    struct heal *h = s->h;
+    if (s->inc == NULL)
+        return;
+    if (level > s->inc->level)
+        s->inc->level = level;
+    int sent = 0;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "event", "escalation");
+    cJSON_AddNumberToObject(doc, "level", level);
+    cJSON_AddStringToObject(doc, "level_name", heal_level_name(level));
+    cJSON_AddStringToObject(doc, "reason", why);
+    cJSON_AddStringToObject(doc, "node", h->a->cfg.name);
+    cJSON_AddStringToObject(doc, "service", s->cfg->name);
+    cJSON_AddItemToObject(doc, "incident", heal_incident_json(s->inc));
+    char *body = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    for (int i = 0; body != NULL && i < h->cfg.nwebhooks; i++) {
+        const struct heal_webhook_cfg *w = &h->cfg.webhooks[i];
+        if (w->min_level > (int)level)
+            continue;
+        struct hook_ctx *x = calloc(1, sizeof(*x));
+        if (x == NULL)
+            continue;
+        x->svc = s;
+        snprintf(x->id, sizeof(x->id), "%s", s->inc->id);
+        snprintf(x->url, sizeof(x->url), "%s", w->url);
+        if (http_client_request(h->http, "POST", w->url, "application/json", body, strlen(body),
+                                h->cfg.webhook_timeout_ms, 65536, hook_cb, x) == 0)
+            sent++;
+        else
+            free(x);
+    }
+    free(body);
+    event(s, HEAL_EV_ESCALATED, HEAL_ACT_ESCALATE, 0, "level %d (%s): %s; %d webhook%s",
+          (int)level, heal_level_name(level), why, sent, sent == 1 ? "" : "s");
+}
+
+/* ---- the plan, step by step ---- */
+
+static void restart_timer_cb(uv_timer_t *t);
+
+static void do_restart(struct heal_svc *s)
+{
+    struct heal *h = s->h;
+    heal_budget_record(&s->budget, &s->cfg->policy, now_ms(h));
+    s->action_running = true;
+    if (s->cfg->supervised) {
+        event(s, HEAL_EV_ACTION, HEAL_ACT_RESTART, 0, "%s", s->pid > 0
+              ? "stop signal, grace period, then start" : "start");
+        if (s->pid > 0 && s->pstate == HEAL_PROC_RUNNING) {
+            s->restart_after_exit = true;
+            svc_stop_process(s);
+        } else if (s->pstate != HEAL_PROC_STOPPING) {
+            svc_spawn(s, true);
+        } else {
+            s->restart_after_exit = true;
+        }
+        return;
+    }
+    /* External: the configured command. */
+    event(s, HEAL_EV_ACTION, HEAL_ACT_RESTART, 0, "run %s", s->cfg->restart_cmd.v[0]);
+    action_cmd_start(s, HEAL_ACT_RESTART);
+}
+
+static void restart_timer_cb(uv_timer_t *t)
+{
+    struct heal_svc *s = t->data;
+    if (halting(s->h) || s->inc == NULL)
+        return;
+    if (s->verifying) {
+        verify(s);
+        return;
+    }
+    if (s->pstate == HEAL_PROC_BACKOFF)
+        s->pstate = s->pid > 0 ? HEAL_PROC_RUNNING : HEAL_PROC_EXITED;
+    if (s->plan[s->step] == HEAL_ACT_RESTART)
+        do_restart(s);
+    else
+        run_step(s);
+}
+
+static void action_cmd_cb(struct heal_cmd *c, int err, int64_t status, int sig)
+{
+    struct heal_svc *s = c->data;
+    enum heal_action a = (enum heal_action)c->extra;
+    s->h->cmds_running--;
+    if (halting(s->h) || s->inc == NULL)
+        return;
+    s->action_running = false;
+    int result = err != 0 ? err : (sig != 0 || status != 0) ? PL_ESTATE : 0;
+    if (result == 0) {
+        event(s, HEAL_EV_RESULT, a, 0, "command exited 0");
+        s->verifying = true;
+        s->action_done_ms = now_ms(s->h);
+        s->success_after_action = 0;
+        s->attempt = 0;
+        return;
+    }
+    event(s, HEAL_EV_RESULT, a, result, "command %s (status %" PRId64 ", signal %d)",
+          err ? pl_strerror(err) : "failed", status, sig);
+    const struct heal_policy *p = &s->cfg->policy;
+    if (heal_policy_allows(p, HEAL_ACT_RETRY) && s->attempt < p->retry_max) {
+        uint64_t d = heal_retry_delay_ms(s->attempt, p->retry_base_ms, p->retry_cap_ms,
+                                         &s->h->a->rand);
+        s->attempt++;
+        event(s, HEAL_EV_BACKOFF, HEAL_ACT_RETRY, 0, "retry %u of %u in %" PRIu64
+              " ms (full jitter)", s->attempt, p->retry_max, d);
+        uv_timer_start(&s->restart_timer, restart_timer_cb, d, 0);
+        return;
+    }
+    s->attempt = 0;
+    s->step++;
+    run_step(s);
+}
+
+static void action_cmd_start(struct heal_svc *s, enum heal_action a)
+{
+    const struct heal_argv *argv = a == HEAL_ACT_RESTART        ? &s->cfg->restart_cmd
+                                   : a == HEAL_ACT_ISOLATE      ? &s->cfg->isolate_cmd
+                                   : a == HEAL_ACT_SCALE        ? &s->cfg->scale_cmd
+                                                                : &s->cfg->state_repair_cmd;
+    s->action_running = true;
+    int rc = cmd_run(s->h, argv, PL_MAX(s->cfg->grace_ms, 10000), action_cmd_cb, s, a);
+    if (rc != 0) {
+        struct heal_cmd fake = {.data = s, .extra = a};
+        s->h->cmds_running++;
+        action_cmd_cb(&fake, rc, -1, 0);
+        return;
+    }
+    s->h->cmds_running++;
+}
+
+static void approval_timer_cb(uv_timer_t *t)
+{
+    struct heal_svc *s = t->data;
+    if (s->inc == NULL || s->inc->state != HEAL_INC_WAITING_APPROVAL)
+        return;
+    s->inc->state = HEAL_INC_OPEN;
+    event(s, HEAL_EV_NOTE, s->plan[s->step], PL_ETIMEOUT, "no approval within %" PRIu64 " ms",
+          s->cfg->policy.approval_timeout_ms);
+    escalate(s, HEAL_LEVEL_HUMAN, "approval timed out");
+    close_incident(s, "escalated");
+}
+
+static void run_step(struct heal_svc *s)
+{
+    struct heal *h = s->h;
+    if (s->inc == NULL || halting(h))
+        return;
+    if (s->step >= s->nplan) {
+        close_incident(s, "failed");
+        return;
+    }
+    enum heal_action a = s->plan[s->step];
+    const struct heal_policy *p = &s->cfg->policy;
+    if (heal_policy_needs_approval(p, a) && !s->approved) {
+        s->inc->state = HEAL_INC_WAITING_APPROVAL;
+        if (s->cfg->supervised && s->pid <= 0)
+            s->pstate = HEAL_PROC_WAITING;
+        event(s, HEAL_EV_APPROVAL_WAIT, a, 0, "%s needs approval: platelet approve %s",
+              heal_action_name(a), s->inc->id);
+        uv_timer_start(&s->approval_timer, approval_timer_cb, p->approval_timeout_ms, 0);
+        return;
+    }
+    switch (a) {
+    case HEAL_ACT_RESTART: {
+        struct heal_budget_decision dec;
+        heal_budget_next(&s->budget, p, now_ms(h), &dec);
+        if (dec.escalate)
+            escalate(s, HEAL_LEVEL_OPERATOR, "crash loop: back-off reached its cap");
+        if (dec.delay_ms > 0) {
+            if (s->inc->level < HEAL_LEVEL_RETRY)
+                escalate(s, HEAL_LEVEL_RETRY, "restart budget spent: crash-loop back-off");
+            event(s, HEAL_EV_BACKOFF, HEAL_ACT_RESTART, 0,
+                  "%u restarts in %" PRIu64 " s: next start in %" PRIu64 " ms",
+                  dec.restarts_in_window, p->restart_window_ms / 1000, dec.delay_ms);
+            if (s->pid <= 0)
+                s->pstate = HEAL_PROC_BACKOFF;
+            uv_timer_start(&s->restart_timer, restart_timer_cb, dec.delay_ms, 0);
+            return;
+        }
+        do_restart(s);
+        return;
+    }
+    case HEAL_ACT_ISOLATE:
+    case HEAL_ACT_SCALE:
+    case HEAL_ACT_STATE_REPAIR: {
+        const struct heal_argv *argv = a == HEAL_ACT_ISOLATE ? &s->cfg->isolate_cmd
+                                       : a == HEAL_ACT_SCALE ? &s->cfg->scale_cmd
+                                                             : &s->cfg->state_repair_cmd;
+        event(s, HEAL_EV_ACTION, a, 0, "run %s", argv->v[0]);
+        action_cmd_start(s, a);
+        return;
+    }
+    case HEAL_ACT_CONFIG_SYNC: {
+        char detail[HEAL_TEXT_MAX];
+        event(s, HEAL_EV_ACTION, a, 0, "put back %s", s->cfg->config_file);
+        int rc = config_sync(s, detail, sizeof(detail));
+        event(s, HEAL_EV_RESULT, a, rc, "%s", detail);
+        /* The restored file takes effect with the restart that follows in the plan. */
+        s->step++;
+        run_step(s);
+        return;
+    }
+    case HEAL_ACT_ESCALATE:
+    default: {
+        enum heal_level lvl = s->inc->diag.cls == HEAL_CLASS_CRITICAL ? HEAL_LEVEL_HUMAN
+                              : s->inc->diag.severity >= 4           ? HEAL_LEVEL_OPERATOR
+                                                                     : HEAL_LEVEL_SWARM;
+        escalate(s, lvl, "the node's own actions are used up");
+        close_incident(s, "escalated");
+        return;
+    }
+    }
+}
+
+static uint32_t services_failing(const struct heal *h, const struct heal_svc *except)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < h->nsvcs; i++)
+        if (&h->svcs[i] != except && (h->svcs[i].inc != NULL || !h->svcs[i].healthy))
+            n++;
+    return n;
+}
+
+static void svc_signal(struct heal_svc *s, struct heal_signal *sig)
+{
+    struct heal *h = s->h;
+    uint64_t now = now_ms(h);
+    const struct heal_policy *p = &s->cfg->policy;
+    if (halting(h))
+        return;
+    if (s->inc != NULL) {
+        /* Already healing. A new exit means the last restart did not hold; other signals
+         * repeat on every scrape or tick while the symptom lasts, so each kind is noted once
+         * (the record and the log stay readable, the store is not written every second). */
+        uint32_t bit = 1u << sig->kind;
+        if (sig->kind != HEAL_SIG_EXIT && (s->noted_signals & bit) != 0)
+            return;
+        s->noted_signals |= bit;
+        event(s, HEAL_EV_NOTE, HEAL_ACT_NONE, 0, "%s again: %s", heal_signal_name(sig->kind),
+              sig->ev.detail);
+        if (sig->kind == HEAL_SIG_EXIT && s->inc->state == HEAL_INC_OPEN &&
+            s->pstate != HEAL_PROC_BACKOFF) {
+            for (int i = 0; i < s->nplan; i++) {
+                if (s->plan[i] == HEAL_ACT_RESTART) {
+                    s->step = i;
+                    s->verifying = false;
+                    uv_timer_stop(&s->restart_timer);
+                    run_step(s);
+                    return;
+                }
+            }
+        }
+        return;
+    }
+    sig->restarts_in_window = heal_budget_in_window(&s->budget, p, now);
+    sig->crash_loop = s->budget.backoff_step > 0 || sig->restarts_in_window >= p->restart_budget;
+    sig->host_cpu = h->host_cpu;
+    sig->host_memory = h->host_mem;
+    uint64_t limit = mem_limit(s);
+    sig->proc_memory_fraction = limit && s->rss_bytes ? (double)s->rss_bytes / (double)limit : -1;
+    sig->proc_cpu = s->cpu;
+    sig->services_failing = services_failing(h, s);
+    sig->services_total = (uint32_t)h->nsvcs;
+    sig->config_drifted = s->drifted;
+    sig->process_alive = s->cfg->supervised ? s->pstate == HEAL_PROC_RUNNING : true;
+
+    struct heal_incident *inc = calloc(1, sizeof(*inc));
+    if (inc == NULL) {
+        PL_ERROR(MOD, "out of memory opening an incident service=%s", s->cfg->name);
+        return;
+    }
+    char id[HEAL_INCIDENT_ID_MAX];
+    uint64_t w = wall_ms();
+    snprintf(id, sizeof(id), "%s-%013" PRIu64 "-%" PRIu64, h->a->cfg.name, w, ++h->seq);
+    if (heal_incident_open(inc, id, h->a->cfg.name, s->cfg->name, w) != 0) {
+        free(inc);
+        return;
+    }
+    s->inc = inc;
+    s->incidents_opened++;
+    s->noted_signals = 1u << sig->kind;
+    struct heal_diagnosis d;
+    heal_diagnose(sig, s->cfg->name, &d);
+    PL_INFO(MOD, "incident opened service=%s id=%s signal=%s class=%s cause=%s confidence=%.2f "
+            "severity=%u evidence=\"%s\"", s->cfg->name, id, heal_signal_name(sig->kind),
+            heal_class_name(d.cls), heal_cause_name(d.cause), d.confidence, d.severity,
+            sig->ev.detail);
+    heal_incident_diagnosed(inc, w, &d);
+    struct heal_caps caps = {
+        .can_restart = s->cfg->supervised || s->cfg->restart_cmd.n > 0,
+        .has_isolate = s->cfg->isolate_cmd.n > 0,
+        .has_scale = s->cfg->scale_cmd.n > 0,
+        .has_state_repair = s->cfg->state_repair_cmd.n > 0,
+        .has_config_file = s->cfg->config_file[0] != '\0' && s->good_hash[0] != '\0',
+    };
+    s->nplan = heal_plan(&d, p, &caps, s->plan);
+    s->step = 0;
+    s->attempt = 0;
+    s->approved = false;
+    s->verifying = false;
+    char plan[160] = "";
+    for (int i = 0; i < s->nplan; i++)
+        snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s%s", i ? ", " : "",
+                 heal_action_name(s->plan[i]));
+    event(s, HEAL_EV_NOTE, HEAL_ACT_NONE, 0, "plan: %s", plan);
+    run_step(s);
+}
+
+/* ---- approval (the API's POST) ---- */
+
+int heal_approve(struct heal *h, const char *id, char *err, size_t err_size)
+{
+    for (int i = 0; i < h->nsvcs; i++) {
+        struct heal_svc *s = &h->svcs[i];
+        if (s->inc == NULL || strcmp(s->inc->id, id) != 0)
+            continue;
+        if (s->inc->state != HEAL_INC_WAITING_APPROVAL) {
+            snprintf(err, err_size, "incident %s is not waiting for approval (it is %s)", id,
+                     heal_incident_state_name(s->inc->state));
+            return PL_ESTATE;
+        }
+        uv_timer_stop(&s->approval_timer);
+        s->approved = true;
+        s->inc->state = HEAL_INC_OPEN;
+        event(s, HEAL_EV_APPROVED, s->plan[s->step], 0, "approved by an operator");
+        run_step(s);
+        return 0;
+    }
+    struct heal_incident inc;
+    if (heal_incident_load(h, id, &inc) == 0) {
+        snprintf(err, err_size, "incident %s is not waiting for approval (it is %s)", id,
+                 heal_incident_state_name(inc.state));
+        return PL_ESTATE;
+    }
+    snprintf(err, err_size, "no incident %s", id);
+    return PL_ENOTFOUND;
+}
+
+int heal_incident_load(struct heal *h, const char *id, struct heal_incident *out)
+{
+    for (int i = 0; i < h->nsvcs; i++) {
+        if (h->svcs[i].inc != NULL && strcmp(h->svcs[i].inc->id, id) == 0) {
+            *out = *h->svcs[i].inc;
+            return 0;
+        }
+    }
+    if (h->store == NULL)
+        return PL_ENOTFOUND;
+    uint8_t *val = NULL;
+    size_t len = 0;
+    int rc = pl_store_get(h->store, PL_CF_INCIDENTS, id, strlen(id), &val, &len);
+    if (rc != 0)
+        return rc;
+    rc = heal_incident_decode(val, len, out);
+    free(val);
+    return rc;
+}
+
+/* ---- the 1 s tick ---- */
+
+static void launch(struct heal *h)
+{
+    h->launched = true;
+    for (int i = 0; i < h->nsvcs; i++) {
+        struct heal_svc *s = &h->svcs[i];
+        config_watch(s, now_ms(h));
+        if (s->cfg->supervised) {
+            log_open(s);
+            svc_spawn(s, false);
+        }
+        for (int k = 0; k < s->nchecks; k++)
+            uv_timer_start(&s->checks[k].timer, check_timer_cb, s->cfg->start_ms,
+                           s->checks[k].cfg->interval_ms);
+        if (s->cfg->metrics.enabled)
+            uv_timer_start(&s->metrics.timer, metrics_timer_cb, s->cfg->metrics.interval_ms,
+                           s->cfg->metrics.interval_ms);
+    }
+    PL_INFO(MOD, "started services=%d webhooks=%d", h->nsvcs, h->cfg.nwebhooks);
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+    struct heal *h = t->data;
+    if (halting(h))
+        return;
+    if (!h->launched) {
+        launch(h);
+        return;
+    }
+    uint64_t now = now_ms(h);
+    host_sample(h);
+    for (int i = 0; i < h->nsvcs; i++) {
+        struct heal_svc *s = &h->svcs[i];
+        proc_sample(s, now);
+        config_watch(s, now);
+        resource_detect(s, now);
+        disk_detect(s, now);
+        verify(s);
+    }
+}
+
+/* ---- module lifecycle ---- */
+
+/* Incidents left open by a previous run cannot be continued: their timers died with it. */
+static void close_abandoned(struct heal *h)
+{
+    struct pl_store_iter it;
+    pl_store_iter_init(h->store, &it, PL_CF_INCIDENTS);
+    int n = 0;
+    static struct heal_incident inc;
+    for (pl_store_iter_seek_first(&it); pl_store_iter_valid(&it); pl_store_iter_next(&it)) {
+        size_t len;
+        const uint8_t *v = pl_store_iter_value(&it, &len);
+        if (heal_incident_decode(v, len, &inc) != 0 || inc.state == HEAL_INC_CLOSED)
+            continue;
+        heal_incident_event(&inc, wall_ms(), HEAL_EV_NOTE, HEAL_ACT_NONE, 0,
+                            "the agent restarted while this incident was open");
+        heal_incident_close(&inc, wall_ms(), "abandoned");
+        struct pl_buf b;
+        pl_buf_init(&b, HEAL_INCIDENT_BYTES_MAX);
+        if (heal_incident_encode(&inc, &b) == 0)
+            pl_store_put(h->store, PL_CF_INCIDENTS, inc.id, strlen(inc.id), b.data, b.len);
+        pl_buf_close(&b);
+        n++;
+    }
+    pl_store_iter_close(&it);
+    if (n > 0)
+        PL_WARN(MOD, "closed %d incident(s) left open by the previous run", n);
+}
+
+static void svc_init(struct heal *h, struct heal_svc *s, int index)
+{
+    uv_loop_t *loop = &h->a->loop;
+    const struct heal_policy *p;
+    s->h = h;
+    s->index = index;
+    s->cfg = &h->cfg.services[index];
+    p = &s->cfg->policy;
+    s->log_fd = -1;
+    s->cpu = -1;
+    uv_timer_init(loop, &s->kill_timer);
+    uv_timer_init(loop, &s->restart_timer);
+    uv_timer_init(loop, &s->approval_timer);
+    s->kill_timer.data = s->restart_timer.data = s->approval_timer.data = s;
+    heal_budget_init(&s->budget);
+    heal_sustain_init(&s->cpu_sustain, p->cpu, p->resource_window_ms);
+    heal_sustain_init(&s->mem_sustain, p->memory, p->resource_window_ms);
+    heal_trend_init(&s->mem_trend, p->trend_window_ms, p->trend_min_samples, p->trend_min_r2);
+    heal_trend_init(&s->disk_trend, p->trend_window_ms, p->trend_min_samples, p->trend_min_r2);
+    heal_rate_init(&s->metrics.rate, p->error_window_ms, p->error_rate,
+                   (double)p->error_min_requests);
+    heal_latency_init(&s->metrics.latency, p->ewma_alpha, p->latency_factor, p->latency_ms,
+                      p->latency_warmup, p->latency_window_ms);
+    s->metrics.last_error_rate = -1;
+    s->metrics.last_p95_ms = -1;
+    uv_timer_init(loop, &s->metrics.timer);
+    s->metrics.timer.data = s;
+    s->nchecks = s->cfg->nchecks;
+    for (int i = 0; i < s->nchecks; i++) {
+        struct heal_check_rt *c = &s->checks[i];
+        c->svc = s;
+        c->cfg = &s->cfg->checks[i];
+        c->index = i;
+        heal_check_state_init(&c->state, c->cfg->failures, c->cfg->successes);
+        uv_timer_init(loop, &c->timer);
+        uv_timer_init(loop, &c->deadline);
+        c->timer.data = c->deadline.data = c;
+    }
+}
+
+static int heal_start(struct agent *a, void **state, char *err, size_t err_size)
+{
+    struct heal *h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        snprintf(err, err_size, "heal: out of memory");
+        return -ENOMEM;
+    }
+    h->a = a;
+    h->host_cpu = h->host_mem = -1;
+    int rc = heal_config_parse(a->cfg.root, a->cfg.source, &h->cfg, err, err_size);
+    if (rc != 0)
+        goto fail_free;
+    snprintf(h->dir, sizeof(h->dir), "%s/heal", a->cfg.data_dir);
+    if (mkdir(h->dir, 0700) != 0 && errno != EEXIST) {
+        rc = -errno;
+        snprintf(err, err_size, "heal: cannot create %s: %s", h->dir, strerror(errno));
+        goto fail_config;
+    }
+    /* The agent opened the node's one RocksDB; incidents live in its `incidents` family. */
+    h->store = a->store_open ? &a->store : NULL;
+    if (h->store != NULL)
+        close_abandoned(h);
+    rc = http_client_new(&a->loop, &h->http);
+    if (rc != 0) {
+        snprintf(err, err_size, "heal: cannot start the HTTP client: %s", pl_strerror(rc));
+        goto fail_config;
+    }
+    h->nsvcs = h->cfg.nservices;
+    h->svcs = calloc((size_t)(h->nsvcs > 0 ? h->nsvcs : 1), sizeof(*h->svcs));
+    if (h->svcs == NULL) {
+        rc = -ENOMEM;
+        snprintf(err, err_size, "heal: out of memory");
+        goto fail_http;
+    }
+    /* Nothing below can fail: handles exist from here on and the agent closes them. */
+    uv_timer_init(&a->loop, &h->tick);
+    h->tick.data = h;
+    host_sample(h);
+    for (int i = 0; i < h->nsvcs; i++)
+        svc_init(h, &h->svcs[i], i);
+    heal_api_register(h);
+    /* The services start on the loop's first turn, once every module has started: a bad
+     * config of a later module, or a port it cannot bind, then stops the agent before any
+     * service was started. */
+    uv_timer_start(&h->tick, tick_cb, 0, TICK_MS);
+    PL_INFO(MOD, "config checked services=%d webhooks=%d", h->nsvcs, h->cfg.nwebhooks);
+    *state = h;
+    return 0;
+
+fail_http:
+    http_client_free(h->http);
+fail_config:
+    heal_config_free(&h->cfg);
+fail_free:
+    free(h);
+    return rc;
+}
+
+static void maybe_stop_done(struct heal *h)
+{
+    if (!h->stopping || h->stop_done == NULL)
+        return;
+    for (int i = 0; i < h->nsvcs; i++)
+        if (h->svcs[i].pid > 0)
+            return;
+    void (*done)(struct agent *) = h->stop_done;
+    h->stop_done = NULL;
+    if (h->http != NULL) {
+        http_client_free(h->http);
+        h->http = NULL;
+    }
+    PL_INFO(MOD, "stopped");
+    done(h->a);
+}
+
+static void heal_stop(struct agent *a, void *state, void (*done)(struct agent *a))
+{
+    (void)a;
+    struct heal *h = state;
+    h->stopping = true;
+    h->stop_done = done;
+    uv_timer_stop(&h->tick);
+    for (int i = 0; i < h->nsvcs; i++) {
+        struct heal_svc *s = &h->svcs[i];
+        uv_timer_stop(&s->restart_timer);
+        uv_timer_stop(&s->approval_timer);
+        uv_timer_stop(&s->metrics.timer);
+        for (int k = 0; k < s->nchecks; k++)
+            uv_timer_stop(&s->checks[k].timer);
+        if (s->pid > 0) {
+            s->restart_after_exit = false;
+            s->pstate = HEAL_PROC_RUNNING; /* let svc_stop_process send the signal */
+            svc_stop_process(s);
+        }
+    }
+    maybe_stop_done(h);
+}
+
+static void heal_free(struct agent *a, void *state)
+{
+    (void)a;
+    struct heal *h = state;
+    if (h == NULL)
+        return;
+    /* The loop has ended: every handle is closed, so what is left is plain memory. */
+    while (runs_all != NULL) {
+        struct heal_run *r = runs_all;
+        runs_all = r->next;
+        free(r);
+    }
+    while (cmds_all != NULL) {
+        struct heal_cmd *c = cmds_all;
+        cmds_all = c->next;
+        free(c);
+    }
+    for (int i = 0; i < h->nsvcs; i++) {
+        struct heal_svc *s = &h->svcs[i];
+        /* Only when the agent failed after we started (no stop): leave no orphan behind. */
+        if (s->pid > 0)
+            kill(s->pid, SIGKILL);
+        if (s->inc != NULL) {
+            heal_incident_event(s->inc, wall_ms(), HEAL_EV_NOTE, HEAL_ACT_NONE, 0,
+                                "the agent stopped while this incident was open");
+            heal_incident_close(s->inc, wall_ms(), "abandoned");
+            save(s, s->inc);
+            free(s->inc);
+        }
+        if (s->log_fd >= 0)
+            close(s->log_fd);
+    }
+    free(h->svcs);
+    heal_config_free(&h->cfg);
+    free(h);
+}
+
+const struct agent_module heal_module = {
+    .name = "heal",
+    .start = heal_start,
+    .stop = heal_stop,
+    .free = heal_free,
+};

@@ -1,0 +1,288 @@
+/*
+ * The healing module's local API and its JSON views:
+ *
+ *   GET  /v1/services             each service's state, health, last check results, metrics
+ *   GET  /v1/incidents[?open=1]   incident records, newest last
+ *   GET  /v1/incidents/ID         one record with its timeline
+ *   POST /v1/incidents/ID/approve  lets an action waiting for approval go ahead
+ */
+#include "heal_agent.h"
+
+#include "pl_err.h"
+#include "pl_text.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define INCIDENTS_LIST_MAX 1000
+
+static void add_time(cJSON *o, const char *key, uint64_t ms)
+{
+    if (ms == 0) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    char t[25];
+    pl_time_format_rfc3339(ms, t);
+    cJSON_AddStringToObject(o, key, t);
+}
+
+cJSON *heal_incident_json(const struct heal_incident *inc)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", inc->id);
+    cJSON_AddStringToObject(o, "node", inc->node);
+    cJSON_AddStringToObject(o, "service", inc->service);
+    cJSON_AddStringToObject(o, "state", heal_incident_state_name(inc->state));
+    cJSON_AddStringToObject(o, "outcome", inc->outcome);
+    cJSON_AddNumberToObject(o, "opened_ms", (double)inc->opened_ms);
+    add_time(o, "opened", inc->opened_ms);
+    cJSON_AddNumberToObject(o, "closed_ms", (double)inc->closed_ms);
+    add_time(o, "closed", inc->closed_ms);
+    cJSON_AddNumberToObject(o, "level", inc->level);
+    cJSON_AddStringToObject(o, "level_name", heal_level_name(inc->level));
+    const struct heal_diagnosis *d = &inc->diag;
+    cJSON *dj = cJSON_AddObjectToObject(o, "diagnosis");
+    cJSON_AddStringToObject(dj, "signal", heal_signal_name(d->signal));
+    cJSON_AddStringToObject(dj, "class", heal_class_name(d->cls));
+    cJSON_AddStringToObject(dj, "cause", heal_cause_name(d->cause));
+    cJSON_AddNumberToObject(dj, "confidence", d->confidence);
+    cJSON_AddNumberToObject(dj, "severity", d->severity);
+    cJSON_AddStringToObject(dj, "summary", d->summary);
+    cJSON *sig = cJSON_AddObjectToObject(dj, "signature");
+    cJSON_AddStringToObject(sig, "class", heal_class_name(d->sig.cls));
+    cJSON_AddStringToObject(sig, "cause", heal_cause_name(d->sig.cause));
+    cJSON_AddStringToObject(sig, "service", d->sig.service);
+    cJSON *ev = cJSON_AddArrayToObject(dj, "evidence");
+    for (uint32_t i = 0; i < d->nevidence && i < HEAL_EVIDENCE_MAX; i++) {
+        const struct heal_evidence *e = &d->evidence[i];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "source", e->source);
+        cJSON_AddStringToObject(x, "metric", e->metric);
+        cJSON_AddNumberToObject(x, "value", e->value);
+        cJSON_AddNumberToObject(x, "threshold", e->threshold);
+        cJSON_AddStringToObject(x, "detail", e->detail);
+        cJSON_AddItemToArray(ev, x);
+    }
+    cJSON *tl = cJSON_AddArrayToObject(o, "timeline");
+    for (uint32_t i = 0; i < inc->nevents && i < HEAL_TIMELINE_MAX; i++) {
+        const struct heal_event *e = &inc->events[i];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "t_ms", (double)e->t_ms);
+        add_time(x, "time", e->t_ms);
+        cJSON_AddStringToObject(x, "kind", heal_event_kind_name(e->kind));
+        cJSON_AddStringToObject(x, "action", heal_action_name(e->action));
+        cJSON_AddNumberToObject(x, "result", e->result);
+        cJSON_AddStringToObject(x, "result_name", e->result ? pl_err_name(e->result) : "ok");
+        cJSON_AddStringToObject(x, "detail", e->detail);
+        cJSON_AddItemToArray(tl, x);
+    }
+    cJSON_AddNumberToObject(o, "dropped_events", inc->dropped);
+    return o;
+}
+
+static const char *pstate_name(enum heal_proc_state p)
+{
+    switch (p) {
+    case HEAL_PROC_RUNNING:
+        return "running";
+    case HEAL_PROC_STOPPING:
+        return "stopping";
+    case HEAL_PROC_EXITED:
+        return "exited";
+    case HEAL_PROC_BACKOFF:
+        return "backoff";
+    case HEAL_PROC_WAITING:
+        return "waiting";
+    default:
+        return "none";
+    }
+}
+
+cJSON *heal_svc_json(const struct heal_svc *s)
+{
+    static const char *const types[] = {"http", "tcp", "exec"};
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", s->cfg->name);
+    cJSON_AddStringToObject(o, "type", s->cfg->supervised ? "supervised" : "external");
+    cJSON_AddStringToObject(o, "process", s->cfg->supervised ? pstate_name(s->pstate) : "external");
+    cJSON_AddNumberToObject(o, "pid", s->pid);
+    cJSON_AddBoolToObject(o, "healthy", s->healthy);
+    cJSON_AddNumberToObject(o, "starts", (double)s->start_count);
+    cJSON_AddNumberToObject(o, "restarts_in_window",
+                            heal_budget_in_window(&s->budget, &s->cfg->policy,
+                                                  uv_now(&s->h->a->loop)));
+    cJSON_AddBoolToObject(o, "crash_loop", s->budget.backoff_step > 0);
+    cJSON_AddNumberToObject(o, "last_exit_status", (double)s->last_exit_status);
+    cJSON_AddNumberToObject(o, "last_term_signal", s->last_term_signal);
+    cJSON_AddNumberToObject(o, "incidents", s->incidents_opened);
+    cJSON_AddBoolToObject(o, "acting", s->action_running);
+    if (s->inc != NULL)
+        cJSON_AddStringToObject(o, "open_incident", s->inc->id);
+    else
+        cJSON_AddNullToObject(o, "open_incident");
+    cJSON *checks = cJSON_AddArrayToObject(o, "checks");
+    for (int i = 0; i < s->nchecks; i++) {
+        const struct heal_check_rt *c = &s->checks[i];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "type", types[c->cfg->type]);
+        cJSON_AddBoolToObject(x, "healthy", c->state.healthy);
+        if (c->ever_ran)
+            cJSON_AddBoolToObject(x, "last_ok", c->last_ok);
+        else
+            cJSON_AddNullToObject(x, "last_ok");
+        add_time(x, "last_time", c->last_t_wall_ms);
+        cJSON_AddNumberToObject(x, "last_elapsed_ms", (double)c->last_elapsed_ms);
+        cJSON_AddStringToObject(x, "last_detail", c->last_detail);
+        cJSON_AddNumberToObject(x, "consecutive_failures", c->state.consecutive_failures);
+        cJSON_AddItemToArray(checks, x);
+    }
+    cJSON *m = cJSON_AddObjectToObject(o, "metrics");
+    if (s->cpu >= 0)
+        cJSON_AddNumberToObject(m, "cpu", s->cpu);
+    else
+        cJSON_AddNullToObject(m, "cpu");
+    cJSON_AddNumberToObject(m, "rss_bytes", (double)s->rss_bytes);
+    if (s->cfg->metrics.enabled) {
+        if (s->metrics.last_error_rate >= 0)
+            cJSON_AddNumberToObject(m, "error_rate", s->metrics.last_error_rate);
+        else
+            cJSON_AddNullToObject(m, "error_rate");
+        if (s->metrics.last_p95_ms >= 0)
+            cJSON_AddNumberToObject(m, "p95_ms", s->metrics.last_p95_ms);
+        else
+            cJSON_AddNullToObject(m, "p95_ms");
+        cJSON_AddNumberToObject(m, "p95_baseline_ms", s->metrics.latency.baseline_ms);
+        cJSON_AddNumberToObject(m, "requests_total", s->metrics.last_requests);
+        cJSON_AddNumberToObject(m, "errors_total", s->metrics.last_errors);
+        cJSON_AddStringToObject(m, "scrape_error", s->metrics.last_error);
+    }
+    if (s->cfg->disk_path[0]) {
+        cJSON *dk = cJSON_AddObjectToObject(o, "disk");
+        cJSON_AddStringToObject(dk, "path", s->cfg->disk_path);
+        cJSON_AddNumberToObject(dk, "used_bytes", (double)s->disk_used);
+        cJSON_AddNumberToObject(dk, "total_bytes", (double)s->disk_total);
+    }
+    if (s->cfg->config_file[0]) {
+        cJSON *cf = cJSON_AddObjectToObject(o, "config_file");
+        cJSON_AddStringToObject(cf, "path", s->cfg->config_file);
+        cJSON_AddStringToObject(cf, "known_good_sha256", s->good_hash);
+        cJSON_AddBoolToObject(cf, "drifted", s->drifted);
+    }
+    return o;
+}
+
+static void api_services(struct api_call *call, void *data)
+{
+    struct heal *h = data;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "node", h->a->cfg.name);
+    cJSON_AddNumberToObject(doc, "children", h->cmds_running);
+    cJSON *host = cJSON_AddObjectToObject(doc, "host");
+    if (h->host_cpu >= 0)
+        cJSON_AddNumberToObject(host, "cpu", h->host_cpu);
+    else
+        cJSON_AddNullToObject(host, "cpu");
+    if (h->host_mem >= 0)
+        cJSON_AddNumberToObject(host, "memory", h->host_mem);
+    else
+        cJSON_AddNullToObject(host, "memory");
+    cJSON *arr = cJSON_AddArrayToObject(doc, "services");
+    for (int i = 0; i < h->nsvcs; i++)
+        cJSON_AddItemToArray(arr, heal_svc_json(&h->svcs[i]));
+    api_reply_json(call, 200, doc);
+}
+
+static bool query_flag(const char *query, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *p = query; p != NULL && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+        if (strncmp(p, key, n) == 0 && (p[n] == '\0' || p[n] == '&'))
+            return true;
+        if (strncmp(p, key, n) == 0 && p[n] == '=')
+            return p[n + 1] == '1' || p[n + 1] == 't' || p[n + 1] == 'y';
+    }
+    return false;
+}
+
+static void api_incidents(struct api_call *call, void *data)
+{
+    struct heal *h = data;
+    bool only_open = query_flag(call->req->query, "open");
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(doc, "incidents");
+    static struct heal_incident inc;
+    int n = 0;
+    if (h->store != NULL) {
+        struct pl_store_iter it;
+        pl_store_iter_init(h->store, &it, PL_CF_INCIDENTS);
+        /* Newest first while collecting, so the bound keeps the recent ones. */
+        for (pl_store_iter_seek_last(&it); pl_store_iter_valid(&it) && n < INCIDENTS_LIST_MAX;
+             pl_store_iter_prev(&it)) {
+            size_t len;
+            const uint8_t *v = pl_store_iter_value(&it, &len);
+            if (heal_incident_decode(v, len, &inc) != 0)
+                continue;
+            if (only_open && inc.state == HEAL_INC_CLOSED)
+                continue;
+            cJSON_InsertItemInArray(arr, 0, heal_incident_json(&inc));
+            n++;
+        }
+        pl_store_iter_close(&it);
+    }
+    cJSON_AddNumberToObject(doc, "count", n);
+    api_reply_json(call, 200, doc);
+}
+
+static void api_incident(struct api_call *call, void *data)
+{
+    struct heal *h = data;
+    const char *tail = api_path_tail(call, "/v1/incidents/*");
+    char id[HEAL_INCIDENT_ID_MAX];
+    const char *slash = strchr(tail, '/');
+    size_t n = slash ? (size_t)(slash - tail) : strlen(tail);
+    if (n == 0 || n >= sizeof(id)) {
+        api_reply_error(call, 400, "expected /v1/incidents/ID");
+        return;
+    }
+    memcpy(id, tail, n);
+    id[n] = '\0';
+    if (strcmp(call->req->method, "POST") == 0) {
+        if (slash == NULL || strcmp(slash, "/approve") != 0) {
+            api_reply_error(call, 404, "expected POST /v1/incidents/ID/approve");
+            return;
+        }
+        char err[256];
+        int rc = heal_approve(h, id, err, sizeof(err));
+        if (rc != 0) {
+            api_reply_error(call, rc == PL_ENOTFOUND ? 404 : 409, "%s", err);
+            return;
+        }
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "id", id);
+        cJSON_AddBoolToObject(doc, "approved", 1);
+        api_reply_json(call, 200, doc);
+        return;
+    }
+    if (slash != NULL) {
+        api_reply_error(call, 404, "expected /v1/incidents/ID");
+        return;
+    }
+    static struct heal_incident inc;
+    int rc = heal_incident_load(h, id, &inc);
+    if (rc != 0) {
+        api_reply_error(call, rc == PL_ENOTFOUND ? 404 : 500, "incident %s: %s", id,
+                        rc == PL_ENOTFOUND ? "not found" : pl_strerror(rc));
+        return;
+    }
+    api_reply_json(call, 200, heal_incident_json(&inc));
+}
+
+void heal_api_register(struct heal *h)
+{
+    struct api *api = &h->a->api;
+    api_route_add(api, "GET", "/v1/services", api_services, h);
+    api_route_add(api, "GET", "/v1/incidents", api_incidents, h);
+    api_route_add(api, "GET", "/v1/incidents/*", api_incident, h);
+    api_route_add(api, "POST", "/v1/incidents/*", api_incident, h);
+}

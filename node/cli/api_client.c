@@ -1,0 +1,134 @@
+/*
+ * The libcurl client of api_client.h.
+ */
+#include "api_client.h"
+
+#include "pl_buf.h"
+#include "pl_err.h"
+#include "cli.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *api_client_addr(const char *flag)
+{
+    if (flag != NULL && flag[0] != '\0')
+        return flag;
+    const char *env = getenv("PLATELET_API");
+    return env != NULL && env[0] != '\0' ? env : NULL;
+}
+
+static size_t write_cb(char *p, size_t size, size_t nmemb, void *data)
+{
+    struct pl_buf *b = data;
+    size_t n = size * nmemb;
+    return pl_buf_append(b, p, n) == 0 ? n : 0;
+}
+
+int api_client_json(const char *cmd, const char *addr, const char *method, const char *path,
+                    const char *body, long timeout_ms, cJSON **out)
+{
+    if (addr == NULL)
+        return cli_fail(cmd, "no agent address: give --api HOST:PORT or --api unix:PATH "
+                             "(or set PLATELET_API)");
+    char url[512];
+    const char *sock = NULL;
+    if (strncmp(addr, "unix:", 5) == 0)
+        sock = addr + 5;
+    else if (strchr(addr, '/') != NULL)
+        sock = addr;
+    if (sock != NULL)
+        snprintf(url, sizeof(url), "http://localhost%s", path);
+    else
+        snprintf(url, sizeof(url), "http://%s%s", addr, path);
+
+    CURL *curl = curl_easy_init();
+    if (curl == NULL) {
+        fprintf(stderr, "%s: cannot start libcurl\n", cmd);
+        return -ENOMEM;
+    }
+    struct pl_buf resp;
+    pl_buf_init(&resp, 64u << 20);
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    if (sock != NULL)
+        curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, sock);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    if (body != NULL)
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+
+    int rc = 0;
+    CURLcode cc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK) {
+        fprintf(stderr, "%s: cannot reach the agent at %s: %s\n", cmd, addr, curl_easy_strerror(cc));
+        rc = cc == CURLE_OPERATION_TIMEDOUT ? PL_ETIMEOUT : -ECONNREFUSED;
+        goto done;
+    }
+    cJSON *doc = cJSON_ParseWithLength((const char *)resp.data, resp.len);
+    if (status >= 400) {
+        const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
+        fprintf(stderr, "%s: %s\n", cmd,
+                cJSON_IsString(err) ? err->valuestring : "the agent refused the request");
+        cJSON_Delete(doc);
+        rc = status == 400 ? PL_EUSAGE : PL_EPROTO;
+        goto done;
+    }
+    if (doc == NULL) {
+        fprintf(stderr, "%s: the agent sent an answer that is not JSON (HTTP %ld)\n", cmd, status);
+        rc = PL_EPROTO;
+        goto done;
+    }
+    *out = doc;
+done:
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    pl_buf_close(&resp);
+    return rc;
+}
+
+void api_client_print_json(const cJSON *doc, int pretty)
+{
+    char *text = pretty ? cJSON_Print(doc) : cJSON_PrintUnformatted(doc);
+    if (text != NULL) {
+        puts(text);
+        free(text);
+    }
+}
+
+int api_client_run(const char *cmd, const char *addr, const char *method, const char *path,
+                   const char *body, bool json, void (*human)(const cJSON *doc))
+{
+    cJSON *doc = NULL;
+    int rc = api_client_json(cmd, addr, method, path, body, 0, &doc);
+    if (rc != 0)
+        return rc;
+    if (json || human == NULL)
+        api_client_print_json(doc, !json);
+    else
+        human(doc);
+    cJSON_Delete(doc);
+    return 0;
+}
+
+const char *json_str(const cJSON *o, const char *key)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    return s != NULL ? s : "";
+}
+
+double json_num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}

@@ -1,0 +1,90 @@
+/*
+ * `platelet agent`: runs a node. Flags override the JSON config file.
+ */
+#include "agent.h"
+#include "pl_err.h"
+#include "cli.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int copy_flag(const char *cmd, const char *flag, const char *value, char *dst, size_t size)
+{
+    if (value == NULL)
+        return 0;
+    if (strlen(value) >= size)
+        return cli_fail(cmd, "%s: longer than %zu characters", flag, size - 1);
+    memcpy(dst, value, strlen(value) + 1);
+    return 0;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+    static const char cmd[] = "platelet agent";
+    const char *config = NULL, *name = NULL, *bind = NULL, *advertise = NULL, *data_dir = NULL;
+    const char *api = NULL, *profile = NULL, *encrypt = NULL, *log_level = NULL, *cluster = NULL;
+    bool log_json = false;
+    struct cli_list join = {0};
+    struct cli_flag flags[] = {
+        {"--config", CLI_STR, &config, "JSON config file", false, false},
+        {"--name", CLI_STR, &name, "node name (default: host name)", false, false},
+        {"--cluster", CLI_STR, &cluster, "cluster name carried in every message", false, false},
+        {"--bind", CLI_STR, &bind, "gossip HOST:PORT (default 127.0.0.1:7946)", false, false},
+        {"--advertise", CLI_STR, &advertise, "HOST:PORT others dial (default: --bind)", false, false},
+        {"--join", CLI_MULTI, &join, "HOST:PORT of a member to join (repeatable)", false, false},
+        {"--data-dir", CLI_STR, &data_dir, "data directory", false, false},
+        {"--api", CLI_STR, &api, "also serve the API on loopback HOST:PORT", false, false},
+        {"--profile", CLI_STR, &profile, "timing profile: lan, local or wan", false, false},
+        {"--encrypt", CLI_STR, &encrypt, "base64 32-byte gossip key", false, false},
+        {"--log-level", CLI_STR, &log_level, "trace, debug, info, warn or error", false, false},
+        {"--log-json", CLI_BOOL, &log_json, "log JSON lines", false, false},
+        {NULL, 0, NULL, NULL, false, false},
+    };
+    struct cli_args args;
+    int rc = cli_parse(cmd, "platelet agent [--config FILE] [flags]", flags, argc, argv, 0, 0, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+
+    struct agent_config cfg;
+    agent_config_init(&cfg);
+    char err[512];
+    if (config != NULL && (rc = agent_config_load_file(&cfg, config, err, sizeof(err))) != 0) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        agent_config_close(&cfg);
+        return PL_ECONFIG;
+    }
+    if ((rc = copy_flag(cmd, "--name", name, cfg.name, sizeof(cfg.name))) != 0 ||
+        (rc = copy_flag(cmd, "--cluster", cluster, cfg.cluster, sizeof(cfg.cluster))) != 0 ||
+        (rc = copy_flag(cmd, "--bind", bind, cfg.bind, sizeof(cfg.bind))) != 0 ||
+        (rc = copy_flag(cmd, "--advertise", advertise, cfg.advertise, sizeof(cfg.advertise))) != 0 ||
+        (rc = copy_flag(cmd, "--data-dir", data_dir, cfg.data_dir, sizeof(cfg.data_dir))) != 0 ||
+        (rc = copy_flag(cmd, "--api", api, cfg.api, sizeof(cfg.api))) != 0 ||
+        (rc = copy_flag(cmd, "--profile", profile, cfg.profile, sizeof(cfg.profile))) != 0 ||
+        (rc = copy_flag(cmd, "--encrypt", encrypt, cfg.encrypt, sizeof(cfg.encrypt))) != 0) {
+        agent_config_close(&cfg);
+        return rc;
+    }
+    if (log_level != NULL && pl_log_level_parse(log_level, &cfg.log_level) != 0) {
+        agent_config_close(&cfg);
+        return cli_fail(cmd, "--log-level: expected trace, debug, info, warn or error, got '%s'",
+                        log_level);
+    }
+    if (log_json)
+        cfg.log_json = true;
+    for (int i = 0; i < join.n; i++) {
+        if (cfg.njoin >= AGENT_JOIN_MAX || strlen(join.items[i]) >= AGENT_ADDR_MAX) {
+            agent_config_close(&cfg);
+            return cli_fail(cmd, "--join: too many or too long addresses");
+        }
+        snprintf(cfg.join[cfg.njoin++], AGENT_ADDR_MAX, "%s", join.items[i]);
+    }
+    if ((rc = agent_config_validate(&cfg, err, sizeof(err))) != 0) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        agent_config_close(&cfg);
+        return PL_EUSAGE;
+    }
+    int code = agent_run(&cfg);
+    agent_config_close(&cfg);
+    return code == 0 ? 0 : PL_ESTATE;
+}

@@ -1,0 +1,145 @@
+/*
+ * The healing commands: `platelet services`, `platelet incidents`, `platelet incident ID`
+ * and `platelet approve ID`. Each asks a running agent's API (heal_api.c).
+ */
+#include "api_client.h"
+#include "pl_err.h"
+#include "cli.h"
+#include "commands.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+
+static void print_services(const cJSON *doc)
+{
+    printf("%-16s %-10s %-9s %-8s %-7s %-9s %s\n", "SERVICE", "TYPE", "PROCESS", "PID", "HEALTHY",
+           "RESTARTS", "INCIDENT / LAST CHECK");
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(doc, "services"))
+    {
+        const cJSON *checks = cJSON_GetObjectItemCaseSensitive(s, "checks");
+        const cJSON *c0 = cJSON_GetArrayItem(checks, 0);
+        const char *inc = json_str(s, "open_incident");
+        printf("%-16s %-10s %-9s %-8.0f %-7s %-9.0f %s\n", json_str(s, "name"), json_str(s, "type"),
+               json_str(s, "process"), json_num(s, "pid"),
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "healthy")) ? "yes" : "no",
+               json_num(s, "restarts_in_window"),
+               inc[0] ? inc : (c0 != NULL ? json_str(c0, "last_detail") : "-"));
+    }
+}
+
+int cmd_services(int argc, char **argv)
+{
+    static const char cmd[] = "platelet services";
+    const char *api = NULL;
+    bool json = false;
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
+    struct cli_args args;
+    int rc = cli_parse(cmd, "platelet services [--api A] [--json]", flags, argc, argv, 0, 0, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    return api_client_run(cmd, api_client_addr(api), "GET", "/v1/services", NULL, json,
+                          print_services);
+}
+
+static void print_incident_row(const cJSON *i)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(i, "diagnosis");
+    printf("%-34s %-12s %-16s %-8s %-16s %-19s %s\n", json_str(i, "id"), json_str(i, "service"),
+           json_str(i, "state"), json_str(i, "outcome"), json_str(d, "class"), json_str(d, "cause"),
+           json_str(d, "signal"));
+}
+
+static void print_incidents(const cJSON *doc)
+{
+    printf("%-34s %-12s %-16s %-8s %-16s %-19s %s\n", "ID", "SERVICE", "STATE", "OUTCOME",
+           "CLASS", "CAUSE", "SIGNAL");
+    const cJSON *i;
+    cJSON_ArrayForEach(i, cJSON_GetObjectItemCaseSensitive(doc, "incidents"))
+        print_incident_row(i);
+}
+
+int cmd_incidents(int argc, char **argv)
+{
+    static const char cmd[] = "platelet incidents";
+    const char *api = NULL;
+    bool json = false, open = false;
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON,
+                               {"--open", CLI_BOOL, &open, "only open incidents", false, false},
+                               CLI_FLAGS_END};
+    struct cli_args args;
+    int rc = cli_parse(cmd, "platelet incidents [--api A] [--open] [--json]", flags, argc, argv,
+                       0, 0, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    return api_client_run(cmd, api_client_addr(api), "GET",
+                          open ? "/v1/incidents?open=1" : "/v1/incidents", NULL, json,
+                          print_incidents);
+}
+
+static void print_incident(const cJSON *i)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(i, "diagnosis");
+    printf("incident %s\n  service   %s on %s\n  state     %s %s (escalation level %.0f, %s)\n",
+           json_str(i, "id"), json_str(i, "service"), json_str(i, "node"), json_str(i, "state"),
+           json_str(i, "outcome"), json_num(i, "level"), json_str(i, "level_name"));
+    printf("  diagnosis %s, cause %s (confidence %.2f), severity %.0f\n", json_str(d, "class"),
+           json_str(d, "cause"), json_num(d, "confidence"), json_num(d, "severity"));
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d, "evidence"))
+    {
+        char thr[48] = "";
+        if (json_num(e, "threshold") != 0)
+            snprintf(thr, sizeof(thr), " (threshold %g)", json_num(e, "threshold"));
+        printf("  evidence  %s %s = %g%s: %s\n", json_str(e, "source"), json_str(e, "metric"),
+               json_num(e, "value"), thr, json_str(e, "detail"));
+    }
+    printf("  timeline\n");
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(i, "timeline"))
+    {
+        const char *action = json_str(e, "action");
+        printf("    %s  %-13s %-12s %-12s %s\n", json_str(e, "time"), json_str(e, "kind"),
+               strcmp(action, "none") == 0 ? "" : action,
+               json_num(e, "result") != 0 ? json_str(e, "result_name") : "", json_str(e, "detail"));
+    }
+}
+
+/* `platelet incident ID` and `platelet approve ID`: one incident id, then one API call on
+ * /v1/incidents/ID followed by suffix. */
+static int incident_call(const char *cmd, const char *usage, const char *method,
+                         const char *suffix, const char *body, void (*print)(const cJSON *),
+                         int argc, char **argv)
+{
+    const char *api = NULL;
+    bool json = false;
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
+    struct cli_args args;
+    int rc = cli_parse(cmd, usage, flags, argc, argv, 1, 1, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    const char *id = args.pos[0];
+    if (strlen(id) > 95 || strpbrk(id, "/?#% ") != NULL)
+        return cli_fail(cmd, "'%s' is not an incident id", id);
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/incidents/%s%s", id, suffix);
+    return api_client_run(cmd, api_client_addr(api), method, path, body, json, print);
+}
+
+int cmd_incident(int argc, char **argv)
+{
+    return incident_call("platelet incident", "platelet incident ID [--api A] [--json]", "GET",
+                         "", NULL, print_incident, argc, argv);
+}
+
+static void print_approved(const cJSON *doc)
+{
+    printf("approved %s\n", json_str(doc, "id"));
+}
+
+int cmd_approve(int argc, char **argv)
+{
+    return incident_call("platelet approve", "platelet approve INCIDENT [--api A] [--json]",
+                         "POST", "/approve", "{}", print_approved, argc, argv);
+}

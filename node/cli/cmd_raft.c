@@ -1,0 +1,139 @@
+/*
+ * `platelet raft status|transfer|add-voter|remove` and `platelet propose`: the Raft
+ * council of a running agent (see agent_raft.c).
+ */
+#include "api_client.h"
+#include "pl_err.h"
+#include "cli.h"
+#include "commands.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void print_list(const char *label, const cJSON *arr)
+{
+    printf("%-14s", label);
+    const cJSON *v;
+    int first = 1;
+    cJSON_ArrayForEach(v, arr)
+    {
+        printf("%s%s", first ? "" : ", ", cJSON_GetStringValue(v));
+        first = 0;
+    }
+    printf("%s\n", first ? "-" : "");
+}
+
+static void print_status(const cJSON *doc)
+{
+    const cJSON *ledger = cJSON_GetObjectItemCaseSensitive(doc, "ledger");
+    printf("%-14s%s\n", "node", json_str(doc, "id"));
+    printf("%-14s%s\n", "role", json_str(doc, "role"));
+    printf("%-14s%.0f\n", "term", json_num(doc, "term"));
+    printf("%-14s%s\n", "leader", json_str(doc, "leader")[0] ? json_str(doc, "leader") : "(none)");
+    printf("%-14s%.0f\n", "commit index", json_num(doc, "commit_index"));
+    printf("%-14s%.0f\n", "last applied", json_num(doc, "last_applied"));
+    print_list("voters", cJSON_GetObjectItemCaseSensitive(doc, "voters"));
+    print_list("learners", cJSON_GetObjectItemCaseSensitive(doc, "learners"));
+    printf("%-14s%.0f entries, root %s\n", "ledger", json_num(ledger, "size"), json_str(ledger, "root"));
+}
+
+static void print_done(const cJSON *doc)
+{
+    (void)doc;
+    printf("done\n");
+}
+
+int cmd_raft(int argc, char **argv)
+{
+    static const char usage[] =
+        "platelet raft status | transfer [--to NAME] | add-voter NAME | remove NAME [--api A] [--json]";
+    const char *api = NULL, *to = NULL;
+    bool json = false;
+    struct cli_flag flags[] = {
+        API_CLIENT_FLAG_API,
+        API_CLIENT_FLAG_JSON,
+        {"--to", CLI_STR, &to, "transfer: the member to hand leadership to", false, false},
+        CLI_FLAGS_END,
+    };
+    struct cli_args args;
+    int rc = cli_parse("platelet raft", usage, flags, argc, argv, 1, 2, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    const char *op = args.pos[0];
+    char cmd[48];
+    snprintf(cmd, sizeof(cmd), "platelet raft %s", op);
+    const char *addr = api_client_addr(api);
+    if (strcmp(op, "status") == 0) {
+        if (args.npos != 1)
+            return cli_fail(cmd, "takes no argument");
+        return api_client_run(cmd, addr, "GET", "/v1/raft/status", NULL, json, print_status);
+    }
+    const char *path = NULL, *name = NULL;
+    if (strcmp(op, "transfer") == 0) {
+        if (args.npos != 1)
+            return cli_fail(cmd, "takes no argument (use --to NAME)");
+        path = "/v1/raft/transfer";
+        name = to;
+    } else if (strcmp(op, "add-voter") == 0 || strcmp(op, "remove") == 0) {
+        if (args.npos != 2)
+            return cli_fail(cmd, "needs the member's name (usage: %s)", usage);
+        path = strcmp(op, "remove") == 0 ? "/v1/raft/remove" : "/v1/raft/add-voter";
+        name = args.pos[1];
+    } else {
+        return cli_fail("platelet raft", "unknown operation '%s' (usage: %s)", op, usage);
+    }
+    cJSON *body = cJSON_CreateObject();
+    if (name != NULL)
+        cJSON_AddStringToObject(body, "name", name);
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    cJSON *doc = NULL;
+    rc = api_client_json(cmd, addr, "POST", path, text, 40000, &doc);
+    free(text);
+    if (rc != 0)
+        return rc;
+    if (json)
+        api_client_print_json(doc, 0);
+    else
+        print_done(doc);
+    cJSON_Delete(doc);
+    return 0;
+}
+
+static void print_committed(const cJSON *doc)
+{
+    printf("committed at index %.0f (ledger entry %.0f, term %.0f)\n", json_num(doc, "index"),
+           json_num(doc, "ledger_index"), json_num(doc, "term"));
+}
+
+int cmd_propose(int argc, char **argv)
+{
+    static const char cmd[] = "platelet propose";
+    const char *api = NULL, *kind = "note";
+    bool json = false;
+    struct cli_flag flags[] = {
+        API_CLIENT_FLAG_API,
+        API_CLIENT_FLAG_JSON,
+        {"--kind", CLI_STR, &kind, "entry kind (default note)", false, false},
+        CLI_FLAGS_END,
+    };
+    struct cli_args args;
+    int rc = cli_parse(cmd, "platelet propose [--kind K] [--api A] [--json] 'JSON'", flags, argc,
+                       argv, 1, 1, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    cJSON *body = cJSON_Parse(args.pos[0]);
+    if (body == NULL)
+        return cli_fail(cmd, "the entry is not valid JSON: %s", args.pos[0]);
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "kind", kind);
+    cJSON_AddItemToObject(req, "body", body);
+    char *text = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    rc = api_client_run(cmd, api_client_addr(api), "POST", "/v1/propose", text, json,
+                        print_committed);
+    free(text);
+    return rc;
+}
