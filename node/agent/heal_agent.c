@@ -1,16 +1,18 @@
 /*
- * The healing module's runtime (heal_agent.h): supervision, checks, metrics, detectors,
- * and the incident state machine that runs each plan step by step.
+ * The healing shell (heal_agent.h): libuv callbacks in, the machine's outputs carried out.
  *
- * One incident per service at a time. Its life: a detector signals -> the diagnosis and the
- * plan (heal_core) -> each step in turn: approval if the policy wants one, then the action
- * (restart under the budget and back-off, a configured command with full-jitter retries,
- * config_sync, escalation) -> verification (healthy again within verify_ms closes it as
- * healed; otherwise the next step). Every step is an event in the record, written to the
- * `incidents` family as it happens, so a crash of the agent loses no step it took.
+ * Every fact about a service becomes one heal_input fed to the service's case through
+ * feed(); pump() steps the machine, logs the new incident events, hands the record to the
+ * incident writer, and queues the outputs behind that write: they run once the record is
+ * durable (persist before act). Inputs that acting produces (a start that failed at once)
+ * are queued and fed after the walk, in order, so the machine is never re-entered.
+ *
+ * The machine's clock is the wall clock at start plus the loop's monotonic time since, so
+ * records carry wall times while a jump of the wall clock moves no deadline.
  */
 #include "heal_agent.h"
 
+#include "heal_json.h"
 #include "pl_assert.h"
 #include "pl_err.h"
 #include "pl_file.h"
@@ -38,12 +40,8 @@ extern char **environ;
 /* A changed config file becomes the known-good copy after this long healthy. */
 #define CONFIG_ADOPT_MS 10000
 
-static void run_step(struct heal_svc *s);
-static void svc_signal(struct heal_svc *s, struct heal_signal *sig);
-static void svc_spawn(struct heal_svc *s, bool for_action);
-static void escalate(struct heal_svc *s, enum heal_level level, const char *why);
-static void action_cmd_start(struct heal_svc *s, enum heal_action a);
 static void check_timer_cb(uv_timer_t *t);
+static void feed(struct heal_svc *s, const struct heal_input *in);
 
 /* ---- small helpers ---- */
 
@@ -59,70 +57,27 @@ static uint64_t now_ms(const struct heal *h)
     return uv_now(&h->a->loop);
 }
 
+uint64_t heal_now(const struct heal *h)
+{
+    return h->clock_wall0_ms + (now_ms(h) - h->clock_loop0_ms);
+}
+
 static uint64_t wall_ms(void)
 {
     return pl_clock_wall_ms();
 }
 
-static void save(struct heal_svc *s, const struct heal_incident *inc)
+static void input_init(struct heal_input *in, enum heal_input_kind kind)
 {
-    struct heal *h = s->h;
-    if (h->store == NULL)
-        return;
-    struct pl_buf b;
-    pl_buf_init(&b, HEAL_INCIDENT_BYTES_MAX);
-    int rc = heal_incident_encode(inc, &b);
-    if (rc == 0)
-        rc = pl_store_put(h->store, PL_CF_INCIDENTS, inc->id, strlen(inc->id), b.data, b.len);
-    if (rc != 0)
-        PL_LOG_RATELIMITED(PL_LOG_ERROR, MOD, "cannot store incident id=%s err=%s store=%s",
-                           inc->id, pl_err_name(rc), h->store->err_text);
-    pl_buf_close(&b);
+    memset(in, 0, sizeof(*in));
+    in->kind = kind;
+    in->signal.host_cpu = in->signal.host_memory = -1;
+    in->signal.proc_cpu = in->signal.proc_memory_fraction = -1;
 }
 
-static void event(struct heal_svc *s, enum heal_event_kind kind, enum heal_action action,
-                  int32_t result, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void event(struct heal_svc *s, enum heal_event_kind kind, enum heal_action action,
-                  int32_t result, const char *fmt, ...)
+static bool proc_up(const struct heal_svc *s)
 {
-    if (s->inc == NULL)
-        return;
-    char detail[HEAL_TEXT_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
-    va_end(ap);
-    heal_incident_event(s->inc, wall_ms(), kind, action, result, "%s", detail);
-    PL_INFO(MOD, "incident %s service=%s id=%s action=%s result=%d %s",
-            heal_event_kind_name(kind), s->cfg->name, s->inc->id, heal_action_name(action),
-            (int)result, detail);
-    save(s, s->inc);
-}
-
-static void close_incident(struct heal_svc *s, const char *outcome)
-{
-    if (s->inc == NULL)
-        return;
-    heal_incident_close(s->inc, wall_ms(), outcome);
-    PL_INFO(MOD, "incident closed service=%s id=%s outcome=%s", s->cfg->name, s->inc->id,
-            outcome);
-    save(s, s->inc);
-    free(s->inc);
-    s->inc = NULL;
-    s->verifying = false;
-    s->approved = false;
-    s->action_running = false;
-    uv_timer_stop(&s->approval_timer);
-    /* What the detectors saw belongs to the closed incident: a new one needs new evidence
-     * (a full window again), or one lingering symptom would reopen incidents back to back. */
-    const struct heal_policy *p = &s->cfg->policy;
-    heal_rate_reset(&s->metrics.rate);
-    s->metrics.latency.anomalous = false;
-    s->metrics.latency.anomalous_since_ms = 0;
-    heal_sustain_init(&s->cpu_sustain, p->cpu, p->resource_window_ms);
-    heal_sustain_init(&s->mem_sustain, p->memory, p->resource_window_ms);
-    heal_trend_reset(&s->mem_trend);
-    heal_trend_reset(&s->disk_trend);
+    return !s->cfg->supervised || s->mc.proc == HEAL_PROC_RUNNING;
 }
 
 /* ---- the rotating log of a supervised service ---- */
@@ -235,7 +190,6 @@ static void pipe_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 }
 
 static void proc_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal);
-
 static char **build_env(const struct heal_argv *extra)
 {
     size_t n = 0;
@@ -290,6 +244,183 @@ static int command_check(const char *file, const char *cwd, char *const *envp)
             return err;
         path += len + 1;
     }
+}
+
+/* ---- feeding the machine, persisting, acting ---- */
+
+static void act(struct heal_svc *s, const struct heal_output *o);
+static void deadline_cb(uv_timer_t *t);
+
+/* The host's context that diagnosis weighs (filled into every input that may open an
+ * incident). */
+static uint64_t mem_limit(const struct heal_svc *s)
+{
+    return s->cfg->policy.memory_limit_bytes ? s->cfg->policy.memory_limit_bytes
+                                             : s->h->host_mem_total;
+}
+
+static uint32_t services_failing(const struct heal *h, const struct heal_svc *except)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < h->nsvcs; i++)
+        if (&h->svcs[i] != except &&
+            (heal_case_incident(&h->svcs[i].mc) != NULL || !h->svcs[i].mc.healthy))
+            n++;
+    return n;
+}
+
+static void add_context(struct heal_svc *s, struct heal_signal *sig)
+{
+    struct heal *h = s->h;
+    sig->host_cpu = h->host_cpu;
+    sig->host_memory = h->host_mem;
+    uint64_t limit = mem_limit(s);
+    sig->proc_memory_fraction = limit && s->rss_bytes ? (double)s->rss_bytes / (double)limit : -1;
+    sig->proc_cpu = s->cpu;
+    sig->services_failing = services_failing(h, s);
+    sig->services_total = (uint32_t)h->nsvcs;
+}
+
+static void persist(struct heal_svc *s, const struct heal_incident *inc)
+{
+    struct heal *h = s->h;
+    if (h->writer == NULL)
+        return;
+    struct pl_buf b;
+    pl_buf_init(&b, HEAL_INCIDENT_BYTES_MAX);
+    uint64_t ticket = 0;
+    int rc = heal_incident_encode(inc, &b);
+    if (rc == 0)
+        rc = heal_writer_put(h->writer, inc->id, b.data, b.len, &ticket);
+    pl_buf_close(&b);
+    if (rc != 0) {
+        /* Healing goes on without its record (a full disk must not stop it); said loudly. */
+        PL_LOG_RATELIMITED(PL_LOG_ERROR, MOD, "cannot queue incident id=%s err=%s", inc->id,
+                           pl_err_name(rc));
+        return;
+    }
+    s->last_ticket = ticket;
+}
+
+static void log_events(struct heal_svc *s, const struct heal_incident *inc, uint32_t from)
+{
+    for (uint32_t i = from; i < inc->nevents && i < HEAL_TIMELINE_MAX; i++) {
+        const struct heal_event *e = &inc->events[i];
+        PL_INFO(MOD, "incident %s service=%s id=%s action=%s result=%s %s",
+                heal_event_kind_name(e->kind), s->cfg->name, inc->id, heal_action_name(e->action),
+                e->result ? pl_err_name(e->result) : "ok", e->detail);
+    }
+}
+
+static void arm_deadline(struct heal_svc *s, uint64_t deadline_ms)
+{
+    if (deadline_ms == 0 || halting(s->h)) {
+        uv_timer_stop(&s->deadline);
+        return;
+    }
+    uint64_t now = heal_now(s->h);
+    uv_timer_start(&s->deadline, deadline_cb, deadline_ms > now ? deadline_ms - now : 0, 0);
+}
+
+/* Steps the machine through the queued inputs and runs the outputs whose record is
+ * durable, until neither is left. */
+static void pump(struct heal_svc *s)
+{
+    struct heal *h = s->h;
+    if (s->pumping)
+        return;
+    s->pumping = true;
+    for (;;) {
+        uint64_t durable = h->writer != NULL ? heal_writer_done(h->writer) : UINT64_MAX;
+        if (s->pend_count > 0 && s->pending[s->pend_head].ticket <= durable) {
+            struct heal_output o = s->pending[s->pend_head].out;
+            s->pend_head = (s->pend_head + 1) % HEAL_PENDING_MAX;
+            s->pend_count--;
+            if (!halting(h))
+                act(s, &o);
+            continue;
+        }
+        if (s->in_count == 0)
+            break;
+        struct heal_input in = s->inputs[s->in_head];
+        s->in_head = (s->in_head + 1) % HEAL_INPUTS_QUEUED_MAX;
+        s->in_count--;
+        in.now_ms = heal_now(h);
+        in.seq = ++h->seq;
+        in.rand = pl_rand_next(&h->a->rand);
+        struct heal_outputs out;
+        int rc = heal_step(&s->mc, &in, &out);
+        if (rc != 0 && rc != PL_ESTATE)
+            PL_LOG_RATELIMITED(PL_LOG_WARN, MOD, "service=%s input %s refused: %s", s->cfg->name,
+                               heal_input_kind_name(in.kind), pl_err_name(rc));
+        if (out.persist) {
+            const struct heal_incident *inc = heal_case_last_incident(&s->mc);
+            log_events(s, inc, out.first_event);
+            persist(s, inc);
+        }
+        for (int i = 0; i < out.n; i++) {
+            if (s->pend_count == HEAL_PENDING_MAX) {
+                /* The writer is stalled this long: act without waiting rather than stall
+                 * healing (the record follows when the disk does). */
+                PL_LOG_RATELIMITED(PL_LOG_ERROR, MOD, "service=%s acting before its record "
+                                   "is durable: the incident writer is stalled", s->cfg->name);
+                act(s, &s->pending[s->pend_head].out);
+                s->pend_head = (s->pend_head + 1) % HEAL_PENDING_MAX;
+                s->pend_count--;
+            }
+            int slot = (s->pend_head + s->pend_count) % HEAL_PENDING_MAX;
+            s->pending[slot].out = out.v[i];
+            s->pending[slot].ticket = s->last_ticket;
+            s->pend_count++;
+        }
+        arm_deadline(s, out.deadline_ms);
+    }
+    s->pumping = false;
+}
+
+static void feed(struct heal_svc *s, const struct heal_input *in)
+{
+    if (halting(s->h))
+        return;
+    if (s->in_count == HEAL_INPUTS_QUEUED_MAX) {
+        /* Each output produces at most one input: the bound holds unless a bug loops. */
+        PL_NEVER(true);
+        PL_LOG_RATELIMITED(PL_LOG_ERROR, MOD, "service=%s input queue full; dropped %s",
+                           s->cfg->name, heal_input_kind_name(in->kind));
+        return;
+    }
+    s->inputs[(s->in_head + s->in_count) % HEAL_INPUTS_QUEUED_MAX] = *in;
+    s->in_count++;
+    pump(s);
+}
+
+static void deadline_cb(uv_timer_t *t)
+{
+    struct heal_svc *s = t->data;
+    struct heal_input in;
+    input_init(&in, HEAL_IN_TIMER);
+    feed(s, &in);
+}
+
+static void feed_signal(struct heal_svc *s, struct heal_signal *sig)
+{
+    struct heal_input in;
+    input_init(&in, HEAL_IN_SIGNAL);
+    add_context(s, sig);
+    in.signal = *sig;
+    feed(s, &in);
+}
+
+static void writer_done_cb(struct heal_writer *w, uint64_t ticket, int err, void *data)
+{
+    (void)w;
+    (void)ticket;
+    struct heal *h = data;
+    if (err != 0)
+        PL_LOG_RATELIMITED(PL_LOG_ERROR, MOD, "cannot write incident records: %s "
+                           "(healing goes on; the records are not durable)", pl_err_name(err));
+    for (int i = 0; i < h->nsvcs; i++)
+        pump(&h->svcs[i]);
 }
 
 static int spawn_run(struct heal_svc *s)
@@ -354,10 +485,9 @@ static int spawn_run(struct heal_svc *s)
     r->open = 3;
     uv_read_start((uv_stream_t *)&r->out, pipe_alloc_cb, pipe_read_cb);
     uv_read_start((uv_stream_t *)&r->err, pipe_alloc_cb, pipe_read_cb);
+    s->run = r;
     s->pid = r->proc.pid;
-    s->started_ms = now_ms(h);
-    s->start_count++;
-    s->pstate = HEAL_PROC_RUNNING;
+    s->proc_started_ms = now_ms(h);
     s->prev_cpu_ticks = 0;
     s->prev_cpu_ms = 0;
     s->cpu = -1;
@@ -369,8 +499,7 @@ static int spawn_run(struct heal_svc *s)
     s->metrics.have_prev_hist = false;
     for (int i = 0; i < s->nchecks; i++) {
         struct heal_check_rt *c = &s->checks[i];
-        /* A fresh count for the new process, first judged start_ms after it started. */
-        heal_check_state_init(&c->state, c->cfg->failures, c->cfg->successes);
+        /* First judged start_ms after the process started. */
         if (uv_is_active((uv_handle_t *)&c->timer))
             uv_timer_start(&c->timer, check_timer_cb, s->cfg->start_ms, c->cfg->interval_ms);
     }
@@ -389,103 +518,62 @@ static void proc_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
         return;
     struct heal *h = s->h;
     h->cmds_running--;
-    uv_timer_stop(&s->kill_timer);
+    s->run = NULL;
+    s->pid = 0;
     s->last_exit_status = exit_status;
     s->last_term_signal = term_signal;
-    s->pid = 0;
-    bool planned = s->restart_after_exit;
-    s->restart_after_exit = false;
-    s->pstate = HEAL_PROC_EXITED;
-    s->healthy = false;
-    heal_budget_health(&s->budget, false, now_ms(h));
-    PL_INFO(MOD, "process exited service=%s status=%" PRId64 " signal=%d planned=%d",
-            s->cfg->name, exit_status, term_signal, planned);
+    PL_INFO(MOD, "process exited service=%s status=%" PRId64 " signal=%d", s->cfg->name,
+            exit_status, term_signal);
     if (halting(h)) {
         maybe_stop_done(h);
         return;
     }
-    if (planned) {
-        svc_spawn(s, true);
-        return;
-    }
-    struct heal_signal sig;
-    memset(&sig, 0, sizeof(sig));
-    sig.kind = HEAL_SIG_EXIT;
-    sig.exit_status = term_signal ? -1 : exit_status;
-    sig.term_signal = term_signal;
-    snprintf(sig.ev.source, sizeof(sig.ev.source), "process");
-    if (term_signal) {
-        snprintf(sig.ev.metric, sizeof(sig.ev.metric), "term_signal");
-        sig.ev.value = term_signal;
-        snprintf(sig.ev.detail, sizeof(sig.ev.detail), "killed by signal %d (%s) after %.1f s",
-                 term_signal, strsignal(term_signal),
-                 (double)(now_ms(h) - s->started_ms) / 1000.0);
-    } else {
-        snprintf(sig.ev.metric, sizeof(sig.ev.metric), "exit_status");
-        sig.ev.value = (double)exit_status;
-        snprintf(sig.ev.detail, sizeof(sig.ev.detail), "exited with status %" PRId64
-                 " after %.1f s", exit_status, (double)(now_ms(h) - s->started_ms) / 1000.0);
-    }
-    svc_signal(s, &sig);
+    struct heal_input in;
+    input_init(&in, HEAL_IN_EXITED);
+    in.exit_status = term_signal ? -1 : exit_status;
+    in.term_signal = term_signal;
+    if (term_signal)
+        snprintf(in.detail, sizeof(in.detail), "%s", strsignal(term_signal));
+    add_context(s, &in.signal);
+    feed(s, &in);
 }
 
-static void kill_timer_cb(uv_timer_t *t)
+/* The agent's own shortage (descriptors, memory, processes) is no evidence against a
+ * service: a check that could not even run says nothing about it. */
+static bool agent_fault(int err)
 {
-    struct heal_svc *s = t->data;
-    if (s->pid > 0) {
-        PL_WARN(MOD, "grace period over; SIGKILL service=%s pid=%d", s->cfg->name, s->pid);
-        uv_kill(s->pid, SIGKILL);
-        event(s, HEAL_EV_NOTE, HEAL_ACT_RESTART, 0, "grace period of %" PRIu64
-              " ms over: SIGKILL", s->cfg->grace_ms);
-    }
+    return err == UV_EMFILE || err == UV_ENFILE || err == UV_ENOMEM || err == UV_EAGAIN ||
+           err == -ENOMEM;
 }
 
-/* Sends the stop signal, then SIGKILL after the grace period. */
-static void svc_stop_process(struct heal_svc *s)
+static void act_start(struct heal_svc *s)
 {
-    if (s->pid <= 0 || s->pstate == HEAL_PROC_STOPPING)
-        return;
-    s->pstate = HEAL_PROC_STOPPING;
-    uv_kill(s->pid, s->cfg->stop_signal);
-    uv_timer_start(&s->kill_timer, kill_timer_cb, s->cfg->grace_ms, 0);
-}
-
-/* Starts the process; with for_action, the result goes into the incident. */
-static void svc_spawn(struct heal_svc *s, bool for_action)
-{
+    struct heal_input in;
     int rc = spawn_run(s);
     if (rc != 0) {
         PL_ERROR(MOD, "cannot start service=%s command=%s err=%s", s->cfg->name,
                  s->cfg->argv.v[0], uv_strerror(rc));
-        s->pstate = HEAL_PROC_EXITED;
-        if (for_action && s->inc != NULL) {
-            event(s, HEAL_EV_RESULT, HEAL_ACT_RESTART, rc, "cannot start %s: %s",
-                  s->cfg->argv.v[0], uv_strerror(rc));
-            s->action_running = false;
-            s->step++;
-            run_step(s);
-            return;
-        }
-        struct heal_signal sig;
-        memset(&sig, 0, sizeof(sig));
-        sig.kind = HEAL_SIG_START_FAILED;
-        snprintf(sig.ev.source, sizeof(sig.ev.source), "process");
-        snprintf(sig.ev.metric, sizeof(sig.ev.metric), "spawn_error");
-        sig.ev.value = rc;
-        snprintf(sig.ev.detail, sizeof(sig.ev.detail), "cannot start %s: %s", s->cfg->argv.v[0],
-                 uv_strerror(rc));
-        svc_signal(s, &sig);
+        input_init(&in, HEAL_IN_START_FAILED);
+        in.err = rc;
+        snprintf(in.detail, sizeof(in.detail), "%s: %s", s->cfg->argv.v[0], uv_strerror(rc));
+    } else {
+        PL_INFO(MOD, "started service=%s pid=%d", s->cfg->name, s->pid);
+        input_init(&in, HEAL_IN_STARTED);
+        snprintf(in.detail, sizeof(in.detail), "pid %d", s->pid);
+    }
+    feed(s, &in);
+}
+
+static void act_signal(struct heal_svc *s, int sig, uint64_t grace_ms)
+{
+    if (s->pid <= 0)
         return;
-    }
-    PL_INFO(MOD, "started service=%s pid=%d", s->cfg->name, s->pid);
-    if (for_action && s->inc != NULL) {
-        event(s, HEAL_EV_RESULT, HEAL_ACT_RESTART, 0, "started again, pid %d", s->pid);
-        s->action_running = false;
-        s->verifying = true;
-        s->action_done_ms = now_ms(s->h);
-        s->success_after_action = 0;
-        uv_timer_stop(&s->restart_timer);
-    }
+    if (sig == SIGKILL)
+        PL_WARN(MOD, "grace period over; SIGKILL service=%s pid=%d", s->cfg->name, s->pid);
+    else
+        PL_INFO(MOD, "stopping service=%s pid=%d signal=%d grace_ms=%" PRIu64, s->cfg->name,
+                s->pid, sig, grace_ms);
+    uv_kill(s->pid, sig);
 }
 
 /* ---- commands (exec checks and configured actions) ---- */
@@ -578,54 +666,6 @@ static int cmd_run(struct heal *h, const struct heal_argv *argv, uint64_t timeou
     return 0;
 }
 
-/* ---- health ---- */
-
-static bool svc_running(const struct heal_svc *s)
-{
-    return !s->cfg->supervised || s->pstate == HEAL_PROC_RUNNING;
-}
-
-static bool svc_is_healthy(const struct heal_svc *s, uint64_t now)
-{
-    if (!svc_running(s))
-        return false;
-    for (int i = 0; i < s->nchecks; i++)
-        if (!s->checks[i].state.healthy || !s->checks[i].ever_ran)
-            return false;
-    if (s->nchecks == 0 && s->cfg->supervised)
-        return now - s->started_ms >= s->cfg->start_ms;
-    return true;
-}
-
-static void verify(struct heal_svc *s)
-{
-    uint64_t now = now_ms(s->h);
-    bool healthy = svc_is_healthy(s, now);
-    if (healthy && !s->healthy)
-        s->healthy_since_ms = now;
-    s->healthy = healthy;
-    heal_budget_health(&s->budget, healthy, now);
-    if (s->inc == NULL || !s->verifying)
-        return;
-    bool checked = s->nchecks == 0 || s->success_after_action > 0;
-    if (healthy && checked) {
-        event(s, HEAL_EV_HEALTHY, HEAL_ACT_NONE, 0, "healthy again %.1f s after the action",
-              (double)(now - s->action_done_ms) / 1000.0);
-        if (s->inc->level < HEAL_LEVEL_SELF)
-            s->inc->level = HEAL_LEVEL_SELF;
-        close_incident(s, "healed");
-        return;
-    }
-    if (now - s->action_done_ms >= s->cfg->verify_ms) {
-        event(s, HEAL_EV_NOTE, s->plan[s->step], PL_ETIMEOUT,
-              "not healthy %" PRIu64 " ms after %s: next step", s->cfg->verify_ms,
-              heal_action_name(s->plan[s->step]));
-        s->verifying = false;
-        s->step++;
-        run_step(s);
-    }
-}
-
 /* ---- checks ---- */
 
 static void check_result(struct heal_check_rt *c, bool ok, enum heal_check_failure why,
@@ -636,7 +676,9 @@ static void check_result(struct heal_check_rt *c, bool ok, enum heal_check_failu
 {
     struct heal_svc *s = c->svc;
     struct heal *h = s->h;
+    bool fault = c->agent_fault;
     c->in_flight = false;
+    c->agent_fault = false;
     if (halting(h))
         return;
     va_list ap;
@@ -645,30 +687,24 @@ static void check_result(struct heal_check_rt *c, bool ok, enum heal_check_failu
     va_end(ap);
     c->last_ok = ok;
     c->ever_ran = true;
-    c->last_failure = ok ? HEAL_CHECKFAIL_NONE : why;
     c->last_t_wall_ms = wall_ms();
     c->last_elapsed_ms = elapsed_ms;
-    /* A result from before a restart says nothing about the new process. */
-    if (!svc_running(s) || (s->cfg->supervised && c->started_ms < s->started_ms))
-        return;
-    int change = heal_check_state_feed(&c->state, ok);
-    if (ok && s->verifying)
-        s->success_after_action++;
-    if (change < 0) {
-        static const char *const types[] = {"http", "tcp", "exec"};
-        struct heal_signal sig;
-        memset(&sig, 0, sizeof(sig));
-        sig.kind = HEAL_SIG_CHECK;
-        sig.check_failure = why;
-        snprintf(sig.ev.source, sizeof(sig.ev.source), "check:%s", types[c->cfg->type]);
-        snprintf(sig.ev.metric, sizeof(sig.ev.metric), "consecutive_failures");
-        sig.ev.value = c->state.consecutive_failures;
-        sig.ev.threshold = c->cfg->failures;
-        snprintf(sig.ev.detail, sizeof(sig.ev.detail), "checks[%d] failed %u times: %s",
-                 c->index, c->state.consecutive_failures, c->last_detail);
-        svc_signal(s, &sig);
-    }
-    verify(s);
+    if (fault)
+        PL_LOG_RATELIMITED(PL_LOG_WARN, MOD, "service=%s checks[%d] not run: %s (the agent's "
+                           "own shortage, not counted against the service)", s->cfg->name,
+                           c->index, c->last_detail);
+    struct heal_input in;
+    input_init(&in, HEAL_IN_CHECK);
+    in.check = c->index;
+    in.ok = ok;
+    in.failure = ok ? HEAL_CHECKFAIL_NONE : why;
+    in.agent_fault = fault;
+    in.check_started_ms = h->clock_wall0_ms + (c->started_ms - h->clock_loop0_ms);
+    snprintf(in.detail, sizeof(in.detail), "%s", c->last_detail);
+    add_context(s, &in.signal);
+    static const char *const types[] = {"http", "tcp", "exec"};
+    snprintf(in.signal.ev.source, sizeof(in.signal.ev.source), "check:%s", types[c->cfg->type]);
+    feed(s, &in);
 }
 
 static void http_check_cb(const struct http_client_result *res, void *data)
@@ -753,7 +789,7 @@ static void check_timer_cb(uv_timer_t *t)
     /* A supervised process that is down is the exit's business, not the check's; and a
      * process just started gets start_ms before it is judged. */
     if (s->cfg->supervised &&
-        (s->pstate != HEAL_PROC_RUNNING || now_ms(h) - s->started_ms < s->cfg->start_ms))
+        (!proc_up(s) || now_ms(h) - s->proc_started_ms < s->cfg->start_ms))
         return;
     c->started_ms = now_ms(h);
     c->in_flight = true;
@@ -774,7 +810,9 @@ static void check_timer_cb(uv_timer_t *t)
             rc = uv_ip6_addr(c->cfg->host, c->cfg->port, (struct sockaddr_in6 *)&addr);
         if (rc != 0)
             break;
-        uv_tcp_init(&h->a->loop, &c->tcp);
+        rc = uv_tcp_init(&h->a->loop, &c->tcp);
+        if (rc != 0)
+            break;
         c->tcp.data = c;
         c->tcp_open = 1;
         c->connect.data = c;
@@ -790,9 +828,11 @@ static void check_timer_cb(uv_timer_t *t)
         rc = cmd_run(h, &c->cfg->command, c->cfg->timeout_ms, exec_check_cb, c, 0);
         break;
     }
-    if (rc != 0)
+    if (rc != 0) {
+        c->agent_fault = agent_fault(rc);
         check_result(c, false, HEAL_CHECKFAIL_OTHER, 0, "cannot run the check: %s",
                      rc < -1000 ? pl_strerror(rc) : uv_strerror(rc));
+    }
 }
 
 /* ---- metrics ---- */
@@ -929,7 +969,7 @@ static void metrics_cb(const struct http_client_result *res, void *data)
             double de = (sc.have_errors ? sc.errors : 0) - m->rate.ring[oldest].errors;
             m->last_error_rate = dr > 0 ? de / dr : 0;
         }
-        if (fired && svc_running(s)) {
+        if (fired && proc_up(s)) {
             struct heal_signal sig;
             memset(&sig, 0, sizeof(sig));
             sig.kind = HEAL_SIG_ERROR_RATE;
@@ -941,7 +981,7 @@ static void metrics_cb(const struct http_client_result *res, void *data)
                      "%.0f of %.0f requests failed (%.1f %%) over %.1f s (%s / %s)", v.errors,
                      v.requests, v.rate * 100, (double)v.span_ms / 1000.0, sc.err_name,
                      s->cfg->metrics.requests);
-            svc_signal(s, &sig);
+            feed_signal(s, &sig);
         }
     }
     if (sc.n > 0) {
@@ -965,7 +1005,7 @@ static void metrics_cb(const struct http_client_result *res, void *data)
         if (isfinite(p95)) {
             m->last_p95_ms = p95;
             struct heal_latency_verdict v;
-            if (heal_latency_feed(&m->latency, now, p95, &v) && svc_running(s)) {
+            if (heal_latency_feed(&m->latency, now, p95, &v) && proc_up(s)) {
                 struct heal_signal sig;
                 memset(&sig, 0, sizeof(sig));
                 sig.kind = HEAL_SIG_LATENCY;
@@ -976,7 +1016,7 @@ static void metrics_cb(const struct http_client_result *res, void *data)
                 snprintf(sig.ev.detail, sizeof(sig.ev.detail),
                          "p95 %.1f ms above %.1f ms (baseline %.1f ms) for %.1f s", v.p95_ms,
                          v.bound_ms, v.baseline_ms, (double)v.for_ms / 1000.0);
-                svc_signal(s, &sig);
+                feed_signal(s, &sig);
             }
         }
     }
@@ -986,7 +1026,7 @@ static void metrics_timer_cb(uv_timer_t *t)
 {
     struct heal_svc *s = t->data;
     struct heal *h = s->h;
-    if (halting(h) || s->metrics.in_flight || !svc_running(s))
+    if (halting(h) || s->metrics.in_flight || !proc_up(s))
         return;
     s->metrics.in_flight = true;
     int rc = http_client_request(h->http, "GET", s->cfg->metrics.url, NULL, NULL, 0,
@@ -1047,7 +1087,7 @@ static void host_sample(struct heal *h)
 
 static void proc_sample(struct heal_svc *s, uint64_t now)
 {
-    if (s->pid <= 0 || s->pstate != HEAL_PROC_RUNNING)
+    if (s->pid <= 0 || !proc_up(s))
         return;
     char path[64], buf[2048];
     snprintf(path, sizeof(path), "/proc/%d/stat", s->pid);
@@ -1074,15 +1114,9 @@ static void proc_sample(struct heal_svc *s, uint64_t now)
     }
 }
 
-static uint64_t mem_limit(const struct heal_svc *s)
-{
-    return s->cfg->policy.memory_limit_bytes ? s->cfg->policy.memory_limit_bytes
-                                             : s->h->host_mem_total;
-}
-
 static void resource_detect(struct heal_svc *s, uint64_t now)
 {
-    if (s->pid <= 0 || s->pstate != HEAL_PROC_RUNNING || s->inc != NULL)
+    if (s->pid <= 0 || !proc_up(s) || heal_case_incident(&s->mc) != NULL)
         return;
     const struct heal_policy *p = &s->cfg->policy;
     uint64_t for_ms;
@@ -1097,7 +1131,7 @@ static void resource_detect(struct heal_svc *s, uint64_t now)
         snprintf(sig.ev.detail, sizeof(sig.ev.detail), "CPU above %.0f %% for %.0f s (peak %.0f %%)",
                  p->cpu * 100, (double)for_ms / 1000.0, s->cpu_sustain.peak * 100);
         heal_sustain_init(&s->cpu_sustain, p->cpu, p->resource_window_ms);
-        svc_signal(s, &sig);
+        feed_signal(s, &sig);
         return;
     }
     uint64_t limit = mem_limit(s);
@@ -1115,7 +1149,7 @@ static void resource_detect(struct heal_svc *s, uint64_t now)
                  "RSS %" PRIu64 " MiB above %.0f %% of %" PRIu64 " MiB for %.0f s",
                  s->rss_bytes >> 20, p->memory * 100, limit >> 20, (double)for_ms / 1000.0);
         heal_sustain_init(&s->mem_sustain, p->memory, p->resource_window_ms);
-        svc_signal(s, &sig);
+        feed_signal(s, &sig);
         return;
     }
     heal_trend_add(&s->mem_trend, now, (double)s->rss_bytes);
@@ -1133,7 +1167,7 @@ static void resource_detect(struct heal_svc *s, uint64_t now)
                  s->rss_bytes >> 20, v.slope_per_s / 1048576.0, v.r2, v.samples, limit >> 20,
                  (double)v.eta_ms / 1000.0);
         heal_trend_reset(&s->mem_trend);
-        svc_signal(s, &sig);
+        feed_signal(s, &sig);
     }
 }
 
@@ -1147,7 +1181,7 @@ static void disk_detect(struct heal_svc *s, uint64_t now)
         return;
     s->disk_total = (uint64_t)st.f_blocks * st.f_frsize;
     s->disk_used = (uint64_t)(st.f_blocks - st.f_bfree) * st.f_frsize;
-    if (s->inc != NULL)
+    if (heal_case_incident(&s->mc) != NULL)
         return;
     heal_trend_add(&s->disk_trend, now, (double)s->disk_used);
     const struct heal_policy *p = &s->cfg->policy;
@@ -1167,7 +1201,7 @@ static void disk_detect(struct heal_svc *s, uint64_t now)
              s->cfg->disk_path, s->disk_used >> 20, s->disk_total >> 20, v.slope_per_s / 1048576.0,
              v.r2, (double)v.eta_ms / 1000.0);
     heal_trend_reset(&s->disk_trend);
-    svc_signal(s, &sig);
+    feed_signal(s, &sig);
 }
 
 /* ---- config file: known-good copies by hash ---- */
@@ -1209,9 +1243,19 @@ static void config_watch(struct heal_svc *s, uint64_t now)
 {
     if (s->cfg->config_file[0] == '\0')
         return;
+    /* Hash only what changed: reading and hashing the file every second stalls the loop
+     * for nothing (size, inode and change time say whether it may have changed). */
+    struct stat st;
+    int st_rc = stat(s->cfg->config_file, &st);
+    if (st_rc == 0 && s->file_stat_known &&
+        st.st_size == s->file_size && st.st_ino == s->file_ino &&
+        st.st_ctim.tv_sec == s->file_ctime.tv_sec && st.st_ctim.tv_nsec == s->file_ctime.tv_nsec &&
+        s->file_seen_ms == 0)
+        return;
     char hex[65];
     uint8_t *data = NULL;
     size_t len = 0;
+    s->file_stat_known = false;
     if (file_hash(s->cfg->config_file, hex, &data, &len) != 0) {
         s->drifted = s->good_hash[0] != '\0';
         return;
@@ -1219,6 +1263,10 @@ static void config_watch(struct heal_svc *s, uint64_t now)
     if (strcmp(hex, s->good_hash) == 0) {
         s->drifted = false;
         s->file_seen_ms = 0;
+        s->file_stat_known = st_rc == 0;
+        s->file_size = st.st_size;
+        s->file_ino = st.st_ino;
+        s->file_ctime = st.st_ctim;
         free(data);
         return;
     }
@@ -1226,8 +1274,8 @@ static void config_watch(struct heal_svc *s, uint64_t now)
     if (s->file_seen_ms == 0)
         s->file_seen_ms = now;
     bool adopt = s->good_hash[0] == '\0' ||
-                 (s->healthy && s->healthy_since_ms <= s->file_seen_ms &&
-                  now - s->file_seen_ms >= CONFIG_ADOPT_MS && s->inc == NULL);
+                 (s->mc.healthy && s->mc.healthy_since_ms <= s->file_seen_ms &&
+                  now - s->file_seen_ms >= CONFIG_ADOPT_MS && heal_case_incident(&s->mc) == NULL);
     if (adopt) {
         char path[PATH_MAX + 128];
         good_copy_path(s, hex, path, sizeof(path));
@@ -1279,6 +1327,21 @@ static int config_sync(struct heal_svc *s, char *detail, size_t n)
     return 0;
 }
 
+/* Tells the machine what the config watch found, when it changed. */
+static void config_tell(struct heal_svc *s)
+{
+    bool good = s->good_hash[0] != '\0';
+    if (s->drifted == s->told_drifted && good == s->told_good)
+        return;
+    s->told_drifted = s->drifted;
+    s->told_good = good;
+    struct heal_input in;
+    input_init(&in, HEAL_IN_CONFIG);
+    in.drifted = s->drifted;
+    in.has_good_copy = good;
+    feed(s, &in);
+}
+
 /* ---- escalation ---- */
 
 struct hook_ctx {
@@ -1287,59 +1350,69 @@ struct hook_ctx {
     char url[HEAL_URL_MAX];
 };
 
-/* The delivery is a step of the incident too: recorded in the open record, or appended to
- * the stored one when the incident closed meanwhile (escalation is often its last act). */
+/* The delivery is a step of the incident too: told to the machine while the incident is
+ * open, or appended to the stored record when it closed meanwhile. */
 static void hook_cb(const struct http_client_result *res, void *data)
 {
     struct hook_ctx *x = data;
     struct heal_svc *s = x->svc;
     bool ok = res->err == 0 && res->status >= 200 && res->status < 300;
     int32_t result = ok ? 0 : res->err != 0 ? res->err : PL_EPROTO;
-    if (ok)
-        PL_INFO(MOD, "webhook delivered id=%s url=%s status=%ld", x->id, x->url, res->status);
-    else
-        PL_WARN(MOD, "webhook failed id=%s url=%s err=%s status=%ld %s", x->id, x->url,
-                pl_err_name(res->err), res->status, res->error);
     char detail[HEAL_TEXT_MAX];
-    if (ok)
-        snprintf(detail, sizeof(detail), "webhook %s answered %ld", x->url, res->status);
-    else if (res->err != 0)
+    if (res->err != 0)
         snprintf(detail, sizeof(detail), "webhook %s: %s", x->url,
                  res->error[0] ? res->error : pl_strerror(res->err));
     else
         snprintf(detail, sizeof(detail), "webhook %s answered %ld", x->url, res->status);
-    if (res->err != -ECANCELED) {
-        if (s->inc != NULL && strcmp(s->inc->id, x->id) == 0) {
-            event(s, HEAL_EV_RESULT, HEAL_ACT_ESCALATE, result, "%s", detail);
-        } else {
-            struct heal_incident *inc = malloc(sizeof(*inc));
-            if (inc != NULL && heal_incident_load(s->h, x->id, inc) == 0) {
-                heal_incident_event(inc, wall_ms(), HEAL_EV_RESULT, HEAL_ACT_ESCALATE, result,
-                                    "%s", detail);
-                save(s, inc);
-            }
-            free(inc);
+    if (ok)
+        PL_INFO(MOD, "webhook delivered id=%s url=%s status=%ld", x->id, x->url, res->status);
+    else
+        PL_WARN(MOD, "webhook failed id=%s %s", x->id, detail);
+    const struct heal_incident *open = heal_case_incident(&s->mc);
+    if (res->err == -ECANCELED || halting(s->h)) {
+        /* The agent is stopping: nothing more is recorded. */
+    } else if (open != NULL && strcmp(open->id, x->id) == 0) {
+        struct heal_input in;
+        input_init(&in, HEAL_IN_WEBHOOK);
+        in.err = result;
+        snprintf(in.detail, sizeof(in.detail), "%s", detail);
+        feed(s, &in);
+    } else {
+        struct heal_incident *inc = malloc(sizeof(*inc));
+        if (inc != NULL && heal_incident_load(s->h, x->id, inc) == 0) {
+            heal_incident_event(inc, heal_now(s->h), HEAL_EV_RESULT, HEAL_ACT_ESCALATE, result,
+                                "%s", detail);
+            persist(s, inc);
         }
+        free(inc);
     }
     free(x);
 }
 
-static void escalate(struct heal_svc *s, enum heal_level level, const char *why)
+static void act_webhook(struct heal_svc *s, enum heal_level level)
 {
     struct heal *h = s->h;
-    if (s->inc == NULL)
+    const struct heal_incident *inc = heal_case_last_incident(&s->mc);
+    if (inc == NULL)
         return;
-    if (level > s->inc->level)
-        s->inc->level = level;
-    int sent = 0;
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "event", "escalation");
     cJSON_AddNumberToObject(doc, "level", level);
     cJSON_AddStringToObject(doc, "level_name", heal_level_name(level));
-    cJSON_AddStringToObject(doc, "reason", why);
+    /* Why: the detail of the escalation event the machine recorded with this output. */
+    const char *reason = "";
+    for (uint32_t i = inc->nevents; i-- > 0 && i < HEAL_TIMELINE_MAX;) {
+        if (inc->events[i].kind == HEAL_EV_ESCALATED) {
+            const char *d = inc->events[i].detail;
+            const char *colon = strstr(d, "): ");
+            reason = colon != NULL ? colon + 3 : d;
+            break;
+        }
+    }
+    cJSON_AddStringToObject(doc, "reason", reason);
     cJSON_AddStringToObject(doc, "node", h->a->cfg.name);
     cJSON_AddStringToObject(doc, "service", s->cfg->name);
-    cJSON_AddItemToObject(doc, "incident", heal_incident_json(s->inc));
+    cJSON_AddItemToObject(doc, "incident", heal_incident_json(inc));
     char *body = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
     for (int i = 0; body != NULL && i < h->cfg.nwebhooks; i++) {
@@ -1350,290 +1423,100 @@ static void escalate(struct heal_svc *s, enum heal_level level, const char *why)
         if (x == NULL)
             continue;
         x->svc = s;
-        snprintf(x->id, sizeof(x->id), "%s", s->inc->id);
+        snprintf(x->id, sizeof(x->id), "%s", inc->id);
         snprintf(x->url, sizeof(x->url), "%s", w->url);
         if (http_client_request(h->http, "POST", w->url, "application/json", body, strlen(body),
-                                h->cfg.webhook_timeout_ms, 65536, hook_cb, x) == 0)
-            sent++;
-        else
+                                h->cfg.webhook_timeout_ms, 65536, hook_cb, x) != 0)
             free(x);
     }
     free(body);
-    event(s, HEAL_EV_ESCALATED, HEAL_ACT_ESCALATE, 0, "level %d (%s): %s; %d webhook%s",
-          (int)level, heal_level_name(level), why, sent, sent == 1 ? "" : "s");
 }
 
-/* ---- the plan, step by step ---- */
-
-static void restart_timer_cb(uv_timer_t *t);
-
-static void do_restart(struct heal_svc *s)
-{
-    struct heal *h = s->h;
-    heal_budget_record(&s->budget, &s->cfg->policy, now_ms(h));
-    s->action_running = true;
-    if (s->cfg->supervised) {
-        event(s, HEAL_EV_ACTION, HEAL_ACT_RESTART, 0, "%s", s->pid > 0
-              ? "stop signal, grace period, then start" : "start");
-        if (s->pid > 0 && s->pstate == HEAL_PROC_RUNNING) {
-            s->restart_after_exit = true;
-            svc_stop_process(s);
-        } else if (s->pstate != HEAL_PROC_STOPPING) {
-            svc_spawn(s, true);
-        } else {
-            s->restart_after_exit = true;
-        }
-        return;
-    }
-    /* External: the configured command. */
-    event(s, HEAL_EV_ACTION, HEAL_ACT_RESTART, 0, "run %s", s->cfg->restart_cmd.v[0]);
-    action_cmd_start(s, HEAL_ACT_RESTART);
-}
-
-static void restart_timer_cb(uv_timer_t *t)
-{
-    struct heal_svc *s = t->data;
-    if (halting(s->h) || s->inc == NULL)
-        return;
-    if (s->verifying) {
-        verify(s);
-        return;
-    }
-    if (s->pstate == HEAL_PROC_BACKOFF)
-        s->pstate = s->pid > 0 ? HEAL_PROC_RUNNING : HEAL_PROC_EXITED;
-    if (s->plan[s->step] == HEAL_ACT_RESTART)
-        do_restart(s);
-    else
-        run_step(s);
-}
+/* ---- configured commands as actions ---- */
 
 static void action_cmd_cb(struct heal_cmd *c, int err, int64_t status, int sig)
 {
     struct heal_svc *s = c->data;
-    enum heal_action a = (enum heal_action)c->extra;
     s->h->cmds_running--;
-    if (halting(s->h) || s->inc == NULL)
-        return;
-    s->action_running = false;
-    int result = err != 0 ? err : (sig != 0 || status != 0) ? PL_ESTATE : 0;
-    if (result == 0) {
-        event(s, HEAL_EV_RESULT, a, 0, "command exited 0");
-        s->verifying = true;
-        s->action_done_ms = now_ms(s->h);
-        s->success_after_action = 0;
-        s->attempt = 0;
-        return;
-    }
-    event(s, HEAL_EV_RESULT, a, result, "command %s (status %" PRId64 ", signal %d)",
-          err ? pl_strerror(err) : "failed", status, sig);
-    const struct heal_policy *p = &s->cfg->policy;
-    if (heal_policy_allows(p, HEAL_ACT_RETRY) && s->attempt < p->retry_max) {
-        uint64_t d = heal_retry_delay_ms(s->attempt, p->retry_base_ms, p->retry_cap_ms,
-                                         &s->h->a->rand);
-        s->attempt++;
-        event(s, HEAL_EV_BACKOFF, HEAL_ACT_RETRY, 0, "retry %u of %u in %" PRIu64
-              " ms (full jitter)", s->attempt, p->retry_max, d);
-        uv_timer_start(&s->restart_timer, restart_timer_cb, d, 0);
-        return;
-    }
-    s->attempt = 0;
-    s->step++;
-    run_step(s);
+    struct heal_input in;
+    input_init(&in, HEAL_IN_ACTION_DONE);
+    in.action = (enum heal_action)c->extra;
+    in.err = err != 0 ? err : (sig != 0 || status != 0) ? PL_ESTATE : 0;
+    if (err != 0)
+        snprintf(in.detail, sizeof(in.detail), "%s", pl_strerror(err));
+    else if (sig != 0)
+        snprintf(in.detail, sizeof(in.detail), "killed by signal %d", sig);
+    else if (status != 0)
+        snprintf(in.detail, sizeof(in.detail), "exit status %" PRId64, status);
+    feed(s, &in);
 }
 
-static void action_cmd_start(struct heal_svc *s, enum heal_action a)
+static void act_run(struct heal_svc *s, enum heal_action a, uint64_t timeout_ms)
 {
     const struct heal_argv *argv = a == HEAL_ACT_RESTART        ? &s->cfg->restart_cmd
                                    : a == HEAL_ACT_ISOLATE      ? &s->cfg->isolate_cmd
                                    : a == HEAL_ACT_SCALE        ? &s->cfg->scale_cmd
                                                                 : &s->cfg->state_repair_cmd;
-    s->action_running = true;
-    int rc = cmd_run(s->h, argv, PL_MAX(s->cfg->grace_ms, 10000), action_cmd_cb, s, a);
-    if (rc != 0) {
-        struct heal_cmd fake = {.data = s, .extra = a};
-        s->h->cmds_running++;
-        action_cmd_cb(&fake, rc, -1, 0);
-        return;
-    }
     s->h->cmds_running++;
-}
-
-static void approval_timer_cb(uv_timer_t *t)
-{
-    struct heal_svc *s = t->data;
-    if (s->inc == NULL || s->inc->state != HEAL_INC_WAITING_APPROVAL)
-        return;
-    s->inc->state = HEAL_INC_OPEN;
-    event(s, HEAL_EV_NOTE, s->plan[s->step], PL_ETIMEOUT, "no approval within %" PRIu64 " ms",
-          s->cfg->policy.approval_timeout_ms);
-    escalate(s, HEAL_LEVEL_HUMAN, "approval timed out");
-    close_incident(s, "escalated");
-}
-
-static void run_step(struct heal_svc *s)
-{
-    struct heal *h = s->h;
-    if (s->inc == NULL || halting(h))
-        return;
-    if (s->step >= s->nplan) {
-        close_incident(s, "failed");
-        return;
+    int rc = argv->n > 0 ? cmd_run(s->h, argv, timeout_ms, action_cmd_cb, s, a) : PL_ECONFIG;
+    if (rc != 0) {
+        struct heal_cmd failed = {.data = s, .extra = a};
+        action_cmd_cb(&failed, rc < -1000 ? rc : rc, -1, 0);
     }
-    enum heal_action a = s->plan[s->step];
+}
+
+static void act_config_sync(struct heal_svc *s)
+{
+    struct heal_input in;
+    input_init(&in, HEAL_IN_ACTION_DONE);
+    in.action = HEAL_ACT_CONFIG_SYNC;
+    in.err = config_sync(s, in.detail, sizeof(in.detail));
+    config_tell(s);
+    feed(s, &in);
+}
+
+/* Detectors' windows belong to the incident that just closed. */
+static void reset_detectors(struct heal_svc *s)
+{
     const struct heal_policy *p = &s->cfg->policy;
-    if (heal_policy_needs_approval(p, a) && !s->approved) {
-        s->inc->state = HEAL_INC_WAITING_APPROVAL;
-        if (s->cfg->supervised && s->pid <= 0)
-            s->pstate = HEAL_PROC_WAITING;
-        event(s, HEAL_EV_APPROVAL_WAIT, a, 0, "%s needs approval: platelet approve %s",
-              heal_action_name(a), s->inc->id);
-        uv_timer_start(&s->approval_timer, approval_timer_cb, p->approval_timeout_ms, 0);
-        return;
-    }
-    switch (a) {
-    case HEAL_ACT_RESTART: {
-        struct heal_budget_decision dec;
-        heal_budget_next(&s->budget, p, now_ms(h), &dec);
-        if (dec.escalate)
-            escalate(s, HEAL_LEVEL_OPERATOR, "crash loop: back-off reached its cap");
-        if (dec.delay_ms > 0) {
-            if (s->inc->level < HEAL_LEVEL_RETRY)
-                escalate(s, HEAL_LEVEL_RETRY, "restart budget spent: crash-loop back-off");
-            event(s, HEAL_EV_BACKOFF, HEAL_ACT_RESTART, 0,
-                  "%u restarts in %" PRIu64 " s: next start in %" PRIu64 " ms",
-                  dec.restarts_in_window, p->restart_window_ms / 1000, dec.delay_ms);
-            if (s->pid <= 0)
-                s->pstate = HEAL_PROC_BACKOFF;
-            uv_timer_start(&s->restart_timer, restart_timer_cb, dec.delay_ms, 0);
-            return;
-        }
-        do_restart(s);
-        return;
-    }
-    case HEAL_ACT_ISOLATE:
-    case HEAL_ACT_SCALE:
-    case HEAL_ACT_STATE_REPAIR: {
-        const struct heal_argv *argv = a == HEAL_ACT_ISOLATE ? &s->cfg->isolate_cmd
-                                       : a == HEAL_ACT_SCALE ? &s->cfg->scale_cmd
-                                                             : &s->cfg->state_repair_cmd;
-        event(s, HEAL_EV_ACTION, a, 0, "run %s", argv->v[0]);
-        action_cmd_start(s, a);
-        return;
-    }
-    case HEAL_ACT_CONFIG_SYNC: {
-        char detail[HEAL_TEXT_MAX];
-        event(s, HEAL_EV_ACTION, a, 0, "put back %s", s->cfg->config_file);
-        int rc = config_sync(s, detail, sizeof(detail));
-        event(s, HEAL_EV_RESULT, a, rc, "%s", detail);
-        /* The restored file takes effect with the restart that follows in the plan. */
-        s->step++;
-        run_step(s);
-        return;
-    }
-    case HEAL_ACT_ESCALATE:
-    default: {
-        enum heal_level lvl = s->inc->diag.cls == HEAL_CLASS_CRITICAL ? HEAL_LEVEL_HUMAN
-                              : s->inc->diag.severity >= 4           ? HEAL_LEVEL_OPERATOR
-                                                                     : HEAL_LEVEL_SWARM;
-        escalate(s, lvl, "the node's own actions are used up");
-        close_incident(s, "escalated");
-        return;
-    }
-    }
+    heal_rate_reset(&s->metrics.rate);
+    s->metrics.latency.anomalous = false;
+    s->metrics.latency.anomalous_since_ms = 0;
+    heal_sustain_init(&s->cpu_sustain, p->cpu, p->resource_window_ms);
+    heal_sustain_init(&s->mem_sustain, p->memory, p->resource_window_ms);
+    heal_trend_reset(&s->mem_trend);
+    heal_trend_reset(&s->disk_trend);
 }
 
-static uint32_t services_failing(const struct heal *h, const struct heal_svc *except)
+/* One output of the machine, in the order it gave them, once its record is durable. */
+static void act(struct heal_svc *s, const struct heal_output *o)
 {
-    uint32_t n = 0;
-    for (int i = 0; i < h->nsvcs; i++)
-        if (&h->svcs[i] != except && (h->svcs[i].inc != NULL || !h->svcs[i].healthy))
-            n++;
-    return n;
-}
-
-static void svc_signal(struct heal_svc *s, struct heal_signal *sig)
-{
-    struct heal *h = s->h;
-    uint64_t now = now_ms(h);
-    const struct heal_policy *p = &s->cfg->policy;
-    if (halting(h))
-        return;
-    if (s->inc != NULL) {
-        /* Already healing. A new exit means the last restart did not hold; other signals
-         * repeat on every scrape or tick while the symptom lasts, so each kind is noted once
-         * (the record and the log stay readable, the store is not written every second). */
-        uint32_t bit = 1u << sig->kind;
-        if (sig->kind != HEAL_SIG_EXIT && (s->noted_signals & bit) != 0)
-            return;
-        s->noted_signals |= bit;
-        event(s, HEAL_EV_NOTE, HEAL_ACT_NONE, 0, "%s again: %s", heal_signal_name(sig->kind),
-              sig->ev.detail);
-        if (sig->kind == HEAL_SIG_EXIT && s->inc->state == HEAL_INC_OPEN &&
-            s->pstate != HEAL_PROC_BACKOFF) {
-            for (int i = 0; i < s->nplan; i++) {
-                if (s->plan[i] == HEAL_ACT_RESTART) {
-                    s->step = i;
-                    s->verifying = false;
-                    uv_timer_stop(&s->restart_timer);
-                    run_step(s);
-                    return;
-                }
-            }
-        }
-        return;
+    switch (o->kind) {
+    case HEAL_OUT_START:
+        act_start(s);
+        break;
+    case HEAL_OUT_STOP:
+        act_signal(s, o->signal, o->grace_ms);
+        break;
+    case HEAL_OUT_KILL:
+        act_signal(s, SIGKILL, 0);
+        break;
+    case HEAL_OUT_RUN:
+        act_run(s, o->action, o->timeout_ms);
+        break;
+    case HEAL_OUT_CONFIG_SYNC:
+        act_config_sync(s);
+        break;
+    case HEAL_OUT_WEBHOOK:
+        act_webhook(s, o->level);
+        break;
+    case HEAL_OUT_RESET_DETECTORS:
+        reset_detectors(s);
+        break;
+    default:
+        PL_NEVER(true);
+        break;
     }
-    sig->restarts_in_window = heal_budget_in_window(&s->budget, p, now);
-    sig->crash_loop = s->budget.backoff_step > 0 || sig->restarts_in_window >= p->restart_budget;
-    sig->host_cpu = h->host_cpu;
-    sig->host_memory = h->host_mem;
-    uint64_t limit = mem_limit(s);
-    sig->proc_memory_fraction = limit && s->rss_bytes ? (double)s->rss_bytes / (double)limit : -1;
-    sig->proc_cpu = s->cpu;
-    sig->services_failing = services_failing(h, s);
-    sig->services_total = (uint32_t)h->nsvcs;
-    sig->config_drifted = s->drifted;
-    sig->process_alive = s->cfg->supervised ? s->pstate == HEAL_PROC_RUNNING : true;
-
-    struct heal_incident *inc = calloc(1, sizeof(*inc));
-    if (inc == NULL) {
-        PL_ERROR(MOD, "out of memory opening an incident service=%s", s->cfg->name);
-        return;
-    }
-    char id[HEAL_INCIDENT_ID_MAX];
-    uint64_t w = wall_ms();
-    snprintf(id, sizeof(id), "%s-%013" PRIu64 "-%" PRIu64, h->a->cfg.name, w, ++h->seq);
-    if (heal_incident_open(inc, id, h->a->cfg.name, s->cfg->name, w) != 0) {
-        free(inc);
-        return;
-    }
-    s->inc = inc;
-    s->incidents_opened++;
-    s->noted_signals = 1u << sig->kind;
-    struct heal_diagnosis d;
-    heal_diagnose(sig, s->cfg->name, &d);
-    PL_INFO(MOD, "incident opened service=%s id=%s signal=%s class=%s cause=%s confidence=%.2f "
-            "severity=%u evidence=\"%s\"", s->cfg->name, id, heal_signal_name(sig->kind),
-            heal_class_name(d.cls), heal_cause_name(d.cause), d.confidence, d.severity,
-            sig->ev.detail);
-    heal_incident_diagnosed(inc, w, &d);
-    struct heal_caps caps = {
-        .can_restart = s->cfg->supervised || s->cfg->restart_cmd.n > 0,
-        .has_isolate = s->cfg->isolate_cmd.n > 0,
-        .has_scale = s->cfg->scale_cmd.n > 0,
-        .has_state_repair = s->cfg->state_repair_cmd.n > 0,
-        .has_config_file = s->cfg->config_file[0] != '\0' && s->good_hash[0] != '\0',
-    };
-    s->nplan = heal_plan(&d, p, &caps, s->plan);
-    s->step = 0;
-    s->attempt = 0;
-    s->approved = false;
-    s->verifying = false;
-    char plan[160] = "";
-    for (int i = 0; i < s->nplan; i++)
-        snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s%s", i ? ", " : "",
-                 heal_action_name(s->plan[i]));
-    event(s, HEAL_EV_NOTE, HEAL_ACT_NONE, 0, "plan: %s", plan);
-    run_step(s);
 }
 
 /* ---- approval (the API's POST) ---- */
@@ -1642,21 +1525,20 @@ int heal_approve(struct heal *h, const char *id, char *err, size_t err_size)
 {
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
-        if (s->inc == NULL || strcmp(s->inc->id, id) != 0)
+        const struct heal_incident *inc = heal_case_incident(&s->mc);
+        if (inc == NULL || strcmp(inc->id, id) != 0)
             continue;
-        if (s->inc->state != HEAL_INC_WAITING_APPROVAL) {
+        if (s->mc.phase != HEAL_PHASE_APPROVAL) {
             snprintf(err, err_size, "incident %s is not waiting for approval (it is %s)", id,
-                     heal_incident_state_name(s->inc->state));
+                     heal_phase_name(s->mc.phase));
             return PL_ESTATE;
         }
-        uv_timer_stop(&s->approval_timer);
-        s->approved = true;
-        s->inc->state = HEAL_INC_OPEN;
-        event(s, HEAL_EV_APPROVED, s->plan[s->step], 0, "approved by an operator");
-        run_step(s);
+        struct heal_input in;
+        input_init(&in, HEAL_IN_APPROVE);
+        feed(s, &in);
         return 0;
     }
-    struct heal_incident inc;
+    static struct heal_incident inc;
     if (heal_incident_load(h, id, &inc) == 0) {
         snprintf(err, err_size, "incident %s is not waiting for approval (it is %s)", id,
                  heal_incident_state_name(inc.state));
@@ -1669,8 +1551,9 @@ int heal_approve(struct heal *h, const char *id, char *err, size_t err_size)
 int heal_incident_load(struct heal *h, const char *id, struct heal_incident *out)
 {
     for (int i = 0; i < h->nsvcs; i++) {
-        if (h->svcs[i].inc != NULL && strcmp(h->svcs[i].inc->id, id) == 0) {
-            *out = *h->svcs[i].inc;
+        const struct heal_incident *inc = heal_case_last_incident(&h->svcs[i].mc);
+        if (inc != NULL && strcmp(inc->id, id) == 0) {
+            *out = *inc;
             return 0;
         }
     }
@@ -1693,11 +1576,13 @@ static void launch(struct heal *h)
     h->launched = true;
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
-        config_watch(s, now_ms(h));
-        if (s->cfg->supervised) {
+        config_watch(s, heal_now(h));
+        config_tell(s);
+        if (s->cfg->supervised)
             log_open(s);
-            svc_spawn(s, false);
-        }
+        struct heal_input in;
+        input_init(&in, HEAL_IN_LAUNCH);
+        feed(s, &in);
         for (int k = 0; k < s->nchecks; k++)
             uv_timer_start(&s->checks[k].timer, check_timer_cb, s->cfg->start_ms,
                            s->checks[k].cfg->interval_ms);
@@ -1722,10 +1607,10 @@ static void tick_cb(uv_timer_t *t)
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
         proc_sample(s, now);
-        config_watch(s, now);
+        config_watch(s, heal_now(h));
+        config_tell(s);
         resource_detect(s, now);
         disk_detect(s, now);
-        verify(s);
     }
 }
 
@@ -1758,6 +1643,35 @@ static void close_abandoned(struct heal *h)
         PL_WARN(MOD, "closed %d incident(s) left open by the previous run", n);
 }
 
+/* The machine's view of a service, copied from its config. */
+static void case_cfg(const struct heal *h, const struct heal_service_cfg *sc,
+                     struct heal_case_cfg *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->node, sizeof(out->node), "%s", h->a->cfg.name);
+    snprintf(out->service, sizeof(out->service), "%s", sc->name);
+    out->supervised = sc->supervised;
+    out->caps = (struct heal_caps){
+        .can_restart = sc->supervised || sc->restart_cmd.n > 0,
+        .has_isolate = sc->isolate_cmd.n > 0,
+        .has_scale = sc->scale_cmd.n > 0,
+        .has_state_repair = sc->state_repair_cmd.n > 0,
+        .has_config_file = false, /* until a known-good copy exists (HEAL_IN_CONFIG) */
+    };
+    out->stop_signal = sc->stop_signal;
+    out->grace_ms = sc->grace_ms;
+    out->start_ms = sc->start_ms;
+    out->verify_ms = sc->verify_ms;
+    out->command_timeout_ms = PL_MAX(sc->grace_ms, 10000);
+    out->nchecks = sc->nchecks;
+    for (int i = 0; i < sc->nchecks; i++) {
+        out->checks[i].failures = sc->checks[i].failures;
+        out->checks[i].successes = sc->checks[i].successes;
+        out->checks[i].kill_grace_ms = sc->checks[i].kill_grace_ms;
+    }
+    out->policy = sc->policy;
+}
+
 static void svc_init(struct heal *h, struct heal_svc *s, int index)
 {
     uv_loop_t *loop = &h->a->loop;
@@ -1766,13 +1680,13 @@ static void svc_init(struct heal *h, struct heal_svc *s, int index)
     s->index = index;
     s->cfg = &h->cfg.services[index];
     p = &s->cfg->policy;
+    struct heal_case_cfg cc;
+    case_cfg(h, s->cfg, &cc);
+    heal_case_init(&s->mc, &cc);
     s->log_fd = -1;
     s->cpu = -1;
-    uv_timer_init(loop, &s->kill_timer);
-    uv_timer_init(loop, &s->restart_timer);
-    uv_timer_init(loop, &s->approval_timer);
-    s->kill_timer.data = s->restart_timer.data = s->approval_timer.data = s;
-    heal_budget_init(&s->budget);
+    uv_timer_init(loop, &s->deadline);
+    s->deadline.data = s;
     heal_sustain_init(&s->cpu_sustain, p->cpu, p->resource_window_ms);
     heal_sustain_init(&s->mem_sustain, p->memory, p->resource_window_ms);
     heal_trend_init(&s->mem_trend, p->trend_window_ms, p->trend_min_samples, p->trend_min_r2);
@@ -1791,14 +1705,13 @@ static void svc_init(struct heal *h, struct heal_svc *s, int index)
         c->svc = s;
         c->cfg = &s->cfg->checks[i];
         c->index = i;
-        heal_check_state_init(&c->state, c->cfg->failures, c->cfg->successes);
         uv_timer_init(loop, &c->timer);
         uv_timer_init(loop, &c->deadline);
         c->timer.data = c->deadline.data = c;
     }
 }
 
-static int heal_start(struct agent *a, void **state, char *err, size_t err_size)
+int heal_agent_start(struct agent *a, void **state, char *err, size_t err_size)
 {
     struct heal *h = calloc(1, sizeof(*h));
     if (h == NULL) {
@@ -1807,6 +1720,8 @@ static int heal_start(struct agent *a, void **state, char *err, size_t err_size)
     }
     h->a = a;
     h->host_cpu = h->host_mem = -1;
+    h->clock_wall0_ms = wall_ms();
+    h->clock_loop0_ms = now_ms(h);
     int rc = heal_config_parse(a->cfg.root, a->cfg.source, &h->cfg, err, err_size);
     if (rc != 0)
         goto fail_free;
@@ -1818,12 +1733,19 @@ static int heal_start(struct agent *a, void **state, char *err, size_t err_size)
     }
     /* The agent opened the node's one RocksDB; incidents live in its `incidents` family. */
     h->store = a->store_open ? &a->store : NULL;
-    if (h->store != NULL)
+    if (h->store != NULL) {
         close_abandoned(h);
+        rc = heal_writer_new(&a->loop, h->store, writer_done_cb, h, &h->writer);
+        if (rc != 0) {
+            snprintf(err, err_size, "heal: cannot start the incident writer: %s",
+                     uv_strerror(rc));
+            goto fail_config;
+        }
+    }
     rc = http_client_new(&a->loop, &h->http);
     if (rc != 0) {
         snprintf(err, err_size, "heal: cannot start the HTTP client: %s", pl_strerror(rc));
-        goto fail_config;
+        goto fail_writer;
     }
     h->nsvcs = h->cfg.nservices;
     h->svcs = calloc((size_t)(h->nsvcs > 0 ? h->nsvcs : 1), sizeof(*h->svcs));
@@ -1838,7 +1760,6 @@ static int heal_start(struct agent *a, void **state, char *err, size_t err_size)
     host_sample(h);
     for (int i = 0; i < h->nsvcs; i++)
         svc_init(h, &h->svcs[i], i);
-    heal_api_register(h);
     /* The services start on the loop's first turn, once every module has started: a bad
      * config of a later module, or a port it cannot bind, then stops the agent before any
      * service was started. */
@@ -1849,6 +1770,8 @@ static int heal_start(struct agent *a, void **state, char *err, size_t err_size)
 
 fail_http:
     http_client_free(h->http);
+fail_writer:
+    heal_writer_free(h->writer);
 fail_config:
     heal_config_free(&h->cfg);
 fail_free:
@@ -1869,11 +1792,23 @@ static void maybe_stop_done(struct heal *h)
         http_client_free(h->http);
         h->http = NULL;
     }
+    /* Every record queued so far reaches the disk before the agent closes the store. */
+    heal_writer_stop(h->writer);
     PL_INFO(MOD, "stopped");
     done(h->a);
 }
 
-static void heal_stop(struct agent *a, void *state, void (*done)(struct agent *a))
+static void kill_timer_cb(uv_timer_t *t)
+{
+    struct heal_svc *s = t->data;
+    if (s->pid > 0) {
+        PL_WARN(MOD, "grace period over at stop; SIGKILL service=%s pid=%d", s->cfg->name,
+                s->pid);
+        uv_kill(s->pid, SIGKILL);
+    }
+}
+
+void heal_agent_stop(struct agent *a, void *state, void (*done)(struct agent *a))
 {
     (void)a;
     struct heal *h = state;
@@ -1882,21 +1817,20 @@ static void heal_stop(struct agent *a, void *state, void (*done)(struct agent *a
     uv_timer_stop(&h->tick);
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
-        uv_timer_stop(&s->restart_timer);
-        uv_timer_stop(&s->approval_timer);
         uv_timer_stop(&s->metrics.timer);
         for (int k = 0; k < s->nchecks; k++)
             uv_timer_stop(&s->checks[k].timer);
+        /* The machine's deadline timer becomes the stop's SIGKILL timer. */
+        uv_timer_stop(&s->deadline);
         if (s->pid > 0) {
-            s->restart_after_exit = false;
-            s->pstate = HEAL_PROC_RUNNING; /* let svc_stop_process send the signal */
-            svc_stop_process(s);
+            uv_kill(s->pid, s->cfg->stop_signal);
+            uv_timer_start(&s->deadline, kill_timer_cb, s->cfg->grace_ms, 0);
         }
     }
     maybe_stop_done(h);
 }
 
-static void heal_free(struct agent *a, void *state)
+void heal_agent_free(struct agent *a, void *state)
 {
     (void)a;
     struct heal *h = state;
@@ -1913,17 +1847,28 @@ static void heal_free(struct agent *a, void *state)
         cmds_all = c->next;
         free(c);
     }
+    heal_writer_free(h->writer);
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
         /* Only when the agent failed after we started (no stop): leave no orphan behind. */
         if (s->pid > 0)
             kill(s->pid, SIGKILL);
-        if (s->inc != NULL) {
-            heal_incident_event(s->inc, wall_ms(), HEAL_EV_NOTE, HEAL_ACT_NONE, 0,
-                                "the agent stopped while this incident was open");
-            heal_incident_close(s->inc, wall_ms(), "abandoned");
-            save(s, s->inc);
-            free(s->inc);
+        const struct heal_incident *open = heal_case_incident(&s->mc);
+        if (open != NULL && h->store != NULL) {
+            struct heal_incident *inc = malloc(sizeof(*inc));
+            if (inc != NULL) {
+                *inc = *open;
+                heal_incident_event(inc, wall_ms(), HEAL_EV_NOTE, HEAL_ACT_NONE, 0,
+                                    "the agent stopped while this incident was open");
+                heal_incident_close(inc, wall_ms(), "abandoned");
+                struct pl_buf b;
+                pl_buf_init(&b, HEAL_INCIDENT_BYTES_MAX);
+                if (heal_incident_encode(inc, &b) == 0)
+                    pl_store_put(h->store, PL_CF_INCIDENTS, inc->id, strlen(inc->id), b.data,
+                                 b.len);
+                pl_buf_close(&b);
+                free(inc);
+            }
         }
         if (s->log_fd >= 0)
             close(s->log_fd);
@@ -1932,10 +1877,3 @@ static void heal_free(struct agent *a, void *state)
     heal_config_free(&h->cfg);
     free(h);
 }
-
-const struct agent_module heal_module = {
-    .name = "heal",
-    .start = heal_start,
-    .stop = heal_stop,
-    .free = heal_free,
-};

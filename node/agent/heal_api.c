@@ -7,6 +7,7 @@
  *   POST /v1/incidents/ID/approve  lets an action waiting for approval go ahead
  */
 #include "heal_agent.h"
+#include "heal_json.h"
 
 #include "pl_err.h"
 #include "pl_text.h"
@@ -16,109 +17,27 @@
 
 #define INCIDENTS_LIST_MAX 1000
 
-static void add_time(cJSON *o, const char *key, uint64_t ms)
-{
-    if (ms == 0) {
-        cJSON_AddNullToObject(o, key);
-        return;
-    }
-    char t[25];
-    pl_time_format_rfc3339(ms, t);
-    cJSON_AddStringToObject(o, key, t);
-}
-
-cJSON *heal_incident_json(const struct heal_incident *inc)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", inc->id);
-    cJSON_AddStringToObject(o, "node", inc->node);
-    cJSON_AddStringToObject(o, "service", inc->service);
-    cJSON_AddStringToObject(o, "state", heal_incident_state_name(inc->state));
-    cJSON_AddStringToObject(o, "outcome", inc->outcome);
-    cJSON_AddNumberToObject(o, "opened_ms", (double)inc->opened_ms);
-    add_time(o, "opened", inc->opened_ms);
-    cJSON_AddNumberToObject(o, "closed_ms", (double)inc->closed_ms);
-    add_time(o, "closed", inc->closed_ms);
-    cJSON_AddNumberToObject(o, "level", inc->level);
-    cJSON_AddStringToObject(o, "level_name", heal_level_name(inc->level));
-    const struct heal_diagnosis *d = &inc->diag;
-    cJSON *dj = cJSON_AddObjectToObject(o, "diagnosis");
-    cJSON_AddStringToObject(dj, "signal", heal_signal_name(d->signal));
-    cJSON_AddStringToObject(dj, "class", heal_class_name(d->cls));
-    cJSON_AddStringToObject(dj, "cause", heal_cause_name(d->cause));
-    cJSON_AddNumberToObject(dj, "confidence", d->confidence);
-    cJSON_AddNumberToObject(dj, "severity", d->severity);
-    cJSON_AddStringToObject(dj, "summary", d->summary);
-    cJSON *sig = cJSON_AddObjectToObject(dj, "signature");
-    cJSON_AddStringToObject(sig, "class", heal_class_name(d->sig.cls));
-    cJSON_AddStringToObject(sig, "cause", heal_cause_name(d->sig.cause));
-    cJSON_AddStringToObject(sig, "service", d->sig.service);
-    cJSON *ev = cJSON_AddArrayToObject(dj, "evidence");
-    for (uint32_t i = 0; i < d->nevidence && i < HEAL_EVIDENCE_MAX; i++) {
-        const struct heal_evidence *e = &d->evidence[i];
-        cJSON *x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "source", e->source);
-        cJSON_AddStringToObject(x, "metric", e->metric);
-        cJSON_AddNumberToObject(x, "value", e->value);
-        cJSON_AddNumberToObject(x, "threshold", e->threshold);
-        cJSON_AddStringToObject(x, "detail", e->detail);
-        cJSON_AddItemToArray(ev, x);
-    }
-    cJSON *tl = cJSON_AddArrayToObject(o, "timeline");
-    for (uint32_t i = 0; i < inc->nevents && i < HEAL_TIMELINE_MAX; i++) {
-        const struct heal_event *e = &inc->events[i];
-        cJSON *x = cJSON_CreateObject();
-        cJSON_AddNumberToObject(x, "t_ms", (double)e->t_ms);
-        add_time(x, "time", e->t_ms);
-        cJSON_AddStringToObject(x, "kind", heal_event_kind_name(e->kind));
-        cJSON_AddStringToObject(x, "action", heal_action_name(e->action));
-        cJSON_AddNumberToObject(x, "result", e->result);
-        cJSON_AddStringToObject(x, "result_name", e->result ? pl_err_name(e->result) : "ok");
-        cJSON_AddStringToObject(x, "detail", e->detail);
-        cJSON_AddItemToArray(tl, x);
-    }
-    cJSON_AddNumberToObject(o, "dropped_events", inc->dropped);
-    return o;
-}
-
-static const char *pstate_name(enum heal_proc_state p)
-{
-    switch (p) {
-    case HEAL_PROC_RUNNING:
-        return "running";
-    case HEAL_PROC_STOPPING:
-        return "stopping";
-    case HEAL_PROC_EXITED:
-        return "exited";
-    case HEAL_PROC_BACKOFF:
-        return "backoff";
-    case HEAL_PROC_WAITING:
-        return "waiting";
-    default:
-        return "none";
-    }
-}
-
-cJSON *heal_svc_json(const struct heal_svc *s)
+static cJSON *heal_svc_json(const struct heal_svc *s)
 {
     static const char *const types[] = {"http", "tcp", "exec"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", s->cfg->name);
     cJSON_AddStringToObject(o, "type", s->cfg->supervised ? "supervised" : "external");
-    cJSON_AddStringToObject(o, "process", s->cfg->supervised ? pstate_name(s->pstate) : "external");
+    const struct heal_case *mc = &s->mc;
+    cJSON_AddStringToObject(o, "process", s->cfg->supervised ? heal_proc_name(mc->proc) : "external");
+    cJSON_AddStringToObject(o, "healing", heal_phase_name(mc->phase));
     cJSON_AddNumberToObject(o, "pid", s->pid);
-    cJSON_AddBoolToObject(o, "healthy", s->healthy);
-    cJSON_AddNumberToObject(o, "starts", (double)s->start_count);
+    cJSON_AddBoolToObject(o, "healthy", mc->healthy);
+    cJSON_AddNumberToObject(o, "starts", (double)mc->start_count);
     cJSON_AddNumberToObject(o, "restarts_in_window",
-                            heal_budget_in_window(&s->budget, &s->cfg->policy,
-                                                  uv_now(&s->h->a->loop)));
-    cJSON_AddBoolToObject(o, "crash_loop", s->budget.backoff_step > 0);
+                            heal_budget_in_window(&mc->budget, &s->cfg->policy, heal_now(s->h)));
+    cJSON_AddBoolToObject(o, "crash_loop", mc->budget.backoff_step > 0);
     cJSON_AddNumberToObject(o, "last_exit_status", (double)s->last_exit_status);
     cJSON_AddNumberToObject(o, "last_term_signal", s->last_term_signal);
-    cJSON_AddNumberToObject(o, "incidents", s->incidents_opened);
-    cJSON_AddBoolToObject(o, "acting", s->action_running);
-    if (s->inc != NULL)
-        cJSON_AddStringToObject(o, "open_incident", s->inc->id);
+    cJSON_AddNumberToObject(o, "incidents", mc->incidents_opened);
+    cJSON_AddBoolToObject(o, "acting", mc->phase == HEAL_PHASE_ACTING);
+    if (heal_case_incident(mc) != NULL)
+        cJSON_AddStringToObject(o, "open_incident", heal_case_incident(mc)->id);
     else
         cJSON_AddNullToObject(o, "open_incident");
     cJSON *checks = cJSON_AddArrayToObject(o, "checks");
@@ -126,15 +45,15 @@ cJSON *heal_svc_json(const struct heal_svc *s)
         const struct heal_check_rt *c = &s->checks[i];
         cJSON *x = cJSON_CreateObject();
         cJSON_AddStringToObject(x, "type", types[c->cfg->type]);
-        cJSON_AddBoolToObject(x, "healthy", c->state.healthy);
+        cJSON_AddBoolToObject(x, "healthy", mc->checks[i].healthy);
         if (c->ever_ran)
             cJSON_AddBoolToObject(x, "last_ok", c->last_ok);
         else
             cJSON_AddNullToObject(x, "last_ok");
-        add_time(x, "last_time", c->last_t_wall_ms);
+        heal_json_add_time(x, "last_time", c->last_t_wall_ms);
         cJSON_AddNumberToObject(x, "last_elapsed_ms", (double)c->last_elapsed_ms);
         cJSON_AddStringToObject(x, "last_detail", c->last_detail);
-        cJSON_AddNumberToObject(x, "consecutive_failures", c->state.consecutive_failures);
+        cJSON_AddNumberToObject(x, "consecutive_failures", mc->checks[i].consecutive_failures);
         cJSON_AddItemToArray(checks, x);
     }
     cJSON *m = cJSON_AddObjectToObject(o, "metrics");
@@ -211,9 +130,18 @@ static void api_incidents(struct api_call *call, void *data)
     bool only_open = query_flag(call->req->query, "open");
     cJSON *doc = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(doc, "incidents");
-    static struct heal_incident inc;
     int n = 0;
-    if (h->store != NULL) {
+    if (only_open) {
+        /* The open ones are in memory, one at most per service: no scan of the store. */
+        for (int i = 0; i < h->nsvcs; i++) {
+            const struct heal_incident *inc = heal_case_incident(&h->svcs[i].mc);
+            if (inc != NULL) {
+                cJSON_AddItemToArray(arr, heal_incident_json(inc));
+                n++;
+            }
+        }
+    } else if (h->store != NULL) {
+        static struct heal_incident inc;
         struct pl_store_iter it;
         pl_store_iter_init(h->store, &it, PL_CF_INCIDENTS);
         /* Newest first while collecting, so the bound keeps the recent ones. */
@@ -222,8 +150,6 @@ static void api_incidents(struct api_call *call, void *data)
             size_t len;
             const uint8_t *v = pl_store_iter_value(&it, &len);
             if (heal_incident_decode(v, len, &inc) != 0)
-                continue;
-            if (only_open && inc.state == HEAL_INC_CLOSED)
                 continue;
             cJSON_InsertItemInArray(arr, 0, heal_incident_json(&inc));
             n++;
@@ -278,11 +204,24 @@ static void api_incident(struct api_call *call, void *data)
     api_reply_json(call, 200, heal_incident_json(&inc));
 }
 
-void heal_api_register(struct heal *h)
+static int heal_start(struct agent *a, void **state, char *err, size_t err_size)
 {
-    struct api *api = &h->a->api;
+    int rc = heal_agent_start(a, state, err, err_size);
+    if (rc != 0)
+        return rc;
+    struct heal *h = *state;
+    struct api *api = &a->api;
     api_route_add(api, "GET", "/v1/services", api_services, h);
     api_route_add(api, "GET", "/v1/incidents", api_incidents, h);
     api_route_add(api, "GET", "/v1/incidents/*", api_incident, h);
     api_route_add(api, "POST", "/v1/incidents/*", api_incident, h);
+    return 0;
 }
+
+/* The module's table entry (agent.c): the shell's life plus these routes. */
+const struct agent_module heal_module = {
+    .name = "heal",
+    .start = heal_start,
+    .stop = heal_agent_stop,
+    .free = heal_agent_free,
+};

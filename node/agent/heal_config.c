@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int fail(const struct config_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -112,12 +113,42 @@ static int check_url(const struct config_ctx *c, const char *path, const char *u
     return 0;
 }
 
+/* A relative command with a slash ("build/platelet") is relative to the config file's
+ * folder when no cwd is given, so a config works whichever folder the agent starts in;
+ * with a cwd it is relative to the cwd, as exec would see it. */
+static int resolve_command(const struct config_ctx *c, const char *path,
+                           struct heal_service_cfg *s)
+{
+    const char *cmd = s->argv.v[0];
+    if (cmd[0] == '/' || strchr(cmd, '/') == NULL || s->cwd[0] != '\0')
+        return 0;
+    const char *slash = strrchr(c->source, '/');
+    char dir[PATH_MAX];
+    if (strcmp(c->source, "flags") == 0 || slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - c->source), c->source);
+    /* Absolute now: the agent's folder could change, the file's place does not. A missing
+     * file is not refused here; the start fails and is retried like any crash. */
+    char cwd[PATH_MAX] = "";
+    if (dir[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
+        return fail(c, "%s.command: cannot resolve '%s': %s", path, cmd, strerror(errno));
+    char joined[PATH_MAX * 3];
+    snprintf(joined, sizeof(joined), "%s%s%s/%s", cwd, cwd[0] ? "/" : "", dir, cmd);
+    char *copy = strdup(joined);
+    if (copy == NULL)
+        return fail(c, "%s.command: out of memory", path);
+    free(s->argv.v[0]);
+    s->argv.v[0] = copy;
+    return 0;
+}
+
 static int parse_check(const struct config_ctx *c, const cJSON *o, const char *path,
                        struct heal_check_cfg *k)
 {
     static const char *const known[] = {"type",     "url",         "method",   "status",
                                         "address",  "command",     "timeout_ms", "interval_ms",
-                                        "failures", "successes",   NULL};
+                                        "failures", "successes",   "kill_grace_ms", NULL};
     int rc;
     if (!cJSON_IsObject(o))
         return fail(c, "%s: expected an object", path);
@@ -177,6 +208,9 @@ static int parse_check(const struct config_ctx *c, const cJSON *o, const char *p
     if ((rc = config_get_u64(c, o, path, "successes", 1, 1000, &u)) != 0)
         return rc;
     k->successes = (uint32_t)u;
+    k->kill_grace_ms = 1000;
+    if ((rc = config_get_u64(c, o, path, "kill_grace_ms", 0, 600000, &k->kill_grace_ms)) != 0)
+        return rc;
     return 0;
 }
 
@@ -411,6 +445,8 @@ static int parse_service(const struct config_ctx *c, const cJSON *o, const char 
     }
     if ((rc = parse_env(c, o, path, &s->env)) != 0 ||
         (rc = config_get_str(c, o, path, "cwd", s->cwd, sizeof(s->cwd))) != 0)
+        return rc;
+    if (s->supervised && (rc = resolve_command(c, path, s)) != 0)
         return rc;
     char sig[16] = "";
     if ((rc = config_get_str(c, o, path, "stop_signal", sig, sizeof(sig))) != 0)

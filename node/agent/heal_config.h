@@ -12,7 +12,7 @@
  *     "log": {"max_bytes": 1048576, "keep": 3},
  *     "checks": [{"type": "http", "url": "http://127.0.0.1:8080/health", "method": "GET",
  *                 "status": 200, "timeout_ms": 1000, "interval_ms": 2000,
- *                 "failures": 3, "successes": 1},
+ *                 "failures": 3, "successes": 1, "kill_grace_ms": 1000},
  *                {"type": "tcp", "address": "127.0.0.1:8080"},
  *                {"type": "exec", "command": ["sh", "-c", "test -f /run/ok"]}],
  *     "metrics": {"url": "http://127.0.0.1:8080/metrics", "interval_ms": 1000,
@@ -62,6 +62,8 @@ struct heal_check_cfg {
     uint64_t interval_ms;     /* default 2000 */
     uint32_t failures;        /* default 3 */
     uint32_t successes;       /* default 1 */
+    uint64_t kill_grace_ms;   /* stop grace when this check found the process hung (1000;
+                                 Kubernetes' probe-level terminationGracePeriodSeconds) */
 };
 
 struct heal_metrics_cfg {

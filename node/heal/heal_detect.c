@@ -9,40 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-/* ---- checks ---- */
-
-void heal_check_state_init(struct heal_check_state *s, uint32_t failures_needed,
-                           uint32_t successes_needed)
-{
-    PL_ASSERT(failures_needed >= 1 && successes_needed >= 1);
-    memset(s, 0, sizeof(*s));
-    s->failures_needed = failures_needed;
-    s->successes_needed = successes_needed;
-    s->healthy = true;
-}
-
-int heal_check_state_feed(struct heal_check_state *s, bool ok)
-{
-    if (ok) {
-        s->consecutive_failures = 0;
-        if (s->consecutive_successes < UINT32_MAX)
-            s->consecutive_successes++;
-        if (!s->healthy && s->consecutive_successes >= s->successes_needed) {
-            s->healthy = true;
-            return 1;
-        }
-        return 0;
-    }
-    s->consecutive_successes = 0;
-    if (s->consecutive_failures < UINT32_MAX)
-        s->consecutive_failures++;
-    if (s->healthy && s->consecutive_failures >= s->failures_needed) {
-        s->healthy = false;
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- error rate ---- */
 
 void heal_rate_init(struct heal_rate_detector *d, uint64_t window_ms, double threshold,

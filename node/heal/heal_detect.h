@@ -3,8 +3,6 @@
  * into verdicts. Nothing here reads a clock or does I/O; every sample carries the caller's
  * `now_ms` (monotonic). Part of `heal_core`.
  *
- * - heal_check_state: consecutive failures before unhealthy, successes before healthy
- *   (Kubernetes' failureThreshold/successThreshold).
  * - heal_rate_detector: error rate from cumulative counters (total and errors) over a
  *   sliding window; a counter going down (the process restarted) restarts the window.
  * - heal_latency_detector: p95 against an EWMA baseline, or an absolute bound; the baseline
@@ -18,22 +16,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-
-/* ---- checks ---- */
-
-struct heal_check_state {
-    uint32_t failures_needed;  /* consecutive failures to become unhealthy (>= 1) */
-    uint32_t successes_needed; /* consecutive successes to become healthy again (>= 1) */
-    uint32_t consecutive_failures;
-    uint32_t consecutive_successes;
-    bool healthy; /* starts healthy */
-};
-
-void heal_check_state_init(struct heal_check_state *s, uint32_t failures_needed,
-                           uint32_t successes_needed);
-/* Feeds one result; returns +1 when it just became healthy, -1 when it just became
- * unhealthy, 0 when nothing changed. */
-int heal_check_state_feed(struct heal_check_state *s, bool ok);
 
 /* ---- error rate ---- */
 

@@ -34,8 +34,9 @@
  *      healing: past the plan's end, restarts go on under the capped back-off while the
  *      incident stays open and escalated.
  *   4. A new failure while an action is being verified is acted on at once.
- *   5. Restarts never exceed the budget per window; escalation levels only rise within an
- *      incident; every incident ends closed with an outcome.
+ *   5. Restarts at once never exceed the budget per window (past it each waits its back-off
+ *      delay); escalation levels only rise within an incident; every incident ends closed
+ *      with an outcome (healed, recovered, stopped, abandoned).
  *   6. A start that fails is retried with back-off as a crash is.
  *   7. A process that stopped answering its checks is stopped with the check's short
  *      kill grace, not the full stop grace.
@@ -229,9 +230,10 @@ struct heal_case {
 void heal_case_init(struct heal_case *c, const struct heal_case_cfg *cfg);
 
 /*
- * Feeds one input. `out` is overwritten and stays valid until the next call. Returns 0,
- * or PL_EINVAL for an input that names no such check or carries an unknown kind (the
- * case is then unchanged and out is empty but for the deadline).
+ * Feeds one input. `out` is overwritten and stays valid until the next call. Returns 0;
+ * PL_EMALFORMED for an input that names no such check or carries an unknown kind or
+ * signal (the case is then unchanged and out is empty but for the deadline); PL_ESTATE
+ * for an approval when no action waits for one.
  */
 int heal_step(struct heal_case *c, const struct heal_input *in, struct heal_outputs *out);
 

@@ -19,6 +19,7 @@
 #include "heal_detect.h"
 #include "heal_diag.h"
 #include "heal_incident.h"
+#include "heal_machine.h"
 #include "heal_policy.h"
 
 static void test_policy_defaults(void **state)
