@@ -38,6 +38,7 @@ static const struct command commands[] = {
     {"audit", cmd_audit, "export the audit trail and verify it offline"},
     {"bench", cmd_bench, "benchmarks (bench ledger, ...)"},
     {"services", cmd_services, "the supervised and checked services of an agent"},
+    {"service", cmd_service, "stop or start one service (no healing while stopped)"},
     {"incidents", cmd_incidents, "healing incidents (--open for the open ones)"},
     {"incident", cmd_incident, "one incident with its diagnosis and timeline"},
     {"approve", cmd_approve, "approve an action that waits for a human"},

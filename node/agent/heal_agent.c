@@ -1519,6 +1519,28 @@ static void act(struct heal_svc *s, const struct heal_output *o)
     }
 }
 
+/* ---- operator stop and start (the API's POST) ---- */
+
+int heal_service_control(struct heal *h, const char *name, bool stop, char *err, size_t err_size)
+{
+    for (int i = 0; i < h->nsvcs; i++) {
+        struct heal_svc *s = &h->svcs[i];
+        if (strcmp(s->cfg->name, name) != 0)
+            continue;
+        if (halting(h)) {
+            snprintf(err, err_size, "the agent is stopping");
+            return PL_ESTATE;
+        }
+        PL_INFO(MOD, "operator %s service=%s", stop ? "stop" : "start", name);
+        struct heal_input in;
+        input_init(&in, stop ? HEAL_IN_STOP : HEAL_IN_START);
+        feed(s, &in);
+        return 0;
+    }
+    snprintf(err, err_size, "no service %s", name);
+    return PL_ENOTFOUND;
+}
+
 /* ---- approval (the API's POST) ---- */
 
 int heal_approve(struct heal *h, const char *id, char *err, size_t err_size)

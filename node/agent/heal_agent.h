@@ -153,6 +153,9 @@ void heal_agent_free(struct agent *a, void *state);
 
 /* heal_agent.c, for the API */
 int heal_approve(struct heal *h, const char *id, char *err, size_t err_size);
+/* An operator stops a service (no healing until started again) or starts it. */
+int heal_service_control(struct heal *h, const char *name, bool stop, char *err,
+                         size_t err_size);
 /* Loads one incident from the store (open ones from memory first). */
 int heal_incident_load(struct heal *h, const char *id, struct heal_incident *out);
 /* The machine's clock now. */

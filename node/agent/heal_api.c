@@ -5,6 +5,8 @@
  *   GET  /v1/incidents[?open=1]   incident records, newest last
  *   GET  /v1/incidents/ID         one record with its timeline
  *   POST /v1/incidents/ID/approve  lets an action waiting for approval go ahead
+ *   POST /v1/services/NAME/stop    an operator stops a service: no healing until ...
+ *   POST /v1/services/NAME/start   ... it is started again
  */
 #include "heal_agent.h"
 #include "heal_json.h"
@@ -112,6 +114,33 @@ static void api_services(struct api_call *call, void *data)
     api_reply_json(call, 200, doc);
 }
 
+static void api_service_control(struct api_call *call, void *data)
+{
+    struct heal *h = data;
+    const char *tail = api_path_tail(call, "/v1/services/*");
+    const char *slash = strrchr(tail, '/');
+    char name[sizeof(((struct heal_service_cfg *)0)->name)];
+    size_t n = slash ? (size_t)(slash - tail) : 0;
+    bool stop = slash != NULL && strcmp(slash, "/stop") == 0;
+    if (n == 0 || n >= sizeof(name) || (!stop && (slash == NULL || strcmp(slash, "/start") != 0))) {
+        api_reply_error(call, 404, "expected POST /v1/services/NAME/stop or /start");
+        return;
+    }
+    memcpy(name, tail, n);
+    name[n] = '\0';
+    char err[160];
+    int rc = heal_service_control(h, name, stop, err, sizeof(err));
+    if (rc != 0) {
+        api_reply_error(call, rc == PL_ENOTFOUND ? 404 : 409, "%s", err);
+        return;
+    }
+    for (int i = 0; i < h->nsvcs; i++)
+        if (strcmp(h->svcs[i].cfg->name, name) == 0) {
+            api_reply_json(call, 200, heal_svc_json(&h->svcs[i]));
+            return;
+        }
+}
+
 static bool query_flag(const char *query, const char *key)
 {
     size_t n = strlen(key);
@@ -215,6 +244,7 @@ static int heal_start(struct agent *a, void **state, char *err, size_t err_size)
     api_route_add(api, "GET", "/v1/incidents", api_incidents, h);
     api_route_add(api, "GET", "/v1/incidents/*", api_incident, h);
     api_route_add(api, "POST", "/v1/incidents/*", api_incident, h);
+    api_route_add(api, "POST", "/v1/services/*", api_service_control, h);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
- * The healing commands: `platelet services`, `platelet incidents`, `platelet incident ID`
- * and `platelet approve ID`. Each asks a running agent's API (heal_api.c).
+ * The healing commands: `platelet services`, `platelet service stop|start NAME`,
+ * `platelet incidents`, `platelet incident ID` and `platelet approve ID`. Each asks a
+ * running agent's API (heal_api.c).
  */
 #include "api_client.h"
 #include "pl_err.h"
@@ -42,6 +43,33 @@ int cmd_services(int argc, char **argv)
         return rc == 1 ? 0 : rc;
     return api_client_run(cmd, api_client_addr(api), "GET", "/v1/services", NULL, json,
                           print_services);
+}
+
+static void print_service(const cJSON *s)
+{
+    printf("%s: process %s, healing %s\n", json_str(s, "name"), json_str(s, "process"),
+           json_str(s, "healing"));
+}
+
+int cmd_service(int argc, char **argv)
+{
+    static const char cmd[] = "platelet service";
+    static const char usage[] = "platelet service stop|start NAME [--api A] [--json]";
+    const char *api = NULL;
+    bool json = false;
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
+    struct cli_args args;
+    int rc = cli_parse(cmd, usage, flags, argc, argv, 2, 2, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    const char *verb = args.pos[0], *name = args.pos[1];
+    if (strcmp(verb, "stop") != 0 && strcmp(verb, "start") != 0)
+        return cli_fail(cmd, "'%s': expected stop or start (usage: %s)", verb, usage);
+    if (strlen(name) > 63 || strpbrk(name, "/?#% ") != NULL)
+        return cli_fail(cmd, "'%s' is not a service name", name);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/services/%s/%s", name, verb);
+    return api_client_run(cmd, api_client_addr(api), "POST", path, "{}", json, print_service);
 }
 
 static void print_incident_row(const cJSON *i)

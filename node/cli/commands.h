@@ -25,6 +25,7 @@ int cmd_ledger(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_services(int argc, char **argv);
+int cmd_service(int argc, char **argv);
 int cmd_incidents(int argc, char **argv);
 int cmd_incident(int argc, char **argv);
 int cmd_approve(int argc, char **argv);

@@ -60,4 +60,19 @@ pid3=$(svc_is "s['pid']")
 curl -sf --max-time 2 "$(sample_url /health)" >/dev/null || fail "not answering at the end"
 all_healed() { incidents | json "all(i['outcome'] == 'healed' for i in d['incidents'])"; }
 wait_for 30 "every incident healed" all_healed
-echo "ok: crash, hang right after, error burst: each healed (pids $pid0 $pid1 $pid2 $pid3)"
+
+# 4. An operator stop is not a failure: the process goes, no incident opens for its exit
+# (the machine decides in the same step that handles the exit), until it is started again.
+n_before=$(incidents | json "len(d['incidents'])")
+"$PLATELET" service stop web --api "$API" | grep -q "web: process" || fail "service stop failed"
+wait_for 20 "the stopped process gone" svc_is "s['pid'] == 0 and s['process'] == 'down'"
+[ "$(incidents | json "len(d['incidents'])")" = "$n_before" ] ||
+    fail "stopping the service opened an incident: $(incidents)"
+svc_is "s['healing'] == 'idle' and s['open_incident'] is None" >/dev/null ||
+    fail "a stopped service is being healed: $(services)"
+if "$PLATELET" service restart web --api "$API" 2>/dev/null; then fail "a bad verb was accepted"; fi
+"$PLATELET" service start web --api "$API" >/dev/null || fail "service start failed"
+wait_for 20 "the service back" svc_is "s['healthy'] and s['pid'] > 0"
+echo "ok: crash, hang right after, error burst: each healed (pids $pid0 $pid1 $pid2 $pid3);" \
+    "operator stop and start"
+
