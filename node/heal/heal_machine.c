@@ -15,10 +15,13 @@
 #include "pl_err.h"
 #include "pl_rand.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+static_assert(48 + 1 + 13 + 1 + 20 < HEAL_INCIDENT_ID_MAX, "an incident id always fits");
 
 /* ---- names ---- */
 
@@ -374,7 +377,8 @@ static void open_incident(struct step *st, struct heal_signal *sig)
     struct heal_case *c = st->c;
     const struct heal_policy *p = &c->cfg.policy;
     char id[HEAL_INCIDENT_ID_MAX];
-    snprintf(id, sizeof(id), "%s-%013" PRIu64 "-%" PRIu64, c->cfg.node, st->now, st->in->seq);
+    /* 48 + 1 + 13 + 1 + 20 digits fit HEAL_INCIDENT_ID_MAX whatever the node's name. */
+    snprintf(id, sizeof(id), "%.48s-%013" PRIu64 "-%" PRIu64, c->cfg.node, st->now, st->in->seq);
     sig->restarts_in_window = heal_budget_in_window(&c->budget, p, st->now);
     sig->crash_loop = c->budget.backoff_step > 0 || sig->restarts_in_window >= p->restart_budget;
     sig->config_drifted = c->drifted;
@@ -382,7 +386,7 @@ static void open_incident(struct step *st, struct heal_signal *sig)
     struct heal_diagnosis d;
     heal_diagnose(sig, c->cfg.service, &d);
     if (heal_incident_open(&c->inc, id, c->cfg.node, c->cfg.service, st->now) != 0) {
-        /* Names are bounded by the config; a node name too long for an id is a bug. */
+        /* The id fits by construction and names are bounded by the config. */
         PL_NEVER(true);
         return;
     }

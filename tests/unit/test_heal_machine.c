@@ -395,6 +395,22 @@ static void test_command_retry(void **state)
     assert_string_equal(heal_case_last_incident(&r.c)->outcome, "healed");
 }
 
+/* The longest names the config allows still make an incident. */
+static void test_long_names(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r, 0, true);
+    memset(r.c.cfg.node, 'n', sizeof(r.c.cfg.node) - 1);
+    memset(r.c.cfg.service, 's', sizeof(r.c.cfg.service) - 1);
+    r.seq = UINT64_MAX - 10;
+    feed(&r, HEAL_IN_LAUNCH);
+    feed(&r, HEAL_IN_STARTED);
+    exited(&r, 1, 0);
+    assert_non_null(heal_case_incident(&r.c));
+    assert_int_equal(strlen(heal_case_incident(&r.c)->node), sizeof(r.c.cfg.node) - 1);
+}
+
 static void test_malformed_inputs(void **state)
 {
     (void)state;
@@ -466,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_escalation_keeps_healing),
         cmocka_unit_test(test_operator_stop_start),
         cmocka_unit_test(test_command_retry),
+        cmocka_unit_test(test_long_names),
         cmocka_unit_test(test_malformed_inputs),
         cmocka_unit_test(test_deterministic),
     };
