@@ -1,0 +1,765 @@
+/*
+ * The swarm's replicated state machine (swarm.h): table-driven canonical codecs for the
+ * entry bodies, a total apply, and the incremental multiset state hash.
+ */
+#include "swarm.h"
+
+#include "pl_assert.h"
+#include "pl_err.h"
+#include "pl_mp.h"
+
+#include <assert.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- names ---- */
+
+static const char *const kind_names[SWARM_K_COUNT] = {
+    "", "member_event", "incident", "decision", "action_result", "approval", "placement"};
+
+const char *swarm_kind_name(enum swarm_kind k)
+{
+    return (unsigned)k < SWARM_K_COUNT ? kind_names[k] : "";
+}
+
+enum swarm_kind swarm_kind_parse(const char *kind, size_t len)
+{
+    for (int k = 1; k < SWARM_K_COUNT; k++)
+        if (strlen(kind_names[k]) == len && memcmp(kind_names[k], kind, len) == 0)
+            return (enum swarm_kind)k;
+    return SWARM_K_FOREIGN;
+}
+
+static const char *const member_names[SWARM_MEMBER_STATUS_COUNT] = {"alive", "dead", "left"};
+static const char *const decision_names[SWARM_DECISION_STATE_COUNT] = {"pending", "waiting",
+                                                                        "done", "failed"};
+static const char *const outcome_names[SWARM_OUTCOME_COUNT] = {"applied", "duplicate",
+                                                               "foreign", "rejected"};
+
+const char *swarm_member_status_name(enum swarm_member_status s)
+{
+    return (unsigned)s < SWARM_MEMBER_STATUS_COUNT ? member_names[s] : "unknown";
+}
+
+const char *swarm_decision_state_name(enum swarm_decision_state s)
+{
+    return (unsigned)s < SWARM_DECISION_STATE_COUNT ? decision_names[s] : "unknown";
+}
+
+const char *swarm_outcome_name(enum swarm_outcome o)
+{
+    return (unsigned)o < SWARM_OUTCOME_COUNT ? outcome_names[o] : "unknown";
+}
+
+/* ---- table-driven codecs ---- */
+
+/* F_ENUM fields are enums read and written as int. */
+static_assert(sizeof(enum swarm_member_status) == sizeof(int), "enums are ints here");
+
+enum ftype { F_STR, F_U64, F_U32, F_U8, F_I32, F_ENUM };
+
+struct field {
+    const char *key;
+    enum ftype type;
+    size_t off;
+    size_t size;                /* F_STR: the buffer; F_U8: the largest value + 1 */
+    const char *const *names;   /* F_ENUM: value names (stored as an int) */
+    int nnames;
+};
+
+#define FSTR(T, k) {#k, F_STR, offsetof(T, k), sizeof(((T *)0)->k), NULL, 0}
+#define FU64(T, k) {#k, F_U64, offsetof(T, k), 0, NULL, 0}
+#define FU32(T, k) {#k, F_U32, offsetof(T, k), 0, NULL, 0}
+#define FU8(T, k, max) {#k, F_U8, offsetof(T, k), (max), NULL, 0}
+#define FI32(T, k) {#k, F_I32, offsetof(T, k), 0, NULL, 0}
+
+static const struct field member_fields[] = {
+    FSTR(struct swarm_member_event, node),
+    {"event", F_ENUM, offsetof(struct swarm_member_event, status), 0, member_names,
+     SWARM_MEMBER_STATUS_COUNT},
+    {"inc", F_U64, offsetof(struct swarm_member_event, incarnation), 0, NULL, 0},
+};
+
+/* Bounds of the healing machine's enums (heal_incident.h, heal_policy.h, heal_diag.h):
+ * generous, since they only grow; what matters is that every node bounds alike. */
+#define ENUM_BOUND 64
+
+static const struct field incident_fields[] = {
+    FSTR(struct swarm_incident_event, node),  FSTR(struct swarm_incident_event, id),
+    FU32(struct swarm_incident_event, seq),   FSTR(struct swarm_incident_event, service),
+    FU8(struct swarm_incident_event, event, ENUM_BOUND),
+    FU8(struct swarm_incident_event, action, ENUM_BOUND),
+    FI32(struct swarm_incident_event, result),
+    FU8(struct swarm_incident_event, level, 6),
+    FU8(struct swarm_incident_event, cls, ENUM_BOUND),
+    FU8(struct swarm_incident_event, cause, ENUM_BOUND),
+    FU8(struct swarm_incident_event, signal, ENUM_BOUND),
+    FSTR(struct swarm_incident_event, outcome), FU64(struct swarm_incident_event, t_ms),
+    FSTR(struct swarm_incident_event, detail),
+};
+
+static const struct field decision_fields[] = {
+    FSTR(struct swarm_decision_body, node),     FSTR(struct swarm_decision_body, service),
+    FU8(struct swarm_decision_body, action, ENUM_BOUND),
+    FSTR(struct swarm_decision_body, incident), FSTR(struct swarm_decision_body, reason),
+};
+
+static const struct field result_fields[] = {
+    FU64(struct swarm_action_result, decision), FSTR(struct swarm_action_result, node),
+    FI32(struct swarm_action_result, result),   FSTR(struct swarm_action_result, detail),
+};
+
+static const struct field approval_fields[] = {
+    FU64(struct swarm_approval, decision),
+    FSTR(struct swarm_approval, by),
+};
+
+static const struct field placement_fields[] = {
+    FSTR(struct swarm_placement_body, service),
+    FSTR(struct swarm_placement_body, node),
+};
+
+#define NFIELDS(t) ((int)(sizeof(t) / sizeof((t)[0])))
+
+static int encode_fields(const struct field *f, int n, const void *b, struct pl_buf *out)
+{
+    const char *base = b;
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, out);
+    pl_mp_map(&w, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        const void *p = base + f[i].off;
+        pl_mp_str(&w, f[i].key);
+        switch (f[i].type) {
+        case F_STR:
+            pl_mp_str(&w, p);
+            break;
+        case F_U64:
+            pl_mp_uint(&w, *(const uint64_t *)p);
+            break;
+        case F_U32:
+            pl_mp_uint(&w, *(const uint32_t *)p);
+            break;
+        case F_U8:
+            pl_mp_uint(&w, *(const uint8_t *)p);
+            break;
+        case F_I32:
+            pl_mp_int(&w, *(const int32_t *)p);
+            break;
+        case F_ENUM: {
+            int v = *(const int *)p;
+            if (v < 0 || v >= f[i].nnames)
+                return PL_EMALFORMED;
+            pl_mp_str(&w, f[i].names[v]);
+            break;
+        }
+        }
+    }
+    return w.err;
+}
+
+static int decode_field(const struct field *f, const msgpack_object *m, void *b)
+{
+    char *p = (char *)b + f->off;
+    uint64_t u;
+    int64_t i;
+    int rc;
+    switch (f->type) {
+    case F_STR:
+        return pl_mp_get_cstr(m, f->key, p, f->size);
+    case F_U64:
+        return pl_mp_get_u64(m, f->key, (uint64_t *)(void *)p);
+    case F_U32:
+        if ((rc = pl_mp_get_u64(m, f->key, &u)) != 0)
+            return rc;
+        if (u > UINT32_MAX)
+            return PL_EMALFORMED;
+        *(uint32_t *)(void *)p = (uint32_t)u;
+        return 0;
+    case F_U8:
+        if ((rc = pl_mp_get_u64(m, f->key, &u)) != 0)
+            return rc;
+        if (u >= f->size)
+            return PL_EMALFORMED;
+        *(uint8_t *)p = (uint8_t)u;
+        return 0;
+    case F_I32:
+        if ((rc = pl_mp_get_i64(m, f->key, &i)) != 0)
+            return rc;
+        if (i < INT32_MIN || i > INT32_MAX)
+            return PL_EMALFORMED;
+        *(int32_t *)(void *)p = (int32_t)i;
+        return 0;
+    case F_ENUM: {
+        char name[32];
+        if ((rc = pl_mp_get_cstr(m, f->key, name, sizeof(name))) != 0)
+            return rc;
+        for (int k = 0; k < f->nnames; k++) {
+            if (strcmp(name, f->names[k]) == 0) {
+                *(int *)(void *)p = k;
+                return 0;
+            }
+        }
+        return PL_EMALFORMED;
+    }
+    }
+    return PL_EMALFORMED;
+}
+
+/* Decodes, then re-encodes and compares: only the canonical bytes of a body are accepted,
+ * so one body has one meaning and one hash on every node. */
+static int decode_fields(const struct field *f, int n, const uint8_t *p, size_t len, void *b,
+                         size_t b_size)
+{
+    if (len > SWARM_BODY_BYTES_MAX)
+        return PL_ETOOBIG;
+    msgpack_unpacked u;
+    int rc = pl_mp_parse(p, len, &u);
+    if (rc != 0)
+        return rc;
+    memset(b, 0, b_size);
+    if (u.data.type != MSGPACK_OBJECT_MAP || u.data.via.map.size != (uint32_t)n)
+        rc = PL_EMALFORMED;
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = decode_field(&f[i], &u.data, b);
+    msgpack_unpacked_destroy(&u);
+    if (rc != 0)
+        return rc == PL_ETOOBIG ? PL_EMALFORMED : rc;
+    struct pl_buf again;
+    pl_buf_init(&again, SWARM_BODY_BYTES_MAX);
+    rc = encode_fields(f, n, b, &again);
+    if (rc == 0 && (again.len != len || memcmp(again.data, p, len) != 0))
+        rc = PL_EMALFORMED;
+    pl_buf_close(&again);
+    return rc;
+}
+
+#define CODEC(name, T, table)                                                                  \
+    int swarm_##name##_encode(const T *b, struct pl_buf *out)                                  \
+    {                                                                                          \
+        return encode_fields(table, NFIELDS(table), b, out);                                   \
+    }                                                                                          \
+    int swarm_##name##_decode(const uint8_t *p, size_t n, T *b)                                \
+    {                                                                                          \
+        return decode_fields(table, NFIELDS(table), p, n, b, sizeof(*b));                      \
+    }
+
+CODEC(member_event, struct swarm_member_event, member_fields)
+CODEC(incident_event, struct swarm_incident_event, incident_fields)
+CODEC(decision, struct swarm_decision_body, decision_fields)
+CODEC(action_result, struct swarm_action_result, result_fields)
+CODEC(approval, struct swarm_approval, approval_fields)
+CODEC(placement, struct swarm_placement_body, placement_fields)
+
+/* ---- the multiset state hash ---- */
+
+/* acc += sign * BLAKE2b-256(item), little-endian 4 x 64-bit limbs modulo 2^256. */
+static void hash_mix(uint8_t acc[SWARM_HASH_BYTES], const struct pl_buf *item, int sign)
+{
+    uint8_t h[SWARM_HASH_BYTES];
+    crypto_generichash(h, sizeof(h), item->data, item->len, NULL, 0);
+    uint64_t a[4], x[4];
+    memcpy(a, acc, sizeof(a));
+    memcpy(x, h, sizeof(x));
+    if (sign > 0) {
+        unsigned carry = 0;
+        for (int i = 0; i < 4; i++) {
+            uint64_t s = a[i] + x[i];
+            unsigned c1 = s < a[i];
+            uint64_t t = s + carry;
+            unsigned c2 = t < s;
+            a[i] = t;
+            carry = c1 | c2;
+        }
+    } else {
+        unsigned borrow = 0;
+        for (int i = 0; i < 4; i++) {
+            uint64_t d = a[i] - x[i];
+            unsigned b1 = a[i] < x[i];
+            uint64_t t = d - borrow;
+            unsigned b2 = d < borrow;
+            a[i] = t;
+            borrow = b1 | b2;
+        }
+    }
+    memcpy(acc, a, sizeof(a));
+}
+
+/* Items are tagged msgpack arrays of every field that state hashing must see. */
+static void item_member(struct pl_mp_writer *w, const struct swarm_member *m)
+{
+    pl_mp_array(w, 5);
+    pl_mp_str(w, "m");
+    pl_mp_str(w, m->name);
+    pl_mp_uint(w, m->status);
+    pl_mp_uint(w, m->incarnation);
+    pl_mp_uint(w, m->since_index);
+}
+
+static void item_incident(struct pl_mp_writer *w, const struct swarm_incident *x)
+{
+    pl_mp_array(w, 16);
+    pl_mp_str(w, "i");
+    pl_mp_str(w, x->node);
+    pl_mp_str(w, x->id);
+    pl_mp_str(w, x->service);
+    pl_mp_uint(w, x->last_seq);
+    pl_mp_bool(w, x->closed);
+    pl_mp_str(w, x->outcome);
+    pl_mp_uint(w, x->level);
+    pl_mp_uint(w, x->cls);
+    pl_mp_uint(w, x->cause);
+    pl_mp_uint(w, x->signal);
+    pl_mp_uint(w, x->actions);
+    pl_mp_uint(w, x->opened_ms);
+    pl_mp_uint(w, x->closed_ms);
+    pl_mp_uint(w, x->first_index);
+    pl_mp_uint(w, x->last_index);
+}
+
+static void item_placement(struct pl_mp_writer *w, const struct swarm_placement *p)
+{
+    pl_mp_array(w, 5);
+    pl_mp_str(w, "p");
+    pl_mp_str(w, p->service);
+    pl_mp_str(w, p->node);
+    pl_mp_uint(w, p->index);
+    pl_mp_uint(w, p->term);
+}
+
+static void item_decision(struct pl_mp_writer *w, const struct swarm_decision *d)
+{
+    pl_mp_array(w, 11);
+    pl_mp_str(w, "d");
+    pl_mp_uint(w, d->index);
+    pl_mp_uint(w, d->term);
+    pl_mp_uint(w, d->time_ms);
+    pl_mp_str(w, d->node);
+    pl_mp_str(w, d->service);
+    pl_mp_uint(w, d->action);
+    pl_mp_str(w, d->incident);
+    pl_mp_uint(w, d->state);
+    pl_mp_int(w, d->result);
+    pl_mp_uint(w, d->result_index);
+}
+
+static void item_counters(struct pl_mp_writer *w, const struct swarm_state *s)
+{
+    const struct swarm_counters *c = &s->counters;
+    pl_mp_array(w, 11);
+    pl_mp_str(w, "c");
+    pl_mp_uint(w, s->applied_index);
+    pl_mp_uint(w, s->applied_term);
+    pl_mp_uint(w, s->max_term);
+    pl_mp_uint(w, s->max_in_flight);
+    pl_mp_uint(w, c->applied);
+    pl_mp_uint(w, c->foreign);
+    pl_mp_uint(w, c->duplicates);
+    pl_mp_uint(w, c->rejected);
+    pl_mp_uint(w, c->evicted_incidents);
+    pl_mp_uint(w, c->evicted_decisions);
+}
+
+enum item_kind { IT_MEMBER, IT_INCIDENT, IT_PLACEMENT, IT_DECISION, IT_COUNTERS };
+
+static void item_mix(uint8_t acc[SWARM_HASH_BYTES], enum item_kind k, const void *item, int sign)
+{
+    uint8_t space[1024];
+    struct pl_buf b = {.data = space, .len = 0, .cap = sizeof(space), .max = sizeof(space)};
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, &b);
+    switch (k) {
+    case IT_MEMBER:
+        item_member(&w, item);
+        break;
+    case IT_INCIDENT:
+        item_incident(&w, item);
+        break;
+    case IT_PLACEMENT:
+        item_placement(&w, item);
+        break;
+    case IT_DECISION:
+        item_decision(&w, item);
+        break;
+    case IT_COUNTERS:
+        item_counters(&w, item);
+        break;
+    }
+    /* Every item is bounded by its fixed-size fields: 1 KiB always holds it. */
+    PL_ASSERT(w.err == 0);
+    hash_mix(acc, &b, sign);
+}
+
+void swarm_state_hash_full(const struct swarm_state *s, uint8_t out[SWARM_HASH_BYTES])
+{
+    memset(out, 0, SWARM_HASH_BYTES);
+    for (uint32_t i = 0; i < s->nmembers; i++)
+        item_mix(out, IT_MEMBER, &s->members[i], +1);
+    for (uint32_t i = 0; i < s->nincidents; i++)
+        item_mix(out, IT_INCIDENT, &s->incidents[i], +1);
+    for (uint32_t i = 0; i < s->nplacements; i++)
+        item_mix(out, IT_PLACEMENT, &s->placements[i], +1);
+    for (uint32_t i = 0; i < s->ndecisions; i++)
+        item_mix(out, IT_DECISION, &s->decisions[i], +1);
+    item_mix(out, IT_COUNTERS, s, +1);
+}
+
+void swarm_state_init(struct swarm_state *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->max_in_flight = 2;
+    swarm_state_hash_full(s, s->hash);
+}
+
+/* ---- lookups ---- */
+
+const struct swarm_member *swarm_member_find(const struct swarm_state *s, const char *name)
+{
+    for (uint32_t i = 0; i < s->nmembers; i++)
+        if (strcmp(s->members[i].name, name) == 0)
+            return &s->members[i];
+    return NULL;
+}
+
+const struct swarm_incident *swarm_incident_find(const struct swarm_state *s, const char *node,
+                                                 const char *id)
+{
+    for (uint32_t i = 0; i < s->nincidents; i++)
+        if (strcmp(s->incidents[i].id, id) == 0 && strcmp(s->incidents[i].node, node) == 0)
+            return &s->incidents[i];
+    return NULL;
+}
+
+const struct swarm_placement *swarm_placement_find(const struct swarm_state *s,
+                                                   const char *service)
+{
+    for (uint32_t i = 0; i < s->nplacements; i++)
+        if (strcmp(s->placements[i].service, service) == 0)
+            return &s->placements[i];
+    return NULL;
+}
+
+const struct swarm_decision *swarm_decision_find(const struct swarm_state *s, uint64_t index)
+{
+    for (uint32_t i = 0; i < s->ndecisions; i++)
+        if (s->decisions[i].index == index)
+            return &s->decisions[i];
+    return NULL;
+}
+
+/* ---- apply ---- */
+
+struct apply {
+    struct swarm_state *s;
+    const struct swarm_entry *e;
+    struct swarm_applied *out;
+};
+
+static int reject(struct apply *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int reject(struct apply *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->out->reason, sizeof(a->out->reason), fmt, ap);
+    va_end(ap);
+    a->out->outcome = SWARM_REJECTED;
+    return 0;
+}
+
+static const char *decode_error(int rc)
+{
+    return rc == PL_ETOOBIG ? "body too large" : "body is not the kind's canonical encoding";
+}
+
+static void apply_member(struct apply *a)
+{
+    struct swarm_state *s = a->s;
+    struct swarm_member_event b;
+    int rc = swarm_member_event_decode(a->e->body, a->e->body_len, &b);
+    if (rc != 0 || b.node[0] == '\0') {
+        reject(a, "member_event: %s", rc ? decode_error(rc) : "empty node name");
+        return;
+    }
+    struct swarm_member *m = (struct swarm_member *)swarm_member_find(s, b.node);
+    if (m == NULL) {
+        if (s->nmembers == SWARM_MEMBERS_MAX) {
+            reject(a, "member_event: more than %d members", SWARM_MEMBERS_MAX);
+            return;
+        }
+        m = &s->members[s->nmembers++];
+        memset(m, 0, sizeof(*m));
+        snprintf(m->name, sizeof(m->name), "%s", b.node);
+    } else {
+        /* An older life's news never overrides a newer one; at the same incarnation a
+         * verdict of dead or left outranks alive (gossip's own order). */
+        if (b.incarnation < m->incarnation ||
+            (b.incarnation == m->incarnation && b.status <= m->status)) {
+            a->out->outcome = SWARM_DUPLICATE;
+            return;
+        }
+        item_mix(s->hash, IT_MEMBER, m, -1);
+    }
+    m->status = b.status;
+    m->incarnation = b.incarnation;
+    m->since_index = a->e->index;
+    item_mix(s->hash, IT_MEMBER, m, +1);
+}
+
+/* Evicts the oldest closed incident (or, all open, the oldest) to make room. */
+static void incident_evict(struct swarm_state *s)
+{
+    uint32_t victim = 0;
+    for (uint32_t i = 1; i < s->nincidents; i++) {
+        const struct swarm_incident *x = &s->incidents[i], *v = &s->incidents[victim];
+        if (x->closed != v->closed ? x->closed : x->last_index < v->last_index)
+            victim = i;
+    }
+    item_mix(s->hash, IT_INCIDENT, &s->incidents[victim], -1);
+    s->incidents[victim] = s->incidents[--s->nincidents];
+    s->counters.evicted_incidents++;
+}
+
+static void apply_incident(struct apply *a)
+{
+    struct swarm_state *s = a->s;
+    struct swarm_incident_event b;
+    int rc = swarm_incident_event_decode(a->e->body, a->e->body_len, &b);
+    if (rc != 0 || b.node[0] == '\0' || b.id[0] == '\0') {
+        reject(a, "incident: %s", rc ? decode_error(rc) : "empty node or incident id");
+        return;
+    }
+    struct swarm_incident *x = (struct swarm_incident *)swarm_incident_find(s, b.node, b.id);
+    if (x != NULL && b.seq <= x->last_seq) {
+        a->out->outcome = SWARM_DUPLICATE;
+        return;
+    }
+    if (x != NULL && x->closed) {
+        reject(a, "incident: %s of %s is closed; step %u comes after its close", b.id, b.node,
+               b.seq);
+        return;
+    }
+    if (x == NULL) {
+        if (s->nincidents == SWARM_INCIDENTS_MAX)
+            incident_evict(s);
+        x = &s->incidents[s->nincidents++];
+        memset(x, 0, sizeof(*x));
+        snprintf(x->node, sizeof(x->node), "%s", b.node);
+        snprintf(x->id, sizeof(x->id), "%s", b.id);
+        snprintf(x->service, sizeof(x->service), "%s", b.service);
+        x->opened_ms = b.t_ms;
+        x->first_index = a->e->index;
+    } else {
+        item_mix(s->hash, IT_INCIDENT, x, -1);
+    }
+    x->last_seq = b.seq;
+    x->last_index = a->e->index;
+    if (b.level > x->level)
+        x->level = b.level;
+    if (b.cls != 0) {
+        x->cls = b.cls;
+        x->cause = b.cause;
+        x->signal = b.signal;
+    }
+    /* heal_event_kind: 2 = action, 9 = closed (append-only numbers). */
+    if (b.event == 2 && x->actions < UINT32_MAX)
+        x->actions++;
+    if (b.event == 9 || b.outcome[0] != '\0') {
+        x->closed = true;
+        x->closed_ms = b.t_ms;
+        snprintf(x->outcome, sizeof(x->outcome), "%s", b.outcome[0] ? b.outcome : "closed");
+    }
+    item_mix(s->hash, IT_INCIDENT, x, +1);
+}
+
+static uint32_t decisions_in_flight(const struct swarm_state *s)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->ndecisions; i++)
+        n += s->decisions[i].state == SWARM_DECISION_PENDING;
+    return n;
+}
+
+static void apply_decision(struct apply *a)
+{
+    struct swarm_state *s = a->s;
+    struct swarm_decision_body b;
+    int rc = swarm_decision_decode(a->e->body, a->e->body_len, &b);
+    if (rc != 0 || b.node[0] == '\0' || b.service[0] == '\0') {
+        reject(a, "decision: %s", rc ? decode_error(rc) : "empty node or service");
+        return;
+    }
+    if (s->ndecisions == SWARM_DECISIONS_MAX) {
+        /* The oldest finished one goes; with none finished the council is stuck, and a new
+         * order is refused rather than forgetting one that may still be acted on. */
+        uint32_t victim = UINT32_MAX;
+        for (uint32_t i = 0; i < s->ndecisions; i++) {
+            const struct swarm_decision *d = &s->decisions[i];
+            if ((d->state == SWARM_DECISION_DONE || d->state == SWARM_DECISION_FAILED) &&
+                (victim == UINT32_MAX || d->index < s->decisions[victim].index))
+                victim = i;
+        }
+        if (victim == UINT32_MAX) {
+            reject(a, "decision: %d decisions not yet done", SWARM_DECISIONS_MAX);
+            return;
+        }
+        item_mix(s->hash, IT_DECISION, &s->decisions[victim], -1);
+        s->decisions[victim] = s->decisions[--s->ndecisions];
+        s->counters.evicted_decisions++;
+    }
+    struct swarm_decision *d = &s->decisions[s->ndecisions++];
+    memset(d, 0, sizeof(*d));
+    d->index = a->e->index;
+    d->term = a->e->term;
+    d->time_ms = a->e->time_ms;
+    snprintf(d->node, sizeof(d->node), "%s", b.node);
+    snprintf(d->service, sizeof(d->service), "%s", b.service);
+    d->action = b.action;
+    snprintf(d->incident, sizeof(d->incident), "%s", b.incident);
+    /* The blast radius: past max_in_flight orders not yet done, a new one waits. */
+    d->state = decisions_in_flight(s) >= s->max_in_flight ? SWARM_DECISION_WAITING
+                                                         : SWARM_DECISION_PENDING;
+    item_mix(s->hash, IT_DECISION, d, +1);
+    a->out->decision = d;
+}
+
+static void apply_action_result(struct apply *a)
+{
+    struct swarm_state *s = a->s;
+    struct swarm_action_result b;
+    int rc = swarm_action_result_decode(a->e->body, a->e->body_len, &b);
+    if (rc != 0) {
+        reject(a, "action_result: %s", decode_error(rc));
+        return;
+    }
+    struct swarm_decision *d = (struct swarm_decision *)swarm_decision_find(s, b.decision);
+    if (d == NULL) {
+        reject(a, "action_result: no decision at index %llu", (unsigned long long)b.decision);
+        return;
+    }
+    if (strcmp(d->node, b.node) != 0) {
+        reject(a, "action_result: decision %llu names %s, not %s",
+               (unsigned long long)b.decision, d->node, b.node);
+        return;
+    }
+    if (d->state == SWARM_DECISION_DONE || d->state == SWARM_DECISION_FAILED) {
+        a->out->outcome = SWARM_DUPLICATE;
+        a->out->decision = d;
+        return;
+    }
+    item_mix(s->hash, IT_DECISION, d, -1);
+    d->state = b.result == 0 ? SWARM_DECISION_DONE : SWARM_DECISION_FAILED;
+    d->result = b.result;
+    d->result_index = a->e->index;
+    item_mix(s->hash, IT_DECISION, d, +1);
+    a->out->decision = d;
+}
+
+static void apply_approval(struct apply *a)
+{
+    struct swarm_state *s = a->s;
+    struct swarm_approval b;
+    int rc = swarm_approval_decode(a->e->body, a->e->body_len, &b);
+    if (rc != 0) {
+        reject(a, "approval: %s", decode_error(rc));
+        return;
+    }
+    struct swarm_decision *d = (struct swarm_decision *)swarm_decision_find(s, b.decision);
+    if (d == NULL) {
+        reject(a, "approval: no decision at index %llu", (unsigned long long)b.decision);
+        return;
+    }
+    if (d->state != SWARM_DECISION_WAITING) {
+        a->out->outcome = SWARM_DUPLICATE;
+        a->out->decision = d;
+        return;
+    }
+    item_mix(s->hash, IT_DECISION, d, -1);
+    d->state = SWARM_DECISION_PENDING;
+    item_mix(s->hash, IT_DECISION, d, +1);
+    a->out->decision = d;
+}
+
+static void apply_placement(struct apply *a)
+{
+    struct swarm_state *s = a->s;
+    struct swarm_placement_body b;
+    int rc = swarm_placement_decode(a->e->body, a->e->body_len, &b);
+    if (rc != 0 || b.service[0] == '\0' || b.node[0] == '\0') {
+        reject(a, "placement: %s", rc ? decode_error(rc) : "empty service or node");
+        return;
+    }
+    struct swarm_placement *p = (struct swarm_placement *)swarm_placement_find(s, b.service);
+    if (p == NULL) {
+        if (s->nplacements == SWARM_PLACEMENTS_MAX) {
+            reject(a, "placement: more than %d placed services", SWARM_PLACEMENTS_MAX);
+            return;
+        }
+        p = &s->placements[s->nplacements++];
+        memset(p, 0, sizeof(*p));
+        snprintf(p->service, sizeof(p->service), "%s", b.service);
+    } else {
+        item_mix(s->hash, IT_PLACEMENT, p, -1);
+    }
+    snprintf(p->node, sizeof(p->node), "%s", b.node);
+    p->index = a->e->index;
+    p->term = a->e->term;
+    item_mix(s->hash, IT_PLACEMENT, p, +1);
+    a->out->placement = p;
+}
+
+int swarm_apply(struct swarm_state *s, const struct swarm_entry *e, struct swarm_applied *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (e->index != s->applied_index + 1)
+        return PL_ESTATE;
+    struct apply a = {.s = s, .e = e, .out = out};
+    item_mix(s->hash, IT_COUNTERS, s, -1);
+    out->kind = swarm_kind_parse(e->kind, e->kind_len);
+    out->outcome = SWARM_APPLIED;
+    switch (out->kind) {
+    case SWARM_K_MEMBER:
+        apply_member(&a);
+        break;
+    case SWARM_K_INCIDENT:
+        apply_incident(&a);
+        break;
+    case SWARM_K_DECISION:
+        apply_decision(&a);
+        break;
+    case SWARM_K_ACTION_RESULT:
+        apply_action_result(&a);
+        break;
+    case SWARM_K_APPROVAL:
+        apply_approval(&a);
+        break;
+    case SWARM_K_PLACEMENT:
+        apply_placement(&a);
+        break;
+    default:
+        out->outcome = SWARM_IGNORED_FOREIGN;
+        break;
+    }
+    s->applied_index = e->index;
+    s->applied_term = e->term;
+    if (e->term > s->max_term)
+        s->max_term = e->term;
+    switch (out->outcome) {
+    case SWARM_APPLIED:
+        s->counters.applied++;
+        break;
+    case SWARM_DUPLICATE:
+        s->counters.duplicates++;
+        break;
+    case SWARM_IGNORED_FOREIGN:
+        s->counters.foreign++;
+        break;
+    default:
+        s->counters.rejected++;
+        snprintf(s->last_rejection, sizeof(s->last_rejection), "%s", out->reason);
+        break;
+    }
+    item_mix(s->hash, IT_COUNTERS, s, +1);
+    return 0;
+}

@@ -1,0 +1,354 @@
+/*
+ * Unit tests of the swarm's replicated state machine (node/swarm/swarm.c): the canonical
+ * codecs, a total apply (every entry yields a recorded outcome), the de-duplication of
+ * incident steps, the decisions' blast radius and approvals, placements, and the state
+ * hash: incremental equals recomputed after every entry, equal on two states fed the same
+ * entries, different when one entry differs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pl_err.h"
+#include "pl_rand.h"
+#include "swarm.h"
+
+struct rig {
+    struct swarm_state *s;
+    uint64_t term;
+    struct swarm_applied out;
+};
+
+static void rig_init(struct rig *r)
+{
+    r->s = malloc(sizeof(*r->s));
+    assert_non_null(r->s);
+    swarm_state_init(r->s);
+    r->term = 1;
+}
+
+static void rig_close(struct rig *r)
+{
+    free(r->s);
+}
+
+static void check_hash(const struct swarm_state *s)
+{
+    uint8_t full[SWARM_HASH_BYTES];
+    swarm_state_hash_full(s, full);
+    assert_memory_equal(full, s->hash, SWARM_HASH_BYTES);
+}
+
+static enum swarm_outcome apply_raw(struct rig *r, const char *kind, const uint8_t *body,
+                                    size_t len)
+{
+    struct swarm_entry e = {.index = r->s->applied_index + 1, .term = r->term,
+                            .time_ms = 1700000000000ull + r->s->applied_index,
+                            .kind = kind, .kind_len = strlen(kind), .body = body,
+                            .body_len = len};
+    assert_int_equal(swarm_apply(r->s, &e, &r->out), 0);
+    assert_int_equal(r->s->applied_index, e.index);
+    check_hash(r->s);
+    return r->out.outcome;
+}
+
+#define APPLY(r, kind, fn, body)                                                              \
+    ({                                                                                         \
+        struct pl_buf b_;                                                                      \
+        pl_buf_init(&b_, SWARM_BODY_BYTES_MAX);                                                \
+        assert_int_equal(fn(body, &b_), 0);                                                    \
+        enum swarm_outcome o_ = apply_raw(r, kind, b_.data, b_.len);                           \
+        pl_buf_close(&b_);                                                                     \
+        o_;                                                                                    \
+    })
+
+static struct swarm_incident_event step_of(const char *node, const char *id, uint32_t seq,
+                                           uint8_t event, const char *outcome)
+{
+    struct swarm_incident_event b;
+    memset(&b, 0, sizeof(b));
+    snprintf(b.node, sizeof(b.node), "%s", node);
+    snprintf(b.id, sizeof(b.id), "%s", id);
+    snprintf(b.service, sizeof(b.service), "web");
+    snprintf(b.outcome, sizeof(b.outcome), "%s", outcome);
+    b.seq = seq;
+    b.event = event;
+    b.cls = 3;
+    b.cause = 7;
+    b.signal = 1;
+    b.level = event == 2 ? 1 : 0;
+    b.t_ms = 1700000000000ull + seq;
+    snprintf(b.detail, sizeof(b.detail), "step %u", seq);
+    return b;
+}
+
+static void test_codecs(void **state)
+{
+    (void)state;
+    struct swarm_incident_event a = step_of("n1", "n1-1-2", 3, 2, ""), b;
+    a.result = -1013;
+    struct pl_buf buf;
+    pl_buf_init(&buf, SWARM_BODY_BYTES_MAX);
+    assert_int_equal(swarm_incident_event_encode(&a, &buf), 0);
+    assert_int_equal(swarm_incident_event_decode(buf.data, buf.len, &b), 0);
+    assert_memory_equal(&a, &b, sizeof(a));
+    /* One byte off anywhere: refused or a different value, never accepted as the same. */
+    for (size_t i = 0; i < buf.len; i++) {
+        buf.data[i] ^= 0x01;
+        if (swarm_incident_event_decode(buf.data, buf.len, &b) == 0)
+            assert_memory_not_equal(&a, &b, sizeof(a));
+        buf.data[i] ^= 0x01;
+    }
+    /* Truncated or with a byte more: refused. */
+    assert_int_not_equal(swarm_incident_event_decode(buf.data, buf.len - 1, &b), 0);
+    pl_buf_append(&buf, "\xc0", 1);
+    assert_int_not_equal(swarm_incident_event_decode(buf.data, buf.len, &b), 0);
+    /* A member event names its status. */
+    struct swarm_member_event m = {.node = "n2", .status = SWARM_MEMBER_DEAD, .incarnation = 9},
+                              m2;
+    pl_buf_reset(&buf);
+    assert_int_equal(swarm_member_event_encode(&m, &buf), 0);
+    assert_non_null(memmem(buf.data, buf.len, "dead", 4));
+    assert_int_equal(swarm_member_event_decode(buf.data, buf.len, &m2), 0);
+    assert_int_equal(m2.status, SWARM_MEMBER_DEAD);
+    assert_int_equal(m2.incarnation, 9);
+    pl_buf_close(&buf);
+}
+
+static void test_members(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    struct swarm_member_event m = {.node = "n2", .status = SWARM_MEMBER_ALIVE, .incarnation = 5};
+    assert_int_equal(APPLY(&r, "member_event", swarm_member_event_encode, &m), SWARM_APPLIED);
+    m.status = SWARM_MEMBER_DEAD;
+    assert_int_equal(APPLY(&r, "member_event", swarm_member_event_encode, &m), SWARM_APPLIED);
+    assert_int_equal(swarm_member_find(r.s, "n2")->status, SWARM_MEMBER_DEAD);
+    /* Alive again at the same incarnation is stale gossip; a newer life is news. */
+    m.status = SWARM_MEMBER_ALIVE;
+    assert_int_equal(APPLY(&r, "member_event", swarm_member_event_encode, &m), SWARM_DUPLICATE);
+    m.incarnation = 6;
+    assert_int_equal(APPLY(&r, "member_event", swarm_member_event_encode, &m), SWARM_APPLIED);
+    assert_int_equal(swarm_member_find(r.s, "n2")->status, SWARM_MEMBER_ALIVE);
+    assert_int_equal(swarm_member_find(r.s, "n2")->since_index, 4);
+    rig_close(&r);
+}
+
+static void test_incident_steps_once(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    struct swarm_incident_event b = step_of("n1", "inc-1", 0, 0, "");
+    assert_int_equal(APPLY(&r, "incident", swarm_incident_event_encode, &b), SWARM_APPLIED);
+    b = step_of("n1", "inc-1", 3, 2, "");
+    assert_int_equal(APPLY(&r, "incident", swarm_incident_event_encode, &b), SWARM_APPLIED);
+    /* The outbox resent after a crash: applied once. */
+    assert_int_equal(APPLY(&r, "incident", swarm_incident_event_encode, &b), SWARM_DUPLICATE);
+    b = step_of("n1", "inc-1", 2, 1, "");
+    assert_int_equal(APPLY(&r, "incident", swarm_incident_event_encode, &b), SWARM_DUPLICATE);
+    const struct swarm_incident *x = swarm_incident_find(r.s, "n1", "inc-1");
+    assert_non_null(x);
+    assert_int_equal(x->actions, 1);
+    assert_false(x->closed);
+    b = step_of("n1", "inc-1", 5, 9, "healed");
+    assert_int_equal(APPLY(&r, "incident", swarm_incident_event_encode, &b), SWARM_APPLIED);
+    assert_true(x->closed);
+    assert_string_equal(x->outcome, "healed");
+    b = step_of("n1", "inc-1", 6, 10, "");
+    assert_int_equal(APPLY(&r, "incident", swarm_incident_event_encode, &b), SWARM_REJECTED);
+    assert_non_null(strstr(r.s->last_rejection, "closed"));
+    /* The same id from another node is another incident. */
+    b = step_of("n2", "inc-1", 0, 0, "");
+    assert_int_equal(APPLY(&r, "incident", swarm_incident_event_encode, &b), SWARM_APPLIED);
+    assert_int_equal(r.s->nincidents, 2);
+    assert_int_equal(r.s->counters.duplicates, 2);
+    assert_int_equal(r.s->counters.rejected, 1);
+    rig_close(&r);
+}
+
+static void test_decisions(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    struct swarm_decision_body d = {.node = "n3", .service = "web", .action = 1};
+    uint64_t idx[3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(APPLY(&r, "decision", swarm_decision_encode, &d), SWARM_APPLIED);
+        idx[i] = r.s->applied_index;
+        assert_int_equal(r.out.decision->index, idx[i]);
+    }
+    /* Past max_in_flight (2) the third waits for an approval. */
+    assert_int_equal(swarm_decision_find(r.s, idx[0])->state, SWARM_DECISION_PENDING);
+    assert_int_equal(swarm_decision_find(r.s, idx[2])->state, SWARM_DECISION_WAITING);
+    struct swarm_approval ap = {.decision = idx[2], .by = "operator"};
+    assert_int_equal(APPLY(&r, "approval", swarm_approval_encode, &ap), SWARM_APPLIED);
+    assert_int_equal(swarm_decision_find(r.s, idx[2])->state, SWARM_DECISION_PENDING);
+    /* Done once; a second result is a duplicate; a result from another node is refused. */
+    struct swarm_action_result res = {.decision = idx[0], .node = "n3", .result = 0};
+    assert_int_equal(APPLY(&r, "action_result", swarm_action_result_encode, &res), SWARM_APPLIED);
+    assert_int_equal(swarm_decision_find(r.s, idx[0])->state, SWARM_DECISION_DONE);
+    assert_int_equal(APPLY(&r, "action_result", swarm_action_result_encode, &res),
+                     SWARM_DUPLICATE);
+    snprintf(res.node, sizeof(res.node), "n9");
+    res.decision = idx[1];
+    assert_int_equal(APPLY(&r, "action_result", swarm_action_result_encode, &res),
+                     SWARM_REJECTED);
+    res.decision = 999;
+    assert_int_equal(APPLY(&r, "action_result", swarm_action_result_encode, &res),
+                     SWARM_REJECTED);
+    /* The decision carries its entry's term, for fencing by the acting node. */
+    assert_int_equal(swarm_decision_find(r.s, idx[1])->term, 1);
+    rig_close(&r);
+}
+
+static void test_placement(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    struct swarm_placement_body p = {.service = "db", .node = "n1"};
+    assert_int_equal(APPLY(&r, "placement", swarm_placement_encode, &p), SWARM_APPLIED);
+    r.term = 4;
+    snprintf(p.node, sizeof(p.node), "n2");
+    assert_int_equal(APPLY(&r, "placement", swarm_placement_encode, &p), SWARM_APPLIED);
+    const struct swarm_placement *pl = swarm_placement_find(r.s, "db");
+    assert_string_equal(pl->node, "n2");
+    assert_int_equal(pl->term, 4);
+    assert_int_equal(r.s->nplacements, 1);
+    assert_int_equal(r.s->max_term, 4);
+    rig_close(&r);
+}
+
+/* Apply is total: any body of any kind yields a recorded outcome and the node goes on. */
+static void test_total(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    static const char *const kinds[] = {"member_event", "incident", "decision", "action_result",
+                                        "approval",     "placement", "note",   "raft.noop"};
+    struct pl_rand rnd;
+    pl_rand_seed(&rnd, 42);
+    uint8_t body[256];
+    for (int i = 0; i < 4000; i++) {
+        size_t n = pl_rand_below(&rnd, sizeof(body));
+        for (size_t k = 0; k < n; k++)
+            body[k] = (uint8_t)pl_rand_next(&rnd);
+        if (n > 0 && i % 2 == 0)
+            body[0] = 0x80 | (uint8_t)pl_rand_below(&rnd, 15); /* a fixmap, often */
+        const char *kind = kinds[pl_rand_below(&rnd, 8)];
+        enum swarm_outcome o = apply_raw(&r, kind, body, n);
+        bool ours = swarm_kind_parse(kind, strlen(kind)) != SWARM_K_FOREIGN;
+        assert_int_equal(o, ours ? SWARM_REJECTED : SWARM_IGNORED_FOREIGN);
+    }
+    assert_int_equal(r.s->counters.rejected + r.s->counters.foreign, 4000);
+    /* A gap is the caller's bug: refused, nothing changes. */
+    uint8_t before[SWARM_HASH_BYTES];
+    memcpy(before, r.s->hash, sizeof(before));
+    struct swarm_entry e = {.index = r.s->applied_index + 2, .term = 1, .kind = "note",
+                            .kind_len = 4, .body = body, .body_len = 0};
+    assert_int_equal(swarm_apply(r.s, &e, &r.out), PL_ESTATE);
+    assert_memory_equal(before, r.s->hash, sizeof(before));
+    rig_close(&r);
+}
+
+/* One pseudo-random stream of valid and invalid entries; the same seed gives the same. */
+static void feed_stream(struct rig *r, uint64_t seed, int n, int flip_at)
+{
+    struct pl_rand rnd;
+    pl_rand_seed(&rnd, seed);
+    uint32_t seqs[8] = {0};
+    for (int i = 0; i < n; i++) {
+        char node[16], id[32];
+        uint32_t which = (uint32_t)pl_rand_below(&rnd, 8);
+        snprintf(node, sizeof(node), "n%u", which);
+        snprintf(id, sizeof(id), "inc-%u", which);
+        if (i == flip_at)
+            snprintf(node, sizeof(node), "other"); /* one entry differs: so must the hash */
+        switch (pl_rand_below(&rnd, 4)) {
+        case 0: {
+            struct swarm_member_event m = {.status = (enum swarm_member_status)pl_rand_below(&rnd, 3),
+                                           .incarnation = pl_rand_below(&rnd, 4)};
+            snprintf(m.node, sizeof(m.node), "%s", node);
+            APPLY(r, "member_event", swarm_member_event_encode, &m);
+            break;
+        }
+        case 1: {
+            struct swarm_incident_event b =
+                step_of(node, id, seqs[which]++, 2, "");
+            APPLY(r, "incident", swarm_incident_event_encode, &b);
+            break;
+        }
+        case 2: {
+            struct swarm_decision_body d = {.action = 1};
+            snprintf(d.node, sizeof(d.node), "%s", node);
+            snprintf(d.service, sizeof(d.service), "svc%u", which);
+            APPLY(r, "decision", swarm_decision_encode, &d);
+            break;
+        }
+        default: {
+            struct swarm_placement_body p;
+            snprintf(p.service, sizeof(p.service), "svc%u", which);
+            snprintf(p.node, sizeof(p.node), "%s", node);
+            APPLY(r, "placement", swarm_placement_encode, &p);
+            break;
+        }
+        }
+    }
+}
+
+static void test_hash_agrees(void **state)
+{
+    (void)state;
+    struct rig a, b, c;
+    rig_init(&a);
+    rig_init(&b);
+    rig_init(&c);
+    feed_stream(&a, 7, 1500, -1);
+    feed_stream(&b, 7, 1500, -1);
+    feed_stream(&c, 7, 1500, 700);
+    assert_memory_equal(a.s->hash, b.s->hash, SWARM_HASH_BYTES);
+    assert_memory_not_equal(a.s->hash, c.s->hash, SWARM_HASH_BYTES);
+    rig_close(&a);
+    rig_close(&b);
+    rig_close(&c);
+}
+
+/* Past the bound the oldest closed incident goes; the hash stays exact. */
+static void test_eviction(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    for (int i = 0; i < SWARM_INCIDENTS_MAX + 100; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "inc-%d", i);
+        struct swarm_incident_event b = step_of("n1", id, 0, 0, i % 2 ? "healed" : "");
+        APPLY(&r, "incident", swarm_incident_event_encode, &b);
+    }
+    assert_int_equal(r.s->nincidents, SWARM_INCIDENTS_MAX);
+    assert_int_equal(r.s->counters.evicted_incidents, 100);
+    /* The open ones were kept over older closed ones. */
+    assert_non_null(swarm_incident_find(r.s, "n1", "inc-0"));
+    assert_null(swarm_incident_find(r.s, "n1", "inc-1"));
+    rig_close(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_codecs),     cmocka_unit_test(test_members),
+        cmocka_unit_test(test_incident_steps_once), cmocka_unit_test(test_decisions),
+        cmocka_unit_test(test_placement),  cmocka_unit_test(test_total),
+        cmocka_unit_test(test_hash_agrees), cmocka_unit_test(test_eviction),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
