@@ -1461,7 +1461,7 @@ static void act_run(struct heal_svc *s, enum heal_action a, uint64_t timeout_ms)
     int rc = argv->n > 0 ? cmd_run(s->h, argv, timeout_ms, action_cmd_cb, s, a) : PL_ECONFIG;
     if (rc != 0) {
         struct heal_cmd failed = {.data = s, .extra = a};
-        action_cmd_cb(&failed, rc < -1000 ? rc : rc, -1, 0);
+        action_cmd_cb(&failed, rc, -1, 0);
     }
 }
 
