@@ -36,6 +36,7 @@ static const struct command commands[] = {
     {"propose", cmd_propose, "append an entry through the Raft leader"},
     {"ledger", cmd_ledger, "the Merkle ledger: append, status, proof, consistency, check"},
     {"audit", cmd_audit, "export the audit trail and verify it offline"},
+    {"replay", cmd_replay, "the swarm's state at any index or time, diffs, entry by entry"},
     {"bench", cmd_bench, "benchmarks (bench ledger, ...)"},
     {"services", cmd_services, "the supervised and checked services of an agent"},
     {"service", cmd_service, "stop or start one service (no healing while stopped)"},

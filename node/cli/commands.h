@@ -23,6 +23,7 @@ int cmd_raft(int argc, char **argv);
 int cmd_propose(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_services(int argc, char **argv);
 int cmd_service(int argc, char **argv);

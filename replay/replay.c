@@ -1,0 +1,288 @@
+/*
+ * Replay (replay.h): read entries in order from a data directory or a verified trail and
+ * apply them to a fresh swarm state.
+ */
+#include "replay.h"
+
+#include "pl_err.h"
+#include "pl_json.h"
+#include "pl_text.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(struct replay *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct replay *r, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof(r->err), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int replay_init(struct replay *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->state = malloc(sizeof(*r->state));
+    if (r->state == NULL)
+        return fail(r, -ENOMEM, "out of memory");
+    swarm_state_init(r->state);
+    return 0;
+}
+
+int replay_open_dir(struct replay *r, const char *data_dir)
+{
+    int rc = replay_init(r);
+    if (rc != 0)
+        return rc;
+    rc = pl_store_open(&r->store, data_dir, PL_STORE_READ_ONLY);
+    if (rc != 0)
+        return fail(r, rc, "cannot open %s: %s", data_dir, r->store.err_text);
+    r->store_open = true;
+    rc = ledger_open(&r->ledger, &r->store, NULL);
+    if (rc != 0)
+        return fail(r, rc, "cannot open the ledger in %s: %s", data_dir, r->ledger.err_text);
+    r->ledger_open = true;
+    r->total = r->ledger.size;
+    return 0;
+}
+
+/* Reads the next line of the trail (without its newline) into r->line; 1 at the end. */
+static int read_line(struct replay *r, size_t *len)
+{
+    ssize_t n = getline(&r->line, &r->line_cap, r->audit);
+    if (n < 0)
+        return ferror(r->audit) ? -EIO : 1;
+    r->line_no++;
+    if (n > 0 && r->line[n - 1] == '\n')
+        n--;
+    *len = (size_t)n;
+    return 0;
+}
+
+int replay_open_audit(struct replay *r, const char *path)
+{
+    int rc = replay_init(r);
+    if (rc != 0)
+        return rc;
+    r->from_audit = true;
+    r->audit = fopen(path, "r");
+    if (r->audit == NULL)
+        return fail(r, -errno, "cannot read %s: %s", path, strerror(errno));
+    struct audit_verify_report rep;
+    rc = audit_verify(r->audit, NULL, &rep);
+    if (rc == PL_EVERIFY)
+        return fail(r, rc, "%s line %" PRIu64 ": %s", path, rep.fail_line, rep.reason);
+    if (rc != 0)
+        return fail(r, rc, "cannot verify %s: %s", path, pl_strerror(rc));
+    rewind(r->audit);
+    size_t len;
+    struct audit_line hl;
+    char reason[AUDIT_REASON_MAX];
+    if (read_line(r, &len) != 0 ||
+        audit_line_decode(r->line, len, AUDIT_LINE_HEADER, &hl, reason, sizeof(reason)) != 0)
+        return fail(r, PL_EMALFORMED, "%s line 1: not an audit header", path);
+    bool whole = hl.header.from == 0 && !hl.header.has_since;
+    r->total = hl.header.count;
+    audit_line_free(&hl);
+    if (!whole)
+        return fail(r, PL_ERANGE, "%s: the trail starts after index 0 or is filtered by time; "
+                    "a state can only be rebuilt from the first entry (export without "
+                    "--from/--since)", path);
+    return 0;
+}
+
+void replay_close(struct replay *r)
+{
+    if (r->cur_valid)
+        audit_line_free(&r->cur);
+    if (r->audit != NULL)
+        fclose(r->audit);
+    free(r->line);
+    free(r->leaf);
+    if (r->ledger_open)
+        ledger_close(&r->ledger);
+    if (r->store_open)
+        pl_store_close(&r->store);
+    free(r->state);
+    memset(r, 0, sizeof(*r));
+}
+
+int replay_peek(struct replay *r, struct ledger_entry *e)
+{
+    uint64_t index = r->state->applied_index; /* the leaf index of the next entry */
+    if (r->peeked) {
+        *e = r->next;
+        return 0;
+    }
+    if (index >= r->total)
+        return 1;
+    int rc;
+    if (r->from_audit) {
+        if (r->cur_valid)
+            audit_line_free(&r->cur);
+        r->cur_valid = false;
+        size_t len;
+        if ((rc = read_line(r, &len)) != 0)
+            return rc == 1 ? fail(r, PL_EMALFORMED, "line %" PRIu64 ": the trail ends early",
+                                  r->line_no + 1)
+                           : fail(r, rc, "reading the trail: %s", pl_strerror(rc));
+        char reason[AUDIT_REASON_MAX];
+        rc = audit_line_decode(r->line, len, AUDIT_LINE_ENTRY, &r->cur, reason, sizeof(reason));
+        if (rc != 0)
+            return fail(r, rc, "line %" PRIu64 ": %s", r->line_no, reason);
+        r->cur_valid = true;
+        r->next = r->cur.entry.entry;
+    } else {
+        free(r->leaf);
+        r->leaf = NULL;
+        size_t len;
+        rc = ledger_leaf_get(&r->ledger, index, &r->leaf, &len);
+        if (rc == 0)
+            rc = ledger_entry_decode(r->leaf, len, &r->next);
+        if (rc != 0)
+            return fail(r, rc, "entry %" PRIu64 ": %s", index, pl_strerror(rc));
+    }
+    if (r->next.index != index)
+        return fail(r, PL_ECORRUPT, "expected entry %" PRIu64 ", found %" PRIu64, index,
+                    r->next.index);
+    r->peeked = true;
+    *e = r->next;
+    return 0;
+}
+
+int replay_step(struct replay *r, struct ledger_entry *e, struct swarm_applied *applied)
+{
+    int rc = replay_peek(r, e);
+    if (rc != 0)
+        return rc;
+    r->peeked = false;
+    struct swarm_entry se = {.index = e->index + 1, .term = e->term, .time_ms = e->time_ms,
+                             .kind = e->kind, .kind_len = e->kind_len, .body = e->body,
+                             .body_len = e->body_len};
+    rc = swarm_apply(r->state, &se, applied);
+    if (rc != 0)
+        return fail(r, rc, "entry %" PRIu64 ": %s", e->index, pl_strerror(rc));
+    return 0;
+}
+
+/* ---- JSON views ---- */
+
+static void add_hash(cJSON *o, const char *key, const uint8_t h[SWARM_HASH_BYTES])
+{
+    char hex[SWARM_HASH_BYTES * 2 + 1];
+    pl_hex_encode(h, SWARM_HASH_BYTES, hex);
+    cJSON_AddStringToObject(o, key, hex);
+}
+
+static void add_time(cJSON *o, const char *key, uint64_t ms)
+{
+    char t[25];
+    pl_time_format_rfc3339(ms, t);
+    cJSON_AddStringToObject(o, key, ms ? t : "");
+}
+
+static cJSON *decision_json(const struct swarm_decision *d)
+{
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddNumberToObject(x, "index", (double)d->index);
+    cJSON_AddNumberToObject(x, "term", (double)d->term);
+    add_time(x, "time", d->time_ms);
+    cJSON_AddStringToObject(x, "node", d->node);
+    cJSON_AddStringToObject(x, "service", d->service);
+    cJSON_AddNumberToObject(x, "action", d->action);
+    cJSON_AddStringToObject(x, "incident", d->incident);
+    cJSON_AddStringToObject(x, "state", swarm_decision_state_name(d->state));
+    cJSON_AddNumberToObject(x, "result", d->result);
+    return x;
+}
+
+cJSON *replay_state_json(const struct swarm_state *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "applied_index", (double)s->applied_index);
+    cJSON_AddNumberToObject(o, "applied_term", (double)s->applied_term);
+    add_hash(o, "state_hash", s->hash);
+    cJSON *c = cJSON_AddObjectToObject(o, "counters");
+    cJSON_AddNumberToObject(c, "applied", (double)s->counters.applied);
+    cJSON_AddNumberToObject(c, "duplicates", (double)s->counters.duplicates);
+    cJSON_AddNumberToObject(c, "foreign", (double)s->counters.foreign);
+    cJSON_AddNumberToObject(c, "rejected", (double)s->counters.rejected);
+    cJSON_AddStringToObject(c, "last_rejection", s->last_rejection);
+    cJSON *m = cJSON_AddArrayToObject(o, "members");
+    for (uint32_t i = 0; i < s->nmembers; i++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "name", s->members[i].name);
+        cJSON_AddStringToObject(x, "status", swarm_member_status_name(s->members[i].status));
+        cJSON_AddNumberToObject(x, "incarnation", (double)s->members[i].incarnation);
+        cJSON_AddNumberToObject(x, "since_index", (double)s->members[i].since_index);
+        cJSON_AddItemToArray(m, x);
+    }
+    cJSON *inc = cJSON_AddArrayToObject(o, "incidents");
+    for (uint32_t i = 0; i < s->nincidents; i++) {
+        const struct swarm_incident *x = &s->incidents[i];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "node", x->node);
+        cJSON_AddStringToObject(j, "id", x->id);
+        cJSON_AddStringToObject(j, "service", x->service);
+        cJSON_AddStringToObject(j, "state", x->closed ? "closed" : "open");
+        cJSON_AddStringToObject(j, "outcome", x->outcome);
+        cJSON_AddNumberToObject(j, "level", x->level);
+        cJSON_AddNumberToObject(j, "actions", x->actions);
+        cJSON_AddNumberToObject(j, "steps", x->last_seq + 1);
+        add_time(j, "opened", x->opened_ms);
+        add_time(j, "closed", x->closed_ms);
+        cJSON_AddNumberToObject(j, "first_index", (double)x->first_index);
+        cJSON_AddNumberToObject(j, "last_index", (double)x->last_index);
+        cJSON_AddItemToArray(inc, j);
+    }
+    cJSON *p = cJSON_AddArrayToObject(o, "placements");
+    for (uint32_t i = 0; i < s->nplacements; i++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "service", s->placements[i].service);
+        cJSON_AddStringToObject(x, "node", s->placements[i].node);
+        cJSON_AddNumberToObject(x, "index", (double)s->placements[i].index);
+        cJSON_AddNumberToObject(x, "term", (double)s->placements[i].term);
+        cJSON_AddItemToArray(p, x);
+    }
+    cJSON *d = cJSON_AddArrayToObject(o, "decisions");
+    for (uint32_t i = 0; i < s->ndecisions; i++)
+        cJSON_AddItemToArray(d, decision_json(&s->decisions[i]));
+    return o;
+}
+
+cJSON *replay_entry_json(const struct ledger_entry *e, const struct swarm_applied *a,
+                         const struct swarm_state *after)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", (double)(e->index + 1));
+    cJSON_AddNumberToObject(o, "term", (double)e->term);
+    add_time(o, "time", e->time_ms);
+    char kind[LEDGER_KIND_MAX + 1];
+    snprintf(kind, sizeof(kind), "%.*s", (int)e->kind_len, e->kind);
+    cJSON_AddStringToObject(o, "kind", kind);
+    cJSON_AddStringToObject(o, "outcome", swarm_outcome_name(a->outcome));
+    if (a->outcome == SWARM_REJECTED)
+        cJSON_AddStringToObject(o, "reason", a->reason);
+    struct pl_buf body;
+    pl_buf_init(&body, AUDIT_LINE_MAX);
+    if (pl_json_from_msgpack(e->body, e->body_len, &body) == 0) {
+        cJSON *b = cJSON_ParseWithLength((const char *)body.data, body.len);
+        if (b != NULL)
+            cJSON_AddItemToObject(o, "body", b);
+    }
+    pl_buf_close(&body);
+    if (a->decision != NULL)
+        cJSON_AddItemToObject(o, "decision", decision_json(a->decision));
+    if (a->placement != NULL) {
+        cJSON *p = cJSON_AddObjectToObject(o, "placement");
+        cJSON_AddStringToObject(p, "service", a->placement->service);
+        cJSON_AddStringToObject(p, "node", a->placement->node);
+    }
+    add_hash(o, "state_hash", after->hash);
+    return o;
+}

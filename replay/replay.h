@@ -1,0 +1,68 @@
+/*
+ * Time-travel replay: the swarm's state (node/swarm/swarm.h) rebuilt from the ledger, entry
+ * by entry, exactly as a live node applied it: the same code, the same entries, the same
+ * state hash. The entries come from a data directory (opened read-only, beside a running
+ * agent) or from an exported audit trail, which is verified whole first (signature, every
+ * line, proofs or root), so a post-mortem can happen far from the cluster.
+ *
+ * Swarm entry index = ledger leaf index + 1 (= the Raft index), so "at index N" means the
+ * state after the first N leaves.
+ */
+#ifndef REPLAY_H
+#define REPLAY_H
+
+#include "audit.h"
+#include "ledger.h"
+#include "pl_store.h"
+#include "swarm.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define REPLAY_ERR_MAX 320
+
+struct replay {
+    struct swarm_state *state; /* malloc()ed */
+    uint64_t total;            /* entries the source holds */
+    bool from_audit;
+    /* a data directory */
+    struct pl_store store;
+    struct ledger ledger;
+    bool store_open, ledger_open;
+    /* an audit trail */
+    FILE *audit;
+    uint64_t line_no;
+    char *line;
+    size_t line_cap;
+    struct audit_line cur;
+    bool cur_valid;
+    /* the next entry, read ahead by replay_peek (valid until the next step) */
+    uint8_t *leaf;
+    struct ledger_entry next;
+    bool peeked;
+    char err[REPLAY_ERR_MAX];
+};
+
+/* Opens a data directory read-only. On failure r->err says why and replay_close follows. */
+int replay_open_dir(struct replay *r, const char *data_dir);
+/* Verifies the trail at `path` whole, then reads it from its first entry; a trail that
+ * does not start at index 0 cannot rebuild a state and is refused. */
+int replay_open_audit(struct replay *r, const char *path);
+void replay_close(struct replay *r);
+
+/* Reads the next entry without applying it (0, 1 at the end, or an error), so a caller can
+ * stop before an entry later than a given time. */
+int replay_peek(struct replay *r, struct ledger_entry *e);
+/* Applies the next entry. 0 with *e and *applied filled (valid until the next call), 1 at
+ * the end, or an error with r->err naming the index or line. */
+int replay_step(struct replay *r, struct ledger_entry *e, struct swarm_applied *applied);
+
+/* The state as JSON (members, incidents, placements, decisions, counters, hash). */
+cJSON *replay_state_json(const struct swarm_state *s);
+/* One entry's line for --step and diff: index, time, kind, outcome, a summary. */
+cJSON *replay_entry_json(const struct ledger_entry *e, const struct swarm_applied *a,
+                         const struct swarm_state *after);
+
+#endif
