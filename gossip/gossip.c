@@ -2091,7 +2091,9 @@ void gossip_tick(struct gossip *g, uint64_t now_ms)
     }
     if (now_ms >= g->next_pushpull_ms) {
         g->next_pushpull_ms = now_ms + pushpull_interval(g);
-        uint32_t t;
+        /* Set only when pick_random() returns 1; gcc -O2 cannot see that, so start it at
+         * slot 0 (ourselves), which no caller below ever uses. */
+        uint32_t t = 0;
         if (!g->leaving && pick_random(g, 1, 0, is_alive, now_ms, &t) == 1)
             pushpull_start(g, g->members[t].addr, false);
         /* Serf's reconnect: also try one member we hold dead, so that both sides of a
