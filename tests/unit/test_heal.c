@@ -342,11 +342,15 @@ static void test_plan(void **state)
     /* Config drift: sync first, but only with a known-good copy. */
     d.cls = HEAL_CLASS_CONFIG_DRIFT;
     n = heal_plan(&d, &p, &caps, plan);
+    assert_int_equal(n, 2);
     assert_int_equal(plan[0], HEAL_ACT_RESTART);
+    assert_int_equal(plan[1], HEAL_ACT_ESCALATE);
     caps.has_config_file = true;
     n = heal_plan(&d, &p, &caps, plan);
     assert_int_equal(n, 3);
     assert_int_equal(plan[0], HEAL_ACT_CONFIG_SYNC);
+    assert_int_equal(plan[1], HEAL_ACT_RESTART);
+    assert_int_equal(plan[2], HEAL_ACT_ESCALATE);
 
     /* A disk filling up: clean-up if there is one, never a restart. */
     memset(&d, 0, sizeof(d));
@@ -490,16 +494,39 @@ static void test_incident_codec(void **state)
     assert_int_equal(heal_incident_encode(&back, &b2), 0);
     assert_int_equal(b1.len, b2.len);
     assert_memory_equal(b1.data, b2.data, b1.len);
-    /* Every truncation and every single-byte corruption is refused or decodes cleanly;
-     * nothing crashes (ASan watches). */
+    /* Every truncation is refused. Every single-byte corruption is either refused with a
+     * decoder's error, leaving the output untouched, or decodes to a record that re-encodes
+     * canonically (encode -> decode -> encode gives the same bytes). Both happen: a flipped
+     * byte inside a string decodes, one in the structure does not. */
     for (size_t n = 0; n < b1.len; n++)
         assert_int_not_equal(heal_incident_decode(b1.data, n, &back), 0);
+    static struct heal_incident before, again;
+    size_t refused = 0, decoded = 0;
     for (size_t i = 0; i < b1.len; i++) {
         uint8_t saved = b1.data[i];
         b1.data[i] ^= 0x5a;
-        (void)heal_incident_decode(b1.data, b1.len, &back);
+        memcpy(&before, &back, sizeof(back));
+        int rc = heal_incident_decode(b1.data, b1.len, &back);
+        if (rc != 0) {
+            assert_true(rc == PL_EMALFORMED || rc == PL_EVERSION);
+            assert_memory_equal(&back, &before, sizeof(back));
+            refused++;
+        } else {
+            pl_buf_reset(&b2);
+            assert_int_equal(heal_incident_encode(&back, &b2), 0);
+            struct pl_buf b3;
+            pl_buf_init(&b3, HEAL_INCIDENT_BYTES_MAX);
+            assert_int_equal(heal_incident_decode(b2.data, b2.len, &again), 0);
+            assert_int_equal(heal_incident_encode(&again, &b3), 0);
+            assert_int_equal(b2.len, b3.len);
+            assert_memory_equal(b2.data, b3.data, b2.len);
+            pl_buf_close(&b3);
+            decoded++;
+        }
         b1.data[i] = saved;
     }
+    assert_true(refused > 0);
+    assert_true(decoded > 0);
     /* Trailing garbage is refused. */
     pl_buf_append(&b1, "x", 1);
     assert_int_not_equal(heal_incident_decode(b1.data, b1.len, &back), 0);
