@@ -3,6 +3,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -124,14 +125,59 @@ static void test_rand_deterministic(void **state)
         counts[pl_rand_below(&a, 10)]++;
     for (int i = 0; i < 10; i++)
         assert_in_range(counts[i], 9000, 11000);
-    uint32_t v[20];
-    for (uint32_t i = 0; i < 20; i++)
-        v[i] = i;
-    pl_rand_shuffle(&a, v, 20, sizeof(v[0]));
-    uint32_t sum = 0;
-    for (uint32_t i = 0; i < 20; i++)
-        sum += v[i];
-    assert_int_equal(sum, 190);
+}
+
+/* Each shuffle is a permutation, and over many draws every value lands in every position
+ * about equally often (Fisher-Yates is uniform): a shuffle that moved nothing, never left an
+ * element in place (Sattolo's off-by-one) or favoured one end would fail. */
+static void test_rand_shuffle(void **state)
+{
+    (void)state;
+    enum { N = 20, DRAWS = 4000 };
+    struct pl_rand r;
+    pl_rand_seed(&r, 7);
+    static uint32_t lands[N][N];
+    uint32_t unmoved_draws = 0;
+    for (int d = 0; d < DRAWS; d++) {
+        uint32_t v[N];
+        for (uint32_t i = 0; i < N; i++)
+            v[i] = i;
+        pl_rand_shuffle(&r, v, N, sizeof(v[0]));
+        bool seen[N] = {false};
+        bool moved = false;
+        for (uint32_t i = 0; i < N; i++) {
+            assert_in_range(v[i], 0, N - 1);
+            assert_false(seen[v[i]]);
+            seen[v[i]] = true;
+            moved |= v[i] != i;
+            lands[i][v[i]]++;
+        }
+        unmoved_draws += !moved;
+    }
+    assert_int_equal(unmoved_draws, 0);
+    /* Expected DRAWS / N = 200 per cell, standard deviation about 14. */
+    for (uint32_t i = 0; i < N; i++)
+        for (uint32_t j = 0; j < N; j++)
+            assert_in_range(lands[i][j], 120, 280);
+
+    /* Elements wider than a word move whole. */
+    struct wide {
+        uint64_t key;
+        uint8_t pad[13];
+    } w[N];
+    for (uint32_t i = 0; i < N; i++) {
+        w[i].key = i;
+        memset(w[i].pad, (int)i, sizeof(w[i].pad));
+    }
+    pl_rand_shuffle(&r, w, N, sizeof(w[0]));
+    bool seen[N] = {false};
+    for (uint32_t i = 0; i < N; i++) {
+        assert_in_range(w[i].key, 0, N - 1);
+        assert_false(seen[w[i].key]);
+        seen[w[i].key] = true;
+        for (size_t k = 0; k < sizeof(w[i].pad); k++)
+            assert_int_equal(w[i].pad[k], w[i].key);
+    }
 }
 
 static void test_text(void **state)
@@ -241,8 +287,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_names),        cmocka_unit_test(test_buf_limit),
         cmocka_unit_test(test_mp_roundtrip),     cmocka_unit_test(test_rand_deterministic),
-        cmocka_unit_test(test_text),             cmocka_unit_test(test_manual_clock),
-        cmocka_unit_test(test_addr),             cmocka_unit_test(test_file_write_atomic),
+        cmocka_unit_test(test_rand_shuffle),     cmocka_unit_test(test_text),
+        cmocka_unit_test(test_manual_clock),     cmocka_unit_test(test_addr),
+        cmocka_unit_test(test_file_write_atomic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
