@@ -89,7 +89,7 @@ has_delayed() {
         python3 -c 'import json,sys; sys.exit(0 if any(e["name"] == "delayed" for e in json.load(sys.stdin)) else 1)'
 }
 wait_for 20 "n1 receives an event through its delay rule" has_delayed
-delayed=$("$PLATELET" counters --api "$(api n1)" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["fault_delayed"])')
+delayed=$(gossip_counter "$(api n1)" fault_delayed)
 [ "$delayed" -gt 0 ] || fail "the delay rule held nothing back"
 sees n1 alive 3 || fail "a 150 ms delay made n1 lose members"
 "$PLATELET" fault clear --api "$(api n1)" >/dev/null
@@ -125,12 +125,17 @@ for n in e1 e2 e3; do
 done
 start_node eX --encrypt "$BAD" --join "127.0.0.1:${PORT[e1]}"
 start_node eP --join "127.0.0.1:${PORT[e1]}"
-sleep 2 # give a wrong join every chance to (wrongly) succeed
+# An agent that knows nobody retries its join with a doubling wait (50 ms, 100 ms, ...):
+# five retries logged by each means six joins tried and refused over about 1.5 s.
+retried() { [ "$(grep -c 'no other member known; joining again' "$TEST_DIR/$1.log")" -ge 5 ]; }
+wait_for 20 "the agent with the wrong key retries its join five times" retried eX
+wait_for 20 "the agent with no key retries its join five times" retried eP
 for n in e1 e2 e3; do
     sees $n alive 3 || fail "$n let an agent with the wrong key or no key join"
 done
 sees eX alive 1 || fail "the agent with the wrong key sees others"
-unauth=$("$PLATELET" counters --api "$(api e1)" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rx_unauthenticated"])')
+sees eP alive 1 || fail "the agent with no key sees others"
+unauth=$(gossip_counter "$(api e1)" rx_unauthenticated)
 [ "$unauth" -gt 0 ] || fail "e1 counted no unauthenticated packets"
 pass "agents with a wrong key or no key cannot join an encrypted cluster ($unauth packets refused)"
 
@@ -149,8 +154,20 @@ for n in e1 e2 e3; do
     wait_for 20 "$n dropped the old key" gone_on $n
 done
 expect_fail 1 "the primary key cannot be removed" "$PLATELET" keys remove "$K2" --api "$(api e1)"
-sleep 1
+# With only the new key left anywhere, each member must get ten more probes answered (two
+# seconds of probing at least) and still see everyone alive, nobody declared dead.
+declare -A OK_BEFORE DEATHS_BEFORE
 for n in e1 e2 e3; do
-    wait_for 20 "$n still sees 3 alive after the rotation" sees $n alive 3
+    OK_BEFORE[$n]=$(gossip_counter "$(api $n)" "probes - probe_failures")
+    DEATHS_BEFORE[$n]=$(gossip_counter "$(api $n)" deaths_declared)
+done
+for n in e1 e2 e3; do
+    wait_for 20 "$n gets ten probes answered with the new key alone" \
+        counter_at_least "$(api $n)" "probes - probe_failures" $((OK_BEFORE[$n] + 10))
+done
+for n in e1 e2 e3; do
+    sees $n alive 3 || fail "$n lost a member after the rotation"
+    [ "$(gossip_counter "$(api $n)" deaths_declared)" = "${DEATHS_BEFORE[$n]}" ] ||
+        fail "$n declared a member dead after the rotation"
 done
 pass "a key rotation keeps every member joined"

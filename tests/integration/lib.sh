@@ -96,6 +96,18 @@ expect_fail() {
     echo "$out" | grep -Eq -- "$pattern" || fail "expected /$pattern/ from '$*', got: $out"
 }
 
+# gossip_counter API EXPR: a Python expression over an agent's gossip counters (`platelet
+# counters`), e.g. `probes - probe_failures`.
+gossip_counter() {
+    "$PLATELET" counters --api "$1" --json |
+        python3 -c 'import json,sys; print(eval(sys.argv[1], {}, json.load(sys.stdin)))' "$2"
+}
+
+# counter_at_least API EXPR MIN: for wait_for.
+counter_at_least() {
+    [ "$(gossip_counter "$1" "$2")" -ge "$3" ]
+}
+
 # json_get JSON PYTHON-EXPR: evaluates EXPR with the parsed document as `d`.
 json_get() {
     python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
