@@ -44,9 +44,21 @@ pass "a SIGKILLed seed restarted without --join rejoins its cluster"
 
 stop_agent "${PID[n1]}" n1
 [ ! -e "$TEST_DIR/n1/peers" ] || fail "the peers file is still there after a graceful leave"
+api() { echo "unix:$TEST_DIR/$1/api.sock"; }
+declare -A PROBES_BEFORE
+for n in n2 n3; do PROBES_BEFORE[$n]=$(gossip_counter "$(api $n)" probes); done
 start_node n1-after-leave n1
-sleep 2
+# A rejoin would start at once; give it ten probe rounds of n2 and n3 (two seconds at
+# least), counted by them, in which n1 would have shown up alive to them as well.
+for n in n2 n3; do
+    wait_for 20 "$n probes ten more times" counter_at_least "$(api $n)" probes $((PROBES_BEFORE[$n] + 10))
+done
 sees n1 1 || fail "after a graceful leave n1 rejoined on its own (sees $(alive_seen_by n1) alive)"
+for n in n2 n3; do
+    sees $n 2 || fail "after a graceful leave $n sees n1 alive again"
+done
+! grep -q "rejoining through" "$TEST_DIR/n1-after-leave.log" ||
+    fail "n1 tried to rejoin through a peers file after a graceful leave"
 pass "after a graceful leave the agent does not rejoin by itself"
 
 stop_agent "${PID[n1]}" n1
