@@ -4,7 +4,7 @@
 # and healed. A second service shows the other way out: no approval within its timeout ->
 # escalation to a human (level 5) at a real webhook receiver; the incident stays open.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_approval 28160
+heal_setup heal_approval
 DIR=$(cd "$(dirname "$0")" && pwd)
 
 python3 "$DIR/heal_hook_receiver.py" $HOOK_PORT "$WORK/hooks.jsonl" 120 &

@@ -3,7 +3,7 @@
 # and the JSON path: unknown key, wrong type, missing command, bad URL, threshold out of
 # range, unknown action, duplicate name.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_config 28170
+heal_setup heal_config
 
 n=0
 expect_error() {

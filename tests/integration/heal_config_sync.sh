@@ -4,7 +4,7 @@
 # sees the drift (class config_drift), config_sync puts the known-good copy back, and the
 # restart that follows holds.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_config_sync 28180
+heal_setup heal_config_sync
 
 CONF="$WORK/app.conf"
 echo "mode=good" >"$CONF"

@@ -4,7 +4,7 @@
 # passes again on the new process. Then the agent itself is SIGKILLed: its service dies
 # with it (no unsupervised copy keeps the port), and the restarted agent starts a new one.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_crash 28110
+heal_setup heal_crash
 
 cat >"$WORK/agent.json" <<JSON
 {"services": [{"name": "web", "command": "$PLATELET",

@@ -4,7 +4,7 @@
 # down); when the delay reaches its 800 ms cap the agent escalates, and a real HTTP
 # receiver started here gets the incident as JSON. The agent keeps retrying at the cap.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_crashloop 28150
+heal_setup heal_crashloop
 DIR=$(cd "$(dirname "$0")" && pwd)
 
 python3 "$DIR/heal_hook_receiver.py" $HOOK_PORT "$WORK/hooks.jsonl" 120 &

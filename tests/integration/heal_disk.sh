@@ -4,7 +4,7 @@
 # horizon" it opens a degradation incident and runs the operator's state_repair command
 # (here: delete the file that grows), never a restart, which would free nothing.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_disk 28210
+heal_setup heal_disk
 
 mkdir -p "$WORK/spool"
 cat >"$WORK/agent.json" <<JSON

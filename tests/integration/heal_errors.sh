@@ -3,7 +3,7 @@
 # the error rate over its window crosses the policy's 5 %, and a degradation incident opens
 # with the evidence (the rate, the threshold, how many of how many requests failed).
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_errors 28130
+heal_setup heal_errors
 
 cat >"$WORK/agent.json" <<JSON
 {"services": [{"name": "web", "command": "$PLATELET",

@@ -4,7 +4,7 @@
 # the file's place relative to the binary (deploy/examples/ and build/ side by side) and
 # changes only the sample's port, so the test needs no fixed port; the agent starts in /.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_example 28250
+heal_setup heal_example
 SRC=${PLATELET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 mkdir -p "$WORK/tree/deploy/examples" "$WORK/tree/build"

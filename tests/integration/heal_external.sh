@@ -4,7 +4,7 @@
 # the test kills it; two refused connects later the agent runs the restart command (which
 # starts a new one), sees the check pass again and closes the incident as healed.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_external 28200
+heal_setup heal_external
 
 cat >"$WORK/start.sh" <<SH
 #!/bin/sh

@@ -3,7 +3,7 @@
 # check can tell. After `failures` timeouts the agent restarts it (stop signal, grace period,
 # SIGKILL since a hung loop never handles SIGTERM) and it is healthy again.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_hang 28120
+heal_setup heal_hang
 
 cat >"$WORK/agent.json" <<JSON
 {"services": [{"name": "web", "command": "$PLATELET",

@@ -4,7 +4,7 @@
 # command that fails once and then works. The plan puts isolate before restart; the failed
 # command is retried after a full-jitter delay, the retry succeeds, and no restart happens.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_isolate 28230
+heal_setup heal_isolate
 
 cat >"$WORK/isolate.sh" <<SH
 #!/bin/sh

@@ -5,8 +5,8 @@
 # burns 90 % of a core: CPU above the threshold for the resource window -> an incident
 # (threshold 8 %: on a saturated test machine the burner may get only ~15 % of a core).
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_latency_cpu 28190
-HOT_PORT=$((BASE + 4))
+heal_setup heal_latency_cpu
+HOT_PORT=$SVC2_PORT
 
 cat >"$WORK/agent.json" <<JSON
 {"services": [

@@ -4,7 +4,7 @@
 # predicts the limit within the horizon, and the agent restarts it first: a planned
 # restart, no crash.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_leak 28140
+heal_setup heal_leak
 
 cat >"$WORK/agent.json" <<JSON
 {"services": [{"name": "web", "command": "$PLATELET",

@@ -1,25 +1,30 @@
 # Shared helpers of the heal_*.sh integration tests (sourced, not run).
 #
-# Each test calls heal_setup NAME BASE_PORT: a fresh work directory, the ports
-# BASE_PORT (sample service), BASE_PORT+1 (agent API), BASE_PORT+2 (gossip) and
-# BASE_PORT+3 (a webhook receiver when the test wants one), and a trap that stops
-# exactly the processes the test started (by PID) when it ends.
+# Each test calls heal_setup NAME: a fresh work directory, five ports free right now from
+# scripts/free_ports.py (SVC_PORT for the sample service, API_PORT for the agent's API,
+# GOSSIP_PORT for gossip and Raft (the port after it), HOOK_PORT for a webhook receiver and
+# SVC2_PORT for a second service, when the test wants them), and a trap that stops exactly
+# the processes the test started (by PID) when it ends.
 
 set -eu
 
 PLATELET=${1:?usage: $0 PATH_TO_PLATELET}
 PIDS=""
+FREE_PORTS="$(cd "$(dirname "$0")/../../scripts" && pwd)/free_ports.py"
 
 heal_setup() {
     NAME=$1
-    BASE=$2
-    SVC_PORT=$BASE
-    API_PORT=$((BASE + 1))
-    GOSSIP_PORT=$((BASE + 2))
-    HOOK_PORT=$((BASE + 3))
-    API=127.0.0.1:$API_PORT
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/platelet-$NAME.XXXXXX")
     trap heal_cleanup EXIT INT TERM
+    # shellcheck disable=SC2046 # five numbers, split on purpose
+    set -- $(python3 "$FREE_PORTS" 5 "$WORK/ports")
+    [ $# -eq 5 ] || fail "no free ports"
+    SVC_PORT=$1
+    API_PORT=$2
+    GOSSIP_PORT=$3
+    HOOK_PORT=$4
+    SVC2_PORT=$5
+    API=127.0.0.1:$API_PORT
 }
 
 heal_cleanup() {

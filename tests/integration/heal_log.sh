@@ -3,7 +3,7 @@
 # rotated at log.max_bytes with log.keep older generations; no file grows past the limit and
 # the newest output is in the current file.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_log 28220
+heal_setup heal_log
 
 cat >"$WORK/agent.json" <<JSON
 {"services": [{"name": "chatty", "command": "/bin/sh",

@@ -6,7 +6,7 @@
 # (2 s before the agent first checks a new process) makes the window of the first minute
 # wide enough to hit every time: the hang lands while the crash's restart is being verified.
 . "$(dirname "$0")/heal_lib.sh"
-heal_setup heal_overlap 28240
+heal_setup heal_overlap
 
 cat >"$WORK/agent.json" <<JSON
 {"services": [{"name": "web", "command": "$PLATELET",
