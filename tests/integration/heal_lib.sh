@@ -56,7 +56,7 @@ heal_cleanup() {
         echo "---- agent log (last 60 lines) ----"
         tail -n 60 "$WORK/agent.log"
     fi
-    rm -rf "$WORK"
+    rm -rf "$WORK" ${EXTRA_DIRS:-}
     exit $rc
 }
 
