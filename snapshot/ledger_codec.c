@@ -8,7 +8,9 @@
 #include "pl_mp.h"
 #include "pl_mp_check.h"
 
+#include <errno.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char head_magic[16] = "PLATELET-STH-V1\n";
@@ -145,6 +147,65 @@ int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e)
     rc = 0;
 done:
     msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+void ledger_image_begin(struct pl_mp_writer *w, const uint8_t root[MERKLE_HASH_BYTES], uint32_t count)
+{
+    pl_mp_array(w, 2);
+    pl_mp_bin(w, root, MERKLE_HASH_BYTES);
+    pl_mp_array(w, count);
+}
+
+int ledger_image_decode(const uint8_t *p,
+                        size_t len,
+                        uint64_t count,
+                        ledger_image_cb restore_cb,
+                        void *ctx)
+{
+    msgpack_unpacked up;
+    if (pl_mp_parse(p, len, &up) != 0)
+        return PL_ECORRUPT;
+    int rc = PL_ECORRUPT;
+    struct ledger_entry *entries = NULL;
+    const msgpack_object *o = &up.data;
+    const uint8_t *root;
+    size_t root_len;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2 ||
+        pl_mp_as_bin(&o->via.array.ptr[0], &root, &root_len) != 0 ||
+        root_len != MERKLE_HASH_BYTES || o->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY ||
+        o->via.array.ptr[1].via.array.size != count)
+        goto done;
+    const msgpack_object *leaves = &o->via.array.ptr[1];
+    uint32_t n = leaves->via.array.size;
+    /* pl_mp_parse() bounded n by the input's size, so this allocation is bounded too. */
+    entries = calloc(n ? n : 1, sizeof(*entries));
+    if (entries == NULL) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    struct merkle_frontier f;
+    merkle_frontier_init(&f);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *leaf;
+        size_t leaf_len;
+        uint8_t hash[MERKLE_HASH_BYTES];
+        if (pl_mp_as_bin(&leaves->via.array.ptr[i], &leaf, &leaf_len) != 0 ||
+            ledger_entry_decode(leaf, leaf_len, &entries[i]) != 0 ||
+            entries[i].index != i)
+            goto done;
+        merkle_leaf_hash(leaf, leaf_len, hash);
+        if (merkle_frontier_append(&f, hash, NULL, NULL) != 0)
+            goto done;
+    }
+    uint8_t check[MERKLE_HASH_BYTES];
+    merkle_frontier_root(&f, check);
+    if (sodium_memcmp(check, root, MERKLE_HASH_BYTES) != 0)
+        goto done;
+    rc = restore_cb(ctx, root, entries, n);
+done:
+    free(entries);
+    msgpack_unpacked_destroy(&up);
     return rc;
 }
 

@@ -55,6 +55,32 @@ int ledger_entry_encode(const struct ledger_entry *e, struct pl_buf *out);
  * bytes are exactly the canonical encoding of an entry. */
 int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e);
 
+/*
+ * A ledger image: the whole ledger as the Raft state machine's snapshot (the ledger is the
+ * state), one msgpack array
+ *
+ *     [ root (bin 32), [ leaf (bin), ... ] ]
+ *
+ * ledger_image_begin() writes the head; the caller then writes each leaf with pl_mp_bin().
+ * Images arrive from peers (InstallSnapshot) and from disk, so ledger_image_decode() checks
+ * one in full before anything is restored from it: the shape, exactly `count` leaves (the
+ * snapshot's index: one leaf per Raft entry), each a canonical leaf, and the RFC 6962 root of
+ * those leaves equal to the image's root. Only then does it call restore_cb, once, with the
+ * root and the decoded entries (valid during the call). PL_ECORRUPT for any failure, and
+ * restore_cb is not called; otherwise what restore_cb returned.
+ */
+typedef int (*ledger_image_cb)(void *ctx,
+                               const uint8_t root[MERKLE_HASH_BYTES],
+                               const struct ledger_entry *entries,
+                               uint32_t n);
+struct pl_mp_writer;
+void ledger_image_begin(struct pl_mp_writer *w, const uint8_t root[MERKLE_HASH_BYTES], uint32_t count);
+int ledger_image_decode(const uint8_t *p,
+                        size_t len,
+                        uint64_t count,
+                        ledger_image_cb restore_cb,
+                        void *ctx);
+
 struct ledger_head
 {
     uint64_t size;

@@ -291,8 +291,8 @@ static int sm_apply(struct agent_raft *ar, const struct raft_entry *entries, uin
     return rc;
 }
 
-/* Snapshot of the ledger state machine: msgpack [root (bin), [leaf (bin), ...]]. It is
- * the whole ledger (the ledger is the state); compaction is rare (snapshot_threshold). */
+/* Snapshot of the ledger state machine: the whole ledger as a ledger image
+ * (ledger_codec.h); compaction is rare (snapshot_threshold). */
 static int leaf_collect(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
 {
     (void)index;
@@ -302,32 +302,21 @@ static int leaf_collect(void *ctx, uint64_t index, const uint8_t *leaf, size_t l
 
 static int sm_snapshot(struct agent_raft *ar, struct pl_buf *out)
 {
-    struct pl_mp_writer w;
-    pl_mp_writer_init(&w, out);
-    pl_mp_array(&w, 2);
-    pl_mp_bin(&w, ar->ledger.root, MERKLE_HASH_BYTES);
     if (ar->ledger.size > UINT32_MAX)
         return PL_ETOOBIG;
-    pl_mp_array(&w, (uint32_t)ar->ledger.size);
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, out);
+    ledger_image_begin(&w, ar->ledger.root, (uint32_t)ar->ledger.size);
     int rc = ledger_leaves_each(&ar->ledger, 0, ar->ledger.size, leaf_collect, &w);
     return rc != 0 ? rc : w.err;
 }
 
-static int sm_restore(struct agent_raft *ar, const struct raft_snapshot *snap)
+/* Called by ledger_image_decode() once the whole image checked out: only now is the ledger
+ * wiped and written afresh from the image's leaves. */
+static int restore_cb(void *ctx, const uint8_t root[MERKLE_HASH_BYTES],
+                      const struct ledger_entry *entries, uint32_t n)
 {
-    msgpack_unpacked up;
-    if (pl_mp_parse(snap->data, snap->len, &up) != 0)
-        return PL_ECORRUPT;
-    int rc = PL_ECORRUPT;
-    const msgpack_object *o = &up.data;
-    const uint8_t *root;
-    size_t root_len;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2 ||
-        pl_mp_as_bin(&o->via.array.ptr[0], &root, &root_len) != 0 ||
-        root_len != MERKLE_HASH_BYTES || o->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY ||
-        o->via.array.ptr[1].via.array.size != snap->index)
-        goto done;
-    /* Wipe the ledger families and write the snapshot's leaves afresh. */
+    struct agent_raft *ar = ctx;
     struct pl_store *s = &ar->agent->store;
     struct pl_store_batch b;
     pl_store_batch_init(&b);
@@ -336,42 +325,35 @@ static int sm_restore(struct agent_raft *ar, const struct raft_snapshot *snap)
     rocksdb_writebatch_delete_range_cf(b.wb, s->cf[PL_CF_LEDGER_LEAVES], (char *)lo, 1, (char *)hi, 9);
     rocksdb_writebatch_delete_range_cf(b.wb, s->cf[PL_CF_LEDGER_NODES], (char *)lo, 1, (char *)hi, 9);
     rocksdb_writebatch_delete_range_cf(b.wb, s->cf[PL_CF_LEDGER_HEADS], (char *)lo, 1, (char *)hi, 9);
-    rc = pl_store_batch_commit(s, &b);
+    int rc = pl_store_batch_commit(s, &b);
     pl_store_batch_close(&b);
     if (rc != 0)
-        goto done;
+        return rc;
     ledger_close(&ar->ledger);
     ar->ledger_open = false;
     rc = ledger_open(&ar->ledger, s, &ar->agent->keys);
     if (rc != 0)
-        goto done;
+        return rc;
     ar->ledger_open = true;
     ar->ledger.no_sync = true;
-    const msgpack_object *leaves = &o->via.array.ptr[1];
-    uint32_t n = leaves->via.array.size;
-    struct ledger_entry *le = calloc(n ? n : 1, sizeof(*le));
-    if (le == NULL) {
-        rc = -ENOMEM;
-        goto done;
-    }
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
-        const uint8_t *leaf;
-        size_t len;
-        rc = pl_mp_as_bin(&leaves->via.array.ptr[i], &leaf, &len);
-        if (rc == 0)
-            rc = ledger_entry_decode(leaf, len, &le[i]);
-        if (rc == 0)
-            ar->last_time_ms = le[i].time_ms;
+    /* In batches: ledger_append() takes at most LEDGER_BATCH_MAX entries at a time. */
+    for (uint32_t done = 0; done < n && rc == 0;) {
+        uint32_t k = PL_MIN(n - done, (uint32_t)LEDGER_BATCH_MAX);
+        rc = ledger_append(&ar->ledger, entries + done, k, pl_clock_wall_ms(), NULL);
+        done += k;
     }
     if (rc == 0 && n > 0)
-        rc = ledger_append(&ar->ledger, le, n, pl_clock_wall_ms(), NULL);
-    free(le);
+        ar->last_time_ms = entries[n - 1].time_ms;
     if (rc == 0 && memcmp(ar->ledger.root, root, MERKLE_HASH_BYTES) != 0)
         rc = PL_EVERIFY;
+    return rc;
+}
+
+static int sm_restore(struct agent_raft *ar, const struct raft_snapshot *snap)
+{
+    int rc = ledger_image_decode(snap->data, snap->len, snap->index, restore_cb, ar);
     if (rc == 0)
         PL_INFO("raft", "state restored from snapshot index=%llu", (unsigned long long)snap->index);
-done:
-    msgpack_unpacked_destroy(&up);
     return rc == PL_EMALFORMED ? PL_ECORRUPT : rc;
 }
 

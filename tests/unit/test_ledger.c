@@ -563,6 +563,109 @@ static void test_snapshot_store(void **state)
     assert_int_equal(snapshot_get_at_or_before(&f->store, 49, &snap), PL_ECORRUPT);
 }
 
+/* A ledger image (the Raft snapshot of the ledger) is checked whole before restore_cb runs:
+ * the image of a real ledger decodes to its entries, restores a second ledger to the same
+ * root, and every damage (a wrong root, count, leaf, order, trailing byte, truncation) is
+ * refused without calling back. */
+struct image_seen
+{
+    int calls;
+    uint32_t n;
+    uint8_t root[MERKLE_HASH_BYTES];
+    struct ledger *into; /* restore here when not NULL */
+};
+
+static int image_cb(void *ctx, const uint8_t root[MERKLE_HASH_BYTES],
+                    const struct ledger_entry *entries, uint32_t n)
+{
+    struct image_seen *seen = ctx;
+    seen->calls++;
+    seen->n = n;
+    memcpy(seen->root, root, MERKLE_HASH_BYTES);
+    for (uint32_t i = 0; i < n; i++)
+        if (entries[i].index != i || entries[i].kind_len != 6)
+            return PL_EVERIFY;
+    return seen->into != NULL ? ledger_append(seen->into, entries, n, 1, NULL) : 0;
+}
+
+static int image_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
+{
+    (void)index;
+    pl_mp_bin(ctx, leaf, len);
+    return ((struct pl_mp_writer *)ctx)->err;
+}
+
+static void image_of(struct fixture *f, struct pl_buf *out, uint64_t count, int swap)
+{
+    pl_buf_reset(out);
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, out);
+    ledger_image_begin(&w, f->ledger.root, (uint32_t)count);
+    if (swap) {
+        assert_int_equal(ledger_leaves_each(&f->ledger, 1, 2, image_leaf, &w), 0);
+        assert_int_equal(ledger_leaves_each(&f->ledger, 0, 1, image_leaf, &w), 0);
+        assert_int_equal(ledger_leaves_each(&f->ledger, 2, count, image_leaf, &w), 0);
+    } else {
+        assert_int_equal(ledger_leaves_each(&f->ledger, 0, count, image_leaf, &w), 0);
+    }
+    assert_int_equal(w.err, 0);
+}
+
+static void test_ledger_image(void **state)
+{
+    struct fixture *f = *state;
+    append_some(f, 37, 5000);
+    struct pl_buf img;
+    pl_buf_init(&img, 1 << 20);
+    image_of(f, &img, f->n, 0);
+
+    /* A second ledger restored from the image has the same root. */
+    struct fixture g;
+    memset(&g, 0, sizeof(g));
+    snprintf(g.dir, sizeof(g.dir), "test_ledger.XXXXXX");
+    assert_non_null(mkdtemp(g.dir));
+    assert_int_equal(open_all(&g), 0);
+    struct image_seen seen = {.into = &g.ledger};
+    assert_int_equal(ledger_image_decode(img.data, img.len, f->n, image_cb, &seen), 0);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(seen.n, 37);
+    assert_memory_equal(seen.root, f->ledger.root, MERKLE_HASH_BYTES);
+    assert_int_equal(g.ledger.size, 37);
+    assert_memory_equal(g.ledger.root, f->ledger.root, MERKLE_HASH_BYTES);
+    close_all(&g);
+    rm_rf(g.dir);
+
+    /* What restore_cb returns is returned. */
+    struct image_seen quiet = {0};
+    assert_int_equal(ledger_image_decode(img.data, img.len, f->n, image_cb, &quiet), 0);
+
+    /* Damage of every kind: PL_ECORRUPT and no call. */
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(ledger_image_decode(img.data, img.len, f->n - 1, image_cb, &seen), PL_ECORRUPT);
+    assert_int_equal(ledger_image_decode(img.data, img.len - 1, f->n, image_cb, &seen), PL_ECORRUPT);
+    uint8_t *longer = malloc(img.len + 1);
+    memcpy(longer, img.data, img.len);
+    longer[img.len] = 0xc0;
+    assert_int_equal(ledger_image_decode(longer, img.len + 1, f->n, image_cb, &seen), PL_ECORRUPT);
+    free(longer);
+    /* The root is the 32 bytes after the array header and the bin header. */
+    img.data[3] ^= 1;
+    assert_int_equal(ledger_image_decode(img.data, img.len, f->n, image_cb, &seen), PL_ECORRUPT);
+    img.data[3] ^= 1;
+    /* One byte of the last leaf's body. */
+    img.data[img.len - 1] ^= 1;
+    assert_int_equal(ledger_image_decode(img.data, img.len, f->n, image_cb, &seen), PL_ECORRUPT);
+    img.data[img.len - 1] ^= 1;
+    /* The first two leaves swapped: each is fine, the order (and so the root) is not. */
+    image_of(f, &img, f->n, 1);
+    assert_int_equal(ledger_image_decode(img.data, img.len, f->n, image_cb, &seen), PL_ECORRUPT);
+    /* An image of the first 36 leaves, offered as one of 37. */
+    image_of(f, &img, f->n - 1, 0);
+    assert_int_equal(ledger_image_decode(img.data, img.len, f->n, image_cb, &seen), PL_ECORRUPT);
+    assert_int_equal(seen.calls, 0);
+    pl_buf_close(&img);
+}
+
 static void test_lock_and_read_only(void **state)
 {
     struct fixture *f = *state;
@@ -652,6 +755,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ledger_image, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_and_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
     };
