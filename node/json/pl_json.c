@@ -402,12 +402,15 @@ int pl_json_write_string(struct pl_buf *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    pl_buf_append(out, "\"", 1);
-    while (p < end) {
+    /* Every append is checked: one that does not fit must fail the whole string, never
+     * leave it with an escape missing and the rest written. */
+    size_t start = out->len;
+    int rc = pl_buf_append(out, "\"", 1);
+    while (rc == 0 && p < end) {
         unsigned char c = *p;
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
-            pl_buf_append(out, e, 2);
+            rc = pl_buf_append(out, e, 2);
             p++;
         } else if (c < 0x20) {
             const char *e = NULL;
@@ -429,21 +432,27 @@ int pl_json_write_string(struct pl_buf *out, const char *s, size_t len)
                     break;
             }
             if (e != NULL) {
-                pl_buf_append(out, e, 2);
+                rc = pl_buf_append(out, e, 2);
             } else {
                 char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                pl_buf_append(out, u, 6);
+                rc = pl_buf_append(out, u, 6);
             }
             p++;
         } else {
             size_t n = utf8_seq(p, end);
-            if (n == 0)
-                return PL_EMALFORMED;
-            pl_buf_append(out, p, n);
+            if (n == 0) {
+                rc = PL_EMALFORMED;
+                break;
+            }
+            rc = pl_buf_append(out, p, n);
             p += n;
         }
     }
-    return pl_buf_append(out, "\"", 1);
+    if (rc == 0)
+        rc = pl_buf_append(out, "\"", 1);
+    if (rc != 0)
+        out->len = start;
+    return rc;
 }
 
 static int write_double(struct pl_buf *out, double d)

@@ -154,6 +154,36 @@ static void test_writer_rejects(void **state)
     pl_buf_close(&js);
 }
 
+/* A write that does not fit fails whole: the output is left as it was, never cut short with
+ * an escape missing (fuzz_pl_json found a string of NULs that came back "written", with the
+ * \u0000 escapes that did not fit dropped). */
+static void test_writer_tight_buffer(void **state)
+{
+    (void)state;
+    const uint8_t nuls[] = {0xa5, 0, 'p', 0, 'q', 0}; /* "\0p\0q\0" */
+    const char *want = "\"\\u0000p\\u0000q\\u0000\"";
+    struct pl_buf js;
+    for (size_t max = 0; max <= strlen(want); max++) {
+        pl_buf_init(&js, max + 3);
+        assert_int_equal(pl_buf_append(&js, "ab:", 3), 0);
+        int rc = pl_json_from_msgpack(nuls, sizeof(nuls), &js);
+        if (max < strlen(want)) {
+            assert_int_equal(rc, PL_ETOOBIG);
+            assert_int_equal(js.len, 3);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(js.len, 3 + strlen(want));
+            assert_memory_equal(js.data + 3, want, strlen(want));
+        }
+        /* The string writer on its own, too. */
+        js.len = 3;
+        rc = pl_json_write_string(&js, "\0p\0q\0", 5);
+        assert_int_equal(rc, max < strlen(want) ? PL_ETOOBIG : 0);
+        assert_int_equal(js.len, max < strlen(want) ? 3 : 3 + strlen(want));
+        pl_buf_close(&js);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_integers_are_integers),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_writer_rejects),
+        cmocka_unit_test(test_writer_tight_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
