@@ -401,7 +401,8 @@ int pl_json_to_msgpack(const char *text, size_t len, struct pl_buf *out, char *e
 int pl_json_write_string(struct pl_buf *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    /* msgpack-c gives an empty string a NULL pointer; NULL + 0 is undefined. */
+    const unsigned char *p = (const unsigned char *)s, *end = len > 0 ? p + len : p;
     /* Every append is checked: one that does not fit must fail the whole string, never
      * leave it with an escape missing and the rest written. */
     size_t start = out->len;
