@@ -20,7 +20,7 @@ static const char KEY_SNAP[] = "snap";
 
 static void index_key(uint64_t index, uint8_t key[8]) { pl_be64_put(key, index); }
 
-static int snap_encode(const struct raft_snapshot *snap, struct pl_buf *out)
+int raft_storage_snapshot_encode(const struct raft_snapshot *snap, struct pl_buf *out)
 {
     struct pl_buf cfg;
     pl_buf_init(&cfg, 4096);
@@ -39,7 +39,7 @@ static int snap_encode(const struct raft_snapshot *snap, struct pl_buf *out)
     return rc;
 }
 
-static int snap_decode(const uint8_t *p, size_t n, struct raft_snapshot *out)
+int raft_storage_snapshot_decode(const uint8_t *p, size_t n, struct raft_snapshot *out)
 {
     msgpack_unpacked u;
     int rc = pl_mp_parse(p, n, &u);
@@ -48,19 +48,22 @@ static int snap_decode(const uint8_t *p, size_t n, struct raft_snapshot *out)
     const msgpack_object *o = &u.data;
     const uint8_t *cfg, *data;
     size_t cfg_len, data_len;
+    struct raft_snapshot snap;
+    memset(&snap, 0, sizeof(snap));
     rc = PL_ECORRUPT;
     if (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 4 &&
-        pl_mp_as_u64(&o->via.array.ptr[0], &out->index) == 0 &&
-        pl_mp_as_u64(&o->via.array.ptr[1], &out->term) == 0 &&
+        pl_mp_as_u64(&o->via.array.ptr[0], &snap.index) == 0 &&
+        pl_mp_as_u64(&o->via.array.ptr[1], &snap.term) == 0 &&
         pl_mp_as_bin(&o->via.array.ptr[2], &cfg, &cfg_len) == 0 &&
         pl_mp_as_bin(&o->via.array.ptr[3], &data, &data_len) == 0 &&
-        raft_config_decode(cfg, cfg_len, &out->config) == 0) {
-        out->data = malloc(data_len ? data_len : 1);
-        if (out->data == NULL) {
+        raft_config_decode(cfg, cfg_len, &snap.config) == 0) {
+        snap.data = malloc(data_len ? data_len : 1);
+        if (snap.data == NULL) {
             rc = -ENOMEM;
         } else {
-            memcpy(out->data, data, data_len);
-            out->len = data_len;
+            memcpy(snap.data, data, data_len);
+            snap.len = data_len;
+            *out = snap;
             rc = 0;
         }
     }
@@ -118,7 +121,7 @@ int raft_storage_load(struct pl_store *s, struct raft_storage_state *out, char *
     size_t len;
     rc = pl_store_get(s, PL_CF_RAFT_META, KEY_SNAP, sizeof(KEY_SNAP) - 1, &val, &len);
     if (rc == 0) {
-        rc = snap_decode(val, len, &out->snapshot);
+        rc = raft_storage_snapshot_decode(val, len, &out->snapshot);
         free(val);
         if (rc != 0) {
             snprintf(err, err_size, "raft_meta/snap: undecodable snapshot record");
@@ -196,7 +199,7 @@ int raft_storage_persist(struct pl_store *s, const struct raft_update *u)
     if (u->snapshot != NULL) {
         struct pl_buf buf;
         pl_buf_init(&buf, (size_t)u->snapshot->len + 8192);
-        rc = snap_encode(u->snapshot, &buf);
+        rc = raft_storage_snapshot_encode(u->snapshot, &buf);
         if (rc == 0)
             pl_store_batch_put(s, &b, PL_CF_RAFT_META, KEY_SNAP, sizeof(KEY_SNAP) - 1, buf.data,
                                buf.len);

@@ -13,6 +13,7 @@
 #ifndef RAFT_STORAGE_H
 #define RAFT_STORAGE_H
 
+#include "pl_buf.h"
 #include "pl_store.h"
 #include "raft.h"
 
@@ -41,5 +42,10 @@ void raft_storage_state_free(struct raft_storage_state *st);
 
 /* Carries out step 1 of `u` (when u->persist_seq != 0) with one synced write. */
 int raft_storage_persist(struct pl_store *s, const struct raft_update *u);
+
+/* The "snap" record: appends its bytes to out; decodes them into *out (data malloc'd;
+ * untouched on failure). PL_ECORRUPT for bytes that are not exactly one such record. */
+int raft_storage_snapshot_encode(const struct raft_snapshot *snap, struct pl_buf *out);
+int raft_storage_snapshot_decode(const uint8_t *p, size_t n, struct raft_snapshot *out);
 
 #endif

@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-int snapshot_put(struct pl_store *s,
-                 uint64_t index,
-                 const uint8_t *state,
-                 size_t state_len,
-                 const struct merkle_frontier *frontier,
-                 const uint8_t root[MERKLE_HASH_BYTES])
+int snapshot_encode(uint64_t index,
+                    const uint8_t *state,
+                    size_t state_len,
+                    const struct merkle_frontier *frontier,
+                    const uint8_t root[MERKLE_HASH_BYTES],
+                    struct pl_buf *out)
 {
     if (state_len > SNAPSHOT_STATE_MAX)
         return PL_ETOOBIG;
@@ -27,11 +27,9 @@ int snapshot_put(struct pl_store *s,
     merkle_frontier_root(frontier, check);
     if (sodium_memcmp(check, root, MERKLE_HASH_BYTES) != 0)
         return PL_EVERIFY;
-
-    struct pl_buf buf;
-    pl_buf_init(&buf, SNAPSHOT_STATE_MAX + 4096);
+    size_t start = out->len;
     struct pl_mp_writer w;
-    pl_mp_writer_init(&w, &buf);
+    pl_mp_writer_init(&w, out);
     pl_mp_map(&w, 5);
     pl_mp_str(&w, "index");
     pl_mp_uint(&w, index);
@@ -45,7 +43,21 @@ int snapshot_put(struct pl_store *s,
         pl_mp_bin(&w, frontier->hash[i], MERKLE_HASH_BYTES);
     pl_mp_str(&w, "state");
     pl_mp_bin(&w, state, state_len);
-    int rc = w.err;
+    if (w.err != 0)
+        out->len = start;
+    return w.err;
+}
+
+int snapshot_put(struct pl_store *s,
+                 uint64_t index,
+                 const uint8_t *state,
+                 size_t state_len,
+                 const struct merkle_frontier *frontier,
+                 const uint8_t root[MERKLE_HASH_BYTES])
+{
+    struct pl_buf buf;
+    pl_buf_init(&buf, SNAPSHOT_STATE_MAX + 4096);
+    int rc = snapshot_encode(index, state, state_len, frontier, root, &buf);
     if (rc == 0) {
         uint8_t key[8];
         pl_be64_put(key, index);
@@ -55,7 +67,7 @@ int snapshot_put(struct pl_store *s,
     return rc;
 }
 
-static int decode(const uint8_t *p, size_t len, uint64_t key_index, struct snapshot *out)
+int snapshot_decode(const uint8_t *p, size_t len, uint64_t key_index, struct snapshot *out)
 {
     msgpack_unpacked u;
     if (pl_mp_parse(p, len, &u) != 0)
@@ -122,7 +134,7 @@ int snapshot_get_at_or_before(struct pl_store *s, uint64_t index, struct snapsho
         size_t klen = 0, vlen = 0;
         const uint8_t *k = pl_store_iter_key(&it, &klen);
         const uint8_t *v = pl_store_iter_value(&it, &vlen);
-        rc = klen == 8 ? decode(v, vlen, pl_be64_get(k), out) : PL_ECORRUPT;
+        rc = klen == 8 ? snapshot_decode(v, vlen, pl_be64_get(k), out) : PL_ECORRUPT;
     }
     pl_store_iter_close(&it);
     return rc;

@@ -12,6 +12,7 @@
 #define SNAPSHOT_STORE_H
 
 #include "merkle.h"
+#include "pl_buf.h"
 #include "pl_store.h"
 
 #include <stddef.h>
@@ -27,6 +28,20 @@ struct snapshot
     uint8_t *state; /* malloc()ed; snapshot_free() */
     size_t state_len;
 };
+
+/* The stored value: appends it to out (unchanged on failure). PL_EVERIFY when root is not
+ * the frontier's root, PL_EMALFORMED for a frontier that does not match its size, PL_ETOOBIG
+ * past SNAPSHOT_STATE_MAX or out's limit. */
+int snapshot_encode(uint64_t index,
+                    const uint8_t *state,
+                    size_t state_len,
+                    const struct merkle_frontier *frontier,
+                    const uint8_t root[MERKLE_HASH_BYTES],
+                    struct pl_buf *out);
+/* Decodes a stored value found under key_index; out->state is malloc()ed (snapshot_free()).
+ * PL_ECORRUPT when it does not decode, names another index, or its root disagrees with its
+ * frontier; *out is untouched then. */
+int snapshot_decode(const uint8_t *p, size_t len, uint64_t key_index, struct snapshot *out);
 
 /* Stores (synced). PL_EVERIFY when root is not the frontier's root. */
 int snapshot_put(struct pl_store *s,
