@@ -21,8 +21,22 @@ _Noreturn void pl_assert_fail(const char *expr, const char *file, int line);
 #define PL_ASSERT(x) ((x) ? (void)0 : pl_assert_fail(#x, __FILE__, __LINE__))
 
 #ifdef PL_DEBUG
-#define PL_ALWAYS(x) ((x) ? 1 : (pl_assert_fail(#x, __FILE__, __LINE__), 0))
-#define PL_NEVER(x) ((x) ? (pl_assert_fail(#x, __FILE__, __LINE__), 1) : 0)
+/* Function calls here too, so that PL_NEVER(true) as a statement (the "cannot happen"
+ * branch) is no unused-value warning in debug builds either. */
+static inline int pl_always_(int v, const char *expr, const char *file, int line)
+{
+    if (!v)
+        pl_assert_fail(expr, file, line);
+    return v;
+}
+static inline int pl_never_(int v, const char *expr, const char *file, int line)
+{
+    if (v)
+        pl_assert_fail(expr, file, line);
+    return v;
+}
+#define PL_ALWAYS(x) pl_always_(!!(x), #x, __FILE__, __LINE__)
+#define PL_NEVER(x) pl_never_(!!(x), #x, __FILE__, __LINE__)
 #else
 /* A function call, not a bare expression, so using it as a statement is not a warning. */
 static inline int pl_belief_(int v) { return v; }
