@@ -3,26 +3,9 @@
 # every command, bad input for each (one line on stderr, the right exit code, nothing
 # changed), export + offline verify, and tamper detection naming the line.
 # Usage: ledger_cli.sh path/to/platelet
-set -u
-P="$1"
-T="$(mktemp -d "${TMPDIR:-/tmp}/ledger_cli.XXXXXX")"
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/cli_lib.sh"
 D="$T/data"
-failures=0
 
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-# expect CODE DESCRIPTION -- command...: runs it, checks the exit code, keeps stdout/stderr.
-expect() {
-    local want="$1" what="$2"; shift 3
-    "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    if [ "$got" != "$want" ]; then
-        fail "$what: exit $got, want $want; stderr: $(head -c 300 "$T/err")"
-    fi
-    if [ "$want" != 0 ] && [ "$(wc -l <"$T/err")" != 1 ]; then
-        fail "$what: want exactly one line on stderr, got: $(cat "$T/err")"
-    fi
-}
 has() { grep -q -- "$2" "$T/$1" || fail "$3: '$2' not in $1: $(head -c 300 "$T/$1")"; }
 size_of() { "$P" ledger status --data-dir "$D" --json | sed -n 's/^{"size":\([0-9]*\),.*/\1/p'; }
 
@@ -239,8 +222,4 @@ has out '^{"ok":true,"size":'"$n_before"',' "check --json"
 # The data dir still checks after all of that.
 expect 0 "final check" -- "$P" ledger check --data-dir "$D"
 
-if [ "$failures" != 0 ]; then
-    echo "$failures failure(s)" >&2
-    exit 1
-fi
-echo "ledger_cli: all checks passed"
+cli_done "ledger_cli: all checks passed"

@@ -6,23 +6,9 @@
 # tampered trail is refused naming its line, a trail that does not start at 0 is refused,
 # and bad arguments exit 2 with one line.
 # Usage: replay_cli.sh path/to/platelet
-set -u
-P="$1"
-T="$(mktemp -d "${TMPDIR:-/tmp}/replay_cli.XXXXXX")"
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/cli_lib.sh"
 D="$T/data"
-failures=0
 
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-expect() {
-    local want="$1" what="$2"; shift 3
-    "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    [ "$got" = "$want" ] || fail "$what: exit $got, want $want; stderr: $(head -c 300 "$T/err")"
-    if [ "$want" != 0 ] && [ "$(wc -l <"$T/err")" != 1 ]; then
-        fail "$what: want exactly one line on stderr, got: $(cat "$T/err")"
-    fi
-}
 # check EXPR: a Python expression over the JSON document in $T/out (as d).
 check() {
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' \
@@ -103,8 +89,4 @@ expect 2 "--from without --step" -- "$P" replay --data-dir "$D" --from 2
 expect 1 "past the end" -- "$P" replay --data-dir "$D" --at-index 99
 expect 1 "a missing data dir" -- "$P" replay --data-dir "$T/nope"
 
-if [ "$failures" -gt 0 ]; then
-    echo "$failures failure(s)"
-    exit 1
-fi
-echo "ok: replay whole, at an index and a time, step, diff; the trail gives the same hash"
+cli_done "ok: replay whole, at an index and a time, step, diff; the trail gives the same hash"
