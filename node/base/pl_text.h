@@ -1,6 +1,6 @@
 /*
- * Text encodings used across the CLI, logs and exports: hex, base64 (standard, padded)
- * and RFC 3339 timestamps in UTC with milliseconds.
+ * Text encodings used across the CLI, logs and exports: hex, base64 (standard, padded),
+ * RFC 3339 timestamps in UTC with milliseconds, and UTF-8 validation.
  */
 #ifndef PL_TEXT_H
 #define PL_TEXT_H
@@ -32,5 +32,9 @@ int pl_time_parse(const char *text, uint64_t *ms_out);
 int pl_addr_split(const char *addr, char *host, size_t host_size, int *port);
 /* Parses a numeric "IP:PORT" or "[IPv6]:PORT" into a socket address (no name lookup). */
 int pl_addr_resolve(const char *addr, struct sockaddr_storage *out);
+
+/* Length of the valid UTF-8 sequence at p (1..4; p < end), or 0: overlong forms, surrogates
+ * and code points past U+10FFFF are not valid. */
+size_t pl_utf8_seq(const unsigned char *p, const unsigned char *end);
 
 #endif

@@ -7,6 +7,7 @@
 #include "pl_assert.h"
 #include "pl_err.h"
 #include "pl_mp.h"
+#include "pl_text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -42,39 +43,6 @@ static void skip_ws(struct parser *ps)
 {
     while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
-}
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0. Rejects overlongs and surrogates. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
 }
 
 static void put_utf8(struct pl_buf *b, uint32_t cp)
@@ -172,7 +140,7 @@ static int parse_string(struct parser *ps, struct pl_buf *text)
             put_utf8(text, cp);
             continue;
         }
-        size_t n = utf8_seq((const unsigned char *)ps->p, (const unsigned char *)ps->end);
+        size_t n = pl_utf8_seq((const unsigned char *)ps->p, (const unsigned char *)ps->end);
         if (n == 0)
             return fail(ps, "invalid UTF-8");
         pl_buf_append(text, ps->p, n);
@@ -440,7 +408,7 @@ int pl_json_write_string(struct pl_buf *out, const char *s, size_t len)
             }
             p++;
         } else {
-            size_t n = utf8_seq(p, end);
+            size_t n = pl_utf8_seq(p, end);
             if (n == 0) {
                 rc = PL_EMALFORMED;
                 break;
