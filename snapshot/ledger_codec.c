@@ -7,9 +7,14 @@
 #include "pl_err.h"
 #include "pl_mp.h"
 #include "pl_mp_check.h"
+#include "pl_text.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
 #include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,16 +38,37 @@ static void encode_prefix(struct pl_mp_writer *w, const struct ledger_entry *e)
     pl_mp_str(w, "body");
 }
 
-static int kind_ok(const char *kind, size_t len)
+int ledger_problem_set(struct ledger_problem *p, int err, const char *code, const char *field,
+                       const char *fmt, ...)
 {
-    if (len == 0 || len > LEDGER_KIND_MAX)
-        return 0;
+    if (p != NULL) {
+        p->code = code;
+        p->field = field;
+        int n = snprintf(p->text, sizeof(p->text), "%s: ", field);
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->text + n, sizeof(p->text) - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return err;
+}
+
+#define KIND_RULE "a kind is 1..64 printable ASCII characters other than space, '\"', '\\' and ','"
+static_assert(LEDGER_KIND_MAX == 64, "KIND_RULE names the limit");
+
+int ledger_kind_check(const char *kind, size_t len, struct ledger_problem *p)
+{
+    if (len == 0)
+        return ledger_problem_set(p, PL_EMALFORMED, "kind_empty", "kind", "empty; " KIND_RULE);
+    if (len > LEDGER_KIND_MAX)
+        return ledger_problem_set(p, PL_EMALFORMED, "kind_long", "kind", "%zu bytes long; " KIND_RULE, len);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)kind[i];
         if (c < 0x21 || c > 0x7e || c == '"' || c == '\\' || c == ',')
-            return 0;
+            return ledger_problem_set(p, PL_EMALFORMED, "kind_char", "kind",
+                           "byte %zu (0x%02x) is not allowed; " KIND_RULE, i + 1, c);
     }
-    return 1;
+    return 0;
 }
 
 /* Checks that body is exactly one msgpack object that still unpacks inside the leaf's map. */
@@ -51,10 +77,113 @@ static int body_ok(const uint8_t *body, size_t len)
     return pl_mp_check_depth(body, len, PL_MP_CHECK_DEPTH_MAX - 1) == 0;
 }
 
+/* Whether o says only what JSON can say (pl_json renders it): 0, or a problem. */
+static int body_json(const msgpack_object *o, struct ledger_problem *p)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+    case MSGPACK_OBJECT_BOOLEAN:
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return 0;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        if (!isfinite(o->via.f64))
+            return ledger_problem_set(p, PL_EMALFORMED, "body_not_json", "body",
+                           "holds a NaN or infinite number, which JSON cannot say");
+        return 0;
+    case MSGPACK_OBJECT_STR: {
+        const unsigned char *s = (const unsigned char *)o->via.str.ptr, *end = s + o->via.str.size;
+        while (s < end) {
+            size_t n = pl_utf8_seq(s, end);
+            if (n == 0)
+                return ledger_problem_set(p, PL_EMALFORMED, "body_not_json", "body",
+                               "holds a string that is not valid UTF-8");
+            s += n;
+        }
+        return 0;
+    }
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            int rc = body_json(&o->via.array.ptr[i], p);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            if (kv->key.type != MSGPACK_OBJECT_STR)
+                return ledger_problem_set(p, PL_EMALFORMED, "body_not_json", "body",
+                               "holds a map key that is not a string, which JSON cannot say");
+            int rc = body_json(&kv->key, p);
+            if (rc == 0)
+                rc = body_json(&kv->val, p);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    default:
+        return ledger_problem_set(p, PL_EMALFORMED, "body_not_json", "body",
+                       "holds binary or extension data, which JSON cannot say");
+    }
+}
+
+/* The body's object must say only what JSON can, and re-pack to the same bytes. */
+static int body_check(const uint8_t *body, size_t len, struct ledger_problem *p)
+{
+    msgpack_unpacked u;
+    if (pl_mp_check_depth(body, len, PL_MP_CHECK_DEPTH_MAX - 1) != 0 ||
+        pl_mp_parse(body, len, &u) != 0)
+        return ledger_problem_set(p, PL_EMALFORMED, "body_malformed", "body",
+                       "not exactly one msgpack object nested at most %d deep",
+                       PL_MP_CHECK_DEPTH_MAX - 1);
+    int rc = body_json(&u.data, p);
+    if (rc == 0) {
+        struct pl_buf again;
+        pl_buf_init(&again, LEDGER_LEAF_MAX);
+        struct pl_mp_writer w;
+        pl_mp_writer_init(&w, &again);
+        if (msgpack_pack_object(&w.pk, u.data) != 0 || w.err != 0 || again.len != len ||
+            memcmp(again.data, body, len) != 0)
+            rc = ledger_problem_set(p, PL_EMALFORMED, "body_noncanonical", "body",
+                         "not in canonical msgpack form (shortest encodings)");
+        pl_buf_close(&again);
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+int ledger_entry_check(const struct ledger_entry *e, struct ledger_problem *p)
+{
+    int rc = ledger_kind_check(e->kind, e->kind_len, p);
+    if (rc != 0)
+        return rc;
+    if (e->time_ms > LEDGER_TIME_MS_MAX)
+        return ledger_problem_set(p, PL_EMALFORMED, "time_range", "time_ms",
+                       "%" PRIu64 " is past 9999-12-31T23:59:59.999Z", e->time_ms);
+    if (e->body == NULL || e->body_len == 0)
+        return ledger_problem_set(p, PL_EMALFORMED, "body_missing", "body", "missing");
+    /* Size first: a body too big is refused without unpacking it. */
+    struct pl_buf prefix;
+    pl_buf_init(&prefix, 256);
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, &prefix);
+    encode_prefix(&w, e);
+    PL_ASSERT(w.err == 0);
+    size_t prefix_len = prefix.len;
+    pl_buf_close(&prefix);
+    if (e->body_len > LEDGER_LEAF_MAX - prefix_len)
+        return ledger_problem_set(p, PL_ETOOBIG, "too_big", "body",
+                       "%zu bytes; with its envelope the entry must fit %d bytes", e->body_len,
+                       LEDGER_LEAF_MAX);
+    return body_check(e->body, e->body_len, p);
+}
+
 int ledger_entry_encode(const struct ledger_entry *e, struct pl_buf *out)
 {
-    if (!kind_ok(e->kind, e->kind_len) || e->time_ms > LEDGER_TIME_MS_MAX || e->body == NULL ||
-        !body_ok(e->body, e->body_len))
+    if (ledger_kind_check(e->kind, e->kind_len, NULL) != 0 || e->time_ms > LEDGER_TIME_MS_MAX ||
+        e->body == NULL || !body_ok(e->body, e->body_len))
         return PL_EMALFORMED;
     size_t start = out->len;
     struct pl_mp_writer w;
@@ -103,7 +232,7 @@ int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e)
     const char *kind = NULL;
     size_t kind_len = 0;
     if (!key_is(&kv[3], "kind") || pl_mp_as_str(&kv[3].val, &kind, &kind_len) != 0 ||
-        !kind_ok(kind, kind_len) || !key_is(&kv[4], "body"))
+        ledger_kind_check(kind, kind_len, NULL) != 0 || !key_is(&kv[4], "body"))
         goto done;
     /* Canonical form, part one: re-encode the prefix from the decoded values and demand
      * the same bytes. That also locates the kind and the body inside `leaf` itself, so the

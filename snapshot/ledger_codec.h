@@ -47,6 +47,41 @@ struct ledger_entry
     size_t body_len;
 };
 
+/*
+ * Why an entry is refused. `code` is a stable name (it is written into the ledger when a
+ * committed proposal is refused at apply, so a code never changes meaning or spelling),
+ * `field` the part of the entry it concerns, `text` a sentence for the person who sent it.
+ */
+struct ledger_problem
+{
+    const char *code;  /* static: kind_empty, kind_long, kind_char, kind_reserved, time_range,
+                          body_missing, body_malformed, body_not_json, body_noncanonical,
+                          too_big, proposal_shape */
+    const char *field; /* static: "kind", "time_ms", "body", "proposal" */
+    char text[192];
+};
+
+/* Fills *p (when not NULL) with code, field and "field: " + the formatted text; returns
+ * err. Codes and fields are static strings. */
+int ledger_problem_set(struct ledger_problem *p, int err, const char *code, const char *field,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* 0 when kind is 1..LEDGER_KIND_MAX printable ASCII characters other than space, '"',
+ * '\\' and ','; otherwise PL_EMALFORMED and *p (may be NULL) says which byte is wrong. */
+int ledger_kind_check(const char *kind, size_t len, struct ledger_problem *p);
+
+/*
+ * Everything the leaf codec and its readers demand of an entry, with a reason: the kind
+ * (ledger_kind_check), a time up to LEDGER_TIME_MS_MAX, a body that is exactly one msgpack
+ * object nested at most PL_MP_CHECK_DEPTH_MAX - 1 deep, says only what JSON can say (no
+ * bin or ext, string keys, finite floats, valid UTF-8: `audit export` must render it), is
+ * in canonical form (ledger_entry_decode demands it), and a leaf of at most LEDGER_LEAF_MAX
+ * bytes. 0, PL_EMALFORMED or PL_ETOOBIG; *p (may be NULL) says why.
+ * ledger_entry_encode checks only the cheap part (kind, time, one object, size) on every
+ * append; callers that take entries from outside run this first.
+ */
+int ledger_entry_check(const struct ledger_entry *e, struct ledger_problem *p);
+
 /* Appends the leaf bytes of e to out. PL_EMALFORMED for an empty or too long kind (or one
  * with spaces, quotes, commas or control characters), a time past LEDGER_TIME_MS_MAX, or a
  * body that is not exactly one msgpack object; PL_ETOOBIG past LEDGER_LEAF_MAX. */
