@@ -17,6 +17,7 @@
 #include "pl_mp.h"
 #include "pl_text.h"
 #include "ledger.h"
+#include "ledger_proposal.h"
 #include "pl_json.h"
 #include "raft.h"
 #include "raft_storage.h"
@@ -166,37 +167,15 @@ static void fatal(struct agent_raft *ar, const char *what, int rc)
 
 /* --- the ledger state machine -------------------------------------------------------- */
 
-/* Proposal bytes: msgpack {"t": time_ms, "k": kind, "b": body}. */
-static int proposal_encode(uint64_t time_ms, const char *kind, const uint8_t *body, size_t body_len,
-                           struct pl_buf *out)
-{
-    struct pl_mp_writer w;
-    pl_mp_writer_init(&w, out);
-    pl_mp_map(&w, 3);
-    pl_mp_str(&w, "t");
-    pl_mp_uint(&w, time_ms);
-    pl_mp_str(&w, "k");
-    pl_mp_str(&w, kind);
-    pl_mp_str(&w, "b");
-    pl_mp_raw(&w, body, body_len);
-    return w.err;
-}
-
 /*
  * Turns committed Raft entries into ledger entries. Everything here is a function of the
  * entries alone (and the previous entry's time), so every node writes the same leaves.
- * A NORMAL entry that is not a well-formed proposal is still recorded, as kind
- * "raft.opaque" with its bytes, rather than skipped: the ledger must hold every entry.
+ * Apply is total: a NORMAL entry that is not a valid proposal (the same check the API ran)
+ * is recorded as kind "raft.rejected" (ledger_entry_from_proposal) and the council goes
+ * on. Only the local store failing stops the node.
  */
-struct sm_batch {
-    struct ledger_entry *entries;
-    struct pl_buf *bodies; /* one per entry, owning body bytes */
-    msgpack_unpacked *unpacked;
-    size_t n;
-};
-
 static int entry_to_ledger(struct agent_raft *ar, const struct raft_entry *e,
-                           struct ledger_entry *le, struct pl_buf *body, msgpack_unpacked *up)
+                           struct ledger_entry *le, struct pl_buf *body)
 {
     le->index = e->index - 1;
     le->term = e->term;
@@ -204,25 +183,16 @@ static int entry_to_ledger(struct agent_raft *ar, const struct raft_entry *e,
     struct pl_mp_writer w;
     pl_mp_writer_init(&w, body);
     if (e->type == RAFT_ENTRY_NORMAL) {
-        if (pl_mp_parse(e->data, e->len, up) == 0) {
-            uint64_t t;
-            const char *kind;
-            size_t kind_len;
-            const msgpack_object *b = pl_mp_get(&up->data, "b");
-            if (pl_mp_get_u64(&up->data, "t", &t) == 0 &&
-                pl_mp_get_str(&up->data, "k", &kind, &kind_len) == 0 && kind_len > 0 &&
-                kind_len <= LEDGER_KIND_MAX && b != NULL) {
-                le->time_ms = t;
-                le->kind = kind;
-                le->kind_len = kind_len;
-                msgpack_pack_object(&w.pk, *b);
-                le->body = body->data;
-                le->body_len = body->len;
-                return w.err;
-            }
+        struct ledger_problem prob;
+        int rc = ledger_entry_from_proposal(e->index - 1, e->term, ar->last_time_ms, e->data,
+                                            e->len, body, le, &prob);
+        if (rc == 1) {
+            PL_LOG_RATELIMITED(PL_LOG_WARN, "raft",
+                               "committed entry %llu recorded as %s: %s",
+                               (unsigned long long)e->index, LEDGER_KIND_REJECTED, prob.text);
+            rc = 0;
         }
-        le->kind = "raft.opaque";
-        pl_mp_bin(&w, e->data, e->len);
+        return rc;
     } else if (e->type == RAFT_ENTRY_NOOP) {
         le->kind = "raft.noop";
         pl_mp_map(&w, 1);
@@ -270,24 +240,19 @@ static int sm_apply(struct agent_raft *ar, const struct raft_entry *entries, uin
     uint32_t count = n - first;
     struct ledger_entry *le = calloc(count, sizeof(*le));
     struct pl_buf *bodies = calloc(count, sizeof(*bodies));
-    msgpack_unpacked *ups = calloc(count, sizeof(*ups));
-    int rc = le != NULL && bodies != NULL && ups != NULL ? 0 : -ENOMEM;
+    int rc = le != NULL && bodies != NULL ? 0 : -ENOMEM;
     for (uint32_t i = 0; rc == 0 && i < count; i++) {
         pl_buf_init(&bodies[i], LEDGER_LEAF_MAX);
-        msgpack_unpacked_init(&ups[i]);
-        rc = entry_to_ledger(ar, &entries[first + i], &le[i], &bodies[i], &ups[i]);
+        rc = entry_to_ledger(ar, &entries[first + i], &le[i], &bodies[i]);
         if (rc == 0)
             ar->last_time_ms = le[i].time_ms;
     }
     if (rc == 0)
         rc = ledger_append(&ar->ledger, le, count, pl_clock_wall_ms(), NULL);
-    for (uint32_t i = 0; i < count && bodies != NULL && ups != NULL; i++) {
+    for (uint32_t i = 0; i < count && bodies != NULL; i++)
         pl_buf_close(&bodies[i]);
-        msgpack_unpacked_destroy(&ups[i]);
-    }
     free(le);
     free(bodies);
-    free(ups);
     return rc;
 }
 
@@ -1094,31 +1059,43 @@ static void api_propose(struct api_call *call, void *data)
     cJSON *doc = api_body_json(call);
     if (doc == NULL)
         return;
-    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "kind"));
+    const cJSON *kind_item = cJSON_GetObjectItemCaseSensitive(doc, "kind");
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(doc, "body");
-    if (kind == NULL)
-        kind = "note";
-    if (body == NULL || kind[0] == '\0' || strlen(kind) > LEDGER_KIND_MAX) {
+    const char *kind = kind_item == NULL ? "note" : cJSON_GetStringValue(kind_item);
+    if (kind == NULL || body == NULL) {
         cJSON_Delete(doc);
-        api_reply_error(call, 400, "need {\"kind\": string of 1..%d bytes (default \"note\"), "
-                                   "\"body\": any JSON}", LEDGER_KIND_MAX);
+        api_reply_error(call, 400, "%s: need {\"kind\": a string (default \"note\"), "
+                                   "\"body\": any JSON}", kind == NULL ? "kind" : "body");
         return;
     }
+    /* The same check runs again on every node at apply (ledger_proposal.h). */
     char *text = cJSON_PrintUnformatted(body);
     struct pl_buf mp, prop;
     pl_buf_init(&mp, LEDGER_LEAF_MAX);
     pl_buf_init(&prop, LEDGER_LEAF_MAX);
+    struct ledger_problem prob;
     char err[128] = "";
     int rc = text != NULL ? pl_json_to_msgpack(text, strlen(text), &mp, err, sizeof(err)) : -ENOMEM;
-    if (rc == 0)
-        rc = proposal_encode(pl_clock_wall_ms(), kind, mp.data, mp.len, &prop);
+    if (rc == PL_ETOOBIG)
+        ledger_problem_set(&prob, rc, "too_big", "body", "larger than %d bytes", LEDGER_LEAF_MAX);
+    else if (rc != 0)
+        ledger_problem_set(&prob, rc, "body_malformed", "body", "%s", err);
+    if (rc == 0) {
+        struct ledger_proposal pr = {pl_clock_wall_ms(), kind, strlen(kind), mp.data, mp.len};
+        rc = ledger_proposal_encode(&pr, &prop, &prob);
+    }
     free(text);
     cJSON_Delete(doc);
     pl_buf_close(&mp);
-    if (rc != 0 || ar->n_queue >= QUEUE_MAX) {
+    if (rc != 0) {
         pl_buf_close(&prop);
-        api_reply_error(call, rc != 0 ? 413 : 503, "%s", rc != 0 ? "proposal too large or malformed"
-                                                                 : "too many proposals queued");
+        api_reply_error(call, rc == PL_ETOOBIG ? 413 : rc == -ENOMEM ? 500 : 400, "%s",
+                        rc == -ENOMEM ? "out of memory" : prob.text);
+        return;
+    }
+    if (ar->n_queue >= QUEUE_MAX) {
+        pl_buf_close(&prop);
+        api_reply_error(call, 503, "too many proposals queued");
         return;
     }
     struct call *c = call_add(ar, CALL_PROPOSE, call);
