@@ -163,7 +163,9 @@ struct raft_result {
 };
 
 struct raft_proposal {
-    uint64_t id; /* chosen by the proposer, unique among its pending proposals */
+    /* chosen by the proposer, never reused, not even after a restart: a leader answers a
+     * repeat of a recent (sender, id) with the first placement (a network duplicate) */
+    uint64_t id;
     const uint8_t *data;
     uint32_t len;
 };

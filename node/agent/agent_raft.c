@@ -1349,6 +1349,11 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
     *state = ar;
     ar->agent = a;
     ar->gossip = agent_module_state(a, "gossip");
+    /* Proposal ids must never repeat, across restarts too: the leader remembers recent
+     * placements by (sender, id) to drop a duplicate, and would answer a new proposal
+     * under a reused id with an old entry's index. Counting up from a random start
+     * (62 bits: room to count) keeps them apart with no stored counter. */
+    ar->next_id = pl_rand_next(&a->rand) >> 2;
     int rc = config_parse(ar, err, err_size);
     if (rc != 0)
         return rc;
