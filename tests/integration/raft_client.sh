@@ -7,11 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/raft_lib.sh"
 
-cat >"$TEST_DIR/voter.json" <<'JSON'
-{"profile": "local",
- "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50}}
-JSON
-echo '{"profile": "local"}' >"$TEST_DIR/member.json"
+council_configs
 
 declare -A PORT PID
 for n in r1 r2 r3 m1; do PORT[$n]=$(free_port); done

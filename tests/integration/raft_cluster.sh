@@ -6,16 +6,13 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/raft_lib.sh"
 
-cat >"$TEST_DIR/raft.json" <<'JSON'
-{"profile": "local",
- "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50}}
-JSON
+council_configs
 
 declare -A PORT PID
 start_node() { # name [extra flags]
     local name=$1
     shift
-    spawn "$name" "$PLATELET" agent --config "$TEST_DIR/raft.json" --name "$name" \
+    spawn "$name" "$PLATELET" agent --config "$TEST_DIR/voter.json" --name "$name" \
         --bind "127.0.0.1:${PORT[$name]}" --data-dir "$TEST_DIR/$name" "$@"
     PID[$name]=$SPAWNED_PID
 }

@@ -1,6 +1,15 @@
 # Helpers of the Raft integration tests (sourced after lib.sh): agents' status through
 # `platelet raft status`, leader agreement, ledger agreement.
 sock() { echo "$TEST_DIR/$1/api.sock"; }
+# council_configs: $TEST_DIR/voter.json (a voter of a three-voter council with short
+# timeouts) and $TEST_DIR/member.json (a member that is not a voter).
+council_configs() {
+    cat >"$TEST_DIR/voter.json" <<'JSON'
+{"profile": "local",
+ "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50}}
+JSON
+    echo '{"profile": "local"}' >"$TEST_DIR/member.json"
+}
 status() { "$PLATELET" raft status --api "unix:$(sock "$1")" --json; }
 field() { status "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)$2)"; }
 leader_of() { field "$1" '["leader"]'; }
