@@ -111,6 +111,12 @@ void agent_stop(struct agent *a)
     stop_next(a);
 }
 
+void agent_fail(struct agent *a)
+{
+    a->failed = 1;
+    agent_stop(a);
+}
+
 static void signal_cb(uv_signal_t *h, int signum)
 {
     struct agent *a = h->data;
@@ -241,6 +247,10 @@ int agent_run(struct agent_config *cfg)
     uv_loop_close(&a->loop);
     unlink(a->api_sock);
     agent_close_storage(a);
+    if (a->failed) {
+        PL_ERROR("agent", "exited after an error (see above)");
+        return 1;
+    }
     PL_INFO("agent", "exited");
     return 0;
 

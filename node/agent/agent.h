@@ -49,6 +49,7 @@ struct agent {
     char api_sock[PATH_MAX];
     uint64_t started_ms;
     int stopping;
+    int failed;     /* stopping because something is wrong: the process exits non-zero */
     int stop_index; /* the module being stopped, counting down */
     void *module_state[AGENT_MODULES_MAX];
     int modules_started;
@@ -59,6 +60,9 @@ int agent_run(struct agent_config *cfg);
 
 /* Starts the graceful stop (as SIGTERM does). */
 void agent_stop(struct agent *a);
+/* Starts the same stop because something is wrong (the module has logged what): the
+ * process then exits 1, so a supervisor (systemd's Restart=on-failure) sees the failure. */
+void agent_fail(struct agent *a);
 
 /* A module's state by name, for modules that talk to each other; NULL if not running. */
 void *agent_module_state(struct agent *a, const char *name);

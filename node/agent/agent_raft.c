@@ -160,9 +160,11 @@ static void fatal(struct agent_raft *ar, const char *what, int rc)
     if (ar->fatal)
         return;
     ar->fatal = 1;
-    PL_ERROR("raft", "%s: %s; stopping the node rather than serve wrong data", what,
-             pl_strerror(rc));
-    agent_stop(ar->agent);
+    /* A store failure carries RocksDB's own words (a full disk, a file size limit). */
+    const char *detail = rc == PL_ESTORE ? ar->agent->store.err_text : "";
+    PL_ERROR("raft", "%s: %s%s%s; stopping the node rather than serve wrong data", what,
+             pl_strerror(rc), detail[0] ? ": " : "", detail);
+    agent_fail(ar->agent);
 }
 
 /* --- the ledger state machine -------------------------------------------------------- */
