@@ -80,6 +80,24 @@ void raft_storage_state_free(struct raft_storage_state *st)
     memset(st, 0, sizeof(*st));
 }
 
+int raft_storage_in_use(struct pl_store *s, bool *in_use)
+{
+    uint8_t fmt[4];
+    int rc = pl_store_get_fixed(s, PL_CF_RAFT_META, KEY_FORMAT, sizeof(KEY_FORMAT) - 1, fmt, 4);
+    if (rc != 0 && rc != PL_ENOTFOUND && rc != PL_ECORRUPT)
+        return rc;
+    bool any = rc != PL_ENOTFOUND;
+    if (!any) {
+        struct pl_store_iter it;
+        pl_store_iter_init(s, &it, PL_CF_RAFT_LOG);
+        pl_store_iter_seek_first(&it);
+        any = pl_store_iter_valid(&it);
+        pl_store_iter_close(&it);
+    }
+    *in_use = any;
+    return 0;
+}
+
 int raft_storage_load(struct pl_store *s, struct raft_storage_state *out, char *err,
                       size_t err_size)
 {

@@ -40,6 +40,10 @@ int raft_storage_load(struct pl_store *s, struct raft_storage_state *out, char *
                       size_t err_size);
 void raft_storage_state_free(struct raft_storage_state *st);
 
+/* Whether Raft ever stored anything here (a council member's store, whose ledger only the
+ * council writes). 0 or PL_ESTORE; *in_use set on success. */
+int raft_storage_in_use(struct pl_store *s, bool *in_use);
+
 /* Carries out step 1 of `u` (when u->persist_seq != 0) with one synced write. */
 int raft_storage_persist(struct pl_store *s, const struct raft_update *u);
 

@@ -1421,8 +1421,13 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
         return rc;
     }
     if (ar->ledger.size > raft_last_index(&ar->raft)) {
-        snprintf(err, err_size, "the ledger holds %llu entries but the Raft log ends at %llu",
-                 (unsigned long long)ar->ledger.size, (unsigned long long)raft_last_index(&ar->raft));
+        snprintf(err, err_size,
+                 "the ledger holds %llu entries but the Raft log ends at %llu: entries were "
+                 "written outside Raft (ledger append?); keep them with 'platelet audit export "
+                 "--data-dir %s', then move the data dir aside and start with an empty one: "
+                 "the agent rejoins and catches up from the council",
+                 (unsigned long long)ar->ledger.size, (unsigned long long)raft_last_index(&ar->raft),
+                 a->cfg.data_dir);
         return PL_ECORRUPT;
     }
 

@@ -15,6 +15,7 @@
 #include "pl_json.h"
 #include "pl_keys.h"
 #include "pl_store.h"
+#include "raft_storage.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -168,17 +169,25 @@ static int is_blank(const char *s, size_t n)
     return 1;
 }
 
-static int kind_valid(const char *k)
+/* A council member's ledger is the council's state machine: only Raft may append to it. An
+ * entry written here would leave the ledger longer than the Raft log, and the agent would
+ * then refuse to start. */
+static int refuse_council_ledger(const char *cmd, const char *data_dir, struct opened *o)
 {
-    size_t n = strlen(k);
-    if (n == 0 || n > LEDGER_KIND_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)k[i];
-        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\' || c == ',')
-            return 0;
+    bool in_use = false;
+    int rc = raft_storage_in_use(&o->store, &in_use);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s: %s\n", cmd, data_dir, o->store.err_text);
+        return rc;
     }
-    return 1;
+    if (!in_use)
+        return 0;
+    fprintf(stderr,
+            "%s: %s is a council member's data dir: its ledger is written by Raft alone, and an "
+            "entry appended here would stop the agent from starting; propose it through the "
+            "council instead (platelet propose --api unix:%s/api.sock)\n",
+            cmd, data_dir, data_dir);
+    return PL_ESTATE;
 }
 
 static int cmd_ledger_append(int argc, char **argv)
@@ -205,11 +214,9 @@ static int cmd_ledger_append(int argc, char **argv)
         flags, argc, argv, 0, 0, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
-    if (!kind_valid(kind))
-        return cli_fail(cmd,
-                        "--kind: '%s' must be 1..%d printable characters without spaces, "
-                        "quotes, commas or backslashes",
-                        kind, LEDGER_KIND_MAX);
+    struct ledger_problem problem;
+    if (ledger_kind_check(kind, strlen(kind), &problem) != 0)
+        return cli_fail(cmd, "--%s", problem.text);
     if (batch_size > LEDGER_BATCH_MAX)
         return cli_fail(cmd, "--batch: at most %u", LEDGER_BATCH_MAX);
     uint64_t max_batch = batch_size ? batch_size : APPEND_BATCH_DEFAULT_MAX;
@@ -218,6 +225,11 @@ static int cmd_ledger_append(int argc, char **argv)
     rc = open_ledger(cmd, data_dir, true, &o);
     if (rc != 0)
         return rc;
+    rc = refuse_council_ledger(cmd, data_dir, &o);
+    if (rc != 0) {
+        close_ledger(&o);
+        return rc;
+    }
 
     struct batch b;
     memset(&b, 0, sizeof(b));

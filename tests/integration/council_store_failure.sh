@@ -7,10 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/raft_lib.sh"
 
-cat >"$TEST_DIR/solo.json" <<'JSON'
-{"profile": "local",
- "raft": {"voter": true, "bootstrap_expect": 1, "election_timeout_ms": 500, "heartbeat_ms": 50}}
-JSON
+council_configs
 PORT=$(free_port)
 start() { # [ulimit -f blocks]
     local limit=${1:-unlimited}

@@ -2,12 +2,15 @@
 # `platelet raft status`, leader agreement, ledger agreement.
 sock() { echo "$TEST_DIR/$1/api.sock"; }
 # council_configs: $TEST_DIR/voter.json (a voter of a three-voter council with short
-# timeouts) and $TEST_DIR/member.json (a member that is not a voter).
+# timeouts), solo.json (the one voter of its own council) and member.json (not a voter).
 council_configs() {
-    cat >"$TEST_DIR/voter.json" <<'JSON'
+    local n
+    for n in 3 1; do
+        cat >"$TEST_DIR/$([ $n = 3 ] && echo voter || echo solo).json" <<JSON
 {"profile": "local",
- "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50}}
+ "raft": {"voter": true, "bootstrap_expect": $n, "election_timeout_ms": 500, "heartbeat_ms": 50}}
 JSON
+    done
     echo '{"profile": "local"}' >"$TEST_DIR/member.json"
 }
 status() { "$PLATELET" raft status --api "unix:$(sock "$1")" --json; }
