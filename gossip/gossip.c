@@ -1775,28 +1775,33 @@ int gossip_stream_done(struct gossip *g,
     return rc;
 }
 
-static void pushpull_start(struct gossip *g, const char *addr, bool join)
+static uint64_t pushpull_start(struct gossip *g, const char *addr, bool join)
 {
     struct gossip_wire_packet pk;
+    uint64_t id = 0;
     int rc = pushpull_build(g, join, false, &pk);
     if (rc == 0)
-        stream_start(g, addr, &pk, join ? ST_JOIN : ST_PUSHPULL, true, 0);
+        id = stream_start(g, addr, &pk, join ? ST_JOIN : ST_PUSHPULL, true, 0);
     else
         g->counters.dropped_full++;
     gossip_wire_packet_close(&pk);
     g->counters.pushpulls++;
+    return id;
+}
+
+uint64_t gossip_join_start(struct gossip *g, uint64_t now_ms, const char *addr)
+{
+    if (strlen(addr) >= GOSSIP_ADDR_MAX)
+        return 0;
+    trace(g, now_ms, "join via=%s", addr);
+    return pushpull_start(g, addr, true);
 }
 
 int gossip_join(struct gossip *g, uint64_t now_ms, const char *const *addrs, size_t n)
 {
     int started = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strlen(addrs[i]) >= GOSSIP_ADDR_MAX)
-            continue;
-        pushpull_start(g, addrs[i], true);
-        trace(g, now_ms, "join via=%s", addrs[i]);
-        started++;
-    }
+    for (size_t i = 0; i < n; i++)
+        started += gossip_join_start(g, now_ms, addrs[i]) != 0;
     return started;
 }
 

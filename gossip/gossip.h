@@ -223,6 +223,9 @@ void gossip_udp_unreachable(struct gossip *g, uint64_t now_ms, const char *addr)
 
 /* Starts a push-pull join with each address; returns how many were started. */
 int gossip_join(struct gossip *g, uint64_t now_ms, const char *const *addrs, size_t n);
+/* Starts one, returning the id its GOSSIP_OUT_STREAM (and so gossip_stream_done) carries,
+ * or 0 when it could not start: a caller that must report how a join went follows it. */
+uint64_t gossip_join_start(struct gossip *g, uint64_t now_ms, const char *addr);
 /* Announces that we leave; keep driving the core until gossip_broadcasts_pending() is 0
  * or a timeout, then stop. */
 int gossip_leave(struct gossip *g, uint64_t now_ms);

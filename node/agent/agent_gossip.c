@@ -52,6 +52,20 @@ struct after_op {
 };
 #define AFTER_OPS_MAX 256
 #define UNREACH_MAX 16
+#define JOIN_WAITS_MAX 8
+#define JOIN_ADDRS_MAX (AGENT_JOIN_MAX + PEERS_REJOIN_MAX)
+
+/* Join exchanges followed to their end: a `join` API call is answered once each of its
+ * push-pulls has ended (the shell reports every stream it starts), so the caller learns
+ * whether any address answered; the retried --join list is followed to log failures. */
+struct join_wait {
+    bool used;
+    struct api_call *api; /* kept; NULL for the retried --join list (log only) */
+    int n, pending, joined;
+    uint64_t stream_id[JOIN_ADDRS_MAX];
+    char addr[JOIN_ADDRS_MAX][AGENT_ADDR_MAX];
+    int status[JOIN_ADDRS_MAX];
+};
 
 struct agent_gossip {
     struct agent *agent;
@@ -88,9 +102,11 @@ struct agent_gossip {
     /* addresses an ICMP port unreachable named, told to the core after the output walk */
     char unreach[UNREACH_MAX][GOSSIP_ADDR_MAX];
     int nunreach;
+    struct join_wait joins[JOIN_WAITS_MAX];
 };
 
 static void process(struct agent_gossip *ag);
+static void join_ended(struct agent_gossip *ag, uint64_t id, int status);
 static void udp_errors_drain(struct agent_gossip *ag);
 static void rejoin_cb(uv_timer_t *t);
 static void peers_changed(struct agent_gossip *ag);
@@ -283,6 +299,109 @@ static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     process(ag);
 }
 
+/* --- joins followed to their end ---------------------------------------------------- */
+
+/* Starts a join through each address, followed in a join_wait. With no slot free a join
+ * call gets NULL and nothing starts; the retried --join list starts unfollowed. Call
+ * process() afterwards. */
+static struct join_wait *join_begin(struct agent_gossip *ag, const char *const *addrs, int n,
+                                    struct api_call *api)
+{
+    struct join_wait *w = NULL;
+    int free_slots = 0;
+    for (int i = 0; i < JOIN_WAITS_MAX; i++)
+        if (!ag->joins[i].used) {
+            free_slots++;
+            w = &ag->joins[i];
+        }
+    if (api == NULL && free_slots <= 2)
+        w = NULL; /* the log-only kind leaves room for join calls */
+    if (w == NULL && api != NULL)
+        return NULL; /* a call that cannot be followed is refused, nothing started */
+    if (w != NULL) {
+        memset(w, 0, sizeof(*w));
+        w->used = true;
+        w->api = api;
+    }
+    for (int i = 0; i < n && i < JOIN_ADDRS_MAX; i++) {
+        uint64_t id = gossip_join_start(ag->core, now_ms(ag), addrs[i]);
+        if (w == NULL)
+            continue;
+        snprintf(w->addr[w->n], AGENT_ADDR_MAX, "%s", addrs[i]);
+        w->stream_id[w->n] = id;
+        w->status[w->n] = id != 0 ? 0 : PL_EFULL;
+        w->pending += id != 0;
+        w->n++;
+    }
+    return w;
+}
+
+static void join_reply(struct join_wait *w)
+{
+    if (w->joined > 0) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddNumberToObject(doc, "joined", w->joined);
+        cJSON_AddNumberToObject(doc, "tried", w->n);
+        cJSON *failed = cJSON_AddArrayToObject(doc, "failed");
+        for (int i = 0; i < w->n; i++) {
+            if (w->status[i] == 0)
+                continue;
+            cJSON *f = cJSON_CreateObject();
+            cJSON_AddStringToObject(f, "addr", w->addr[i]);
+            cJSON_AddStringToObject(f, "error", pl_strerror(w->status[i]));
+            cJSON_AddItemToArray(failed, f);
+        }
+        api_kept_reply_json(w->api, 200, doc);
+    } else {
+        char msg[512];
+        int len = snprintf(msg, sizeof(msg), "could not join through any address:");
+        for (int i = 0; i < w->n && len > 0 && (size_t)len < sizeof(msg); i++)
+            len += snprintf(msg + len, sizeof(msg) - (size_t)len, "%s %s (%s)", i ? ";" : "",
+                            w->addr[i], pl_strerror(w->status[i]));
+        api_kept_reply_error(w->api, 502, msg);
+    }
+    w->api = NULL;
+}
+
+/* Stream `id` ended with `status` (0: the reply was taken in); answers its join call once
+ * the last of its exchanges has ended. */
+static void join_ended(struct agent_gossip *ag, uint64_t id, int status)
+{
+    for (int i = 0; i < JOIN_WAITS_MAX; i++) {
+        struct join_wait *w = &ag->joins[i];
+        for (int k = 0; w->used && k < w->n; k++) {
+            if (w->stream_id[k] != id || id == 0)
+                continue;
+            w->stream_id[k] = 0;
+            w->status[k] = status;
+            w->pending--;
+            if (status == 0)
+                w->joined++;
+            else
+                PL_LOG_RATELIMITED(PL_LOG_WARN, "gossip", "join through %s failed: %s",
+                                   w->addr[k], pl_strerror(status));
+            if (w->pending == 0) {
+                if (w->api != NULL)
+                    join_reply(w);
+                w->used = false;
+            }
+            return;
+        }
+    }
+}
+
+/* The agent stops: join calls still waiting are answered. */
+static void joins_abandon(struct agent_gossip *ag)
+{
+    for (int i = 0; i < JOIN_WAITS_MAX; i++) {
+        struct join_wait *w = &ag->joins[i];
+        if (w->used && w->api != NULL)
+            api_kept_reply_error(w->api, 503, "the agent is stopping");
+        w->used = false;
+        w->api = NULL;
+    }
+}
+
 /* --- TCP exchanges ----------------------------------------------------------------- */
 
 struct gconn {
@@ -323,8 +442,9 @@ static void gconn_report(struct gconn *c, int status)
     c->reported = 1;
     if (status < 0)
         c->ag->stream_failures++;
-    gossip_stream_done(c->ag->core, now_ms(c->ag), c->stream_id, status,
-                       status == 0 ? c->in.data : NULL, status == 0 ? c->in.len : 0);
+    int rc = gossip_stream_done(c->ag->core, now_ms(c->ag), c->stream_id, status,
+                                status == 0 ? c->in.data : NULL, status == 0 ? c->in.len : 0);
+    join_ended(c->ag, c->stream_id, status < 0 ? status : rc);
     process(c->ag);
 }
 
@@ -498,14 +618,19 @@ static void stream_start(struct agent_gossip *ag, const struct gossip_out *o)
         return;
     }
     struct gconn *c = gconn_new(ag, 1, o->timeout_ms > 0 ? o->timeout_ms : ag->cfg.tcp_timeout_ms);
-    if (c == NULL)
+    if (c == NULL) {
+        if (o->expects_response && ag->nafter < AFTER_OPS_MAX)
+            ag->after[ag->nafter++] = (struct after_op){0, o->stream_id, -ENOMEM, NULL, 0};
         return;
+    }
     c->expects_response = o->expects_response;
     c->stream_id = o->stream_id;
     snprintf(c->addr, sizeof(c->addr), "%s", o->addr);
-    if (pl_buf_append(&c->in, o->bytes, o->len) != 0 ||
-        uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&sa, gconn_connect_cb) != 0)
-        gconn_close(c, PL_ETOOBIG);
+    int rc = pl_buf_append(&c->in, o->bytes, o->len);
+    if (rc == 0)
+        rc = uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&sa, gconn_connect_cb);
+    if (rc != 0)
+        gconn_close(c, rc);
 }
 
 static void tcp_connection_cb(uv_stream_t *listener, int status)
@@ -622,6 +747,7 @@ static void process(struct agent_gossip *ag)
             free(op.payload);
         } else {
             gossip_stream_done(ag->core, now_ms(ag), op.stream_id, op.status, NULL, 0);
+            join_ended(ag, op.stream_id, op.status);
             process(ag);
         }
     }
@@ -895,12 +1021,19 @@ static void api_join(struct api_call *call, void *data)
                         AGENT_JOIN_MAX);
         return;
     }
-    int started = gossip_join(ag->core, now_ms(ag), list, n);
-    process(ag);
+    struct api_call *kept = api_call_keep(call);
+    struct join_wait *w = kept != NULL ? join_begin(ag, list, (int)n, kept) : NULL;
     cJSON_Delete(body);
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddNumberToObject(doc, "started", started);
-    api_reply_json(call, 200, doc);
+    if (w == NULL) {
+        free(kept);
+        api_reply_error(call, 503, "too many joins in progress");
+        return;
+    }
+    if (w->pending == 0) { /* none could start */
+        join_reply(w);
+        w->used = false;
+    }
+    process(ag);
 }
 
 static void api_leave(struct api_call *call, void *data)
@@ -1379,7 +1512,7 @@ static void join_all(struct agent_gossip *ag)
     const char *list[AGENT_JOIN_MAX + PEERS_REJOIN_MAX];
     for (int i = 0; i < ag->njoin; i++)
         list[i] = ag->join[i];
-    gossip_join(ag->core, now_ms(ag), list, (size_t)ag->njoin);
+    join_begin(ag, list, ag->njoin, NULL);
 }
 
 static int gossip_module_start(struct agent *a, void **state, char *err, size_t err_size)
@@ -1507,6 +1640,7 @@ static void gossip_module_stop(struct agent *a, void *state, void (*done)(struct
     (void)a;
     ag->stop_done = done;
     uv_timer_stop(&ag->rejoin_timer);
+    joins_abandon(ag);
     ag->leave_started = now_ms(ag);
     gossip_leave(ag->core, now_ms(ag));
     process(ag);

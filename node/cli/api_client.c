@@ -109,8 +109,15 @@ void api_client_print_json(const cJSON *doc, int pretty)
 int api_client_run(const char *cmd, const char *addr, const char *method, const char *path,
                    const char *body, bool json, void (*human)(const cJSON *doc))
 {
+    return api_client_run_timeout(cmd, addr, method, path, body, 0, json, human);
+}
+
+int api_client_run_timeout(const char *cmd, const char *addr, const char *method,
+                           const char *path, const char *body, long timeout_ms, bool json,
+                           void (*human)(const cJSON *doc))
+{
     cJSON *doc = NULL;
-    int rc = api_client_json(cmd, addr, method, path, body, 0, &doc);
+    int rc = api_client_json(cmd, addr, method, path, body, timeout_ms, &doc);
     if (rc != 0)
         return rc;
     if (json || human == NULL)

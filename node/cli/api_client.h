@@ -46,4 +46,8 @@ void api_client_print_json(const cJSON *doc, int pretty);
  */
 int api_client_run(const char *cmd, const char *addr, const char *method, const char *path,
                    const char *body, bool json, void (*human)(const cJSON *doc));
+/* The same with a timeout for an answer that may take long (0: the default, 10 s). */
+int api_client_run_timeout(const char *cmd, const char *addr, const char *method,
+                           const char *path, const char *body, long timeout_ms, bool json,
+                           void (*human)(const cJSON *doc));
 #endif

@@ -51,7 +51,11 @@ int cmd_members(int argc, char **argv)
 
 static void print_join(const cJSON *doc)
 {
-    printf("joining through %.0f address(es)\n", json_num(doc, "started"));
+    printf("joined through %.0f of %.0f address(es)\n", json_num(doc, "joined"),
+           json_num(doc, "tried"));
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(doc, "failed"))
+        printf("  %s: %s\n", json_str(f, "addr"), json_str(f, "error"));
 }
 
 int cmd_join(int argc, char **argv)
@@ -71,7 +75,10 @@ int cmd_join(int argc, char **argv)
         cJSON_AddItemToArray(addrs, cJSON_CreateString(args.pos[i]));
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
-    rc = api_client_run(cmd, api_client_addr(api), "POST", "/v1/join", text, json, print_join);
+    /* The agent answers once each exchange has ended, within its gossip tcp_timeout_ms
+     * (at most 600 s); a join that reached no one is an error (exit 1). */
+    rc = api_client_run_timeout(cmd, api_client_addr(api), "POST", "/v1/join", text, 610000, json,
+                                print_join);
     free(text);
     return rc;
 }

@@ -89,17 +89,9 @@ int cmd_raft(int argc, char **argv)
         cJSON_AddStringToObject(body, "name", name);
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
-    cJSON *doc = NULL;
-    rc = api_client_json(cmd, addr, "POST", path, text, 40000, &doc);
+    rc = api_client_run_timeout(cmd, addr, "POST", path, text, 40000, json, print_done);
     free(text);
-    if (rc != 0)
-        return rc;
-    if (json)
-        api_client_print_json(doc, 0);
-    else
-        print_done(doc);
-    cJSON_Delete(doc);
-    return 0;
+    return rc;
 }
 
 static void print_committed(const cJSON *doc)
