@@ -61,7 +61,8 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (commands[i].summary != NULL)
             fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'platelet <command> --help' shows a command's flags.\n");
+    fprintf(f, "\n'platelet <command> --help' shows a command's flags; 'platelet --version' "
+               "the version.\n");
 }
 
 int main(int argc, char **argv)
@@ -75,6 +76,9 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    /* What most tools answer to: `platelet --version` and `-v` are `platelet version`. */
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)
+        return cli_exit_code(cmd_version(argc - 2, argv + 2));
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) == 0)
             return cli_exit_code(commands[i].run(argc - 2, argv + 2));
