@@ -700,6 +700,12 @@ done:
 
 size_t gossip_broadcasts_pending(const struct gossip *g)
 {
+    /* Nobody left to tell: nothing can drain (a lone agent used to wait out its whole
+     * leave timeout, 3 s, before it stopped). */
+    const struct gossip_member *self = &g->members[0];
+    bool self_live = self->status == GOSSIP_ALIVE || self->status == GOSSIP_SUSPECT;
+    if (live_count(g) - (self_live ? 1 : 0) == 0)
+        return 0;
     size_t n = 0;
     for (uint32_t i = 0; i < g->bc_n; i++)
         if (g->bc[i].bytes != NULL && bcast_valid(g, &g->bc[i]))

@@ -229,6 +229,8 @@ uint64_t gossip_join_start(struct gossip *g, uint64_t now_ms, const char *addr);
 /* Announces that we leave; keep driving the core until gossip_broadcasts_pending() is 0
  * or a timeout, then stop. */
 int gossip_leave(struct gossip *g, uint64_t now_ms);
+/* Broadcasts still to send; 0 also when no other member is alive or suspect, since nobody
+ * could receive them. */
 size_t gossip_broadcasts_pending(const struct gossip *g);
 
 /* Publishes our record `key`; it wins everywhere by its higher version. */
