@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,8 @@ struct agent_raft {
      * core otherwise: it only compares times it was given. */
     uint64_t clock_offset_ms;
     uv_timer_t kick; /* runs the housekeeping at once after a membership change */
+    char wait_msg[512]; /* why this voter is not in a council yet, as last logged */
+    uint64_t wait_logged_ms;
 };
 
 static void step(struct agent_raft *ar, const struct raft_event *ev);
@@ -874,6 +877,36 @@ static bool cluster_exists(struct agent_raft *ar)
     return false;
 }
 
+#define WAIT_LOG_MS 10000
+
+/* Says why a voter is not in a council yet: when the reason changes, and at most once per
+ * WAIT_LOG_MS while it stays the same (two voters of three used to wait in silence). */
+static void log_waiting(struct agent_raft *ar, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void log_waiting(struct agent_raft *ar, const char *fmt, ...)
+{
+    char msg[sizeof(ar->wait_msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    uint64_t now = now_ms(ar);
+    if (strcmp(msg, ar->wait_msg) == 0 && now < ar->wait_logged_ms + WAIT_LOG_MS)
+        return;
+    snprintf(ar->wait_msg, sizeof(ar->wait_msg), "%s", msg);
+    ar->wait_logged_ms = now;
+    PL_INFO("raft", "%s", msg);
+}
+
+/* "a, b, c" of the first n names, into out. */
+static const char *names_list(char names[][AGENT_NAME_MAX], int n, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (int i = 0; i < n; i++)
+        snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? ", " : "", names[i]);
+    return n > 0 ? out : "none";
+}
+
 static void maybe_bootstrap(struct agent_raft *ar)
 {
     if (ar->member || !ar->voter)
@@ -896,18 +929,37 @@ static void maybe_bootstrap(struct agent_raft *ar)
         for (int i = 0; i < ar->n_known; i++)
             if (ar->known[i].voter && ar->known[i].alive)
                 snprintf(names[n++], AGENT_NAME_MAX, "%s", ar->known[i].name);
-        if ((uint32_t)n < ar->bootstrap_expect || cluster_exists(ar))
-            return;
         qsort(names, (size_t)n, AGENT_NAME_MAX, name_cmp);
+        if (cluster_exists(ar)) {
+            log_waiting(ar, "a council exists already; waiting for its leader to add this "
+                            "voter");
+            return;
+        }
+        if ((uint32_t)n < ar->bootstrap_expect) {
+            char list[512];
+            log_waiting(ar,
+                        "waiting for %u voters to bootstrap the council (raft.bootstrap_expect): "
+                        "%d alive so far (%s); %u more must start with raft.voter true and join",
+                        ar->bootstrap_expect, n, names_list(names, n, list, sizeof(list)),
+                        ar->bootstrap_expect - (uint32_t)n);
+            return;
+        }
         n = (int)ar->bootstrap_expect;
     } else {
+        log_waiting(ar, "waiting for a council's leader to add this voter (neither "
+                        "raft.bootstrap_expect nor raft.voters is set)");
         return;
     }
     bool self_in = false;
     for (int i = 0; i < n; i++)
         self_in |= strcmp(names[i], ar->agent->cfg.name) == 0;
-    if (!self_in)
-        return; /* a leader will add us (auto_join) or an operator will */
+    if (!self_in) {
+        /* a leader will add us (auto_join) or an operator will */
+        char list[512];
+        log_waiting(ar, "not among the voters that bootstrap the council (%s); waiting for its "
+                        "leader to add this voter", names_list(names, n, list, sizeof(list)));
+        return;
+    }
     int rc = bootstrap(ar, names, n);
     if (rc != 0)
         fatal(ar, "cannot bootstrap the Raft cluster", rc);
@@ -1143,6 +1195,8 @@ static void api_status(struct api_call *call, void *data)
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "id", ar->agent->cfg.name);
     cJSON_AddStringToObject(doc, "role", role);
+    if (!ar->member && ar->wait_msg[0] != '\0')
+        cJSON_AddStringToObject(doc, "waiting", ar->wait_msg);
     cJSON_AddNumberToObject(doc, "term", (double)raft_term(&ar->raft));
     cJSON_AddStringToObject(doc, "leader", id_name(ar, raft_leader(&ar->raft), buf));
     cJSON_AddNumberToObject(doc, "commit_index", (double)raft_commit_index(&ar->raft));

@@ -30,6 +30,8 @@ static void print_status(const cJSON *doc)
     const cJSON *ledger = cJSON_GetObjectItemCaseSensitive(doc, "ledger");
     printf("%-14s%s\n", "node", json_str(doc, "id"));
     printf("%-14s%s\n", "role", json_str(doc, "role"));
+    if (json_str(doc, "waiting")[0] != '\0')
+        printf("%-14s%s\n", "waiting", json_str(doc, "waiting"));
     printf("%-14s%.0f\n", "term", json_num(doc, "term"));
     printf("%-14s%s\n", "leader", json_str(doc, "leader")[0] ? json_str(doc, "leader") : "(none)");
     printf("%-14s%.0f\n", "commit index", json_num(doc, "commit_index"));

@@ -29,3 +29,30 @@ PY
 )
 [ "$ms" -lt 1500 ] || fail "the lone agent took $ms ms to leave (it waited for broadcasts nobody could receive)"
 pass "a lone agent leaves in $ms ms"
+
+# Two voters of three wait for the third and say so, naming the ones they see; the third
+# arrives and the council forms.
+source "$(dirname "$0")/raft_lib.sh"
+council_configs
+declare -A VPORT VPID
+for n in w1 w2 w3; do VPORT[$n]=$(free_port); done
+start_voter() {
+    spawn "$1" "$PLATELET" agent --config "$TEST_DIR/voter.json" --name "$1" \
+        --bind "127.0.0.1:${VPORT[$1]}" --data-dir "$TEST_DIR/$1" --join "127.0.0.1:${VPORT[w1]}"
+    VPID[$1]=$SPAWNED_PID
+}
+start_voter w1
+start_voter w2
+for n in w1 w2; do
+    wait_for 10 "$n says whom it waits for" grep -q \
+        "waiting for 3 voters to bootstrap the council (raft.bootstrap_expect): 2 alive so far (w1, w2); 1 more must start" \
+        "$TEST_DIR/$n.log"
+done
+[ "$(field w1 '["role"]')" = none ] || fail "w1 is in a council of two"
+"$PLATELET" raft status --api "unix:$(sock w1)" | grep -q "^waiting .*2 alive so far (w1, w2)" ||
+    fail "raft status does not say what w1 waits for: $("$PLATELET" raft status --api "unix:$(sock w1)")"
+pass "two voters of three say they wait for one more, naming the two"
+start_voter w3
+wait_for 20 "the council of three" one_leader w1 w2 w3
+for n in w1 w2 w3; do stop_agent "${VPID[$n]}" "$n"; done
+pass "the third voter arrives and the council forms"
