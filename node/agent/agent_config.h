@@ -28,6 +28,7 @@ struct agent_config {
     int njoin;
     char data_dir[PATH_MAX];         /* required */
     char api[AGENT_ADDR_MAX];        /* loopback TCP API HOST:PORT; "" for Unix socket only */
+    char raft_bind[AGENT_ADDR_MAX];  /* --raft-bind, over raft.bind; "" for those defaults */
     char profile[16];                /* lan (default), local, wan */
     char encrypt[128];               /* base64 32-byte key; "" for none */
     enum pl_log_level log_level;

@@ -1326,6 +1326,10 @@ static int config_parse(struct agent_raft *ar, char *err, size_t err_size)
     int port;
     pl_addr_split(a->cfg.advertise, host, sizeof(host), &port);
     snprintf(ar->raft_addr, sizeof(ar->raft_addr), "%s:%d", host, port + 1);
+    /* --raft-bind wins over raft.bind, like every flag over the file. */
+    const char *flag = a->cfg.raft_bind;
+    if (flag[0] != '\0')
+        snprintf(ar->raft_addr, sizeof(ar->raft_addr), "%s", flag);
     const cJSON *sec = cJSON_GetObjectItemCaseSensitive(a->cfg.root, "raft");
     if (sec == NULL)
         return 0;
@@ -1347,7 +1351,7 @@ static int config_parse(struct agent_raft *ar, char *err, size_t err_size)
     v = 0;
     if (rc == 0 && (rc = config_get_u64(&c, sec, "raft", "bootstrap_expect", 1, RAFT_SERVERS_MAX, &v)) == 0)
         ar->bootstrap_expect = (uint32_t)v;
-    if (rc == 0)
+    if (rc == 0 && flag[0] == '\0')
         rc = config_get_str(&c, sec, "raft", "bind", ar->raft_addr, sizeof(ar->raft_addr));
     if (rc == 0 && pl_addr_split(ar->raft_addr, host, sizeof(host), &port) != 0) {
         snprintf(err, err_size, "%s: raft.bind: expected HOST:PORT", a->cfg.source);

@@ -3,6 +3,7 @@
  */
 #include "agent.h"
 #include "pl_err.h"
+#include "pl_text.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -24,6 +25,7 @@ int cmd_agent(int argc, char **argv)
     static const char cmd[] = "platelet agent";
     const char *config = NULL, *name = NULL, *bind = NULL, *advertise = NULL, *data_dir = NULL;
     const char *api = NULL, *profile = NULL, *encrypt = NULL, *log_level = NULL, *cluster = NULL;
+    const char *raft_bind = NULL;
     bool log_json = false;
     struct cli_list join = {0};
     struct cli_flag flags[] = {
@@ -35,6 +37,9 @@ int cmd_agent(int argc, char **argv)
         {"--join", CLI_MULTI, &join, "HOST:PORT of a member to join (repeatable)", false, false},
         {"--data-dir", CLI_STR, &data_dir, "data directory", false, false},
         {"--api", CLI_STR, &api, "also serve the API on loopback HOST:PORT", false, false},
+        {"--raft-bind", CLI_STR, &raft_bind,
+         "Raft's HOST:PORT for a voter (config raft.bind; default: the gossip address, port + 1)",
+         false, false},
         {"--profile", CLI_STR, &profile, "timing profile: lan, local or wan", false, false},
         {"--encrypt", CLI_STR, &encrypt, "base64 32-byte gossip key", false, false},
         {"--log-level", CLI_STR, &log_level, "trace, debug, info, warn or error", false, false},
@@ -60,10 +65,19 @@ int cmd_agent(int argc, char **argv)
         (rc = copy_flag(cmd, "--advertise", advertise, cfg.advertise, sizeof(cfg.advertise))) != 0 ||
         (rc = copy_flag(cmd, "--data-dir", data_dir, cfg.data_dir, sizeof(cfg.data_dir))) != 0 ||
         (rc = copy_flag(cmd, "--api", api, cfg.api, sizeof(cfg.api))) != 0 ||
+        (rc = copy_flag(cmd, "--raft-bind", raft_bind, cfg.raft_bind, sizeof(cfg.raft_bind))) != 0 ||
         (rc = copy_flag(cmd, "--profile", profile, cfg.profile, sizeof(cfg.profile))) != 0 ||
         (rc = copy_flag(cmd, "--encrypt", encrypt, cfg.encrypt, sizeof(cfg.encrypt))) != 0) {
         agent_config_close(&cfg);
         return rc;
+    }
+    char host[AGENT_ADDR_MAX];
+    int port = 0;
+    if (raft_bind != NULL &&
+        (pl_addr_split(raft_bind, host, sizeof(host), &port) != 0 || port == 0)) {
+        agent_config_close(&cfg);
+        return cli_fail(cmd, "--raft-bind: expected HOST:PORT with a port other voters can dial, "
+                             "got '%s'", raft_bind);
     }
     if (log_level != NULL && pl_log_level_parse(log_level, &cfg.log_level) != 0) {
         agent_config_close(&cfg);

@@ -36,10 +36,13 @@ source "$(dirname "$0")/raft_lib.sh"
 council_configs
 declare -A VPORT VPID
 for n in w1 w2 w3; do VPORT[$n]=$(free_port); done
-start_voter() {
-    spawn "$1" "$PLATELET" agent --config "$TEST_DIR/voter.json" --name "$1" \
-        --bind "127.0.0.1:${VPORT[$1]}" --data-dir "$TEST_DIR/$1" --join "127.0.0.1:${VPORT[w1]}"
-    VPID[$1]=$SPAWNED_PID
+start_voter() { # name [flags...]
+    local name=$1
+    shift
+    spawn "$name" "$PLATELET" agent --config "$TEST_DIR/voter.json" --name "$name" \
+        --bind "127.0.0.1:${VPORT[$name]}" --data-dir "$TEST_DIR/$name" \
+        --join "127.0.0.1:${VPORT[w1]}" "$@"
+    VPID[$name]=$SPAWNED_PID
 }
 start_voter w1
 start_voter w2
@@ -52,7 +55,20 @@ done
 "$PLATELET" raft status --api "unix:$(sock w1)" | grep -q "^waiting .*2 alive so far (w1, w2)" ||
     fail "raft status does not say what w1 waits for: $("$PLATELET" raft status --api "unix:$(sock w1)")"
 pass "two voters of three say they wait for one more, naming the two"
-start_voter w3
+# The third listens for Raft on a port of its own choosing (--raft-bind), not gossip + 1:
+# the others learn it through gossip.
+expect_fail 2 "--raft-bind: expected HOST:PORT" "$PLATELET" agent --data-dir "$TEST_DIR/x" \
+    --raft-bind nowhere
+expect_fail 2 "--raft-bind: expected HOST:PORT" "$PLATELET" agent --data-dir "$TEST_DIR/x" \
+    --raft-bind 127.0.0.1:0
+"$PLATELET" agent --help | grep -q -- "--raft-bind .*port + 1" || fail "--help does not explain --raft-bind"
+RAFT_PORT=$(free_port)
+start_voter w3 --raft-bind "127.0.0.1:$RAFT_PORT"
 wait_for 20 "the council of three" one_leader w1 w2 w3
+grep -q "mod=raft started addr=127.0.0.1:$RAFT_PORT " "$TEST_DIR/w3.log" || fail "w3 not on its --raft-bind"
+if (exec 3<>"/dev/tcp/127.0.0.1/$((VPORT[w3] + 1))") 2>/dev/null; then
+    fail "w3 listens on gossip + 1 as well"
+fi
+"$PLATELET" propose --api "unix:$(sock w3)" '{"via": "w3"}' >/dev/null || fail "a proposal through w3"
 for n in w1 w2 w3; do stop_agent "${VPID[$n]}" "$n"; done
-pass "the third voter arrives and the council forms"
+pass "the third voter arrives on its --raft-bind port and the council forms"
