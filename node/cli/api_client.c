@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *api_client_addr(const char *flag)
 {
@@ -66,12 +67,30 @@ int api_client_json(const char *cmd, const char *addr, const char *method, const
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
 
+    /* An agent started a moment ago (in the background, as the README's first steps do)
+     * may not listen yet: keep trying to connect for a short while before giving up. */
     int rc = 0;
-    CURLcode cc = curl_easy_perform(curl);
+    struct timespec start, now, pause = {0, 50 * 1000 * 1000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    CURLcode cc;
+    for (;;) {
+        cc = curl_easy_perform(curl);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long waited_ms =
+            (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (cc != CURLE_COULDNT_CONNECT || waited_ms >= API_CLIENT_CONNECT_WAIT_MS)
+            break;
+        nanosleep(&pause, NULL);
+    }
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK) {
-        fprintf(stderr, "%s: cannot reach the agent at %s: %s\n", cmd, addr, curl_easy_strerror(cc));
+        if (cc == CURLE_COULDNT_CONNECT)
+            fprintf(stderr, "%s: cannot reach the agent at %s: %s (is it running? tried for %d s)\n",
+                    cmd, addr, curl_easy_strerror(cc), API_CLIENT_CONNECT_WAIT_MS / 1000);
+        else
+            fprintf(stderr, "%s: cannot reach the agent at %s: %s\n", cmd, addr,
+                    curl_easy_strerror(cc));
         rc = cc == CURLE_OPERATION_TIMEDOUT ? PL_ETIMEOUT : -ECONNREFUSED;
         goto done;
     }

@@ -17,6 +17,10 @@
 #define API_CLIENT_FLAG_JSON {"--json", CLI_BOOL, &json, "print JSON", false, false}
 #define CLI_FLAGS_END {NULL, 0, NULL, NULL, false, false}
 
+/* How long a command keeps trying to connect to an agent that does not listen (yet): one
+ * started in the background a moment ago is not an error. */
+#define API_CLIENT_CONNECT_WAIT_MS 2000
+
 /* The address to use: `flag` if given, else $PLATELET_API, else NULL. */
 const char *api_client_addr(const char *flag);
 
@@ -25,7 +29,8 @@ const char *api_client_addr(const char *flag);
  * (caller frees with cJSON_Delete). On any failure prints one line "<cmd>: ..." to
  * stderr (the agent's own error message when it sent one) and returns non-zero:
  * PL_EUSAGE for a missing address, -ECONNREFUSED-style codes when the agent is not there,
- * PL_EPROTO for an error status. `timeout_ms` 0 means 10 s.
+ * PL_EPROTO for an error status. `timeout_ms` 0 means 10 s; a refused connection is tried
+ * again for API_CLIENT_CONNECT_WAIT_MS first.
  */
 int api_client_json(const char *cmd, const char *addr, const char *method, const char *path,
                     const char *body, long timeout_ms, cJSON **out);

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# What a new operator tries first, with real processes: the version flags.
+# What a new operator tries first, with real processes: the version flags, a lone agent
+# stopping at once, `raft status` right after starting agents in the background, voters
+# that say whom they wait for, and Raft on a port of one's choosing.
 source "$(dirname "$0")/lib.sh"
 
 want="platelet $("$PLATELET" version | cut -d' ' -f2)"
@@ -30,10 +32,25 @@ PY
 [ "$ms" -lt 1500 ] || fail "the lone agent took $ms ms to leave (it waited for broadcasts nobody could receive)"
 pass "a lone agent leaves in $ms ms"
 
-# Two voters of three wait for the third and say so, naming the ones they see; the third
-# arrives and the council forms.
+# The README's first steps: agents started in the background, then `raft status` at once.
+# The command waits for the agent's socket (up to 2 s) instead of failing to connect.
 source "$(dirname "$0")/raft_lib.sh"
 council_configs
+spawn quick "$PLATELET" agent --config "$TEST_DIR/solo.json" --name quick \
+    --bind "127.0.0.1:$(free_port)" --data-dir "$TEST_DIR/quick"
+quick=$SPAWNED_PID
+"$PLATELET" raft status --api "unix:$TEST_DIR/quick/api.sock" >"$TEST_DIR/quick.status" ||
+    fail "raft status right after starting the agent"
+grep -q "^node  *quick$" "$TEST_DIR/quick.status" || fail "raft status: $(cat "$TEST_DIR/quick.status")"
+stop_agent "$quick" "the quick agent"
+start=$SECONDS
+expect_fail 1 "cannot reach the agent at .*Couldn't connect to server \(is it running\? tried for 2 s\)" \
+    "$PLATELET" raft status --api "unix:$TEST_DIR/quick/api.sock"
+[ $((SECONDS - start)) -le 10 ] || fail "a missing agent took more than 10 s to report"
+pass "raft status right after an agent starts in the background; a missing agent is named"
+
+# Two voters of three wait for the third and say so, naming the ones they see; the third
+# arrives and the council forms.
 declare -A VPORT VPID
 for n in w1 w2 w3; do VPORT[$n]=$(free_port); done
 start_voter() { # name [flags...]
