@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the hand-made seeds of fuzz_ledger_leaf, fuzz_snapshot, fuzz_pl_json, fuzz_heal_config
-and fuzz_http_request into tests/fuzz/corpus/<target>/ (libFuzzer grows the corpus from them).
+"""Writes the hand-made seeds of fuzz_ledger_leaf, fuzz_snapshot, fuzz_pl_json, fuzz_heal_config,
+fuzz_http_request and fuzz_ledger_proposal into tests/fuzz/corpus/<target>/ (libFuzzer grows the corpus from them).
 
 usage: tests/fuzz/seeds.py    (from anywhere; rewrites only the files named here)
 
@@ -139,3 +139,18 @@ write(H, "chunked", b"\x07POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n
 write(H, "http10_close", b"\x80GET /old HTTP/1.0\r\n\r\nGET /never HTTP/1.1\r\n\r\n")
 write(H, "too_big", b"\x80POST /big HTTP/1.1\r\nContent-Length: 4096\r\n\r\n" + b"z" * 4096)
 write(H, "garbage_after", b"\x80GET /ok HTTP/1.1\r\n\r\n\x00\x01 not http\r\n\r\n")
+
+P = "fuzz_ledger_proposal"
+
+
+def proposal(t, kind, body_bytes):
+    # {"t", "k", "b"} in this order; the body is given as bytes so refused ones can be too.
+    return b"\x83" + mp("t") + mp(t) + mp("k") + mp(kind) + mp("b") + body_bytes
+
+
+write(P, "note", proposal(1, "note", mp({"x": 1})))
+write(P, "nested", proposal(1700000000000, "deploy.note", mp({"a": [1, None, True], "s": "caf\u00e9"})))
+write(P, "kind_space", proposal(1, "my note", mp({})))
+write(P, "kind_reserved", proposal(1, "raft.noop", mp({})))
+write(P, "body_bin", proposal(1, "note", mp(b"ab")))
+write(P, "body_float", proposal(1, "note", mp(0.5)))
