@@ -93,6 +93,8 @@ static int body_json(const msgpack_object *o, struct ledger_problem *p)
                            "holds a NaN or infinite number, which JSON cannot say");
         return 0;
     case MSGPACK_OBJECT_STR: {
+        if (o->via.str.size == 0)
+            return 0; /* msgpack-c gives NULL for "": no pointer arithmetic on it */
         const unsigned char *s = (const unsigned char *)o->via.str.ptr, *end = s + o->via.str.size;
         while (s < end) {
             size_t n = pl_utf8_seq(s, end);

@@ -87,6 +87,8 @@ int ledger_proposal_decode(const uint8_t *data,
         rc = shape(p);
         goto done;
     }
+    if (d.kind_len == 0)
+        d.kind = ""; /* msgpack-c gives NULL for an empty string */
     /* Canonical prefix: re-encode it and demand the same bytes; that also places
      * the kind and the body inside `data` itself rather than in msgpack-c's
      * memory. */
