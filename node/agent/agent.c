@@ -107,6 +107,7 @@ void agent_stop(struct agent *a)
         return;
     a->stopping = 1;
     PL_INFO("agent", "stopping");
+    sd_notifier_stopping(&a->sd);
     a->stop_index = a->modules_started - 1;
     stop_next(a);
 }
@@ -165,6 +166,7 @@ int agent_run(struct agent_config *cfg)
     static struct agent agent; /* one per process; static keeps it off the stack */
     struct agent *a = &agent;
     char err[512] = "";
+    char status[sizeof(err) + 32]; /* a STATUS= line for systemd */
     int rc;
 
     memset(a, 0, sizeof(*a));
@@ -197,6 +199,7 @@ int agent_run(struct agent_config *cfg)
     a->keys_open = 1;
     uv_loop_init(&a->loop);
     a->started_ms = uv_now(&a->loop);
+    sd_notifier_init(&a->sd, &a->loop); /* before any module starts a child process */
 
     api_init(&a->api, &a->loop);
     api_route_add(&a->api, "GET", "/v1/agent/self", api_self, a);
@@ -239,6 +242,8 @@ int agent_run(struct agent_config *cfg)
     uv_signal_start(&a->sigint, signal_cb, SIGINT);
     PL_INFO("agent", "started name=%s cluster=%s bind=%s api=%s data_dir=%s", cfg->name,
             cfg->cluster, cfg->bind, cfg->api[0] ? cfg->api : a->api_sock, cfg->data_dir);
+    snprintf(status, sizeof(status), "running: name=%s bind=%s", cfg->name, cfg->bind);
+    sd_notifier_ready(&a->sd, status);
 
     uv_run(&a->loop, UV_RUN_DEFAULT);
     for (int i = a->modules_started - 1; i >= 0; i--)
@@ -260,6 +265,8 @@ fail_loop:
     api_close(&a->api, NULL);
     uv_walk(&a->loop, close_walk_cb, NULL);
     uv_run(&a->loop, UV_RUN_DEFAULT);
+    snprintf(status, sizeof(status), "STATUS=failed: %s", err[0] ? err : pl_strerror(rc));
+    sd_notifier_send(&a->sd, status);
     for (int i = PL_MIN(a->modules_started, NMODULES - 1); i >= 0; i--)
         if (modules[i] != NULL && modules[i]->free != NULL && a->module_state[i] != NULL)
             modules[i]->free(a, a->module_state[i]);

@@ -4,7 +4,8 @@
  * node-local healing) that plug in through struct agent_module.
  *
  * Lifecycle: config -> data dir locked -> store and keys open -> API listening -> modules started in table
- * order -> loop. SIGTERM or SIGINT starts a graceful stop: modules stop in reverse order,
+ * order -> systemd told READY=1 (sd_notify.h) -> loop. SIGTERM or SIGINT starts a graceful stop
+ * (systemd told STOPPING=1): modules stop in reverse order,
  * each calling `done` when finished (gossip announces its leave first), then the API
  * closes and the loop ends. SIGKILL is a failure the others must detect.
  */
@@ -17,6 +18,7 @@
 #include "pl_keys.h"
 #include "pl_rand.h"
 #include "pl_store.h"
+#include "sd_notify.h"
 
 #include <uv.h>
 
@@ -45,6 +47,7 @@ struct agent {
     struct pl_keys keys;       /* the node's Ed25519 key pair */
     int store_open, keys_open;
     uv_signal_t sigterm, sigint;
+    struct sd_notifier sd;     /* systemd: READY, STOPPING, the watchdog */
     int lock_fd;
     char api_sock[PATH_MAX];
     uint64_t started_ms;
