@@ -11,9 +11,12 @@ BUILD_CLANG := build-clang
 CMAKE_FLAGS ?=
 # Our own builds treat warnings as errors; a plain `cmake` build (a packager's) does not.
 DEV_FLAGS := -DPL_WERROR=ON $(CMAKE_FLAGS)
+# make install: where to (PREFIX) and under which staging root (DESTDIR).
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 .PHONY: all deps build build-asan build-fuzz build-release build-clang test test-fast demo \
-	bench fuzz format clean
+	bench fuzz format clean install package
 
 all: build
 
@@ -63,6 +66,15 @@ bench: build
 
 fuzz: build-fuzz
 	@cd $(BUILD_FUZZ) && ctest --output-on-failure -L fuzz
+
+# The binary, the systemd unit and the default config (an existing config is kept), with
+# the unit's paths written for PREFIX (/usr puts config in /etc, the unit in /lib/systemd).
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+# The Debian package, build/platelet_<version>_<arch>.deb (CPack; deploy/package.cmake).
+package: build
+	@cd $(BUILD) && cpack -G DEB
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i
