@@ -155,6 +155,33 @@ int agent_config_load_file(struct agent_config *cfg, const char *path, char *err
     return rc;
 }
 
+/* "join" and "retry_join" (Consul's name; the same list: every entry is retried while no
+ * other member is known) append to cfg->join; entries are checked by validate. */
+static int join_list_load(struct agent_config *cfg, const cJSON *root, const char *key,
+                          const char *path, char *err, size_t err_size)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (list == NULL)
+        return 0;
+    if (!cJSON_IsArray(list))
+        return fail(err, err_size, "%s: %s: expected an array of \"IP:PORT\" or \"dns:NAME[:PORT]\"",
+                    path, key);
+    const cJSON *j;
+    int i = 0;
+    cJSON_ArrayForEach(j, list)
+    {
+        if (!cJSON_IsString(j) || strlen(j->valuestring) >= AGENT_ADDR_MAX)
+            return fail(err, err_size, "%s: %s[%d]: expected an \"IP:PORT\" or \"dns:NAME[:PORT]\" string",
+                        path, key, i);
+        if (cfg->njoin >= AGENT_JOIN_MAX)
+            return fail(err, err_size, "%s: %s: more than %d addresses in all", path, key,
+                        AGENT_JOIN_MAX);
+        snprintf(cfg->join[cfg->njoin++], AGENT_ADDR_MAX, "%s", j->valuestring);
+        i++;
+    }
+    return 0;
+}
+
 int agent_config_load_text(struct agent_config *cfg, const char *path, const char *text,
                            size_t len, char *err, size_t err_size)
 {
@@ -191,7 +218,7 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
     static const char *const known[] = {
         "name", "cluster", "bind", "advertise", "join", "data_dir", "api", "profile",
         "encrypt", "log_level", "log_json", "gossip", "raft", "services", "webhooks",
-        "escalation", NULL};
+        "escalation", "retry_join", NULL};
     int rc = config_check_keys(&c, root, "", known);
     if (rc == 0) rc = config_get_str(&c, root, "", "name", cfg->name, sizeof(cfg->name));
     if (rc == 0) rc = config_get_str(&c, root, "", "cluster", cfg->cluster, sizeof(cfg->cluster));
@@ -206,28 +233,10 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
     if (rc == 0) rc = config_get_str(&c, root, "", "log_level", level, sizeof(level));
     if (rc == 0 && level[0] != '\0' && pl_log_level_parse(level, &cfg->log_level) != 0)
         rc = fail(err, err_size, "%s: log_level: expected trace, debug, info, warn or error", path);
-    const cJSON *join = cJSON_GetObjectItemCaseSensitive(root, "join");
-    if (rc == 0 && join != NULL) {
-        if (!cJSON_IsArray(join)) {
-            rc = fail(err, err_size, "%s: join: expected an array of \"HOST:PORT\" strings", path);
-        } else {
-            const cJSON *j;
-            int i = 0;
-            cJSON_ArrayForEach(j, join)
-            {
-                if (!cJSON_IsString(j) || strlen(j->valuestring) >= AGENT_ADDR_MAX) {
-                    rc = fail(err, err_size, "%s: join[%d]: expected a \"HOST:PORT\" string", path, i);
-                    break;
-                }
-                if (cfg->njoin >= AGENT_JOIN_MAX) {
-                    rc = fail(err, err_size, "%s: join: more than %d addresses", path, AGENT_JOIN_MAX);
-                    break;
-                }
-                snprintf(cfg->join[cfg->njoin++], AGENT_ADDR_MAX, "%s", j->valuestring);
-                i++;
-            }
-        }
-    }
+    if (rc == 0)
+        rc = join_list_load(cfg, root, "join", path, err, err_size);
+    if (rc == 0)
+        rc = join_list_load(cfg, root, "retry_join", path, err, err_size);
     if (rc != 0) {
         cJSON_Delete(root);
         return rc;
@@ -254,13 +263,78 @@ int agent_config_validate(struct agent_config *cfg, char *err, size_t err_size)
                     cfg->advertise);
     if (cfg->api[0] != '\0' && pl_addr_split(cfg->api, host, sizeof(host), &port) != 0)
         return fail(err, err_size, "%s: api: expected HOST:PORT, got \"%s\"", cfg->source, cfg->api);
-    for (int i = 0; i < cfg->njoin; i++)
-        if (pl_addr_split(cfg->join[i], host, sizeof(host), &port) != 0)
-            return fail(err, err_size, "%s: join: expected HOST:PORT, got \"%s\"", cfg->source,
-                        cfg->join[i]);
+    for (int i = 0; i < cfg->njoin; i++) {
+        const char *j = cfg->join[i];
+        if (agent_join_parse(j, host, sizeof(host), &port) >= 0)
+            continue;
+        if (strncmp(j, "dns:", 4) == 0)
+            return fail(err, err_size, "%s: join: expected dns:NAME[:PORT] with a host name, got \"%s\"",
+                        cfg->source, j);
+        if (pl_addr_split(j, host, sizeof(host), &port) == 0)
+            return fail(err, err_size, "%s: join: \"%s\" is not IP:PORT (to look the name up, "
+                        "write dns:%s)", cfg->source, j, j);
+        return fail(err, err_size, "%s: join: expected IP:PORT or dns:NAME[:PORT], got \"%s\"",
+                    cfg->source, j);
+    }
     if (strcmp(cfg->profile, "lan") != 0 && strcmp(cfg->profile, "local") != 0 &&
         strcmp(cfg->profile, "wan") != 0)
         return fail(err, err_size, "%s: profile: expected lan, local or wan, got \"%s\"",
                     cfg->source, cfg->profile);
     return 0;
+}
+
+/* A host name: dot-separated labels of letters, digits, '-' and '_' (as resolvers accept
+ * them), 1-63 bytes each, 253 in all. */
+static int host_name_ok(const char *name)
+{
+    size_t n = strlen(name), label = 0;
+    if (n == 0 || n > 253)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (ch == '.') {
+            if (label == 0)
+                return 0;
+            label = 0;
+        } else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                   (ch >= '0' && ch <= '9') || ch == '-' || ch == '_') {
+            if (++label > 63)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int agent_join_parse(const char *entry, char *host, size_t host_size, int *port)
+{
+    if (strncmp(entry, "dns:", 4) != 0) {
+        struct sockaddr_storage sa;
+        if (pl_addr_resolve(entry, &sa) != 0 || pl_addr_split(entry, host, host_size, port) != 0)
+            return PL_ECONFIG;
+        return AGENT_JOIN_IP;
+    }
+    const char *name = entry + 4;
+    const char *colon = strchr(name, ':');
+    size_t len = colon != NULL ? (size_t)(colon - name) : strlen(name);
+    int p = AGENT_JOIN_DNS_PORT;
+    if (colon != NULL) {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(colon + 1, &end, 10);
+        if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 || v < 1 || v > 65535)
+            return PL_ECONFIG;
+        p = (int)v;
+    }
+    char buf[256];
+    if (len == 0 || len >= host_size || len >= sizeof(buf))
+        return PL_ECONFIG;
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    if (!host_name_ok(buf))
+        return PL_ECONFIG;
+    memcpy(host, buf, len + 1);
+    *port = p;
+    return AGENT_JOIN_DNS;
 }

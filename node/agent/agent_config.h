@@ -24,6 +24,8 @@ struct agent_config {
     char cluster[AGENT_NAME_MAX];    /* carried in every message; default "platelet" */
     char bind[AGENT_ADDR_MAX];       /* gossip HOST:PORT; default 127.0.0.1:7946 */
     char advertise[AGENT_ADDR_MAX];  /* what others dial; default: bind */
+    /* "IP:PORT" or "dns:NAME[:PORT]" (every A/AAAA record of NAME, looked up at each
+     * attempt); --join, then the file's "join" and "retry_join" */
     char join[AGENT_JOIN_MAX][AGENT_ADDR_MAX];
     int njoin;
     char data_dir[PATH_MAX];         /* required */
@@ -47,6 +49,14 @@ int agent_config_load_text(struct agent_config *cfg, const char *source, const c
                            size_t len, char *err, size_t err_size);
 /* Checks the merged config (addresses parse, data dir given, profile known). */
 int agent_config_validate(struct agent_config *cfg, char *err, size_t err_size);
+
+/* The port of "dns:NAME" without one: the default gossip port. */
+#define AGENT_JOIN_DNS_PORT 7946
+enum agent_join_kind { AGENT_JOIN_IP = 0, AGENT_JOIN_DNS = 1 };
+/* Reads one join entry: a numeric "IP:PORT" / "[IPv6]:PORT" (returns AGENT_JOIN_IP) or
+ * "dns:NAME[:PORT]" with a host name (returns AGENT_JOIN_DNS, `host` set to NAME); port
+ * in *port. PL_ECONFIG for anything else, "name.example:7946" included. */
+int agent_join_parse(const char *entry, char *host, size_t host_size, int *port);
 
 
 /*

@@ -67,6 +67,18 @@ struct join_wait {
     int status[JOIN_ADDRS_MAX];
 };
 
+#define DNS_ADDRS_MAX 16 /* addresses of one dns: name joined per attempt */
+
+/* One "dns:NAME[:PORT]" join entry: looked up (uv_getaddrinfo, on libuv's threads) at
+ * every join attempt, so members that appear in DNS later are found by the next retry. */
+struct dns_join {
+    struct agent_gossip *ag;
+    uv_getaddrinfo_t req;
+    int pending;
+    char name[AGENT_ADDR_MAX];
+    char port[8];
+};
+
 struct agent_gossip {
     struct agent *agent;
     struct after_op after[AFTER_OPS_MAX];
@@ -85,6 +97,9 @@ struct agent_gossip {
     /* --join, then members known before a crash (the peers file) */
     char join[AGENT_JOIN_MAX + PEERS_REJOIN_MAX][AGENT_ADDR_MAX];
     int njoin;
+    struct dns_join dns[AGENT_JOIN_MAX]; /* the dns: entries of --join and retry_join */
+    int ndns;
+    int family; /* of the bind address: joins go to addresses of this family only */
     char peers_path[PATH_MAX + 16];
     uv_timer_t peers_timer; /* a pending write of the peers file */
     uint64_t leave_started;
@@ -1507,12 +1522,85 @@ static void peers_load(struct agent_gossip *ag)
                 ag->peers_path);
 }
 
+/* A config join entry: numeric ones join as they are, dns: ones are looked up first. */
+static void join_entry_add(struct agent_gossip *ag, const char *entry)
+{
+    char host[AGENT_ADDR_MAX];
+    int port;
+    if (agent_join_parse(entry, host, sizeof(host), &port) != AGENT_JOIN_DNS) {
+        join_add(ag, entry);
+        return;
+    }
+    struct dns_join *d = &ag->dns[ag->ndns++]; /* at most AGENT_JOIN_MAX config entries */
+    d->ag = ag;
+    snprintf(d->name, sizeof(d->name), "%s", host);
+    snprintf(d->port, sizeof(d->port), "%d", port);
+}
+
+static void dns_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct dns_join *d = req->data;
+    struct agent_gossip *ag = d->ag;
+    d->pending = 0;
+    if (status != 0 || ag->agent->stopping) {
+        if (status != 0 && status != UV_ECANCELED)
+            PL_LOG_RATELIMITED(PL_LOG_WARN, "gossip", "join: dns:%s:%s: cannot look up: %s",
+                               d->name, d->port, uv_strerror(status));
+        uv_freeaddrinfo(res);
+        return;
+    }
+    char addrs[DNS_ADDRS_MAX][GOSSIP_ADDR_MAX];
+    const char *list[DNS_ADDRS_MAX];
+    int n = 0, other_family = 0;
+    for (const struct addrinfo *ai = res; ai != NULL && n < DNS_ADDRS_MAX; ai = ai->ai_next) {
+        if (ai->ai_family != ag->family) {
+            other_family++;
+            continue;
+        }
+        addr_format(ai->ai_addr, addrs[n], sizeof(addrs[n]));
+        int seen = strcmp(addrs[n], ag->agent->cfg.advertise) == 0;
+        for (int i = 0; i < n && !seen; i++)
+            seen = strcmp(addrs[i], addrs[n]) == 0;
+        if (!seen) {
+            list[n] = addrs[n];
+            n++;
+        }
+    }
+    uv_freeaddrinfo(res);
+    if (n == 0) {
+        PL_LOG_RATELIMITED(PL_LOG_WARN, "gossip", "join: dns:%s:%s: no %s address but our own "
+                           "(%d of the other family)", d->name, d->port,
+                           ag->family == AF_INET ? "IPv4" : "IPv6", other_family);
+        return;
+    }
+    PL_INFO("gossip", "joining through dns:%s:%s addresses=%d first=%s", d->name, d->port, n,
+            list[0]);
+    gossip_join(ag->core, now_ms(ag), list, (size_t)n);
+    process(ag);
+}
+
 static void join_all(struct agent_gossip *ag)
 {
     const char *list[AGENT_JOIN_MAX + PEERS_REJOIN_MAX];
     for (int i = 0; i < ag->njoin; i++)
         list[i] = ag->join[i];
     join_begin(ag, list, ag->njoin, NULL);
+    /* Every A/AAAA record, one entry per address (SOCK_DGRAM), no AI_ADDRCONFIG: it
+     * hides 127.0.0.1 on a host whose only address is loopback. */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM};
+    for (int i = 0; i < ag->ndns; i++) {
+        struct dns_join *d = &ag->dns[i];
+        if (d->pending)
+            continue; /* a slow resolver: the last lookup is still running */
+        d->req.data = d;
+        int rc = uv_getaddrinfo(&ag->agent->loop, &d->req, dns_resolved_cb, d->name, d->port,
+                                &hints);
+        if (rc != 0)
+            PL_LOG_RATELIMITED(PL_LOG_WARN, "gossip", "join: dns:%s:%s: cannot start a lookup: %s",
+                               d->name, d->port, uv_strerror(rc));
+        else
+            d->pending = 1;
+    }
 }
 
 static int gossip_module_start(struct agent *a, void **state, char *err, size_t err_size)
@@ -1584,10 +1672,11 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
 
     if (gossip_keyring_enabled(&ag->keyring))
         keys_publish(ag);
+    ag->family = sa.ss_family;
     for (int i = 0; i < a->cfg.njoin; i++)
-        join_add(ag, a->cfg.join[i]);
+        join_entry_add(ag, a->cfg.join[i]);
     peers_load(ag);
-    if (ag->njoin > 0) {
+    if (ag->njoin + ag->ndns > 0) {
         join_all(ag);
         ag->rejoin_ms = 50;
         uv_timer_start(&ag->rejoin_timer, rejoin_cb, ag->rejoin_ms, 0);
@@ -1610,7 +1699,8 @@ static void rejoin_cb(uv_timer_t *t)
                           : 0;
     if (others > 0 || a->stopping)
         return;
-    PL_INFO("gossip", "no other member known; joining again through %d address(es)", ag->njoin);
+    PL_INFO("gossip", "no other member known; joining again through %d address(es) and %d name(s)",
+            ag->njoin, ag->ndns);
     join_all(ag);
     process(ag);
     ag->rejoin_ms = PL_MIN(ag->rejoin_ms * 2, 30000);
@@ -1641,6 +1731,9 @@ static void gossip_module_stop(struct agent *a, void *state, void (*done)(struct
     ag->stop_done = done;
     uv_timer_stop(&ag->rejoin_timer);
     joins_abandon(ag);
+    for (int i = 0; i < ag->ndns; i++)
+        if (ag->dns[i].pending)
+            uv_cancel((uv_req_t *)&ag->dns[i].req); /* one already running finishes */
     ag->leave_started = now_ms(ag);
     gossip_leave(ag->core, now_ms(ag));
     process(ag);

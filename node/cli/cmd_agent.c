@@ -34,7 +34,7 @@ int cmd_agent(int argc, char **argv)
         {"--cluster", CLI_STR, &cluster, "cluster name carried in every message", false, false},
         {"--bind", CLI_STR, &bind, "gossip HOST:PORT (default 127.0.0.1:7946)", false, false},
         {"--advertise", CLI_STR, &advertise, "HOST:PORT others dial (default: --bind)", false, false},
-        {"--join", CLI_MULTI, &join, "HOST:PORT of a member to join (repeatable)", false, false},
+        {"--join", CLI_MULTI, &join, "IP:PORT or dns:NAME[:PORT] to join (repeatable; retried while alone)", false, false},
         {"--data-dir", CLI_STR, &data_dir, "data directory", false, false},
         {"--api", CLI_STR, &api, "also serve the API on loopback HOST:PORT", false, false},
         {"--raft-bind", CLI_STR, &raft_bind,
