@@ -6,10 +6,10 @@
 set -euo pipefail
 
 pkgs=(
-    build-essential cmake pkg-config
+    build-essential cmake pkg-config file
     libuv1-dev libmsgpack-dev libsodium-dev librocksdb-dev
     libcurl4-openssl-dev libssl-dev libcjson-dev libcmocka-dev libhttp-parser-dev
-    clang libclang-rt-14-dev curl python3 procps iproute2
+    clang libclang-rt-14-dev curl python3 python3-yaml procps iproute2
 )
 pkgs+=("$@")
 
