@@ -67,8 +67,9 @@ bench: build
 fuzz: build-fuzz
 	@cd $(BUILD_FUZZ) && ctest --output-on-failure -L fuzz
 
-# The binary, the systemd unit and the default config (an existing config is kept), with
-# the unit's paths written for PREFIX (/usr puts config in /etc, the unit in /lib/systemd).
+# The binary, its man page and bash completion, the systemd unit and the default config
+# (an existing config is kept), with the unit's paths written for PREFIX (/usr puts the
+# config in /etc, the unit in /lib/systemd).
 install: build
 	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 

@@ -1,6 +1,7 @@
 # Install rules and the Debian package (included by the top CMakeLists.txt).
 #
-#   make install [PREFIX=/usr/local] [DESTDIR=/stage]   the binary, the systemd unit, the
+#   make install [PREFIX=/usr/local] [DESTDIR=/stage]   the binary, the man page, the bash
+#                                                       completion, the systemd unit, the
 #                                                       default config (an existing one kept)
 #   make package                                        build/platelet_<version>_<arch>.deb
 #
@@ -10,6 +11,24 @@
 include(GNUInstallDirs)
 
 install(TARGETS platelet RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+# The man page and the bash completion, generated from the binary's own --help at every
+# build of it (scripts/gen_cli_docs.py). Not in sanitizer or fuzzing builds, whose
+# binaries are for tests.
+if(NOT PL_FUZZ AND NOT PL_SANITIZE)
+    find_package(Python3 REQUIRED COMPONENTS Interpreter)
+    set(PL_DOC_DIR ${CMAKE_BINARY_DIR}/doc)
+    add_custom_command(
+        OUTPUT ${PL_DOC_DIR}/platelet.1 ${PL_DOC_DIR}/platelet.1.gz ${PL_DOC_DIR}/platelet.bash
+        COMMAND Python3::Interpreter ${CMAKE_SOURCE_DIR}/scripts/gen_cli_docs.py
+                $<TARGET_FILE:platelet> ${PL_DOC_DIR}
+        DEPENDS platelet ${CMAKE_SOURCE_DIR}/scripts/gen_cli_docs.py
+        COMMENT "Man page and bash completion from platelet's --help")
+    add_custom_target(cli_docs ALL DEPENDS ${PL_DOC_DIR}/platelet.1.gz ${PL_DOC_DIR}/platelet.bash)
+    install(FILES ${PL_DOC_DIR}/platelet.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+    install(FILES ${PL_DOC_DIR}/platelet.bash
+            DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME platelet)
+endif()
 install(CODE "
 set(PL_DEPLOY_DIR \"${CMAKE_CURRENT_LIST_DIR}\")
 set(PL_STAGE_DIR \"${CMAKE_BINARY_DIR}/deploy-stage\")

@@ -45,7 +45,19 @@ IFS=: read -r _ _ uid _ _ home shell <<<"$entry"
     fail "/etc/platelet/agent.json: $(in_root stat -c '%U:%G %a' /etc/platelet/agent.json)"
 in_root dpkg-query -W -f='${Conffiles}\n' platelet | grep -q '/etc/platelet/agent.json' ||
     fail "dpkg does not hold /etc/platelet/agent.json as a conffile"
-echo "ok: dpkg -i made the user, the data directory and the config's permissions"
+in_root man -w platelet | grep -q /usr/share/man/man1/platelet.1.gz || fail "man does not find platelet(1)"
+echo "ok: dpkg -i made the user, the data directory and the config's permissions; man finds platelet(1)"
+
+# The unit as installed, binary and man page in place: systemd-analyze verify (which
+# exits 0 on mere warnings, so any output fails) with its man page check on.
+if in_root sh -c 'command -v systemd-analyze' >/dev/null; then
+    out=$(in_root systemd-analyze verify /lib/systemd/system/platelet.service 2>&1) ||
+        fail "systemd-analyze verify of the installed unit: $out"
+    [ -z "$out" ] || fail "systemd-analyze verify of the installed unit complained: $out"
+    echo "ok: systemd-analyze verify accepts the installed unit (ExecStart and man:platelet(1) found)"
+else
+    echo "SKIP: no systemd-analyze in the root; the installed unit was not verified"
+fi
 
 # As the service would run it: user platelet, /etc/platelet/agent.json. The bind flag
 # only avoids ports other tests hold.

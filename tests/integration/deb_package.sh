@@ -26,12 +26,14 @@ deb=${debs[0]}
 listing=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $1, $2, $6}' | sort -k3)
 expected="-rw-r----- root/root ./etc/platelet/agent.json
 -rw-r--r-- root/root ./lib/systemd/system/platelet.service
--rwxr-xr-x root/root ./usr/bin/platelet"
+-rwxr-xr-x root/root ./usr/bin/platelet
+-rw-r--r-- root/root ./usr/share/bash-completion/completions/platelet
+-rw-r--r-- root/root ./usr/share/man/man1/platelet.1.gz"
 [ "$listing" = "$expected" ] || fail "dpkg-deb -c lists:
 $listing
 expected:
 $expected"
-pass "dpkg-deb -c lists the binary, the unit and the config, with their modes"
+pass "dpkg-deb -c lists the binary, the man page, the completion, the unit and the config, with their modes"
 
 dpkg-deb -e "$deb" "$TEST_DIR/control"
 [ "$(cat "$TEST_DIR/control/conffiles")" = /etc/platelet/agent.json ] ||
@@ -74,6 +76,8 @@ stage="$TEST_DIR/stage"
 DESTDIR="$stage" cmake --install "$BUILD" --prefix /opt/pl >"$TEST_DIR/install.log" 2>&1 ||
     fail "cmake --install failed: $(tail -3 "$TEST_DIR/install.log")"
 [ -x "$stage/opt/pl/bin/platelet" ] || fail "no $stage/opt/pl/bin/platelet"
+[ -f "$stage/opt/pl/share/man/man1/platelet.1.gz" ] || fail "no man page under the prefix"
+[ -f "$stage/opt/pl/share/bash-completion/completions/platelet" ] || fail "no completion under the prefix"
 unit="$stage/opt/pl/lib/systemd/system/platelet.service"
 grep -qx "ExecStart=/opt/pl/bin/platelet agent --config /opt/pl/etc/platelet/agent.json" "$unit" ||
     fail "the installed unit does not name the prefix: $(grep ExecStart "$unit")"

@@ -90,7 +90,8 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 fi
 # verify insists that ExecStart's program exists, so the copy names the binary under
 # test instead of /usr/bin/platelet; nothing else changes. --man=no: man(1) would look
-# for the page in this machine's manual, where no package installed it.
+# for the page in this machine's manual, where no package installed it (deb_package.sh
+# verifies the unit as installed, man page and all).
 mkdir -p "$TEST_DIR/unit"
 binary=$(readlink -f "$PLATELET")
 sed "s|^ExecStart=/usr/bin/platelet |ExecStart=$binary |" "$SRC/deploy/systemd/platelet.service" \
