@@ -26,10 +26,12 @@
 #include "pl_rand.h"
 #include "raft.h"
 #include "raft_wire.h"
+#include "sim_heap.h"
 
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,52 +223,7 @@ static void fail(struct sim *s, const char *fmt, ...)
 
 /* ------------------------------------------------------------ event heap */
 
-static bool ev_before(const struct event *a, const struct event *b)
-{
-    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
-}
-
-static void ev_push(struct sim *s, struct event e)
-{
-    if (s->n_heap == s->cap_heap) {
-        s->cap_heap = s->cap_heap ? s->cap_heap * 2 : 256;
-        s->heap = xrealloc(s->heap, s->cap_heap * sizeof(*s->heap));
-    }
-    e.seq = s->ev_seq++;
-    size_t i = s->n_heap++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!ev_before(&e, &s->heap[p]))
-            break;
-        s->heap[i] = s->heap[p];
-        i = p;
-    }
-    s->heap[i] = e;
-}
-
-static struct event ev_pop(struct sim *s)
-{
-    struct event top = s->heap[0];
-    struct event last = s->heap[--s->n_heap];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        const struct event *best = &last;
-        if (l < s->n_heap && ev_before(&s->heap[l], best)) {
-            m = l;
-            best = &s->heap[l];
-        }
-        if (r < s->n_heap && ev_before(&s->heap[r], best))
-            m = r;
-        if (m == i)
-            break;
-        s->heap[i] = s->heap[m];
-        i = m;
-    }
-    if (s->n_heap > 0)
-        s->heap[i] = last;
-    return top;
-}
+SIM_HEAP_DEFINE(struct sim, struct event, ev_push, ev_pop)
 
 static void schedule(struct sim *s, uint64_t at, uint8_t type, uint32_t node)
 {
