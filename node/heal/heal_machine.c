@@ -176,6 +176,34 @@ static int restart_step(const struct heal_case *c)
     return -1;
 }
 
+/* Failures of the process itself; anything else is a detector's verdict. */
+static bool process_signal(enum heal_signal_kind k)
+{
+    return k == HEAL_SIG_EXIT || k == HEAL_SIG_CHECK || k == HEAL_SIG_START_FAILED;
+}
+
+/* The node may restart this service at all (whatever the plan says). */
+static bool can_restart(const struct heal_case *c)
+{
+    return c->cfg.caps.can_restart && heal_policy_allows(&c->cfg.policy, HEAL_ACT_RESTART);
+}
+
+static uint64_t quiet_ms(const struct heal_case *c)
+{
+    return c->cfg.verify_ms < HEAL_QUIET_MS ? c->cfg.verify_ms : HEAL_QUIET_MS;
+}
+
+/* Checks start over: a new process, or a service an operator stopped or started. */
+static void checks_reset(struct heal_case *c)
+{
+    c->hung_check = -1;
+    for (int i = 0; i < c->cfg.nchecks; i++) {
+        heal_check_state_init(&c->checks[i], c->cfg.checks[i].failures,
+                              c->cfg.checks[i].successes);
+        c->check_ran[i] = false;
+    }
+}
+
 /* ---- process control ---- */
 
 static void start_process(struct step *st)
@@ -239,6 +267,7 @@ static void escalate(struct step *st, enum heal_level level, const char *why)
 }
 
 static void run_step(struct step *st);
+static bool replan(struct step *st, const struct heal_signal *signal);
 
 static void verify_from(struct step *st)
 {
@@ -246,6 +275,7 @@ static void verify_from(struct step *st)
     c->phase = HEAL_PHASE_VERIFYING;
     c->action_done_ms = st->now;
     c->successes_after_action = 0;
+    c->said_healthy = false;
     c->phase_deadline_ms = st->now + c->cfg.verify_ms;
 }
 
@@ -306,14 +336,47 @@ static void past_plan(struct step *st)
 {
     struct heal_case *c = st->c;
     int r = restart_step(c);
+    if (r < 0 && failing(c) && can_restart(c) && c->nplan < HEAL_PLAN_MAX) {
+        /* A plan for another symptom (a disk filling up) had no restart; the process is
+         * failing now, and the node may restart it. */
+        r = c->nplan;
+        c->plan[c->nplan++] = HEAL_ACT_RESTART;
+        event(st, HEAL_EV_NOTE, HEAL_ACT_RESTART, 0, "the process is failing: restart added");
+    }
     if (r >= 0 && may_take(c, HEAL_ACT_RESTART) && failing(c)) {
         c->step = r;
         run_step(st);
         return;
     }
+    /* The symptom outlived the plan (a verdict came after its last action): the plan again,
+     * after a back-off that doubles to its cap, as long as one of its actions may run. */
+    bool persists = c->last_failure_ms > c->action_done_ms;
+    /* What still comes may be another symptom than the one the plan answered. */
+    if (persists)
+        replan(st, &c->last_signal);
+    bool actionable = false;
+    for (int i = 0; i < c->nplan; i++)
+        actionable |= c->plan[i] != HEAL_ACT_ESCALATE && may_take(c, c->plan[i]);
+    if (persists && actionable) {
+        const struct heal_policy *p = &c->cfg.policy;
+        uint64_t delay = p->backoff_initial_ms;
+        for (uint32_t i = 0; i < c->plan_rounds && delay < p->backoff_max_ms; i++)
+            delay *= 2;
+        if (delay > p->backoff_max_ms)
+            delay = p->backoff_max_ms;
+        c->plan_rounds++;
+        c->step = 0;
+        c->plan_retry = true;
+        c->phase = HEAL_PHASE_BACKOFF;
+        c->phase_deadline_ms = st->now + delay;
+        event(st, HEAL_EV_BACKOFF, c->plan[0], 0,
+              "the symptom outlived the plan: the plan again in %" PRIu64 " ms", delay);
+        return;
+    }
     c->phase = HEAL_PHASE_WATCHING;
     c->phase_deadline_ms = 0;
     c->successes_after_action = 0;
+    c->said_healthy = false;
     event(st, HEAL_EV_NOTE, HEAL_ACT_NONE, 0,
           "no action left to the node: open until healthy or an operator acts");
 }
@@ -372,6 +435,28 @@ static void run_step(struct step *st)
     }
 }
 
+/* The diagnosis of a signal with what the machine knows (budget, drift, the process). */
+static void diagnose(struct step *st, struct heal_signal *sig, struct heal_diagnosis *d)
+{
+    struct heal_case *c = st->c;
+    const struct heal_policy *p = &c->cfg.policy;
+    sig->restarts_in_window = heal_budget_in_window(&c->budget, p, st->now);
+    sig->crash_loop = c->budget.backoff_step > 0 || sig->restarts_in_window >= p->restart_budget;
+    sig->config_drifted = c->drifted;
+    sig->process_alive = running(c);
+    heal_diagnose(sig, c->cfg.service, d);
+}
+
+static void note_plan(struct step *st, const char *what)
+{
+    struct heal_case *c = st->c;
+    char plan[160] = "";
+    for (int i = 0; i < c->nplan; i++)
+        snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s%s", i ? ", " : "",
+                 heal_action_name(c->plan[i]));
+    event(st, HEAL_EV_NOTE, HEAL_ACT_NONE, 0, "%s: %s", what, plan);
+}
+
 static void open_incident(struct step *st, struct heal_signal *sig)
 {
     struct heal_case *c = st->c;
@@ -379,12 +464,8 @@ static void open_incident(struct step *st, struct heal_signal *sig)
     char id[HEAL_INCIDENT_ID_MAX];
     /* 48 + 1 + 13 + 1 + 20 digits fit HEAL_INCIDENT_ID_MAX whatever the node's name. */
     snprintf(id, sizeof(id), "%.48s-%013" PRIu64 "-%" PRIu64, c->cfg.node, st->now, st->in->seq);
-    sig->restarts_in_window = heal_budget_in_window(&c->budget, p, st->now);
-    sig->crash_loop = c->budget.backoff_step > 0 || sig->restarts_in_window >= p->restart_budget;
-    sig->config_drifted = c->drifted;
-    sig->process_alive = running(c);
     struct heal_diagnosis d;
-    heal_diagnose(sig, c->cfg.service, &d);
+    diagnose(st, sig, &d);
     if (heal_incident_open(&c->inc, id, c->cfg.node, c->cfg.service, st->now) != 0) {
         /* The id fits by construction and names are bounded by the config. */
         PL_NEVER(true);
@@ -393,18 +474,60 @@ static void open_incident(struct step *st, struct heal_signal *sig)
     c->has_inc = true;
     c->phase = HEAL_PHASE_ACTING;
     c->incidents_opened++;
+    c->last_failure_ms = st->now;
+    c->last_signal = *sig;
+    c->said_healthy = false;
+    c->plan_rounds = 0;
+    c->plan_retry = false;
+    c->action_done_ms = 0;
     c->noted_signals = 1u << sig->kind;
+    c->unanswered_signals = 0;
     c->approved = false;
     c->attempt = 0;
     st->out->persist = true;
     heal_incident_diagnosed(&c->inc, st->now, &d);
     c->nplan = heal_plan(&d, p, &c->cfg.caps, c->plan);
     c->step = 0;
-    char plan[160] = "";
-    for (int i = 0; i < c->nplan; i++)
-        snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s%s", i ? ", " : "",
-                 heal_action_name(c->plan[i]));
-    event(st, HEAL_EV_NOTE, HEAL_ACT_NONE, 0, "plan: %s", plan);
+    note_plan(st, "plan");
+    run_step(st);
+}
+
+/* A new failure while the last action was verified or the node watched: that action did
+ * not hold. The new signal is diagnosed; a different plan is taken from its start (a
+ * drifted config during a crash's restart gets config_sync), the same plan restarts (or
+ * goes on to its next step). */
+/* Diagnoses `sig` again; when its plan differs from the one under way, takes it from its
+ * first step and says so. Returns whether it did. */
+static bool replan(struct step *st, const struct heal_signal *signal)
+{
+    struct heal_case *c = st->c;
+    struct heal_signal sig = *signal;
+    struct heal_diagnosis d;
+    diagnose(st, &sig, &d);
+    enum heal_action plan[HEAL_PLAN_MAX];
+    int n = heal_plan(&d, &c->cfg.policy, &c->cfg.caps, plan);
+    if (n == c->nplan && memcmp(plan, c->plan, (size_t)n * sizeof(plan[0])) == 0)
+        return false;
+    heal_incident_diagnosed(&c->inc, st->now, &d);
+    st->out->persist = true;
+    memcpy(c->plan, plan, sizeof(plan));
+    c->nplan = n;
+    c->step = 0;
+    c->plan_rounds = 0; /* a new plan's back-off starts over */
+    note_plan(st, "new diagnosis, new plan");
+    return true;
+}
+
+static void action_failed(struct step *st, struct heal_signal *sig)
+{
+    struct heal_case *c = st->c;
+    c->attempt = 0;
+    if (replan(st, sig)) {
+        run_step(st);
+        return;
+    }
+    int r = restart_step(c);
+    c->step = r >= 0 ? r : c->step + 1;
     run_step(st);
 }
 
@@ -423,21 +546,26 @@ static void on_failure(struct step *st, struct heal_signal *sig)
     uint32_t bit = 1u << sig->kind;
     bool first = (c->noted_signals & bit) == 0;
     c->noted_signals |= bit;
+    c->last_failure_ms = st->now;
+    c->last_signal = *sig;
+    c->said_healthy = false;
     if (sig->kind == HEAL_SIG_EXIT || first)
         event(st, HEAL_EV_NOTE, HEAL_ACT_NONE, 0, "%s again: %s", heal_signal_name(sig->kind),
               sig->ev.detail);
-    /* Rule 4: the action being verified did not hold. Act now, not at verify_ms: restart
-     * (under the budget) where the plan has one, else the next step. */
-    if (c->phase == HEAL_PHASE_VERIFYING) {
-        int r = restart_step(c);
-        c->step = r >= 0 ? r : c->step + 1;
-        c->attempt = 0;
-        run_step(st);
-        return;
+    /* Rule 4: a new failure while an action is verified (or while the node watches) means
+     * it did not hold: act now, not at verify_ms. A verdict repeating what it already said
+     * only pushes the quiet time back. */
+    bool fresh = process_signal(sig->kind) || first || (c->unanswered_signals & bit) != 0;
+    bool judging = c->phase == HEAL_PHASE_VERIFYING || c->phase == HEAL_PHASE_WATCHING;
+    if (fresh && judging) {
+        c->unanswered_signals &= ~bit;
+        action_failed(st, sig);
+    } else if (fresh) {
+        /* An action or a back-off is under way: answered when it is judged. */
+        c->unanswered_signals |= bit;
+    } else if (c->phase == HEAL_PHASE_WATCHING) {
+        past_plan(st); /* the symptom persists: the plan again, after a back-off */
     }
-    /* Watching with nothing left to do: a new failure may make a restart possible again. */
-    if (c->phase == HEAL_PHASE_WATCHING)
-        past_plan(st);
 }
 
 static void fill_signal(struct heal_signal *sig, enum heal_signal_kind kind, const char *source,
@@ -467,7 +595,7 @@ static void copy_context(struct heal_signal *sig, const struct heal_signal *from
 /* ---- health ---- */
 
 /* Judges health now, and closes an incident whose action is verified (or that healed on
- * its own while the node waited or watched). */
+ * its own while the node watched). A verdict-set incident also needs its quiet time. */
 static void evaluate(struct step *st)
 {
     struct heal_case *c = st->c;
@@ -476,30 +604,37 @@ static void evaluate(struct step *st)
         c->healthy_since_ms = st->now;
     c->healthy = healthy;
     heal_budget_health(&c->budget, healthy, st->now);
-    if (!healthy)
+    c->quiet_deadline_ms = 0;
+    if (c->phase != HEAL_PHASE_VERIFYING && c->phase != HEAL_PHASE_WATCHING)
         return;
+    uint64_t from = c->last_failure_ms;
+    if (c->phase == HEAL_PHASE_VERIFYING && c->action_done_ms > from)
+        from = c->action_done_ms;
+    bool quiet = process_signal(c->inc.diag.signal) || st->now >= from + quiet_ms(c);
+    if (!quiet)
+        c->quiet_deadline_ms = from + quiet_ms(c);
     /* With checks, one must have passed since the action (or since watching began). */
     bool seen = c->cfg.nchecks == 0 || c->successes_after_action > 0;
-    switch (c->phase) {
-    case HEAL_PHASE_VERIFYING:
-        if (!seen)
+    if (!healthy || !seen)
+        return;
+    if (c->phase == HEAL_PHASE_VERIFYING) {
+        if (!c->said_healthy) {
+            event(st, HEAL_EV_HEALTHY, HEAL_ACT_NONE, 0, "healthy again %.1f s after the action",
+                  (double)(st->now - c->action_done_ms) / 1000.0);
+            c->said_healthy = true;
+        }
+        if (!quiet)
             return;
-        event(st, HEAL_EV_HEALTHY, HEAL_ACT_NONE, 0, "healthy again %.1f s after the action",
-              (double)(st->now - c->action_done_ms) / 1000.0);
         if (c->inc.level < HEAL_LEVEL_SELF)
             c->inc.level = HEAL_LEVEL_SELF;
         close_incident(st, "healed");
         return;
-    case HEAL_PHASE_WATCHING:
-        if (!seen || failing(c))
-            return;
-        /* Not "healed": no action of the node's was verified to do it. */
-        event(st, HEAL_EV_HEALTHY, HEAL_ACT_NONE, 0, "healthy again without the node's action");
-        close_incident(st, "recovered");
-        return;
-    default:
-        return;
     }
+    if (failing(c) || !quiet)
+        return;
+    /* Not "healed": no action of the node's was verified to do it. */
+    event(st, HEAL_EV_HEALTHY, HEAL_ACT_NONE, 0, "healthy again without the node's action");
+    close_incident(st, "recovered");
 }
 
 /* ---- inputs ---- */
@@ -511,13 +646,7 @@ static void on_started(struct step *st)
         return; /* stale: a start we no longer wait for */
     c->proc = HEAL_PROC_RUNNING;
     c->started_ms = st->now;
-    c->hung_check = -1;
-    for (int i = 0; i < c->cfg.nchecks; i++) {
-        /* A fresh count for the new process. */
-        heal_check_state_init(&c->checks[i], c->cfg.checks[i].failures,
-                              c->cfg.checks[i].successes);
-        c->check_ran[i] = false;
-    }
+    checks_reset(c); /* a fresh count for the new process */
     if (c->operator_stopped) {
         stop_process(st);
         return;
@@ -590,11 +719,11 @@ static void on_check(struct step *st)
     struct heal_case *c = st->c;
     const struct heal_input *in = st->in;
     /* The agent's own trouble (no fd, no memory) says nothing about the service. */
-    if (in->agent_fault)
+    if (in->agent_fault || c->operator_stopped)
         return;
-    /* A result from before the current process says nothing about it; a process that is
-     * down is the exit's business. */
-    if (!running(c) || (c->cfg.supervised && in->check_started_ms < c->started_ms))
+    /* A result from before the current process (or an external service's last restart)
+     * says nothing about it; a process that is down is the exit's business. */
+    if (!running(c) || in->check_started_ms < c->started_ms)
         return;
     c->check_ran[in->check] = true;
     int change = heal_check_state_feed(&c->checks[in->check], in->ok);
@@ -638,6 +767,11 @@ static void on_action_done(struct step *st)
         event(st, HEAL_EV_RESULT, in->action, 0, "command exited 0%s%s",
               in->detail[0] ? ": " : "", in->detail);
         c->attempt = 0;
+        if (in->action == HEAL_ACT_RESTART) {
+            /* An external service restarted: checks begun before now judged the old one. */
+            c->started_ms = st->now;
+            checks_reset(c);
+        }
         verify_from(st);
         /* A supervised process that died meanwhile is a failure during verification. */
         if (c->cfg.supervised && c->proc == HEAL_PROC_DOWN) {
@@ -689,10 +823,15 @@ static void on_timer(struct step *st)
         run_step(st);
         return;
     case HEAL_PHASE_BACKOFF:
-        if (c->plan[c->step] == HEAL_ACT_RESTART)
+        if (c->plan_retry) {
+            /* The plan again from its start: through its gates (approval, budget). */
+            c->plan_retry = false;
+            run_step(st);
+        } else if (c->plan[c->step] == HEAL_ACT_RESTART) {
             do_restart(st);
-        else
+        } else {
             run_command(st, c->plan[c->step]);
+        }
         return;
     case HEAL_PHASE_APPROVAL:
         c->inc.state = HEAL_INC_OPEN;
@@ -708,15 +847,31 @@ static void on_timer(struct step *st)
     }
 }
 
+/* The plan's first action that needs an approval, or HEAL_ACT_NONE. */
+static enum heal_action waits_for_approval(const struct heal_case *c)
+{
+    for (int i = 0; i < c->nplan; i++)
+        if (heal_policy_needs_approval(&c->cfg.policy, c->plan[i]))
+            return c->plan[i];
+    return HEAL_ACT_NONE;
+}
+
 static int on_approve(struct step *st)
 {
     struct heal_case *c = st->c;
-    if (c->phase != HEAL_PHASE_APPROVAL)
+    /* Also late, while watching after the wait timed out: the human answered after all. */
+    bool late = c->phase == HEAL_PHASE_WATCHING && !c->approved &&
+                waits_for_approval(c) != HEAL_ACT_NONE;
+    if (c->phase != HEAL_PHASE_APPROVAL && !late)
         return PL_ESTATE;
     c->approved = true;
     c->inc.state = HEAL_INC_OPEN;
-    event(st, HEAL_EV_APPROVED, c->plan[c->step], 0, "approved by an operator");
-    run_step(st);
+    event(st, HEAL_EV_APPROVED, late ? waits_for_approval(c) : c->plan[c->step], 0,
+          late ? "approved by an operator after the wait timed out" : "approved by an operator");
+    if (late)
+        past_plan(st);
+    else
+        run_step(st);
     return 0;
 }
 
@@ -725,6 +880,7 @@ static void on_stop(struct step *st)
     struct heal_case *c = st->c;
     c->operator_stopped = true;
     c->restart_on_exit = false;
+    checks_reset(c);
     if (c->phase != HEAL_PHASE_IDLE) {
         event(st, HEAL_EV_NOTE, HEAL_ACT_NONE, 0, "stopped by an operator");
         close_incident(st, "stopped");
@@ -738,6 +894,8 @@ static void on_start(struct step *st)
 {
     struct heal_case *c = st->c;
     c->operator_stopped = false;
+    checks_reset(c);
+    c->started_ms = st->now; /* results begun while stopped are no evidence */
     if (c->cfg.supervised && c->proc == HEAL_PROC_DOWN)
         start_process(st);
 }
@@ -763,6 +921,9 @@ uint64_t heal_case_deadline(const struct heal_case *c)
         d = c->kill_deadline_ms;
     if (c->phase != HEAL_PHASE_IDLE && EARLIER(c->phase_deadline_ms))
         d = c->phase_deadline_ms;
+    if ((c->phase == HEAL_PHASE_VERIFYING || c->phase == HEAL_PHASE_WATCHING) &&
+        EARLIER(c->quiet_deadline_ms))
+        d = c->quiet_deadline_ms;
     /* Without checks, a process becomes healthy by running start_ms. */
     if (c->cfg.supervised && c->cfg.nchecks == 0 && c->proc == HEAL_PROC_RUNNING && !c->healthy) {
         uint64_t t = c->started_ms + c->cfg.start_ms;
@@ -790,6 +951,8 @@ int heal_step(struct heal_case *c, const struct heal_input *in, struct heal_outp
     int rc = 0;
     switch (in->kind) {
     case HEAL_IN_LAUNCH:
+        if (!c->cfg.supervised)
+            c->started_ms = st.now; /* checks judge the external service from now on */
         if (c->cfg.supervised && c->proc == HEAL_PROC_DOWN && !c->operator_stopped &&
             c->start_count == 0)
             start_process(&st);
@@ -875,7 +1038,7 @@ int heal_case_check(const struct heal_case *c, uint64_t now_ms, char *why, size_
                          c->phase == HEAL_PHASE_ACTING;
         bool waits_for_human = c->phase == HEAL_PHASE_APPROVAL && c->inc.level >= HEAL_LEVEL_HUMAN;
         bool nothing_left = c->phase == HEAL_PHASE_WATCHING &&
-                            (restart_step(c) < 0 || !may_take(c, HEAL_ACT_RESTART));
+                            (!can_restart(c) || !may_take(c, HEAL_ACT_RESTART));
         if (!open) {
             snprintf(why, why_size, "rule 3: failing (process %s) with no incident open",
                      heal_proc_name(c->proc));

@@ -41,6 +41,17 @@
  *   7. A process that stopped answering its checks is stopped with the check's short
  *      kill grace, not the full stop grace.
  *
+ * Verification: an incident set off by the process (exit, failed checks, a failed start)
+ * is healed when the process runs and its checks pass again. One set off by a detector's
+ * verdict (error rate, latency, memory, disk, drift) also needs a quiet time with no new
+ * verdict (HEAL_QUIET_MS, at most verify_ms): passing checks say nothing about latency.
+ * A failure during verification that is new (an exit, a check crossing its threshold, a
+ * verdict of a kind not yet seen, or the incident's own verdict again) means the action
+ * did not hold: the machine re-diagnoses, takes the new plan if it differs, else restarts
+ * (or takes the next step). A failing process that the plan cannot restart gets a restart
+ * appended when the policy allows one. A symptom that outlives the whole plan (a verdict
+ * still coming) runs the plan again after a back-off that doubles to backoff_max_ms.
+ *
  * Pure; part of `heal_core` (pl_base only).
  */
 #ifndef PL_HEAL_MACHINE_H
@@ -56,6 +67,8 @@
 #include <stdint.h>
 
 #define HEAL_CASE_CHECKS_MAX 8
+/* The quiet time after an action that a verdict-set incident needs before it is healed. */
+#define HEAL_QUIET_MS 5000
 #define HEAL_OUTPUTS_MAX 16
 
 /* Consecutive check results (Kubernetes' failureThreshold / successThreshold). */
@@ -223,6 +236,13 @@ struct heal_case {
     uint64_t action_done_ms;
     uint32_t successes_after_action;
     uint32_t noted_signals;    /* signal kinds noted in the open incident (bits) */
+    uint32_t unanswered_signals; /* new kinds noted while an action ran, not yet acted on */
+    uint64_t last_failure_ms;  /* the newest failure signal of the open incident */
+    uint64_t quiet_deadline_ms; /* a verdict-set incident's quiet time ends (0: none) */
+    bool said_healthy;         /* the HEALTHY event is recorded; waiting out the quiet time */
+    uint32_t plan_rounds;      /* times the whole plan ran again because the symptom stayed */
+    struct heal_signal last_signal; /* the newest failure signal: what a plan again answers */
+    bool plan_retry;           /* the back-off under way ends in the plan's first step */
     uint32_t incidents_opened;
 };
 

@@ -367,7 +367,14 @@ static void feed(struct sim *s, struct svc *v, struct heal_input *in)
             fail(s, "svc%d: incident %s opened after the service had healed and faults "
                  "stopped", v->idx, v->track.id);
     }
-    if (in->kind == HEAL_IN_APPROVE && pre.phase == HEAL_PHASE_APPROVAL) {
+    /* Accepted while waiting, or late while watching after the wait timed out. */
+    if (in->kind == HEAL_IN_APPROVE && rc == 0) {
+        if (!v->approved && v->retry_pending) {
+            /* A failed start waited for this approval: rule 6's clock starts now. */
+            v->retry_gen++;
+            const struct heal_policy *p = &v->c.cfg.policy;
+            at(s, s->now + p->backoff_max_ms + 2000, EV_RETRY_DUE, v, v->retry_gen, 0, 0);
+        }
         v->approved = true;
         g_tot.approvals++;
     }
@@ -1203,7 +1210,10 @@ static uint64_t live_bound_ms(const struct svc *v)
                                     cfg->start_ms);
     uint64_t step = cfg->verify_ms + (p->retry_max + 1) * PL_MAX(cfg->command_timeout_ms, 1000) +
                     p->retry_max * p->retry_cap_ms + 1000;
-    return 2 * p->backoff_max_ms + HEAL_PLAN_MAX * step + cfg->grace_ms + cfg->start_ms +
+    /* Back-offs: the restart's, then one "the plan again" round for each of the two
+     * lingering symptoms the world can hold at once (drift and a full disk), each capped
+     * at backoff_max_ms. */
+    return 3 * p->backoff_max_ms + HEAL_PLAN_MAX * step + cfg->grace_ms + cfg->start_ms +
            2 * detect + 5000;
 }
 

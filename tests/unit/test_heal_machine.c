@@ -232,7 +232,8 @@ static void test_budget(void **state)
     assert_int_equal(immediate, (int)r.c.cfg.policy.restart_budget);
 }
 
-/* Nobody approves: a human is told (level 5) and the incident stays open, watching. */
+/* Nobody approves: a human is told (level 5) and the incident stays open, watching, until
+ * an approval comes after all. */
 static void test_approval_timeout_stays_open(void **state)
 {
     (void)state;
@@ -252,9 +253,11 @@ static void test_approval_timeout_stays_open(void **state)
     assert_int_equal(r.out.v[hook].level, HEAL_LEVEL_HUMAN);
     assert_non_null(heal_case_incident(&r.c));
     assert_int_equal(r.c.phase, HEAL_PHASE_WATCHING);
-    /* A late approval is refused: nothing waits for one now. */
+    /* The human answers late: the restart goes ahead then, the incident still open. */
+    assert_int_equal(feed(&r, HEAL_IN_APPROVE), 0);
+    assert_true(find(&r, HEAL_OUT_START) >= 0);
+    /* An approval with nothing waiting for one is refused. */
     assert_int_equal(feed(&r, HEAL_IN_APPROVE), PL_ESTATE);
-    /* An operator starting it by hand: it recovers, and the incident says so. */
     feed(&r, HEAL_IN_STOP);
     assert_string_equal(heal_case_last_incident(&r.c)->outcome, "stopped");
 }
@@ -391,6 +394,11 @@ static void test_command_retry(void **state)
     step(&r, &in);
     assert_int_equal(r.c.phase, HEAL_PHASE_VERIFYING);
     r.now += 600; /* no checks: running start_ms is healthy */
+    feed(&r, HEAL_IN_TIMER);
+    /* Set off by a verdict: healthy is recorded, healed needs the quiet time too. */
+    assert_non_null(heal_case_incident(&r.c));
+    assert_int_equal(r.out.deadline_ms, r.c.action_done_ms + HEAL_QUIET_MS);
+    r.now = r.out.deadline_ms;
     feed(&r, HEAL_IN_TIMER);
     assert_string_equal(heal_case_last_incident(&r.c)->outcome, "healed");
 }
