@@ -34,6 +34,7 @@ static const struct command commands[] = {
     {"counters", cmd_counters, "gossip packet and probe counters"},
     {"raft", cmd_raft, "the Raft council: status, transfer, add-voter, remove"},
     {"propose", cmd_propose, "append an entry through the Raft leader"},
+    {"swarm", cmd_swarm, "the swarm's replicated state: healer, state hash, ledger per voter"},
     {"ledger", cmd_ledger, "the Merkle ledger: append, status, proof, consistency, check"},
     {"audit", cmd_audit, "export the audit trail and verify it offline"},
     {"replay", cmd_replay, "the swarm's state at any index or time, diffs, entry by entry"},

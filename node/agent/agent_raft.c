@@ -23,6 +23,8 @@
 #include "raft_storage.h"
 #include "raft_transport.h"
 #include "raft_wire.h"
+#include "replay.h"
+#include "swarm.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -35,6 +37,8 @@
 #define KNOWN_MAX 64
 #define CALLS_MAX 4096
 #define QUEUE_MAX 4096
+/* Recent (ledger size, state hash) pairs kept to compare with the other voters' gossip. */
+#define SWARM_RECENT_MAX 64
 #define VOTERS_CFG_MAX RAFT_SERVERS_MAX
 #define HOUSEKEEP_MS 500
 #define ADD_VOTER_TIMEOUT_MS 30000
@@ -62,6 +66,10 @@ struct call {
     uint32_t len;
     uint64_t sent_to;
     uint64_t retry_at_ms;
+    /* a proposal from inside the agent (the heal module's outbox): answered here, not on
+     * the API */
+    agent_raft_propose_cb cb;
+    void *cb_data;
 };
 
 /* A proposal waiting for the next flush. */
@@ -81,6 +89,17 @@ struct agent_raft {
     bool transport_open;
     struct ledger ledger;
     bool ledger_open;
+    /* The swarm's replicated state machine, fed every ledger entry in order; its hash at
+     * recent ledger sizes, to compare with what the other voters gossip. */
+    struct swarm_state *swarm;
+    struct {
+        uint64_t size;
+        uint8_t hash[SWARM_HASH_BYTES];
+    } swarm_recent[SWARM_RECENT_MAX];
+    uint32_t swarm_recent_next;
+    uint64_t divergences;
+    char divergence[256];
+    uint64_t last_published_size;
     uint64_t last_time_ms; /* time of the newest applied ledger entry */
 
     bool voter;
@@ -229,6 +248,48 @@ static int entry_to_ledger(struct agent_raft *ar, const struct raft_entry *e,
     return w.err;
 }
 
+/* --- the swarm's state machine on top of the ledger ----------------------------------- */
+
+/* Applies one ledger entry to the swarm state (ledger index i is swarm index i + 1); total,
+ * so nothing committed stops the node. */
+static void swarm_feed(struct agent_raft *ar, const struct ledger_entry *le)
+{
+    struct swarm_entry se = {.index = le->index + 1, .term = le->term, .time_ms = le->time_ms,
+                             .kind = le->kind, .kind_len = le->kind_len, .body = le->body,
+                             .body_len = le->body_len};
+    struct swarm_applied out;
+    int rc = swarm_apply(ar->swarm, &se, &out);
+    /* The ledger and the state advance together; a gap here is our own bug. */
+    PL_ASSERT(rc == 0);
+    if (out.outcome == SWARM_REJECTED)
+        PL_LOG_RATELIMITED(PL_LOG_WARN, "swarm", "entry %llu rejected: %s",
+                           (unsigned long long)se.index, out.reason);
+    uint32_t k = ar->swarm_recent_next++ % SWARM_RECENT_MAX;
+    ar->swarm_recent[k].size = ar->swarm->applied_index;
+    memcpy(ar->swarm_recent[k].hash, ar->swarm->hash, SWARM_HASH_BYTES);
+}
+
+static int swarm_leaf_cb(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
+{
+    (void)index;
+    struct ledger_entry e;
+    int rc = ledger_entry_decode(leaf, len, &e);
+    if (rc == 0)
+        swarm_feed(ctx, &e);
+    return rc;
+}
+
+/* The swarm state from the ledger's first entry (at start, and after a snapshot). */
+static int swarm_rebuild(struct agent_raft *ar)
+{
+    swarm_state_init(ar->swarm);
+    memset(ar->swarm_recent, 0, sizeof(ar->swarm_recent));
+    ar->swarm_recent_next = 0;
+    if (ar->ledger.size == 0)
+        return 0;
+    return ledger_leaves_each(&ar->ledger, 0, ar->ledger.size, swarm_leaf_cb, ar);
+}
+
 static int sm_apply(struct agent_raft *ar, const struct raft_entry *entries, uint32_t n)
 {
     /* Entries the ledger already holds (re-applied after a restart) are skipped. */
@@ -254,6 +315,8 @@ static int sm_apply(struct agent_raft *ar, const struct raft_entry *entries, uin
     }
     if (rc == 0)
         rc = ledger_append(&ar->ledger, le, count, pl_clock_wall_ms(), NULL);
+    for (uint32_t i = 0; rc == 0 && i < count; i++)
+        swarm_feed(ar, &le[i]);
     for (uint32_t i = 0; i < count && bodies != NULL; i++)
         pl_buf_close(&bodies[i]);
     free(le);
@@ -316,6 +379,8 @@ static int restore_cb(void *ctx, const uint8_t root[MERKLE_HASH_BYTES],
         ar->last_time_ms = entries[n - 1].time_ms;
     if (rc == 0 && memcmp(ar->ledger.root, root, MERKLE_HASH_BYTES) != 0)
         rc = PL_EVERIFY;
+    if (rc == 0)
+        rc = swarm_rebuild(ar);
     return rc;
 }
 
@@ -337,7 +402,7 @@ static struct call *call_add(struct agent_raft *ar, enum call_kind kind, struct 
     memset(c, 0, sizeof(*c));
     c->id = ++ar->next_id;
     c->kind = kind;
-    c->api = api_call_keep(api);
+    c->api = api != NULL ? api_call_keep(api) : NULL;
     return c;
 }
 
@@ -369,6 +434,10 @@ static int err_status(int err)
 
 static void call_fail(struct call *c, int err, const char *why)
 {
+    if (c->cb != NULL) {
+        c->cb(c->cb_data, err, 0);
+        return;
+    }
     char msg[256];
     snprintf(msg, sizeof(msg), "%s: %s", why, pl_strerror(err));
     api_kept_reply_error(c->api, err_status(err), msg);
@@ -380,6 +449,13 @@ static void change_submit(struct agent_raft *ar, uint64_t id, uint8_t op, uint64
 /* Answers a call whose entry committed at `index` (a proposal's ledger index is one less). */
 static void call_done(struct agent_raft *ar, struct call *c, uint64_t index, uint64_t term)
 {
+    if (c->cb != NULL) {
+        agent_raft_propose_cb cb = c->cb;
+        void *data = c->cb_data;
+        call_remove(ar, c);
+        cb(data, 0, index);
+        return;
+    }
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddNumberToObject(doc, "index", (double)index);
     if (c->kind == CALL_PROPOSE)
@@ -1015,15 +1091,58 @@ static void publish(struct agent_raft *ar)
     const char *leader = id_name(ar, raft_leader(&ar->raft), leader_buf);
     uint64_t term = raft_term(&ar->raft), commit = raft_commit_index(&ar->raft);
     if (term == ar->last_published_term && commit == ar->last_published_commit &&
-        strcmp(leader, ar->last_published_leader) == 0)
+        strcmp(leader, ar->last_published_leader) == 0 &&
+        ar->last_published_size == ar->ledger.size)
         return;
+    ar->last_published_size = ar->ledger.size;
     ar->last_published_term = term;
     ar->last_published_commit = commit;
     snprintf(ar->last_published_leader, sizeof(ar->last_published_leader), "%s", leader);
-    char json[256];
-    snprintf(json, sizeof(json), "{\"term\":%llu,\"leader\":\"%s\",\"commit_index\":%llu}",
-             (unsigned long long)term, leader, (unsigned long long)commit);
+    /* The ledger's (size, root) and the swarm's state hash at that size: two voters that
+     * differ at the same size raise the divergence alarm (swarm_compare). */
+    char root[2 * MERKLE_HASH_BYTES + 1], hash[2 * SWARM_HASH_BYTES + 1];
+    pl_hex_encode(ar->ledger.root, MERKLE_HASH_BYTES, root);
+    pl_hex_encode(ar->swarm->hash, SWARM_HASH_BYTES, hash);
+    char json[512];
+    snprintf(json, sizeof(json),
+             "{\"term\":%llu,\"leader\":\"%s\",\"commit_index\":%llu,\"ledger_size\":%llu,"
+             "\"root\":\"%s\",\"state_hash\":\"%s\"}",
+             (unsigned long long)term, leader, (unsigned long long)commit,
+             (unsigned long long)ar->ledger.size, root, hash);
     agent_gossip_state_set(ar->gossip, "raft", json);
+}
+
+/* Compares the other voters' gossiped (ledger size, state hash) with ours at the same
+ * size: the same committed entries must give the same state everywhere, so a difference is
+ * an alarm (logged on every node that sees it, counted, shown by /v1/swarm). */
+static void swarm_compare(struct agent_raft *ar)
+{
+    for (int i = 0; i < ar->n_known; i++) {
+        const struct known *k = &ar->known[i];
+        if (!k->voter || !k->alive || strcmp(k->name, ar->agent->cfg.name) == 0)
+            continue;
+        cJSON *doc = raft_record(ar, k->name);
+        const cJSON *sz = cJSON_GetObjectItemCaseSensitive(doc, "ledger_size");
+        const char *hash = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "state_hash"));
+        if (cJSON_IsNumber(sz) && hash != NULL && sz->valuedouble > 0) {
+            uint64_t size = (uint64_t)sz->valuedouble;
+            for (uint32_t j = 0; j < SWARM_RECENT_MAX; j++) {
+                if (ar->swarm_recent[j].size != size)
+                    continue;
+                char mine[2 * SWARM_HASH_BYTES + 1];
+                pl_hex_encode(ar->swarm_recent[j].hash, SWARM_HASH_BYTES, mine);
+                if (strcmp(mine, hash) != 0) {
+                    ar->divergences++;
+                    snprintf(ar->divergence, sizeof(ar->divergence),
+                             "at ledger size %llu %s has state hash %.16s..., this node %.16s...",
+                             (unsigned long long)size, k->name, hash, mine);
+                    PL_LOG_RATELIMITED(PL_LOG_ERROR, "swarm", "DIVERGENCE %s", ar->divergence);
+                }
+                break;
+            }
+        }
+        cJSON_Delete(doc);
+    }
 }
 
 static void housekeep_cb(uv_timer_t *t)
@@ -1064,6 +1183,7 @@ static void housekeep_cb(uv_timer_t *t)
                 change_submit(ar, c->id, RAFT_PROMOTE, c->server, NULL);
         }
         publish(ar);
+        swarm_compare(ar);
     }
 }
 
@@ -1101,6 +1221,61 @@ static void flush_cb(uv_check_t *h)
             }
         }
     }
+}
+
+/* Hands encoded proposal bytes (owned by `prop`, taken) to the core, or to the leader when
+ * this agent is a client. The outcome goes to the API call, or to cb. */
+static int propose_bytes(struct agent_raft *ar, struct pl_buf *prop, struct api_call *call,
+                         agent_raft_propose_cb cb, void *cb_data, struct call **out)
+{
+    if (ar->raft_open && ar->n_queue >= QUEUE_MAX) {
+        pl_buf_close(prop);
+        return PL_EFULL;
+    }
+    struct call *c = call_add(ar, CALL_PROPOSE, call);
+    if (c == NULL || (call != NULL && c->api == NULL)) {
+        if (c != NULL)
+            call_remove(ar, c);
+        pl_buf_close(prop);
+        return -ENOMEM;
+    }
+    c->cb = cb;
+    c->cb_data = cb_data;
+    *out = c;
+    size_t len;
+    if (!ar->raft_open) {
+        c->data = pl_buf_steal(prop, &len);
+        c->len = (uint32_t)len;
+        c->deadline_ms = now_ms(ar) + ar->opts.proposal_timeout_ms;
+        client_send(ar, c);
+        return 0;
+    }
+    ar->queue[ar->n_queue].id = c->id;
+    ar->queue[ar->n_queue].data = pl_buf_steal(prop, &len);
+    ar->queue[ar->n_queue].len = (uint32_t)len;
+    ar->n_queue++;
+    return 0;
+}
+
+int agent_raft_propose(struct agent_raft *ar, const char *kind, const uint8_t *body, size_t len,
+                       agent_raft_propose_cb cb, void *data)
+{
+    if (ar->voter && !ar->member)
+        return PL_ENOLEADER;
+    if (ar->agent->stopping)
+        return PL_ESTATE;
+    struct pl_buf prop;
+    pl_buf_init(&prop, LEDGER_LEAF_MAX);
+    struct ledger_problem prob;
+    struct ledger_proposal pr = {pl_clock_wall_ms(), kind, strlen(kind), body, len};
+    int rc = ledger_proposal_encode(&pr, &prop, &prob);
+    if (rc != 0) {
+        PL_LOG_RATELIMITED(PL_LOG_WARN, "raft", "internal proposal refused: %s", prob.text);
+        pl_buf_close(&prop);
+        return rc;
+    }
+    struct call *c;
+    return propose_bytes(ar, &prop, NULL, cb, data, &c);
 }
 
 static void api_propose(struct api_call *call, void *data)
@@ -1147,34 +1322,55 @@ static void api_propose(struct api_call *call, void *data)
                         rc == -ENOMEM ? "out of memory" : prob.text);
         return;
     }
-    if (ar->n_queue >= QUEUE_MAX) {
-        pl_buf_close(&prop);
-        api_reply_error(call, 503, "too many proposals queued");
-        return;
-    }
-    struct call *c = call_add(ar, CALL_PROPOSE, call);
-    if (c == NULL || c->api == NULL) {
-        if (c != NULL)
-            call_remove(ar, c);
-        pl_buf_close(&prop);
-        api_reply_error(call, 503, "too many proposals waiting");
-        return;
-    }
-    size_t len;
-    if (!ar->raft_open) {
-        c->data = pl_buf_steal(&prop, &len);
-        c->len = (uint32_t)len;
-        c->deadline_ms = now_ms(ar) + ar->opts.proposal_timeout_ms;
-        client_send(ar, c);
-        return;
-    }
-    ar->queue[ar->n_queue].id = c->id;
-    ar->queue[ar->n_queue].data = pl_buf_steal(&prop, &len);
-    ar->queue[ar->n_queue].len = (uint32_t)len;
-    ar->n_queue++;
+    struct call *c = NULL;
+    rc = propose_bytes(ar, &prop, call, NULL, NULL, &c);
+    if (rc != 0)
+        api_reply_error(call, 503, "%s", rc == PL_EFULL ? "too many proposals queued"
+                                                         : "too many proposals waiting");
 }
 
 /* --- status and membership API --------------------------------------------------------- */
+
+/* GET /v1/swarm: the replicated state (replay.h's view), this node's ledger size and root,
+ * every voter's gossiped (size, root, state hash), and the divergence alarm. */
+static void api_swarm(struct api_call *call, void *data)
+{
+    struct agent_raft *ar = data;
+    cJSON *doc = cJSON_CreateObject();
+    char buf[24];
+    cJSON_AddStringToObject(doc, "node", ar->agent->cfg.name);
+    /* A client runs no core: the healer is what the voters' records name. */
+    cJSON_AddStringToObject(doc, "healer", ar->raft_open ? id_name(ar, raft_leader(&ar->raft), buf)
+                                                         : "");
+    cJSON_AddNumberToObject(doc, "term", ar->raft_open ? (double)raft_term(&ar->raft) : 0);
+    cJSON *ledger = cJSON_AddObjectToObject(doc, "ledger");
+    char root[2 * MERKLE_HASH_BYTES + 1];
+    pl_hex_encode(ar->ledger.root, MERKLE_HASH_BYTES, root);
+    cJSON_AddNumberToObject(ledger, "size", (double)ar->ledger.size);
+    cJSON_AddStringToObject(ledger, "root", root);
+    cJSON_AddItemToObject(doc, "state", replay_state_json(ar->swarm));
+    cJSON *nodes = cJSON_AddArrayToObject(doc, "voters");
+    for (int i = 0; i < ar->n_known; i++) {
+        if (!ar->known[i].voter)
+            continue;
+        cJSON *rec = raft_record(ar, ar->known[i].name);
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "name", ar->known[i].name);
+        cJSON_AddBoolToObject(x, "alive", ar->known[i].alive);
+        static const char *const keys[] = {"ledger_size", "root", "state_hash", "term", "leader"};
+        for (size_t k = 0; rec != NULL && k < sizeof(keys) / sizeof(keys[0]); k++) {
+            cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, keys[k]);
+            if (v != NULL)
+                cJSON_AddItemToObject(x, keys[k], cJSON_Duplicate(v, 1));
+        }
+        cJSON_Delete(rec);
+        cJSON_AddItemToArray(nodes, x);
+    }
+    cJSON *alarm = cJSON_AddObjectToObject(doc, "divergence");
+    cJSON_AddNumberToObject(alarm, "count", (double)ar->divergences);
+    cJSON_AddStringToObject(alarm, "last", ar->divergence);
+    api_reply_json(call, 200, doc);
+}
 
 static void api_status(struct api_call *call, void *data)
 {
@@ -1430,6 +1626,12 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
         return rc;
     }
     ar->ledger_open = true;
+    ar->swarm = malloc(sizeof(*ar->swarm));
+    if (ar->swarm == NULL || (rc = swarm_rebuild(ar)) != 0) {
+        snprintf(err, err_size, "swarm: cannot rebuild the state from the ledger: %s",
+                 ar->swarm == NULL ? "out of memory" : pl_strerror(rc));
+        return ar->swarm == NULL ? -ENOMEM : rc;
+    }
     /* The Raft log is synced and re-applied after a crash, so the ledger need not wait for
      * the disk on every apply (one fsync per commit instead of two). */
     ar->ledger.no_sync = true;
@@ -1444,6 +1646,7 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
         }
     }
     api_route_add(&a->api, "GET", "/v1/raft/status", api_status, ar);
+    api_route_add(&a->api, "GET", "/v1/swarm", api_swarm, ar);
     api_route_add(&a->api, "POST", "/v1/propose", api_propose, ar);
     if (!ar->voter) {
         struct raft_transport_hooks hooks = {ar, recv_cb, seal_cb, open_cb, NULL};
@@ -1569,6 +1772,7 @@ static void raft_module_free(struct agent *a, void *state)
         raft_close(&ar->raft);
     if (ar->ledger_open)
         ledger_close(&ar->ledger);
+    free(ar->swarm);
     free(ar);
 }
 

@@ -22,4 +22,20 @@ extern const struct agent_module agent_raft_module;
 /* The Raft id of a node name: the first 8 bytes of SHA-256(name), never 0. */
 uint64_t agent_raft_id(const char *name);
 
+struct agent_raft;
+
+/* The outcome of an internal proposal: err 0 with the entry's Raft index once committed
+ * (a voter: applied here; a client: acknowledged by the leader), else PL_ENOLEADER (not
+ * appended, safe to send again), PL_ETIMEOUT (outcome unknown), or another code. */
+typedef void (*agent_raft_propose_cb)(void *data, int err, uint64_t index);
+
+/*
+ * Proposes one entry from inside the agent (the healing module's outbox): the same
+ * proposal check as POST /v1/propose, then through the Raft core or, on a member that is
+ * not a voter, to the leader as a client. Returns 0 (cb runs exactly once, later) or an
+ * error (cb never runs).
+ */
+int agent_raft_propose(struct agent_raft *ar, const char *kind, const uint8_t *body, size_t len,
+                       agent_raft_propose_cb cb, void *data);
+
 #endif

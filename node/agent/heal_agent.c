@@ -12,6 +12,7 @@
  */
 #include "heal_agent.h"
 
+#include "agent_raft.h"
 #include "heal_json.h"
 #include "pl_assert.h"
 #include "pl_err.h"
@@ -281,25 +282,207 @@ static void add_context(struct heal_svc *s, struct heal_signal *sig)
     sig->services_total = (uint32_t)h->nsvcs;
 }
 
-static void persist(struct heal_svc *s, const struct heal_incident *inc)
+/* ---- the outbox: what this node did, carried to the council ---- */
+
+#define OUTBOX_MAX 4096
+#define OUTBOX_RETRY_MIN_MS 100
+#define OUTBOX_RETRY_MAX_MS 5000
+
+static void outbox_key(uint64_t seq, uint8_t key[8])
+{
+    pl_be64_put(key, seq);
+}
+
+/* An event of the record as a swarm `incident` step. Its seq is its place in the timeline;
+ * a close that took the full timeline's last slot counts the dropped events before it. */
+static int outbox_body(const struct heal_incident *inc, uint32_t i, struct pl_buf *out)
+{
+    const struct heal_event *e = &inc->events[i];
+    struct swarm_incident_event b;
+    memset(&b, 0, sizeof(b));
+    snprintf(b.node, sizeof(b.node), "%s", inc->node);
+    snprintf(b.id, sizeof(b.id), "%s", inc->id);
+    b.seq = e->kind == HEAL_EV_CLOSED ? i + inc->dropped : i;
+    snprintf(b.service, sizeof(b.service), "%s", inc->service);
+    b.event = (uint8_t)e->kind;
+    b.action = (uint8_t)e->action;
+    b.result = e->result;
+    b.level = (uint8_t)inc->level;
+    b.cls = (uint8_t)inc->diag.cls;
+    b.cause = (uint8_t)inc->diag.cause;
+    b.signal = (uint8_t)inc->diag.signal;
+    if (e->kind == HEAL_EV_CLOSED)
+        snprintf(b.outcome, sizeof(b.outcome), "%s", inc->outcome);
+    b.t_ms = e->t_ms;
+    snprintf(b.detail, sizeof(b.detail), "%s", e->detail);
+    return swarm_incident_event_encode(&b, out);
+}
+
+static void outbox_pump(struct heal *h);
+
+static void outbox_append(struct heal *h, struct heal_outbox_item *it)
+{
+    if (h->outbox_tail != NULL)
+        h->outbox_tail->next = it;
+    else
+        h->outbox_head = it;
+    h->outbox_tail = it;
+    h->outbox_count++;
+}
+
+/* The record, and with it (in the same synced batch) the new steps for the outbox when the
+ * node belongs to a council: nothing the node did is lost, even while there is no quorum. */
+static void persist_from(struct heal_svc *s, const struct heal_incident *inc, uint32_t from)
 {
     struct heal *h = s->h;
     if (h->writer == NULL)
         return;
-    struct pl_buf b;
-    pl_buf_init(&b, HEAL_INCIDENT_BYTES_MAX);
+    struct pl_buf rec, steps[HEAL_WRITER_SUBMIT_MAX - 1];
+    struct heal_write w[HEAL_WRITER_SUBMIT_MAX];
+    int n = 0, nsteps = 0;
+    pl_buf_init(&rec, HEAL_INCIDENT_BYTES_MAX);
+    int rc = heal_incident_encode(inc, &rec);
+    w[n++] = (struct heal_write){.cf = PL_CF_INCIDENTS, .key = inc->id, .key_len = strlen(inc->id),
+                                 .val = rec.data, .len = rec.len};
+    uint8_t keys[HEAL_WRITER_SUBMIT_MAX - 1][8];
+    bool council = agent_module_state(h->a, "raft") != NULL;
+    uint64_t first_seq = h->outbox_next_seq;
+    for (uint32_t i = from; council && rc == 0 && i < inc->nevents && i < HEAL_TIMELINE_MAX &&
+                            nsteps < HEAL_WRITER_SUBMIT_MAX - 1 &&
+                            h->outbox_count + (uint64_t)nsteps < OUTBOX_MAX;
+         i++) {
+        pl_buf_init(&steps[nsteps], SWARM_BODY_BYTES_MAX);
+        rc = outbox_body(inc, i, &steps[nsteps]);
+        outbox_key(first_seq + (uint64_t)nsteps, keys[nsteps]);
+        w[n++] = (struct heal_write){.cf = PL_CF_OUTBOX, .key = keys[nsteps], .key_len = 8,
+                                     .val = steps[nsteps].data, .len = steps[nsteps].len};
+        nsteps++;
+    }
     uint64_t ticket = 0;
-    int rc = heal_incident_encode(inc, &b);
     if (rc == 0)
-        rc = heal_writer_put(h->writer, inc->id, b.data, b.len, &ticket);
-    pl_buf_close(&b);
-    if (rc != 0) {
+        rc = heal_writer_submit(h->writer, w, n, &ticket);
+    if (rc == 0) {
+        s->last_ticket = ticket;
+        h->outbox_next_seq = first_seq + (uint64_t)nsteps;
+        for (int i = 0; i < nsteps; i++) {
+            struct heal_outbox_item *it = calloc(1, sizeof(*it));
+            if (it == NULL)
+                continue; /* on disk: the next start sends it */
+            it->seq = first_seq + (uint64_t)i;
+            it->body = pl_buf_steal(&steps[i], &it->len);
+            outbox_append(h, it);
+        }
+    } else {
         /* Healing goes on without its record (a full disk must not stop it); said loudly. */
         PL_LOG_RATELIMITED(PL_LOG_ERROR, MOD, "cannot queue incident id=%s err=%s", inc->id,
                            pl_err_name(rc));
+    }
+    for (int i = 0; i < nsteps; i++)
+        pl_buf_close(&steps[i]);
+    pl_buf_close(&rec);
+    if (nsteps > 0)
+        outbox_pump(h);
+}
+
+static void persist(struct heal_svc *s, const struct heal_incident *inc)
+{
+    persist_from(s, inc, inc->nevents);
+}
+
+static void outbox_timer_cb(uv_timer_t *t)
+{
+    outbox_pump(t->data);
+}
+
+static void outbox_done_cb(void *data, int err, uint64_t index)
+{
+    struct heal *h = data;
+    h->outbox_in_flight = false;
+    if (h->stopping)
+        return;
+    struct heal_outbox_item *it = h->outbox_head;
+    if (err != 0) {
+        h->outbox_backoff_ms = h->outbox_backoff_ms ? PL_MIN(h->outbox_backoff_ms * 2,
+                                                             OUTBOX_RETRY_MAX_MS)
+                                                    : OUTBOX_RETRY_MIN_MS;
+        PL_LOG_RATELIMITED(PL_LOG_INFO, MOD, "outbox: %" PRIu64 " step(s) wait for the council "
+                           "(%s); again in %u ms", h->outbox_count, pl_err_name(err),
+                           h->outbox_backoff_ms);
+        uv_timer_start(&h->outbox_timer, outbox_timer_cb, h->outbox_backoff_ms, 0);
         return;
     }
-    s->last_ticket = ticket;
+    (void)index;
+    h->outbox_backoff_ms = 0;
+    if (it != NULL) {
+        /* Committed: the swarm applies it once, so deleting later than this is harmless. */
+        uint8_t key[8];
+        outbox_key(it->seq, key);
+        struct heal_write del = {.cf = PL_CF_OUTBOX, .key = key, .key_len = 8, .del = true};
+        uint64_t ticket;
+        if (h->writer != NULL && heal_writer_submit(h->writer, &del, 1, &ticket) != 0)
+            PL_LOG_RATELIMITED(PL_LOG_WARN, MOD, "outbox: cannot delete a sent step (it is "
+                               "sent again after a restart, and applied once)");
+        h->outbox_head = it->next;
+        if (h->outbox_head == NULL)
+            h->outbox_tail = NULL;
+        h->outbox_count--;
+        free(it->body);
+        free(it);
+    }
+    outbox_pump(h);
+}
+
+/* Proposes the outbox's oldest step through the council (one at a time, in order). */
+static void outbox_pump(struct heal *h)
+{
+    if (h->outbox_in_flight || h->outbox_head == NULL || h->stopping ||
+        uv_is_active((uv_handle_t *)&h->outbox_timer))
+        return;
+    struct agent_raft *ar = agent_module_state(h->a, "raft");
+    if (ar == NULL)
+        return;
+    h->outbox_in_flight = true;
+    int rc = agent_raft_propose(ar, swarm_kind_name(SWARM_K_INCIDENT), h->outbox_head->body,
+                                h->outbox_head->len, outbox_done_cb, h);
+    if (rc != 0)
+        outbox_done_cb(h, rc, 0);
+}
+
+/* At start: what the last run left in the outbox is sent first, in order. */
+static void outbox_load(struct heal *h)
+{
+    struct pl_store_iter it;
+    pl_store_iter_init(h->store, &it, PL_CF_OUTBOX);
+    for (pl_store_iter_seek_first(&it); pl_store_iter_valid(&it); pl_store_iter_next(&it)) {
+        size_t klen, vlen;
+        const uint8_t *k = pl_store_iter_key(&it, &klen);
+        const uint8_t *v = pl_store_iter_value(&it, &vlen);
+        struct heal_outbox_item *x = calloc(1, sizeof(*x));
+        if (klen != 8 || x == NULL || (x->body = malloc(vlen ? vlen : 1)) == NULL) {
+            free(x);
+            continue;
+        }
+        x->seq = pl_be64_get(k);
+        memcpy(x->body, v, vlen);
+        x->len = vlen;
+        outbox_append(h, x);
+        h->outbox_next_seq = x->seq + 1;
+    }
+    pl_store_iter_close(&it);
+    if (h->outbox_count > 0)
+        PL_INFO(MOD, "outbox: %" PRIu64 " incident step(s) from the last run to send",
+                h->outbox_count);
+}
+
+static void outbox_free(struct heal *h)
+{
+    while (h->outbox_head != NULL) {
+        struct heal_outbox_item *x = h->outbox_head;
+        h->outbox_head = x->next;
+        free(x->body);
+        free(x);
+    }
+    h->outbox_tail = NULL;
 }
 
 static void log_events(struct heal_svc *s, const struct heal_incident *inc, uint32_t from)
@@ -356,7 +539,7 @@ static void pump(struct heal_svc *s)
         if (out.persist) {
             const struct heal_incident *inc = heal_case_last_incident(&s->mc);
             log_events(s, inc, out.first_event);
-            persist(s, inc);
+            persist_from(s, inc, out.first_event);
         }
         for (int i = 0; i < out.n; i++) {
             if (s->pend_count == HEAL_PENDING_MAX) {
@@ -1625,6 +1808,8 @@ static void tick_cb(uv_timer_t *t)
         return;
     }
     uint64_t now = now_ms(h);
+    /* Steps left by the last run, or waiting while the council module was not up yet. */
+    outbox_pump(h);
     host_sample(h);
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
@@ -1757,6 +1942,7 @@ int heal_agent_start(struct agent *a, void **state, char *err, size_t err_size)
     h->store = a->store_open ? &a->store : NULL;
     if (h->store != NULL) {
         close_abandoned(h);
+        outbox_load(h);
         rc = heal_writer_new(&a->loop, h->store, writer_done_cb, h, &h->writer);
         if (rc != 0) {
             snprintf(err, err_size, "heal: cannot start the incident writer: %s",
@@ -1779,6 +1965,8 @@ int heal_agent_start(struct agent *a, void **state, char *err, size_t err_size)
     /* Nothing below can fail: handles exist from here on and the agent closes them. */
     uv_timer_init(&a->loop, &h->tick);
     h->tick.data = h;
+    uv_timer_init(&a->loop, &h->outbox_timer);
+    h->outbox_timer.data = h;
     host_sample(h);
     for (int i = 0; i < h->nsvcs; i++)
         svc_init(h, &h->svcs[i], i);
@@ -1837,6 +2025,7 @@ void heal_agent_stop(struct agent *a, void *state, void (*done)(struct agent *a)
     h->stopping = true;
     h->stop_done = done;
     uv_timer_stop(&h->tick);
+    uv_timer_stop(&h->outbox_timer);
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
         uv_timer_stop(&s->metrics.timer);
@@ -1870,6 +2059,7 @@ void heal_agent_free(struct agent *a, void *state)
         free(c);
     }
     heal_writer_free(h->writer);
+    outbox_free(h);
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
         /* Only when the agent failed after we started (no stop): leave no orphan behind. */

@@ -22,6 +22,7 @@
 #include "heal_detect.h"
 #include "heal_machine.h"
 #include "heal_writer.h"
+#include "swarm.h"
 #include "http_client.h"
 #include "pl_store.h"
 
@@ -124,6 +125,14 @@ struct heal_svc {
     bool told_drifted, told_good; /* what the machine was last told */
 };
 
+/* One step of an incident waiting in the outbox to be committed through the council. */
+struct heal_outbox_item {
+    uint64_t seq;               /* its key in the outbox family (big-endian) */
+    uint8_t *body;              /* a swarm `incident` body (swarm.h), malloc()ed */
+    size_t len;
+    struct heal_outbox_item *next;
+};
+
 struct heal {
     struct agent *a;
     struct heal_config cfg;
@@ -144,6 +153,13 @@ struct heal {
     bool stopping;
     void (*stop_done)(struct agent *a);
     int cmds_running;           /* child processes: services and commands */
+    /* the outbox: incident steps, proposed in order; deleted once committed */
+    struct heal_outbox_item *outbox_head, *outbox_tail;
+    uint64_t outbox_count;
+    uint64_t outbox_next_seq;
+    bool outbox_in_flight;
+    uint32_t outbox_backoff_ms;
+    uv_timer_t outbox_timer;
 };
 
 /* heal_agent.c: the module's life, for heal_api.c's table entry */

@@ -14,8 +14,10 @@
 #include <string.h>
 
 struct job {
-    char *key;
-    uint8_t *val;
+    enum pl_store_cf cf;
+    uint8_t *key;
+    size_t key_len;
+    uint8_t *val; /* NULL: a delete */
     size_t len;
     uint64_t ticket;
 };
@@ -66,8 +68,11 @@ static void writer_main(void *arg)
         uint64_t top = 0;
         pl_store_batch_clear(&b);
         for (int i = 0; i < n; i++) {
-            pl_store_batch_put(w->store, &b, PL_CF_INCIDENTS, batch[i].key, strlen(batch[i].key),
-                               batch[i].val, batch[i].len);
+            if (batch[i].val != NULL)
+                pl_store_batch_put(w->store, &b, batch[i].cf, batch[i].key, batch[i].key_len,
+                                   batch[i].val, batch[i].len);
+            else
+                pl_store_batch_delete(w->store, &b, batch[i].cf, batch[i].key, batch[i].key_len);
             if (batch[i].ticket > top)
                 top = batch[i].ticket;
         }
@@ -128,42 +133,65 @@ int heal_writer_new(uv_loop_t *loop, struct pl_store *store, heal_writer_done_cb
     return 0;
 }
 
-int heal_writer_put(struct heal_writer *w, const char *key, const uint8_t *val, size_t len,
-                    uint64_t *ticket)
+static uint8_t *copy_bytes(const void *p, size_t n)
 {
-    uint8_t *copy = malloc(len > 0 ? len : 1);
-    if (copy == NULL)
-        return -ENOMEM;
-    memcpy(copy, val, len);
+    uint8_t *c = malloc(n > 0 ? n : 1);
+    if (c != NULL)
+        memcpy(c, p, n);
+    return c;
+}
+
+int heal_writer_submit(struct heal_writer *w, const struct heal_write *items, int n,
+                       uint64_t *ticket)
+{
+    /* Copies first, outside the lock; a failure queues nothing. */
+    struct job jobs[HEAL_WRITER_SUBMIT_MAX];
+    if (n <= 0 || n > (int)(sizeof(jobs) / sizeof(jobs[0])))
+        return PL_ETOOBIG;
     int rc = 0;
-    pthread_mutex_lock(&w->mu);
-    int i = 0;
-    while (i < w->n && strcmp(w->queue[i].key, key) != 0)
-        i++;
-    if (i < w->n) {
-        /* The newer record of the same incident replaces the one not yet written. */
-        free(w->queue[i].val);
-        w->queue[i].val = copy;
-        w->queue[i].len = len;
-        w->queue[i].ticket = ++w->next_ticket;
-    } else if (w->n == HEAL_WRITER_PENDING_MAX) {
-        rc = PL_EFULL;
-    } else {
-        char *k = strdup(key);
-        if (k == NULL) {
+    for (int i = 0; i < n; i++) {
+        jobs[i] = (struct job){.cf = items[i].cf, .key_len = items[i].key_len,
+                               .len = items[i].len};
+        jobs[i].key = copy_bytes(items[i].key, items[i].key_len);
+        jobs[i].val = items[i].del ? NULL : copy_bytes(items[i].val, items[i].len);
+        if (jobs[i].key == NULL || (!items[i].del && jobs[i].val == NULL))
             rc = -ENOMEM;
-        } else {
-            w->queue[w->n++] = (struct job){.key = k, .val = copy, .len = len,
-                                            .ticket = ++w->next_ticket};
-        }
     }
+    pthread_mutex_lock(&w->mu);
+    int fresh = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        bool queued = false;
+        for (int k = 0; k < w->n && !queued; k++)
+            queued = w->queue[k].cf == jobs[i].cf && w->queue[k].key_len == jobs[i].key_len &&
+                     memcmp(w->queue[k].key, jobs[i].key, jobs[i].key_len) == 0;
+        fresh += !queued;
+    }
+    if (rc == 0 && w->n + fresh > HEAL_WRITER_PENDING_MAX)
+        rc = PL_EFULL;
     if (rc == 0) {
-        *ticket = w->next_ticket;
+        uint64_t t = ++w->next_ticket;
+        for (int i = 0; i < n; i++) {
+            jobs[i].ticket = t;
+            int k = 0;
+            while (k < w->n && !(w->queue[k].cf == jobs[i].cf &&
+                                 w->queue[k].key_len == jobs[i].key_len &&
+                                 memcmp(w->queue[k].key, jobs[i].key, jobs[i].key_len) == 0))
+                k++;
+            if (k < w->n) {
+                /* A newer write of the same key replaces the one not yet on disk. */
+                job_free(&w->queue[k]);
+                w->queue[k] = jobs[i];
+            } else {
+                w->queue[w->n++] = jobs[i];
+            }
+        }
+        *ticket = t;
         pthread_cond_signal(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
     if (rc != 0)
-        free(copy);
+        for (int i = 0; i < n; i++)
+            job_free(&jobs[i]);
     return rc;
 }
 

@@ -21,6 +21,7 @@ static const char *const cf_names[PL_CF_COUNT] = {
     [PL_CF_LEDGER_NODES] = "ledger_nodes", [PL_CF_LEDGER_HEADS] = "ledger_heads",
     [PL_CF_SNAPSHOTS] = "snapshots",       [PL_CF_NODE] = "node",
     [PL_CF_INCIDENTS] = "incidents",
+    [PL_CF_OUTBOX] = "outbox",
 };
 
 const char *pl_store_cf_name(enum pl_store_cf cf)

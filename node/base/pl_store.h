@@ -31,6 +31,7 @@ enum pl_store_cf {
     PL_CF_SNAPSHOTS,
     PL_CF_NODE,
     PL_CF_INCIDENTS,
+    PL_CF_OUTBOX, /* what this node did, waiting to be committed through the council */
     PL_CF_COUNT
 };
 

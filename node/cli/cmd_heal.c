@@ -89,19 +89,40 @@ static void print_incidents(const cJSON *doc)
         print_incident_row(i);
 }
 
+/* --cluster: every node's incidents as the swarm's replicated state holds them. */
+static void print_cluster_incidents(const cJSON *doc)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "state");
+    printf("%-34s %-12s %-12s %-7s %-9s %-6s %s\n", "ID", "NODE", "SERVICE", "STATE", "OUTCOME",
+           "LEVEL", "ACTIONS");
+    const cJSON *i;
+    cJSON_ArrayForEach(i, cJSON_GetObjectItemCaseSensitive(st, "incidents"))
+        printf("%-34s %-12s %-12s %-7s %-9s %-6.0f %.0f\n", json_str(i, "id"), json_str(i, "node"),
+               json_str(i, "service"), json_str(i, "state"), json_str(i, "outcome"),
+               json_num(i, "level"), json_num(i, "actions"));
+}
+
 int cmd_incidents(int argc, char **argv)
 {
     static const char cmd[] = "platelet incidents";
     const char *api = NULL;
-    bool json = false, open = false;
+    bool json = false, open = false, cluster = false;
     struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON,
                                {"--open", CLI_BOOL, &open, "only open incidents", false, false},
+                               {"--cluster", CLI_BOOL, &cluster,
+                                "every node's incidents, from the swarm's replicated state",
+                                false, false},
                                CLI_FLAGS_END};
     struct cli_args args;
-    int rc = cli_parse(cmd, "platelet incidents [--api A] [--open] [--json]", flags, argc, argv,
-                       0, 0, &args);
+    int rc = cli_parse(cmd, "platelet incidents [--api A] [--open | --cluster] [--json]", flags,
+                       argc, argv, 0, 0, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
+    if (open && cluster)
+        return cli_fail(cmd, "give at most one of --open and --cluster");
+    if (cluster)
+        return api_client_run(cmd, api_client_addr(api), "GET", "/v1/swarm", NULL, json,
+                              print_cluster_incidents);
     return api_client_run(cmd, api_client_addr(api), "GET",
                           open ? "/v1/incidents?open=1" : "/v1/incidents", NULL, json,
                           print_incidents);

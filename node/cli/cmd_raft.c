@@ -1,6 +1,7 @@
 /*
- * `platelet raft status|transfer|add-voter|remove` and `platelet propose`: the Raft
- * council of a running agent (see agent_raft.c).
+ * `platelet raft status|transfer|add-voter|remove`, `platelet propose` and `platelet swarm
+ * status`: the Raft council of a running agent and the swarm state it replicates (see
+ * agent_raft.c).
  */
 #include "api_client.h"
 #include "pl_err.h"
@@ -130,4 +131,45 @@ int cmd_propose(int argc, char **argv)
                         print_committed);
     free(text);
     return rc;
+}
+
+static void print_swarm(const cJSON *doc)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "state");
+    const cJSON *ledger = cJSON_GetObjectItemCaseSensitive(doc, "ledger");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(st, "counters");
+    const cJSON *alarm = cJSON_GetObjectItemCaseSensitive(doc, "divergence");
+    const char *healer = json_str(doc, "healer");
+    printf("node          %s\n", json_str(doc, "node"));
+    printf("healer        %s (term %.0f)\n", healer[0] ? healer : "-", json_num(doc, "term"));
+    printf("ledger        size %.0f root %s\n", json_num(ledger, "size"), json_str(ledger, "root"));
+    printf("state         index %.0f hash %s\n", json_num(st, "applied_index"),
+           json_str(st, "state_hash"));
+    printf("entries       %.0f applied, %.0f duplicates, %.0f foreign, %.0f rejected\n",
+           json_num(c, "applied"), json_num(c, "duplicates"), json_num(c, "foreign"),
+           json_num(c, "rejected"));
+    printf("divergence    %s\n", json_num(alarm, "count") > 0 ? json_str(alarm, "last") : "none");
+    printf("%-16s %-6s %-10s %-18s %s\n", "VOTER", "ALIVE", "LEDGER", "STATE HASH", "ROOT");
+    const cJSON *v;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(doc, "voters"))
+        printf("%-16s %-6s %-10.0f %-18.16s %.16s\n", json_str(v, "name"),
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "alive")) ? "yes" : "no",
+               json_num(v, "ledger_size"), json_str(v, "state_hash"), json_str(v, "root"));
+}
+
+int cmd_swarm(int argc, char **argv)
+{
+    static const char cmd[] = "platelet swarm";
+    const char *api = NULL;
+    bool json = false;
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
+    struct cli_args args;
+    int rc = cli_parse(cmd, "platelet swarm status [--api A] [--json]", flags, argc, argv, 1, 1,
+                       &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    if (strcmp(args.pos[0], "status") != 0)
+        return cli_fail(cmd, "'%s': expected status", args.pos[0]);
+    return api_client_run(cmd, api_client_addr(api), "GET", "/v1/swarm", NULL, json,
+                          print_swarm);
 }

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# What a node heals on its own reaches the swarm's replicated state through its outbox:
+# three voters each supervise a sample service. A crash on r1 is healed locally at once and
+# its incident's steps are committed: every voter's swarm state shows it closed "healed",
+# at the same ledger size with the same state hash. Then the council loses its quorum
+# (r2 and r3 SIGSTOPped), r1 heals a second crash locally, is SIGKILLed with the steps
+# still in its outbox, and restarts: once the quorum is back, the second incident is in
+# every voter's state too, each step applied once.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/raft_lib.sh"
+
+declare -A PORT SVC PID
+for n in r1 r2 r3; do PORT[$n]=$(free_port); SVC[$n]=$(free_port); done
+for n in r1 r2 r3; do
+    cat >"$TEST_DIR/$n.json" <<JSON
+{"profile": "local",
+ "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50},
+ "services": [{"name": "web", "command": "$PLATELET",
+   "args": ["sample-service", "--port", "${SVC[$n]}"], "start_ms": 300,
+   "checks": [{"type": "http", "url": "http://127.0.0.1:${SVC[$n]}/health",
+               "interval_ms": 300, "timeout_ms": 300}]}]}
+JSON
+done
+start_node() {
+    local name=$1
+    shift
+    spawn "$name" "$PLATELET" agent --config "$TEST_DIR/$name.json" --name "$name" \
+        --bind "127.0.0.1:${PORT[$name]}" --data-dir "$TEST_DIR/$name" "$@"
+    PID[$name]=$SPAWNED_PID
+}
+start_node r3 --join "127.0.0.1:${PORT[r1]}"
+start_node r2 --join "127.0.0.1:${PORT[r1]}"
+start_node r1
+for n in r1 r2 r3; do wait_for 10 "$n API" test -S "$(sock $n)"; done
+wait_for 20 "one leader agreed by all" one_leader r1 r2 r3
+
+swarm() { "$PLATELET" swarm status --api "unix:$(sock "$1")" --json; }
+# in_swarm NODE N: NODE's swarm state holds N incidents of r1, all closed "healed".
+in_swarm() {
+    swarm "$1" | python3 -c '
+import json, sys
+inc = [i for i in json.load(sys.stdin)["state"]["incidents"] if i["node"] == "r1"]
+sys.exit(0 if len(inc) == int(sys.argv[1]) and all(i["outcome"] == "healed" for i in inc) else 1)' "$2"
+}
+# same_state NODE...: the same ledger size and state hash on every node.
+same_state() {
+    local want got
+    want=$(swarm "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ledger"]["size"], d["state"]["state_hash"])') || return 1
+    for n in "$@"; do
+        got=$(swarm "$n" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ledger"]["size"], d["state"]["state_hash"])') || return 1
+        [ "$got" = "$want" ] || return 1
+    done
+}
+healthy() { "$PLATELET" services --api "unix:$(sock "$1")" --json |
+    python3 -c 'import json,sys; s=json.load(sys.stdin)["services"][0]; sys.exit(0 if s["healthy"] else 1)'; }
+local_healed() { "$PLATELET" incidents --api "unix:$(sock r1)" --json |
+    python3 -c 'import json,sys; sys.exit(0 if sum(i["outcome"] == "healed" for i in json.load(sys.stdin)["incidents"]) == int(sys.argv[1]) else 1)' "$1"; }
+
+wait_for 20 "r1's service healthy" healthy r1
+curl -s --max-time 2 "http://127.0.0.1:${SVC[r1]}/fault/crash" >/dev/null || true
+wait_for 20 "r1 healed the crash locally" local_healed 1
+for n in r1 r2 r3; do wait_for 20 "the incident in $n's swarm state" in_swarm "$n" 1; done
+wait_for 20 "one state hash at one size" same_state r1 r2 r3
+pass "a locally healed crash is committed: every voter holds it, same state hash"
+
+# No quorum: r1 heals on its own and keeps the steps in its outbox.
+kill -STOP "${PID[r2]}" "${PID[r3]}"
+wait_for 20 "r1's service healthy" healthy r1
+curl -s --max-time 2 "http://127.0.0.1:${SVC[r1]}/fault/crash" >/dev/null || true
+wait_for 20 "r1 healed the second crash without a quorum" local_healed 2
+in_swarm r1 1 || fail "the second incident was applied without a quorum"
+wait_for 20 "the steps waiting in r1's outbox" grep -q "wait for the council" "$TEST_DIR/r1.log"
+kill -KILL "${PID[r1]}"
+wait "${PID[r1]}" 2>/dev/null || true
+kill -CONT "${PID[r2]}" "${PID[r3]}"
+start_node r1
+wait_for 10 "r1 API after restart" test -S "$(sock r1)"
+wait_for 10 "the restarted r1 finding the steps in its outbox" \
+    grep -q "step(s) from the last run to send" "$TEST_DIR/r1.log"
+for n in r1 r2 r3; do wait_for 30 "both incidents in $n's swarm state" in_swarm "$n" 2; done
+wait_for 20 "one state hash at one size" same_state r1 r2 r3
+# Each step once: the swarm's step count of each incident equals its local timeline's.
+"$PLATELET" incidents --api "unix:$(sock r1)" --json >"$TEST_DIR/local.json"
+swarm r2 >"$TEST_DIR/swarm.json"
+python3 - "$TEST_DIR/local.json" "$TEST_DIR/swarm.json" <<'PY' || fail "steps lost or doubled"
+import json, sys
+local = {i["id"]: i for i in json.load(open(sys.argv[1]))["incidents"] if i["outcome"] == "healed"}
+swarm = {i["id"]: i for i in json.load(open(sys.argv[2]))["state"]["incidents"] if i["node"] == "r1"}
+assert set(local) == set(swarm), (sorted(local), sorted(swarm))
+for k, i in local.items():
+    acts = sum(e["kind"] == "action" for e in i["timeline"])
+    assert swarm[k]["actions"] == acts, (k, swarm[k], acts)
+    assert swarm[k]["steps"] == len(i["timeline"]), (k, swarm[k]["steps"], len(i["timeline"]))
+print("each step applied once")
+PY
+pass "steps kept across no quorum and SIGKILL were committed once the council was back"
