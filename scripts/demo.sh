@@ -13,6 +13,9 @@
 # Exit 0 only if the cluster healed every fault and the ledger act's checks held.
 set -u
 P="${1:-build/platelet}"
+# Absolute: the agents' configs live in a scratch folder, and a relative command in a config
+# is relative to the config file's folder.
+P="$(cd "$(dirname "$P")" && pwd)/$(basename "$P")"
 if [ ! -x "$P" ]; then
     echo "demo: no platelet binary at '$P' (run 'make build' first)" >&2
     exit 2
