@@ -3,8 +3,10 @@
 #  1. A three-node cluster on loopback: gossip membership, a Raft council electing a
 #     healer, and on every node a supervised sample service. Real faults are injected (a
 #     crash, a hang, an error burst) and each node heals its own service; every incident's
-#     timeline is printed as it closes. A note committed through Raft lands in every node's
-#     ledger with the same root. The Raft leader is SIGKILLed: another is elected, a second
+#     timeline is printed as it closes. Each incident's steps are committed through the
+#     council into the swarm's replicated state (every node shows the same incidents and
+#     state hash), and a note committed through Raft lands in every node's ledger with the
+#     same root. The Raft leader is SIGKILLed: another is elected, a second
 #     note commits, and the old leader restarts, rejoins and catches up to the same root.
 #  2. The verifiable ledger: a few hundred incident-like entries, status, an inclusion proof,
 #     a consistency proof, an exported audit trail verified offline, and a tampered copy that
@@ -138,7 +140,12 @@ JSON
     id=$(healed_incident n3 error_rate)
     run "$P" incident "$id" --api "$(api n3)"
 
-    section "5. A note committed through the Raft healer lands in every node's ledger"
+    section "5. What each node healed on its own is committed: the swarm's replicated state"
+    cluster_incidents() { json_ok 'sum(i["outcome"] == "healed" for i in d["state"]["incidents"]) >= 3' \
+        "$P" swarm status --api "$(api "$1")" --json; }
+    for n in n1 n2 n3; do wait_until 30 "$n's swarm state to hold the three incidents" cluster_incidents $n || return 1; done
+    run "$P" incidents --cluster --api "$(api n1)"
+    run "$P" swarm status --api "$(api n3)"
     run "$P" propose --api "$(api n2)" '{"demo": "three faults healed", "nodes": ["n1", "n2", "n3"]}'
     local want got
     same_root() {

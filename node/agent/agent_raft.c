@@ -39,6 +39,8 @@
 #define QUEUE_MAX 4096
 /* Recent (ledger size, state hash) pairs kept to compare with the other voters' gossip. */
 #define SWARM_RECENT_MAX 64
+/* Member events the leader proposes at once (gossip's view -> the swarm's members). */
+#define MEMBER_INFLIGHT_MAX 4
 #define VOTERS_CFG_MAX RAFT_SERVERS_MAX
 #define HOUSEKEEP_MS 500
 #define ADD_VOTER_TIMEOUT_MS 30000
@@ -99,6 +101,8 @@ struct agent_raft {
     uint32_t swarm_recent_next;
     uint64_t divergences;
     char divergence[256];
+    /* member events the leader proposed and awaits (names), so each is proposed once */
+    char member_inflight[MEMBER_INFLIGHT_MAX][AGENT_NAME_MAX];
     uint64_t last_published_size;
     uint64_t last_time_ms; /* time of the newest applied ledger entry */
 
@@ -1112,6 +1116,74 @@ static void publish(struct agent_raft *ar)
     agent_gossip_state_set(ar->gossip, "raft", json);
 }
 
+struct member_prop {
+    struct agent_raft *ar;
+    int slot;
+};
+
+static void member_prop_cb(void *data, int err, uint64_t index)
+{
+    struct member_prop *mp = data;
+    (void)index;
+    if (err != 0)
+        PL_LOG_RATELIMITED(PL_LOG_INFO, "swarm", "member event for %s not committed: %s",
+                           mp->ar->member_inflight[mp->slot], pl_err_name(err));
+    mp->ar->member_inflight[mp->slot][0] = '\0';
+    free(mp);
+}
+
+/* The leader commits gossip's verdicts as member_event entries: whatever gossip holds that
+ * the swarm's state does not (a newer incarnation, or dead/left at the same one), so a
+ * verdict missed during a change of leader is made good by the next leader. Apply has the
+ * same order, so a proposal that would change nothing is never made. */
+static void members_reconcile(struct agent_raft *ar)
+{
+    if (!ar->raft_open || raft_role(&ar->raft) != RAFT_LEADER || ar->agent->stopping)
+        return;
+    const struct gossip *g = agent_gossip_core(ar->gossip);
+    for (uint32_t slot = 0; slot < gossip_member_slots(g); slot++) {
+        const struct gossip_member *m = gossip_member_at(g, slot);
+        if (m == NULL || !m->used)
+            continue;
+        enum swarm_member_status st = m->status == GOSSIP_DEAD   ? SWARM_MEMBER_DEAD
+                                      : m->status == GOSSIP_LEFT ? SWARM_MEMBER_LEFT
+                                                                 : SWARM_MEMBER_ALIVE;
+        const struct swarm_member *sm = swarm_member_find(ar->swarm, m->name);
+        if (sm != NULL && (m->incarnation < sm->incarnation ||
+                           (m->incarnation == sm->incarnation && st <= sm->status)))
+            continue;
+        int free_slot = -1;
+        bool inflight = false;
+        for (int i = 0; i < MEMBER_INFLIGHT_MAX; i++) {
+            inflight |= strcmp(ar->member_inflight[i], m->name) == 0;
+            if (ar->member_inflight[i][0] == '\0' && free_slot < 0)
+                free_slot = i;
+        }
+        if (inflight)
+            continue;
+        if (free_slot < 0)
+            return;
+        struct swarm_member_event ev = {.status = st, .incarnation = m->incarnation};
+        snprintf(ev.node, sizeof(ev.node), "%s", m->name);
+        struct pl_buf body;
+        pl_buf_init(&body, SWARM_BODY_BYTES_MAX);
+        struct member_prop *mp = malloc(sizeof(*mp));
+        int rc = mp != NULL ? swarm_member_event_encode(&ev, &body) : -ENOMEM;
+        if (rc == 0) {
+            mp->ar = ar;
+            mp->slot = free_slot;
+            snprintf(ar->member_inflight[free_slot], AGENT_NAME_MAX, "%s", m->name);
+            rc = agent_raft_propose(ar, swarm_kind_name(SWARM_K_MEMBER), body.data, body.len,
+                                    member_prop_cb, mp);
+            if (rc != 0)
+                ar->member_inflight[free_slot][0] = '\0';
+        }
+        if (rc != 0)
+            free(mp);
+        pl_buf_close(&body);
+    }
+}
+
 /* Compares the other voters' gossiped (ledger size, state hash) with ours at the same
  * size: the same committed entries must give the same state everywhere, so a difference is
  * an alarm (logged on every node that sees it, counted, shown by /v1/swarm). */
@@ -1184,6 +1256,7 @@ static void housekeep_cb(uv_timer_t *t)
         }
         publish(ar);
         swarm_compare(ar);
+        members_reconcile(ar);
     }
 }
 

@@ -62,6 +62,12 @@ wait_for 20 "r1 healed the crash locally" local_healed 1
 for n in r1 r2 r3; do wait_for 20 "the incident in $n's swarm state" in_swarm "$n" 1; done
 wait_for 20 "one state hash at one size" same_state r1 r2 r3
 pass "a locally healed crash is committed: every voter holds it, same state hash"
+# The healer commits gossip's view of the members: all three alive in every voter's state.
+members_alive() { swarm "$1" | python3 -c '
+import json, sys
+m = {x["name"]: x["status"] for x in json.load(sys.stdin)["state"]["members"]}
+sys.exit(0 if all(m.get(n) == "alive" for n in ("r1", "r2", "r3")) else 1)'; }
+for n in r1 r2 r3; do wait_for 20 "the members in $n's swarm state" members_alive "$n"; done
 
 # No quorum: r1 heals on its own and keeps the steps in its outbox.
 kill -STOP "${PID[r2]}" "${PID[r3]}"
@@ -79,6 +85,7 @@ wait_for 10 "the restarted r1 finding the steps in its outbox" \
     grep -q "step(s) from the last run to send" "$TEST_DIR/r1.log"
 for n in r1 r2 r3; do wait_for 30 "both incidents in $n's swarm state" in_swarm "$n" 2; done
 wait_for 20 "one state hash at one size" same_state r1 r2 r3
+for n in r1 r2 r3; do wait_for 20 "r1 alive again in $n's swarm state" members_alive "$n"; done
 # Each step once: the swarm's step count of each incident equals its local timeline's.
 "$PLATELET" incidents --api "unix:$(sock r1)" --json >"$TEST_DIR/local.json"
 swarm r2 >"$TEST_DIR/swarm.json"
