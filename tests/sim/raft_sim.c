@@ -27,6 +27,7 @@
 #include "raft.h"
 #include "raft_wire.h"
 #include "sim_heap.h"
+#include "swarm.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -37,6 +38,9 @@
 #include <string.h>
 
 #define NODES_MAX 7
+/* The state machine's snapshot: (index, hash) padded so snapshots travel in several
+ * chunks. The swarm state it stands for (a flat struct of ~330 KB) is kept aside by index
+ * (sim.swarm_snaps) rather than sent in 64-byte chunks: the bytes are what the node had. */
 #define SM_SNAPSHOT_BYTES 300
 
 /* ------------------------------------------------------------ small tools */
@@ -130,6 +134,9 @@ struct store {
 struct sm {
     uint64_t index;
     uint64_t hash;
+    /* The swarm's replicated state machine, fed every applied entry: every node must reach
+     * the same state hash at every index (node/swarm/swarm.h). */
+    struct swarm_state *swarm;
 };
 
 enum crash_point { CP_NONE, CP_BEFORE_PERSIST, CP_BEFORE_SEND, CP_BEFORE_ACK };
@@ -191,6 +198,12 @@ struct sim {
     uint64_t *committed_term, *committed_hash; /* by index */
     uint64_t *committed_by; /* the lowest term known to have committed it, by index */
     uint64_t *applied_hash;
+    uint64_t *applied_swarm; /* the swarm state hash's first 8 bytes after each index */
+    struct {
+        uint64_t index;
+        struct swarm_state *state;
+    } *swarm_snaps;
+    size_t n_swarm_snaps, cap_swarm_snaps;
     size_t cap_committed, max_committed;
     struct proposal *props;
     size_t n_props, cap_props;
@@ -257,6 +270,8 @@ static void grow_committed(struct sim *s, size_t need)
     grow_u64(&s->committed_by, &cap, need);
     cap = s->cap_committed;
     grow_u64(&s->applied_hash, &cap, need);
+    cap = s->cap_committed;
+    grow_u64(&s->applied_swarm, &cap, need);
     s->cap_committed = cap;
 }
 
@@ -388,6 +403,108 @@ static struct proposal *prop_find(struct sim *s, uint64_t id)
     return id >= 1 && id <= s->n_props ? &s->props[id - 1] : NULL;
 }
 
+/* Proposals carry a swarm entry after their 8-byte id: one byte naming the kind (mostly a
+ * swarm kind, sometimes a note), then the body (valid or not; apply is total). */
+static const char *const swarm_kinds[] = {"member_event", "incident", "decision",
+                                          "action_result", "approval", "placement", "note"};
+
+static void swarm_feed(struct sim *s, struct node *n, const struct raft_entry *e)
+{
+    const char *kind = "raft.other";
+    const uint8_t *body = NULL;
+    size_t len = 0;
+    if (e->type == RAFT_ENTRY_NORMAL && e->len >= 9) {
+        kind = swarm_kinds[e->data[8] % 7];
+        body = e->data + 9;
+        len = e->len - 9;
+    }
+    struct swarm_entry se = {.index = e->index, .term = e->term, .time_ms = e->index,
+                             .kind = kind, .kind_len = strlen(kind), .body = body,
+                             .body_len = len};
+    struct swarm_applied out;
+    if (swarm_apply(n->sm.swarm, &se, &out) != 0) {
+        fail(s, "node %" PRIu64 ": swarm apply refused index %" PRIu64 " after %" PRIu64, n->id,
+             e->index, n->sm.swarm->applied_index);
+        return;
+    }
+    uint64_t h = pl_be64_get(n->sm.swarm->hash);
+    if (s->applied_swarm[e->index] == 0)
+        s->applied_swarm[e->index] = h;
+    else if (s->applied_swarm[e->index] != h)
+        fail(s, "swarm state: node %" PRIu64 " has another state hash after index %" PRIu64,
+             n->id, e->index);
+}
+
+/* A swarm body for a proposal, from the simulation's random stream. */
+static size_t swarm_payload(struct pl_rand *r, uint8_t *out, size_t max)
+{
+    struct pl_buf b;
+    pl_buf_init(&b, max);
+    uint8_t k = (uint8_t)pl_rand_below(r, 7);
+    char node[8], id[16];
+    snprintf(node, sizeof(node), "n%u", (unsigned)pl_rand_below(r, 5));
+    snprintf(id, sizeof(id), "inc-%u", (unsigned)pl_rand_below(r, 8));
+    int rc = 0;
+    switch (k) {
+    case 0: {
+        struct swarm_member_event m = {.status = (enum swarm_member_status)pl_rand_below(r, 3),
+                                       .incarnation = pl_rand_below(r, 4)};
+        snprintf(m.node, sizeof(m.node), "%s", node);
+        rc = swarm_member_event_encode(&m, &b);
+        break;
+    }
+    case 1: {
+        struct swarm_incident_event i = {.seq = (uint32_t)pl_rand_below(r, 6),
+                                         .event = (uint8_t)pl_rand_below(r, 11),
+                                         .level = (uint8_t)pl_rand_below(r, 6)};
+        snprintf(i.node, sizeof(i.node), "%s", node);
+        snprintf(i.id, sizeof(i.id), "%s", id);
+        snprintf(i.service, sizeof(i.service), "web");
+        rc = swarm_incident_event_encode(&i, &b);
+        break;
+    }
+    case 2: {
+        struct swarm_decision_body d = {.action = 1};
+        snprintf(d.node, sizeof(d.node), "%s", node);
+        snprintf(d.service, sizeof(d.service), "svc");
+        rc = swarm_decision_encode(&d, &b);
+        break;
+    }
+    case 3: {
+        struct swarm_action_result a = {.decision = pl_rand_below(r, 64)};
+        snprintf(a.node, sizeof(a.node), "%s", node);
+        rc = swarm_action_result_encode(&a, &b);
+        break;
+    }
+    case 4: {
+        struct swarm_approval a = {.decision = pl_rand_below(r, 64)};
+        rc = swarm_approval_encode(&a, &b);
+        break;
+    }
+    case 5: {
+        struct swarm_placement_body p = {.service = "svc"};
+        snprintf(p.node, sizeof(p.node), "%s", node);
+        rc = swarm_placement_encode(&p, &b);
+        break;
+    }
+    default:
+        break;
+    }
+    size_t n = 0;
+    out[n++] = k;
+    if (rc == 0 && b.len > 0 && b.len < max - 1 && pl_rand_below(r, 8) != 0) {
+        memcpy(out + n, b.data, b.len);
+        n += b.len;
+    } else {
+        /* Junk (or a note): apply must still record one outcome on every node. */
+        size_t junk = pl_rand_below(r, 24);
+        for (size_t i = 0; i < junk && n < max; i++)
+            out[n++] = (uint8_t)pl_rand_next(r);
+    }
+    pl_buf_close(&b);
+    return n;
+}
+
 static void sm_apply(struct sim *s, struct node *n, const struct raft_entry *e)
 {
     if (e->index != n->sm.index + 1) {
@@ -404,6 +521,7 @@ static void sm_apply(struct sim *s, struct node *n, const struct raft_entry *e)
              n->id, e->index);
     n->sm.hash = fnv(n->sm.hash ^ h, &e->index, sizeof(e->index));
     n->sm.index = e->index;
+    swarm_feed(s, n, e);
     /* Each proposal is applied at one index at most (forwarding is not at-least-once). */
     if (e->type == RAFT_ENTRY_NORMAL && e->len >= 8) {
         struct proposal *p = prop_find(s, pl_be64_get(e->data));
@@ -422,6 +540,36 @@ static void sm_encode(const struct sm *m, uint8_t *out)
     pl_be64_put(out + 8, m->hash);
 }
 
+static const struct swarm_state *swarm_snap_find(const struct sim *s, uint64_t index)
+{
+    for (size_t i = 0; i < s->n_swarm_snaps; i++)
+        if (s->swarm_snaps[i].index == index)
+            return s->swarm_snaps[i].state;
+    return NULL;
+}
+
+/* Keeps the swarm state a snapshot at its index stands for; another node's snapshot at the
+ * same index must hold the same state. */
+static void swarm_snap_keep(struct sim *s, const struct node *n)
+{
+    const struct swarm_state *kept = swarm_snap_find(s, n->sm.index);
+    if (kept != NULL) {
+        if (memcmp(kept->hash, n->sm.swarm->hash, SWARM_HASH_BYTES) != 0)
+            fail(s, "swarm state: node %" PRIu64 "'s snapshot at %" PRIu64 " differs", n->id,
+                 n->sm.index);
+        return;
+    }
+    if (s->n_swarm_snaps == s->cap_swarm_snaps) {
+        s->cap_swarm_snaps = s->cap_swarm_snaps ? 2 * s->cap_swarm_snaps : 16;
+        s->swarm_snaps = xrealloc(s->swarm_snaps, s->cap_swarm_snaps * sizeof(*s->swarm_snaps));
+    }
+    struct swarm_state *copy = xcalloc(1, sizeof(*copy));
+    memcpy(copy, n->sm.swarm, sizeof(*copy));
+    s->swarm_snaps[s->n_swarm_snaps].index = n->sm.index;
+    s->swarm_snaps[s->n_swarm_snaps].state = copy;
+    s->n_swarm_snaps++;
+}
+
 static void sm_restore(struct sim *s, struct node *n, const struct raft_snapshot *snap)
 {
     if (snap->len != SM_SNAPSHOT_BYTES) {
@@ -430,7 +578,14 @@ static void sm_restore(struct sim *s, struct node *n, const struct raft_snapshot
     }
     n->sm.index = pl_be64_get(snap->data);
     n->sm.hash = pl_be64_get(snap->data + 8);
-    if (n->sm.index != snap->index)
+    const struct swarm_state *kept = swarm_snap_find(s, n->sm.index);
+    if (kept == NULL) {
+        fail(s, "node %" PRIu64 ": no swarm state kept for snapshot %" PRIu64, n->id,
+             n->sm.index);
+        return;
+    }
+    memcpy(n->sm.swarm, kept, sizeof(*kept));
+    if (n->sm.index != snap->index || n->sm.swarm->applied_index != snap->index)
         fail(s, "snapshot index mismatch on node %" PRIu64, n->id);
 }
 
@@ -459,6 +614,7 @@ static int fsm_snapshot_cb(void *ctx, uint8_t **data, size_t *len)
     *data = xcalloc(1, SM_SNAPSHOT_BYTES);
     *len = SM_SNAPSHOT_BYTES;
     sm_encode(&c->n->sm, *data);
+    swarm_snap_keep(c->s, c->n);
     return 0;
 }
 
@@ -560,6 +716,7 @@ static void node_start(struct sim *s, struct node *n)
     }
     n->sm.index = 0;
     n->sm.hash = 0;
+    swarm_state_init(n->sm.swarm);
     if (n->st.has_snap)
         sm_restore(s, n, &n->st.snap);
     n->up = true;
@@ -787,11 +944,12 @@ static void propose(struct sim *s, uint32_t node_index)
     struct proposal *p = &s->props[s->n_props++];
     memset(p, 0, sizeof(*p));
     p->id = s->n_props;
-    p->len = 8 + (uint32_t)pl_rand_below(&s->rng, 24);
+    uint8_t payload[512];
+    size_t plen = swarm_payload(&s->rng, payload, sizeof(payload));
+    p->len = 8 + (uint32_t)plen;
     p->data = xcalloc(1, p->len);
     pl_be64_put(p->data, p->id);
-    for (uint32_t i = 8; i < p->len; i++)
-        p->data[i] = (uint8_t)pl_rand_next(&s->rng);
+    memcpy(p->data + 8, payload, plen);
     p->submitted_at = s->now;
     p->node = node_index;
     p->incarnation = n->incarnation;
@@ -838,6 +996,10 @@ static void sim_init(struct sim *s, uint64_t seed, uint32_t voters, bool trace, 
     for (uint32_t i = 0; i < voters + 2; i++) {
         s->nodes[i].disk_latency_max = 1 + (uint32_t)pl_rand_below(&s->rng, 8);
         s->nodes[i].drift_permille = (int64_t)pl_rand_below(&s->rng, 101) - 50;
+    }
+    for (uint32_t i = 0; i < NODES_MAX; i++) {
+        s->nodes[i].sm.swarm = xcalloc(1, sizeof(struct swarm_state));
+        swarm_state_init(s->nodes[i].sm.swarm);
     }
     if (scripted) {
         s->opts.append_bytes_max = 1u << 20;
@@ -898,6 +1060,12 @@ static void sim_close(struct sim *s)
     free(s->committed_hash);
     free(s->committed_by);
     free(s->applied_hash);
+    free(s->applied_swarm);
+    for (size_t i = 0; i < s->n_swarm_snaps; i++)
+        free(s->swarm_snaps[i].state);
+    free(s->swarm_snaps);
+    for (uint32_t i = 0; i < NODES_MAX; i++)
+        free(s->nodes[i].sm.swarm);
 }
 
 /* ------------------------------------------------------------ the run */
