@@ -38,6 +38,7 @@ static const struct command commands[] = {
     {"ledger", cmd_ledger, "the Merkle ledger: append, status, proof, consistency, check"},
     {"audit", cmd_audit, "export the audit trail and verify it offline"},
     {"replay", cmd_replay, "the swarm's state at any index or time, diffs, entry by entry"},
+    {"postmortem", cmd_postmortem, "one incident's chain with proofs: text, JSON or an HTML page"},
     {"bench", cmd_bench, "benchmarks (bench ledger, ...)"},
     {"services", cmd_services, "the supervised and checked services of an agent"},
     {"service", cmd_service, "stop or start one service (no healing while stopped)"},

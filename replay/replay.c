@@ -48,6 +48,8 @@ int replay_open_dir(struct replay *r, const char *data_dir)
         return fail(r, rc, "cannot open the ledger in %s: %s", data_dir, r->ledger.err_text);
     r->ledger_open = true;
     r->total = r->ledger.size;
+    if (r->total > 0)
+        r->head = r->ledger.head;
     return 0;
 }
 
@@ -88,6 +90,8 @@ int replay_open_audit(struct replay *r, const char *path)
         return fail(r, PL_EMALFORMED, "%s line 1: not an audit header", path);
     bool whole = hl.header.from == 0 && !hl.header.has_since;
     r->total = hl.header.count;
+    r->head = hl.header.head;
+    r->audit_proofs = hl.header.proofs;
     audit_line_free(&hl);
     if (!whole)
         return fail(r, PL_ERANGE, "%s: the trail starts after index 0 or is filtered by time; "
@@ -142,6 +146,7 @@ int replay_peek(struct replay *r, struct ledger_entry *e)
         r->leaf = NULL;
         size_t len;
         rc = ledger_leaf_get(&r->ledger, index, &r->leaf, &len);
+        r->leaf_len = rc == 0 ? len : 0;
         if (rc == 0)
             rc = ledger_entry_decode(r->leaf, len, &r->next);
         if (rc != 0)
@@ -168,6 +173,24 @@ int replay_step(struct replay *r, struct ledger_entry *e, struct swarm_applied *
     if (rc != 0)
         return fail(r, rc, "entry %" PRIu64 ": %s", e->index, pl_strerror(rc));
     return 0;
+}
+
+void replay_last_leaf(const struct replay *r, const uint8_t **leaf, size_t *leaf_len,
+                      const uint8_t (**path)[MERKLE_HASH_BYTES], size_t *path_len)
+{
+    *path = NULL;
+    *path_len = 0;
+    if (r->from_audit) {
+        *leaf = r->cur.entry.leaf;
+        *leaf_len = r->cur.entry.leaf_len;
+        if (r->cur.entry.has_path) {
+            *path = (const uint8_t(*)[MERKLE_HASH_BYTES])r->cur.entry.path;
+            *path_len = r->cur.entry.path_len;
+        }
+    } else {
+        *leaf = r->leaf;
+        *leaf_len = r->leaf_len;
+    }
 }
 
 /* ---- JSON views ---- */

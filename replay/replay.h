@@ -27,6 +27,8 @@ struct replay {
     struct swarm_state *state; /* malloc()ed */
     uint64_t total;            /* entries the source holds */
     bool from_audit;
+    struct ledger_head head;   /* the signed head the source is bound to (total > 0) */
+    bool audit_proofs;         /* the trail carries an inclusion proof per entry */
     /* a data directory */
     struct pl_store store;
     struct ledger ledger;
@@ -40,6 +42,7 @@ struct replay {
     bool cur_valid;
     /* the next entry, read ahead by replay_peek (valid until the next step) */
     uint8_t *leaf;
+    size_t leaf_len;
     struct ledger_entry next;
     bool peeked;
     char err[REPLAY_ERR_MAX];
@@ -58,6 +61,12 @@ int replay_peek(struct replay *r, struct ledger_entry *e);
 /* Applies the next entry. 0 with *e and *applied filled (valid until the next call), 1 at
  * the end, or an error with r->err naming the index or line. */
 int replay_step(struct replay *r, struct ledger_entry *e, struct swarm_applied *applied);
+
+/* The leaf bytes of the entry the last replay_step applied and, from a trail with proofs,
+ * its inclusion proof against r->head (path_len 0 otherwise). Borrowed: valid until the
+ * next peek or step. */
+void replay_last_leaf(const struct replay *r, const uint8_t **leaf, size_t *leaf_len,
+                      const uint8_t (**path)[MERKLE_HASH_BYTES], size_t *path_len);
 
 /* The state as JSON (members, incidents, placements, decisions, counters, hash). */
 cJSON *replay_state_json(const struct swarm_state *s);

@@ -91,6 +91,7 @@ struct batch
     size_t *offsets; /* start of body i in bodies; offsets[n] = bodies.len */
     size_t n, cap;
     uint64_t first_line;
+    uint64_t time_ms; /* the entries' time; 0: the time of the append */
 };
 
 static int batch_add(struct batch *b, const char *line, size_t len, char *err, size_t err_size)
@@ -134,7 +135,7 @@ static int batch_commit(const char *cmd,
     uint64_t now = pl_clock_system()->wall_ms(pl_clock_system());
     for (size_t i = 0; i < b->n; i++) {
         entries[i].term = 0;
-        entries[i].time_ms = now;
+        entries[i].time_ms = b->time_ms ? b->time_ms : now;
         entries[i].kind = kind;
         entries[i].kind_len = strlen(kind);
         entries[i].body = b->bodies.data + b->offsets[i];
@@ -193,8 +194,8 @@ static int refuse_council_ledger(const char *cmd, const char *data_dir, struct o
 static int cmd_ledger_append(int argc, char **argv)
 {
     const char *cmd = "platelet ledger append";
-    const char *data_dir = NULL, *kind = "event";
-    uint64_t batch_size = 0;
+    const char *data_dir = NULL, *kind = "event", *time_text = NULL;
+    uint64_t batch_size = 0, time_ms = 0;
     bool json = false;
     struct cli_flag flags[] = {
         {"--data-dir", CLI_STR, &data_dir, "the node's data directory (created if missing)", true,
@@ -205,12 +206,17 @@ static int cmd_ledger_append(int argc, char **argv)
          "commit every N lines and print one acknowledgement line per batch (default: all "
          "input is one batch)",
          false, false},
+        {"--time", CLI_STR, &time_text,
+         "stamp the entries with this time (RFC 3339 or ms) instead of now: records imported "
+         "with their own times, test ledgers",
+         false, false},
         {"--json", CLI_BOOL, &json, "print one JSON document at the end", false, false},
         {0},
     };
     struct cli_args args;
     int rc = cli_parse(
-        cmd, "platelet ledger append --data-dir D [--kind K] [--batch N] [--json] < lines.jsonl",
+        cmd, "platelet ledger append --data-dir D [--kind K] [--batch N] [--time T] [--json] "
+        "< lines.jsonl",
         flags, argc, argv, 0, 0, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
@@ -219,6 +225,17 @@ static int cmd_ledger_append(int argc, char **argv)
         return cli_fail(cmd, "--%s", problem.text);
     if (batch_size > LEDGER_BATCH_MAX)
         return cli_fail(cmd, "--batch: at most %u", LEDGER_BATCH_MAX);
+    if (time_text != NULL) {
+        char *end = NULL;
+        unsigned long long v = strtoull(time_text, &end, 10);
+        if (end != time_text && *end == '\0' && time_text[0] != '-')
+            time_ms = v;
+        else if (pl_time_parse(time_text, &time_ms) != 0)
+            time_ms = 0;
+        if (time_ms == 0 || time_ms > LEDGER_TIME_MS_MAX)
+            return cli_fail(cmd, "--time: '%s' is not a time (RFC 3339, or ms since 1970)",
+                            time_text);
+    }
     uint64_t max_batch = batch_size ? batch_size : APPEND_BATCH_DEFAULT_MAX;
 
     struct opened o;
@@ -233,6 +250,7 @@ static int cmd_ledger_append(int argc, char **argv)
 
     struct batch b;
     memset(&b, 0, sizeof(b));
+    b.time_ms = time_ms;
     pl_buf_init(&b.bodies, APPEND_BATCH_BYTES_MAX);
     char *line = malloc(APPEND_LINE_MAX + 2);
     uint64_t lineno = 0, appended = 0;

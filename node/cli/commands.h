@@ -25,6 +25,7 @@ int cmd_swarm(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_postmortem(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_services(int argc, char **argv);
 int cmd_service(int argc, char **argv);
