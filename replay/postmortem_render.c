@@ -299,8 +299,9 @@ static void timeline_svg(FILE *out, const cJSON *doc)
         char when[25];
         pl_time_format_rfc3339((uint64_t)ms, when);
         fprintf(out, "<line class=\"tick\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
-                     "<text class=\"tlabel\" x=\"%.1f\" y=\"%d\">%.12s</text>\n", x, TOP - 4, x,
-                height - 10, x - 40, TOP - 10, when + 11);
+                     "<text class=\"tlabel\" x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">%.12s</text>\n",
+                x, TOP - 4, x, height - 10, x, TOP - 10,
+                t == 0 ? "start" : t == 4 ? "end" : "middle", when + 11);
     }
     intervals_svg(out, doc, &l, &s);
     for (int li = 0; li < 2; li++) {

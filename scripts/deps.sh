@@ -10,6 +10,7 @@ pkgs=(
     libuv1-dev libmsgpack-dev libsodium-dev librocksdb-dev
     libcurl4-openssl-dev libssl-dev libcjson-dev libcmocka-dev libhttp-parser-dev
     clang libclang-rt-14-dev curl python3 python3-yaml procps iproute2
+    chromium # postmortem_html renders the post-mortem page headless
 )
 pkgs+=("$@")
 
