@@ -172,6 +172,13 @@ struct span {
     double from_ms, width_ms;
 };
 
+/* A time from the document, bounded to what RFC 3339 can show (the page is drawn from any
+ * document, including one that does not verify). */
+static double clamp_ms(double ms)
+{
+    return ms >= 0 && ms <= (double)LEDGER_TIME_MS_MAX ? ms : 0;
+}
+
 static double x_of(const struct span *s, double t)
 {
     double f = (t - s->from_ms) / s->width_ms;
@@ -274,9 +281,8 @@ static void intervals_svg(FILE *out, const cJSON *doc, struct lanes *l, const st
 static void timeline_svg(FILE *out, const cJSON *doc)
 {
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(doc, "window");
-    struct span s = {num(w, "from_ms"), num(w, "to_ms") - num(w, "from_ms")};
-    if (s.width_ms < 1000)
-        s.width_ms = 1000;
+    struct span s = {clamp_ms(num(w, "from_ms")), clamp_ms(num(w, "to_ms"))};
+    s.width_ms = s.width_ms > s.from_ms + 1000 ? s.width_ms - s.from_ms : 1000;
     struct lanes l = {.n = 0};
     static const char *const lists[] = {"chain", "factors"};
     const cJSON *j;
@@ -297,7 +303,7 @@ static void timeline_svg(FILE *out, const cJSON *doc)
         double x = LEFT + PLOT * t / 4.0;
         double ms = s.from_ms + s.width_ms * t / 4.0;
         char when[25];
-        pl_time_format_rfc3339((uint64_t)ms, when);
+        pl_time_format_rfc3339((uint64_t)clamp_ms(ms), when);
         fprintf(out, "<line class=\"tick\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
                      "<text class=\"tlabel\" x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">%.12s</text>\n",
                 x, TOP - 4, x, height - 10, x, TOP - 10,
