@@ -1,9 +1,10 @@
 """Sends proposals to Platelet agents over their Unix API sockets, in parallel, and prints
 a JSON list of the acknowledged ones: [{"id": ..., "index": ...}, ...].
 
-usage: raft_propose.py COUNT TAG SOCKET [SOCKET...]
+usage: raft_propose.py [--seconds S] [--workers W] COUNT TAG SOCKET [SOCKET...]
 Each proposal's body is {"tag": TAG, "n": i}; a proposal counts as acknowledged only when
-the agent answered 200 with its committed index.
+the agent answered 200 with its committed index. The run ends after COUNT proposals or S
+seconds (default 120), whichever comes first; W proposals are in flight at once (default 8).
 """
 import http.client
 import json
@@ -25,11 +26,24 @@ class UnixConnection(http.client.HTTPConnection):
 
 
 def main():
-    count, tag, sockets = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    args = sys.argv[1:]
+    seconds, workers = 120.0, 8
+    while args and args[0].startswith("--"):
+        if len(args) < 2:
+            sys.exit(f"raft_propose.py: {args[0]} needs a value")
+        if args[0] == "--seconds":
+            seconds = float(args[1])
+        elif args[0] == "--workers":
+            workers = int(args[1])
+        else:
+            sys.exit(f"raft_propose.py: unknown flag {args[0]}")
+        args = args[2:]
+    if len(args) < 3:
+        sys.exit("usage: raft_propose.py [--seconds S] [--workers W] COUNT TAG SOCKET [SOCKET...]")
+    count, tag, sockets = int(args[0]), args[1], args[2:]
     acked, lock = [], threading.Lock()
     next_n = iter(range(count))
-    workers = 8
-    deadline = time.monotonic() + 120  # the whole run is bounded in time, not only in count
+    deadline = time.monotonic() + seconds  # the whole run is bounded in time, not only in count
 
     def work(w):
         conn = None
