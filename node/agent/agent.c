@@ -193,6 +193,7 @@ int agent_run(struct agent_config *cfg)
         goto fail;
     }
     a->store_open = 1;
+    a->store.reserve_bytes = cfg->store_reserve_bytes;
     rc = pl_keys_open(&a->keys, cfg->data_dir, true, err, sizeof(err));
     if (rc != 0)
         goto fail;

@@ -34,6 +34,7 @@ void agent_config_init(struct agent_config *cfg)
     snprintf(cfg->profile, sizeof(cfg->profile), "lan");
     snprintf(cfg->source, sizeof(cfg->source), "flags");
     cfg->log_level = PL_LOG_INFO;
+    cfg->store_reserve_bytes = AGENT_STORE_RESERVE_DEFAULT;
     cfg->root = cJSON_CreateObject();
 }
 
@@ -218,7 +219,7 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
     static const char *const known[] = {
         "name", "cluster", "bind", "advertise", "join", "data_dir", "api", "profile",
         "encrypt", "log_level", "log_json", "gossip", "raft", "services", "webhooks",
-        "escalation", "retry_join", NULL};
+        "escalation", "retry_join", "store", NULL};
     int rc = config_check_keys(&c, root, "", known);
     if (rc == 0) rc = config_get_str(&c, root, "", "name", cfg->name, sizeof(cfg->name));
     if (rc == 0) rc = config_get_str(&c, root, "", "cluster", cfg->cluster, sizeof(cfg->cluster));
@@ -233,6 +234,15 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
     if (rc == 0) rc = config_get_str(&c, root, "", "log_level", level, sizeof(level));
     if (rc == 0 && level[0] != '\0' && pl_log_level_parse(level, &cfg->log_level) != 0)
         rc = fail(err, err_size, "%s: log_level: expected trace, debug, info, warn or error", path);
+    const cJSON *store = cJSON_GetObjectItemCaseSensitive(root, "store");
+    if (rc == 0 && store != NULL && !cJSON_IsObject(store))
+        rc = fail(err, err_size, "%s: store: expected an object", path);
+    static const char *const store_keys[] = {"reserve_bytes", NULL};
+    if (rc == 0 && store != NULL)
+        rc = config_check_keys(&c, store, "store", store_keys);
+    if (rc == 0 && store != NULL)
+        rc = config_get_u64(&c, store, "store", "reserve_bytes", 0, UINT64_MAX / 2,
+                            &cfg->store_reserve_bytes);
     if (rc == 0)
         rc = join_list_load(cfg, root, "join", path, err, err_size);
     if (rc == 0)

@@ -35,9 +35,13 @@ struct agent_config {
     char encrypt[128];               /* base64 32-byte key; "" for none */
     enum pl_log_level log_level;
     bool log_json;
+    /* store.reserve_bytes: writes are refused while the data dir has less free (pl_store.h) */
+    uint64_t store_reserve_bytes;
     char source[PATH_MAX];           /* the config file, or "flags" */
     cJSON *root;                     /* the whole file (an empty object without one); owned */
 };
+
+#define AGENT_STORE_RESERVE_DEFAULT (32ull << 20)
 
 /* Fills defaults. */
 void agent_config_init(struct agent_config *cfg);

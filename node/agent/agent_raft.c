@@ -1297,10 +1297,16 @@ static void flush_cb(uv_check_t *h)
 }
 
 /* Hands encoded proposal bytes (owned by `prop`, taken) to the core, or to the leader when
- * this agent is a client. The outcome goes to the API call, or to cb. */
+ * this agent is a client. The outcome goes to the API call, or to cb. A voter whose data
+ * dir is below its free-space reserve refuses with PL_ENOSPACE here: once the core has the
+ * entry it must persist it, and a voter that cannot persist stops. */
 static int propose_bytes(struct agent_raft *ar, struct pl_buf *prop, struct api_call *call,
                          agent_raft_propose_cb cb, void *cb_data, struct call **out)
 {
+    if (ar->raft_open && pl_store_space_check(&ar->agent->store) != 0) {
+        pl_buf_close(prop);
+        return PL_ENOSPACE;
+    }
     if (ar->raft_open && ar->n_queue >= QUEUE_MAX) {
         pl_buf_close(prop);
         return PL_EFULL;
@@ -1397,7 +1403,9 @@ static void api_propose(struct api_call *call, void *data)
     }
     struct call *c = NULL;
     rc = propose_bytes(ar, &prop, call, NULL, NULL, &c);
-    if (rc != 0)
+    if (rc == PL_ENOSPACE)
+        api_reply_error(call, 507, "%s", ar->agent->store.err_text);
+    else if (rc != 0)
         api_reply_error(call, 503, "%s", rc == PL_EFULL ? "too many proposals queued"
                                                          : "too many proposals waiting");
 }

@@ -600,8 +600,9 @@ static void writer_done_cb(struct heal_writer *w, uint64_t ticket, int err, void
     (void)ticket;
     struct heal *h = data;
     if (err != 0)
-        PL_LOG_RATELIMITED(PL_LOG_ERROR, MOD, "cannot write incident records: %s "
-                           "(healing goes on; the records are not durable)", pl_err_name(err));
+        PL_LOG_RATELIMITED(PL_LOG_ERROR, MOD, "cannot write incident records: %s: %s "
+                           "(healing goes on; the records are not durable)", pl_err_name(err),
+                           pl_strerror(err));
     for (int i = 0; i < h->nsvcs; i++)
         pump(&h->svcs[i]);
 }

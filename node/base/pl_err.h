@@ -30,7 +30,8 @@
     X(PL_EFULL, -1016, "queue or buffer is full")                              \
     X(PL_ECLUSTER, -1017, "message from another cluster")                      \
     X(PL_ESTALE, -1018, "stale term or version")                               \
-    X(PL_EPROTO, -1019, "protocol error")
+    X(PL_EPROTO, -1019, "protocol error")                                      \
+    X(PL_ENOSPACE, -1020, "no space left for the data directory")
 
 enum pl_err {
     PL_OK = 0,

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 static const char *const cf_names[PL_CF_COUNT] = {
@@ -98,6 +99,7 @@ int pl_store_open(struct pl_store *s, const char *data_dir, unsigned flags)
         snprintf(s->err_text, sizeof(s->err_text), "data dir path is too long");
         return PL_EUSAGE;
     }
+    snprintf(s->dir, sizeof(s->dir), "%s", data_dir);
     struct stat st;
     if (create) {
         int rc = make_dirs(data_dir);
@@ -127,6 +129,11 @@ int pl_store_open(struct pl_store *s, const char *data_dir, unsigned flags)
     rocksdb_options_set_create_missing_column_families(s->opts, create);
     rocksdb_options_set_paranoid_checks(s->opts, 1);
     rocksdb_options_set_max_open_files(s->opts, 256);
+    /* RocksDB's own LOG lives on the data disk too. Debian's RocksDB 7.8 aborts in close
+     * (an assertion in WritableFileWriter) when a write of that LOG failed earlier, as on a
+     * full disk; at WARN it writes only at open and on trouble, so a full disk that the
+     * reserve keeps our writes off (pl_store_space_check) leaves the LOG untouched. */
+    rocksdb_options_set_info_log_level(s->opts, 2 /* WARN_LEVEL */);
     /* Nine families with RocksDB's default 64 MiB memtable each would let one node grow to
      * hundreds of MiB under load; a node's writes are small, so cap them: 4 MiB per
      * memtable and 32 MiB for all of them together (then RocksDB flushes the largest). */
@@ -321,12 +328,32 @@ void pl_store_batch_delete(struct pl_store *s,
     rocksdb_writebatch_delete_cf(b->wb, s->cf[cf], key, key_len);
 }
 
+int pl_store_space_check(struct pl_store *s)
+{
+    if (s->reserve_bytes == 0)
+        return 0;
+    struct statvfs vfs;
+    if (statvfs(s->dir, &vfs) != 0)
+        return 0; /* cannot tell: let RocksDB try and report */
+    uint64_t free_bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+    if (free_bytes >= s->reserve_bytes)
+        return 0;
+    snprintf(s->err_text, sizeof(s->err_text),
+             "no space: %llu bytes free in %s, below the reserve of %llu bytes "
+             "(store.reserve_bytes)",
+             (unsigned long long)free_bytes, s->dir, (unsigned long long)s->reserve_bytes);
+    return PL_ENOSPACE;
+}
+
 static int batch_write(struct pl_store *s, struct pl_store_batch *b, rocksdb_writeoptions_t *wo)
 {
     if (s->read_only) {
         snprintf(s->err_text, sizeof(s->err_text), "database is open read-only");
         return PL_ESTATE;
     }
+    int rc = pl_store_space_check(s);
+    if (rc != 0)
+        return rc;
     char *err = NULL;
     rocksdb_write(s->db, wo, b->wb, &err);
     if (err != NULL)

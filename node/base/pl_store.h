@@ -10,7 +10,8 @@
  * It knows nothing of what the keys mean.
  *
  * Errors: PL_ELOCKED when another process holds the database's LOCK file, PL_ENOTFOUND when
- * a read-only open finds no database, PL_ESTORE for anything else RocksDB reports. The
+ * a read-only open finds no database, PL_ENOSPACE when a write meets a data dir below its
+ * free-space reserve, PL_ESTORE for anything else RocksDB reports. The
  * RocksDB message of the last failure is kept in `err_text` for the caller's one-line error.
  */
 #ifndef PL_STORE_H
@@ -59,6 +60,12 @@ struct pl_store
     rocksdb_column_family_handle_t *extra_cf[PL_STORE_EXTRA_CF_MAX];
     int extra_cf_count;
     bool read_only;
+    /* Writes are refused with PL_ENOSPACE while the data dir's file system has less than
+     * this many bytes free (0: never), before RocksDB sees them: a write that fails inside
+     * RocksDB on a full disk leaves it in a background error that only a reopen clears,
+     * while a refusal here leaves nothing to repair once space returns. Set after open. */
+    uint64_t reserve_bytes;
+    char dir[4096];
     char err_text[PL_STORE_ERR_TEXT_MAX];
 };
 
@@ -85,6 +92,10 @@ int pl_store_get_fixed(struct pl_store *s,
                        size_t key_len,
                        void *val,
                        size_t val_len);
+/* 0 when the data dir's file system has at least `reserve_bytes` free (or the check is
+ * off); PL_ENOSPACE otherwise, with the figures in `err_text`. Every write calls it. */
+int pl_store_space_check(struct pl_store *s);
+
 /* One synced put. */
 int pl_store_put(struct pl_store *s,
                  enum pl_store_cf cf,
