@@ -1487,6 +1487,7 @@ static void probe_acked(struct gossip *g, uint64_t now, bool via_tcp)
     if (g->probe.acked)
         return;
     g->probe.acked = true;
+    g->counters.probes_acked++;
     if (via_tcp && g->probe.indirect_sent)
         g->counters.tcp_ping_rescues++;
     /* Lifeguard (Local Health Aware Probe): a successful probe lowers the health score. */

@@ -153,6 +153,7 @@ struct gossip_counters
     uint64_t tx_bytes;
     uint64_t tx_streams;
     uint64_t probes;
+    uint64_t probes_acked; /* probes answered (directly, indirectly or by TCP) in time */
     uint64_t probe_failures;
     uint64_t indirect_probes;
     uint64_t tcp_pings;

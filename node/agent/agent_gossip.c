@@ -32,6 +32,7 @@
 #define KEYS_EVENT "_platelet.keys"
 #define PEERS_REJOIN_MAX 8         /* addresses from the peers file tried at a restart */
 #define PEERS_WRITE_DELAY_MS 1000  /* member changes coalesce into one write */
+#define RTT_KEPT 1024              /* probe round trips kept for /v1/gossip/rtt */
 
 struct kept_event {
     char name[GOSSIP_EVENT_NAME_MAX];
@@ -118,6 +119,16 @@ struct agent_gossip {
     char unreach[UNREACH_MAX][GOSSIP_ADDR_MAX];
     int nunreach;
     struct join_wait joins[JOIN_WAITS_MAX];
+    /* Round trips of our probes, from the output walk that sent the ping to the one after
+     * its ack, on the loop's high-resolution clock: the core counts in ms, and the time an
+     * ack waits for a busy loop thread is what this is for. The last RTT_KEPT are kept. */
+    struct {
+        uint64_t probes_seen, acked_seen;
+        uint64_t sent_ns;
+        bool pending;
+        uint32_t us[RTT_KEPT];
+        uint64_t n; /* samples ever taken */
+    } rtt;
 };
 
 static void process(struct agent_gossip *ag);
@@ -703,10 +714,33 @@ static void arm_timer(struct agent_gossip *ag)
     uv_timer_start(&ag->timer, timer_cb, wait, 0);
 }
 
+/* Called at each output walk: a probe acked since the last walk ends its round trip, a
+ * probe started since then (its ping is in this walk) begins one. */
+static void rtt_note(struct agent_gossip *ag)
+{
+    const struct gossip_counters *c = gossip_counters_get(ag->core);
+    uint64_t now = uv_hrtime();
+    if (c->probes_acked != ag->rtt.acked_seen) {
+        ag->rtt.acked_seen = c->probes_acked;
+        if (ag->rtt.pending) {
+            uint64_t us = (now - ag->rtt.sent_ns) / 1000;
+            ag->rtt.us[ag->rtt.n % RTT_KEPT] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+            ag->rtt.n++;
+        }
+        ag->rtt.pending = false;
+    }
+    if (c->probes != ag->rtt.probes_seen) {
+        ag->rtt.probes_seen = c->probes;
+        ag->rtt.sent_ns = now;
+        ag->rtt.pending = true;
+    }
+}
+
 static void process(struct agent_gossip *ag)
 {
     if (ag->core == NULL)
         return;
+    rtt_note(ag);
     const struct gossip_out *outs;
     size_t n;
     gossip_outputs(ag->core, &outs, &n);
@@ -1159,6 +1193,30 @@ static void api_state_put(struct api_call *call, void *data)
     cJSON_Delete(body);
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The kept round trips, oldest first, into out[]; returns how many. */
+static uint32_t rtt_kept(const struct agent_gossip *ag, uint32_t out[RTT_KEPT])
+{
+    uint32_t k = ag->rtt.n < RTT_KEPT ? (uint32_t)ag->rtt.n : RTT_KEPT;
+    for (uint32_t i = 0; i < k; i++)
+        out[i] = ag->rtt.us[(ag->rtt.n - k + i) % RTT_KEPT];
+    return k;
+}
+
+/* Nearest-rank percentile of the kept round trips (sorted copy), 0 when there are none. */
+static uint32_t rtt_percentile(const uint32_t sorted[RTT_KEPT], uint32_t k, double q)
+{
+    if (k == 0)
+        return 0;
+    uint32_t rank = (uint32_t)(q * k + 0.999999);
+    return sorted[(rank < 1 ? 1 : rank > k ? k : rank) - 1];
+}
+
 static void api_counters(struct api_call *call, void *data)
 {
     struct agent_gossip *ag = data;
@@ -1177,6 +1235,7 @@ static void api_counters(struct api_call *call, void *data)
     NUM("tx_bytes", c->tx_bytes);
     NUM("tx_streams", c->tx_streams);
     NUM("probes", c->probes);
+    NUM("probes_acked", c->probes_acked);
     NUM("probe_failures", c->probe_failures);
     NUM("indirect_probes", c->indirect_probes);
     NUM("tcp_pings", c->tcp_pings);
@@ -1193,7 +1252,31 @@ static void api_counters(struct api_call *call, void *data)
     NUM("fault_dropped", ag->agent->faults.dropped);
     NUM("fault_delayed", ag->agent->faults.delayed);
     NUM("awareness", gossip_awareness(ag->core));
+    static uint32_t kept[RTT_KEPT];
+    uint32_t k = rtt_kept(ag, kept);
+    qsort(kept, k, sizeof(kept[0]), u32_cmp);
+    NUM("probe_rtt_p50_us", rtt_percentile(kept, k, 0.50));
+    NUM("probe_rtt_p99_us", rtt_percentile(kept, k, 0.99));
 #undef NUM
+    api_reply_json(call, 200, doc);
+}
+
+/* GET /v1/gossip/rtt: our probes' round trips in microseconds, the last RTT_KEPT oldest
+ * first, and how many were ever taken (a reader that polls takes the newest
+ * samples - last_samples ones and misses none while it polls faster than RTT_KEPT probes). */
+static void api_rtt(struct api_call *call, void *data)
+{
+    struct agent_gossip *ag = data;
+    static uint32_t kept[RTT_KEPT];
+    uint32_t k = rtt_kept(ag, kept);
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "samples", (double)ag->rtt.n);
+    cJSON_AddNumberToObject(doc, "probes", (double)gossip_counters_get(ag->core)->probes);
+    cJSON_AddNumberToObject(doc, "probe_failures",
+                            (double)gossip_counters_get(ag->core)->probe_failures);
+    cJSON *arr = cJSON_AddArrayToObject(doc, "rtt_us");
+    for (uint32_t i = 0; i < k; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber(kept[i]));
     api_reply_json(call, 200, doc);
 }
 
@@ -1669,6 +1752,7 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
     api_route_add(&a->api, "GET", "/v1/keys", api_keys_get, ag);
     api_route_add(&a->api, "POST", "/v1/keys", api_keys_post, ag);
     api_route_add(&a->api, "GET", "/v1/gossip/counters", api_counters, ag);
+    api_route_add(&a->api, "GET", "/v1/gossip/rtt", api_rtt, ag);
 
     if (gossip_keyring_enabled(&ag->keyring))
         keys_publish(ag);

@@ -3,7 +3,8 @@
  * probes and gossip, TCP for push-pull and large payloads, the agent's fault table on
  * every packet, and the keyring from --encrypt and the data directory. It serves the
  * membership API (/v1/members, /v1/join, /v1/leave, /v1/event, /v1/state, /v1/keys,
- * /v1/gossip/counters) and tells other modules about member changes.
+ * /v1/gossip/counters, /v1/gossip/rtt: our probes' round trips) and tells other modules
+ * about member changes.
  */
 #ifndef PL_AGENT_GOSSIP_H
 #define PL_AGENT_GOSSIP_H

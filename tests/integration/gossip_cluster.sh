@@ -44,6 +44,17 @@ for n in n1 n2 n3 n4 n5; do
 done
 pass "five agents see five alive"
 
+# n1 times its probes' round trips: some taken, all shorter than a probe period (an ack
+# later than that ends no probe), and no more acks than probes.
+rtt_sane() {
+    curl -sf --unix-socket "$TEST_DIR/n1/api.sock" http://agent/v1/gossip/rtt |
+        python3 -c 'import json,sys
+d = json.load(sys.stdin); r = d["rtt_us"]
+sys.exit(0 if d["samples"] >= 3 and len(r) == min(d["samples"], 1024) and all(0 < v < 200000 for v in r) and d["samples"] <= d["probes"] else 1)'
+}
+wait_for 10 "n1 times its probes" rtt_sane
+pass "an agent keeps its probes' round trips"
+
 kill -KILL "${PID[n5]}"
 for n in n1 n2 n3 n4; do
     wait_for 30 "$n declares n5 dead" is_status $n n5 dead

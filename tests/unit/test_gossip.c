@@ -483,8 +483,14 @@ static void test_join_and_converge(void **state)
     (void)state;
     static struct net net;
     net_cluster(&net, 5, 10000);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 5; i++) {
         assert_int_equal(gossip_member_count(net.g[i], GOSSIP_ALIVE), 5);
+        /* No loss, no delay: every probe is answered (the agent times these round trips). */
+        const struct gossip_counters *c = gossip_counters_get(net.g[i]);
+        assert_true(c->probes >= 5);
+        assert_int_equal(c->probes_acked, c->probes);
+        assert_int_equal(c->probe_failures, 0);
+    }
     net_free(&net);
 }
 
@@ -542,6 +548,10 @@ static void test_failure_and_awareness(void **state)
     for (int i = 0; i < 4; i++) {
         const struct gossip_member *m = gossip_member_find(net.g[i], "n4");
         assert_int_equal(m->status, GOSSIP_DEAD);
+        /* A probe of the crashed member is a failure, not an ack. */
+        const struct gossip_counters *c = gossip_counters_get(net.g[i]);
+        assert_true(c->probe_failures >= 1);
+        assert_true(c->probes_acked + c->probe_failures <= c->probes);
     }
     /* Relays answered with nacks, so the probers' health stayed good. */
     for (int i = 0; i < 4; i++)
