@@ -171,6 +171,7 @@ static void api_incidents(struct api_call *call, void *data)
         }
     } else if (h->store != NULL) {
         static struct heal_incident inc;
+        bool listed[HEAL_SERVICES_MAX] = {false};
         struct pl_store_iter it;
         pl_store_iter_init(h->store, &it, PL_CF_INCIDENTS);
         /* Newest first while collecting, so the bound keeps the recent ones. */
@@ -180,10 +181,28 @@ static void api_incidents(struct api_call *call, void *data)
             const uint8_t *v = pl_store_iter_value(&it, &len);
             if (heal_incident_decode(v, len, &inc) != 0)
                 continue;
-            cJSON_InsertItemInArray(arr, 0, heal_incident_json(&inc));
+            /* A record still queued in the incident writer is newer in memory than on
+             * disk: show what the machine holds, as /v1/services does. */
+            const struct heal_incident *shown = &inc;
+            for (int i = 0; i < h->nsvcs; i++) {
+                const struct heal_incident *mem = heal_case_last_incident(&h->svcs[i].mc);
+                if (mem != NULL && strcmp(mem->id, inc.id) == 0) {
+                    shown = mem;
+                    listed[i] = true;
+                }
+            }
+            cJSON_InsertItemInArray(arr, 0, heal_incident_json(shown));
             n++;
         }
         pl_store_iter_close(&it);
+        /* One opened so recently that its first write is still queued. */
+        for (int i = 0; i < h->nsvcs && n < INCIDENTS_LIST_MAX; i++) {
+            const struct heal_incident *mem = heal_case_last_incident(&h->svcs[i].mc);
+            if (mem != NULL && !listed[i]) {
+                cJSON_AddItemToArray(arr, heal_incident_json(mem));
+                n++;
+            }
+        }
     }
     cJSON_AddNumberToObject(doc, "count", n);
     api_reply_json(call, 200, doc);
