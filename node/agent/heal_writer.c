@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct job {
     enum pl_store_cf cf;
@@ -48,6 +49,31 @@ static void job_free(struct job *j)
     free(j->val);
 }
 
+static bool same_key(const struct job *a, const struct job *b)
+{
+    return a->cf == b->cf && a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+}
+
+/* Puts a refused batch back in front of the queue (under mu); a job superseded by a newer
+ * one of the same key, or past the queue's bound, is dropped. */
+static void requeue(struct heal_writer *w, struct job *batch, int n)
+{
+    static struct job merged[HEAL_WRITER_PENDING_MAX];
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        bool newer = false;
+        for (int k = 0; k < w->n && !newer; k++)
+            newer = same_key(&w->queue[k], &batch[i]);
+        if (newer || m + w->n >= HEAL_WRITER_PENDING_MAX)
+            job_free(&batch[i]);
+        else
+            merged[m++] = batch[i];
+    }
+    memcpy(merged + m, w->queue, (size_t)w->n * sizeof(merged[0]));
+    w->n += m;
+    memcpy(w->queue, merged, (size_t)w->n * sizeof(merged[0]));
+}
+
 static void writer_main(void *arg)
 {
     struct heal_writer *w = arg;
@@ -77,15 +103,29 @@ static void writer_main(void *arg)
                 top = batch[i].ticket;
         }
         int rc = pl_store_batch_commit(w->store, &b);
-        for (int i = 0; i < n; i++)
-            job_free(&batch[i]);
 
         pthread_mutex_lock(&w->mu);
+        if (rc != 0 && !w->stop) {
+            /* The store refused the batch (a full disk): its writes go back in front of
+             * what came meanwhile, except where a newer write of the same key supersedes
+             * them, and are tried again after a pause. The actions waiting for them go
+             * ahead (done below, with the error): healing must not wait for the disk. */
+            requeue(w, batch, n);
+            n = 0;
+        }
+        for (int i = 0; i < n; i++)
+            job_free(&batch[i]);
         if (top > w->durable_ticket)
             w->durable_ticket = top;
         if (rc != 0)
             w->last_err = rc;
         uv_async_send(&w->async);
+        if (rc != 0 && !w->stop) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&w->cv, &w->mu, &until);
+        }
     }
     pthread_mutex_unlock(&w->mu);
     pl_store_batch_close(&b);
@@ -162,8 +202,7 @@ int heal_writer_submit(struct heal_writer *w, const struct heal_write *items, in
     for (int i = 0; rc == 0 && i < n; i++) {
         bool queued = false;
         for (int k = 0; k < w->n && !queued; k++)
-            queued = w->queue[k].cf == jobs[i].cf && w->queue[k].key_len == jobs[i].key_len &&
-                     memcmp(w->queue[k].key, jobs[i].key, jobs[i].key_len) == 0;
+            queued = same_key(&w->queue[k], &jobs[i]);
         fresh += !queued;
     }
     if (rc == 0 && w->n + fresh > HEAL_WRITER_PENDING_MAX)
@@ -173,9 +212,7 @@ int heal_writer_submit(struct heal_writer *w, const struct heal_write *items, in
         for (int i = 0; i < n; i++) {
             jobs[i].ticket = t;
             int k = 0;
-            while (k < w->n && !(w->queue[k].cf == jobs[i].cf &&
-                                 w->queue[k].key_len == jobs[i].key_len &&
-                                 memcmp(w->queue[k].key, jobs[i].key, jobs[i].key_len) == 0))
+            while (k < w->n && !same_key(&w->queue[k], &jobs[i]))
                 k++;
             if (k < w->n) {
                 /* A newer write of the same key replaces the one not yet on disk. */

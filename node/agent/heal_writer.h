@@ -7,7 +7,9 @@
  *
  * Writes of the same key still queued are merged (the newer record replaces the older one
  * before it reaches the disk), so a stalled disk holds at most one pending record per
- * incident; past HEAL_WRITER_PENDING_MAX distinct keys a put fails with PL_EFULL.
+ * incident; past HEAL_WRITER_PENDING_MAX distinct keys a put fails with PL_EFULL. A batch
+ * the store refuses (a full disk) is queued again and retried every second until it goes
+ * through; its ticket is reported done with the error, so no action waits for the disk.
  */
 #ifndef PL_HEAL_WRITER_H
 #define PL_HEAL_WRITER_H

@@ -170,7 +170,9 @@ for n in ("r1", "r2", "r3"):
            for e in entries if e["kind"] in ("raft.rejected", "raw.ok")]
     assert got == want, f"{n}: {got} != {want}"
     for e in entries:
-        assert e["kind"] in ("note", "raw.ok", "raft.rejected", "raft.noop", "raft.config"), e["kind"]
+        # member_event: the healer commits gossip's view of the members (swarm state).
+        assert e["kind"] in ("note", "raw.ok", "raft.rejected", "raft.noop", "raft.config",
+                             "member_event"), e["kind"]
         if e["kind"] == "raft.rejected":
             b = e["body"]
             assert len(b["sha256"]) == 64 and b["field"], b
