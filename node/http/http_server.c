@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define URL_MAX 8192
@@ -385,8 +386,9 @@ int http_server_listen_unix(struct http_server *s, const char *path)
     s->open_handles++;
     unlink(path);
     rc = uv_pipe_bind(&s->pipe, path);
-    if (rc == 0)
-        rc = uv_pipe_chmod(&s->pipe, UV_READABLE | UV_WRITABLE);
+    /* The owner only. (uv_pipe_chmod's READABLE | WRITABLE means everyone: 0777.) */
+    if (rc == 0 && chmod(path, 0600) != 0)
+        rc = -errno;
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&s->pipe, 128, pipe_connection_cb);
     return rc;
