@@ -44,7 +44,7 @@ static void handle(struct http_conn *conn, const struct http_request *req, void 
 void api_init(struct api *api, uv_loop_t *loop)
 {
     memset(api, 0, sizeof(*api));
-    http_server_init(&api->http, loop, handle, api, 1 << 20);
+    http_server_init(&api->http, loop, handle, api, NULL);
 }
 
 int api_listen_unix(struct api *api, const char *path) { return http_server_listen_unix(&api->http, path); }

@@ -4,6 +4,10 @@
  * Each connection owns a parser and bounded buffers for the URL and body. When a message
  * completes we pause the parser and stop reading; bytes that arrived after it (a
  * pipelined request) are kept and fed again once the response is written.
+ *
+ * Each connection has one deadline for the phase it is in (idle, head, body; none while
+ * a handler works on its request); one timer per server sweeps the list, so a thousand
+ * slow peers cost no timer each.
  */
 #include "http_server.h"
 
@@ -14,14 +18,24 @@
 
 #include <errno.h>
 #include <http_parser.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define URL_MAX 8192
 #define HEADERS_MAX 16384
+#define HEADER_NAME_MAX 32 /* longer names are none of the captured ones */
+#define SWEEP_MS_MIN 50
+#define SWEEP_MS_MAX 1000
+
+/* The headers kept for the handler (http_request.host, .origin, .authorization). */
+enum captured { CAP_HOST, CAP_ORIGIN, CAP_AUTHORIZATION, CAP_N, CAP_NONE = CAP_N };
+static const char *const captured_names[CAP_N] = {"host", "origin", "authorization"};
 
 struct http_conn {
     union {
@@ -44,12 +58,39 @@ struct http_conn {
     int keep_alive;
     int closed;       /* uv_close was called */
     int writes;       /* writes in flight */
+    int via_unix;
+    uint64_t deadline_ms; /* close when uv_now passes it; 0 while a handler works */
+    uint64_t active_ms;   /* accepted or last read; who goes first at the limit */
+    const char *phase;    /* what the deadline waits for, for the log */
+    /* Header capture: the name being read, then which captured header its value fills. */
+    char name[HEADER_NAME_MAX];
+    size_t name_len;
+    int in_value;
+    enum captured cap;
+    char cap_value[CAP_N][HTTP_HEADER_VALUE_MAX + 1];
+    size_t cap_len[CAP_N];
+    int cap_seen[CAP_N];
 };
 
 static http_parser_settings parser_settings;
 
 static void conn_close(struct http_conn *c);
 static void conn_feed(struct http_conn *c, const char *data, size_t len);
+
+void http_limits_default(struct http_limits *l)
+{
+    l->body_max = 1 << 20;
+    l->conns_max = HTTP_CONNS_MAX_DEFAULT;
+    l->header_timeout_ms = 10000;
+    l->body_timeout_ms = 30000;
+    l->idle_timeout_ms = 60000;
+}
+
+static void conn_deadline(struct http_conn *c, uint32_t in_ms, const char *phase)
+{
+    c->deadline_ms = uv_now(c->srv->loop) + in_ms;
+    c->phase = phase;
+}
 
 static void conn_reset_message(struct http_conn *c)
 {
@@ -60,11 +101,18 @@ static void conn_reset_message(struct http_conn *c)
     c->path = NULL;
     c->query = NULL;
     c->message_done = 0;
+    c->name_len = 0;
+    c->in_value = 0;
+    c->cap = CAP_NONE;
+    memset(c->cap_len, 0, sizeof(c->cap_len));
+    memset(c->cap_seen, 0, sizeof(c->cap_seen));
 }
 
 static int on_message_begin(http_parser *p)
 {
-    conn_reset_message(p->data);
+    struct http_conn *c = p->data;
+    conn_reset_message(c);
+    conn_deadline(c, c->srv->limits.header_timeout_ms, "a complete request head");
     return 0;
 }
 
@@ -74,12 +122,60 @@ static int on_url(http_parser *p, const char *at, size_t len)
     return pl_buf_append(&c->url, at, len) == 0 ? 0 : -1;
 }
 
-static int on_header_bytes(http_parser *p, const char *at, size_t len)
+static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     struct http_conn *c = p->data;
-    (void)at;
     c->header_bytes += len;
-    return c->header_bytes > HEADERS_MAX ? -1 : 0;
+    if (c->header_bytes > HEADERS_MAX)
+        return -1;
+    if (c->in_value) { /* a new header begins */
+        c->in_value = 0;
+        c->name_len = 0;
+    }
+    /* A name longer than any captured one is none of them: keep only that it was long. */
+    if (c->name_len + len > HEADER_NAME_MAX) {
+        c->name_len = HEADER_NAME_MAX + 1;
+        return 0;
+    }
+    memcpy(c->name + c->name_len, at, len);
+    c->name_len += len;
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct http_conn *c = p->data;
+    c->header_bytes += len;
+    if (c->header_bytes > HEADERS_MAX)
+        return -1;
+    if (!c->in_value) {
+        c->in_value = 1;
+        c->cap = CAP_NONE;
+        for (int i = 0; i < CAP_N && c->name_len <= HEADER_NAME_MAX; i++)
+            if (c->name_len == strlen(captured_names[i]) &&
+                strncasecmp(c->name, captured_names[i], c->name_len) == 0)
+                c->cap = (enum captured)i;
+        if (c->cap != CAP_NONE) {
+            /* Two Host or Authorization headers: which one counts is how smuggling starts. */
+            if (c->cap_seen[c->cap])
+                return -1;
+            c->cap_seen[c->cap] = 1;
+        }
+    }
+    if (c->cap == CAP_NONE)
+        return 0;
+    if (c->cap_len[c->cap] + len > HTTP_HEADER_VALUE_MAX)
+        return -1;
+    memcpy(c->cap_value[c->cap] + c->cap_len[c->cap], at, len);
+    c->cap_len[c->cap] += len;
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct http_conn *c = p->data;
+    conn_deadline(c, c->srv->limits.body_timeout_ms, "the request body");
+    return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len)
@@ -92,10 +188,19 @@ static int on_message_complete(http_parser *p)
 {
     struct http_conn *c = p->data;
     c->message_done = 1;
+    c->deadline_ms = 0; /* the handler takes its own time (a proposal waits for its commit) */
     c->keep_alive = http_should_keep_alive(p);
     snprintf(c->method, sizeof(c->method), "%s", http_method_str((enum http_method)p->method));
     http_parser_pause(p, 1);
     return 0;
+}
+
+static const char *captured(struct http_conn *c, enum captured which)
+{
+    if (!c->cap_seen[which])
+        return NULL;
+    c->cap_value[which][c->cap_len[which]] = '\0';
+    return c->cap_value[which];
 }
 
 static void dispatch(struct http_conn *c)
@@ -127,6 +232,10 @@ static void dispatch(struct http_conn *c)
         .query = c->query,
         .body = (const char *)c->body.data,
         .body_len = c->body.len,
+        .host = captured(c, CAP_HOST),
+        .origin = captured(c, CAP_ORIGIN),
+        .authorization = captured(c, CAP_AUTHORIZATION),
+        .via_unix = c->via_unix,
     };
     c->srv->handler(c, &req, c->srv->data);
 }
@@ -182,6 +291,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
+    c->active_ms = uv_now(c->srv->loop);
     conn_feed(c, buf->base, (size_t)nread);
 }
 
@@ -189,6 +299,8 @@ static void close_done(uv_handle_t *h)
 {
     struct http_conn *c = h->data;
     struct http_server *s = c->srv;
+    /* The Authorization header held a token. */
+    sodium_memzero(c->cap_value, sizeof(c->cap_value));
     pl_buf_close(&c->url);
     pl_buf_close(&c->body);
     pl_buf_close(&c->pending);
@@ -211,6 +323,7 @@ static void conn_close(struct http_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
+    c->srv->nconns--;
     /* A handler still holding the connection answers later; free it then. */
     if (c->message_done)
         return;
@@ -256,7 +369,14 @@ static void write_cb(uv_write_t *req, int status)
 void http_respond(struct http_conn *c, int status, const char *content_type, const void *body,
                   size_t body_len)
 {
+    http_respond_headers(c, status, content_type, "", body, body_len);
+}
+
+void http_respond_headers(struct http_conn *c, int status, const char *content_type,
+                          const char *headers, const void *body, size_t body_len)
+{
     PL_ASSERT(c->message_done);
+    PL_ASSERT(strlen(headers) <= 256);
     c->message_done = 0;
     if (c->closed) {
         /* The peer left while the handler worked; nothing to send. */
@@ -264,11 +384,13 @@ void http_respond(struct http_conn *c, int status, const char *content_type, con
             uv_close(&c->h.handle, close_done);
         return;
     }
-    char head[512];
+    /* A peer that does not take the answer, or sends no next request, is idle. */
+    conn_deadline(c, c->srv->limits.idle_timeout_ms, "a new request");
+    char head[768];
     int hn = snprintf(head, sizeof(head),
                       "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                      "Connection: %s\r\n\r\n",
-                      status, http_status_text(status), content_type, body_len,
+                      "%sConnection: %s\r\n\r\n",
+                      status, http_status_text(status), content_type, body_len, headers,
                       c->keep_alive ? "keep-alive" : "close");
     PL_ASSERT(hn > 0 && (size_t)hn < sizeof(head));
     struct write_req *w = malloc(sizeof(*w) + (size_t)hn + body_len);
@@ -290,6 +412,27 @@ void http_respond(struct http_conn *c, int status, const char *content_type, con
     }
 }
 
+/* At the connection limit: closes the connection no handler is working on that has been
+ * quiet the longest, so a new client always gets in while slow ones hold the rest (a
+ * client just accepted, whose request is still in the socket, is the least quiet). 0, or
+ * PL_EFULL when every connection waits for a handler. */
+static int evict_oldest(struct http_server *s)
+{
+    struct http_conn *oldest = NULL;
+    for (struct http_conn *c = s->conns; c != NULL; c = c->next) /* newest first */
+        if (!c->message_done && (oldest == NULL || c->active_ms <= oldest->active_ms))
+            oldest = c;
+    if (oldest == NULL)
+        return PL_EFULL;
+    s->evicted++;
+    PL_LOG_RATELIMITED(PL_LOG_WARN, "http",
+                       "connection limit reached; closed the oldest idle or slow connection "
+                       "limit=%u evicted=%llu",
+                       s->limits.conns_max, (unsigned long long)s->evicted);
+    conn_close(oldest);
+    return 0;
+}
+
 static void accept_conn(struct http_server *s, uv_stream_t *listener, int is_pipe)
 {
     struct http_conn *c = calloc(1, sizeof(*c));
@@ -302,18 +445,71 @@ static void accept_conn(struct http_server *s, uv_stream_t *listener, int is_pip
         return;
     }
     c->h.handle.data = c;
+    c->via_unix = is_pipe;
     s->open_handles++;
     pl_buf_init(&c->url, URL_MAX);
-    pl_buf_init(&c->body, s->body_max);
-    pl_buf_init(&c->pending, s->body_max + HEADERS_MAX + URL_MAX);
+    pl_buf_init(&c->body, s->limits.body_max);
+    pl_buf_init(&c->pending, s->limits.body_max + HEADERS_MAX + URL_MAX);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
+    c->cap = CAP_NONE;
+    int full = s->nconns >= s->limits.conns_max && evict_oldest(s) != 0;
     c->next = s->conns;
     if (s->conns != NULL)
         s->conns->prev = c;
     s->conns = c;
-    if (uv_accept(listener, &c->h.stream) != 0 || uv_read_start(&c->h.stream, alloc_cb, read_cb) != 0)
+    s->nconns++;
+    conn_deadline(c, s->limits.idle_timeout_ms, "a first request");
+    c->active_ms = uv_now(s->loop);
+    if (uv_accept(listener, &c->h.stream) != 0)
+        full = 1;
+    if (full) {
+        /* Accepted only to be closed: a connection left in the backlog would be answered
+         * later by nobody. */
+        s->refused++;
+        PL_LOG_RATELIMITED(PL_LOG_WARN, "http", "connection refused: %u requests in progress",
+                           s->nconns - 1);
         conn_close(c);
+        return;
+    }
+    if (uv_read_start(&c->h.stream, alloc_cb, read_cb) != 0)
+        conn_close(c);
+}
+
+static void sweep_cb(uv_timer_t *t)
+{
+    struct http_server *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    struct http_conn *c = s->conns;
+    while (c != NULL) {
+        struct http_conn *next = c->next;
+        if (c->deadline_ms != 0 && now >= c->deadline_ms && !c->message_done) {
+            s->timed_out++;
+            PL_LOG_RATELIMITED(PL_LOG_INFO, "http", "connection closed: no %s in time (timed out: %llu)",
+                               c->phase, (unsigned long long)s->timed_out);
+            conn_close(c);
+        }
+        c = next;
+    }
+}
+
+/* The sweep runs at a quarter of the shortest timeout, between 50 ms and 1 s. */
+static int sweep_start(struct http_server *s)
+{
+    if (s->sweep_open)
+        return 0;
+    int rc = uv_timer_init(s->loop, &s->sweep);
+    if (rc != 0)
+        return rc;
+    s->sweep.data = s;
+    s->sweep_open = 1;
+    s->open_handles++;
+    uint32_t shortest = PL_MIN(s->limits.idle_timeout_ms,
+                               PL_MIN(s->limits.header_timeout_ms, s->limits.body_timeout_ms));
+    uint64_t every = PL_MAX(SWEEP_MS_MIN, PL_MIN(SWEEP_MS_MAX, shortest / 4));
+    uv_timer_start(&s->sweep, sweep_cb, every, every);
+    uv_unref((uv_handle_t *)&s->sweep); /* the listeners keep the loop alive, not the sweep */
+    return 0;
 }
 
 static void tcp_connection_cb(uv_stream_t *listener, int status)
@@ -330,19 +526,34 @@ static void pipe_connection_cb(uv_stream_t *listener, int status)
         accept_conn(s, listener, 1);
 }
 
+/* Half the descriptors a process may open, so a flood of connections leaves the rest
+ * to its own work (a supervised service's pipes, checks, the store's files). */
+static uint32_t fd_share(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return UINT32_MAX;
+    return (uint32_t)PL_MAX(4, PL_MIN((rlim_t)UINT32_MAX, rl.rlim_cur / 2));
+}
+
 void http_server_init(struct http_server *s, uv_loop_t *loop, http_handler_cb handler, void *data,
-                      size_t body_max)
+                      const struct http_limits *limits)
 {
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->handler = handler;
     s->data = data;
-    s->body_max = body_max;
+    if (limits != NULL)
+        s->limits = *limits;
+    else
+        http_limits_default(&s->limits);
+    s->limits.conns_max = PL_MAX(1, PL_MIN(s->limits.conns_max, fd_share()));
     http_parser_settings_init(&parser_settings);
     parser_settings.on_message_begin = on_message_begin;
     parser_settings.on_url = on_url;
-    parser_settings.on_header_field = on_header_bytes;
-    parser_settings.on_header_value = on_header_bytes;
+    parser_settings.on_header_field = on_header_field;
+    parser_settings.on_header_value = on_header_value;
+    parser_settings.on_headers_complete = on_headers_complete;
     parser_settings.on_body = on_body;
     parser_settings.on_message_complete = on_message_complete;
 }
@@ -362,6 +573,8 @@ int http_server_listen_tcp(struct http_server *s, const char *host, int port)
     rc = uv_tcp_bind(&s->tcp, (const struct sockaddr *)&addr, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&s->tcp, 128, tcp_connection_cb);
+    if (rc == 0)
+        rc = sweep_start(s);
     return rc;
 }
 
@@ -391,6 +604,8 @@ int http_server_listen_unix(struct http_server *s, const char *path)
         rc = -errno;
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&s->pipe, 128, pipe_connection_cb);
+    if (rc == 0)
+        rc = sweep_start(s);
     return rc;
 }
 
@@ -411,6 +626,8 @@ void http_server_close(struct http_server *s, void (*close_cb)(struct http_serve
         uv_close((uv_handle_t *)&s->tcp, listener_closed);
     if (s->pipe_open)
         uv_close((uv_handle_t *)&s->pipe, listener_closed);
+    if (s->sweep_open)
+        uv_close((uv_handle_t *)&s->sweep, listener_closed);
     while (s->conns != NULL) {
         /* A connection whose handler still works stays until that handler answers
          * (http_respond then closes it); the close callback waits for it. */
@@ -470,6 +687,8 @@ const char *http_status_text(int status)
     case 202: return "Accepted";
     case 204: return "No Content";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";

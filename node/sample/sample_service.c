@@ -596,7 +596,10 @@ int cmd_sample_service(int argc, char **argv)
     uv_signal_start(&s->sigterm, stop_cb, SIGTERM);
     uv_signal_start(&s->sigint, stop_cb, SIGINT);
 
-    http_server_init(&s->http, &loop, handler, s, BODY_MAX);
+    struct http_limits limits;
+    http_limits_default(&limits);
+    limits.body_max = BODY_MAX;
+    http_server_init(&s->http, &loop, handler, s, &limits);
     rc = http_server_listen_tcp(&s->http, host, (int)port);
     if (rc != 0) {
         fprintf(stderr, "%s: cannot listen on %s:%llu: %s\n", cmd, host, (unsigned long long)port,

@@ -84,7 +84,10 @@ static void setup(void)
     /* A write to a connection the server already closed must fail, not kill us. */
     signal(SIGPIPE, SIG_IGN);
     PL_ASSERT(uv_loop_init(&loop) == 0);
-    http_server_init(&server, &loop, handler, NULL, BODY_MAX);
+    struct http_limits limits;
+    http_limits_default(&limits);
+    limits.body_max = BODY_MAX;
+    http_server_init(&server, &loop, handler, NULL, &limits);
     PL_ASSERT(http_server_listen_unix(&server, sock_path) == 0);
     baseline_handles = server.open_handles;
     atexit(teardown);

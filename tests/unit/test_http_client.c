@@ -272,7 +272,10 @@ static int setup(void **state)
     assert_non_null(fx);
     assert_int_equal(uv_loop_init(&fx->loop), 0);
     uv_timer_init(&fx->loop, &fx->tick);
-    http_server_init(&fx->server, &fx->loop, handler, fx, 1 << 16);
+    struct http_limits limits;
+    http_limits_default(&limits);
+    limits.body_max = 1 << 16;
+    http_server_init(&fx->server, &fx->loop, handler, fx, &limits);
     assert_int_equal(http_server_listen_tcp(&fx->server, "127.0.0.1", 0), 0);
     fx->port = http_server_port(&fx->server);
     assert_true(fx->port > 0);
