@@ -1318,19 +1318,17 @@ static void api_keys_get(struct api_call *call, void *data)
     for (uint32_t i = 0; i < ag->keyring.count; i++) {
         uint8_t key[GOSSIP_KEY_BYTES];
         bool primary;
-        char fp[17], b64[64];
+        char fp[17];
         const char *missing;
+        /* Key material never leaves the agent: the API names keys by fingerprint. */
         gossip_keyring_get(&ag->keyring, i, key, &primary);
         key_fingerprint(key, fp);
-        pl_base64_encode(key, GOSSIP_KEY_BYTES, b64);
         sodium_memzero(key, sizeof(key));
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "key", b64);
         cJSON_AddStringToObject(o, "fingerprint", fp);
         cJSON_AddBoolToObject(o, "primary", primary);
         cJSON_AddNumberToObject(o, "members_with_key", key_holders(ag, fp, &missing));
         cJSON_AddItemToArray(keys, o);
-        sodium_memzero(b64, sizeof(b64));
     }
     api_reply_json(call, 200, doc);
 }

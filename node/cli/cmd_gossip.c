@@ -201,7 +201,7 @@ static void print_keys(const cJSON *doc)
     const cJSON *k;
     int members = (int)json_num(doc, "members");
     cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(doc, "keys"))
-        printf("%s  %s  %d/%d members%s\n", json_str(k, "key"), json_str(k, "fingerprint"),
+        printf("%s  %d/%d members%s\n", json_str(k, "fingerprint"),
                (int)json_num(k, "members_with_key"), members,
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "primary")) ? "  (primary)" : "");
     if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "keys")) == 0)

@@ -151,11 +151,13 @@ unauth=$(gossip_counter "$(api e1)" rx_unauthenticated)
 pass "agents with a wrong key or no key cannot join an encrypted cluster ($unauth packets refused)"
 
 "$PLATELET" keys install "$K2" --api "$(api e1)" >/dev/null
-holders() { "$PLATELET" keys list --api "$(api e2)" --json | python3 -c 'import json,sys,base64; d=json.load(sys.stdin); print(max([k["members_with_key"] for k in d["keys"] if k["key"] == sys.argv[1]] or [0]))' "$1"; }
+# The API names keys by fingerprint only: the first 8 bytes of SHA-256(key), in hex.
+fp() { python3 -c 'import base64,hashlib,sys; print(hashlib.sha256(base64.b64decode(sys.argv[1])).hexdigest()[:16])' "$1"; }
+holders() { "$PLATELET" keys list --api "$(api e2)" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(max([k["members_with_key"] for k in d["keys"] if k["fingerprint"] == sys.argv[1]] or [0]))' "$(fp "$1")"; }
 holders_are() { [ "$(holders "$1")" = "$2" ]; }
 wait_for 20 "every member holds the new key" holders_are "$K2" 3
 "$PLATELET" keys use "$K2" --api "$(api e2)" >/dev/null
-primary_on() { "$PLATELET" keys list --api "$(api "$1")" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if any(k["primary"] and k["key"] == sys.argv[1] for k in d["keys"]) else 1)' "$2"; }
+primary_on() { "$PLATELET" keys list --api "$(api "$1")" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if any(k["primary"] and k["fingerprint"] == sys.argv[1] for k in d["keys"]) else 1)' "$(fp "$2")"; }
 for n in e1 e2 e3; do
     wait_for 20 "$n uses the new key" primary_on $n "$K2"
 done
