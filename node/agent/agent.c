@@ -49,6 +49,7 @@ static void api_self(struct api_call *call, void *data)
     cJSON_AddStringToObject(doc, "data_dir", a->cfg.data_dir);
     cJSON_AddStringToObject(doc, "bind", a->cfg.bind);
     cJSON_AddStringToObject(doc, "advertise", a->cfg.advertise);
+    cJSON_AddBoolToObject(doc, "faults_enabled", a->cfg.enable_faults);
     cJSON_AddNumberToObject(doc, "uptime_ms", (double)(uv_now(&a->loop) - a->started_ms));
     cJSON *mods = cJSON_AddArrayToObject(doc, "modules");
     for (int i = 0; i < a->modules_started; i++)
@@ -206,6 +207,7 @@ int agent_run(struct agent_config *cfg)
     api_route_add(&a->api, "GET", "/v1/agent/self", api_self, a);
     api_route_add(&a->api, "POST", "/v1/agent/shutdown", api_shutdown, a);
     fault_table_init(&a->faults, &a->loop, &a->rand);
+    a->faults.api_enabled = cfg->enable_faults;
     fault_api_register(&a->faults, &a->api);
     snprintf(a->api_sock, sizeof(a->api_sock), "%s/api.sock", cfg->data_dir);
     rc = api_listen_unix(&a->api, a->api_sock);
@@ -241,8 +243,9 @@ int agent_run(struct agent_config *cfg)
     a->sigterm.data = a->sigint.data = a;
     uv_signal_start(&a->sigterm, signal_cb, SIGTERM);
     uv_signal_start(&a->sigint, signal_cb, SIGINT);
-    PL_INFO("agent", "started name=%s cluster=%s bind=%s api=%s data_dir=%s", cfg->name,
-            cfg->cluster, cfg->bind, cfg->api[0] ? cfg->api : a->api_sock, cfg->data_dir);
+    PL_INFO("agent", "started name=%s cluster=%s bind=%s api=%s data_dir=%s faults=%s", cfg->name,
+            cfg->cluster, cfg->bind, cfg->api[0] ? cfg->api : a->api_sock, cfg->data_dir,
+            cfg->enable_faults ? "enabled" : "off");
     snprintf(status, sizeof(status), "running: name=%s bind=%s", cfg->name, cfg->bind);
     sd_notifier_ready(&a->sd, status);
 

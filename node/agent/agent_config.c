@@ -217,8 +217,8 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
     snprintf(cfg->source, sizeof(cfg->source), "%s", path);
     struct config_ctx c = {cfg->source, err, err_size};
     static const char *const known[] = {
-        "name", "cluster", "bind", "advertise", "join", "data_dir", "api", "profile",
-        "encrypt", "log_level", "log_json", "gossip", "raft", "services", "webhooks",
+        "name", "cluster", "bind", "advertise", "join", "data_dir", "api", "enable_faults",
+        "profile", "encrypt", "log_level", "log_json", "gossip", "raft", "services", "webhooks",
         "escalation", "retry_join", "store", NULL};
     int rc = config_check_keys(&c, root, "", known);
     if (rc == 0) rc = config_get_str(&c, root, "", "name", cfg->name, sizeof(cfg->name));
@@ -228,6 +228,7 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
     if (rc == 0) rc = config_get_str(&c, root, "", "data_dir", cfg->data_dir, sizeof(cfg->data_dir));
     if (rc == 0) rc = config_get_str(&c, root, "", "api", cfg->api, sizeof(cfg->api));
     if (rc == 0) rc = config_get_str(&c, root, "", "profile", cfg->profile, sizeof(cfg->profile));
+    if (rc == 0) rc = config_get_bool(&c, root, "", "enable_faults", &cfg->enable_faults);
     if (rc == 0) rc = config_get_str(&c, root, "", "encrypt", cfg->encrypt, sizeof(cfg->encrypt));
     if (rc == 0) rc = config_get_bool(&c, root, "", "log_json", &cfg->log_json);
     char level[16] = "";

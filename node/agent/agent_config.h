@@ -31,6 +31,7 @@ struct agent_config {
     char data_dir[PATH_MAX];         /* required */
     char api[AGENT_ADDR_MAX];        /* loopback TCP API HOST:PORT; "" for Unix socket only */
     char raft_bind[AGENT_ADDR_MAX];  /* --raft-bind, over raft.bind; "" for those defaults */
+    bool enable_faults;              /* the fault-injection API (/v1/fault); off by default */
     char profile[16];                /* lan (default), local, wan */
     char encrypt[128];               /* base64 32-byte key; "" for none */
     enum pl_log_level log_level;

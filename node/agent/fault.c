@@ -155,8 +155,21 @@ static cJSON *table_doc(const struct fault_table *t)
     return doc;
 }
 
+/* Answers 403 and returns 1 when the fault API is off. */
+static int api_off(struct api_call *call, const struct fault_table *t)
+{
+    if (t->api_enabled)
+        return 0;
+    api_reply_error(call, 403, "fault injection is off on this agent; start it with "
+                               "--enable-faults (or \"enable_faults\": true in its config) to "
+                               "use it");
+    return 1;
+}
+
 static void api_fault_get(struct api_call *call, void *data)
 {
+    if (api_off(call, data))
+        return;
     api_reply_json(call, 200, table_doc(data));
 }
 
@@ -165,6 +178,8 @@ static void api_fault_get(struct api_call *call, void *data)
 static void api_fault_post(struct api_call *call, void *data)
 {
     struct fault_table *t = data;
+    if (api_off(call, t))
+        return;
     cJSON *body = api_body_json(call);
     if (body == NULL)
         return;

@@ -4,7 +4,9 @@
  * every send and after every receive: drop it, delay it, or let it through.
  *
  * Rules are per peer name ("*" for every peer) and direction. Set them through the API
- * (`platelet fault drop --peer n2 --rate 0.3`, `delay`, `partition`, `clear`).
+ * (`platelet fault drop --peer n2 --rate 0.3`, `delay`, `partition`, `clear`). The API is
+ * off unless the agent starts with --enable-faults ("enable_faults": true): a production
+ * node must not be one request away from cutting itself off. Off, /v1/fault answers 403.
  */
 #ifndef PL_FAULT_H
 #define PL_FAULT_H
@@ -39,6 +41,7 @@ struct fault_table {
     uv_loop_t *loop;
     uint64_t dropped, delayed; /* counters */
     uint32_t delayed_pending;
+    bool api_enabled;          /* --enable-faults: /v1/fault may be used */
 };
 
 void fault_table_init(struct fault_table *t, uv_loop_t *loop, struct pl_rand *rand);
@@ -79,7 +82,7 @@ struct fault_held {
 int fault_hold(struct fault_table *t, uint32_t delay_ms, void (*fn)(const struct fault_held *h),
                void *ctx, uint64_t peer_id, const char *addr, const uint8_t *p, size_t len);
 
-/* Registers GET/POST /v1/fault on the API. */
+/* Registers GET/POST /v1/fault on the API (answering 403 unless t->api_enabled). */
 void fault_api_register(struct fault_table *t, struct api *api);
 
 #endif

@@ -26,7 +26,7 @@ int cmd_agent(int argc, char **argv)
     const char *config = NULL, *name = NULL, *bind = NULL, *advertise = NULL, *data_dir = NULL;
     const char *api = NULL, *profile = NULL, *encrypt = NULL, *log_level = NULL, *cluster = NULL;
     const char *raft_bind = NULL;
-    bool log_json = false;
+    bool log_json = false, enable_faults = false;
     struct cli_list join = {0};
     struct cli_flag flags[] = {
         {"--config", CLI_STR, &config, "JSON config file", false, false},
@@ -40,6 +40,7 @@ int cmd_agent(int argc, char **argv)
         {"--raft-bind", CLI_STR, &raft_bind,
          "Raft's HOST:PORT for a voter (config raft.bind; default: the gossip address, port + 1)",
          false, false},
+        {"--enable-faults", CLI_BOOL, &enable_faults, "allow fault injection through the API", false, false},
         {"--profile", CLI_STR, &profile, "timing profile: lan, local or wan", false, false},
         {"--encrypt", CLI_STR, &encrypt, "base64 32-byte gossip key", false, false},
         {"--log-level", CLI_STR, &log_level, "trace, debug, info, warn or error", false, false},
@@ -86,6 +87,8 @@ int cmd_agent(int argc, char **argv)
     }
     if (log_json)
         cfg.log_json = true;
+    if (enable_faults)
+        cfg.enable_faults = true;
     for (int i = 0; i < join.n; i++) {
         if (cfg.njoin >= AGENT_JOIN_MAX || strlen(join.items[i]) >= AGENT_ADDR_MAX) {
             agent_config_close(&cfg);

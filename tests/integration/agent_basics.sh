@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The agent's lifecycle and the CLI's error handling, with real processes: bad flags and
 # bad config files are refused with a line naming what is wrong; a data dir in use is
-# refused; the API answers on the Unix socket and on TCP; fault rules round-trip; SIGTERM
-# stops the agent cleanly.
+# refused; the API answers on the Unix socket and on TCP; fault rules round-trip
+# (--enable-faults); SIGTERM stops the agent cleanly.
 source "$(dirname "$0")/lib.sh"
 
 expect_fail 2 "unknown command 'nope'" "$PLATELET" nope
@@ -23,7 +23,7 @@ pass "bad flags and config refused"
 port=$(free_port)
 api_port=$(free_port)
 spawn n1 "$PLATELET" agent --name n1 --bind "127.0.0.1:$port" --data-dir "$TEST_DIR/n1" \
-    --api "127.0.0.1:$api_port"
+    --api "127.0.0.1:$api_port" --enable-faults
 agent=$SPAWNED_PID
 wait_for 10 "agent API socket" test -S "$TEST_DIR/n1/api.sock"
 wait_for 10 "agent TCP API" curl -sf "http://127.0.0.1:$api_port/v1/agent/self"

@@ -7,7 +7,8 @@ source "$(dirname "$0")/lib.sh"
 
 # Fast timings so the test is short; the protocol is the same.
 cat >"$TEST_DIR/fast.json" <<'JSON'
-{"gossip": {"probe_interval_ms": 200, "probe_timeout_ms": 100, "gossip_interval_ms": 50,
+{"enable_faults": true,
+ "gossip": {"probe_interval_ms": 200, "probe_timeout_ms": 100, "gossip_interval_ms": 50,
             "suspicion_mult": 3, "pushpull_interval_ms": 2000, "reap_dead_ms": 600000,
             "reap_left_ms": 600000}}
 JSON

@@ -14,7 +14,8 @@ for n in p1 p2 p3; do PORT[$n]=$(free_port); done
 KEY=$(head -c 32 /dev/urandom | base64)
 for n in p1 p2 p3; do
     spawn "$n" "$PLATELET" agent --config "$TEST_DIR/raft.json" --name "$n" \
-        --bind "127.0.0.1:${PORT[$n]}" --data-dir "$TEST_DIR/$n" --join "127.0.0.1:${PORT[p1]}" --encrypt "$KEY"
+        --bind "127.0.0.1:${PORT[$n]}" --data-dir "$TEST_DIR/$n" --join "127.0.0.1:${PORT[p1]}" --encrypt "$KEY" \
+        --enable-faults
 done
 api() { echo "unix:$TEST_DIR/$1/api.sock"; }
 field() { "$PLATELET" raft status --api "$(api "$1")" --json | python3 -c "import json,sys; print(json.load(sys.stdin)$2)"; }
