@@ -375,14 +375,16 @@ class SerfSystem:
 
 
 class PlateletHTTP:
-    def __init__(self, port, timeout_s=2.0):
+    def __init__(self, port, token, timeout_s=2.0):
         self.conn = http.client.HTTPConnection(HOST, port, timeout=timeout_s)
+        self.token = token
 
     def close(self):
         self.conn.close()
 
     def request(self, method, path, body=None):
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers["Authorization"] = "Bearer " + self.token
         data = json.dumps(body).encode() if body is not None else None
         self.conn.request(method, path, body=data, headers=headers)
         r = self.conn.getresponse()
@@ -408,17 +410,25 @@ class PlateletSystem:
         self.config = os.path.join(rundir, "%s.json" % self.name)
         with open(self.config, "w") as f:
             json.dump({"gossip": settings}, f, indent=2)
+        # The TCP API takes a token (api_token.h); one operate token for every agent.
+        self.tokens = os.path.join(rundir, "%s.tokens" % self.name)
+        if not os.path.exists(self.tokens):
+            subprocess.run([binary, "token", "create", "--scope", "operate", "--tokens",
+                            self.tokens], check=True, stdout=subprocess.DEVNULL)
+        with open(self.tokens) as f:
+            self.token = [ln.split()[1] for ln in f if ln.strip() and ln[0] != "#"][0]
 
     def argv(self, agent, seed):
         a = [self.binary, "agent", "--name", agent.name, "--bind", "%s:%d" % (HOST, agent.port),
-             "--api", "%s:%d" % (HOST, agent.api_port), "--data-dir", agent.data_dir,
+             "--api", "%s:%d" % (HOST, agent.api_port), "--api-token-file", self.tokens,
+             "--data-dir", agent.data_dir,
              "--profile", self.profile, "--config", self.config]
         if seed is not None:
             a += ["--join", "%s:%d" % (HOST, seed.port)]
         return a
 
     def connect(self, agent):
-        c = PlateletHTTP(agent.api_port)
+        c = PlateletHTTP(agent.api_port, self.token)
         c.request("GET", "/v1/members")
         return c
 
@@ -433,7 +443,7 @@ class PlateletSystem:
         client.request("POST", "/v1/event", {"name": name, "payload": payload})
 
     def leave(self, agent):
-        c = PlateletHTTP(agent.api_port)
+        c = PlateletHTTP(agent.api_port, self.token)
         c.request("POST", "/v1/leave", {})
         return c
 

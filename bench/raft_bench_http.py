@@ -17,8 +17,9 @@ class HttpError(Exception):
 class Conn:
     """One keep-alive connection to host:port."""
 
-    def __init__(self, host, port):
+    def __init__(self, host, port, token=None):
         self.host, self.port = host, port
+        self.auth = f"Authorization: Bearer {token}\r\n" if token else ""
         self.reader = self.writer = None
 
     async def open(self, timeout=2.0):
@@ -36,7 +37,7 @@ class Conn:
             await self.open()
         head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                f"Connection: keep-alive\r\n\r\n").encode()
+                f"{self.auth}Connection: keep-alive\r\n\r\n").encode()
         self.writer.write(head + body)
         return await asyncio.wait_for(self._response(), timeout)
 

@@ -7,12 +7,14 @@ usage: raft_bench_load.py --system platelet|etcd --target HOST:PORT[,HOST:PORT..
 It opens every connection, prints "ready", waits for a line on stdin (so several load
 processes start together), runs, and prints one JSON object:
 {"ok": n, "errors": n, "elapsed_s": s, "lat_us": [...], "cpu_s": s, "first_error": "..."}.
+Platelet's API token, when the target needs one, comes in BENCH_API_TOKEN.
 A write counts as ok only on HTTP 200. The run is bounded: by the count or the duration,
 and every request by a 10 s timeout.
 """
 import argparse
 import asyncio
 import json
+import os
 import resource
 import sys
 import time
@@ -26,7 +28,8 @@ async def run(args):
         host, _, port = t.rpartition(":")
         targets.append((host, int(port)))
     make = WRITERS[args.system]
-    conns = [Conn(*targets[i % len(targets)]) for i in range(args.conns)]
+    token = os.environ.get("BENCH_API_TOKEN")  # Platelet's API token, from raft_bench_run.py
+    conns = [Conn(*targets[i % len(targets)], token=token) for i in range(args.conns)]
     await asyncio.gather(*(c.open() for c in conns))
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)

@@ -54,9 +54,9 @@ def on_signal(signum, _frame):
     sys.exit(128 + signum)
 
 
-def spawn(argv, logfile, stdin=None, stdout=None):
+def spawn(argv, logfile, stdin=None, stdout=None, env=None):
     p = subprocess.Popen(argv, stdin=stdin, stdout=stdout if stdout else logfile,
-                         stderr=logfile, start_new_session=True)
+                         stderr=logfile, start_new_session=True, env=env)
     PROCS[p.pid] = p
     return p
 
@@ -107,6 +107,7 @@ def free_port(span=1):
 
 class Cluster:
     system = ""
+    auth = ()  # extra Conn arguments: Platelet's API token
 
     def __init__(self, binary, workdir, hb_ms, et_ms, tag):
         self.binary, self.workdir, self.hb_ms, self.et_ms, self.tag = (
@@ -116,7 +117,7 @@ class Cluster:
         os.makedirs(workdir, exist_ok=True)
 
     def api(self, i):
-        return ("127.0.0.1", self.api_ports[i])
+        return ("127.0.0.1", self.api_ports[i]) + self.auth
 
     def alive(self):
         return [i for i in range(3) if self.procs[i] is not None and self.procs[i].poll() is None]
@@ -187,12 +188,20 @@ class Platelet(Cluster):
         self.config = os.path.join(self.workdir, "platelet.json")
         with open(self.config, "w") as f:
             json.dump(cfg, f)
+        # The TCP API takes a token (api_token.h); one operate token for the three nodes.
+        self.tokens = os.path.join(self.workdir, "api.tokens")
+        if not os.path.exists(self.tokens):
+            subprocess.run([self.binary, "token", "create", "--scope", "operate", "--tokens",
+                            self.tokens], check=True, stdout=subprocess.DEVNULL)
+        with open(self.tokens) as f:
+            self.auth = ([ln.split()[1] for ln in f if ln.strip() and ln[0] != "#"][0],)
 
     def argv(self, i):
         a = [self.binary, "agent", "--config", self.config, "--name", f"p{i}",
              "--bind", f"127.0.0.1:{self.gossip_ports[i]}",
              "--data-dir", os.path.join(self.workdir, f"p{i}"),
-             "--api", f"127.0.0.1:{self.api_ports[i]}", "--log-level", "info"]
+             "--api", f"127.0.0.1:{self.api_ports[i]}", "--api-token-file", self.tokens,
+             "--log-level", "info"]
         if i > 0:
             a += ["--join", f"127.0.0.1:{self.gossip_ports[0]}"]
         return a
@@ -310,7 +319,8 @@ async def load(system, target, conns, procs, count=None, duration=None, tag="b")
         argv = [sys.executable, os.path.join(HERE, "raft_bench_load.py"), "--system", system,
                 "--target", f"{target[0]}:{target[1]}", "--conns", str(n), "--tag", f"{tag}{k}"]
         argv += ["--count", str(count)] if count is not None else ["--duration", str(duration)]
-        ps.append(spawn(argv, None, stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+        env = dict(os.environ, BENCH_API_TOKEN=target[2]) if len(target) > 2 else None
+        ps.append(spawn(argv, None, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env))
     loop = asyncio.get_running_loop()
     budget = 30 + (duration or 0) + (count or 0) * 0.05
     try:

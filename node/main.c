@@ -45,6 +45,7 @@ static const struct command commands[] = {
     {"incidents", cmd_incidents, "healing incidents (--open for the open ones)"},
     {"incident", cmd_incident, "one incident with its diagnosis and timeline"},
     {"approve", cmd_approve, "approve an action that waits for a human"},
+    {"token", cmd_token, "make an API token for the agent's TCP API"},
     {"_exec", cmd_exec, NULL}, /* internal: how the agent starts supervised services */
 };
 

@@ -6,6 +6,7 @@
 #include "agent_gossip.h"
 #include "agent_raft.h"
 #include "heal_agent.h"
+#include "heal_config.h"
 
 #include "pl_assert.h"
 #include "pl_text.h"
@@ -51,6 +52,15 @@ static void api_self(struct api_call *call, void *data)
     cJSON_AddStringToObject(doc, "advertise", a->cfg.advertise);
     cJSON_AddBoolToObject(doc, "faults_enabled", a->cfg.enable_faults);
     cJSON_AddNumberToObject(doc, "uptime_ms", (double)(uv_now(&a->loop) - a->started_ms));
+    const struct http_server *h = &a->api.http;
+    cJSON *http = cJSON_AddObjectToObject(doc, "api_connections");
+    cJSON_AddNumberToObject(http, "open", h->nconns);
+    cJSON_AddNumberToObject(http, "max", h->limits.conns_max);
+    cJSON_AddNumberToObject(http, "evicted", (double)h->evicted);
+    cJSON_AddNumberToObject(http, "timed_out", (double)h->timed_out);
+    cJSON_AddNumberToObject(http, "refused", (double)h->refused);
+    cJSON_AddNumberToObject(http, "refused_token", (double)a->api.refused_auth);
+    cJSON_AddNumberToObject(http, "refused_origin", (double)a->api.refused_origin);
     cJSON *mods = cJSON_AddArrayToObject(doc, "modules");
     for (int i = 0; i < a->modules_started; i++)
         if (modules[i] != NULL)
@@ -162,7 +172,25 @@ static void agent_close_storage(struct agent *a)
     a->lock_fd = -1;
 }
 
-int agent_run(struct agent_config *cfg)
+int agent_config_check_all(const struct agent_config *cfg, struct api_tokens *tokens, char *err,
+                           size_t err_size)
+{
+    struct heal_config heal;
+    int rc = heal_config_parse(cfg->root, cfg->source, &heal, err, err_size);
+    if (rc != 0)
+        return PL_ECONFIG;
+    heal_config_free(&heal);
+    if (agent_gossip_config_check(cfg, err, err_size) != 0 ||
+        agent_raft_config_check(cfg, err, err_size) != 0)
+        return PL_ECONFIG;
+    memset(tokens, 0, sizeof(*tokens));
+    if (cfg->api_token_file[0] != '\0' &&
+        api_tokens_load(cfg->api_token_file, tokens, err, err_size) != 0)
+        return PL_ECONFIG;
+    return 0;
+}
+
+int agent_run(struct agent_config *cfg, char *cfg_err, size_t cfg_err_size)
 {
     static struct agent agent; /* one per process; static keeps it off the stack */
     struct agent *a = &agent;
@@ -178,12 +206,14 @@ int agent_run(struct agent_config *cfg)
     pl_log_set_node(cfg->name);
     if (sodium_init() < 0) {
         PL_ERROR("agent", "libsodium failed to initialise");
-        return 1;
+        return PL_ECRYPTO;
     }
     uint64_t seed;
     randombytes_buf(&seed, sizeof(seed));
     pl_rand_seed(&a->rand, seed);
     signal(SIGPIPE, SIG_IGN);
+    if (agent_config_check_all(cfg, &a->tokens, cfg_err, cfg_err_size) != 0)
+        return PL_ECONFIG;
 
     rc = data_dir_prepare(a, err, sizeof(err));
     if (rc != 0)
@@ -203,7 +233,7 @@ int agent_run(struct agent_config *cfg)
     a->started_ms = uv_now(&a->loop);
     sd_notifier_init(&a->sd, &a->loop); /* before any module starts a child process */
 
-    api_init(&a->api, &a->loop);
+    api_init(&a->api, &a->loop, &a->tokens);
     api_route_add(&a->api, "GET", "/v1/agent/self", api_self, a);
     api_route_add(&a->api, "POST", "/v1/agent/shutdown", api_shutdown, a);
     fault_table_init(&a->faults, &a->loop, &a->rand);
@@ -212,7 +242,7 @@ int agent_run(struct agent_config *cfg)
     snprintf(a->api_sock, sizeof(a->api_sock), "%s/api.sock", cfg->data_dir);
     rc = api_listen_unix(&a->api, a->api_sock);
     if (rc != 0) {
-        snprintf(err, sizeof(err), "cannot listen on %s: %s", a->api_sock, uv_strerror(rc));
+        snprintf(err, sizeof(err), "cannot listen on %s: %s", a->api_sock, pl_strerror(rc));
         goto fail_loop;
     }
     if (cfg->api[0] != '\0') {
@@ -222,7 +252,7 @@ int agent_run(struct agent_config *cfg)
         rc = api_listen_tcp(&a->api, host, port);
         if (rc != 0) {
             snprintf(err, sizeof(err), "cannot listen on %s for the API: %s", cfg->api,
-                     uv_strerror(rc));
+                     pl_strerror(rc));
             goto fail_loop;
         }
     }
@@ -256,9 +286,10 @@ int agent_run(struct agent_config *cfg)
     uv_loop_close(&a->loop);
     unlink(a->api_sock);
     agent_close_storage(a);
+    api_tokens_clear(&a->tokens);
     if (a->failed) {
         PL_ERROR("agent", "exited after an error (see above)");
-        return 1;
+        return PL_ESTATE;
     }
     PL_INFO("agent", "exited");
     return 0;
@@ -278,6 +309,7 @@ fail_loop:
     unlink(a->api_sock);
 fail:
     agent_close_storage(a);
+    api_tokens_clear(&a->tokens);
     PL_ERROR("agent", "%s", err[0] ? err : pl_strerror(rc));
-    return 1;
+    return rc < 0 ? rc : PL_ESTATE;
 }

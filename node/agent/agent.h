@@ -3,9 +3,11 @@
  * directory, the local API and the random source, and runs the modules (gossip, Raft,
  * node-local healing) that plug in through struct agent_module.
  *
- * Lifecycle: config -> data dir locked -> store and keys open -> API listening -> modules started in table
- * order -> systemd told READY=1 (sd_notify.h) -> loop. SIGTERM or SIGINT starts a graceful stop
- * (systemd told STOPPING=1): modules stop in reverse order,
+ * Lifecycle: config checked whole (flags, file, every module's section, the API token
+ * file; nothing on disk is touched before) -> data dir locked -> store and keys open -> API
+ * listening -> modules started in table order -> systemd told READY=1 (sd_notify.h) -> loop.
+ * SIGTERM or SIGINT starts a graceful stop (systemd told STOPPING=1): modules stop in
+ * reverse order,
  * each calling `done` when finished (gossip announces its leave first), then the API
  * closes and the loop ends. SIGKILL is a failure the others must detect.
  */
@@ -41,6 +43,7 @@ struct agent {
     struct agent_config cfg;
     uv_loop_t loop;
     struct api api;
+    struct api_tokens tokens; /* from api_token_file; checked on every TCP request */
     struct pl_rand rand; /* seeded from libsodium at start */
     struct fault_table faults; /* consulted by every transport */
     struct pl_store store;     /* the node's one RocksDB, open while the agent runs */
@@ -58,8 +61,17 @@ struct agent {
     int modules_started;
 };
 
-/* Runs the agent until it stops. Returns the process exit code. */
-int agent_run(struct agent_config *cfg);
+/*
+ * Runs the agent until it stops. Returns 0 after a clean stop; PL_ECONFIG with one line in
+ * err when the config is refused (before anything was created); another negative code
+ * once it has logged why the start or the run failed.
+ */
+int agent_run(struct agent_config *cfg, char *err, size_t err_size);
+
+/* The checks agent_run() makes before touching the disk: every module's config section
+ * and the API token file (loaded into *tokens). 0 or PL_ECONFIG with one line in err. */
+int agent_config_check_all(const struct agent_config *cfg, struct api_tokens *tokens, char *err,
+                           size_t err_size);
 
 /* Starts the graceful stop (as SIGTERM does). */
 void agent_stop(struct agent *a);

@@ -3,6 +3,7 @@
  */
 #include "agent_config.h"
 
+#include "pl_assert.h"
 #include "pl_err.h"
 #include "pl_text.h"
 
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -183,6 +186,84 @@ static int join_list_load(struct agent_config *cfg, const cJSON *root, const cha
     return 0;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * cJSON keeps every member of an object, and a lookup finds the first: {"name":"x",
+ * "name":"y"} would silently mean "x". Finds a key given twice in one object anywhere in
+ * the tree and writes its path into path[len..]; 1 when found, 0 when none, -ENOMEM.
+ */
+static int duplicate_key(const cJSON *node, char *path, size_t len, size_t size)
+{
+    int rc = 0;
+    if (cJSON_IsObject(node)) {
+        size_t n = 0;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, node) n++;
+        if (n > 1) {
+            const char **names = malloc(n * sizeof(*names));
+            if (names == NULL)
+                return -ENOMEM;
+            size_t i = 0;
+            cJSON_ArrayForEach(c, node) names[i++] = c->string;
+            qsort(names, n, sizeof(*names), cmp_names);
+            for (i = 1; i < n && rc == 0; i++)
+                if (strcmp(names[i - 1], names[i]) == 0) {
+                    snprintf(path + len, size - len, "%s%s", len > 0 ? "." : "", names[i]);
+                    rc = 1;
+                }
+            free(names);
+            if (rc != 0)
+                return rc;
+        }
+        cJSON_ArrayForEach(c, node)
+        {
+            int k = snprintf(path + len, size - len, "%s%s", len > 0 ? "." : "", c->string);
+            size_t sub = PL_MIN(size - 1, len + (size_t)(k > 0 ? k : 0));
+            if ((rc = duplicate_key(c, path, sub, size)) != 0)
+                return rc;
+        }
+    } else if (cJSON_IsArray(node)) {
+        const cJSON *c;
+        int i = 0;
+        cJSON_ArrayForEach(c, node)
+        {
+            int k = snprintf(path + len, size - len, "[%d]", i++);
+            size_t sub = PL_MIN(size - 1, len + (size_t)(k > 0 ? k : 0));
+            if ((rc = duplicate_key(c, path, sub, size)) != 0)
+                return rc;
+        }
+    }
+    path[len] = '\0';
+    return 0;
+}
+
+/* A gossip key: base64 of exactly 32 bytes. */
+static int key_ok(const char *b64)
+{
+    uint8_t key[64];
+    size_t n = 0;
+    int ok = pl_base64_decode(b64, strlen(b64), key, sizeof(key), &n) == 0 && n == 32;
+    memset(key, 0, sizeof(key));
+    return ok;
+}
+
+int agent_config_key_check(const char *b64) { return key_ok(b64) ? 0 : PL_EMALFORMED; }
+
+int agent_config_addr_check(const char *addr)
+{
+    char host[AGENT_ADDR_MAX];
+    int port;
+    struct sockaddr_storage ss;
+    if (pl_addr_split(addr, host, sizeof(host), &port) != 0 || port == 0 ||
+        pl_addr_resolve(addr, &ss) != 0)
+        return PL_EMALFORMED;
+    return 0;
+}
+
 int agent_config_load_text(struct agent_config *cfg, const char *path, const char *text,
                            size_t len, char *err, size_t err_size)
 {
@@ -214,12 +295,20 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
         return fail(err, err_size, "%s:%d:%d: %s", path, line, col,
                     root == NULL ? "not valid JSON" : "expected a JSON object at the top");
     }
+    char dup[256] = "";
+    int drc = duplicate_key(root, dup, 0, sizeof(dup));
+    if (drc != 0) {
+        cJSON_Delete(root);
+        if (drc < 0)
+            return fail(err, err_size, "%s: out of memory", path);
+        return fail(err, err_size, "%s: %s: given twice in the same object", path, dup);
+    }
     snprintf(cfg->source, sizeof(cfg->source), "%s", path);
     struct config_ctx c = {cfg->source, err, err_size};
     static const char *const known[] = {
-        "name", "cluster", "bind", "advertise", "join", "data_dir", "api", "enable_faults",
-        "profile", "encrypt", "log_level", "log_json", "gossip", "raft", "services", "webhooks",
-        "escalation", "retry_join", "store", NULL};
+        "name", "cluster", "bind", "advertise", "join", "data_dir", "api", "api_token_file",
+        "enable_faults", "profile", "encrypt", "log_level", "log_json", "gossip", "raft",
+        "services", "webhooks", "escalation", "retry_join", "store", NULL};
     int rc = config_check_keys(&c, root, "", known);
     if (rc == 0) rc = config_get_str(&c, root, "", "name", cfg->name, sizeof(cfg->name));
     if (rc == 0) rc = config_get_str(&c, root, "", "cluster", cfg->cluster, sizeof(cfg->cluster));
@@ -228,8 +317,11 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
     if (rc == 0) rc = config_get_str(&c, root, "", "data_dir", cfg->data_dir, sizeof(cfg->data_dir));
     if (rc == 0) rc = config_get_str(&c, root, "", "api", cfg->api, sizeof(cfg->api));
     if (rc == 0) rc = config_get_str(&c, root, "", "profile", cfg->profile, sizeof(cfg->profile));
+    if (rc == 0) rc = config_get_str(&c, root, "", "api_token_file", cfg->api_token_file, sizeof(cfg->api_token_file));
     if (rc == 0) rc = config_get_bool(&c, root, "", "enable_faults", &cfg->enable_faults);
     if (rc == 0) rc = config_get_str(&c, root, "", "encrypt", cfg->encrypt, sizeof(cfg->encrypt));
+    if (rc == 0 && cfg->encrypt[0] != '\0' && !key_ok(cfg->encrypt))
+        rc = fail(err, err_size, "%s: encrypt: " AGENT_KEY_EXPECTED, path);
     if (rc == 0) rc = config_get_bool(&c, root, "", "log_json", &cfg->log_json);
     char level[16] = "";
     if (rc == 0) rc = config_get_str(&c, root, "", "log_level", level, sizeof(level));
@@ -257,40 +349,83 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
     return 0;
 }
 
+/* Where a setting came from, for errors: "agent.json: api" or "--api". */
+static const char *where(const struct agent_config *cfg, const char *key, const char *flag,
+                         char *out, size_t out_size)
+{
+    if (strcmp(cfg->source, "flags") == 0)
+        snprintf(out, out_size, "%s", flag);
+    else
+        snprintf(out, out_size, "%s: %s", cfg->source, key);
+    return out;
+}
+
+static int addr_check(const struct agent_config *cfg, const char *key, const char *flag,
+                      const char *value, char *err, size_t err_size)
+{
+    char w[PATH_MAX + 32];
+    if (agent_config_addr_check(value) != 0)
+        return fail(err, err_size, "%s: " AGENT_ADDR_EXPECTED ", got \"%s\"",
+                    where(cfg, key, flag, w, sizeof(w)), value);
+    return 0;
+}
+
 int agent_config_validate(struct agent_config *cfg, char *err, size_t err_size)
 {
-    char host[AGENT_ADDR_MAX];
-    int port;
+    char w[PATH_MAX + 32];
     if (cfg->data_dir[0] == '\0')
         return fail(err, err_size, "%s: data_dir is required (--data-dir DIR)", cfg->source);
+    /* The API socket's path must fit sun_path, or it would be cut short and created
+     * somewhere else; refuse before anything is created. */
+    struct sockaddr_un un;
+    size_t sock_len = strlen(cfg->data_dir) + strlen("/api.sock");
+    if (sock_len >= sizeof(un.sun_path))
+        return fail(err, err_size,
+                    "%s: '%s' is too long for its API socket (DATA_DIR/api.sock would be %zu "
+                    "characters; a Unix socket path holds %zu): use a shorter path",
+                    where(cfg, "data_dir", "--data-dir", w, sizeof(w)), cfg->data_dir, sock_len,
+                    sizeof(un.sun_path) - 1);
     if (cfg->name[0] == '\0')
         return fail(err, err_size, "%s: name must not be empty", cfg->source);
-    if (pl_addr_split(cfg->bind, host, sizeof(host), &port) != 0)
-        return fail(err, err_size, "%s: bind: expected HOST:PORT, got \"%s\"", cfg->source, cfg->bind);
+    int rc = addr_check(cfg, "bind", "--bind", cfg->bind, err, err_size);
+    if (rc != 0)
+        return rc;
     if (cfg->advertise[0] == '\0')
         snprintf(cfg->advertise, sizeof(cfg->advertise), "%s", cfg->bind);
-    if (pl_addr_split(cfg->advertise, host, sizeof(host), &port) != 0)
-        return fail(err, err_size, "%s: advertise: expected HOST:PORT, got \"%s\"", cfg->source,
-                    cfg->advertise);
-    if (cfg->api[0] != '\0' && pl_addr_split(cfg->api, host, sizeof(host), &port) != 0)
-        return fail(err, err_size, "%s: api: expected HOST:PORT, got \"%s\"", cfg->source, cfg->api);
+    if ((rc = addr_check(cfg, "advertise", "--advertise", cfg->advertise, err, err_size)) != 0)
+        return rc;
+    if (cfg->api[0] != '\0' && (rc = addr_check(cfg, "api", "--api", cfg->api, err, err_size)) != 0)
+        return rc;
     for (int i = 0; i < cfg->njoin; i++) {
         const char *j = cfg->join[i];
-        if (agent_join_parse(j, host, sizeof(host), &port) >= 0)
+        char host[AGENT_ADDR_MAX];
+        int port;
+        if (agent_join_parse(j, host, sizeof(host), &port) >= 0 && port != 0)
             continue;
         if (strncmp(j, "dns:", 4) == 0)
             return fail(err, err_size, "%s: join: expected dns:NAME[:PORT] with a host name, got \"%s\"",
                         cfg->source, j);
-        if (pl_addr_split(j, host, sizeof(host), &port) == 0)
+        if (pl_addr_split(j, host, sizeof(host), &port) == 0 && port != 0 &&
+            agent_config_addr_check(j) != 0)
             return fail(err, err_size, "%s: join: \"%s\" is not IP:PORT (to look the name up, "
                         "write dns:%s)", cfg->source, j, j);
-        return fail(err, err_size, "%s: join: expected IP:PORT or dns:NAME[:PORT], got \"%s\"",
-                    cfg->source, j);
+        return fail(err, err_size, "%s: join: expected IP:PORT or dns:NAME[:PORT] with a port "
+                    "from 1 to 65535, got \"%s\"", cfg->source, j);
     }
     if (strcmp(cfg->profile, "lan") != 0 && strcmp(cfg->profile, "local") != 0 &&
         strcmp(cfg->profile, "wan") != 0)
         return fail(err, err_size, "%s: profile: expected lan, local or wan, got \"%s\"",
                     cfg->source, cfg->profile);
+    if (cfg->encrypt[0] != '\0' && !key_ok(cfg->encrypt))
+        return fail(err, err_size, "%s: " AGENT_KEY_EXPECTED,
+                    where(cfg, "encrypt", "--encrypt", w, sizeof(w)));
+    if (cfg->api[0] != '\0' && cfg->api_token_file[0] == '\0')
+        return fail(err, err_size,
+                    "%s: a TCP API needs a token file: make one with 'platelet token create "
+                    "--scope operate --tokens FILE --out CLIENT_FILE', then give --api-token-file "
+                    "FILE (or \"api_token_file\" in the config); the Unix socket "
+                    "DATA_DIR/api.sock needs none",
+                    where(cfg, "api", "--api", w, sizeof(w)));
     return 0;
 }
 

@@ -29,7 +29,8 @@ struct agent_config {
     char join[AGENT_JOIN_MAX][AGENT_ADDR_MAX];
     int njoin;
     char data_dir[PATH_MAX];         /* required */
-    char api[AGENT_ADDR_MAX];        /* loopback TCP API HOST:PORT; "" for Unix socket only */
+    char api[AGENT_ADDR_MAX];        /* TCP API IP:PORT; "" for the Unix socket only */
+    char api_token_file[PATH_MAX];   /* who may use the TCP API (api_token.h); needed with api */
     char raft_bind[AGENT_ADDR_MAX];  /* --raft-bind, over raft.bind; "" for those defaults */
     bool enable_faults;              /* the fault-injection API (/v1/fault); off by default */
     char profile[16];                /* lan (default), local, wan */
@@ -52,7 +53,9 @@ int agent_config_load_file(struct agent_config *cfg, const char *path, char *err
 /* The same for a config already in memory; `source` names it in errors. */
 int agent_config_load_text(struct agent_config *cfg, const char *source, const char *text,
                            size_t len, char *err, size_t err_size);
-/* Checks the merged config (addresses parse, data dir given, profile known). */
+/* Checks the merged config without touching the disk: addresses are IP:PORT with a port
+ * from 1 to 65535, the data dir is given and short enough for its API socket, the profile
+ * is known, a TCP API has a token file. */
 int agent_config_validate(struct agent_config *cfg, char *err, size_t err_size);
 
 /* The port of "dns:NAME" without one: the default gossip port. */
@@ -62,6 +65,16 @@ enum agent_join_kind { AGENT_JOIN_IP = 0, AGENT_JOIN_DNS = 1 };
  * "dns:NAME[:PORT]" with a host name (returns AGENT_JOIN_DNS, `host` set to NAME); port
  * in *port. PL_ECONFIG for anything else, "name.example:7946" included. */
 int agent_join_parse(const char *entry, char *host, size_t host_size, int *port);
+/* An address the agent binds or dials: an IP literal (no name to resolve, so nothing can
+ * point it elsewhere later) and a port from 1 to 65535 (port 0 would be advertised).
+ * 0 or PL_EMALFORMED; AGENT_ADDR_EXPECTED says so in errors. */
+int agent_config_addr_check(const char *addr);
+#define AGENT_ADDR_EXPECTED \
+    "expected IP:PORT (an IP address, not a host name, and a port from 1 to 65535)"
+/* A gossip key: base64 of 32 bytes. 0 or PL_EMALFORMED. */
+int agent_config_key_check(const char *b64);
+#define AGENT_KEY_EXPECTED \
+    "not a base64-encoded 32-byte key (make one with: head -c 32 /dev/urandom | base64)"
 
 
 /*

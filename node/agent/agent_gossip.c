@@ -900,8 +900,7 @@ static int keyring_load(struct agent_gossip *ag, const char *encrypt, char *err,
     if (encrypt != NULL && encrypt[0] != '\0') {
         uint8_t key[GOSSIP_KEY_BYTES];
         if (key_decode(encrypt, key) != 0) {
-            snprintf(err, err_size, "--encrypt: not a base64-encoded 32-byte key "
-                                    "(make one with: head -c 32 /dev/urandom | base64)");
+            snprintf(err, err_size, "%s: encrypt: " AGENT_KEY_EXPECTED, ag->agent->cfg.source);
             return PL_ECONFIG;
         }
         gossip_keyring_install(&ag->keyring, key);
@@ -1394,21 +1393,22 @@ static void api_keys_post(struct api_call *call, void *data)
 
 /* --- config and lifecycle ---------------------------------------------------------- */
 
-static int config_parse(struct agent *a, struct gossip_config *cfg, char *err, size_t err_size)
+static int config_parse(const struct agent_config *ac, struct gossip_config *cfg, char *err,
+                        size_t err_size)
 {
     enum gossip_profile profile;
-    if (gossip_profile_parse(a->cfg.profile, &profile) != 0) {
-        snprintf(err, err_size, "%s: profile: expected lan, local or wan", a->cfg.source);
+    if (gossip_profile_parse(ac->profile, &profile) != 0) {
+        snprintf(err, err_size, "%s: profile: expected lan, local or wan", ac->source);
         return PL_ECONFIG;
     }
     gossip_config_default(cfg, profile);
-    snprintf(cfg->cluster, sizeof(cfg->cluster), "%s", a->cfg.cluster);
-    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(a->cfg.root, "gossip");
+    snprintf(cfg->cluster, sizeof(cfg->cluster), "%s", ac->cluster);
+    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(ac->root, "gossip");
     if (sec == NULL)
         return 0;
-    struct config_ctx c = {a->cfg.source, err, err_size};
+    struct config_ctx c = {ac->source, err, err_size};
     if (!cJSON_IsObject(sec)) {
-        snprintf(err, err_size, "%s: gossip: expected an object", a->cfg.source);
+        snprintf(err, err_size, "%s: gossip: expected an object", ac->source);
         return PL_ECONFIG;
     }
     static const char *const known[] = {
@@ -1450,9 +1450,20 @@ static int config_parse(struct agent *a, struct gossip_config *cfg, char *err, s
         rc = config_get_bool(&c, sec, "gossip", "tcp_ping", &cfg->tcp_ping);
     if (rc == 0 && cfg->probe_timeout_ms >= cfg->probe_interval_ms) {
         snprintf(err, err_size, "%s: gossip.probe_timeout_ms must be below probe_interval_ms",
-                 a->cfg.source);
+                 ac->source);
         rc = PL_ECONFIG;
     }
+    return rc;
+}
+
+static int tags_parse(const struct agent_config *ac, cJSON *into, char *err, size_t err_size);
+
+int agent_gossip_config_check(const struct agent_config *ac, char *err, size_t err_size)
+{
+    struct gossip_config cfg;
+    int rc = config_parse(ac, &cfg, err, err_size);
+    if (rc == 0)
+        rc = tags_parse(ac, NULL, err, err_size);
     return rc;
 }
 
@@ -1491,30 +1502,37 @@ int agent_gossip_tag_set(struct agent_gossip *ag, const char *key, const char *v
     return 0;
 }
 
-/* Takes the config's "gossip.tags" object (strings only) as our first tags. */
-static int tags_from_config(struct agent_gossip *ag, char *err, size_t err_size)
+/* Checks the config's "gossip.tags" object (strings only) and copies it into `into`
+ * (NULL: only checks). */
+static int tags_parse(const struct agent_config *ac, cJSON *into, char *err, size_t err_size)
 {
-    struct agent *a = ag->agent;
-    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(a->cfg.root, "gossip");
+    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(ac->root, "gossip");
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(sec, "tags");
-    ag->tags = cJSON_CreateObject();
     if (tags == NULL)
         return 0;
     if (!cJSON_IsObject(tags)) {
-        snprintf(err, err_size, "%s: gossip.tags: expected an object of strings", a->cfg.source);
+        snprintf(err, err_size, "%s: gossip.tags: expected an object of strings", ac->source);
         return PL_ECONFIG;
     }
     const cJSON *t;
     cJSON_ArrayForEach(t, tags)
     {
         if (!cJSON_IsString(t)) {
-            snprintf(err, err_size, "%s: gossip.tags.%s: expected a string", a->cfg.source,
+            snprintf(err, err_size, "%s: gossip.tags.%s: expected a string", ac->source,
                      t->string);
             return PL_ECONFIG;
         }
-        cJSON_AddStringToObject(ag->tags, t->string, t->valuestring);
+        if (into != NULL)
+            cJSON_AddStringToObject(into, t->string, t->valuestring);
     }
     return 0;
+}
+
+/* Takes the config's "gossip.tags" as our first tags. */
+static int tags_from_config(struct agent_gossip *ag, char *err, size_t err_size)
+{
+    ag->tags = cJSON_CreateObject();
+    return tags_parse(&ag->agent->cfg, ag->tags, err, err_size);
 }
 
 static void trace_cb(void *ctx, uint64_t now, const char *line)
@@ -1691,7 +1709,7 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
         return -ENOMEM;
     ag->agent = a;
     *state = ag;
-    int rc = config_parse(a, &ag->cfg, err, err_size);
+    int rc = config_parse(&a->cfg, &ag->cfg, err, err_size);
     if (rc != 0)
         return rc;
     rc = keyring_load(ag, a->cfg.encrypt, err, err_size);

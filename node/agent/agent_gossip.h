@@ -14,6 +14,10 @@
 
 extern const struct agent_module agent_gossip_module;
 
+/* Checks the `gossip` section of the config without starting anything (agent start runs
+ * it before it creates the data dir). 0, or PL_ECONFIG with one line in err. */
+int agent_gossip_config_check(const struct agent_config *cfg, char *err, size_t err_size);
+
 struct agent_gossip;
 
 /* Member changes, for modules that follow membership (Raft finds its voters so). */

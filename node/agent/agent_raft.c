@@ -1589,10 +1589,10 @@ static void api_remove(struct api_call *call, void *data) { api_change(call, dat
 
 /* --- config and lifecycle -------------------------------------------------------------- */
 
-static int config_parse(struct agent_raft *ar, char *err, size_t err_size)
+static int config_parse(struct agent_raft *ar, const struct agent_config *cfg, char *err,
+                        size_t err_size)
 {
-    struct agent *a = ar->agent;
-    raft_options_default(&ar->opts, agent_raft_id(a->cfg.name));
+    raft_options_default(&ar->opts, agent_raft_id(cfg->name));
     /* This stage's state machine is the whole ledger, so a snapshot costs O(ledger): take
      * one rarely (the in-memory log holds up to this many entries meanwhile). */
     ar->opts.snapshot_threshold = 100000;
@@ -1601,18 +1601,18 @@ static int config_parse(struct agent_raft *ar, char *err, size_t err_size)
     /* Default Raft address: the gossip bind host, port + 1. */
     char host[AGENT_ADDR_MAX];
     int port;
-    pl_addr_split(a->cfg.advertise, host, sizeof(host), &port);
+    pl_addr_split(cfg->advertise, host, sizeof(host), &port);
     snprintf(ar->raft_addr, sizeof(ar->raft_addr), "%s:%d", host, port + 1);
     /* --raft-bind wins over raft.bind, like every flag over the file. */
-    const char *flag = a->cfg.raft_bind;
+    const char *flag = cfg->raft_bind;
     if (flag[0] != '\0')
         snprintf(ar->raft_addr, sizeof(ar->raft_addr), "%s", flag);
-    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(a->cfg.root, "raft");
+    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(cfg->root, "raft");
     if (sec == NULL)
         return 0;
-    struct config_ctx c = {a->cfg.source, err, err_size};
+    struct config_ctx c = {cfg->source, err, err_size};
     if (!cJSON_IsObject(sec)) {
-        snprintf(err, err_size, "%s: raft: expected an object", a->cfg.source);
+        snprintf(err, err_size, "%s: raft: expected an object", cfg->source);
         return PL_ECONFIG;
     }
     static const char *const known_keys[] = {
@@ -1630,8 +1630,11 @@ static int config_parse(struct agent_raft *ar, char *err, size_t err_size)
         ar->bootstrap_expect = (uint32_t)v;
     if (rc == 0 && flag[0] == '\0')
         rc = config_get_str(&c, sec, "raft", "bind", ar->raft_addr, sizeof(ar->raft_addr));
-    if (rc == 0 && pl_addr_split(ar->raft_addr, host, sizeof(host), &port) != 0) {
-        snprintf(err, err_size, "%s: raft.bind: expected HOST:PORT", a->cfg.source);
+    if (rc == 0 && agent_config_addr_check(ar->raft_addr) != 0) {
+        snprintf(err, err_size, "%s: raft.bind: " AGENT_ADDR_EXPECTED ", got \"%s\"%s",
+                 cfg->source, ar->raft_addr,
+                 cJSON_GetObjectItemCaseSensitive(sec, "bind") == NULL
+                     ? " (the default, the gossip port + 1)" : "");
         rc = PL_ECONFIG;
     }
 #define OPT(key, min, max)                                                 \
@@ -1652,7 +1655,7 @@ static int config_parse(struct agent_raft *ar, char *err, size_t err_size)
         rc = config_get_bool(&c, sec, "raft", "check_quorum", &ar->opts.check_quorum);
     if (rc == 0 && ar->opts.heartbeat_ms >= ar->opts.election_timeout_ms) {
         snprintf(err, err_size, "%s: raft.heartbeat_ms must be below election_timeout_ms",
-                 a->cfg.source);
+                 cfg->source);
         rc = PL_ECONFIG;
     }
     const cJSON *voters = cJSON_GetObjectItemCaseSensitive(sec, "voters");
@@ -1660,7 +1663,7 @@ static int config_parse(struct agent_raft *ar, char *err, size_t err_size)
         const cJSON *n;
         if (!cJSON_IsArray(voters) || cJSON_GetArraySize(voters) == 0 ||
             cJSON_GetArraySize(voters) > VOTERS_CFG_MAX) {
-            snprintf(err, err_size, "%s: raft.voters: expected 1 to %d node names", a->cfg.source,
+            snprintf(err, err_size, "%s: raft.voters: expected 1 to %d node names", cfg->source,
                      VOTERS_CFG_MAX);
             return PL_ECONFIG;
         }
@@ -1668,13 +1671,23 @@ static int config_parse(struct agent_raft *ar, char *err, size_t err_size)
         {
             if (!cJSON_IsString(n) || n->valuestring[0] == '\0' ||
                 strlen(n->valuestring) >= AGENT_NAME_MAX) {
-                snprintf(err, err_size, "%s: raft.voters[%d]: expected a node name", a->cfg.source,
+                snprintf(err, err_size, "%s: raft.voters[%d]: expected a node name", cfg->source,
                          ar->n_voters_cfg);
                 return PL_ECONFIG;
             }
             snprintf(ar->voters_cfg[ar->n_voters_cfg++], AGENT_NAME_MAX, "%s", n->valuestring);
         }
     }
+    return rc;
+}
+
+int agent_raft_config_check(const struct agent_config *cfg, char *err, size_t err_size)
+{
+    struct agent_raft *ar = calloc(1, sizeof(*ar));
+    if (ar == NULL)
+        return -ENOMEM;
+    int rc = config_parse(ar, cfg, err, err_size);
+    free(ar);
     return rc;
 }
 
@@ -1691,7 +1704,7 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
      * under a reused id with an old entry's index. Counting up from a random start
      * (62 bits: room to count) keeps them apart with no stored counter. */
     ar->next_id = pl_rand_next(&a->rand) >> 2;
-    int rc = config_parse(ar, err, err_size);
+    int rc = config_parse(ar, &a->cfg, err, err_size);
     if (rc != 0)
         return rc;
     uv_timer_init(&a->loop, &ar->timer);

@@ -5,10 +5,18 @@
  *
  * Errors are JSON too: {"error":"what is wrong","code":"PL_E..."} with a 4xx/5xx status,
  * so the CLI can print the agent's own words.
+ *
+ * Who may do what: the Unix socket (mode 0600, its owner only) needs nothing. A request on
+ * TCP must come from no foreign web page (a Host that is not an IP address or localhost,
+ * or an Origin other than the Host's own, is refused with 403: DNS rebinding and
+ * cross-site requests) and must carry `Authorization: Bearer TOKEN` (401 without a valid
+ * one); GET needs a `read` token, every other method an `operate` one (403). See
+ * api_token.h for the token file.
  */
 #ifndef PL_API_H
 #define PL_API_H
 
+#include "api_token.h"
 #include "http_server.h"
 
 #include <cjson/cJSON.h>
@@ -36,10 +44,13 @@ struct api {
     struct http_server http;
     struct api_route routes[API_ROUTES_MAX];
     int nroutes;
+    const struct api_tokens *tokens; /* borrowed; NULL refuses every TCP request */
+    uint64_t refused_auth, refused_origin; /* counters */
 };
 
-/* Sets up the routes table and the HTTP server on `loop`. */
-void api_init(struct api *api, uv_loop_t *loop);
+/* Sets up the routes table and the HTTP server on `loop`; `tokens` (borrowed, may be NULL)
+ * is what TCP requests are checked against. */
+void api_init(struct api *api, uv_loop_t *loop, const struct api_tokens *tokens);
 int api_listen_unix(struct api *api, const char *path);
 int api_listen_tcp(struct api *api, const char *host, int port);
 void api_close(struct api *api, void (*close_cb)(struct http_server *s));

@@ -433,8 +433,10 @@ static int parse_service(const struct config_ctx *c, const cJSON *o, const char 
         const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(o, "command");
         if (cmd == NULL)
             return fail(c, "%s.command: missing (a supervised service needs its command)", path);
-        if (!cJSON_IsString(cmd) || cmd->valuestring[0] == '\0')
-            return fail(c, "%s.command: expected a non-empty string", path);
+        if (!cJSON_IsString(cmd))
+            return fail(c, "%s.command: expected a string", path);
+        if (cmd->valuestring[strspn(cmd->valuestring, " \t\r\n")] == '\0')
+            return fail(c, "%s.command: blank; expected a program name or path", path);
         if ((rc = argv_push(c, &s->argv, path, cmd->valuestring)) != 0)
             return rc;
         if ((rc = get_argv(c, o, path, "args", &s->argv, false)) != 0)

@@ -3,16 +3,45 @@
  */
 #include "api_client.h"
 
+#include "api_token.h"
 #include "pl_buf.h"
 #include "pl_err.h"
 #include "cli.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+const char *api_client_token_file;
+
+/* The "Authorization: Bearer ..." line for a TCP request into out, or "" without a token.
+ * 0, or PL_EUSAGE after printing why the token file cannot be used. */
+static int auth_header(const char *cmd, char *out, size_t out_size)
+{
+    char token[API_TOKEN_MAX_CHARS + 1] = "";
+    out[0] = '\0';
+    if (api_client_token_file != NULL) {
+        char err[512];
+        if (api_token_read_client(api_client_token_file, token, sizeof(token), err,
+                                  sizeof(err)) != 0)
+            return cli_fail(cmd, "--token-file: %s", err);
+    } else {
+        const char *env = getenv("PLATELET_TOKEN");
+        if (env == NULL || env[0] == '\0')
+            return 0;
+        if (strlen(env) >= sizeof(token) || strpbrk(env, "\r\n") != NULL)
+            return cli_fail(cmd, "PLATELET_TOKEN: not an API token (one line of at most %d "
+                                 "characters)", API_TOKEN_MAX_CHARS);
+        snprintf(token, sizeof(token), "%s", env);
+    }
+    snprintf(out, out_size, "Authorization: Bearer %s", token);
+    sodium_memzero(token, sizeof(token));
+    return 0;
+}
 
 const char *api_client_addr(const char *flag)
 {
@@ -46,6 +75,9 @@ int api_client_json(const char *cmd, const char *addr, const char *method, const
     else
         snprintf(url, sizeof(url), "http://%s%s", addr, path);
 
+    char auth[API_TOKEN_MAX_CHARS + 64] = "";
+    if (sock == NULL && auth_header(cmd, auth, sizeof(auth)) != 0)
+        return PL_EUSAGE;
     CURL *curl = curl_easy_init();
     if (curl == NULL) {
         fprintf(stderr, "%s: cannot start libcurl\n", cmd);
@@ -54,6 +86,9 @@ int api_client_json(const char *cmd, const char *addr, const char *method, const
     struct pl_buf resp;
     pl_buf_init(&resp, 64u << 20);
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    if (auth[0] != '\0')
+        headers = curl_slist_append(headers, auth);
+    sodium_memzero(auth, sizeof(auth));
     curl_easy_setopt(curl, CURLOPT_URL, url);
     if (sock != NULL)
         curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, sock);

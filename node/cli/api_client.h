@@ -4,6 +4,10 @@
  *
  * An address is "HOST:PORT" (loopback TCP), "unix:PATH", or a path containing '/' (the
  * agent's Unix socket, `<data-dir>/api.sock`). With no --api flag, PLATELET_API is used.
+ *
+ * On TCP the request carries `Authorization: Bearer TOKEN`, the token read from
+ * --token-file (api_token_read_client()) or else taken from PLATELET_TOKEN; the Unix
+ * socket needs none.
  */
 #ifndef PL_API_CLIENT_H
 #define PL_API_CLIENT_H
@@ -12,8 +16,12 @@
 #include <stdbool.h>
 
 /* The flag rows every API command shares; they fill the command's own `api` (const char *)
- * and `json` (bool) variables. */
-#define API_CLIENT_FLAG_API {"--api", CLI_STR, &api, "agent address (HOST:PORT or unix:PATH)", false, false}
+ * and `json` (bool) variables; --token-file fills api_client_token_file. */
+extern const char *api_client_token_file;
+#define API_CLIENT_FLAG_API                                                                     \
+    {"--api", CLI_STR, &api, "agent address (IP:PORT or unix:PATH)", false, false},            \
+    {"--token-file", CLI_STR, &api_client_token_file,                                          \
+     "API token for a TCP address (default: $PLATELET_TOKEN)", false, false}
 #define API_CLIENT_FLAG_JSON {"--json", CLI_BOOL, &json, "print JSON", false, false}
 #define CLI_FLAGS_END {NULL, 0, NULL, NULL, false, false}
 

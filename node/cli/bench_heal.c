@@ -204,17 +204,20 @@ static size_t body_write_cb(char *p, size_t size, size_t nmemb, void *data)
     return add;
 }
 
-/* GET http://addr/path; the status, or a negative code. The body goes to *out (NULL-able;
- * the caller frees it). */
+/* GET http://addr/path (addr "unix:PATH": through that socket); the status, or a negative
+ * code. The body goes to *out (NULL-able; the caller frees it). */
 static long http_get(const char *addr, const char *path, long timeout_ms, char **out)
 {
     CURL *c = curl_easy_init();
     if (c == NULL)
         return -ENOMEM;
     char url[512];
-    snprintf(url, sizeof(url), "http://%s%s", addr, path);
+    int unix_socket = strncmp(addr, "unix:", 5) == 0;
+    snprintf(url, sizeof(url), "http://%s%s", unix_socket ? "localhost" : addr, path);
     struct body b = {NULL, 0};
     curl_easy_setopt(c, CURLOPT_URL, url);
+    if (unix_socket)
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, addr + 5);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
@@ -257,7 +260,7 @@ static const char *str(const cJSON *o, const char *key)
 struct agent_proc {
     pid_t pid;
     char dir[256];
-    char api[64];
+    char api[320];
     char bind[64];
 };
 
@@ -282,11 +285,12 @@ static int agent_start(const char *bin, const char *name, const char *config, co
     fputs(config, f);
     if (fclose(f) != 0)
         return -errno;
-    int gport = free_port(true), aport = free_port(false);
-    if (gport < 0 || aport < 0)
+    int gport = free_port(true);
+    if (gport < 0)
         return PL_EFULL;
     snprintf(ap->bind, sizeof(ap->bind), "127.0.0.1:%d", gport);
-    snprintf(ap->api, sizeof(ap->api), "127.0.0.1:%d", aport);
+    /* The agent's own Unix socket: no TCP port and no API token to hand around. */
+    snprintf(ap->api, sizeof(ap->api), "unix:%s/api.sock", data);
     pid_t pid = fork();
     if (pid < 0)
         return -errno;
@@ -298,10 +302,10 @@ static int agent_start(const char *bin, const char *name, const char *config, co
             _exit(126);
         if (join != NULL)
             execl(bin, bin, "agent", "--config", cfg, "--name", name, "--data-dir", data,
-                  "--bind", ap->bind, "--api", ap->api, "--join", join, (char *)NULL);
+                  "--bind", ap->bind, "--join", join, (char *)NULL);
         else
             execl(bin, bin, "agent", "--config", cfg, "--name", name, "--data-dir", data,
-                  "--bind", ap->bind, "--api", ap->api, (char *)NULL);
+                  "--bind", ap->bind, (char *)NULL);
         _exit(127);
     }
     ap->pid = pid;

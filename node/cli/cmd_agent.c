@@ -25,7 +25,7 @@ int cmd_agent(int argc, char **argv)
     static const char cmd[] = "platelet agent";
     const char *config = NULL, *name = NULL, *bind = NULL, *advertise = NULL, *data_dir = NULL;
     const char *api = NULL, *profile = NULL, *encrypt = NULL, *log_level = NULL, *cluster = NULL;
-    const char *raft_bind = NULL;
+    const char *raft_bind = NULL, *token_file = NULL;
     bool log_json = false, enable_faults = false;
     struct cli_list join = {0};
     struct cli_flag flags[] = {
@@ -36,9 +36,10 @@ int cmd_agent(int argc, char **argv)
         {"--advertise", CLI_STR, &advertise, "HOST:PORT others dial (default: --bind)", false, false},
         {"--join", CLI_MULTI, &join, "IP:PORT or dns:NAME[:PORT] to join (repeatable; retried while alone)", false, false},
         {"--data-dir", CLI_STR, &data_dir, "data directory", false, false},
-        {"--api", CLI_STR, &api, "also serve the API on loopback HOST:PORT", false, false},
+        {"--api", CLI_STR, &api, "also serve the API on TCP IP:PORT (needs --api-token-file)", false, false},
+        {"--api-token-file", CLI_STR, &token_file, "who may use the TCP API (platelet token create)", false, false},
         {"--raft-bind", CLI_STR, &raft_bind,
-         "Raft's HOST:PORT for a voter (config raft.bind; default: the gossip address, port + 1)",
+         "Raft's IP:PORT for a voter (config raft.bind; default: the gossip address, port + 1)",
          false, false},
         {"--enable-faults", CLI_BOOL, &enable_faults, "allow fault injection through the API", false, false},
         {"--profile", CLI_STR, &profile, "timing profile: lan, local or wan", false, false},
@@ -52,13 +53,32 @@ int cmd_agent(int argc, char **argv)
     if (rc != 0)
         return rc == 1 ? 0 : rc;
 
+    /* Flag values are checked here, so an error names the flag, not the config file. */
+    const struct {
+        const char *flag;
+        const char **value;
+    } addrs[] = {{"--bind", &bind}, {"--advertise", &advertise}, {"--api", &api},
+                 {"--raft-bind", &raft_bind}};
+    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
+        if (*addrs[i].value != NULL && agent_config_addr_check(*addrs[i].value) != 0)
+            return cli_fail(cmd, "%s: " AGENT_ADDR_EXPECTED ", got '%s'", addrs[i].flag,
+                            *addrs[i].value);
+    char host[AGENT_ADDR_MAX];
+    int port = 0;
+    for (int i = 0; i < join.n; i++)
+        if (agent_join_parse(join.items[i], host, sizeof(host), &port) < 0 || port == 0)
+            return cli_fail(cmd, "--join: expected IP:PORT or dns:NAME[:PORT] with a port from "
+                                 "1 to 65535, got '%s'", join.items[i]);
+    if (encrypt != NULL && agent_config_key_check(encrypt) != 0)
+        return cli_fail(cmd, "--encrypt: " AGENT_KEY_EXPECTED);
+
     struct agent_config cfg;
     agent_config_init(&cfg);
-    char err[512];
+    char err[1024];
     if (config != NULL && (rc = agent_config_load_file(&cfg, config, err, sizeof(err))) != 0) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         agent_config_close(&cfg);
-        return PL_ECONFIG;
+        return PL_EUSAGE;
     }
     if ((rc = copy_flag(cmd, "--name", name, cfg.name, sizeof(cfg.name))) != 0 ||
         (rc = copy_flag(cmd, "--cluster", cluster, cfg.cluster, sizeof(cfg.cluster))) != 0 ||
@@ -68,17 +88,11 @@ int cmd_agent(int argc, char **argv)
         (rc = copy_flag(cmd, "--api", api, cfg.api, sizeof(cfg.api))) != 0 ||
         (rc = copy_flag(cmd, "--raft-bind", raft_bind, cfg.raft_bind, sizeof(cfg.raft_bind))) != 0 ||
         (rc = copy_flag(cmd, "--profile", profile, cfg.profile, sizeof(cfg.profile))) != 0 ||
-        (rc = copy_flag(cmd, "--encrypt", encrypt, cfg.encrypt, sizeof(cfg.encrypt))) != 0) {
+        (rc = copy_flag(cmd, "--encrypt", encrypt, cfg.encrypt, sizeof(cfg.encrypt))) != 0 ||
+        (rc = copy_flag(cmd, "--api-token-file", token_file, cfg.api_token_file,
+                        sizeof(cfg.api_token_file))) != 0) {
         agent_config_close(&cfg);
         return rc;
-    }
-    char host[AGENT_ADDR_MAX];
-    int port = 0;
-    if (raft_bind != NULL &&
-        (pl_addr_split(raft_bind, host, sizeof(host), &port) != 0 || port == 0)) {
-        agent_config_close(&cfg);
-        return cli_fail(cmd, "--raft-bind: expected HOST:PORT with a port other voters can dial, "
-                             "got '%s'", raft_bind);
     }
     if (log_level != NULL && pl_log_level_parse(log_level, &cfg.log_level) != 0) {
         agent_config_close(&cfg);
@@ -101,7 +115,11 @@ int cmd_agent(int argc, char **argv)
         agent_config_close(&cfg);
         return PL_EUSAGE;
     }
-    int code = agent_run(&cfg);
+    rc = agent_run(&cfg, err, sizeof(err));
     agent_config_close(&cfg);
-    return code == 0 ? 0 : PL_ESTATE;
+    if (rc == PL_ECONFIG) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        return PL_EUSAGE;
+    }
+    return rc == 0 ? 0 : PL_ESTATE;
 }

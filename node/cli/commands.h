@@ -32,5 +32,6 @@ int cmd_service(int argc, char **argv);
 int cmd_incidents(int argc, char **argv);
 int cmd_incident(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 
 #endif

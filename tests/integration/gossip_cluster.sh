@@ -126,7 +126,7 @@ pass "a node back under its name at a new address is the same node, alive there"
 K1=$(head -c 32 /dev/urandom | base64)
 K2=$(head -c 32 /dev/urandom | base64)
 BAD=$(head -c 32 /dev/urandom | base64)
-expect_fail 1 "--encrypt: not a base64-encoded 32-byte key" "$PLATELET" agent --data-dir "$TEST_DIR/badkey" \
+expect_fail 2 "--encrypt: not a base64-encoded 32-byte key" "$PLATELET" agent --data-dir "$TEST_DIR/badkey" \
     --bind "127.0.0.1:$(free_port)" --encrypt "tooshort"
 start_node e1 --encrypt "$K1"
 for n in e2 e3; do

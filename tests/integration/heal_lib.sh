@@ -65,10 +65,18 @@ fail() {
     exit 1
 }
 
-# heal_agent CONFIG_FILE: starts an agent with that config; waits for its API.
+# heal_agent CONFIG_FILE: starts an agent with that config; waits for its API. Its TCP API
+# takes the token lib.sh's api_token would make (PLATELET_TOKEN for every CLI call).
 heal_agent() {
+    if [ ! -f "$WORK/api.tokens" ]; then
+        "$PLATELET" token create --scope operate --tokens "$WORK/api.tokens" \
+            --out "$WORK/client.token" || fail "cannot make an API token"
+    fi
+    PLATELET_TOKEN=$(cat "$WORK/client.token")
+    export PLATELET_TOKEN
     "$PLATELET" agent --config "$1" --name "n-$NAME" --data-dir "$WORK/data" \
-        --bind 127.0.0.1:$GOSSIP_PORT --api "$API" >"$WORK/agent.log" 2>&1 &
+        --bind 127.0.0.1:$GOSSIP_PORT --api "$API" --api-token-file "$WORK/api.tokens" \
+        >"$WORK/agent.log" 2>&1 &
     AGENT_PID=$!
     PIDS="$PIDS $AGENT_PID"
     wait_for 20 "the agent's API" "$PLATELET" services --api "$API" --json

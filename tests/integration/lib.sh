@@ -54,6 +54,19 @@ free_port() {
     python3 "$FREE_PORTS" 1 "$USED_PORTS"
 }
 
+# api_token: makes the test's API token once: $API_TOKENS (an operate token, the file an
+# agent takes as --api-token-file) and $API_TOKEN (the token itself, exported as
+# PLATELET_TOKEN so every CLI call reaches a TCP API). Call it in the test's own shell.
+api_token() {
+    API_TOKENS="$TEST_DIR/api.tokens"
+    if [ ! -f "$API_TOKENS" ]; then
+        "$PLATELET" token create --scope operate --tokens "$API_TOKENS" \
+            --out "$TEST_DIR/client.token" || fail "cannot make an API token"
+    fi
+    API_TOKEN=$(cat "$TEST_DIR/client.token")
+    export PLATELET_TOKEN="$API_TOKEN"
+}
+
 # wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.1 s until it succeeds.
 wait_for() {
     local secs=$1 what=$2

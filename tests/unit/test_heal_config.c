@@ -103,6 +103,10 @@ static void test_errors(void **state)
     expect_error("{\"services\": [{\"name\": \"a b\", \"command\": \"/bin/true\"}]}",
                  "services[0].name: expected letters");
     expect_error("{\"services\": [{\"name\": \"a\"}]}", "services[0].command: missing");
+    expect_error("{\"services\": [{\"name\": \"a\", \"command\": \" \\t \"}]}",
+                 "services[0].command: blank");
+    expect_error("{\"services\": [{\"name\": \"a\", \"command\": 7}]}",
+                 "services[0].command: expected a string");
     expect_error("{\"services\": [{\"name\": \"a\", \"command\": \"x\", \"colour\": 1}]}",
                  "services[0].colour: unknown setting");
     expect_error("{\"services\": [{\"name\": \"a\", \"command\": \"x\", \"args\": [1]}]}",
