@@ -318,6 +318,20 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
     if (rc == 0) rc = config_get_str(&c, root, "", "api", cfg->api, sizeof(cfg->api));
     if (rc == 0) rc = config_get_str(&c, root, "", "profile", cfg->profile, sizeof(cfg->profile));
     if (rc == 0) rc = config_get_str(&c, root, "", "api_token_file", cfg->api_token_file, sizeof(cfg->api_token_file));
+    /* A relative token file is next to the config file, whichever folder the agent starts
+     * in (as a service's relative command is). */
+    const char *slash = strrchr(path, '/');
+    if (rc == 0 && cfg->api_token_file[0] != '\0' && cfg->api_token_file[0] != '/' &&
+        slash != NULL) {
+        char joined[PATH_MAX * 2];
+        snprintf(joined, sizeof(joined), "%.*s/%s", (int)(slash - path), path,
+                 cfg->api_token_file);
+        if (strlen(joined) >= sizeof(cfg->api_token_file))
+            rc = fail(err, err_size, "%s: api_token_file: longer than %zu characters", path,
+                      sizeof(cfg->api_token_file) - 1);
+        else
+            memcpy(cfg->api_token_file, joined, strlen(joined) + 1);
+    }
     if (rc == 0) rc = config_get_bool(&c, root, "", "enable_faults", &cfg->enable_faults);
     if (rc == 0) rc = config_get_str(&c, root, "", "encrypt", cfg->encrypt, sizeof(cfg->encrypt));
     if (rc == 0 && cfg->encrypt[0] != '\0' && !key_ok(cfg->encrypt))

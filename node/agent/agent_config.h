@@ -30,7 +30,8 @@ struct agent_config {
     int njoin;
     char data_dir[PATH_MAX];         /* required */
     char api[AGENT_ADDR_MAX];        /* TCP API IP:PORT; "" for the Unix socket only */
-    char api_token_file[PATH_MAX];   /* who may use the TCP API (api_token.h); needed with api */
+    char api_token_file[PATH_MAX];   /* who may use the TCP API (api_token.h); needed with api;
+                                      * in a config file, relative to the file's folder */
     char raft_bind[AGENT_ADDR_MAX];  /* --raft-bind, over raft.bind; "" for those defaults */
     bool enable_faults;              /* the fault-injection API (/v1/fault); off by default */
     char profile[16];                /* lan (default), local, wan */

@@ -36,7 +36,8 @@ expect() { # WANT METHOD PATH [curl args...]
 # Every mutating route. The read token must not get through, so none of them runs: the
 # agent is still up at the end (shutdown and leave are on the list).
 MUTATING=(/v1/agent/shutdown /v1/leave /v1/fault /v1/join /v1/event /v1/state /v1/keys
-    /v1/propose /v1/raft/transfer /v1/raft/add-voter /v1/raft/remove /v1/incidents/x)
+    /v1/propose /v1/raft/transfer /v1/raft/add-voter /v1/raft/remove /v1/incidents/x
+    /v1/services/x/stop)
 for path in "${MUTATING[@]}"; do
     expect 401 POST "$path"
     grep -q "needs a token" "$TEST_DIR/body" || fail "POST $path without a token: $(cat "$TEST_DIR/body")"

@@ -11,6 +11,11 @@ mkdir -p "$WORK/tree/deploy/examples" "$WORK/tree/build"
 ln -s "$PLATELET" "$WORK/tree/build/platelet"
 sed "s/18080/$SVC_PORT/g" "$SRC/deploy/examples/node-sample.json" \
     >"$WORK/tree/deploy/examples/node-sample.json"
+# Its TCP API takes the tokens in api.tokens next to it (made as the README says).
+"$PLATELET" token create --scope operate --tokens "$WORK/tree/deploy/examples/api.tokens" \
+    --out "$WORK/client.token" || fail "cannot make an API token"
+PLATELET_TOKEN=$(cat "$WORK/client.token")
+export PLATELET_TOKEN
 grep -q '"command": "\.\./\.\./build/platelet"' "$WORK/tree/deploy/examples/node-sample.json" ||
     fail "the example's command is no longer relative to the file"
 
