@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,6 +62,7 @@ struct http_conn {
     int via_unix;
     uint64_t deadline_ms; /* close when uv_now passes it; 0 while a handler works */
     uint64_t active_ms;   /* accepted or last read; who goes first at the limit */
+    int heard;            /* a byte has been read from the peer */
     const char *phase;    /* what the deadline waits for, for the log */
     /* Header capture: the name being read, then which captured header its value fills. */
     char name[HEADER_NAME_MAX];
@@ -292,6 +294,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     c->active_ms = uv_now(c->srv->loop);
+    c->heard = 1;
     conn_feed(c, buf->base, (size_t)nread);
 }
 
@@ -324,6 +327,7 @@ static void conn_close(struct http_conn *c)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
     c->srv->nconns--;
+    c->srv->nconns_on[c->via_unix]--;
     /* A handler still holding the connection answers later; free it then. */
     if (c->message_done)
         return;
@@ -412,24 +416,55 @@ void http_respond_headers(struct http_conn *c, int status, const char *content_t
     }
 }
 
-/* At the connection limit: closes the connection no handler is working on that has been
- * quiet the longest, so a new client always gets in while slow ones hold the rest (a
- * client just accepted, whose request is still in the socket, is the least quiet). 0, or
- * PL_EFULL when every connection waits for a handler. */
-static int evict_oldest(struct http_server *s)
+/* Whether the peer's next bytes are already in the socket, unread. */
+static int bytes_waiting(struct http_conn *c)
 {
-    struct http_conn *oldest = NULL;
-    for (struct http_conn *c = s->conns; c != NULL; c = c->next) /* newest first */
-        if (!c->message_done && (oldest == NULL || c->active_ms <= oldest->active_ms))
-            oldest = c;
-    if (oldest == NULL)
+    uv_os_fd_t fd;
+    char byte;
+    if (uv_fileno(&c->h.handle, &fd) != 0)
+        return 0;
+    return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* How readily a connection goes at the limit, most first: one we have heard from that
+ * sits idle or sends its request slowly (it had its chance); one accepted but not read
+ * yet, nothing waiting; one whose request waits unread in the socket (a client that
+ * arrived in the same turn of the loop as a burst of others). Among those heard from, the
+ * one quiet the longest goes; among the others the newest, so in a burst the latecomers
+ * are dropped, not the first. */
+static int evict_rank(struct http_conn *c)
+{
+    if (c->heard)
+        return 0;
+    return bytes_waiting(c) ? 2 : 1;
+}
+
+/* At the connection limit: closes, among the connections of the same listener that no
+ * handler is working on, the first by evict_rank(), so a new client gets in while slow
+ * ones hold the rest. 0, or PL_EFULL when none may go. */
+static int evict_oldest(struct http_server *s, int via_unix)
+{
+    struct http_conn *best = NULL;
+    int best_rank = 3;
+    for (struct http_conn *c = s->conns; c != NULL; c = c->next) { /* newest first */
+        if (c->via_unix != via_unix || c->message_done)
+            continue;
+        if (best != NULL && best_rank == 0 && (!c->heard || c->active_ms > best->active_ms))
+            continue; /* cannot beat the best without a syscall */
+        int rank = evict_rank(c);
+        if (rank < best_rank || (rank == 0 && best_rank == 0 && c->active_ms <= best->active_ms)) {
+            best = c;
+            best_rank = rank;
+        }
+    }
+    if (best == NULL)
         return PL_EFULL;
     s->evicted++;
     PL_LOG_RATELIMITED(PL_LOG_WARN, "http",
                        "connection limit reached; closed the oldest idle or slow connection "
                        "limit=%u evicted=%llu",
                        s->limits.conns_max, (unsigned long long)s->evicted);
-    conn_close(oldest);
+    conn_close(best);
     return 0;
 }
 
@@ -453,12 +488,13 @@ static void accept_conn(struct http_server *s, uv_stream_t *listener, int is_pip
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     c->cap = CAP_NONE;
-    int full = s->nconns >= s->limits.conns_max && evict_oldest(s) != 0;
+    int full = s->nconns_on[is_pipe] >= s->limits.conns_max && evict_oldest(s, is_pipe) != 0;
     c->next = s->conns;
     if (s->conns != NULL)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
+    s->nconns_on[is_pipe]++;
     conn_deadline(c, s->limits.idle_timeout_ms, "a first request");
     c->active_ms = uv_now(s->loop);
     if (uv_accept(listener, &c->h.stream) != 0)
@@ -467,8 +503,9 @@ static void accept_conn(struct http_server *s, uv_stream_t *listener, int is_pip
         /* Accepted only to be closed: a connection left in the backlog would be answered
          * later by nobody. */
         s->refused++;
-        PL_LOG_RATELIMITED(PL_LOG_WARN, "http", "connection refused: %u requests in progress",
-                           s->nconns - 1);
+        PL_LOG_RATELIMITED(PL_LOG_WARN, "http",
+                           "connection refused: %u connections, none idle or slow for long",
+                           s->nconns_on[is_pipe] - 1);
         conn_close(c);
         return;
     }
@@ -526,14 +563,15 @@ static void pipe_connection_cb(uv_stream_t *listener, int status)
         accept_conn(s, listener, 1);
 }
 
-/* Half the descriptors a process may open, so a flood of connections leaves the rest
- * to its own work (a supervised service's pipes, checks, the store's files). */
+/* A quarter of the descriptors a process may open, for each of TCP and the Unix socket,
+ * so a flood of connections leaves half to its own work (a supervised service's pipes,
+ * checks, the store's files). */
 static uint32_t fd_share(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return UINT32_MAX;
-    return (uint32_t)PL_MAX(4, PL_MIN((rlim_t)UINT32_MAX, rl.rlim_cur / 2));
+    return (uint32_t)PL_MAX(4, PL_MIN((rlim_t)UINT32_MAX, rl.rlim_cur / 4));
 }
 
 void http_server_init(struct http_server *s, uv_loop_t *loop, http_handler_cb handler, void *data,

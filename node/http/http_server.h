@@ -9,9 +9,12 @@
  * Bounded against slow or idle peers (struct http_limits): a request's head must arrive
  * within header_timeout_ms of its first byte and its body within body_timeout_ms of the
  * head, a connection with no request under way closes after idle_timeout_ms, and at most
- * conns_max connections are open, kept at half the process's descriptor limit so the
- * rest stay for the owner's own work. A new connection over the limit closes the oldest
- * one that no handler is working on (a slow client loses its place, never a new one).
+ * conns_max connections are open on TCP and as many on the Unix socket (a flood on one
+ * never locks the owner out of the other), together at most half the process's descriptor
+ * limit so the rest stay for its own work. A new connection over the limit closes the one
+ * that has been quiet the longest among those no handler is working on and that have had
+ * a second to send their request (a slow client loses its place, a new one keeps it); when
+ * none may go, the new connection is refused.
  *
  * A handler may answer at once or later (a Raft proposal answers when it commits): the
  * connection stays valid until http_respond() is called for it, even if the peer went
@@ -42,7 +45,8 @@ struct http_request {
 /* Sizes and times that bound what one peer can hold. */
 struct http_limits {
     size_t body_max;            /* bytes of one request body */
-    uint32_t conns_max;         /* open connections; capped at half the descriptor limit */
+    uint32_t conns_max;         /* open connections on TCP, and as many on the Unix socket;
+                                 * capped at a quarter of the descriptor limit each */
     uint32_t header_timeout_ms; /* a request's head, from its first byte */
     uint32_t body_timeout_ms;   /* its body, from the end of the head */
     uint32_t idle_timeout_ms;   /* no request under way (before the first, between two) */
@@ -68,6 +72,7 @@ struct http_server {
     struct http_limits limits; /* conns_max already capped by the descriptor limit */
     struct http_conn *conns;   /* open connections, newest first */
     uint32_t nconns;           /* in `conns` */
+    uint32_t nconns_on[2];     /* of them on TCP [0] and on the Unix socket [1] */
     uint64_t evicted, timed_out, refused; /* counters */
     int closing;
     int open_handles;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A bounded API under a slowloris: 400 connections, each sending one more header byte a
-# second, against an agent whose descriptor limit is 256 (so at most 128 API connections).
+# second, against an agent whose descriptor limit is 256 (so at most 64 TCP connections).
 # Throughout, an authenticated client is answered every time, both members keep seeing each
 # other alive with no failed probe or suspicion, and the agent never runs short of
 # descriptors; the slow connections are evicted at the limit or closed at the header
@@ -32,8 +32,8 @@ counters() { "$PLATELET" counters --api "$(api "$1")" --json; }
 c1=$(counters n1)
 c2=$(counters n2)
 self=$(curl -sf -H "Authorization: Bearer $API_TOKEN" "http://127.0.0.1:$api_port/v1/agent/self")
-[ "$(json_get "$self" 'd["api_connections"]["max"]')" = 128 ] ||
-    fail "the connection limit is not half the descriptor limit: $self"
+[ "$(json_get "$self" 'd["api_connections"]["max"]')" = 64 ] ||
+    fail "the connection limit is not a quarter of the descriptor limit: $self"
 
 python3 "$(dirname "$0")/slowloris.py" 127.0.0.1 "$api_port" "$API_TOKEN" 400 14 \
     >"$TEST_DIR/slowloris.json" 2>"$TEST_DIR/slowloris.log" &

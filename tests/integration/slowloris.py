@@ -8,7 +8,7 @@ an endless header every second; meanwhile a client makes one authenticated reque
 (GET /v1/agent/self, a fresh connection, 2 s timeout) every 0.25 s. Bounded: SECONDS in
 all, every socket operation non-blocking or with a timeout. Prints one JSON object:
 {"opened", "closed_by_server", "first_close_s", "legit_ok", "legit_failed",
- "legit_max_ms", "first_failure"}.
+ "legit_max_ms", "first_failure", "failed_at_s"}.
 """
 import http.client
 import json
@@ -39,6 +39,7 @@ def legit(host, port, token, stop, out):
         else:
             out["legit_failed"] += 1
             out["first_failure"] = out["first_failure"] or why
+            out["failed_at_s"].append(round(time.monotonic() - out["start"], 2))
         stop.wait(0.25)
 
 
@@ -47,7 +48,8 @@ def main():
     conns, seconds = int(sys.argv[4]), float(sys.argv[5])
     start = time.monotonic()
     out = {"opened": 0, "closed_by_server": 0, "first_close_s": None, "legit_ok": 0,
-           "legit_failed": 0, "legit_max_ms": 0.0, "first_failure": ""}
+           "legit_failed": 0, "legit_max_ms": 0.0, "first_failure": "", "failed_at_s": [],
+           "start": start}
     stop = threading.Event()
     t = threading.Thread(target=legit, args=(host, port, token, stop, out))
     t.start()
@@ -99,6 +101,7 @@ def main():
     t.join(5)
     for s in socks:
         s.close()
+    del out["start"]
     print(json.dumps(out))
 
 
