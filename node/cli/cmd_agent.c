@@ -63,12 +63,6 @@ int cmd_agent(int argc, char **argv)
         if (*addrs[i].value != NULL && agent_config_addr_check(*addrs[i].value) != 0)
             return cli_fail(cmd, "%s: " AGENT_ADDR_EXPECTED ", got '%s'", addrs[i].flag,
                             *addrs[i].value);
-    char host[AGENT_ADDR_MAX];
-    int port = 0;
-    for (int i = 0; i < join.n; i++)
-        if (agent_join_parse(join.items[i], host, sizeof(host), &port) < 0 || port == 0)
-            return cli_fail(cmd, "--join: expected IP:PORT or dns:NAME[:PORT] with a port from "
-                                 "1 to 65535, got '%s'", join.items[i]);
     if (encrypt != NULL && agent_config_key_check(encrypt) != 0)
         return cli_fail(cmd, "--encrypt: " AGENT_KEY_EXPECTED);
 

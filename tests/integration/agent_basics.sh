@@ -25,7 +25,8 @@ x=(--data-dir "$TEST_DIR/x" --bind "127.0.0.1:$(free_port)")
 expect_fail 2 "--api: expected IP:PORT \(an IP address, not a host name" "$PLATELET" agent "${x[@]}" --api localhost:8500
 expect_fail 2 "--bind: expected IP:PORT" "$PLATELET" agent --data-dir "$TEST_DIR/x" --bind localhost:7946
 expect_fail 2 "--bind: .*port from 1 to 65535\), got '127.0.0.1:0'" "$PLATELET" agent --data-dir "$TEST_DIR/x" --bind 127.0.0.1:0
-expect_fail 2 "--join: expected IP:PORT" "$PLATELET" agent "${x[@]}" --join localhost:7946
+expect_fail 2 "join: expected IP:PORT or dns:NAME\\[:PORT\\] with a port from 1 to 65535, got \"127.0.0.1:0\"" \
+    "$PLATELET" agent "${x[@]}" --join 127.0.0.1:0
 expect_fail 2 "--api: a TCP API needs a token file: make one with 'platelet token create" \
     "$PLATELET" agent "${x[@]}" --api "127.0.0.1:$(free_port)"
 long="$TEST_DIR/$(printf 'd%.0s' $(seq 1 100))"

@@ -22,7 +22,8 @@ start_node() { # name config seed [flags...]
 }
 for n in r1 r2 r3 m1; do PORT[$n]=$(free_port); done
 API_PORT=$(free_port)
-start_node r1 voter r2 --api "127.0.0.1:$API_PORT"
+api_token
+start_node r1 voter r2 --api "127.0.0.1:$API_PORT" --api-token-file "$API_TOKENS"
 start_node r2 voter r1
 start_node r3 voter r1
 start_node m1 member r1
@@ -58,7 +59,7 @@ pass "11 bad kinds and a body too big refused by the CLI; the council is up"
 post() { # expected-status pattern body
     local out code
     out=$(curl -sS --noproxy '*' -o "$TEST_DIR/resp" -w '%{http_code}' -X POST \
-        -H 'Content-Type: application/json' --data-binary "$3" \
+        -H 'Content-Type: application/json' -H "Authorization: Bearer $API_TOKEN" --data-binary "$3" \
         "http://127.0.0.1:$API_PORT/v1/propose") || fail "curl failed for $3"
     code=$out
     [ "$code" = "$1" ] || fail "expected HTTP $1 for ${3:0:80}, got $code: $(cat "$TEST_DIR/resp")"

@@ -15,7 +15,7 @@ expect_fail 2 "join: expected dns:NAME\[:PORT\] with a host name, got \"dns:a b\
 expect_fail 2 "join: \"localhost:7946\" is not IP:PORT \(to look the name up, write dns:localhost:7946\)" \
     "$PLATELET" agent --data-dir "$TEST_DIR/x" --join localhost:7946
 echo '{"retry_join": "dns:localhost"}' >"$TEST_DIR/bad-retry.json"
-expect_fail 1 "bad-retry.json: retry_join: expected an array" \
+expect_fail 2 "bad-retry.json: retry_join: expected an array" \
     "$PLATELET" agent --data-dir "$TEST_DIR/x" --config "$TEST_DIR/bad-retry.json"
 echo '{"retry_join": ["dns:local_host..x"]}' >"$TEST_DIR/bad-name.json"
 expect_fail 2 "bad-name.json: join: expected dns:NAME\[:PORT\] with a host name, got \"dns:local_host..x\"" \

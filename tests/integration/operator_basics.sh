@@ -74,9 +74,9 @@ done
 pass "two voters of three say they wait for one more, naming the two"
 # The third listens for Raft on a port of its own choosing (--raft-bind), not gossip + 1:
 # the others learn it through gossip.
-expect_fail 2 "--raft-bind: expected HOST:PORT" "$PLATELET" agent --data-dir "$TEST_DIR/x" \
+expect_fail 2 "--raft-bind: expected IP:PORT" "$PLATELET" agent --data-dir "$TEST_DIR/x" \
     --raft-bind nowhere
-expect_fail 2 "--raft-bind: expected HOST:PORT" "$PLATELET" agent --data-dir "$TEST_DIR/x" \
+expect_fail 2 "--raft-bind: expected IP:PORT" "$PLATELET" agent --data-dir "$TEST_DIR/x" \
     --raft-bind 127.0.0.1:0
 "$PLATELET" agent --help | grep -q -- "--raft-bind .*port + 1" || fail "--help does not explain --raft-bind"
 RAFT_PORT=$(free_port)
