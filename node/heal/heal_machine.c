@@ -95,6 +95,7 @@ struct step {
     const struct heal_input *in;
     struct heal_outputs *out;
     uint64_t now;
+    bool failure; /* a failure signal arrived in this step */
 };
 
 static void emit(struct step *st, enum heal_output_kind kind, enum heal_action action,
@@ -547,6 +548,7 @@ static void on_failure(struct step *st, struct heal_signal *sig)
     bool first = (c->noted_signals & bit) == 0;
     c->noted_signals |= bit;
     c->last_failure_ms = st->now;
+    st->failure = true;
     c->last_signal = *sig;
     c->said_healthy = false;
     if (sig->kind == HEAL_SIG_EXIT || first)
@@ -610,13 +612,22 @@ static void evaluate(struct step *st)
     uint64_t from = c->last_failure_ms;
     if (c->phase == HEAL_PHASE_VERIFYING && c->action_done_ms > from)
         from = c->action_done_ms;
-    bool quiet = process_signal(c->inc.diag.signal) || st->now >= from + quiet_ms(c);
+    /* Healed after a process failure: at once. After a verdict, or "recovered" without an
+     * action of ours: only once no failure came for the quiet time (never in the step of a
+     * failure itself). */
+    bool needs_quiet = c->phase == HEAL_PHASE_WATCHING || !process_signal(c->inc.diag.signal);
+    bool quiet = !needs_quiet || st->now >= from + quiet_ms(c);
     if (!quiet)
         c->quiet_deadline_ms = from + quiet_ms(c);
     /* With checks, one must have passed since the action (or since watching began). */
     bool seen = c->cfg.nchecks == 0 || c->successes_after_action > 0;
     if (!healthy || !seen)
         return;
+    if (st->failure) {
+        /* Never closed in the step of a failure: judged again at once, on the next timer. */
+        c->quiet_deadline_ms = c->quiet_deadline_ms ? c->quiet_deadline_ms : st->now + 1;
+        return;
+    }
     if (c->phase == HEAL_PHASE_VERIFYING) {
         if (!c->said_healthy) {
             event(st, HEAL_EV_HEALTHY, HEAL_ACT_NONE, 0, "healthy again %.1f s after the action",

@@ -301,9 +301,14 @@ int heal_rules_after(const struct heal_case *c, const struct heal_rules_pre *pre
     const struct heal_policy *p = &c->cfg.policy;
     bool may_restart = c->cfg.caps.can_restart && heal_policy_allows(p, HEAL_ACT_RESTART) &&
                        (!heal_policy_needs_approval(p, HEAL_ACT_RESTART) || c->approved);
-    bool nothing_left = c->phase == HEAL_PHASE_WATCHING && !may_restart && open != NULL &&
-                        open->level >= HEAL_LEVEL_SWARM;
-    if (st->verify_failure && !st->acted && c->phase != HEAL_PHASE_ACTING &&
+    /* ... or the process runs and the plan for the verdict holds no action the node may
+     * take (a restart frees no disk): people were told, the node watches. */
+    bool process_ok = !c->cfg.supervised || c->proc == HEAL_PROC_RUNNING;
+    bool nothing_left = c->phase == HEAL_PHASE_WATCHING && (!may_restart || process_ok) &&
+                        open != NULL && open->level >= HEAL_LEVEL_SWARM;
+    /* A new diagnosis whose plan holds no action the node may take (a disk filling up with
+     * no clean-up command: a restart frees nothing) is answered by escalating. */
+    if (st->verify_failure && !st->acted && !st->escalated && c->phase != HEAL_PHASE_ACTING &&
         c->phase != HEAL_PHASE_BACKOFF && c->phase != HEAL_PHASE_APPROVAL && !nothing_left)
         return broken(why, why_size, "rule 4: %s while verifying left the case %s with no "
                       "action", heal_input_kind_name(in->kind), heal_phase_name(c->phase));
