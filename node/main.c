@@ -22,6 +22,7 @@ struct command {
 static const struct command commands[] = {
     {"version", cmd_version, "print the version"},
     {"agent", cmd_agent, "run a node (the daemon)"},
+    {"status", cmd_status, "one screen: this node, the council and healer, members, incidents, ledger"},
     {"sample-service", cmd_sample_service, "run the sample HTTP service (with faults on request)"},
     {"fault", cmd_fault, "inject faults into a running agent's transports"},
     {"members", cmd_members, "list the cluster's members"},

@@ -101,3 +101,18 @@ for k, i in local.items():
 print("each step applied once")
 PY
 pass "steps kept across no quorum and SIGKILL were committed once the council was back"
+
+# platelet status: the operator's first screen, from one node, in both forms.
+"$PLATELET" status --api "unix:$(sock r2)" --json >"$TEST_DIR/status.json" || fail "status --json"
+python3 - "$TEST_DIR/status.json" "$TEST_DIR/swarm.json" <<'PY' || fail "status disagrees: $(cat "$TEST_DIR/status.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["raft"]["id"] == "r2" and d["raft"]["leader"] in ("r1", "r2", "r3"), d["raft"]
+assert sorted(m["name"] for m in d["members"] if m["status"] == "alive") == ["r1", "r2", "r3"]
+assert d["services"]["services"][0]["name"] == "web"
+assert d["swarm"]["ledger"]["size"] >= json.load(open(sys.argv[2]))["ledger"]["size"]
+PY
+"$PLATELET" status --api "unix:$(sock r2)" >"$TEST_DIR/status.txt" || fail "status"
+grep -q "^healer      r[123]" "$TEST_DIR/status.txt" && grep -q "^members     3 alive" "$TEST_DIR/status.txt" ||
+    fail "status screen: $(cat "$TEST_DIR/status.txt")"
+pass "platelet status shows the node, its healer, the members and the ledger"
