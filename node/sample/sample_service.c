@@ -320,7 +320,10 @@ static void handle_work(struct sample *s, struct http_conn *conn, const struct h
     if (s->pending != NULL)
         s->pending->prev = w;
     s->pending = w;
-    uv_timer_start(&w->timer, pending_fire_cb, s->slow_ms, 0);
+    /* The loop's cached time may be older than this request, and it counts whole
+     * milliseconds: count from now, one more, so the answer is never early. */
+    uv_update_time(uv_handle_get_loop((uv_handle_t *)&w->timer));
+    uv_timer_start(&w->timer, pending_fire_cb, s->slow_ms + 1, 0);
 }
 
 /* ---- faults ---- */
