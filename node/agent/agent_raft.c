@@ -104,6 +104,9 @@ struct agent_raft {
     /* member events the leader proposed and awaits (names), so each is proposed once */
     char member_inflight[MEMBER_INFLIGHT_MAX][AGENT_NAME_MAX];
     uint64_t last_published_size;
+    /* gossip's members changed (or a member event failed, or we became leader) since the
+     * last reconciliation: only then is the member table compared again */
+    bool members_dirty;
     uint64_t last_time_ms; /* time of the newest applied ledger entry */
 
     bool voter;
@@ -593,9 +596,10 @@ static void log_leader(struct agent_raft *ar)
     char buf[24];
     if (leader == 0)
         PL_INFO("raft", "no leader term=%llu", (unsigned long long)raft_term(&ar->raft));
-    else if (raft_role(&ar->raft) == RAFT_LEADER)
+    else if (raft_role(&ar->raft) == RAFT_LEADER) {
         PL_INFO("raft", "elected leader term=%llu", (unsigned long long)raft_term(&ar->raft));
-    else
+        ar->members_dirty = true; /* what the last leader may have missed */
+    } else
         PL_INFO("raft", "leader is %s term=%llu", id_name(ar, leader, buf),
                 (unsigned long long)raft_term(&ar->raft));
 }
@@ -876,6 +880,7 @@ static void housekeep_cb(uv_timer_t *t);
 static void member_cb(void *data, const struct gossip_out *change)
 {
     struct agent_raft *ar = data;
+    ar->members_dirty = true;
     /* Bootstrap and auto-join act on membership: look again at once, not at the next round. */
     if (!uv_is_active((uv_handle_t *)&ar->kick) && !ar->agent->stopping)
         uv_timer_start(&ar->kick, housekeep_cb, 0, 0);
@@ -1125,9 +1130,11 @@ static void member_prop_cb(void *data, int err, uint64_t index)
 {
     struct member_prop *mp = data;
     (void)index;
-    if (err != 0)
+    if (err != 0) {
         PL_LOG_RATELIMITED(PL_LOG_INFO, "swarm", "member event for %s not committed: %s",
                            mp->ar->member_inflight[mp->slot], pl_err_name(err));
+        mp->ar->members_dirty = true;
+    }
     mp->ar->member_inflight[mp->slot][0] = '\0';
     free(mp);
 }
@@ -1138,8 +1145,12 @@ static void member_prop_cb(void *data, int err, uint64_t index)
  * same order, so a proposal that would change nothing is never made. */
 static void members_reconcile(struct agent_raft *ar)
 {
-    if (!ar->raft_open || raft_role(&ar->raft) != RAFT_LEADER || ar->agent->stopping)
+    /* Every round would compare every member with the table (quadratic at a thousand
+     * members, twice a second): only after a change. */
+    if (!ar->raft_open || raft_role(&ar->raft) != RAFT_LEADER || ar->agent->stopping ||
+        !ar->members_dirty)
         return;
+    ar->members_dirty = false;
     const struct gossip *g = agent_gossip_core(ar->gossip);
     for (uint32_t slot = 0; slot < gossip_member_slots(g); slot++) {
         const struct gossip_member *m = gossip_member_at(g, slot);
@@ -1159,10 +1170,12 @@ static void members_reconcile(struct agent_raft *ar)
             if (ar->member_inflight[i][0] == '\0' && free_slot < 0)
                 free_slot = i;
         }
-        if (inflight)
+        if (inflight || free_slot < 0) {
+            ar->members_dirty = true; /* the answer will tell; look again after it */
+            if (free_slot < 0)
+                return;
             continue;
-        if (free_slot < 0)
-            return;
+        }
         struct swarm_member_event ev = {.status = st, .incarnation = m->incarnation};
         snprintf(ev.node, sizeof(ev.node), "%s", m->name);
         struct pl_buf body;

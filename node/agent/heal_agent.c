@@ -345,6 +345,8 @@ static void persist_from(struct heal_svc *s, const struct heal_incident *inc, ui
     w[n++] = (struct heal_write){.cf = PL_CF_INCIDENTS, .key = inc->id, .key_len = strlen(inc->id),
                                  .val = rec.data, .len = rec.len};
     uint8_t keys[HEAL_WRITER_SUBMIT_MAX - 1][8];
+    /* The Raft module (a voter's council or a member's client) proposes them; it starts
+     * after this module, and is up from the loop's first turn. */
     bool council = agent_module_state(h->a, "raft") != NULL;
     uint64_t first_seq = h->outbox_next_seq;
     for (uint32_t i = from; council && rc == 0 && i < inc->nevents && i < HEAL_TIMELINE_MAX &&
