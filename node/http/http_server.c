@@ -56,6 +56,7 @@ struct http_conn {
     char *path;
     char *query;
     int message_done; /* a request is waiting for http_respond */
+    int too_large;    /* the URL or body passed its limit: the answer is 413 */
     int keep_alive;
     int closed;       /* uv_close was called */
     int writes;       /* writes in flight */
@@ -103,6 +104,7 @@ static void conn_reset_message(struct http_conn *c)
     c->path = NULL;
     c->query = NULL;
     c->message_done = 0;
+    c->too_large = 0;
     c->name_len = 0;
     c->in_value = 0;
     c->cap = CAP_NONE;
@@ -121,6 +123,10 @@ static int on_message_begin(http_parser *p)
 static int on_url(http_parser *p, const char *at, size_t len)
 {
     struct http_conn *c = p->data;
+    if (c->url.len + len > URL_MAX) {
+        c->too_large = 1;
+        return -1;
+    }
     return pl_buf_append(&c->url, at, len) == 0 ? 0 : -1;
 }
 
@@ -183,6 +189,10 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct http_conn *c = p->data;
+    if (c->body.len + len > c->srv->limits.body_max) {
+        c->too_large = 1;
+        return -1;
+    }
     return pl_buf_append(&c->body, at, len) == 0 ? 0 : -1;
 }
 
@@ -207,17 +217,15 @@ static const char *captured(struct http_conn *c, enum captured which)
 
 static void dispatch(struct http_conn *c)
 {
-    /* NUL-terminate URL and body for the handler. */
-    if (pl_buf_append(&c->url, "", 1) != 0 || pl_buf_append(&c->body, "", 1) != 0) {
+    /* NUL-terminate URL and body for the handler (their buffers keep a byte for it). */
+    if (pl_buf_append(&c->url, "", 1) != 0 || pl_buf_append(&c->body, "", 1) != 0 ||
+        (c->path = strdup((const char *)c->url.data)) == NULL) {
+        /* No handler will answer: the connection is ours to close now. */
+        c->message_done = 0;
         conn_close(c);
         return;
     }
     c->body.len--;
-    c->path = strdup((const char *)c->url.data);
-    if (c->path == NULL) {
-        conn_close(c);
-        return;
-    }
     char *q = strchr(c->path, '?');
     if (q != NULL) {
         *q = '\0';
@@ -265,7 +273,7 @@ static void conn_feed(struct http_conn *c, const char *data, size_t len)
     }
     if (err != HPE_OK) {
         int status = 400;
-        if (c->body.len >= c->body.max || c->url.len >= c->url.max)
+        if (c->too_large)
             status = 413;
         PL_LOG_RATELIMITED(PL_LOG_WARN, "http", "bad request dropped error=%s",
                            http_errno_name(err));
@@ -482,8 +490,9 @@ static void accept_conn(struct http_server *s, uv_stream_t *listener, int is_pip
     c->h.handle.data = c;
     c->via_unix = is_pipe;
     s->open_handles++;
-    pl_buf_init(&c->url, URL_MAX);
-    pl_buf_init(&c->body, s->limits.body_max);
+    /* One byte more than the limits: dispatch NUL-terminates a URL or body at its limit. */
+    pl_buf_init(&c->url, URL_MAX + 1);
+    pl_buf_init(&c->body, s->limits.body_max + 1);
     pl_buf_init(&c->pending, s->limits.body_max + HEADERS_MAX + URL_MAX);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "pl_assert.h"
 #include "pl_err.h"
 #include "http_client.h"
 #include "http_server.h"
@@ -104,7 +105,7 @@ static void handler(struct http_conn *conn, const struct http_request *req, void
     } else if (strcmp(req->path, "/echo") == 0) {
         char out[256];
         int n = snprintf(out, sizeof(out), "%s %.*s", req->method, (int)req->body_len, req->body);
-        http_respond(conn, 200, "text/plain", out, (size_t)n);
+        http_respond(conn, 200, "text/plain", out, PL_MIN((size_t)n, sizeof(out) - 1));
     } else if (strcmp(req->path, "/big") == 0 && http_query_get(req->query, "n", arg, sizeof(arg)) == 0) {
         size_t n = (size_t)strtoul(arg, NULL, 10);
         char *buf = malloc(n + 1);
@@ -470,6 +471,33 @@ static void test_body_max(void **state)
     assert_int_equal(large, 1);
 }
 
+/* The server's own body limit is inclusive: a request body of exactly body_max is
+ * answered (it once held the connection open forever, with no room for the NUL the
+ * handler gets), one byte more is refused with 413. */
+static void test_server_body_limit(void **state)
+{
+    struct fx *fx = *state;
+    size_t max = 1 << 16;
+    char *body = malloc(max + 1);
+    assert_non_null(body);
+    memset(body, 'b', max + 1);
+    char u[128];
+    url(fx, u, sizeof(u), "/echo");
+    assert_int_equal(http_client_request(fx->client, "POST", u, NULL, body, max, 5000, 1024,
+                                         record_cb, fx),
+                     0);
+    assert_int_equal(run_until(fx, &fx->completed, 1, 10000), 0);
+    assert_int_equal(fx->got[0].err, 0);
+    assert_int_equal(fx->got[0].status, 200);
+    assert_int_equal(http_client_request(fx->client, "POST", u, NULL, body, max + 1, 5000, 1024,
+                                         record_cb, fx),
+                     0);
+    assert_int_equal(run_until(fx, &fx->completed, 2, 10000), 0);
+    assert_int_equal(fx->got[1].err, 0);
+    assert_int_equal(fx->got[1].status, 413);
+    free(body);
+}
+
 static void test_body_max_without_length(void **state)
 {
     struct fx *fx = *state;
@@ -633,7 +661,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_ok_and_not_found),   T(test_methods_and_bodies), T(test_timeout),
-        T(test_connection_refused), T(test_body_max),           T(test_many_concurrent),
+        T(test_connection_refused), T(test_body_max), T(test_server_body_limit),           T(test_many_concurrent),
         T(test_free_in_flight),     T(test_free_from_callback), T(test_request_from_callback),
         T(test_bad_arguments),      T(test_body_max_without_length), T(test_not_http),
         T(test_no_answer),          T(test_host_name),
