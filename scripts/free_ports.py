@@ -5,9 +5,20 @@
 usage: free_ports.py N [USED_FILE]
 With USED_FILE, ports listed there (and their neighbours) are never handed out, and the
 ports handed out are appended to it, so repeated calls in one test never collide.
+
+Tests run in parallel (ctest -j) and a port is only reserved by binding it, which the
+agent does a moment later; so every call also records what it hands out in a machine-wide
+file under flock and skips what another call handed out in the last RESERVE_S seconds.
 """
+import fcntl
+import os
 import socket
 import sys
+import tempfile
+import time
+
+RESERVE_S = 600
+SHARED = os.path.join(tempfile.gettempdir(), "platelet-free-ports")
 
 
 def free(port):
@@ -25,6 +36,22 @@ def free(port):
             s.close()
 
 
+def recent(f, now):
+    """Ports other calls handed out in the last RESERVE_S seconds, from the shared file."""
+    keep = {}
+    f.seek(0)
+    for line in f.read().split("\n"):
+        fields = line.split()
+        if len(fields) == 2 and fields[0].isdigit():
+            try:
+                when = float(fields[1])
+            except ValueError:
+                continue
+            if now - when < RESERVE_S:
+                keep[int(fields[0])] = when
+    return keep
+
+
 def main():
     want = int(sys.argv[1])
     used_file = sys.argv[2] if len(sys.argv) > 2 else None
@@ -34,6 +61,23 @@ def main():
             used = {int(x) for x in open(used_file).read().split()}
         except OSError:
             pass
+    with open(SHARED, "a+") as shared:
+        fcntl.flock(shared, fcntl.LOCK_EX)
+        now = time.time()
+        reserved = recent(shared, now)
+        got = pick(want, used | set(reserved) | {p + 1 for p in reserved})
+        for p in got:
+            reserved[p] = now
+        shared.seek(0)
+        shared.truncate()
+        shared.write("".join(f"{p} {when:.0f}\n" for p, when in sorted(reserved.items())))
+    if used_file:
+        with open(used_file, "a") as f:
+            f.write(" ".join(f"{p} {p + 1}" for p in got) + "\n")
+    print(*got)
+
+
+def pick(want, used):
     got = []
     while len(got) < want:
         with socket.socket() as s:
@@ -44,10 +88,7 @@ def main():
             continue
         if free(port) and free(port + 1):
             got.append(port)
-    if used_file:
-        with open(used_file, "a") as f:
-            f.write(" ".join(f"{p} {p + 1}" for p in got) + "\n")
-    print(*got)
+    return got
 
 
 if __name__ == "__main__":
