@@ -119,6 +119,7 @@ static const struct field approval_fields[] = {
 static const struct field placement_fields[] = {
     FSTR(struct swarm_placement_body, service),
     FSTR(struct swarm_placement_body, node),
+    FSTR(struct swarm_placement_body, prev),
 };
 
 #define NFIELDS(t) ((int)(sizeof(t) / sizeof((t)[0])))
@@ -290,12 +291,16 @@ static void hash_mix(uint8_t acc[SWARM_HASH_BYTES], const struct pl_buf *item, i
 /* Items are tagged msgpack arrays of every field that state hashing must see. */
 static void item_member(struct pl_mp_writer *w, const struct swarm_member *m)
 {
-    pl_mp_array(w, 5);
+    pl_mp_array(w, 7 + SWARM_FLAP_DEATHS);
     pl_mp_str(w, "m");
     pl_mp_str(w, m->name);
     pl_mp_uint(w, m->status);
     pl_mp_uint(w, m->incarnation);
     pl_mp_uint(w, m->since_index);
+    for (int i = 0; i < SWARM_FLAP_DEATHS; i++)
+        pl_mp_uint(w, m->deaths[i]);
+    pl_mp_uint(w, m->ndeaths);
+    pl_mp_uint(w, m->fenced_until_ms);
 }
 
 static void item_incident(struct pl_mp_writer *w, const struct swarm_incident *x)
@@ -321,12 +326,14 @@ static void item_incident(struct pl_mp_writer *w, const struct swarm_incident *x
 
 static void item_placement(struct pl_mp_writer *w, const struct swarm_placement *p)
 {
-    pl_mp_array(w, 5);
+    pl_mp_array(w, 7);
     pl_mp_str(w, "p");
     pl_mp_str(w, p->service);
     pl_mp_str(w, p->node);
+    pl_mp_str(w, p->prev);
     pl_mp_uint(w, p->index);
     pl_mp_uint(w, p->term);
+    pl_mp_uint(w, p->moves);
 }
 
 static void item_decision(struct pl_mp_writer *w, const struct swarm_decision *d)
@@ -500,6 +507,20 @@ static void apply_member(struct apply *a)
             return;
         }
         item_mix(s->hash, IT_MEMBER, m, -1);
+    }
+    if (b.status == SWARM_MEMBER_DEAD && m->status != SWARM_MEMBER_DEAD) {
+        /* Flapping: the death SWARM_FLAP_DEATHS - 1 before this one was inside the window
+         * (times are the entries', so every node fences alike). */
+        uint64_t t = a->e->time_ms;
+        uint32_t k = m->ndeaths % SWARM_FLAP_DEATHS; /* the oldest of the ring */
+        if (m->ndeaths >= SWARM_FLAP_DEATHS - 1) {
+            uint64_t first = m->deaths[(m->ndeaths + 1) % SWARM_FLAP_DEATHS];
+            if (t - PL_MIN(first, t) <= SWARM_FLAP_WINDOW_MS)
+                m->fenced_until_ms = t + SWARM_FLAP_WINDOW_MS;
+        }
+        m->deaths[k] = t;
+        if (m->ndeaths < UINT32_MAX)
+            m->ndeaths++;
     }
     m->status = b.status;
     m->incarnation = b.incarnation;
@@ -691,6 +712,25 @@ static void apply_placement(struct apply *a)
         return;
     }
     struct swarm_placement *p = (struct swarm_placement *)swarm_placement_find(s, b.service);
+    /* The guard: a move names where it moves from, and must find the service there. */
+    const char *at = p != NULL ? p->node : "";
+    if (strcmp(at, b.prev) != 0) {
+        reject(a, "placement: stale move of %s from '%s': it is on '%s'", b.service, b.prev, at);
+        return;
+    }
+    if (strcmp(at, b.node) == 0) {
+        reject(a, "placement: %s is already on %s", b.service, b.node);
+        return;
+    }
+    const struct swarm_member *m = swarm_member_find(s, b.node);
+    if (m == NULL || m->status != SWARM_MEMBER_ALIVE) {
+        reject(a, "placement: %s is not an alive member", b.node);
+        return;
+    }
+    if (swarm_member_fenced(m, a->e->time_ms)) {
+        reject(a, "placement: %s is fenced for flapping", b.node);
+        return;
+    }
     if (p == NULL) {
         if (s->nplacements == SWARM_PLACEMENTS_MAX) {
             reject(a, "placement: more than %d placed services", SWARM_PLACEMENTS_MAX);
@@ -701,7 +741,9 @@ static void apply_placement(struct apply *a)
         snprintf(p->service, sizeof(p->service), "%s", b.service);
     } else {
         item_mix(s->hash, IT_PLACEMENT, p, -1);
+        p->moves++;
     }
+    snprintf(p->prev, sizeof(p->prev), "%s", b.prev);
     snprintf(p->node, sizeof(p->node), "%s", b.node);
     p->index = a->e->index;
     p->term = a->e->term;

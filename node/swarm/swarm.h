@@ -12,7 +12,7 @@
  *   decision       {node, service, action, incident, reason}        the healer's order
  *   action_result  {decision, node, result, detail}                 what the named node did
  *   approval       {decision, by}                                    an operator's go-ahead
- *   placement      {service, node}                                   where a service runs
+ *   placement      {service, node, prev}                             where a service runs
  *
  * Other kinds (notes, Raft's own entries) are the ledger's, not ours: "foreign", counted.
  *
@@ -125,9 +125,13 @@ struct swarm_approval {
     char by[SWARM_NAME_MAX];
 };
 
+/* A placement is guarded: `prev` names the node the service moves from ("" for its first
+ * placement), and apply rejects (and records) a move whose `prev` is not where the state
+ * has it, so a stale leader's move, or one proposed twice, changes nothing. */
 struct swarm_placement_body {
     char service[SWARM_NAME_MAX];
     char node[SWARM_NAME_MAX];
+    char prev[SWARM_NAME_MAX];
 };
 
 /* Canonical encodings (fixed key order) and strict decodings: decode accepts only bytes
@@ -147,11 +151,20 @@ int swarm_placement_decode(const uint8_t *p, size_t n, struct swarm_placement_bo
 
 /* ---- the state ---- */
 
+/* A member that died more than SWARM_FLAP_DEATHS - 1 times within SWARM_FLAP_WINDOW_MS
+ * (by its committed member events' times) is fenced for SWARM_FLAP_WINDOW_MS after the
+ * death that made it flap: not eligible for placement, and its services move. */
+#define SWARM_FLAP_DEATHS 4
+#define SWARM_FLAP_WINDOW_MS (10 * 60 * 1000)
+
 struct swarm_member {
     char name[SWARM_NAME_MAX];
     enum swarm_member_status status;
     uint64_t incarnation;
     uint64_t since_index;
+    uint64_t deaths[SWARM_FLAP_DEATHS]; /* the newest deaths' entry times, a ring */
+    uint32_t ndeaths;                   /* deaths applied, ever */
+    uint64_t fenced_until_ms;           /* 0: never fenced */
 };
 
 struct swarm_incident {
@@ -170,7 +183,9 @@ struct swarm_incident {
 struct swarm_placement {
     char service[SWARM_NAME_MAX];
     char node[SWARM_NAME_MAX];
+    char prev[SWARM_NAME_MAX];  /* where it ran before ("" first placement) */
     uint64_t index, term;
+    uint32_t moves;             /* placements applied after the first */
 };
 
 struct swarm_decision {
@@ -253,5 +268,29 @@ const struct swarm_incident *swarm_incident_find(const struct swarm_state *s, co
 const struct swarm_placement *swarm_placement_find(const struct swarm_state *s,
                                                    const char *service);
 const struct swarm_decision *swarm_decision_find(const struct swarm_state *s, uint64_t index);
+
+/* ---- placement (swarm_place.c) ---- */
+
+/* Whether the member is fenced for flapping at `now_ms` (an entry's time, or the caller's). */
+bool swarm_member_fenced(const struct swarm_member *m, uint64_t now_ms);
+
+/* A node that could run a placed service, as the leader learns it from gossip: it declares
+ * the service in its own config (placement.nodes names it) and reports its load. */
+struct swarm_candidate {
+    char node[SWARM_NAME_MAX];
+    uint64_t load;              /* lower is better: services it runs */
+};
+
+/*
+ * The healer's placement decision for one service (pure: the caller gives the time and the
+ * candidates). The service stays where the state has it while that member is alive and not
+ * fenced; otherwise (or when it is not placed yet) it goes to the candidate that is an
+ * alive, unfenced member, with the least load, ties broken by name. Returns 0 with the
+ * guarded move in *out (prev = where the state has it now), or PL_ENOTFOUND when nothing
+ * should change or no candidate is eligible (*why says which, when not NULL).
+ */
+int swarm_place_next(const struct swarm_state *s, const char *service,
+                     const struct swarm_candidate *cands, uint32_t ncands, uint64_t now_ms,
+                     struct swarm_placement_body *out, const char **why);
 
 #endif

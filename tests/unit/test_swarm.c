@@ -209,21 +209,148 @@ static void test_decisions(void **state)
     rig_close(&r);
 }
 
+static enum swarm_outcome member_at(struct rig *r, const char *node,
+                                    enum swarm_member_status st, uint64_t inc)
+{
+    struct swarm_member_event m = {.status = st, .incarnation = inc};
+    snprintf(m.node, sizeof(m.node), "%s", node);
+    return APPLY(r, "member_event", swarm_member_event_encode, &m);
+}
+
+static enum swarm_outcome place(struct rig *r, const char *svc, const char *node,
+                                const char *prev)
+{
+    struct swarm_placement_body p;
+    memset(&p, 0, sizeof(p));
+    snprintf(p.service, sizeof(p.service), "%s", svc);
+    snprintf(p.node, sizeof(p.node), "%s", node);
+    snprintf(p.prev, sizeof(p.prev), "%s", prev);
+    return APPLY(r, "placement", swarm_placement_encode, &p);
+}
+
+/* Placements are guarded moves: from where the state has the service, to an alive member. */
 static void test_placement(void **state)
 {
     (void)state;
     struct rig r;
     rig_init(&r);
-    struct swarm_placement_body p = {.service = "db", .node = "n1"};
-    assert_int_equal(APPLY(&r, "placement", swarm_placement_encode, &p), SWARM_APPLIED);
+    /* Not a member yet: refused. */
+    assert_int_equal(place(&r, "db", "n1", ""), SWARM_REJECTED);
+    member_at(&r, "n1", SWARM_MEMBER_ALIVE, 1);
+    member_at(&r, "n2", SWARM_MEMBER_ALIVE, 1);
+    /* A first placement names no prev; one that does is stale. */
+    assert_int_equal(place(&r, "db", "n1", "n2"), SWARM_REJECTED);
+    assert_int_equal(place(&r, "db", "n1", ""), SWARM_APPLIED);
     r.term = 4;
-    snprintf(p.node, sizeof(p.node), "n2");
-    assert_int_equal(APPLY(&r, "placement", swarm_placement_encode, &p), SWARM_APPLIED);
+    /* A second first placement, or a move from the wrong node, is stale: recorded, no move. */
+    assert_int_equal(place(&r, "db", "n2", ""), SWARM_REJECTED);
+    assert_non_null(strstr(r.s->last_rejection, "stale move"));
+    assert_int_equal(place(&r, "db", "n1", "n1"), SWARM_REJECTED);
+    assert_int_equal(place(&r, "db", "n2", "n1"), SWARM_APPLIED);
     const struct swarm_placement *pl = swarm_placement_find(r.s, "db");
     assert_string_equal(pl->node, "n2");
+    assert_string_equal(pl->prev, "n1");
     assert_int_equal(pl->term, 4);
+    assert_int_equal(pl->moves, 1);
+    /* The same move proposed twice: the second is stale. */
+    assert_int_equal(place(&r, "db", "n2", "n1"), SWARM_REJECTED);
+    /* Never onto a dead member. */
+    member_at(&r, "n1", SWARM_MEMBER_DEAD, 1);
+    assert_int_equal(place(&r, "db", "n1", "n2"), SWARM_REJECTED);
     assert_int_equal(r.s->nplacements, 1);
     assert_int_equal(r.s->max_term, 4);
+    rig_close(&r);
+}
+
+/* Applies one member event at an explicit time. */
+static void member_event_at(struct rig *r, const char *node, enum swarm_member_status st,
+                            uint64_t inc, uint64_t t_ms)
+{
+    struct swarm_member_event m = {.status = st, .incarnation = inc};
+    snprintf(m.node, sizeof(m.node), "%s", node);
+    struct pl_buf b;
+    pl_buf_init(&b, SWARM_BODY_BYTES_MAX);
+    assert_int_equal(swarm_member_event_encode(&m, &b), 0);
+    struct swarm_entry e = {.index = r->s->applied_index + 1, .term = r->term, .time_ms = t_ms,
+                            .kind = "member_event", .kind_len = 12, .body = b.data,
+                            .body_len = b.len};
+    assert_int_equal(swarm_apply(r->s, &e, &r->out), 0);
+    check_hash(r->s);
+    pl_buf_close(&b);
+}
+
+/* More than 3 deaths within 10 minutes fence a member for 10 minutes after the last. */
+static void test_flapping_fence(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    const uint64_t min = 60000, t0 = 1700000000000ull;
+    uint64_t inc = 1;
+    /* Four deaths 4 minutes apart: never 4 within 10 minutes, no fence. */
+    for (int i = 0; i < 4; i++) {
+        member_event_at(&r, "a", SWARM_MEMBER_ALIVE, inc, t0 + (uint64_t)i * 4 * min);
+        member_event_at(&r, "a", SWARM_MEMBER_DEAD, inc++, t0 + (uint64_t)i * 4 * min + 1000);
+    }
+    const struct swarm_member *m = swarm_member_find(r.s, "a");
+    assert_int_equal(m->ndeaths, 4);
+    assert_int_equal(m->fenced_until_ms, 0);
+    /* Four deaths in 3 minutes: the fourth fences. */
+    uint64_t t1 = t0 + 60 * min, last = 0;
+    for (int i = 0; i < 4; i++) {
+        member_event_at(&r, "b", SWARM_MEMBER_ALIVE, inc, t1 + (uint64_t)i * min);
+        last = t1 + (uint64_t)i * min + 1000;
+        member_event_at(&r, "b", SWARM_MEMBER_DEAD, inc++, last);
+        m = swarm_member_find(r.s, "b");
+        assert_int_equal(m->fenced_until_ms != 0, i == 3);
+    }
+    member_event_at(&r, "b", SWARM_MEMBER_ALIVE, inc, last + 1000);
+    assert_true(swarm_member_fenced(m, last + 1000));
+    assert_false(swarm_member_fenced(m, last + SWARM_FLAP_WINDOW_MS));
+    /* A repeated dead verdict (same incarnation) is no new death. */
+    member_event_at(&r, "c", SWARM_MEMBER_DEAD, 1, t1);
+    member_event_at(&r, "c", SWARM_MEMBER_DEAD, 1, t1 + 1);
+    assert_int_equal(swarm_member_find(r.s, "c")->ndeaths, 1);
+    /* A fenced member is not eligible: apply refuses a placement on it (by entry time). */
+    assert_int_equal(place(&r, "web", "b", ""), SWARM_REJECTED);
+    assert_non_null(strstr(r.s->last_rejection, "fenced"));
+    rig_close(&r);
+}
+
+/* The healer's choice: stays while the holder is fine; else least loaded, ties by name. */
+static void test_place_next(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    member_at(&r, "a", SWARM_MEMBER_ALIVE, 1);
+    member_at(&r, "b", SWARM_MEMBER_ALIVE, 1);
+    member_at(&r, "c", SWARM_MEMBER_ALIVE, 1);
+    struct swarm_candidate c[3] = {{"c", 1}, {"b", 0}, {"a", 0}};
+    struct swarm_placement_body out;
+    const char *why;
+    uint64_t now = 1700000000000ull;
+    assert_int_equal(swarm_place_next(r.s, "web", c, 0, now, &out, &why), PL_ENOTFOUND);
+    assert_int_equal(swarm_place_next(r.s, "web", c, 3, now, &out, &why), 0);
+    assert_string_equal(out.node, "a");
+    assert_string_equal(out.prev, "");
+    assert_int_equal(APPLY(&r, "placement", swarm_placement_encode, &out), SWARM_APPLIED);
+    assert_int_equal(swarm_place_next(r.s, "web", c, 3, now, &out, &why), PL_ENOTFOUND);
+    /* a dies: to b (load 0), never back to a. */
+    member_at(&r, "a", SWARM_MEMBER_DEAD, 1);
+    assert_int_equal(swarm_place_next(r.s, "web", c, 3, now, &out, &why), 0);
+    assert_string_equal(out.node, "b");
+    assert_string_equal(out.prev, "a");
+    assert_int_equal(APPLY(&r, "placement", swarm_placement_encode, &out), SWARM_APPLIED);
+    /* b and c dead too: nowhere to go. */
+    member_at(&r, "b", SWARM_MEMBER_DEAD, 1);
+    member_at(&r, "c", SWARM_MEMBER_LEFT, 1);
+    assert_int_equal(swarm_place_next(r.s, "web", c, 3, now, &out, &why), PL_ENOTFOUND);
+    /* a back (a newer incarnation): eligible again. */
+    member_at(&r, "a", SWARM_MEMBER_ALIVE, 2);
+    assert_int_equal(swarm_place_next(r.s, "web", c, 3, now, &out, &why), 0);
+    assert_string_equal(out.node, "a");
+    assert_string_equal(out.prev, "b");
     rig_close(&r);
 }
 
@@ -296,6 +423,7 @@ static void feed_stream(struct rig *r, uint64_t seed, int n, int flip_at)
         }
         default: {
             struct swarm_placement_body p;
+            memset(&p, 0, sizeof(p));
             snprintf(p.service, sizeof(p.service), "svc%u", which);
             snprintf(p.node, sizeof(p.node), "%s", node);
             APPLY(r, "placement", swarm_placement_encode, &p);
@@ -348,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_codecs),     cmocka_unit_test(test_members),
         cmocka_unit_test(test_incident_steps_once), cmocka_unit_test(test_decisions),
         cmocka_unit_test(test_placement),  cmocka_unit_test(test_total),
+        cmocka_unit_test(test_flapping_fence), cmocka_unit_test(test_place_next),
         cmocka_unit_test(test_hash_agrees), cmocka_unit_test(test_eviction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
