@@ -221,6 +221,31 @@ static cJSON *decision_json(const struct swarm_decision *d)
     cJSON_AddStringToObject(x, "incident", d->incident);
     cJSON_AddStringToObject(x, "state", swarm_decision_state_name(d->state));
     cJSON_AddNumberToObject(x, "result", d->result);
+    cJSON_AddNumberToObject(x, "result_index", (double)d->result_index);
+    cJSON_AddStringToObject(x, "op", swarm_op_name(d->action));
+    cJSON_AddNumberToObject(x, "rollout", (double)d->rollout);
+    return x;
+}
+
+static cJSON *rollout_json(const struct swarm_rollout *r)
+{
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddNumberToObject(x, "index", (double)r->index);
+    cJSON_AddNumberToObject(x, "term", (double)r->term);
+    add_time(x, "time", r->time_ms);
+    cJSON_AddStringToObject(x, "service", r->service);
+    cJSON_AddStringToObject(x, "op", swarm_op_name(r->op));
+    cJSON_AddNumberToObject(x, "max_unavailable", r->max_unavailable);
+    cJSON_AddStringToObject(x, "by", r->by);
+    cJSON_AddStringToObject(x, "state", swarm_rollout_state_name(r->state));
+    cJSON *n = cJSON_AddArrayToObject(x, "nodes");
+    for (uint32_t i = 0; i < r->nnodes; i++) {
+        cJSON *y = cJSON_CreateObject();
+        cJSON_AddStringToObject(y, "node", r->nodes[i]);
+        cJSON_AddStringToObject(y, "step", swarm_step_state_name(r->step[i]));
+        cJSON_AddNumberToObject(y, "decision", (double)r->decision[i]);
+        cJSON_AddItemToArray(n, y);
+    }
     return x;
 }
 
@@ -275,6 +300,14 @@ cJSON *replay_state_json(const struct swarm_state *s)
     cJSON *d = cJSON_AddArrayToObject(o, "decisions");
     for (uint32_t i = 0; i < s->ndecisions; i++)
         cJSON_AddItemToArray(d, decision_json(&s->decisions[i]));
+    cJSON *r = cJSON_AddArrayToObject(o, "rollouts");
+    for (uint32_t i = 0; i < s->nrollouts; i++)
+        cJSON_AddItemToArray(r, rollout_json(&s->rollouts[i]));
+    cJSON *pol = cJSON_AddObjectToObject(o, "policy");
+    cJSON_AddNumberToObject(pol, "max_in_flight", s->max_in_flight);
+    cJSON_AddNumberToObject(pol, "max_fleet_pct", s->max_fleet_pct);
+    cJSON_AddNumberToObject(pol, "window_ms", (double)s->window_ms);
+    cJSON_AddNumberToObject(pol, "index", (double)s->policy_index);
     return o;
 }
 
@@ -301,6 +334,8 @@ cJSON *replay_entry_json(const struct ledger_entry *e, const struct swarm_applie
     pl_buf_close(&body);
     if (a->decision != NULL)
         cJSON_AddItemToObject(o, "decision", decision_json(a->decision));
+    if (a->rollout != NULL)
+        cJSON_AddItemToObject(o, "rollout", rollout_json(a->rollout));
     if (a->placement != NULL) {
         cJSON *p = cJSON_AddObjectToObject(o, "placement");
         cJSON_AddStringToObject(p, "service", a->placement->service);

@@ -17,7 +17,8 @@
 /* ---- names ---- */
 
 static const char *const kind_names[SWARM_K_COUNT] = {
-    "", "member_event", "incident", "decision", "action_result", "approval", "placement"};
+    "", "member_event", "incident", "decision", "action_result", "approval", "placement",
+    "policy", "rollout"};
 
 const char *swarm_kind_name(enum swarm_kind k)
 {
@@ -33,8 +34,12 @@ enum swarm_kind swarm_kind_parse(const char *kind, size_t len)
 }
 
 static const char *const member_names[SWARM_MEMBER_STATUS_COUNT] = {"alive", "dead", "left"};
-static const char *const decision_names[SWARM_DECISION_STATE_COUNT] = {"pending", "waiting",
-                                                                        "done", "failed"};
+static const char *const decision_names[SWARM_DECISION_STATE_COUNT] = {
+    "pending", "waiting", "done", "failed", "refused", "skipped"};
+static const char *const rollout_names[SWARM_ROLLOUT_STATE_COUNT] = {"running", "done",
+                                                                      "halted"};
+static const char *const step_names[SWARM_STEP_STATE_COUNT] = {"todo", "decided", "done",
+                                                                "failed", "skipped"};
 static const char *const outcome_names[SWARM_OUTCOME_COUNT] = {"applied", "duplicate",
                                                                "foreign", "rejected"};
 
@@ -46,6 +51,48 @@ const char *swarm_member_status_name(enum swarm_member_status s)
 const char *swarm_decision_state_name(enum swarm_decision_state s)
 {
     return (unsigned)s < SWARM_DECISION_STATE_COUNT ? decision_names[s] : "unknown";
+}
+
+bool swarm_decision_finished(enum swarm_decision_state s)
+{
+    return s == SWARM_DECISION_DONE || s == SWARM_DECISION_FAILED ||
+           s == SWARM_DECISION_REFUSED || s == SWARM_DECISION_SKIPPED;
+}
+
+const char *swarm_rollout_state_name(enum swarm_rollout_state s)
+{
+    return (unsigned)s < SWARM_ROLLOUT_STATE_COUNT ? rollout_names[s] : "unknown";
+}
+
+const char *swarm_step_state_name(enum swarm_step_state s)
+{
+    return (unsigned)s < SWARM_STEP_STATE_COUNT ? step_names[s] : "unknown";
+}
+
+const char *swarm_op_name(uint8_t op)
+{
+    switch (op) {
+    case SWARM_OP_RESTART:
+        return "restart";
+    case SWARM_OP_STOP:
+        return "stop";
+    case SWARM_OP_START:
+        return "start";
+    default:
+        return "";
+    }
+}
+
+int swarm_op_parse(const char *name, uint8_t *op)
+{
+    static const uint8_t ops[] = {SWARM_OP_RESTART, SWARM_OP_STOP, SWARM_OP_START};
+    for (size_t i = 0; i < sizeof(ops); i++) {
+        if (strcmp(name, swarm_op_name(ops[i])) == 0) {
+            *op = ops[i];
+            return 0;
+        }
+    }
+    return PL_ENOTFOUND;
 }
 
 const char *swarm_outcome_name(enum swarm_outcome o)
@@ -104,6 +151,7 @@ static const struct field decision_fields[] = {
     FSTR(struct swarm_decision_body, node),     FSTR(struct swarm_decision_body, service),
     FU8(struct swarm_decision_body, action, ENUM_BOUND),
     FSTR(struct swarm_decision_body, incident), FSTR(struct swarm_decision_body, reason),
+    FU64(struct swarm_decision_body, rollout),
 };
 
 static const struct field result_fields[] = {
@@ -120,6 +168,19 @@ static const struct field placement_fields[] = {
     FSTR(struct swarm_placement_body, service),
     FSTR(struct swarm_placement_body, node),
     FSTR(struct swarm_placement_body, prev),
+};
+
+static const struct field policy_fields[] = {
+    FU32(struct swarm_policy_body, max_in_flight),
+    FU32(struct swarm_policy_body, max_fleet_pct),
+    FU64(struct swarm_policy_body, window_ms),
+};
+
+static const struct field rollout_fields[] = {
+    FSTR(struct swarm_rollout_body, service),
+    FU8(struct swarm_rollout_body, op, ENUM_BOUND),
+    FU32(struct swarm_rollout_body, max_unavailable),
+    FSTR(struct swarm_rollout_body, by),
 };
 
 #define NFIELDS(t) ((int)(sizeof(t) / sizeof((t)[0])))
@@ -253,6 +314,8 @@ CODEC(decision, struct swarm_decision_body, decision_fields)
 CODEC(action_result, struct swarm_action_result, result_fields)
 CODEC(approval, struct swarm_approval, approval_fields)
 CODEC(placement, struct swarm_placement_body, placement_fields)
+CODEC(policy, struct swarm_policy_body, policy_fields)
+CODEC(rollout, struct swarm_rollout_body, rollout_fields)
 
 /* ---- the multiset state hash ---- */
 
@@ -338,7 +401,7 @@ static void item_placement(struct pl_mp_writer *w, const struct swarm_placement 
 
 static void item_decision(struct pl_mp_writer *w, const struct swarm_decision *d)
 {
-    pl_mp_array(w, 11);
+    pl_mp_array(w, 12);
     pl_mp_str(w, "d");
     pl_mp_uint(w, d->index);
     pl_mp_uint(w, d->term);
@@ -350,17 +413,42 @@ static void item_decision(struct pl_mp_writer *w, const struct swarm_decision *d
     pl_mp_uint(w, d->state);
     pl_mp_int(w, d->result);
     pl_mp_uint(w, d->result_index);
+    pl_mp_uint(w, d->rollout);
+}
+
+static void item_rollout(struct pl_mp_writer *w, const struct swarm_rollout *r)
+{
+    pl_mp_array(w, 10);
+    pl_mp_str(w, "r");
+    pl_mp_uint(w, r->index);
+    pl_mp_uint(w, r->term);
+    pl_mp_uint(w, r->time_ms);
+    pl_mp_str(w, r->service);
+    pl_mp_uint(w, r->op);
+    pl_mp_uint(w, r->max_unavailable);
+    pl_mp_str(w, r->by);
+    pl_mp_uint(w, r->state);
+    pl_mp_array(w, r->nnodes);
+    for (uint32_t i = 0; i < r->nnodes; i++) {
+        pl_mp_array(w, 3);
+        pl_mp_str(w, r->nodes[i]);
+        pl_mp_uint(w, r->step[i]);
+        pl_mp_uint(w, r->decision[i]);
+    }
 }
 
 static void item_counters(struct pl_mp_writer *w, const struct swarm_state *s)
 {
     const struct swarm_counters *c = &s->counters;
-    pl_mp_array(w, 11);
+    pl_mp_array(w, 14);
     pl_mp_str(w, "c");
     pl_mp_uint(w, s->applied_index);
     pl_mp_uint(w, s->applied_term);
     pl_mp_uint(w, s->max_term);
     pl_mp_uint(w, s->max_in_flight);
+    pl_mp_uint(w, s->max_fleet_pct);
+    pl_mp_uint(w, s->window_ms);
+    pl_mp_uint(w, s->policy_index);
     pl_mp_uint(w, c->applied);
     pl_mp_uint(w, c->foreign);
     pl_mp_uint(w, c->duplicates);
@@ -369,11 +457,11 @@ static void item_counters(struct pl_mp_writer *w, const struct swarm_state *s)
     pl_mp_uint(w, c->evicted_decisions);
 }
 
-enum item_kind { IT_MEMBER, IT_INCIDENT, IT_PLACEMENT, IT_DECISION, IT_COUNTERS };
+enum item_kind { IT_MEMBER, IT_INCIDENT, IT_PLACEMENT, IT_DECISION, IT_COUNTERS, IT_ROLLOUT };
 
 static void item_mix(uint8_t acc[SWARM_HASH_BYTES], enum item_kind k, const void *item, int sign)
 {
-    uint8_t space[1024];
+    uint8_t space[4096];
     struct pl_buf b = {.data = space, .len = 0, .cap = sizeof(space), .max = sizeof(space)};
     struct pl_mp_writer w;
     pl_mp_writer_init(&w, &b);
@@ -393,8 +481,11 @@ static void item_mix(uint8_t acc[SWARM_HASH_BYTES], enum item_kind k, const void
     case IT_COUNTERS:
         item_counters(&w, item);
         break;
+    case IT_ROLLOUT:
+        item_rollout(&w, item);
+        break;
     }
-    /* Every item is bounded by its fixed-size fields: 1 KiB always holds it. */
+    /* Every item is bounded by its fixed-size fields: 4 KiB always holds it. */
     PL_ASSERT(w.err == 0);
     hash_mix(acc, &b, sign);
 }
@@ -410,6 +501,8 @@ void swarm_state_hash_full(const struct swarm_state *s, uint8_t out[SWARM_HASH_B
         item_mix(out, IT_PLACEMENT, &s->placements[i], +1);
     for (uint32_t i = 0; i < s->ndecisions; i++)
         item_mix(out, IT_DECISION, &s->decisions[i], +1);
+    for (uint32_t i = 0; i < s->nrollouts; i++)
+        item_mix(out, IT_ROLLOUT, &s->rollouts[i], +1);
     item_mix(out, IT_COUNTERS, s, +1);
 }
 
@@ -417,6 +510,8 @@ void swarm_state_init(struct swarm_state *s)
 {
     memset(s, 0, sizeof(*s));
     s->max_in_flight = 2;
+    s->max_fleet_pct = 100;
+    s->window_ms = 600000;
     swarm_state_hash_full(s, s->hash);
 }
 
@@ -454,6 +549,45 @@ const struct swarm_decision *swarm_decision_find(const struct swarm_state *s, ui
         if (s->decisions[i].index == index)
             return &s->decisions[i];
     return NULL;
+}
+
+const struct swarm_rollout *swarm_rollout_find(const struct swarm_state *s, uint64_t index)
+{
+    for (uint32_t i = 0; i < s->nrollouts; i++)
+        if (s->rollouts[i].index == index)
+            return &s->rollouts[i];
+    return NULL;
+}
+
+enum swarm_act_verdict swarm_decision_check(const struct swarm_decision *d, const char *self,
+                                            uint64_t known_term)
+{
+    if (strcmp(d->node, self) != 0)
+        return SWARM_ACT_NOT_MINE;
+    if (d->state != SWARM_DECISION_PENDING)
+        return SWARM_ACT_NOT_PENDING;
+    /* Fencing: a healer of a newer term may have decided otherwise since. */
+    if (d->term < known_term)
+        return SWARM_ACT_STALE_TERM;
+    return SWARM_ACT_GO;
+}
+
+int swarm_rollout_next(const struct swarm_rollout *r, const char **node)
+{
+    if (r->state != SWARM_ROLLOUT_RUNNING)
+        return PL_ENOTFOUND;
+    uint32_t decided = 0;
+    for (uint32_t i = 0; i < r->nnodes; i++)
+        decided += r->step[i] == SWARM_STEP_DECIDED;
+    if (decided >= r->max_unavailable)
+        return PL_ENOTFOUND;
+    for (uint32_t i = 0; i < r->nnodes; i++) {
+        if (r->step[i] == SWARM_STEP_TODO) {
+            *node = r->nodes[i];
+            return 0;
+        }
+    }
+    return PL_ENOTFOUND;
 }
 
 /* ---- apply ---- */
@@ -602,6 +736,50 @@ static uint32_t decisions_in_flight(const struct swarm_state *s)
     return n;
 }
 
+/* The rollout and position of `node` in it, for a decision that names the rollout. */
+static struct swarm_rollout *rollout_slot(struct swarm_state *s, uint64_t index, const char *node,
+                                          uint32_t *pos)
+{
+    struct swarm_rollout *r = (struct swarm_rollout *)swarm_rollout_find(s, index);
+    for (uint32_t i = 0; r != NULL && i < r->nnodes; i++) {
+        if (strcmp(r->nodes[i], node) == 0) {
+            *pos = i;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+/* The blast radius (swarm.h): whether a new decision for `node` at `time_ms` must wait. */
+static bool past_blast_radius(const struct swarm_state *s, const char *node, uint64_t time_ms)
+{
+    if (decisions_in_flight(s) >= s->max_in_flight)
+        return true;
+    if (s->max_fleet_pct >= 100)
+        return false;
+    /* Distinct nodes touched within the window (the new one included); refused and skipped
+     * decisions touched nothing. Times are the entries', so every node counts alike. */
+    uint32_t touched = 1, fleet = 0;
+    for (uint32_t i = 0; i < s->ndecisions; i++) {
+        const struct swarm_decision *d = &s->decisions[i];
+        if (d->state == SWARM_DECISION_REFUSED || d->state == SWARM_DECISION_SKIPPED ||
+            d->time_ms + s->window_ms <= time_ms || strcmp(d->node, node) == 0)
+            continue;
+        bool seen = false;
+        for (uint32_t j = 0; j < i && !seen; j++) {
+            const struct swarm_decision *o = &s->decisions[j];
+            seen = strcmp(o->node, d->node) == 0 && o->state != SWARM_DECISION_REFUSED &&
+                   o->state != SWARM_DECISION_SKIPPED && o->time_ms + s->window_ms > time_ms;
+        }
+        touched += !seen;
+    }
+    for (uint32_t i = 0; i < s->nmembers; i++)
+        fleet += s->members[i].status != SWARM_MEMBER_LEFT;
+    if (fleet == 0)
+        fleet = touched;
+    return (uint64_t)touched * 100 > (uint64_t)s->max_fleet_pct * fleet;
+}
+
 static void apply_decision(struct apply *a)
 {
     struct swarm_state *s = a->s;
@@ -611,13 +789,32 @@ static void apply_decision(struct apply *a)
         reject(a, "decision: %s", rc ? decode_error(rc) : "empty node or service");
         return;
     }
+    uint32_t pos = 0;
+    struct swarm_rollout *r = NULL;
+    if (b.rollout != 0) {
+        /* A rollout's step: one decision per node until it is answered, so a second
+         * healer (an older term's, or a retry) cannot order the same node twice. */
+        r = rollout_slot(s, b.rollout, b.node, &pos);
+        if (r == NULL) {
+            reject(a, "decision: rollout %llu has no node %s", (unsigned long long)b.rollout,
+                   b.node);
+            return;
+        }
+        if (r->state != SWARM_ROLLOUT_RUNNING || r->step[pos] != SWARM_STEP_TODO ||
+            strcmp(r->service, b.service) != 0 || r->op != b.action) {
+            reject(a, "decision: rollout %llu: %s is %s (rollout %s)",
+                   (unsigned long long)b.rollout, b.node, swarm_step_state_name(r->step[pos]),
+                   swarm_rollout_state_name(r->state));
+            return;
+        }
+    }
     if (s->ndecisions == SWARM_DECISIONS_MAX) {
         /* The oldest finished one goes; with none finished the council is stuck, and a new
          * order is refused rather than forgetting one that may still be acted on. */
         uint32_t victim = UINT32_MAX;
         for (uint32_t i = 0; i < s->ndecisions; i++) {
             const struct swarm_decision *d = &s->decisions[i];
-            if ((d->state == SWARM_DECISION_DONE || d->state == SWARM_DECISION_FAILED) &&
+            if (swarm_decision_finished(d->state) &&
                 (victim == UINT32_MAX || d->index < s->decisions[victim].index))
                 victim = i;
         }
@@ -629,6 +826,7 @@ static void apply_decision(struct apply *a)
         s->decisions[victim] = s->decisions[--s->ndecisions];
         s->counters.evicted_decisions++;
     }
+    bool wait = past_blast_radius(s, b.node, a->e->time_ms);
     struct swarm_decision *d = &s->decisions[s->ndecisions++];
     memset(d, 0, sizeof(*d));
     d->index = a->e->index;
@@ -638,11 +836,50 @@ static void apply_decision(struct apply *a)
     snprintf(d->service, sizeof(d->service), "%s", b.service);
     d->action = b.action;
     snprintf(d->incident, sizeof(d->incident), "%s", b.incident);
-    /* The blast radius: past max_in_flight orders not yet done, a new one waits. */
-    d->state = decisions_in_flight(s) >= s->max_in_flight ? SWARM_DECISION_WAITING
-                                                         : SWARM_DECISION_PENDING;
+    d->rollout = b.rollout;
+    d->state = wait ? SWARM_DECISION_WAITING : SWARM_DECISION_PENDING;
     item_mix(s->hash, IT_DECISION, d, +1);
     a->out->decision = d;
+    if (r != NULL) {
+        item_mix(s->hash, IT_ROLLOUT, r, -1);
+        r->step[pos] = SWARM_STEP_DECIDED;
+        r->decision[pos] = d->index;
+        item_mix(s->hash, IT_ROLLOUT, r, +1);
+        a->out->rollout = r;
+    }
+}
+
+/* A rollout's step answered: done, skipped, failed (the rollout halts) or refused (to be
+ * decided again). */
+static void rollout_answer(struct apply *a, const struct swarm_decision *d)
+{
+    uint32_t pos = 0;
+    struct swarm_rollout *r = rollout_slot(a->s, d->rollout, d->node, &pos);
+    if (r == NULL || r->decision[pos] != d->index || r->step[pos] != SWARM_STEP_DECIDED)
+        return;
+    item_mix(a->s->hash, IT_ROLLOUT, r, -1);
+    switch (d->state) {
+    case SWARM_DECISION_DONE:
+        r->step[pos] = SWARM_STEP_DONE;
+        break;
+    case SWARM_DECISION_SKIPPED:
+        r->step[pos] = SWARM_STEP_SKIPPED;
+        break;
+    case SWARM_DECISION_REFUSED:
+        r->step[pos] = SWARM_STEP_TODO;
+        break;
+    default:
+        r->step[pos] = SWARM_STEP_FAILED;
+        r->state = SWARM_ROLLOUT_HALTED;
+        break;
+    }
+    bool all = r->state == SWARM_ROLLOUT_RUNNING;
+    for (uint32_t i = 0; all && i < r->nnodes; i++)
+        all = r->step[i] == SWARM_STEP_DONE || r->step[i] == SWARM_STEP_SKIPPED;
+    if (all)
+        r->state = SWARM_ROLLOUT_DONE;
+    item_mix(a->s->hash, IT_ROLLOUT, r, +1);
+    a->out->rollout = r;
 }
 
 static void apply_action_result(struct apply *a)
@@ -664,17 +901,22 @@ static void apply_action_result(struct apply *a)
                (unsigned long long)b.decision, d->node, b.node);
         return;
     }
-    if (d->state == SWARM_DECISION_DONE || d->state == SWARM_DECISION_FAILED) {
+    if (swarm_decision_finished(d->state)) {
         a->out->outcome = SWARM_DUPLICATE;
         a->out->decision = d;
         return;
     }
     item_mix(s->hash, IT_DECISION, d, -1);
-    d->state = b.result == 0 ? SWARM_DECISION_DONE : SWARM_DECISION_FAILED;
+    d->state = b.result == 0               ? SWARM_DECISION_DONE
+               : b.result == PL_ESTALE     ? SWARM_DECISION_REFUSED
+               : b.result == PL_ENOTFOUND  ? SWARM_DECISION_SKIPPED
+                                           : SWARM_DECISION_FAILED;
     d->result = b.result;
     d->result_index = a->e->index;
     item_mix(s->hash, IT_DECISION, d, +1);
     a->out->decision = d;
+    if (d->rollout != 0)
+        rollout_answer(a, d);
 }
 
 static void apply_approval(struct apply *a)
@@ -751,6 +993,98 @@ static void apply_placement(struct apply *a)
     a->out->placement = p;
 }
 
+static void apply_policy(struct apply *a)
+{
+    struct swarm_state *s = a->s;
+    struct swarm_policy_body b;
+    int rc = swarm_policy_decode(a->e->body, a->e->body_len, &b);
+    if (rc != 0) {
+        reject(a, "policy: %s", decode_error(rc));
+        return;
+    }
+    if (b.max_in_flight < 1 || b.max_fleet_pct < 1 || b.max_fleet_pct > 100 || b.window_ms < 1) {
+        reject(a, "policy: need max_in_flight >= 1, max_fleet_pct 1..100, window_ms >= 1 "
+                  "(got %u, %u, %llu)", b.max_in_flight, b.max_fleet_pct,
+               (unsigned long long)b.window_ms);
+        return;
+    }
+    /* The policy lives in the counters item, mixed out and in by swarm_apply. */
+    s->max_in_flight = b.max_in_flight;
+    s->max_fleet_pct = b.max_fleet_pct;
+    s->window_ms = b.window_ms;
+    s->policy_index = a->e->index;
+}
+
+static void apply_rollout(struct apply *a)
+{
+    struct swarm_state *s = a->s;
+    struct swarm_rollout_body b;
+    int rc = swarm_rollout_decode(a->e->body, a->e->body_len, &b);
+    if (rc != 0 || b.service[0] == '\0' || swarm_op_name(b.op)[0] == '\0' ||
+        b.max_unavailable < 1) {
+        reject(a, "rollout: %s", rc ? decode_error(rc)
+                                    : "need a service, op restart|stop|start and "
+                                      "max_unavailable >= 1");
+        return;
+    }
+    for (uint32_t i = 0; i < s->nrollouts; i++) {
+        if (s->rollouts[i].state == SWARM_ROLLOUT_RUNNING &&
+            strcmp(s->rollouts[i].service, b.service) == 0) {
+            reject(a, "rollout: rollout %llu of %s is still running",
+                   (unsigned long long)s->rollouts[i].index, b.service);
+            return;
+        }
+    }
+    /* Its nodes: the members alive now, by name (the same order on every node). */
+    const char *names[SWARM_ROLLOUT_NODES_MAX];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->nmembers; i++) {
+        if (s->members[i].status != SWARM_MEMBER_ALIVE)
+            continue;
+        if (n == SWARM_ROLLOUT_NODES_MAX) {
+            reject(a, "rollout: more than %d members alive", SWARM_ROLLOUT_NODES_MAX);
+            return;
+        }
+        const char *x = s->members[i].name;
+        uint32_t j = n++;
+        for (; j > 0 && strcmp(names[j - 1], x) > 0; j--)
+            names[j] = names[j - 1];
+        names[j] = x;
+    }
+    if (n == 0) {
+        reject(a, "rollout: no member is alive");
+        return;
+    }
+    if (s->nrollouts == SWARM_ROLLOUTS_MAX) {
+        uint32_t victim = UINT32_MAX;
+        for (uint32_t i = 0; i < s->nrollouts; i++)
+            if (s->rollouts[i].state != SWARM_ROLLOUT_RUNNING &&
+                (victim == UINT32_MAX || s->rollouts[i].index < s->rollouts[victim].index))
+                victim = i;
+        if (victim == UINT32_MAX) {
+            reject(a, "rollout: %d rollouts running", SWARM_ROLLOUTS_MAX);
+            return;
+        }
+        item_mix(s->hash, IT_ROLLOUT, &s->rollouts[victim], -1);
+        s->rollouts[victim] = s->rollouts[--s->nrollouts];
+    }
+    struct swarm_rollout *r = &s->rollouts[s->nrollouts++];
+    memset(r, 0, sizeof(*r));
+    r->index = a->e->index;
+    r->term = a->e->term;
+    r->time_ms = a->e->time_ms;
+    snprintf(r->service, sizeof(r->service), "%s", b.service);
+    r->op = b.op;
+    r->max_unavailable = b.max_unavailable;
+    snprintf(r->by, sizeof(r->by), "%s", b.by);
+    r->state = SWARM_ROLLOUT_RUNNING;
+    r->nnodes = n;
+    for (uint32_t i = 0; i < n; i++)
+        snprintf(r->nodes[i], sizeof(r->nodes[i]), "%s", names[i]);
+    item_mix(s->hash, IT_ROLLOUT, r, +1);
+    a->out->rollout = r;
+}
+
 int swarm_apply(struct swarm_state *s, const struct swarm_entry *e, struct swarm_applied *out)
 {
     memset(out, 0, sizeof(*out));
@@ -778,6 +1112,12 @@ int swarm_apply(struct swarm_state *s, const struct swarm_entry *e, struct swarm
         break;
     case SWARM_K_PLACEMENT:
         apply_placement(&a);
+        break;
+    case SWARM_K_POLICY:
+        apply_policy(&a);
+        break;
+    case SWARM_K_ROLLOUT:
+        apply_rollout(&a);
         break;
     default:
         out->outcome = SWARM_IGNORED_FOREIGN;

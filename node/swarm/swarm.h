@@ -9,10 +9,12 @@
  *   member_event   {node, event: join|alive|dead|left, inc}        gossip's verdicts
  *   incident       {node, id, seq, service, event, action, result, level, class, cause,
  *                   signal, outcome, t_ms, detail}                  a node's incident step
- *   decision       {node, service, action, incident, reason}        the healer's order
+ *   decision       {node, service, action, incident, reason, rollout} the healer's order
  *   action_result  {decision, node, result, detail}                 what the named node did
  *   approval       {decision, by}                                    an operator's go-ahead
  *   placement      {service, node, prev}                             where a service runs
+ *   policy         {max_in_flight, max_fleet_pct, window_ms}        the blast radius
+ *   rollout        {service, op, max_unavailable, by}               an operator's rolling op
  *
  * Other kinds (notes, Raft's own entries) are the ledger's, not ours: "foreign", counted.
  *
@@ -20,7 +22,14 @@
  * (applied, duplicate, foreign, or rejected with a reason) and goes on. Incident steps
  * carry (node, incident, seq), so a step proposed twice (an outbox resent after a crash)
  * is applied once. A decision's id is its entry's index. Decisions past the blast radius
- * (more than `max_in_flight` not yet done) wait for an approval entry.
+ * (K = `max_in_flight` pending at once, or more than F = `max_fleet_pct` % of the members
+ * touched by decisions within `window_ms` of the entry's time) wait for an approval entry.
+ * A rollout lists the members alive when it is applied, sorted by name; the healer decides
+ * for them in that order, at most `max_unavailable` at once, and apply refuses a second
+ * decision for a node of a rollout while its first is not answered (two healers of
+ * different terms cannot both order it). The acting node answers with action_result:
+ * 0 done, PL_ESTALE refused (fenced: it knew a newer term), PL_ENOTFOUND skipped (it does
+ * not run the service), else failed; a refused rollout step is decided again.
  *
  * The state hash is a multiset hash (the sum modulo 2^256 of BLAKE2b-256 of every item's
  * canonical bytes: members, incidents, placements, decisions, counters), kept up to date
@@ -44,6 +53,8 @@
 #define SWARM_INCIDENTS_MAX 512 /* open and recent; the oldest closed goes first */
 #define SWARM_PLACEMENTS_MAX 256
 #define SWARM_DECISIONS_MAX 256 /* recent; the oldest done goes first */
+#define SWARM_ROLLOUTS_MAX 16    /* recent; the oldest finished goes first */
+#define SWARM_ROLLOUT_NODES_MAX 32
 #define SWARM_HASH_BYTES 32
 #define SWARM_BODY_BYTES_MAX 4096
 
@@ -55,6 +66,8 @@ enum swarm_kind {
     SWARM_K_ACTION_RESULT,
     SWARM_K_APPROVAL,
     SWARM_K_PLACEMENT,
+    SWARM_K_POLICY,
+    SWARM_K_ROLLOUT,
     SWARM_K_COUNT
 };
 
@@ -74,11 +87,45 @@ enum swarm_decision_state {
     SWARM_DECISION_WAITING,       /* past the blast radius: waits for an approval */
     SWARM_DECISION_DONE,          /* an action_result came back: ok */
     SWARM_DECISION_FAILED,        /* an action_result came back: failed */
+    SWARM_DECISION_REFUSED,       /* the named node refused it: its term was stale */
+    SWARM_DECISION_SKIPPED,       /* the named node does not run the service */
     SWARM_DECISION_STATE_COUNT
 };
 
 const char *swarm_member_status_name(enum swarm_member_status s);
 const char *swarm_decision_state_name(enum swarm_decision_state s);
+/* Done, failed, refused or skipped: an action_result answered it. */
+bool swarm_decision_finished(enum swarm_decision_state s);
+
+/* A decision's action is a heal_action (heal_policy.h: 1 = restart); an operator's
+ * rolling stop or start, which the healing machine has no action for, takes these. */
+#define SWARM_OP_RESTART 1
+#define SWARM_OP_STOP 32
+#define SWARM_OP_START 33
+/* "restart", "stop", "start"; "" for another action. */
+const char *swarm_op_name(uint8_t op);
+/* 0 and the op, or PL_ENOTFOUND. */
+int swarm_op_parse(const char *name, uint8_t *op);
+
+enum swarm_rollout_state {
+    SWARM_ROLLOUT_RUNNING = 0,
+    SWARM_ROLLOUT_DONE,           /* every node done or skipped */
+    SWARM_ROLLOUT_HALTED,         /* a node failed: nothing more is decided */
+    SWARM_ROLLOUT_STATE_COUNT
+};
+
+/* Where one node of a rollout stands. */
+enum swarm_step_state {
+    SWARM_STEP_TODO = 0,
+    SWARM_STEP_DECIDED,           /* its decision is pending or waiting */
+    SWARM_STEP_DONE,
+    SWARM_STEP_FAILED,
+    SWARM_STEP_SKIPPED,
+    SWARM_STEP_STATE_COUNT
+};
+
+const char *swarm_rollout_state_name(enum swarm_rollout_state s);
+const char *swarm_step_state_name(enum swarm_step_state s);
 
 /* ---- entry bodies ---- */
 
@@ -111,6 +158,7 @@ struct swarm_decision_body {
     uint8_t action;             /* heal_action */
     char incident[SWARM_ID_MAX]; /* "" when none */
     char reason[SWARM_TEXT_MAX];
+    uint64_t rollout;           /* the rollout's index this step belongs to; 0 none */
 };
 
 struct swarm_action_result {
@@ -134,6 +182,19 @@ struct swarm_placement_body {
     char prev[SWARM_NAME_MAX];
 };
 
+struct swarm_policy_body {
+    uint32_t max_in_flight;     /* K: decisions pending at once (>= 1) */
+    uint32_t max_fleet_pct;     /* F: % of the members touched per window (1..100) */
+    uint64_t window_ms;         /* the window, against entries' times (>= 1) */
+};
+
+struct swarm_rollout_body {
+    char service[SWARM_NAME_MAX];
+    uint8_t op;                 /* SWARM_OP_* */
+    uint32_t max_unavailable;   /* nodes acting at once (>= 1) */
+    char by[SWARM_NAME_MAX];
+};
+
 /* Canonical encodings (fixed key order) and strict decodings: decode accepts only bytes
  * that re-encode identically, PL_EMALFORMED otherwise, naming nothing it did not check. */
 int swarm_member_event_encode(const struct swarm_member_event *b, struct pl_buf *out);
@@ -148,6 +209,10 @@ int swarm_approval_encode(const struct swarm_approval *b, struct pl_buf *out);
 int swarm_approval_decode(const uint8_t *p, size_t n, struct swarm_approval *b);
 int swarm_placement_encode(const struct swarm_placement_body *b, struct pl_buf *out);
 int swarm_placement_decode(const uint8_t *p, size_t n, struct swarm_placement_body *b);
+int swarm_policy_encode(const struct swarm_policy_body *b, struct pl_buf *out);
+int swarm_policy_decode(const uint8_t *p, size_t n, struct swarm_policy_body *b);
+int swarm_rollout_encode(const struct swarm_rollout_body *b, struct pl_buf *out);
+int swarm_rollout_decode(const uint8_t *p, size_t n, struct swarm_rollout_body *b);
 
 /* ---- the state ---- */
 
@@ -197,6 +262,20 @@ struct swarm_decision {
     enum swarm_decision_state state;
     int32_t result;
     uint64_t result_index;
+    uint64_t rollout;           /* 0: not a rollout's step */
+};
+
+struct swarm_rollout {
+    uint64_t index, term, time_ms;
+    char service[SWARM_NAME_MAX];
+    uint8_t op;
+    uint32_t max_unavailable;
+    char by[SWARM_NAME_MAX];
+    enum swarm_rollout_state state;
+    uint32_t nnodes;
+    char nodes[SWARM_ROLLOUT_NODES_MAX][SWARM_NAME_MAX]; /* in the order they go */
+    uint8_t step[SWARM_ROLLOUT_NODES_MAX];              /* enum swarm_step_state */
+    uint64_t decision[SWARM_ROLLOUT_NODES_MAX];         /* the newest decision for it */
 };
 
 struct swarm_counters {
@@ -209,14 +288,18 @@ struct swarm_state {
     uint64_t applied_term;
     uint64_t max_term;          /* the newest term any applied entry carried */
     uint32_t max_in_flight;     /* decisions pending at once before approval is needed */
+    uint32_t max_fleet_pct;     /* % of the members touched per window before approval */
+    uint64_t window_ms;
+    uint64_t policy_index;      /* the policy entry in force (0: the defaults) */
     struct swarm_counters counters;
     char last_rejection[SWARM_TEXT_MAX];
     uint8_t hash[SWARM_HASH_BYTES];
-    uint32_t nmembers, nincidents, nplacements, ndecisions;
+    uint32_t nmembers, nincidents, nplacements, ndecisions, nrollouts;
     struct swarm_member members[SWARM_MEMBERS_MAX];
     struct swarm_incident incidents[SWARM_INCIDENTS_MAX];
     struct swarm_placement placements[SWARM_PLACEMENTS_MAX];
     struct swarm_decision decisions[SWARM_DECISIONS_MAX];
+    struct swarm_rollout rollouts[SWARM_ROLLOUTS_MAX];
 };
 
 /* A committed entry, as the ledger holds it (the pointers are borrowed). */
@@ -246,6 +329,7 @@ struct swarm_applied {
     char reason[SWARM_TEXT_MAX]; /* REJECTED: why */
     const struct swarm_decision *decision;   /* DECISION, ACTION_RESULT, APPROVAL: it */
     const struct swarm_placement *placement; /* PLACEMENT: the new one */
+    const struct swarm_rollout *rollout;     /* ROLLOUT; a rollout's DECISION or result */
 };
 
 /* The state is big (members, incidents, ...): allocate it, then init. */
@@ -268,6 +352,30 @@ const struct swarm_incident *swarm_incident_find(const struct swarm_state *s, co
 const struct swarm_placement *swarm_placement_find(const struct swarm_state *s,
                                                    const char *service);
 const struct swarm_decision *swarm_decision_find(const struct swarm_state *s, uint64_t index);
+const struct swarm_rollout *swarm_rollout_find(const struct swarm_state *s, uint64_t index);
+
+/*
+ * The acting node's fencing, the same on every node and in the simulator: whether `self`
+ * may act on `d` now, knowing `known_term` as the newest term (its Raft term, or the
+ * state's max_term if larger). Act-once (a decision id already done is never redone) is
+ * the caller's durable record, checked before this.
+ */
+enum swarm_act_verdict {
+    SWARM_ACT_GO = 0,
+    SWARM_ACT_NOT_MINE,         /* another node must act */
+    SWARM_ACT_NOT_PENDING,      /* waiting for approval, or already answered */
+    SWARM_ACT_STALE_TERM,       /* a newer term is known: refuse (answer PL_ESTALE) */
+};
+enum swarm_act_verdict swarm_decision_check(const struct swarm_decision *d, const char *self,
+                                            uint64_t known_term);
+
+/*
+ * The healer's next step of a running rollout: the first node still to do, when fewer
+ * than max_unavailable of its nodes are decided and none failed; 0 with *node set, or
+ * PL_ENOTFOUND when there is nothing to decide now. Pure, so a new leader continues
+ * where the old one stopped.
+ */
+int swarm_rollout_next(const struct swarm_rollout *r, const char **node);
 
 /* ---- placement (swarm_place.c) ---- */
 

@@ -24,6 +24,8 @@ static void check_roundtrip(enum swarm_kind k, const uint8_t *p, size_t n)
         struct swarm_action_result r;
         struct swarm_approval a;
         struct swarm_placement_body p;
+        struct swarm_policy_body pol;
+        struct swarm_rollout_body ro;
     } u;
     struct pl_buf b;
     pl_buf_init(&b, SWARM_BODY_BYTES_MAX);
@@ -40,6 +42,8 @@ static void check_roundtrip(enum swarm_kind k, const uint8_t *p, size_t n)
         CASE(SWARM_K_ACTION_RESULT, action_result, r)
         CASE(SWARM_K_APPROVAL, approval, a)
         CASE(SWARM_K_PLACEMENT, placement, p)
+        CASE(SWARM_K_POLICY, policy, pol)
+        CASE(SWARM_K_ROLLOUT, rollout, ro)
 #undef CASE
     default:
         break;

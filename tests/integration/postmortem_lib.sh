@@ -25,7 +25,7 @@ pm_ledger() {
     step n2 inc-db 0 0 0 0 "" 0 0 1 "db exited" | append incident -10000             # 3: another
     step n1 inc-web 0 0 0 0 "" 0 0 1 "exit 137" | append incident 0                  # 4: first step
     step n1 inc-web 1 1 0 0 "" 3 7 1 "fourth exit in 5 min" | append incident 1000    # 5
-    echo '{"node":"n1","service":"web","action":1,"incident":"inc-web","reason":"restart"}' |
+    echo '{"node":"n1","service":"web","action":1,"incident":"inc-web","reason":"restart","rollout":0}' |
         append decision 1500                                                          # 6
     { step n1 inc-web 2 2 1 0 "" 3 7 1 "restart"; step n1 inc-web 2 2 1 0 "" 3 7 1 "restart"; } |
         append incident 2000                                                          # 7, 8 (dup)

@@ -21,6 +21,7 @@
 struct rig {
     struct swarm_state *s;
     uint64_t term;
+    uint64_t later_ms; /* added to every entry's time: the clock moves on */
     struct swarm_applied out;
 };
 
@@ -30,6 +31,7 @@ static void rig_init(struct rig *r)
     assert_non_null(r->s);
     swarm_state_init(r->s);
     r->term = 1;
+    r->later_ms = 0;
 }
 
 static void rig_close(struct rig *r)
@@ -48,7 +50,7 @@ static enum swarm_outcome apply_raw(struct rig *r, const char *kind, const uint8
                                     size_t len)
 {
     struct swarm_entry e = {.index = r->s->applied_index + 1, .term = r->term,
-                            .time_ms = 1700000000000ull + r->s->applied_index,
+                            .time_ms = 1700000000000ull + r->s->applied_index + r->later_ms,
                             .kind = kind, .kind_len = strlen(kind), .body = body,
                             .body_len = len};
     assert_int_equal(swarm_apply(r->s, &e, &r->out), 0);
@@ -470,6 +472,127 @@ static void test_eviction(void **state)
     rig_close(&r);
 }
 
+static void members_alive(struct rig *r, int n)
+{
+    for (int i = 1; i <= n; i++) {
+        struct swarm_member_event m = {.status = SWARM_MEMBER_ALIVE, .incarnation = 1};
+        snprintf(m.node, sizeof(m.node), "n%d", i);
+        assert_int_equal(APPLY(r, "member_event", swarm_member_event_encode, &m), SWARM_APPLIED);
+    }
+}
+
+static enum swarm_outcome decide(struct rig *r, const char *node, uint64_t rollout, uint8_t op)
+{
+    struct swarm_decision_body d = {.action = op, .rollout = rollout};
+    snprintf(d.node, sizeof(d.node), "%s", node);
+    snprintf(d.service, sizeof(d.service), "web");
+    return APPLY(r, "decision", swarm_decision_encode, &d);
+}
+
+static enum swarm_outcome answer(struct rig *r, uint64_t decision, const char *node, int32_t rc)
+{
+    struct swarm_action_result res = {.decision = decision, .result = rc};
+    snprintf(res.node, sizeof(res.node), "%s", node);
+    return APPLY(r, "action_result", swarm_action_result_encode, &res);
+}
+
+/* The blast radius's share of the fleet per window, from the entries' times alone. */
+static void test_blast_radius_fleet(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    members_alive(&r, 4);
+    struct swarm_policy_body bad = {.max_in_flight = 0, .max_fleet_pct = 50, .window_ms = 1000};
+    assert_int_equal(APPLY(&r, "policy", swarm_policy_encode, &bad), SWARM_REJECTED);
+    struct swarm_policy_body p = {.max_in_flight = 10, .max_fleet_pct = 50, .window_ms = 60000};
+    assert_int_equal(APPLY(&r, "policy", swarm_policy_encode, &p), SWARM_APPLIED);
+    assert_int_equal(r.s->max_fleet_pct, 50);
+    /* Two nodes of four: 50 %, allowed; a second order for n1 touches no one new. */
+    assert_int_equal(decide(&r, "n1", 0, 1), SWARM_APPLIED);
+    assert_int_equal(r.out.decision->state, SWARM_DECISION_PENDING);
+    assert_int_equal(decide(&r, "n2", 0, 1), SWARM_APPLIED);
+    assert_int_equal(r.out.decision->state, SWARM_DECISION_PENDING);
+    assert_int_equal(decide(&r, "n1", 0, 1), SWARM_APPLIED);
+    assert_int_equal(r.out.decision->state, SWARM_DECISION_PENDING);
+    /* A third node is 75 %: it waits for an approval. */
+    assert_int_equal(decide(&r, "n3", 0, 1), SWARM_APPLIED);
+    assert_int_equal(r.out.decision->state, SWARM_DECISION_WAITING);
+    uint64_t waiting = r.out.decision->index;
+    struct swarm_approval ap = {.decision = waiting, .by = "op"};
+    assert_int_equal(APPLY(&r, "approval", swarm_approval_encode, &ap), SWARM_APPLIED);
+    assert_int_equal(swarm_decision_find(r.s, waiting)->state, SWARM_DECISION_PENDING);
+    /* Once the window has passed, the touched nodes are forgotten. */
+    r.later_ms = 61000;
+    assert_int_equal(decide(&r, "n4", 0, 1), SWARM_APPLIED);
+    assert_int_equal(r.out.decision->state, SWARM_DECISION_PENDING);
+    rig_close(&r);
+}
+
+/* A rollout: members alive at its apply, by name; one decision per node until answered;
+ * refused is decided again; done and skipped finish it; failed halts it. */
+static void test_rollout(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    members_alive(&r, 3);
+    struct swarm_member_event dead = {.node = "n0", .status = SWARM_MEMBER_DEAD, .incarnation = 1};
+    APPLY(&r, "member_event", swarm_member_event_encode, &dead);
+    struct swarm_rollout_body b = {.service = "web", .op = SWARM_OP_RESTART,
+                                   .max_unavailable = 1, .by = "op"};
+    assert_int_equal(APPLY(&r, "rollout", swarm_rollout_encode, &b), SWARM_APPLIED);
+    uint64_t ro = r.out.rollout->index;
+    const struct swarm_rollout *x = swarm_rollout_find(r.s, ro);
+    assert_int_equal(x->nnodes, 3);
+    assert_string_equal(x->nodes[0], "n1");
+    assert_string_equal(x->nodes[2], "n3");
+    assert_int_equal(APPLY(&r, "rollout", swarm_rollout_encode, &b), SWARM_REJECTED);
+    const char *next = NULL;
+    assert_int_equal(swarm_rollout_next(x, &next), 0);
+    assert_string_equal(next, "n1");
+    assert_int_equal(decide(&r, "n1", ro, SWARM_OP_RESTART), SWARM_APPLIED);
+    uint64_t d1 = r.out.decision->index;
+    /* A second healer's order for the same step, or for a node not in it, is refused. */
+    assert_int_equal(decide(&r, "n1", ro, SWARM_OP_RESTART), SWARM_REJECTED);
+    assert_int_equal(decide(&r, "n0", ro, SWARM_OP_RESTART), SWARM_REJECTED);
+    assert_int_equal(decide(&r, "n2", ro, SWARM_OP_STOP), SWARM_REJECTED);
+    assert_int_equal(swarm_rollout_next(x, &next), PL_ENOTFOUND); /* max_unavailable 1 */
+    /* Fencing: a newer term known refuses; the step is to be decided again. */
+    const struct swarm_decision *d = swarm_decision_find(r.s, d1);
+    assert_int_equal(swarm_decision_check(d, "n2", 1), SWARM_ACT_NOT_MINE);
+    assert_int_equal(swarm_decision_check(d, "n1", 2), SWARM_ACT_STALE_TERM);
+    assert_int_equal(swarm_decision_check(d, "n1", 1), SWARM_ACT_GO);
+    assert_int_equal(answer(&r, d1, "n1", PL_ESTALE), SWARM_APPLIED);
+    assert_int_equal(swarm_decision_find(r.s, d1)->state, SWARM_DECISION_REFUSED);
+    assert_int_equal(swarm_decision_check(d, "n1", 1), SWARM_ACT_NOT_PENDING);
+    assert_int_equal(swarm_rollout_next(x, &next), 0);
+    assert_string_equal(next, "n1");
+    r.term = 2;
+    assert_int_equal(decide(&r, "n1", ro, SWARM_OP_RESTART), SWARM_APPLIED);
+    assert_int_equal(answer(&r, r.out.decision->index, "n1", 0), SWARM_APPLIED);
+    assert_int_equal(x->step[0], SWARM_STEP_DONE);
+    assert_int_equal(decide(&r, "n2", ro, SWARM_OP_RESTART), SWARM_APPLIED);
+    assert_int_equal(answer(&r, r.out.decision->index, "n2", PL_ENOTFOUND), SWARM_APPLIED);
+    assert_int_equal(x->step[1], SWARM_STEP_SKIPPED);
+    assert_int_equal(r.out.decision->state, SWARM_DECISION_SKIPPED);
+    assert_int_equal(decide(&r, "n3", ro, SWARM_OP_RESTART), SWARM_APPLIED);
+    assert_int_equal(answer(&r, r.out.decision->index, "n3", 0), SWARM_APPLIED);
+    assert_int_equal(x->state, SWARM_ROLLOUT_DONE);
+    assert_int_equal(swarm_rollout_next(x, &next), PL_ENOTFOUND);
+    /* A new rollout of the same service may start; a failure halts it. */
+    b.max_unavailable = 2;
+    assert_int_equal(APPLY(&r, "rollout", swarm_rollout_encode, &b), SWARM_APPLIED);
+    const struct swarm_rollout *y = r.out.rollout;
+    assert_int_equal(decide(&r, "n1", y->index, SWARM_OP_RESTART), SWARM_APPLIED);
+    assert_int_equal(decide(&r, "n2", y->index, SWARM_OP_RESTART), SWARM_APPLIED);
+    assert_int_equal(answer(&r, r.out.decision->index, "n2", PL_ETIMEOUT), SWARM_APPLIED);
+    assert_int_equal(y->state, SWARM_ROLLOUT_HALTED);
+    assert_int_equal(swarm_rollout_next(y, &next), PL_ENOTFOUND);
+    assert_int_equal(decide(&r, "n3", y->index, SWARM_OP_RESTART), SWARM_REJECTED);
+    rig_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_placement),  cmocka_unit_test(test_total),
         cmocka_unit_test(test_flapping_fence), cmocka_unit_test(test_place_next),
         cmocka_unit_test(test_hash_agrees), cmocka_unit_test(test_eviction),
+        cmocka_unit_test(test_blast_radius_fleet), cmocka_unit_test(test_rollout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
