@@ -26,7 +26,7 @@ printf '%s\n' '{"node":"n1","event":"alive","inc":1}' '{"node":"n2","event":"ali
     append incident                                                  # 3, 4, 5 (a repeat)
 echo '{"text":"a note"}' | append note                              # 6
 echo '{"node":"n2","event":"dead","inc":1}' | append member_event   # 7
-echo '{"service":"db","node":"n1"}' | append placement              # 8
+echo '{"service":"db","node":"n1","prev":""}' | append placement           # 8
 echo '{"node":"n1","service":"db","action":1,"incident":"","reason":"n2 is dead","rollout":0}' |
     append decision                                                  # 9
 { step n1 inc-1 5 9 0 healed; echo '{"node":"n1"}'; } | append incident   # 10, 11 (malformed)
