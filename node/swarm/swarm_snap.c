@@ -25,6 +25,10 @@
 #define S_ARRAY(T, f, count, tab)                                                              \
     {#f, SWARM_SNAP_ARRAY, offsetof(T, f), sizeof(((T *)0)->f[0]), FCOUNT(T, f),               \
      offsetof(T, count), &(tab), 0}
+/* An array of numbers or strings counted by the uint32_t field `count`. */
+#define S_ARRAY_OF(T, f, count, type)                                                          \
+    {#f, SWARM_SNAP_ARRAY, offsetof(T, f), sizeof(((T *)0)->f[0]), FCOUNT(T, f),               \
+     offsetof(T, count), NULL, (type)}
 /* A fixed array of numbers, every element used (a posterior per action, say). */
 #define S_VEC(T, f, type)                                                                      \
     {#f, SWARM_SNAP_ARRAY, offsetof(T, f), sizeof(((T *)0)->f[0]), FCOUNT(T, f),               \
@@ -86,8 +90,27 @@ static const struct swarm_snap_field decision_fields[] = {
     S_ENUM(struct swarm_decision, state, SWARM_DECISION_STATE_COUNT),
     S_NUM(struct swarm_decision, result, SWARM_SNAP_I32),
     S_NUM(struct swarm_decision, result_index, SWARM_SNAP_U64),
+    S_NUM(struct swarm_decision, rollout, SWARM_SNAP_U64),
 };
 S_TABLE(decision_table, struct swarm_decision, decision_fields);
+
+/* Three arrays share one count (nnodes): decode sets it from each, and a snapshot whose
+ * arrays disagree does not re-encode to itself, so it is refused. */
+static const struct swarm_snap_field rollout_fields[] = {
+    S_NUM(struct swarm_rollout, index, SWARM_SNAP_U64),
+    S_NUM(struct swarm_rollout, term, SWARM_SNAP_U64),
+    S_NUM(struct swarm_rollout, time_ms, SWARM_SNAP_U64),
+    S_STR(struct swarm_rollout, service),
+    S_NUM(struct swarm_rollout, op, SWARM_SNAP_U8),
+    S_NUM(struct swarm_rollout, max_unavailable, SWARM_SNAP_U32),
+    S_STR(struct swarm_rollout, by),
+    S_ENUM(struct swarm_rollout, state, SWARM_ROLLOUT_STATE_COUNT),
+    S_COUNT(struct swarm_rollout, nnodes),
+    S_ARRAY_OF(struct swarm_rollout, nodes, nnodes, SWARM_SNAP_STR),
+    S_ARRAY_OF(struct swarm_rollout, step, nnodes, SWARM_SNAP_U8),
+    S_ARRAY_OF(struct swarm_rollout, decision, nnodes, SWARM_SNAP_U64),
+};
+S_TABLE(rollout_table, struct swarm_rollout, rollout_fields);
 
 static const struct swarm_snap_field counter_fields[] = {
     S_NUM(struct swarm_counters, applied, SWARM_SNAP_U64),
@@ -104,6 +127,9 @@ static const struct swarm_snap_field state_fields[] = {
     S_NUM(struct swarm_state, applied_term, SWARM_SNAP_U64),
     S_NUM(struct swarm_state, max_term, SWARM_SNAP_U64),
     S_NUM(struct swarm_state, max_in_flight, SWARM_SNAP_U32),
+    S_NUM(struct swarm_state, max_fleet_pct, SWARM_SNAP_U32),
+    S_NUM(struct swarm_state, window_ms, SWARM_SNAP_U64),
+    S_NUM(struct swarm_state, policy_index, SWARM_SNAP_U64),
     S_STRUCT(struct swarm_state, counters, counter_table),
     S_STR(struct swarm_state, last_rejection),
     S_BIN(struct swarm_state, hash),
@@ -111,10 +137,12 @@ static const struct swarm_snap_field state_fields[] = {
     S_COUNT(struct swarm_state, nincidents),
     S_COUNT(struct swarm_state, nplacements),
     S_COUNT(struct swarm_state, ndecisions),
+    S_COUNT(struct swarm_state, nrollouts),
     S_ARRAY(struct swarm_state, members, nmembers, member_table),
     S_ARRAY(struct swarm_state, incidents, nincidents, incident_table),
     S_ARRAY(struct swarm_state, placements, nplacements, placement_table),
     S_ARRAY(struct swarm_state, decisions, ndecisions, decision_table),
+    S_ARRAY(struct swarm_state, rollouts, nrollouts, rollout_table),
 };
 S_TABLE(state_table, struct swarm_state, state_fields);
 

@@ -126,6 +126,37 @@ static void place(struct rig *r, const char *svc, const char *node, const char *
     APPLY(r, "placement", swarm_placement_encode, &p);
 }
 
+static void policy(struct rig *r, uint32_t k, uint32_t pct, uint64_t window_ms)
+{
+    struct swarm_policy_body b = {.max_in_flight = k, .max_fleet_pct = pct,
+                                  .window_ms = window_ms};
+    APPLY(r, "policy", swarm_policy_encode, &b);
+}
+
+static void rollout(struct rig *r, const char *svc, uint32_t max_unavailable)
+{
+    struct swarm_rollout_body b = {.op = SWARM_OP_RESTART, .max_unavailable = max_unavailable};
+    snprintf(b.service, sizeof(b.service), "%s", svc);
+    snprintf(b.by, sizeof(b.by), "operator");
+    APPLY(r, "rollout", swarm_rollout_encode, &b);
+}
+
+/* The healer's next decision for a running rollout, as the agent would propose it. */
+static void rollout_step(struct rig *r)
+{
+    for (uint32_t i = 0; i < r->s->nrollouts; i++) {
+        const struct swarm_rollout *ro = &r->s->rollouts[i];
+        const char *node;
+        if (ro->state != SWARM_ROLLOUT_RUNNING || swarm_rollout_next(ro, &node) != 0)
+            continue;
+        struct swarm_decision_body d = {.action = ro->op, .rollout = ro->index};
+        snprintf(d.node, sizeof(d.node), "%s", node);
+        snprintf(d.service, sizeof(d.service), "%s", ro->service);
+        APPLY(r, "decision", swarm_decision_encode, &d);
+        return;
+    }
+}
+
 /*
  * Step `i` of a stream that, over a few hundred steps, reaches every kind and every outcome
  * the machine has: members joining, dying (often enough to be fenced), leaving and coming
@@ -143,7 +174,7 @@ static void stream_step(struct rig *r, struct pl_rand *rnd, int i)
     snprintf(svc, sizeof(svc), "svc%u", k % 3);
     if (i % 97 == 0)
         r->term++;
-    switch (pl_rand_below(rnd, 11)) {
+    switch (pl_rand_below(rnd, 14)) {
     case 0:
         member(r, node, (enum swarm_member_status)pl_rand_below(rnd, 3), pl_rand_below(rnd, 3));
         break;
@@ -185,6 +216,16 @@ static void stream_step(struct rig *r, struct pl_rand *rnd, int i)
         place(r, svc, node, pl_rand_below(rnd, 5) ? prev : "nowhere");
         break;
     }
+    case 11:
+        if (pl_rand_below(rnd, 4) == 0)
+            policy(r, 1 + (uint32_t)pl_rand_below(rnd, 4), 10 + (uint32_t)pl_rand_below(rnd, 91),
+                   1000 + pl_rand_below(rnd, 100000));
+        else
+            rollout(r, svc, 1 + (uint32_t)pl_rand_below(rnd, 2));
+        break;
+    case 12:
+        rollout_step(r);
+        break;
     case 8:
         apply_raw(r, "note", (const uint8_t *)"\x81\xa1x\x01", 4);
         break;
@@ -274,9 +315,7 @@ static size_t field_align(const struct swarm_snap_field *f)
 {
     if (f->elem != NULL)
         return f->elem->align;
-    if (f->type == SWARM_SNAP_ARRAY)
-        return swarm_snap_type_bytes(f->elem_type);
-    size_t n = swarm_snap_type_bytes(f->type);
+    size_t n = swarm_snap_type_bytes(f->type == SWARM_SNAP_ARRAY ? f->elem_type : f->type);
     return n ? n : 1;
 }
 
@@ -299,7 +338,8 @@ static void check_tiles(const struct swarm_snap_struct *t)
     size_t at = 0;
     for (size_t i = 0; i < t->nfields; i++) {
         size_t bytes = f[i].type == SWARM_SNAP_ARRAY ? f[i].size * f[i].n : f[i].size;
-        if (f[i].type == SWARM_SNAP_ARRAY && f[i].elem == NULL)
+        if (f[i].type == SWARM_SNAP_ARRAY && f[i].elem == NULL &&
+            swarm_snap_type_bytes(f[i].elem_type) != 0)
             assert_int_equal(f[i].size, swarm_snap_type_bytes(f[i].elem_type));
         else if (f[i].elem != NULL)
             assert_int_equal(f[i].size, f[i].elem->size);
@@ -356,9 +396,17 @@ static void test_every_kind(void **state)
         moved += r.s->placements[i].moves != 0 && r.s->placements[i].prev[0] != '\0';
     for (uint32_t i = 0; i < r.s->nincidents; i++)
         closed += r.s->incidents[i].closed;
-    for (int k = 0; k < SWARM_DECISION_STATE_COUNT; k++)
-        assert_true(states[k] > 0);
+    assert_true(states[SWARM_DECISION_PENDING] > 0 && states[SWARM_DECISION_WAITING] > 0 &&
+                states[SWARM_DECISION_DONE] > 0 && states[SWARM_DECISION_FAILED] > 0);
     assert_true(fenced > 0 && moved > 0 && closed > 0);
+    int rollout_states[SWARM_ROLLOUT_STATE_COUNT] = {0}, steps = 0;
+    for (uint32_t i = 0; i < r.s->nrollouts; i++) {
+        rollout_states[r.s->rollouts[i].state]++;
+        for (uint32_t k = 0; k < r.s->rollouts[i].nnodes; k++)
+            steps += r.s->rollouts[i].step[k] != SWARM_STEP_TODO;
+    }
+    assert_true(r.s->policy_index > 0 && steps > 0);
+    assert_true(rollout_states[SWARM_ROLLOUT_RUNNING] + rollout_states[SWARM_ROLLOUT_DONE] > 0);
 
     /* The restored state goes on exactly like the original. */
     roundtrip(r.s, back);
