@@ -137,7 +137,11 @@ static void udp_errors_drain(struct agent_gossip *ag);
 static void rejoin_cb(uv_timer_t *t);
 static void peers_changed(struct agent_gossip *ag);
 
-static uint64_t now_ms(struct agent_gossip *ag) { return uv_now(&ag->agent->loop); }
+static uint64_t now_ms(struct agent_gossip *ag)
+{
+    PL_UNUSED(ag);
+    return pl_clock_mono_ms();
+}
 
 const struct gossip *agent_gossip_core(const struct agent_gossip *ag) { return ag->core; }
 const struct gossip_keyring *agent_gossip_keyring(const struct agent_gossip *ag)

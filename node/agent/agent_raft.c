@@ -146,7 +146,7 @@ struct agent_raft {
 
 static void step(struct agent_raft *ar, const struct raft_event *ev);
 
-static uint64_t now_ms(struct agent_raft *ar) { return uv_now(&ar->agent->loop) + ar->clock_offset_ms; }
+static uint64_t now_ms(struct agent_raft *ar) { return pl_clock_mono_ms() + ar->clock_offset_ms; }
 
 uint64_t agent_raft_id(const char *name)
 {

@@ -3,10 +3,12 @@
  */
 #include "fault.h"
 
+#include "pl_clock.h"
 #include "pl_err.h"
 #include "pl_log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +154,7 @@ static cJSON *table_doc(const struct fault_table *t)
     }
     cJSON_AddNumberToObject(doc, "dropped", (double)t->dropped);
     cJSON_AddNumberToObject(doc, "delayed", (double)t->delayed);
+    cJSON_AddNumberToObject(doc, "clock_offset_ms", (double)pl_clock_offset_get());
     return doc;
 }
 
@@ -174,7 +177,9 @@ static void api_fault_get(struct api_call *call, void *data)
 }
 
 /* POST /v1/fault {"action":"drop|delay|partition|clear","peer":"n2","rate":0.3,
- *                 "ms":200,"jitter_ms":0,"direction":"in|out|both"} */
+ *                 "ms":200,"jitter_ms":0,"direction":"in|out|both"}
+ *   or {"clock_offset_ms": N}: the agent's clocks jump (pl_clock.h); "clear" without a peer
+ *   sets it back to 0. */
 static void api_fault_post(struct api_call *call, void *data)
 {
     struct fault_table *t = data;
@@ -189,9 +194,22 @@ static void api_fault_post(struct api_call *call, void *data)
     const cJSON *rate = cJSON_GetObjectItemCaseSensitive(body, "rate");
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(body, "ms");
     const cJSON *jitter = cJSON_GetObjectItemCaseSensitive(body, "jitter_ms");
+    const cJSON *clock = cJSON_GetObjectItemCaseSensitive(body, "clock_offset_ms");
     struct fault_rule r = {.dir = FAULT_BOTH};
     const char *err = NULL;
 
+    if (clock != NULL && action == NULL) {
+        if (!cJSON_IsNumber(clock) || !(clock->valuedouble >= -FAULT_CLOCK_OFFSET_MS_MAX) ||
+            clock->valuedouble > FAULT_CLOCK_OFFSET_MS_MAX ||
+            clock->valuedouble != (double)(int64_t)clock->valuedouble) {
+            err = "\"clock_offset_ms\" must be a whole number of milliseconds within a year "
+                  "either way";
+            goto reply;
+        }
+        pl_clock_offset_set((int64_t)clock->valuedouble);
+        PL_INFO("fault", "clock offset_ms=%" PRId64, (int64_t)clock->valuedouble);
+        goto reply;
+    }
     if (!cJSON_IsString(action)) {
         err = "\"action\" must be one of drop, delay, partition, clear";
         goto reply;
@@ -203,6 +221,8 @@ static void api_fault_post(struct api_call *call, void *data)
     }
     if (strcmp(action->valuestring, "clear") == 0) {
         fault_clear(t, peer != NULL ? peer->valuestring : NULL);
+        if (peer == NULL)
+            pl_clock_offset_set(0);
         PL_INFO("fault", "cleared peer=%s", peer != NULL ? peer->valuestring : "all");
         goto reply;
     }

@@ -4,7 +4,8 @@
  * every send and after every receive: drop it, delay it, or let it through.
  *
  * Rules are per peer name ("*" for every peer) and direction. Set them through the API
- * (`platelet fault drop --peer n2 --rate 0.3`, `delay`, `partition`, `clear`). The API is
+ * (`platelet fault drop --peer n2 --rate 0.3`, `delay`, `partition`, `clear`). The same API
+ * makes the agent's clocks jump (`platelet fault clock --offset-ms N`, see pl_clock.h). The API is
  * off unless the agent starts with --enable-faults ("enable_faults": true): a production
  * node must not be one request away from cutting itself off. Off, /v1/fault answers 403.
  */
@@ -24,6 +25,7 @@ enum fault_dir { FAULT_IN = 1, FAULT_OUT = 2, FAULT_BOTH = 3 };
 #define FAULT_PEER_MAX 64
 #define FAULT_DELAYED_MAX 10000
 #define FAULT_ADDR_MAX 64
+#define FAULT_CLOCK_OFFSET_MS_MAX 31536000000.0 /* a year, either way */
 
 struct fault_rule {
     char peer[FAULT_PEER_MAX]; /* a member name, or "*" */

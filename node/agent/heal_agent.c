@@ -55,7 +55,8 @@ static bool halting(const struct heal *h)
 
 static uint64_t now_ms(const struct heal *h)
 {
-    return uv_now(&h->a->loop);
+    PL_UNUSED(h);
+    return pl_clock_mono_ms();
 }
 
 uint64_t heal_now(const struct heal *h)

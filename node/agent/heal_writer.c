@@ -122,7 +122,7 @@ static void writer_main(void *arg)
         uv_async_send(&w->async);
         if (rc != 0 && !w->stop) {
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
+            clock_gettime(CLOCK_MONOTONIC, &until); /* the cv waits on it (see init) */
             until.tv_sec += 1;
             pthread_cond_timedwait(&w->cv, &w->mu, &until);
         }
@@ -155,7 +155,13 @@ int heal_writer_new(uv_loop_t *loop, struct pl_store *store, heal_writer_done_cb
     w->cb = cb;
     w->data = data;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    /* The retry pause is a duration: on CLOCK_MONOTONIC a step of the wall clock back
+     * cannot stretch it. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
     /* The thread touches the async handle only once a job was queued, after we return. */
     int rc = uv_thread_create(&w->thread, writer_main, w);
     if (rc != 0) {

@@ -30,4 +30,18 @@ struct pl_clock_manual {
 };
 void pl_clock_manual_init(struct pl_clock_manual *m, uint64_t start_ms, uint64_t wall_offset_ms);
 
+/*
+ * The shells' own clock readings, with the fault API's clock jump (`platelet fault clock`).
+ * pl_clock_wall_ms() is CLOCK_REALTIME plus the offset, forwards or back, as an NTP step or
+ * an operator's `date` would move it: only timestamps that are stored or shown may read it.
+ * pl_clock_mono_ms() is CLOCK_MONOTONIC plus the largest offset ever set (never negative):
+ * like the kernel's, it never goes back, while a forward jump stands for a paused VM or a
+ * stopped process. Every duration and timeout reads the monotonic one. Safe from any thread.
+ */
+uint64_t pl_clock_wall_ms(void);
+uint64_t pl_clock_mono_ms(void);
+/* Sets the offset (0 undoes it for the wall clock; the monotonic one keeps its jump). */
+void pl_clock_offset_set(int64_t offset_ms);
+int64_t pl_clock_offset_get(void);
+
 #endif

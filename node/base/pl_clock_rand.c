@@ -6,6 +6,7 @@
 #include "pl_clock.h"
 #include "pl_rand.h"
 
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,6 +27,40 @@ static uint64_t system_wall(struct pl_clock *c)
 {
     PL_UNUSED(c);
     return timespec_ms(CLOCK_REALTIME);
+}
+
+/* The fault API's clock jump; the monotonic clock takes its high-water mark. */
+static _Atomic int64_t clock_offset_ms;
+static _Atomic int64_t clock_mono_jump_ms;
+
+void pl_clock_offset_set(int64_t offset_ms)
+{
+    atomic_store_explicit(&clock_offset_ms, offset_ms, memory_order_relaxed);
+    int64_t jump = atomic_load_explicit(&clock_mono_jump_ms, memory_order_relaxed);
+    while (offset_ms > jump &&
+           !atomic_compare_exchange_weak_explicit(&clock_mono_jump_ms, &jump, offset_ms,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+    }
+}
+
+int64_t pl_clock_offset_get(void)
+{
+    return atomic_load_explicit(&clock_offset_ms, memory_order_relaxed);
+}
+
+uint64_t pl_clock_wall_ms(void)
+{
+    int64_t off = pl_clock_offset_get();
+    uint64_t real = timespec_ms(CLOCK_REALTIME);
+    if (off < 0)
+        return (uint64_t)-off > real ? 0 : real - (uint64_t)-off;
+    return real + (uint64_t)off;
+}
+
+uint64_t pl_clock_mono_ms(void)
+{
+    return timespec_ms(CLOCK_MONOTONIC) +
+           (uint64_t)atomic_load_explicit(&clock_mono_jump_ms, memory_order_relaxed);
 }
 
 struct pl_clock *pl_clock_system(void)

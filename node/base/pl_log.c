@@ -37,13 +37,6 @@ int pl_log_level_parse(const char *text, enum pl_log_level *out)
     return PL_EMALFORMED;
 }
 
-uint64_t pl_clock_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int pl_ratelimit_ok(struct pl_ratelimit *rl, uint64_t now_ms, uint32_t burst, uint64_t window_ms)
 {
     if (now_ms - rl->window_start_ms >= window_ms) {

@@ -9,6 +9,8 @@
 #ifndef PL_LOG_H
 #define PL_LOG_H
 
+#include "pl_clock.h"
+
 #include <stdint.h>
 
 enum pl_log_level { PL_LOG_TRACE, PL_LOG_DEBUG, PL_LOG_INFO, PL_LOG_WARN, PL_LOG_ERROR, PL_LOG_OFF };
@@ -52,10 +54,9 @@ int pl_ratelimit_ok(struct pl_ratelimit *rl, uint64_t now_ms, uint32_t burst, ui
     do {                                                                         \
         static struct pl_ratelimit pl_rl_;                                       \
         if ((level) >= pl_log_get_level() &&                                     \
-            pl_ratelimit_ok(&pl_rl_, pl_clock_wall_ms(), 10, 10000))             \
+            pl_ratelimit_ok(&pl_rl_, pl_clock_mono_ms(), 10, 10000))             \
             pl_log((level), (mod), __VA_ARGS__);                                 \
     } while (0)
 
-uint64_t pl_clock_wall_ms(void);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * `platelet fault drop|delay|partition|clear|list`: run-time fault injection in a running
- * agent's transports (see fault.h).
+ * `platelet fault drop|delay|partition|clock|clear|list`: run-time fault injection in a
+ * running agent's transports and clocks (see fault.h).
  */
 #include "api_client.h"
 #include "pl_err.h"
@@ -8,6 +8,7 @@
 #include "commands.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,19 +34,22 @@ static void print_rules(const cJSON *doc)
     printf("dropped %.0f, delayed %.0f\n",
            cJSON_GetObjectItemCaseSensitive(doc, "dropped")->valuedouble,
            cJSON_GetObjectItemCaseSensitive(doc, "delayed")->valuedouble);
+    const cJSON *clock = cJSON_GetObjectItemCaseSensitive(doc, "clock_offset_ms");
+    if (cJSON_IsNumber(clock) && clock->valuedouble != 0)
+        printf("clock offset %+.0f ms\n", clock->valuedouble);
 }
 
 int cmd_fault(int argc, char **argv)
 {
     static const char usage[] =
-        "platelet fault drop|delay|partition|clear|list [--peer NAME] [--rate R] [--ms N] "
-        "[--jitter-ms N] [--direction in|out|both] [--api A] [--json]";
+        "platelet fault drop|delay|partition|clock|clear|list [--peer NAME] [--rate R] [--ms N] "
+        "[--jitter-ms N] [--direction in|out|both] [--offset-ms N] [--api A] [--json]";
     if (argc < 1)
         return cli_fail("platelet fault", "missing action (usage: %s)", usage);
     const char *action = argv[0];
     char cmd[64];
     snprintf(cmd, sizeof(cmd), "platelet fault %s", action);
-    const char *peer = NULL, *api = NULL, *dir = NULL;
+    const char *peer = NULL, *api = NULL, *dir = NULL, *offset = NULL;
     double rate = -1;
     uint64_t ms = 0, jitter = 0;
     bool json = false;
@@ -55,6 +59,8 @@ int cmd_fault(int argc, char **argv)
         {"--ms", CLI_U64, &ms, "added delay in ms (delay)", false, false},
         {"--jitter-ms", CLI_U64, &jitter, "random extra delay up to N ms (delay)", false, false},
         {"--direction", CLI_STR, &dir, "in, out or both (default both)", false, false},
+        {"--offset-ms", CLI_STR, &offset,
+         "the agent's clock jumps to now + N ms, N may be negative (clock)", false, false},
         API_CLIENT_FLAG_API,
         API_CLIENT_FLAG_JSON,
         CLI_FLAGS_END,
@@ -68,6 +74,22 @@ int cmd_fault(int argc, char **argv)
         return api_client_run(cmd, addr, "GET", "/v1/fault", NULL, json, print_rules);
 
     cJSON *body = cJSON_CreateObject();
+    if (strcmp(action, "clock") == 0) {
+        char *end = NULL;
+        errno = 0;
+        long long n = offset != NULL ? strtoll(offset, &end, 10) : 0;
+        if (offset == NULL) {
+            cJSON_Delete(body);
+            return cli_fail(cmd, "--offset-ms is required");
+        }
+        if (offset[0] == '\0' || *end != '\0' || errno != 0) {
+            cJSON_Delete(body);
+            return cli_fail(cmd, "--offset-ms: '%s' is not a whole number of milliseconds",
+                            offset);
+        }
+        cJSON_AddNumberToObject(body, "clock_offset_ms", (double)n);
+        goto send;
+    }
     cJSON_AddStringToObject(body, "action", action);
     if (peer != NULL)
         cJSON_AddStringToObject(body, "peer", peer);
@@ -90,6 +112,7 @@ int cmd_fault(int argc, char **argv)
         cJSON_Delete(body);
         return cli_fail("platelet fault", "unknown action '%s' (usage: %s)", action, usage);
     }
+send:;
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
     rc = api_client_run(cmd, addr, "POST", "/v1/fault", text, json, print_rules);
