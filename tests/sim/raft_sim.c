@@ -16,6 +16,14 @@
  * committed at its index. When the faults stop it checks liveness: a leader commits a new
  * proposal within a bounded time, and every member then applies every acknowledged one.
  *
+ * The healer's decisions ride along (swarm.h): each node acts on the committed decisions
+ * naming it like the agent's actor (node/agent/swarm_actor.c): fencing by the same pure
+ * check, act-once through a record that survives its crashes, then an action_result; the
+ * leader decides running rollouts' next steps like the agent's healer. Checked at every
+ * action: no decision acted on twice, none under a term older than the actor knows, no
+ * node of one rollout acted on twice. (--no-act-once / --no-fencing remove the defences
+ * to show the checks fail.)
+ *
  *     raft_sim --seed S [--nodes N] [--trace]     replay one seed
  *     raft_sim --seeds A..B                         run many (nodes 3 or 5 by seed)
  *     raft_sim --scenario NAME|all                  the scripted scenarios
@@ -91,12 +99,14 @@ static uint8_t *dup_bytes(const void *p, size_t n)
  * see that the faults and features were actually reached. */
 static struct totals {
     uint64_t events, crashes, installs, snapshots_taken, changes_ok, transfers, proposals_ok,
-        elections, stall_stepdowns, quorum_stepdowns, dropped_stale;
+        elections, stall_stepdowns, quorum_stepdowns, dropped_stale, actions, refused,
+        rollout_steps;
 } g_tot;
 
 /* ------------------------------------------------------------ the world */
 
-enum ev_type { EV_DELIVER = 1, EV_TICK, EV_DISK, EV_CHAOS, EV_PROPOSE, EV_HEAL, EV_PEER_LOST };
+enum ev_type { EV_DELIVER = 1, EV_TICK, EV_DISK, EV_CHAOS, EV_PROPOSE, EV_HEAL, EV_PEER_LOST,
+               EV_ANSWER };
 
 struct event {
     uint64_t at;
@@ -158,6 +168,12 @@ struct node {
     struct sm sm;
     uint8_t last_role;
     uint64_t last_commit;
+    /* The act-once record (swarm_actor.c's RocksDB keys): decision ids this node began to
+     * act on, with the result it answered; durable, so kept across crashes. */
+    struct act_record { uint64_t decision; int32_t result; } *acted;
+    size_t n_acted, cap_acted;
+    uint64_t healer_next_ms; /* the leader's next look at running rollouts */
+    uint64_t actor_next_ms;  /* the next look at pending decisions naming it (answers lost) */
 };
 
 struct kv { uint64_t index, term, hash, prev_term; bool used; };
@@ -219,7 +235,14 @@ struct sim {
     /* scenario hooks */
     uint64_t elections_seen;
     uint64_t max_term_jump;
+    /* the healer's decisions: actions taken, by decision index and by (rollout, node) */
+    uint32_t *acted_by_decision;
+    size_t cap_acted_by_decision;
+    struct { uint64_t rollout; uint32_t node; } *rollout_acts;
+    size_t n_rollout_acts, cap_rollout_acts;
 };
+
+static bool g_no_act_once, g_no_fencing; /* remove a defence: the checks must then fail */
 
 static void fail(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(struct sim *s, const char *fmt, ...)
@@ -406,7 +429,12 @@ static struct proposal *prop_find(struct sim *s, uint64_t id)
 /* Proposals carry a swarm entry after their 8-byte id: one byte naming the kind (mostly a
  * swarm kind, sometimes a note), then the body (valid or not; apply is total). */
 static const char *const swarm_kinds[] = {"member_event", "incident", "decision",
-                                          "action_result", "approval", "placement", "note"};
+                                          "action_result", "approval", "placement", "note",
+                                          "policy", "rollout"};
+#define SWARM_KINDS ((int)(sizeof(swarm_kinds) / sizeof(swarm_kinds[0])))
+
+static void actor_consider(struct sim *s, struct node *n, const struct swarm_decision *d);
+static void actor_rescan(struct sim *s, struct node *n);
 
 static void swarm_feed(struct sim *s, struct node *n, const struct raft_entry *e)
 {
@@ -414,7 +442,7 @@ static void swarm_feed(struct sim *s, struct node *n, const struct raft_entry *e
     const uint8_t *body = NULL;
     size_t len = 0;
     if (e->type == RAFT_ENTRY_NORMAL && e->len >= 9) {
-        kind = swarm_kinds[e->data[8] % 7];
+        kind = swarm_kinds[e->data[8] % SWARM_KINDS];
         body = e->data + 9;
         len = e->len - 9;
     }
@@ -433,6 +461,8 @@ static void swarm_feed(struct sim *s, struct node *n, const struct raft_entry *e
     else if (s->applied_swarm[e->index] != h)
         fail(s, "swarm state: node %" PRIu64 " has another state hash after index %" PRIu64,
              n->id, e->index);
+    if (out.decision != NULL)
+        actor_consider(s, n, out.decision);
 }
 
 /* A swarm body for a proposal, from the simulation's random stream. */
@@ -440,7 +470,7 @@ static size_t swarm_payload(struct pl_rand *r, uint8_t *out, size_t max)
 {
     struct pl_buf b;
     pl_buf_init(&b, max);
-    uint8_t k = (uint8_t)pl_rand_below(r, 7);
+    uint8_t k = (uint8_t)pl_rand_below(r, SWARM_KINDS);
     char node[8], id[16];
     snprintf(node, sizeof(node), "n%u", (unsigned)pl_rand_below(r, 5));
     snprintf(id, sizeof(id), "inc-%u", (unsigned)pl_rand_below(r, 8));
@@ -465,7 +495,10 @@ static size_t swarm_payload(struct pl_rand *r, uint8_t *out, size_t max)
     }
     case 2: {
         struct swarm_decision_body d = {.action = 1};
-        snprintf(d.node, sizeof(d.node), "%s", node);
+        /* Mostly the first three nodes, voters in every seed, so most orders are acted on. */
+        snprintf(d.node, sizeof(d.node), "%s",
+                 pl_rand_below(r, 4) ? (const char *[]){"n0", "n1", "n2"}[pl_rand_below(r, 3)]
+                                     : node);
         snprintf(d.service, sizeof(d.service), "svc");
         rc = swarm_decision_encode(&d, &b);
         break;
@@ -477,7 +510,7 @@ static size_t swarm_payload(struct pl_rand *r, uint8_t *out, size_t max)
         break;
     }
     case 4: {
-        struct swarm_approval a = {.decision = pl_rand_below(r, 64)};
+        struct swarm_approval a = {.decision = pl_rand_below(r, 128)};
         rc = swarm_approval_encode(&a, &b);
         break;
     }
@@ -485,6 +518,21 @@ static size_t swarm_payload(struct pl_rand *r, uint8_t *out, size_t max)
         struct swarm_placement_body p = {.service = "svc"};
         snprintf(p.node, sizeof(p.node), "%s", node);
         rc = swarm_placement_encode(&p, &b);
+        break;
+    }
+    case 7: {
+        struct swarm_policy_body p = {.max_in_flight = 1 + (uint32_t)pl_rand_below(r, 4),
+                                      .max_fleet_pct = pl_rand_below(r, 3) ? 100 : 20 + (uint32_t)pl_rand_below(r, 81),
+                                      .window_ms = 1 + pl_rand_below(r, 400)};
+        rc = swarm_policy_encode(&p, &b);
+        break;
+    }
+    case 8: {
+        static const uint8_t ops[] = {SWARM_OP_RESTART, SWARM_OP_STOP, SWARM_OP_START};
+        struct swarm_rollout_body ro = {.service = "svc", .op = ops[pl_rand_below(r, 3)],
+                                        .max_unavailable = 1 + (uint32_t)pl_rand_below(r, 2),
+                                        .by = "op"};
+        rc = swarm_rollout_encode(&ro, &b);
         break;
     }
     default:
@@ -587,6 +635,7 @@ static void sm_restore(struct sim *s, struct node *n, const struct raft_snapshot
     memcpy(n->sm.swarm, kept, sizeof(*kept));
     if (n->sm.index != snap->index || n->sm.swarm->applied_index != snap->index)
         fail(s, "snapshot index mismatch on node %" PRIu64, n->id);
+    actor_rescan(s, n);
 }
 
 struct fsm_ctx {
@@ -932,7 +981,9 @@ static void on_disk(struct sim *s, struct node *n)
     disk_schedule(s, n);
 }
 
-static void propose(struct sim *s, uint32_t node_index)
+/* Proposes `payload` (a kind byte and a body: swarm_payload's form) through a node. */
+static void propose_payload(struct sim *s, uint32_t node_index, const uint8_t *payload,
+                            size_t plen)
 {
     struct node *n = &s->nodes[node_index];
     if (!n->up)
@@ -944,8 +995,6 @@ static void propose(struct sim *s, uint32_t node_index)
     struct proposal *p = &s->props[s->n_props++];
     memset(p, 0, sizeof(*p));
     p->id = s->n_props;
-    uint8_t payload[512];
-    size_t plen = swarm_payload(&s->rng, payload, sizeof(payload));
     p->len = 8 + (uint32_t)plen;
     p->data = xcalloc(1, p->len);
     pl_be64_put(p->data, p->id);
@@ -958,6 +1007,143 @@ static void propose(struct sim *s, uint32_t node_index)
     ev.propose.items = &item;
     ev.propose.n = 1;
     step(s, n, &ev);
+}
+
+static void propose(struct sim *s, uint32_t node_index)
+{
+    uint8_t payload[512];
+    size_t plen = swarm_payload(&s->rng, payload, sizeof(payload));
+    propose_payload(s, node_index, payload, plen);
+}
+
+/* ------------------------------------------------------------ the healer's decisions */
+
+/* Proposes one swarm entry of `kind` (an index of swarm_kinds) through node `ni`. */
+static void propose_entry(struct sim *s, uint32_t ni, uint8_t kind, const struct pl_buf *body)
+{
+    uint8_t *payload = xcalloc(1, 1 + body->len);
+    payload[0] = kind;
+    memcpy(payload + 1, body->data, body->len);
+    propose_payload(s, ni, payload, 1 + body->len);
+    free(payload);
+}
+
+static struct act_record *acted_find(struct node *n, uint64_t decision)
+{
+    for (size_t i = 0; i < n->n_acted; i++)
+        if (n->acted[i].decision == decision)
+            return &n->acted[i];
+    return NULL;
+}
+
+/* The actor's answer goes out after the apply that triggered it (the core is mid-update):
+ * an EV_ANSWER carrying the action_result body, lost if the node crashes first. */
+static void answer_later(struct sim *s, struct node *n, uint64_t decision, int32_t result)
+{
+    struct swarm_action_result res = {.decision = decision, .result = result};
+    snprintf(res.node, sizeof(res.node), "n%u", (unsigned)(n - s->nodes));
+    struct pl_buf b;
+    pl_buf_init(&b, SWARM_BODY_BYTES_MAX);
+    if (swarm_action_result_encode(&res, &b) == 0)
+        ev_push(s, (struct event){.at = s->now + 1 + pl_rand_below(&s->rng, 5),
+                                  .type = EV_ANSWER, .node = (uint32_t)(n - s->nodes),
+                                  .incarnation = n->incarnation,
+                                  .bytes = dup_bytes(b.data, b.len), .len = b.len});
+    pl_buf_close(&b);
+}
+
+/* The node applied `d` (or restored it): what swarm_actor.c does, with the same checks. */
+static void actor_consider(struct sim *s, struct node *n, const struct swarm_decision *d)
+{
+    char self[8];
+    snprintf(self, sizeof(self), "n%u", (unsigned)(n - s->nodes));
+    uint64_t known = PL_MAX(raft_term(&n->r), n->sm.swarm->max_term);
+    enum swarm_act_verdict v = swarm_decision_check(d, self, g_no_fencing ? 0 : known);
+    if (v == SWARM_ACT_NOT_MINE || v == SWARM_ACT_NOT_PENDING)
+        return;
+    struct act_record *rec = g_no_act_once ? NULL : acted_find(n, d->index);
+    if (rec != NULL) {
+        /* Begun before (this life or an earlier one): never again; answer what it was. */
+        answer_later(s, n, d->index, rec->result);
+        return;
+    }
+    int32_t result = v == SWARM_ACT_STALE_TERM ? PL_ESTALE : 0;
+    /* The record first (durable), then the action. */
+    if (n->n_acted == n->cap_acted) {
+        n->cap_acted = n->cap_acted ? 2 * n->cap_acted : 16;
+        n->acted = xrealloc(n->acted, n->cap_acted * sizeof(*n->acted));
+    }
+    n->acted[n->n_acted++] = (struct act_record){d->index, result};
+    if (result == 0) {
+        /* The properties, checked independently of the defences above. */
+        if (d->term < raft_term(&n->r) || d->term < n->sm.swarm->max_term)
+            fail(s, "node %s acted on decision %" PRIu64 " of term %" PRIu64
+                    " knowing term %" PRIu64, self, d->index, d->term, known);
+        size_t need = d->index + 1;
+        if (need > s->cap_acted_by_decision) {
+            size_t cap = s->cap_acted_by_decision;
+            s->cap_acted_by_decision = PL_MAX(need, 2 * cap);
+            s->acted_by_decision = xrealloc(s->acted_by_decision,
+                                            s->cap_acted_by_decision * sizeof(uint32_t));
+            memset(s->acted_by_decision + cap, 0,
+                   (s->cap_acted_by_decision - cap) * sizeof(uint32_t));
+        }
+        if (++s->acted_by_decision[d->index] > 1)
+            fail(s, "decision %" PRIu64 " acted on twice (node %s)", d->index, self);
+        g_tot.actions++;
+        if (d->rollout != 0) {
+            for (size_t i = 0; i < s->n_rollout_acts; i++)
+                if (s->rollout_acts[i].rollout == d->rollout &&
+                    s->rollout_acts[i].node == (uint32_t)(n - s->nodes))
+                    fail(s, "rollout %" PRIu64 " acted on %s twice", d->rollout, self);
+            if (s->n_rollout_acts == s->cap_rollout_acts) {
+                s->cap_rollout_acts = s->cap_rollout_acts ? 2 * s->cap_rollout_acts : 16;
+                s->rollout_acts = xrealloc(s->rollout_acts,
+                                           s->cap_rollout_acts * sizeof(*s->rollout_acts));
+            }
+            s->rollout_acts[s->n_rollout_acts].rollout = d->rollout;
+            s->rollout_acts[s->n_rollout_acts].node = (uint32_t)(n - s->nodes);
+            s->n_rollout_acts++;
+            g_tot.rollout_steps++;
+        }
+    } else {
+        g_tot.refused++;
+    }
+    answer_later(s, n, d->index, result);
+}
+
+/* After a restore: every decision of the state is looked at again, as the agent's actor
+ * does after it rebuilt its state at start. */
+static void actor_rescan(struct sim *s, struct node *n)
+{
+    for (uint32_t i = 0; i < n->sm.swarm->ndecisions; i++)
+        actor_consider(s, n, &n->sm.swarm->decisions[i]);
+}
+
+/* The leader's healer (swarm_healer.c): the next step of each running rollout, at most
+ * every 50 ms; apply drops a step decided twice. */
+static void healer_tick(struct sim *s, struct node *n)
+{
+    if (raft_role(&n->r) != RAFT_LEADER || s->now < n->healer_next_ms)
+        return;
+    n->healer_next_ms = s->now + 50;
+    const struct swarm_state *st = n->sm.swarm;
+    for (uint32_t i = 0; i < st->nrollouts; i++) {
+        const struct swarm_rollout *r = &st->rollouts[i];
+        const char *node;
+        if (swarm_rollout_next(r, &node) != 0)
+            continue;
+        struct swarm_decision_body d = {.action = r->op, .rollout = r->index};
+        snprintf(d.node, sizeof(d.node), "%s", node);
+        snprintf(d.service, sizeof(d.service), "%s", r->service);
+        struct pl_buf b;
+        pl_buf_init(&b, SWARM_BODY_BYTES_MAX);
+        if (swarm_decision_encode(&d, &b) == 0)
+            propose_entry(s, (uint32_t)(n - s->nodes), 2, &b);
+        pl_buf_close(&b);
+        if (!n->up)
+            return;
+    }
 }
 
 /* ------------------------------------------------------------ setup */
@@ -1064,8 +1250,12 @@ static void sim_close(struct sim *s)
     for (size_t i = 0; i < s->n_swarm_snaps; i++)
         free(s->swarm_snaps[i].state);
     free(s->swarm_snaps);
-    for (uint32_t i = 0; i < NODES_MAX; i++)
+    for (uint32_t i = 0; i < NODES_MAX; i++) {
         free(s->nodes[i].sm.swarm);
+        free(s->nodes[i].acted);
+    }
+    free(s->acted_by_decision);
+    free(s->rollout_acts);
 }
 
 /* ------------------------------------------------------------ the run */
@@ -1243,12 +1433,25 @@ static void run_event(struct sim *s, struct event *e)
             struct raft_event ev = {.type = RAFT_EV_TICK};
             step(s, n, &ev);
             if (n->up)
+                healer_tick(s, n);
+            if (n->up && s->now >= n->actor_next_ms) {
+                /* An answer lost to a failed proposal is sent again, as the agent does. */
+                n->actor_next_ms = s->now + 200;
+                actor_rescan(s, n);
+            }
+            if (n->up)
                 schedule(s, s->now + 10, EV_TICK, e->node);
         }
         break;
     case EV_DISK:
         if (!stale)
             on_disk(s, n);
+        break;
+    case EV_ANSWER:
+        if (!stale) {
+            struct pl_buf b = {.data = e->bytes, .len = e->len, .cap = e->len, .max = e->len};
+            propose_entry(s, e->node, 3, &b);
+        }
         break;
     case EV_PEER_LOST:
         if (!stale) {
@@ -1517,6 +1720,10 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--trace") == 0) {
             trace = true;
+        } else if (strcmp(argv[i], "--no-act-once") == 0) {
+            g_no_act_once = true;
+        } else if (strcmp(argv[i], "--no-fencing") == 0) {
+            g_no_fencing = true;
         } else if (strcmp(argv[i], "--chaos-ms") == 0 && i + 1 < argc) {
             g_chaos_ms = strtoull(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc) {
@@ -1524,7 +1731,7 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--scenario") == 0 && i + 1 < argc) {
             scenario = argv[++i];
         } else {
-            fprintf(stderr, "usage: raft_sim --seed S [--nodes N] [--trace] | --seeds A..B | "
+            fprintf(stderr, "usage: raft_sim --seed S [--nodes N] [--trace] | --seeds A..B | [--no-act-once] [--no-fencing] "
                             "--scenario NAME|all | --bench ENTRIES  [--chaos-ms MS]\n");
             return 2;
         }
@@ -1550,9 +1757,12 @@ int main(int argc, char **argv)
     printf("exercised: %" PRIu64 " events, %" PRIu64 " elections, %" PRIu64 " crashes, %" PRIu64
            " snapshots taken, %" PRIu64 " installed, %" PRIu64 " membership changes committed, %"
            PRIu64 " transfers started, %" PRIu64 " proposals committed, %" PRIu64
-           " disk-stall and %" PRIu64 " quorum step-downs, %" PRIu64 " stale messages refused\n",
+           " disk-stall and %" PRIu64 " quorum step-downs, %" PRIu64 " stale messages refused, %"
+           PRIu64 " decisions acted on (%" PRIu64 " rollout steps), %" PRIu64
+           " refused for a stale term\n",
            g_tot.events, g_tot.elections, g_tot.crashes, g_tot.snapshots_taken, g_tot.installs,
            g_tot.changes_ok, g_tot.transfers, g_tot.proposals_ok, g_tot.stall_stepdowns,
-           g_tot.quorum_stepdowns, g_tot.dropped_stale);
+           g_tot.quorum_stepdowns, g_tot.dropped_stale, g_tot.actions, g_tot.rollout_steps,
+           g_tot.refused);
     return failures ? 1 : 0;
 }
