@@ -31,6 +31,7 @@ struct raft_progress {
     uint8_t state;
     bool probe_sent;
     bool active; /* heard from since the last CheckQuorum round */
+    uint64_t heard_ms; /* the last time it answered this leader (0: not yet) */
     bool sent_this_step;
     uint64_t inflight[INFLIGHT_CAP]; /* last index of each unacknowledged append */
     uint32_t n_inflight;
@@ -343,6 +344,12 @@ static void become_leader(struct raft *r)
     r->transfer_to = 0;
     r->n_prog = 0;
     prog_sync(r);
+    /* The voters that elected us answered us in this term, just now. */
+    for (uint32_t i = 0; i < r->n_granted; i++) {
+        struct raft_progress *p = prog_find(r, r->granted[i]);
+        if (p != NULL)
+            p->heard_ms = r->now_ms;
+    }
     r->heartbeat_deadline_ms = r->now_ms + r->o.heartbeat_ms;
     r->quorum_deadline_ms = r->now_ms + r->o.election_timeout_ms;
     trace(r, "became leader term=%llu last=%llu", (unsigned long long)r->term,
@@ -771,6 +778,7 @@ static struct raft_progress *reply_progress(struct raft *r, uint64_t from)
         return NULL;
     }
     p->active = true;
+    p->heard_ms = r->now_ms;
     return p;
 }
 
@@ -1813,6 +1821,34 @@ int raft_fsm_snapshot(struct raft *r, uint64_t now_ms, struct raft_fsm *fsm,
 uint8_t raft_role(const struct raft *r) { return r->role; }
 uint64_t raft_term(const struct raft *r) { return r->term; }
 uint64_t raft_leader(const struct raft *r) { return r->leader; }
+
+uint64_t raft_majority_contact_ms(const struct raft *r)
+{
+    if (r->role != RAFT_LEADER)
+        return r->leader_seen_ms;
+    /* The quorum-th newest answer among the voters, ourselves answering now. */
+    uint64_t t[RAFT_SERVERS_MAX];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->config.n; i++) {
+        const struct raft_server *sv = &r->config.servers[i];
+        if (sv->role != RAFT_VOTER)
+            continue;
+        const struct raft_progress *p =
+            sv->id == r->o.id ? NULL : prog_find((struct raft *)r, sv->id);
+        t[n++] = sv->id == r->o.id ? r->now_ms : p != NULL ? p->heard_ms : 0;
+    }
+    uint32_t q = quorum(r);
+    if (n < q)
+        return 0;
+    /* Selection by insertion sort, descending: at most RAFT_SERVERS_MAX items. */
+    for (uint32_t i = 1; i < n; i++)
+        for (uint32_t k = i; k > 0 && t[k] > t[k - 1]; k--) {
+            uint64_t x = t[k];
+            t[k] = t[k - 1];
+            t[k - 1] = x;
+        }
+    return t[q - 1];
+}
 uint64_t raft_commit_index(const struct raft *r) { return r->commit; }
 uint64_t raft_applied(const struct raft *r) { return r->applied; }
 uint64_t raft_last_index(const struct raft *r) { return last_index(r); }

@@ -401,6 +401,12 @@ int raft_fsm_snapshot(struct raft *r, uint64_t now_ms, struct raft_fsm *fsm,
 uint8_t raft_role(const struct raft *r);
 uint64_t raft_term(const struct raft *r);
 uint64_t raft_leader(const struct raft *r);
+/* For leases: the newest time (the core's clock, as given to raft_step) at which this node
+ * knew itself in touch with a majority of the voters. A leader: the time by which a majority
+ * (itself included) had last answered it (the quorum-th newest answer). Any other role: the
+ * last time it heard from a leader of its term (0: never). A holder of a lease stops what it
+ * holds once now - this exceeds the lease. */
+uint64_t raft_majority_contact_ms(const struct raft *r);
 uint64_t raft_commit_index(const struct raft *r);
 uint64_t raft_applied(const struct raft *r);
 uint64_t raft_last_index(const struct raft *r);

@@ -264,8 +264,8 @@ int agent_config_addr_check(const char *addr)
     return 0;
 }
 
-int agent_config_load_text(struct agent_config *cfg, const char *path, const char *text,
-                           size_t len, char *err, size_t err_size)
+cJSON *config_parse_strict(const char *path, const char *text, size_t len, char *err,
+                           size_t err_size)
 {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
@@ -291,18 +291,30 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
                 col++;
             }
         }
+        fail(err, err_size, "%s:%d:%d: %s", path, line, col,
+             root == NULL ? "not valid JSON" : "expected a JSON object at the top");
         cJSON_Delete(root);
-        return fail(err, err_size, "%s:%d:%d: %s", path, line, col,
-                    root == NULL ? "not valid JSON" : "expected a JSON object at the top");
+        return NULL;
     }
     char dup[256] = "";
     int drc = duplicate_key(root, dup, 0, sizeof(dup));
     if (drc != 0) {
         cJSON_Delete(root);
         if (drc < 0)
-            return fail(err, err_size, "%s: out of memory", path);
-        return fail(err, err_size, "%s: %s: given twice in the same object", path, dup);
+            fail(err, err_size, "%s: out of memory", path);
+        else
+            fail(err, err_size, "%s: %s: given twice in the same object", path, dup);
+        return NULL;
     }
+    return root;
+}
+
+int agent_config_load_text(struct agent_config *cfg, const char *path, const char *text,
+                           size_t len, char *err, size_t err_size)
+{
+    cJSON *root = config_parse_strict(path, text, len, err, err_size);
+    if (root == NULL)
+        return PL_ECONFIG;
     snprintf(cfg->source, sizeof(cfg->source), "%s", path);
     struct config_ctx c = {cfg->source, err, err_size};
     static const char *const known[] = {

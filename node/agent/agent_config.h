@@ -97,6 +97,13 @@ int config_get_bool(const struct config_ctx *c, const cJSON *obj, const char *pa
                     bool *out);
 int config_get_str(const struct config_ctx *c, const cJSON *obj, const char *path, const char *key,
                    char *out, size_t out_size);
+/*
+ * Parses `text` as one JSON object with nothing but white space after it and no key given
+ * twice in any object; NULL with `err` naming `path` and the line and column, or the
+ * repeated key's path, otherwise. The caller deletes the result.
+ */
+cJSON *config_parse_strict(const char *path, const char *text, size_t len, char *err,
+                           size_t err_size);
 /* Fails for keys of `obj` not in the NULL-terminated `known` list (catches typos). */
 int config_check_keys(const struct config_ctx *c, const cJSON *obj, const char *path,
                       const char *const *known);

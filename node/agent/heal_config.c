@@ -295,7 +295,8 @@ static int parse_policy(const struct config_ctx *c, const cJSON *o, const char *
         "trend_window_ms",    "trend_min_samples",   "trend_min_r2",       "memory_limit_mb",
         "allowed_actions",    "requires_approval",   "approval_timeout_ms", "restart_budget",
         "restart_window_ms",  "backoff_initial_ms",  "backoff_max_ms",     "backoff_reset_ms",
-        "retry_max",          "retry_base_ms",       "retry_cap_ms",       NULL};
+        "retry_max",          "retry_base_ms",       "retry_cap_ms",       "cluster_wait_ms",
+        NULL};
     static const char *const known_thr[] = {"cpu",        "memory",     "latency_ms",
                                             "latency_factor", "error_rate", NULL};
     int rc;
@@ -350,7 +351,9 @@ static int parse_policy(const struct config_ctx *c, const cJSON *o, const char *
                              &p->backoff_reset_ms)) ||
         (rc = get_u32(c, o, path, "retry_max", &p->retry_max)) ||
         (rc = config_get_u64(c, o, path, "retry_base_ms", 0, UINT64_MAX / 2, &p->retry_base_ms)) ||
-        (rc = config_get_u64(c, o, path, "retry_cap_ms", 0, UINT64_MAX / 2, &p->retry_cap_ms)))
+        (rc = config_get_u64(c, o, path, "retry_cap_ms", 0, UINT64_MAX / 2, &p->retry_cap_ms)) ||
+        (rc = config_get_u64(c, o, path, "cluster_wait_ms", 0, UINT64_MAX / 2,
+                             &p->cluster_wait_ms)))
         return rc;
     p->memory_limit_bytes = mem_mb << 20;
     const char *field = NULL;
@@ -390,6 +393,52 @@ static int parse_env(const struct config_ctx *c, const cJSON *o, const char *pat
     return 0;
 }
 
+static int parse_placement(const struct config_ctx *c, const cJSON *o, const char *path,
+                           struct heal_placement_cfg *p)
+{
+    static const char *const known[] = {"replicas", "nodes", "lease_ms", NULL};
+    int rc;
+    if (!cJSON_IsObject(o))
+        return fail(c, "%s: expected an object {\"replicas\": 1, \"nodes\": [...], "
+                       "\"lease_ms\": N}", path);
+    if ((rc = config_check_keys(c, o, path, known)) != 0)
+        return rc;
+    p->enabled = true;
+    p->replicas = 1;
+    p->lease_ms = 5000;
+    uint64_t replicas = 1;
+    if ((rc = config_get_u64(c, o, path, "replicas", 0, UINT32_MAX, &replicas)) != 0)
+        return rc;
+    if (replicas != 1)
+        return fail(c, "%s.replicas: only 1 is supported (one copy, moved off dead nodes)",
+                    path);
+    if ((rc = config_get_u64(c, o, path, "lease_ms", 100, 3600000, &p->lease_ms)) != 0)
+        return rc;
+    const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(o, "nodes");
+    if (nodes == NULL)
+        return fail(c, "%s.nodes: missing (the nodes that may run it)", path);
+    if (!cJSON_IsArray(nodes) || cJSON_GetArraySize(nodes) == 0 ||
+        cJSON_GetArraySize(nodes) > HEAL_PLACEMENT_NODES_MAX)
+        return fail(c, "%s.nodes: expected a list of 1 to %d node names", path,
+                    HEAL_PLACEMENT_NODES_MAX);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, nodes)
+    {
+        int i = p->nnodes;
+        if (!cJSON_IsString(item) || item->valuestring[0] == '\0' ||
+            strlen(item->valuestring) >= HEAL_NODE_NAME_MAX)
+            return fail(c, "%s.nodes[%d]: expected a node name of 1 to %d bytes", path, i,
+                        HEAL_NODE_NAME_MAX - 1);
+        for (int k = 0; k < i; k++)
+            if (strcmp(p->nodes[k], item->valuestring) == 0)
+                return fail(c, "%s.nodes[%d]: '%s' is already nodes[%d]", path, i,
+                            item->valuestring, k);
+        snprintf(p->nodes[i], sizeof(p->nodes[i]), "%s", item->valuestring);
+        p->nnodes++;
+    }
+    return 0;
+}
+
 static int parse_service(const struct config_ctx *c, const cJSON *o, const char *path,
                          struct heal_service_cfg *s, const struct heal_config *cfg, int index)
 {
@@ -397,7 +446,7 @@ static int parse_service(const struct config_ctx *c, const cJSON *o, const char 
         "name",      "type",    "command",      "args",        "env",    "cwd",
         "stop_signal", "grace_ms", "restart",   "isolate",     "scale",  "state_repair",
         "config_file", "log",   "checks",       "metrics",     "policy", "verify_ms",
-        "start_ms",  "disk_path", NULL};
+        "start_ms",  "disk_path", "placement", NULL};
     int rc;
     if (!cJSON_IsObject(o))
         return fail(c, "%s: expected an object", path);
@@ -510,6 +559,16 @@ static int parse_service(const struct config_ctx *c, const cJSON *o, const char 
         snprintf(pp, sizeof(pp), "%s.policy", path);
         if ((rc = parse_policy(c, policy, pp, &s->policy)) != 0)
             return rc;
+    }
+    const cJSON *placement = cJSON_GetObjectItemCaseSensitive(o, "placement");
+    if (placement != NULL) {
+        char pp[160];
+        snprintf(pp, sizeof(pp), "%s.placement", path);
+        if ((rc = parse_placement(c, placement, pp, &s->placement)) != 0)
+            return rc;
+        if (!s->supervised)
+            return fail(c, "%s: an external service cannot be placed (the agent must start "
+                           "and stop it; use \"type\": \"supervised\")", pp);
     }
     if (!s->supervised && s->restart_cmd.n == 0 && s->nchecks == 0)
         return fail(c, "%s: an external service needs checks (there is nothing else to watch)",

@@ -20,7 +20,8 @@
  *                 "latency": "http_request_duration_seconds"},
  *     "policy": {"thresholds": {"cpu": 0.9, "memory": 0.95, "latency_factor": 2,
  *                               "error_rate": 0.05}, "allowed_actions": [...],
- *                "restart_budget": 3, "requires_approval": false, ...}
+ *                "restart_budget": 3, "requires_approval": false, ...},
+ *     "placement": {"replicas": 1, "nodes": ["a", "b", "c"], "lease_ms": 5000}
  *   }],
  *   "webhooks": [{"url": "http://127.0.0.1:9000/hook", "min_level": 2}]
  */
@@ -41,6 +42,8 @@
 #define HEAL_WEBHOOKS_MAX 8
 #define HEAL_URL_MAX 512
 #define HEAL_METRIC_NAME_MAX 128
+#define HEAL_PLACEMENT_NODES_MAX 16
+#define HEAL_NODE_NAME_MAX 64
 
 /* A NULL-terminated argv whose strings are owned by the struct. */
 struct heal_argv {
@@ -76,6 +79,17 @@ struct heal_metrics_cfg {
     char latency[HEAL_METRIC_NAME_MAX];  /* histogram base name (its _bucket series) */
 };
 
+/* A placed service runs on exactly one of `nodes`, the one the swarm's committed state
+ * names (node/agent/placement.c); a node that cannot reach a council majority for longer
+ * than lease_ms stops it. */
+struct heal_placement_cfg {
+    bool enabled;
+    uint32_t replicas;     /* 1: the only count supported */
+    int nnodes;
+    char nodes[HEAL_PLACEMENT_NODES_MAX][HEAL_NODE_NAME_MAX];
+    uint64_t lease_ms;     /* default 5000 */
+};
+
 struct heal_service_cfg {
     char name[64];
     bool supervised;
@@ -96,6 +110,7 @@ struct heal_service_cfg {
     struct heal_check_cfg checks[HEAL_CHECKS_MAX];
     struct heal_metrics_cfg metrics;
     struct heal_policy policy;
+    struct heal_placement_cfg placement;
 };
 
 struct heal_webhook_cfg {

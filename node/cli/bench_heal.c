@@ -40,6 +40,7 @@
 #include "pl_err.h"
 #include "pl_rand.h"
 #include "bench_heal.h"
+#include "child_agent.h"
 #include "cli.h"
 
 #include <arpa/inet.h>
@@ -85,266 +86,6 @@
 #define PROBE_TIMEOUT_MS 15
 #define FLIP_CHECK_INTERVAL_MS 100
 #define FLIP_PERIOD_MS 300
-
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(uint64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-/* ---- loopback ports from the kernel ---- */
-
-static int bind_loopback(int type, int port)
-{
-    /* CLOEXEC: an agent forked later must not hold our listeners open. */
-    int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        int err = -errno;
-        close(fd);
-        return err;
-    }
-    return fd;
-}
-
-static bool port_free(int port)
-{
-    int t = bind_loopback(SOCK_STREAM, port), u = bind_loopback(SOCK_DGRAM, port);
-    if (t >= 0)
-        close(t);
-    if (u >= 0)
-        close(u);
-    return t >= 0 && u >= 0;
-}
-
-/* The first port of the kernel's ephemeral range (where connect() takes source ports). */
-static int ephemeral_low(void)
-{
-    int lo = 32768, hi = 60999;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-    if (f != NULL) {
-        if (fscanf(f, "%d %d", &lo, &hi) != 2)
-            lo = 32768;
-        fclose(f);
-    }
-    return lo;
-}
-
-/*
- * A loopback port P, free for TCP and UDP now, with P+1 free too when `pair` (an agent
- * takes P for gossip and P+1 for Raft); ports handed out by this run are never reused.
- * Taken below the kernel's ephemeral range: a port that is closed and bound again (a
- * restarted sample service, a flipped listener) must not meanwhile be the source port of
- * one of the thousands of check connections in TIME_WAIT, which would refuse the bind.
- */
-/* Seeded with the run's seed by bench_heal(). */
-static struct pl_rand port_rnd;
-
-static int free_port(bool pair)
-{
-    static int given[512];
-    static int ngiven;
-    int lo = 15000, hi = ephemeral_low() - 2;
-    if (hi - lo < 1000)
-        return PL_ERANGE;
-    for (int attempt = 0; attempt < 1000; attempt++) {
-        int p = lo + (int)pl_rand_below(&port_rnd, (uint64_t)(hi - lo));
-        bool taken = false;
-        for (int i = 0; i < ngiven; i++)
-            taken |= given[i] == p || given[i] == p + 1 || given[i] + 1 == p;
-        if (taken || !port_free(p) || (pair && !port_free(p + 1)))
-            continue;
-        if (ngiven < (int)(sizeof(given) / sizeof(given[0])))
-            given[ngiven++] = p;
-        return p;
-    }
-    return PL_EFULL;
-}
-
-/* ---- quiet HTTP (a poller must not print every refused connection) ---- */
-
-struct body {
-    char *p;
-    size_t n;
-};
-
-static size_t body_write_cb(char *p, size_t size, size_t nmemb, void *data)
-{
-    struct body *b = data;
-    size_t add = size * nmemb;
-    if (b->n + add > 16u << 20)
-        return 0;
-    char *q = realloc(b->p, b->n + add + 1);
-    if (q == NULL)
-        return 0;
-    memcpy(q + b->n, p, add);
-    b->n += add;
-    q[b->n] = '\0';
-    b->p = q;
-    return add;
-}
-
-/* GET http://addr/path (addr "unix:PATH": through that socket); the status, or a negative
- * code. The body goes to *out (NULL-able; the caller frees it). */
-static long http_get(const char *addr, const char *path, long timeout_ms, char **out)
-{
-    CURL *c = curl_easy_init();
-    if (c == NULL)
-        return -ENOMEM;
-    char url[512];
-    int unix_socket = strncmp(addr, "unix:", 5) == 0;
-    snprintf(url, sizeof(url), "http://%s%s", unix_socket ? "localhost" : addr, path);
-    struct body b = {NULL, 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    if (unix_socket)
-        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, addr + 5);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    long status = PL_EPROTO;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (out != NULL)
-        *out = b.p;
-    else
-        free(b.p);
-    return status;
-}
-
-static cJSON *get_json(const char *api, const char *path)
-{
-    char *text = NULL;
-    long st = http_get(api, path, 5000, &text);
-    cJSON *doc = st == 200 && text != NULL ? cJSON_Parse(text) : NULL;
-    free(text);
-    return doc;
-}
-
-static double num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-    return s != NULL ? s : "";
-}
-
-/* ---- agents ---- */
-
-struct agent_proc {
-    pid_t pid;
-    char dir[256];
-    char api[320];
-    char bind[64];
-};
-
-/* Starts `bin agent` with the config `config` (JSON text) and waits for its API. */
-static int agent_start(const char *bin, const char *name, const char *config, const char *join,
-                       struct agent_proc *ap)
-{
-    memset(ap, 0, sizeof(*ap));
-    const char *tmp = getenv("TMPDIR");
-    snprintf(ap->dir, sizeof(ap->dir), "%s/platelet-bench-heal.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(ap->dir) == NULL) {
-        ap->dir[0] = '\0';
-        return -errno;
-    }
-    char cfg[300], data[300], log[300];
-    snprintf(cfg, sizeof(cfg), "%s/agent.json", ap->dir);
-    snprintf(data, sizeof(data), "%s/data", ap->dir);
-    snprintf(log, sizeof(log), "%s/agent.log", ap->dir);
-    FILE *f = fopen(cfg, "w");
-    if (f == NULL)
-        return -errno;
-    fputs(config, f);
-    if (fclose(f) != 0)
-        return -errno;
-    int gport = free_port(true);
-    if (gport < 0)
-        return PL_EFULL;
-    snprintf(ap->bind, sizeof(ap->bind), "127.0.0.1:%d", gport);
-    /* The agent's own Unix socket: no TCP port and no API token to hand around. */
-    snprintf(ap->api, sizeof(ap->api), "unix:%s/api.sock", data);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        /* The agent (and through it its services) dies with the bench, even when the bench
-         * is killed. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (freopen(log, "w", stderr) == NULL)
-            _exit(126);
-        if (join != NULL)
-            execl(bin, bin, "agent", "--config", cfg, "--name", name, "--data-dir", data,
-                  "--bind", ap->bind, "--join", join, (char *)NULL);
-        else
-            execl(bin, bin, "agent", "--config", cfg, "--name", name, "--data-dir", data,
-                  "--bind", ap->bind, (char *)NULL);
-        _exit(127);
-    }
-    ap->pid = pid;
-    for (uint64_t end = mono_ms() + 20000; mono_ms() < end;) {
-        if (http_get(ap->api, "/v1/gossip/counters", 1000, NULL) == 200)
-            return 0;
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            ap->pid = 0;
-            fprintf(stderr, "%s: agent %s exited at start; its log: %s\n", CMD, name, log);
-            return PL_ESTATE;
-        }
-        sleep_ms(100);
-    }
-    return PL_ETIMEOUT;
-}
-
-/* Stops the agent (SIGTERM, then SIGKILL after 15 s) and removes its folder unless `keep`. */
-static void agent_stop(struct agent_proc *ap, bool keep)
-{
-    if (ap->pid > 0) {
-        kill(ap->pid, SIGTERM);
-        int st;
-        for (int i = 0; i < 150 && waitpid(ap->pid, &st, WNOHANG) == 0; i++)
-            sleep_ms(100);
-        if (waitpid(ap->pid, &st, WNOHANG) == 0) {
-            kill(ap->pid, SIGKILL);
-            waitpid(ap->pid, &st, 0);
-        }
-        ap->pid = 0;
-    }
-    if (ap->dir[0] != '\0' && !keep) {
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ap->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "%s: could not remove %s\n", CMD, ap->dir);
-    }
-    ap->dir[0] = '\0';
-}
 
 /* ---- statistics ---- */
 
@@ -410,15 +151,15 @@ static void *load_main(void *arg)
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fwrite);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, null);
-    uint64_t next = mono_ms();
+    uint64_t next = child_mono_ms();
     while (!atomic_load(&l->stop) && atomic_load(&l->sent) < l->max_requests &&
-           mono_ms() < l->deadline_ms) {
+           child_mono_ms() < l->deadline_ms) {
         curl_easy_perform(c);
         atomic_fetch_add(&l->sent, 1);
         next += l->interval_ms;
-        uint64_t now = mono_ms();
+        uint64_t now = child_mono_ms();
         if (next > now)
-            sleep_ms(next - now);
+            child_sleep_ms(next - now);
         else
             next = now; /* behind (the service was down): no burst to catch up */
     }
@@ -492,8 +233,8 @@ static int sample_config(const char *bin, const int *ports, int n, char *out, si
  * incident; PL_ETIMEOUT if that does not happen within timeout_ms. */
 static int wait_calm(const char *api, uint64_t timeout_ms, double *incidents)
 {
-    for (uint64_t end = mono_ms() + timeout_ms; mono_ms() < end; sleep_ms(50)) {
-        cJSON *doc = get_json(api, "/v1/services");
+    for (uint64_t end = child_mono_ms() + timeout_ms; child_mono_ms() < end; child_sleep_ms(50)) {
+        cJSON *doc = child_get_json(api, "/v1/services");
         if (doc == NULL)
             continue;
         bool calm = true;
@@ -503,7 +244,7 @@ static int wait_calm(const char *api, uint64_t timeout_ms, double *incidents)
         {
             calm &= cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "healthy")) &&
                     cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(s, "open_incident"));
-            sum += num(s, "incidents");
+            sum += child_num(s, "incidents");
         }
         cJSON_Delete(doc);
         if (calm) {
@@ -522,27 +263,27 @@ static int wait_calm(const char *api, uint64_t timeout_ms, double *incidents)
  */
 static int read_incident_once(const char *api, uint64_t fault_ms, double *detect, double *act)
 {
-    cJSON *doc = get_json(api, "/v1/incidents");
+    cJSON *doc = child_get_json(api, "/v1/incidents");
     if (doc == NULL)
         return PL_EPROTO;
     const cJSON *inc, *first = NULL;
     cJSON_ArrayForEach(inc, cJSON_GetObjectItemCaseSensitive(doc, "incidents"))
     {
         /* 100 ms of slack: the agent's clock is its loop's cached time. */
-        if (num(inc, "opened_ms") + 100 >= (double)fault_ms &&
-            (first == NULL || num(inc, "opened_ms") < num(first, "opened_ms")))
+        if (child_num(inc, "opened_ms") + 100 >= (double)fault_ms &&
+            (first == NULL || child_num(inc, "opened_ms") < child_num(first, "opened_ms")))
             first = inc;
     }
     int rc = -EAGAIN;
-    if (first != NULL && strcmp(str(first, "state"), "closed") == 0) {
+    if (first != NULL && strcmp(child_str(first, "state"), "closed") == 0) {
         rc = PL_ENOTFOUND;
         const cJSON *e;
         cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(first, "timeline"))
         {
-            if (strcmp(str(e, "kind"), "healthy") == 0 && rc != 0 &&
-                strcmp(str(first, "outcome"), "healed") == 0) {
-                *detect = num(first, "opened_ms") - (double)fault_ms;
-                *act = num(e, "t_ms") - num(first, "opened_ms");
+            if (strcmp(child_str(e, "kind"), "healthy") == 0 && rc != 0 &&
+                strcmp(child_str(first, "outcome"), "healed") == 0) {
+                *detect = child_num(first, "opened_ms") - (double)fault_ms;
+                *act = child_num(e, "t_ms") - child_num(first, "opened_ms");
                 rc = 0;
             }
         }
@@ -554,7 +295,7 @@ static int read_incident_once(const char *api, uint64_t fault_ms, double *detect
 static int read_incident(const char *api, uint64_t fault_ms, double *detect, double *act)
 {
     int rc = -EAGAIN;
-    for (uint64_t end = mono_ms() + 10000; mono_ms() < end; sleep_ms(50))
+    for (uint64_t end = child_mono_ms() + 10000; child_mono_ms() < end; child_sleep_ms(50))
         if ((rc = read_incident_once(api, fault_ms, detect, act)) != -EAGAIN)
             break;
     return rc;
@@ -563,17 +304,17 @@ static int read_incident(const char *api, uint64_t fault_ms, double *detect, dou
 static int fault_part(const struct opts *o, struct pl_rand *rnd, enum fault_kind kind,
                       struct fault_result *r)
 {
-    int port = free_port(false);
+    int port = child_free_port(false);
     if (port < 0)
         return port;
     char config[4096];
     int rc = sample_config(o->bin, &port, 1, config, sizeof(config));
-    struct agent_proc ap;
+    struct child_agent ap;
     memset(&ap, 0, sizeof(ap));
     if (rc == 0)
-        rc = agent_start(o->bin, "bench", config, NULL, &ap);
+        rc = child_agent_start(&ap, o->bin, NULL, "bench", config, NULL, false);
     if (rc != 0) {
-        agent_stop(&ap, o->keep);
+        child_agent_stop(&ap, o->keep);
         return rc;
     }
     struct load load;
@@ -583,7 +324,7 @@ static int fault_part(const struct opts *o, struct pl_rand *rnd, enum fault_kind
         snprintf(load.url, sizeof(load.url), "http://127.0.0.1:%d/work", port);
         load.interval_ms = 1000 / o->load_rps;
         uint64_t part_ms = o->runs * (o->error_settle_ms + 1300 + RUN_TIMEOUT_MS);
-        load.deadline_ms = mono_ms() + part_ms;
+        load.deadline_ms = child_mono_ms() + part_ms;
         load.max_requests = o->load_rps * (part_ms / 1000 + 1);
         loading = pthread_create(&load.th, NULL, load_main, &load) == 0;
     }
@@ -604,14 +345,14 @@ static int fault_part(const struct opts *o, struct pl_rand *rnd, enum fault_kind
         uint64_t settle = 300 + pl_rand_below(rnd, 1000);
         if (kind == FAULT_ERRORS)
             settle += o->error_settle_ms;
-        sleep_ms(settle);
-        uint64_t fault_ms = wall_ms();
-        http_get(svc, fault_path, 500, NULL);
+        child_sleep_ms(settle);
+        uint64_t fault_ms = child_wall_ms();
+        child_http(svc, "GET", fault_path, NULL, 500, NULL);
         /* The incident opens, acts and closes; calm again with one more incident. */
-        uint64_t end = mono_ms() + RUN_TIMEOUT_MS;
-        while (mono_ms() < end && (wait_calm(ap.api, end - mono_ms(), &after) != 0 ||
+        uint64_t end = child_mono_ms() + RUN_TIMEOUT_MS;
+        while (child_mono_ms() < end && (wait_calm(ap.api, end - child_mono_ms(), &after) != 0 ||
                                    after <= before))
-            sleep_ms(50);
+            child_sleep_ms(50);
         double d = NAN, a = NAN;
         if (after > before && read_incident(ap.api, fault_ms, &d, &a) == 0) {
             r->detect[r->n] = d;
@@ -631,7 +372,7 @@ static int fault_part(const struct opts *o, struct pl_rand *rnd, enum fault_kind
         atomic_store(&load.stop, true);
         pthread_join(load.th, NULL);
     }
-    agent_stop(&ap, o->keep);
+    child_agent_stop(&ap, o->keep);
     return rc;
 }
 
@@ -652,7 +393,7 @@ struct flipper {
 
 static int listener_open(int port)
 {
-    int fd = bind_loopback(SOCK_STREAM, port);
+    int fd = child_bind_loopback(SOCK_STREAM, port);
     if (fd < 0)
         return fd;
     if (listen(fd, 128) != 0) {
@@ -667,8 +408,8 @@ static void *flipper_main(void *arg)
     struct flipper *f = arg;
     uint64_t next_flip = 0;
     bool up = true;
-    while (!atomic_load(&f->stop) && mono_ms() < f->deadline_ms) {
-        uint64_t now = mono_ms();
+    while (!atomic_load(&f->stop) && child_mono_ms() < f->deadline_ms) {
+        uint64_t now = child_mono_ms();
         bool flipping = atomic_load(&f->flipping);
         if ((flipping && now >= next_flip) || (!flipping && !up)) {
             up = !up;
@@ -730,11 +471,11 @@ struct rtt_phase {
 /* Takes the round trips `src` took since its cursor into `side` (NULL: skips them). */
 static void rtt_take(struct rtt_source *src, struct rtt_side *side)
 {
-    cJSON *doc = get_json(src->api, "/v1/gossip/rtt");
+    cJSON *doc = child_get_json(src->api, "/v1/gossip/rtt");
     if (doc == NULL)
         return;
-    double samples = num(doc, "samples"), probes = num(doc, "probes");
-    double failures = num(doc, "probe_failures");
+    double samples = child_num(doc, "samples"), probes = child_num(doc, "probes");
+    double failures = child_num(doc, "probe_failures");
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, "rtt_us");
     int k = cJSON_GetArraySize(arr);
     if (side != NULL && isfinite(samples) && samples > src->samples) {
@@ -762,13 +503,13 @@ static void rtt_take(struct rtt_source *src, struct rtt_side *side)
 /* The sum of the services' opened incidents, or -1. */
 static double incidents_opened(const char *api)
 {
-    cJSON *doc = get_json(api, "/v1/services");
+    cJSON *doc = child_get_json(api, "/v1/services");
     if (doc == NULL)
         return -1;
     double sum = 0;
     const cJSON *s;
     cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(doc, "services"))
-        sum += num(s, "incidents");
+        sum += child_num(s, "incidents");
     cJSON_Delete(doc);
     return sum;
 }
@@ -780,9 +521,9 @@ static void rtt_phase_run(struct rtt_source *own, struct rtt_source *peer, struc
                           uint64_t until_ms, double target)
 {
     double base = incidents_opened(own->api), last = base;
-    uint64_t t0 = mono_ms();
-    while (mono_ms() < until_ms) {
-        sleep_ms(POLL_MS);
+    uint64_t t0 = child_mono_ms();
+    while (child_mono_ms() < until_ms) {
+        child_sleep_ms(POLL_MS);
         rtt_take(own, &ph->own);
         rtt_take(peer, &ph->peer);
         double now = incidents_opened(own->api);
@@ -792,7 +533,7 @@ static void rtt_phase_run(struct rtt_source *own, struct rtt_source *peer, struc
             break;
     }
     ph->incidents += last - base;
-    ph->ms += mono_ms() - t0;
+    ph->ms += child_mono_ms() - t0;
 }
 
 struct gossip_result {
@@ -821,25 +562,25 @@ static int gossip_measure(const struct opts *o, struct flipper *f, struct rtt_so
                           struct rtt_source *peer, struct gossip_result *g)
 {
     double calm;
-    for (uint64_t end = mono_ms() + 30000;; sleep_ms(100)) {
-        cJSON *doc = get_json(own->api, "/v1/gossip/rtt");
-        double samples = doc != NULL ? num(doc, "samples") : 0;
+    for (uint64_t end = child_mono_ms() + 30000;; child_sleep_ms(100)) {
+        cJSON *doc = child_get_json(own->api, "/v1/gossip/rtt");
+        double samples = doc != NULL ? child_num(doc, "samples") : 0;
         cJSON_Delete(doc);
         if (samples > 10 && wait_calm(own->api, 100, &calm) == 0)
             break;
-        if (mono_ms() > end) {
+        if (child_mono_ms() > end) {
             fprintf(stderr, "%s: the gossip agents did not settle in 30 s\n", CMD);
             return PL_ETIMEOUT;
         }
     }
-    sleep_ms(2000); /* past start-up's first pushes and pulls */
+    child_sleep_ms(2000); /* past start-up's first pushes and pulls */
     gossip_calm(own, peer);
-    uint64_t done = 0, deadline = mono_ms() + LOADED_TIMEOUT_MS;
-    for (uint64_t r = 0; r < o->gossip_rounds && mono_ms() < deadline; r++) {
+    uint64_t done = 0, deadline = child_mono_ms() + LOADED_TIMEOUT_MS;
+    for (uint64_t r = 0; r < o->gossip_rounds && child_mono_ms() < deadline; r++) {
         fprintf(stderr, "  gossip round %" PRIu64 "/%" PRIu64 ": idle %.1f s, then flipping %d "
                 "checks\n", r + 1, o->gossip_rounds,
                 (double)o->gossip_idle_s / (double)o->gossip_rounds, f->n);
-        rtt_phase_run(own, peer, &g->idle, mono_ms() + o->gossip_idle_s * 1000 / o->gossip_rounds,
+        rtt_phase_run(own, peer, &g->idle, child_mono_ms() + o->gossip_idle_s * 1000 / o->gossip_rounds,
                       0);
         uint64_t share = o->incidents * (r + 1) / o->gossip_rounds - done;
         double before = g->loaded.incidents;
@@ -856,8 +597,8 @@ static int gossip_measure(const struct opts *o, struct flipper *f, struct rtt_so
     struct rtt_side *sides[4] = {&g->idle.own, &g->idle.peer, &g->loaded.own, &g->loaded.peer};
     for (int i = 0; i < 4; i++)
         sides[i]->s = stats_of(sides[i]->us, sides[i]->n);
-    cJSON *doc = get_json(own->api, "/v1/incidents");
-    g->stored = doc != NULL ? num(doc, "count") : NAN;
+    cJSON *doc = child_get_json(own->api, "/v1/incidents");
+    g->stored = doc != NULL ? child_num(doc, "count") : NAN;
     cJSON_Delete(doc);
     g->services = f->n;
     g->rounds = o->gossip_rounds;
@@ -869,12 +610,12 @@ static int gossip_part(const struct opts *o, struct gossip_result *g)
     static struct flipper f;
     memset(&f, 0, sizeof(f));
     f.n = (int)o->services;
-    f.deadline_ms = mono_ms() + 3600000;
+    f.deadline_ms = child_mono_ms() + 3600000;
     int rc = 0;
     for (int i = 0; i < f.n; i++)
         f.fd[i] = -1;
     for (int i = 0; i < f.n && rc == 0; i++) {
-        f.port[i] = free_port(false);
+        f.port[i] = child_free_port(false);
         f.fd[i] = f.port[i] > 0 ? listener_open(f.port[i]) : f.port[i];
         if (f.fd[i] < 0)
             rc = f.fd[i];
@@ -891,13 +632,13 @@ static int gossip_part(const struct opts *o, struct gossip_result *g)
              PROBE_INTERVAL_MS, PROBE_TIMEOUT_MS);
     size_t cap = 4096 + (size_t)f.n * 400;
     char *cfg = malloc(cap);
-    struct agent_proc peer, ap;
+    struct child_agent peer, ap;
     memset(&peer, 0, sizeof(peer));
     memset(&ap, 0, sizeof(ap));
     rc = cfg != NULL ? 0 : -ENOMEM;
     if (rc == 0) {
         snprintf(cfg, cap, "{%s}\n", gossip_cfg);
-        rc = agent_start(o->bin, "peer", cfg, NULL, &peer);
+        rc = child_agent_start(&peer, o->bin, NULL, "peer", cfg, NULL, false);
     }
     if (rc == 0) {
         size_t off = (size_t)snprintf(cfg, cap, "{%s, \"services\": [", gossip_cfg);
@@ -909,7 +650,7 @@ static int gossip_part(const struct opts *o, struct gossip_result *g)
                 "\"timeout_ms\": %d, \"failures\": 1, \"successes\": 1}]}",
                 i ? ", " : "", i, f.port[i], FLIP_CHECK_INTERVAL_MS, FLIP_CHECK_INTERVAL_MS);
         snprintf(cfg + off, cap - off, "], \"webhooks\": []}\n");
-        rc = agent_start(o->bin, "bench", cfg, peer.bind, &ap);
+        rc = child_agent_start(&ap, o->bin, NULL, "bench", cfg, peer.bind, false);
     }
     struct rtt_side *sides[4] = {&g->idle.own, &g->idle.peer, &g->loaded.own, &g->loaded.peer};
     for (int i = 0; i < 4 && rc == 0; i++)
@@ -927,67 +668,38 @@ static int gossip_part(const struct opts *o, struct gossip_result *g)
     }
     atomic_store(&f.stop, true);
     pthread_join(f.th, NULL);
-    agent_stop(&ap, o->keep);
-    agent_stop(&peer, o->keep);
+    child_agent_stop(&ap, o->keep);
+    child_agent_stop(&peer, o->keep);
     free(cfg);
     return rc;
 }
 
 /* ---- the agent's idle cost ---- */
 
-static int proc_cpu_rss(pid_t pid, double *cpu_s, double *rss_mb)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -errno;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    unsigned long long ut = 0, st = 0;
-    if (p == NULL ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return PL_EMALFORMED;
-    *cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    if (f == NULL)
-        return -errno;
-    char line[256];
-    *rss_mb = NAN;
-    while (fgets(line, sizeof(line), f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            *rss_mb = strtod(line + 6, NULL) / 1024.0;
-    fclose(f);
-    return 0;
-}
-
 static int idle_part(const struct opts *o, double *cpu_fraction, double *rss_max)
 {
     static char cfg[SERVICES_IDLE * 1200 + 64];
     int ports[SERVICES_IDLE];
     for (int i = 0; i < SERVICES_IDLE; i++)
-        if ((ports[i] = free_port(false)) < 0)
+        if ((ports[i] = child_free_port(false)) < 0)
             return ports[i];
     int rc = sample_config(o->bin, ports, SERVICES_IDLE, cfg, sizeof(cfg));
-    struct agent_proc ap;
+    struct child_agent ap;
     memset(&ap, 0, sizeof(ap));
     if (rc == 0)
-        rc = agent_start(o->bin, "bench", cfg, NULL, &ap);
+        rc = child_agent_start(&ap, o->bin, NULL, "bench", cfg, NULL, false);
     double cpu0 = NAN, cpu1 = NAN, rss = NAN;
     *rss_max = 0;
     if (rc == 0) {
-        sleep_ms(5000); /* past start-up */
-        proc_cpu_rss(ap.pid, &cpu0, &rss);
+        child_sleep_ms(5000); /* past start-up */
+        child_proc_cpu_rss(ap.pid, &cpu0, &rss);
         for (uint64_t i = 0; i < o->idle_s; i++) {
-            sleep_ms(1000);
-            if (proc_cpu_rss(ap.pid, &cpu1, &rss) == 0 && rss > *rss_max)
+            child_sleep_ms(1000);
+            if (child_proc_cpu_rss(ap.pid, &cpu1, &rss) == 0 && rss > *rss_max)
                 *rss_max = rss;
         }
     }
-    agent_stop(&ap, o->keep);
+    child_agent_stop(&ap, o->keep);
     *cpu_fraction = (cpu1 - cpu0) / (double)o->idle_s;
     return rc;
 }
@@ -1095,10 +807,10 @@ int bench_heal(int argc, char **argv)
     }
     o.bin = self;
     if (seed == 0)
-        seed = wall_ms();
+        seed = child_wall_ms();
     struct pl_rand rnd;
     pl_rand_seed(&rnd, seed);
-    pl_rand_seed(&port_rnd, seed ^ 0x9e3779b97f4a7c15ull);
+    child_ports_seed(seed);
     fprintf(stderr, "bench heal: agent %s, seed %" PRIu64 "\n", o.bin, seed);
 
     static struct fault_result fr[FAULT_KINDS];

@@ -34,8 +34,8 @@ const char *heal_proc_name(enum heal_proc p)
 
 const char *heal_phase_name(enum heal_phase p)
 {
-    static const char *const names[HEAL_PHASE_COUNT] = {"idle",    "acting",   "verifying",
-                                                        "backoff", "approval", "watching"};
+    static const char *const names[HEAL_PHASE_COUNT] = {
+        "idle", "acting", "verifying", "backoff", "approval", "watching", "held"};
     return (unsigned)p < HEAL_PHASE_COUNT ? names[p] : "unknown";
 }
 
@@ -43,7 +43,8 @@ const char *heal_input_kind_name(enum heal_input_kind k)
 {
     static const char *const names[HEAL_IN_KIND_COUNT] = {
         "none",     "launch",  "started", "start_failed", "exited", "check", "signal",
-        "action_done", "timer", "approve", "webhook",      "config", "stop",  "start"};
+        "action_done", "timer", "approve", "webhook",      "config", "stop",  "start",
+        "hold"};
     return (unsigned)k < HEAL_IN_KIND_COUNT ? names[k] : "unknown";
 }
 
@@ -382,6 +383,37 @@ static void past_plan(struct step *st)
           "no action left to the node: open until healthy or an operator acts");
 }
 
+/* Rule 8: whether a restart waits for the cluster now. A hold that reached cluster_wait_ms
+ * ends here, once, and says so: local healing resumes. */
+static bool held(struct step *st)
+{
+    struct heal_case *c = st->c;
+    if (!c->cluster_hold)
+        return false;
+    if (st->now < c->hold_until_ms)
+        return true;
+    c->cluster_hold = false;
+    c->hold_spent = true;
+    event(st, HEAL_EV_NOTE, HEAL_ACT_RESTART, PL_ETIMEOUT,
+          "cluster incident %s still open after %" PRIu64 " ms (cluster_wait_ms): local "
+          "healing resumes", c->hold_id, c->cfg.policy.cluster_wait_ms);
+    return false;
+}
+
+static void hold_restart(struct step *st)
+{
+    struct heal_case *c = st->c;
+    c->phase = HEAL_PHASE_HELD;
+    c->phase_deadline_ms = c->hold_until_ms;
+    c->successes_after_action = 0;
+    c->said_healthy = false;
+    if (c->restarts_held < UINT32_MAX)
+        c->restarts_held++;
+    event(st, HEAL_EV_NOTE, HEAL_ACT_RESTART, 0,
+          "restart held back: the cluster sees this failure on many nodes (cluster incident "
+          "%s); at most %" PRIu64 " ms more", c->hold_id, c->hold_until_ms - st->now);
+}
+
 static void run_step(struct step *st)
 {
     struct heal_case *c = st->c;
@@ -401,6 +433,10 @@ static void run_step(struct step *st)
     }
     switch (a) {
     case HEAL_ACT_RESTART: {
+        if (held(st)) {
+            hold_restart(st);
+            return;
+        }
         struct heal_budget_decision dec;
         heal_budget_next(&c->budget, p, st->now, &dec);
         if (dec.escalate)
@@ -607,7 +643,8 @@ static void evaluate(struct step *st)
     c->healthy = healthy;
     heal_budget_health(&c->budget, healthy, st->now);
     c->quiet_deadline_ms = 0;
-    if (c->phase != HEAL_PHASE_VERIFYING && c->phase != HEAL_PHASE_WATCHING)
+    if (c->phase != HEAL_PHASE_VERIFYING && c->phase != HEAL_PHASE_WATCHING &&
+        c->phase != HEAL_PHASE_HELD)
         return;
     uint64_t from = c->last_failure_ms;
     if (c->phase == HEAL_PHASE_VERIFYING && c->action_done_ms > from)
@@ -615,7 +652,7 @@ static void evaluate(struct step *st)
     /* Healed after a process failure: at once. After a verdict, or "recovered" without an
      * action of ours: only once no failure came for the quiet time (never in the step of a
      * failure itself). */
-    bool needs_quiet = c->phase == HEAL_PHASE_WATCHING || !process_signal(c->inc.diag.signal);
+    bool needs_quiet = c->phase != HEAL_PHASE_VERIFYING || !process_signal(c->inc.diag.signal);
     bool quiet = !needs_quiet || st->now >= from + quiet_ms(c);
     if (!quiet)
         c->quiet_deadline_ms = from + quiet_ms(c);
@@ -644,7 +681,8 @@ static void evaluate(struct step *st)
     if (failing(c) || !quiet)
         return;
     /* Not "healed": no action of the node's was verified to do it. */
-    event(st, HEAL_EV_HEALTHY, HEAL_ACT_NONE, 0, "healthy again without the node's action");
+    event(st, HEAL_EV_HEALTHY, HEAL_ACT_NONE, 0, "healthy again without the node's action%s",
+          c->phase == HEAL_PHASE_HELD ? " (its restart was held back for the cluster)" : "");
     close_incident(st, "recovered");
 }
 
@@ -738,7 +776,9 @@ static void on_check(struct step *st)
         return;
     c->check_ran[in->check] = true;
     int change = heal_check_state_feed(&c->checks[in->check], in->ok);
-    if (in->ok && (c->phase == HEAL_PHASE_VERIFYING || c->phase == HEAL_PHASE_WATCHING) &&
+    if (in->ok &&
+        (c->phase == HEAL_PHASE_VERIFYING || c->phase == HEAL_PHASE_WATCHING ||
+         c->phase == HEAL_PHASE_HELD) &&
         c->successes_after_action < UINT32_MAX)
         c->successes_after_action++;
     if (change < 0) {
@@ -839,10 +879,17 @@ static void on_timer(struct step *st)
             c->plan_retry = false;
             run_step(st);
         } else if (c->plan[c->step] == HEAL_ACT_RESTART) {
-            do_restart(st);
+            if (held(st))
+                hold_restart(st);
+            else
+                do_restart(st);
         } else {
             run_command(st, c->plan[c->step]);
         }
+        return;
+    case HEAL_PHASE_HELD:
+        /* The hold ran out (held() says so): the restart, through the budget. */
+        run_step(st);
         return;
     case HEAL_PHASE_APPROVAL:
         c->inc.state = HEAL_INC_OPEN;
@@ -911,6 +958,36 @@ static void on_start(struct step *st)
         start_process(st);
 }
 
+static void on_hold(struct step *st)
+{
+    struct heal_case *c = st->c;
+    const struct heal_input *in = st->in;
+    if (!in->hold) {
+        if (!c->cluster_hold)
+            return;
+        c->cluster_hold = false;
+        if (c->phase == HEAL_PHASE_HELD) {
+            event(st, HEAL_EV_NOTE, HEAL_ACT_RESTART, 0,
+                  "cluster incident %s is over: the held restart goes ahead", c->hold_id);
+            run_step(st);
+        }
+        return;
+    }
+    /* A hold is taken once per cluster incident; with no wait configured, never. */
+    bool same = strncmp(c->hold_id, in->detail, sizeof(c->hold_id) - 1) == 0;
+    if (c->cfg.policy.cluster_wait_ms == 0 || (same && (c->cluster_hold || c->hold_spent)))
+        return;
+    c->cluster_hold = true;
+    c->hold_spent = false;
+    c->hold_until_ms = st->now + c->cfg.policy.cluster_wait_ms;
+    snprintf(c->hold_id, sizeof(c->hold_id), "%s", in->detail);
+    event(st, HEAL_EV_NOTE, HEAL_ACT_NONE, 0,
+          "cluster incident %s: the same failure on many nodes; restarts wait for it",
+          c->hold_id);
+    /* A restart waiting out its back-off waits for the cluster instead: held() when the
+     * back-off's timer comes. */
+}
+
 /* ---- the step ---- */
 
 void heal_case_init(struct heal_case *c, const struct heal_case_cfg *cfg)
@@ -932,7 +1009,8 @@ uint64_t heal_case_deadline(const struct heal_case *c)
         d = c->kill_deadline_ms;
     if (c->phase != HEAL_PHASE_IDLE && EARLIER(c->phase_deadline_ms))
         d = c->phase_deadline_ms;
-    if ((c->phase == HEAL_PHASE_VERIFYING || c->phase == HEAL_PHASE_WATCHING) &&
+    if ((c->phase == HEAL_PHASE_VERIFYING || c->phase == HEAL_PHASE_WATCHING ||
+         c->phase == HEAL_PHASE_HELD) &&
         EARLIER(c->quiet_deadline_ms))
         d = c->quiet_deadline_ms;
     /* Without checks, a process becomes healthy by running start_ms. */
@@ -1006,6 +1084,9 @@ int heal_step(struct heal_case *c, const struct heal_input *in, struct heal_outp
         break;
     case HEAL_IN_START:
         on_start(&st);
+        break;
+    case HEAL_IN_HOLD:
+        on_hold(&st);
         break;
     default:
         break;

@@ -40,6 +40,13 @@
  *   6. A start that fails is retried with back-off as a crash is.
  *   7. A process that stopped answering its checks is stopped with the check's short
  *      kill grace, not the full stop grace.
+ *   8. While the shell says the cluster sees the same failure on many nodes (HEAL_IN_HOLD:
+ *      a shared dependency or the network is down, and restarting every instance would be
+ *      a restart storm), a restart is held back (phase HELD, no escalation of its own: the
+ *      cluster incident escalates once). The hold ends when the shell lifts it (then the
+ *      restart goes ahead under the budget), when the service recovers (closed as
+ *      recovered), or after the policy's cluster_wait_ms at most: then local healing
+ *      resumes, and the same cluster incident does not hold again.
  *
  * Verification: an incident set off by the process (exit, failed checks, a failed start)
  * is healed when the process runs and its checks pass again. One set off by a detector's
@@ -120,6 +127,8 @@ enum heal_input_kind {
     HEAL_IN_CONFIG,           /* the config file's state (drifted, known-good copy) */
     HEAL_IN_STOP,             /* an operator stopped the service */
     HEAL_IN_START,            /* an operator started it again */
+    HEAL_IN_HOLD,             /* the cluster sees this failure on many nodes (hold, detail:
+                                 the cluster incident), or no longer (!hold) */
     HEAL_IN_KIND_COUNT
 };
 
@@ -146,6 +155,8 @@ struct heal_input {
     /* CONFIG */
     bool drifted;
     bool has_good_copy;
+    /* HOLD */
+    bool hold;
     /* any: what the shell has to say (exit or check detail, command result, webhook url) */
     char detail[HEAL_TEXT_MAX];
 };
@@ -197,6 +208,7 @@ enum heal_phase {
     HEAL_PHASE_BACKOFF,       /* waiting to restart (budget spent) or to retry a command */
     HEAL_PHASE_APPROVAL,      /* waiting for `platelet approve` */
     HEAL_PHASE_WATCHING,      /* nothing left to do on our own: escalated, waiting to heal */
+    HEAL_PHASE_HELD,          /* a restart held back: the cluster sees the same failure */
     HEAL_PHASE_COUNT
 };
 
@@ -244,6 +256,13 @@ struct heal_case {
     struct heal_signal last_signal; /* the newest failure signal: what a plan again answers */
     bool plan_retry;           /* the back-off under way ends in the plan's first step */
     uint32_t incidents_opened;
+    /* the cluster's hold (HEAL_IN_HOLD): restarts wait while it lasts, cluster_wait_ms at
+     * most; a hold that ran out is not taken again for the same cluster incident */
+    bool cluster_hold;
+    bool hold_spent;
+    uint64_t hold_until_ms;
+    char hold_id[HEAL_INCIDENT_ID_MAX];
+    uint32_t restarts_held; /* restarts held back (for views and tests) */
 };
 
 /* Starts a case for `cfg` (copied). Nothing happens until HEAL_IN_LAUNCH. */

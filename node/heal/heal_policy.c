@@ -68,6 +68,7 @@ void heal_policy_init(struct heal_policy *p)
     p->retry_max = 3;
     p->retry_base_ms = 500;
     p->retry_cap_ms = 30 * 1000;
+    p->cluster_wait_ms = 5 * 60 * 1000;
 }
 
 static int bad(const char **field, const char *name, char *why, size_t why_size, const char *what)
@@ -130,6 +131,8 @@ int heal_policy_check(const struct heal_policy *p, const char **field, char *why
         return bad(field, "retry_base_ms", why, why_size, "1 to 3600000 ms");
     if (p->retry_cap_ms < p->retry_base_ms || p->retry_cap_ms > 24 * 3600e3)
         return bad(field, "retry_cap_ms", why, why_size, "at least retry_base_ms, at most 1 day");
+    if (p->cluster_wait_ms > 24 * 3600e3)
+        return bad(field, "cluster_wait_ms", why, why_size, "0 (never hold) to 86400000 ms");
     return 0;
 }
 

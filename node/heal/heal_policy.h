@@ -75,6 +75,9 @@ struct heal_policy {
     uint32_t retry_max;          /* default 3 */
     uint64_t retry_base_ms;      /* default 500 ms */
     uint64_t retry_cap_ms;       /* default 30 s */
+    /* The longest a restart is held back while the cluster sees the same failure on many
+     * nodes (a shared dependency down): past it, local healing resumes (default 5 min). */
+    uint64_t cluster_wait_ms;
 };
 
 /* The design's defaults. */

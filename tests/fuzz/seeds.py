@@ -125,6 +125,12 @@ write("fuzz_heal_config", "every-field.json", json.dumps({"services": [{
                "requires_approval": True, "horizon_ms": 60000, "trend_window_ms": 10000,
                "trend_min_samples": 5, "trend_min_r2": 0.7}}],
     "webhooks": [{"url": "http://127.0.0.1:3/hook", "min_level": 3}]}))
+write("fuzz_heal_config", "placement.json", json.dumps({"services": [{
+    "name": "web", "command": "/bin/true",
+    "placement": {"replicas": 1, "nodes": ["n1", "n2", "n3"], "lease_ms": 3000}}]}))
+write("fuzz_heal_config", "placement-bad.json", json.dumps({"services": [{
+    "name": "web", "command": "/bin/true",
+    "placement": {"replicas": 2, "nodes": ["n1", "n1", ""], "lease_ms": 1}}]}))
 write("fuzz_heal_config", "external.json", json.dumps({"services": [{
     "name": "db", "type": "external", "checks": [{"type": "tcp", "address": "127.0.0.1:5432"}]}]}))
 

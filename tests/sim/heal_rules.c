@@ -33,6 +33,8 @@ void heal_rules_before(const struct heal_case *c, struct heal_rules_pre *pre)
         pre->check_healthy[i] = c->checks[i].healthy;
     pre->incidents_opened = c->incidents_opened;
     pre->noted_signals = c->noted_signals;
+    pre->cluster_hold = c->cluster_hold;
+    pre->hold_until_ms = c->hold_until_ms;
 }
 
 const struct heal_incident *heal_rules_record(const struct heal_case *c)
@@ -230,6 +232,15 @@ int heal_rules_after(const struct heal_case *c, const struct heal_rules_pre *pre
     if (rv != 0)
         return rv;
 
+    /* Rule 8: no restart is taken while the cluster's hold lasts. */
+    const struct heal_incident *rec = heal_rules_record(c);
+    if (pre->cluster_hold && in->now_ms < pre->hold_until_ms && in->kind != HEAL_IN_HOLD &&
+        rec != NULL) {
+        for (uint32_t i = out->first_event; i < rec->nevents && i < HEAL_TIMELINE_MAX; i++)
+            if (rec->events[i].kind == HEAL_EV_ACTION && rec->events[i].action == HEAL_ACT_RESTART)
+                return broken(why, why_size, "rule 8: a restart under the cluster's hold "
+                              "(%" PRIu64 " ms before it ends)", pre->hold_until_ms - in->now_ms);
+    }
     for (int i = 0; i < out->n; i++) {
         st->acted = st->acted || is_action(out->v[i].kind);
         st->escalated = st->escalated || out->v[i].kind == HEAL_OUT_WEBHOOK;
@@ -309,7 +320,8 @@ int heal_rules_after(const struct heal_case *c, const struct heal_rules_pre *pre
     /* A new diagnosis whose plan holds no action the node may take (a disk filling up with
      * no clean-up command: a restart frees nothing) is answered by escalating. */
     if (st->verify_failure && !st->acted && !st->escalated && c->phase != HEAL_PHASE_ACTING &&
-        c->phase != HEAL_PHASE_BACKOFF && c->phase != HEAL_PHASE_APPROVAL && !nothing_left)
+        c->phase != HEAL_PHASE_BACKOFF && c->phase != HEAL_PHASE_APPROVAL &&
+        c->phase != HEAL_PHASE_HELD && !nothing_left)
         return broken(why, why_size, "rule 4: %s while verifying left the case %s with no "
                       "action", heal_input_kind_name(in->kind), heal_phase_name(c->phase));
     return 0;

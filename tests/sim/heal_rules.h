@@ -35,6 +35,8 @@ struct heal_rules_pre {
     bool check_healthy[HEAL_CASE_CHECKS_MAX];
     uint32_t incidents_opened;
     uint32_t noted_signals;
+    bool cluster_hold;
+    uint64_t hold_until_ms;
 };
 
 /* The incident record as last persisted. */

@@ -118,11 +118,13 @@ enum fault {
     F_AGENT,
     F_OPERATOR,
     F_SPURIOUS_TIMER,
+    F_CLUSTER_HOLD, /* the cluster sees the failure on many nodes (rule 8), or no longer */
     F_COUNT
 };
 static const char *const fault_names[] = {
     "crash", "hang", "crash_then_hang", "errors", "slow", "leak", "crashloop", "start_fail",
-    "drift", "disk", "action_fail", "agent", "operator", "spurious_timer"};
+    "drift", "disk", "action_fail", "agent", "operator", "spurious_timer",
+    "cluster_hold"};
 static_assert(PL_ARRAY_LEN(fault_names) == F_COUNT, "a name per fault");
 
 /*
@@ -907,6 +909,13 @@ static void inject(struct sim *s, struct svc *v, enum fault f)
         g_tot.spurious_timers++;
         feed_kind(s, v, HEAL_IN_TIMER);
         break;
+    case F_CLUSTER_HOLD: {
+        /* A few cluster incidents come and go; the same one may be told again. */
+        struct heal_input in = {.kind = HEAL_IN_HOLD, .hold = rnd(s, 3) != 0};
+        snprintf(in.detail, sizeof(in.detail), "ci-%u", (unsigned)rnd(s, 3));
+        feed(s, v, &in);
+        break;
+    }
     default:
         break;
     }
@@ -1041,8 +1050,11 @@ static void run_event(struct sim *s, const struct event *e)
         break;
     case EV_RETRY_DUE:
         /* Exempt: an operator stopped it, or the restart waits for an approval. */
+        /* Also exempt: a cluster hold (rule 8) that was on lately may have held it. */
         if (e->gen == v->retry_gen && v->retry_pending && !v->op_stopped &&
-            v->c.phase != HEAL_PHASE_APPROVAL &&
+            v->c.phase != HEAL_PHASE_APPROVAL && v->c.phase != HEAL_PHASE_HELD &&
+            !(v->c.hold_until_ms != 0 &&
+              v->c.hold_until_ms + v->c.cfg.policy.backoff_max_ms + 2000 >= s->now) &&
             !(heal_policy_needs_approval(&v->c.cfg.policy, HEAL_ACT_RESTART) && !v->approved))
             fail(s, "svc%d: rule 6: a failed start was not retried within the back-off cap "
                  "(%" PRIu64 " ms)", v->idx, v->c.cfg.policy.backoff_max_ms);
@@ -1111,6 +1123,7 @@ static void svc_config(struct sim *s, struct svc *v, int idx, bool sup)
     p->retry_base_ms = between(s, 50, 1000);
     p->retry_cap_ms = p->retry_base_ms * between(s, 1, 10);
     p->approval_timeout_ms = between(s, 2000, 30000);
+    p->cluster_wait_ms = rnd(s, 4) == 0 ? 0 : between(s, 1000, 60000);
     if (rnd(s, 2))
         p->allowed_actions |= HEAL_ACT_BIT(HEAL_ACT_ISOLATE) | HEAL_ACT_BIT(HEAL_ACT_SCALE);
     if (rnd(s, 4))
@@ -1248,6 +1261,11 @@ static void go_quiet(struct sim *s)
         v->hang_next_start = false;
         v->opened_at_quiet = v->c.incidents_opened;
         v->starts_seen = 0;
+        if (v->c.cluster_hold) {
+            /* The cluster incident ends with the faults: what it held goes ahead. */
+            struct heal_input in = {.kind = HEAL_IN_HOLD, .hold = false};
+            feed(s, v, &in);
+        }
         if (v->op_stopped) {
             v->op_stopped = false;
             feed_kind(s, v, HEAL_IN_START);

@@ -145,12 +145,54 @@ static void test_errors(void **state)
     expect_error("{\"webhooks\": [{\"url\": \"nope\"}]}", "webhooks[0].url: 'nope' is not");
 }
 
+#define PLACED(p) "{\"services\": [{\"name\": \"a\", \"command\": \"x\", \"placement\": " p "}]}"
+
+static void test_placement(void **state)
+{
+    (void)state;
+    struct heal_config cfg;
+    char err[512] = "";
+    assert_int_equal(parse(PLACED("{\"replicas\": 1, \"nodes\": [\"n1\", \"n2\"], "
+                                  "\"lease_ms\": 3000}"), &cfg, err, sizeof(err)), 0);
+    const struct heal_placement_cfg *p = &cfg.services[0].placement;
+    assert_true(p->enabled);
+    assert_int_equal(p->replicas, 1);
+    assert_int_equal(p->nnodes, 2);
+    assert_string_equal(p->nodes[1], "n2");
+    assert_int_equal(p->lease_ms, 3000);
+    heal_config_free(&cfg);
+    assert_int_equal(parse(PLACED("{\"nodes\": [\"n1\"]}"), &cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg.services[0].placement.lease_ms, 5000);
+    heal_config_free(&cfg);
+    assert_int_equal(parse("{\"services\": [{\"name\": \"a\", \"command\": \"x\"}]}", &cfg,
+                           err, sizeof(err)), 0);
+    assert_false(cfg.services[0].placement.enabled);
+    heal_config_free(&cfg);
+    expect_error(PLACED("[]"), "services[0].placement: expected an object");
+    expect_error(PLACED("{\"nodes\": [\"n1\"], \"replicas\": 2}"),
+                 "services[0].placement.replicas: only 1 is supported");
+    expect_error(PLACED("{\"replicas\": 1}"), "services[0].placement.nodes: missing");
+    expect_error(PLACED("{\"nodes\": []}"), "services[0].placement.nodes: expected a list of 1");
+    expect_error(PLACED("{\"nodes\": [\"n1\", 3]}"), "services[0].placement.nodes[1]: expected");
+    expect_error(PLACED("{\"nodes\": [\"n1\", \"n1\"]}"),
+                 "services[0].placement.nodes[1]: 'n1' is already nodes[0]");
+    expect_error(PLACED("{\"nodes\": [\"n1\"], \"lease_ms\": 5}"),
+                 "services[0].placement.lease_ms: expected an integer from 100");
+    expect_error(PLACED("{\"nodes\": [\"n1\"], \"zone\": 1}"),
+                 "services[0].placement.zone: unknown setting");
+    expect_error("{\"services\": [{\"name\": \"a\", \"type\": \"external\", \"checks\": "
+                 "[{\"type\": \"tcp\", \"address\": \"h:1\"}], \"placement\": "
+                 "{\"nodes\": [\"n1\"]}}]}",
+                 "services[0].placement: an external service cannot be placed");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_policy_values),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_placement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -477,6 +477,109 @@ static void test_deterministic(void **state)
     pl_buf_close(&bb);
 }
 
+static void hold(struct rig *r, bool on, const char *id)
+{
+    struct heal_input in;
+    memset(&in, 0, sizeof(in));
+    in.kind = HEAL_IN_HOLD;
+    in.hold = on;
+    snprintf(in.detail, sizeof(in.detail), "%s", id);
+    assert_int_equal(step(r, &in), 0);
+}
+
+static void fail_checks(struct rig *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        r->now += 1000;
+        check(r, false, HEAL_CHECKFAIL_STATUS);
+    }
+}
+
+/* Rule 8: the cluster sees the failure everywhere: the node holds its restart, the
+ * dependency comes back, the incident closes as recovered with no restart at all. */
+static void test_cluster_hold_recovered(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r, 1, true);
+    launch_healthy(&r);
+    hold(&r, true, "ci-7");
+    uint64_t until = r.now + r.c.cfg.policy.cluster_wait_ms;
+    assert_null(heal_case_incident(&r.c));
+    fail_checks(&r, 3);
+    assert_non_null(heal_case_incident(&r.c));
+    assert_int_equal(r.c.phase, HEAL_PHASE_HELD);
+    assert_int_equal(find(&r, HEAL_OUT_STOP), -1);
+    assert_int_equal(find(&r, HEAL_OUT_START), -1);
+    assert_int_equal(find(&r, HEAL_OUT_WEBHOOK), -1);
+    assert_int_equal(r.c.restarts_held, 1);
+    assert_int_equal(r.c.phase_deadline_ms, until);
+    fail_checks(&r, 5); /* the symptom goes on: still held */
+    assert_int_equal(r.c.phase, HEAL_PHASE_HELD);
+    assert_int_equal(find(&r, HEAL_OUT_STOP), -1);
+    r.now += 1000;
+    check(&r, true, HEAL_CHECKFAIL_NONE); /* the dependency is back */
+    if (heal_case_incident(&r.c) != NULL) { /* the quiet time first */
+        r.now += HEAL_QUIET_MS;
+        feed(&r, HEAL_IN_TIMER);
+    }
+    assert_null(heal_case_incident(&r.c));
+    assert_string_equal(heal_case_last_incident(&r.c)->outcome, "recovered");
+    assert_int_equal(r.c.start_count, 1);
+}
+
+/* A hold never lasts forever: past cluster_wait_ms local healing resumes, and the same
+ * cluster incident does not hold again. */
+static void test_cluster_hold_bounded(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r, 1, true);
+    r.c.cfg.policy.cluster_wait_ms = 20000;
+    launch_healthy(&r);
+    hold(&r, true, "ci-8");
+    uint64_t until = r.now + 20000;
+    fail_checks(&r, 3);
+    assert_int_equal(r.c.phase, HEAL_PHASE_HELD);
+    assert_int_equal(r.c.phase_deadline_ms, until);
+    r.now = until - 1;
+    feed(&r, HEAL_IN_TIMER);
+    assert_int_equal(r.c.phase, HEAL_PHASE_HELD);
+    r.now = until;
+    feed(&r, HEAL_IN_TIMER);
+    assert_int_equal(r.c.phase, HEAL_PHASE_ACTING);
+    assert_true(find(&r, HEAL_OUT_STOP) >= 0);
+    assert_false(r.c.cluster_hold);
+    hold(&r, true, "ci-8"); /* the same incident, told again: no second hold */
+    assert_false(r.c.cluster_hold);
+    hold(&r, true, "ci-9"); /* a new one holds again */
+    assert_true(r.c.cluster_hold);
+}
+
+/* The cluster incident ends while the service still fails: the held restart goes ahead. A
+ * policy without cluster_wait_ms never holds. */
+static void test_cluster_hold_lifted(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r, 1, true);
+    launch_healthy(&r);
+    hold(&r, true, "ci-1");
+    fail_checks(&r, 3);
+    assert_int_equal(r.c.phase, HEAL_PHASE_HELD);
+    hold(&r, false, "ci-1");
+    assert_int_equal(r.c.phase, HEAL_PHASE_ACTING);
+    assert_true(find(&r, HEAL_OUT_STOP) >= 0);
+
+    rig_init(&r, 1, true);
+    r.c.cfg.policy.cluster_wait_ms = 0;
+    launch_healthy(&r);
+    hold(&r, true, "ci-2");
+    fail_checks(&r, 3);
+    assert_int_equal(r.c.phase, HEAL_PHASE_ACTING);
+    assert_true(find(&r, HEAL_OUT_STOP) >= 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +596,9 @@ int main(void)
         cmocka_unit_test(test_long_names),
         cmocka_unit_test(test_malformed_inputs),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_cluster_hold_recovered),
+        cmocka_unit_test(test_cluster_hold_bounded),
+        cmocka_unit_test(test_cluster_hold_lifted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -794,6 +794,46 @@ static void test_check_quorum_steps_down(void **state)
     rm(t);
 }
 
+/* Leases: a leader's majority contact is the quorum-th newest answer (itself now); a
+ * follower's is the last time it heard from its leader. */
+static void test_majority_contact(void **state)
+{
+    (void)state;
+    struct t *t = mk(1, 5, 0, false, false, NULL, 0);
+    assert_int_equal(raft_majority_contact_ms(&t->r), 0);
+    tick(t, 2 * ET);
+    grant(t, 2, false);
+    grant(t, 3, false);
+    assert_int_equal(raft_role(&t->r), RAFT_LEADER);
+    persist(t);
+    uint64_t elected = t->now;
+    /* Elected by 2 and 3: in touch with a majority (1, 2, 3) as of the election. */
+    assert_int_equal(raft_majority_contact_ms(&t->r), elected);
+    tick(t, HB);
+    ack(t, 2, 2);
+    /* Only 2 answered since: 1 and 2 of 5 is no majority; 3's vote still counts. */
+    assert_int_equal(raft_majority_contact_ms(&t->r), elected);
+    tick(t, HB);
+    uint64_t t4 = t->now;
+    ack(t, 4, 2);
+    assert_int_equal(raft_majority_contact_ms(&t->r), elected + HB);
+    tick(t, HB);
+    ack(t, 3, 2);
+    assert_int_equal(raft_majority_contact_ms(&t->r), t4);
+    /* Silence: the contact time stays while the clock moves on. */
+    tick(t, 3 * HB);
+    assert_int_equal(raft_majority_contact_ms(&t->r), t4);
+    rm(t);
+    /* A follower: the last time its leader spoke. */
+    t = mk(2, 3, 0, false, false, NULL, 0);
+    tick(t, HB);
+    heartbeat_from_1(t, 2);
+    uint64_t heard = t->now;
+    tick(t, HB);
+    assert_int_equal(raft_majority_contact_ms(&t->r), heard);
+    rm(t);
+}
+
 /* A leader whose writes never become durable steps down after an election timeout. */
 static void test_disk_stall_steps_down(void **state)
 {
@@ -1237,6 +1277,7 @@ int main(void)
         cmocka_unit_test(test_prevote_keeps_terms),
         cmocka_unit_test(test_stickiness_ignores_votes_in_lease),
         cmocka_unit_test(test_check_quorum_steps_down),
+        cmocka_unit_test(test_majority_contact),
         cmocka_unit_test(test_disk_stall_steps_down),
         cmocka_unit_test(test_transfer),
         cmocka_unit_test(test_learner),
