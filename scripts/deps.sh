@@ -9,7 +9,7 @@ pkgs=(
     build-essential cmake pkg-config file
     libuv1-dev libmsgpack-dev libsodium-dev librocksdb-dev
     libcurl4-openssl-dev libssl-dev libcjson-dev libcmocka-dev libhttp-parser-dev
-    clang libclang-rt-14-dev curl python3 python3-yaml procps iproute2
+    clang libclang-rt-14-dev curl python3 python3-yaml python3-prometheus-client procps iproute2
     chromium # postmortem_html renders the post-mortem page headless
 )
 pkgs+=("$@")

@@ -4,6 +4,7 @@
 #include "agent.h"
 
 #include "agent_gossip.h"
+#include "agent_metrics.h"
 #include "agent_raft.h"
 #include "heal_agent.h"
 #include "heal_config.h"
@@ -239,6 +240,7 @@ int agent_run(struct agent_config *cfg, char *cfg_err, size_t cfg_err_size)
     fault_table_init(&a->faults, &a->loop, &a->rand);
     a->faults.api_enabled = cfg->enable_faults;
     fault_api_register(&a->faults, &a->api);
+    agent_metrics_register(a);
     snprintf(a->api_sock, sizeof(a->api_sock), "%s/api.sock", cfg->data_dir);
     rc = api_listen_unix(&a->api, a->api_sock);
     if (rc != 0) {

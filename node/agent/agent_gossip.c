@@ -14,6 +14,7 @@
 #include "pl_log.h"
 #include "pl_mp.h"
 #include "pl_text.h"
+#include "prom_write.h"
 
 #include <errno.h>
 #include <linux/errqueue.h>
@@ -128,7 +129,9 @@ struct agent_gossip {
         bool pending;
         uint32_t us[RTT_KEPT];
         uint64_t n; /* samples ever taken */
+        struct prom_hist hist; /* every sample, for /v1/metrics */
     } rtt;
+    uint64_t rx_bytes; /* UDP bytes received, before the fault table */
 };
 
 static void process(struct agent_gossip *ag);
@@ -312,6 +315,7 @@ static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     }
     if (nread == 0 || from == NULL)
         return;
+    ag->rx_bytes += (uint64_t)nread;
     char addr[GOSSIP_ADDR_MAX];
     addr_format(from, addr, sizeof(addr));
     uint32_t delay;
@@ -730,6 +734,7 @@ static void rtt_note(struct agent_gossip *ag)
             uint64_t us = (now - ag->rtt.sent_ns) / 1000;
             ag->rtt.us[ag->rtt.n % RTT_KEPT] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
             ag->rtt.n++;
+            prom_hist_observe(&ag->rtt.hist, (double)us / 1e6);
         }
         ag->rtt.pending = false;
     }
@@ -1728,6 +1733,9 @@ static int gossip_module_start(struct agent *a, void **state, char *err, size_t 
         snprintf(err, err_size, "bind: cannot parse %s", a->cfg.bind);
         return PL_ECONFIG;
     }
+    static const double rtt_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+    prom_hist_init(&ag->rtt.hist, rtt_bounds, (int)PL_ARRAY_LEN(rtt_bounds));
     uv_udp_init(&a->loop, &ag->udp);
     uv_tcp_init(&a->loop, &ag->tcp);
     uv_timer_init(&a->loop, &ag->timer);
@@ -1867,3 +1875,53 @@ const struct agent_module agent_gossip_module = {
     .stop = gossip_module_stop,
     .free = gossip_module_free,
 };
+
+/* --- metrics ------------------------------------------------------------------------- */
+
+void agent_gossip_metrics(struct agent_gossip *ag, struct prom_writer *w)
+{
+    const struct gossip_counters *c = gossip_counters_get(ag->core);
+    prom_family(w, "platelet_gossip_members", "gauge", "Members this node knows, by status.");
+    static const enum gossip_status statuses[] = {GOSSIP_ALIVE, GOSSIP_SUSPECT, GOSSIP_DEAD,
+                                                  GOSSIP_LEFT};
+    for (size_t i = 0; i < PL_ARRAY_LEN(statuses); i++) {
+        char lab[48];
+        snprintf(lab, sizeof(lab), "status=\"%s\"", gossip_status_name(statuses[i]));
+        prom_sample(w, "platelet_gossip_members", lab,
+                    (double)gossip_member_count(ag->core, statuses[i]));
+    }
+#define COUNTER(name, help, v) prom_metric(w, "platelet_gossip_" name, "counter", help, (double)(v))
+    COUNTER("probes_total", "Probes this node started.", c->probes);
+    COUNTER("probe_failures_total", "Probes that got no ack in time.", c->probe_failures);
+    COUNTER("indirect_probes_total", "Probes that asked other members to ping.", c->indirect_probes);
+    COUNTER("suspicions_total", "Members this node began to suspect.", c->suspicions_raised);
+    COUNTER("refutations_total", "Suspicions of this node it refuted.", c->refutations);
+    COUNTER("deaths_declared_total", "Suspects this node declared dead.", c->deaths_declared);
+    COUNTER("sent_messages_total", "UDP packets sent.", c->tx_packets);
+    COUNTER("sent_bytes_total", "UDP bytes sent.", c->tx_bytes);
+    COUNTER("received_messages_total", "UDP packets received.", c->wire.rx_packets);
+    COUNTER("received_bytes_total", "UDP bytes received.", ag->rx_bytes);
+    COUNTER("pushpulls_total", "Full state exchanges over TCP.", c->pushpulls);
+#undef COUNTER
+    prom_family(w, "platelet_gossip_dropped_messages_total", "counter",
+                "Received packets dropped, by reason.");
+    const struct {
+        const char *reason;
+        uint64_t v;
+    } dropped[] = {{"malformed", c->wire.rx_malformed},
+                   {"oversized", c->wire.rx_oversized},
+                   {"version", c->wire.rx_version},
+                   {"other_cluster", c->wire.rx_cluster},
+                   {"unauthenticated", c->wire.rx_unauthenticated},
+                   {"unknown_type", c->wire.rx_unknown_type}};
+    for (size_t i = 0; i < PL_ARRAY_LEN(dropped); i++) {
+        char lab[48];
+        snprintf(lab, sizeof(lab), "reason=\"%s\"", dropped[i].reason);
+        prom_sample(w, "platelet_gossip_dropped_messages_total", lab, (double)dropped[i].v);
+    }
+    prom_metric(w, "platelet_gossip_awareness", "gauge",
+                "Lifeguard's local health score (0 healthy).", (double)gossip_awareness(ag->core));
+    prom_family(w, "platelet_gossip_probe_rtt_seconds", "histogram",
+                "Round trips of this node's acked probes.");
+    prom_hist_write(w, "platelet_gossip_probe_rtt_seconds", NULL, &ag->rtt.hist);
+}

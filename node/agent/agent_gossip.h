@@ -33,6 +33,10 @@ int agent_gossip_state_set(struct agent_gossip *ag, const char *key, const char 
 /* Sets one of our tags (gossiped key/value metadata) and announces the change. */
 int agent_gossip_tag_set(struct agent_gossip *ag, const char *key, const char *value);
 
+struct prom_writer;
+/* Writes the gossip metrics of GET /v1/metrics (agent_metrics.h). */
+void agent_gossip_metrics(struct agent_gossip *ag, struct prom_writer *w);
+
 /* The keyring (shared with the Raft transport, which seals with the same keys). */
 const struct gossip_keyring *agent_gossip_keyring(const struct agent_gossip *ag);
 

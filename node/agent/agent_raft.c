@@ -16,6 +16,7 @@
 #include "pl_log.h"
 #include "pl_mp.h"
 #include "pl_text.h"
+#include "prom_write.h"
 #include "ledger.h"
 #include "ledger_proposal.h"
 #include "pl_json.h"
@@ -44,6 +45,8 @@
 #define VOTERS_CFG_MAX RAFT_SERVERS_MAX
 #define HOUSEKEEP_MS 500
 #define ADD_VOTER_TIMEOUT_MS 30000
+/* Rounds of proposals one flush hands to the core, each made while the last was carried out. */
+#define FLUSH_ROUNDS_MAX 16
 
 /* A Raft member as gossip tells us of it. */
 struct known {
@@ -72,6 +75,7 @@ struct call {
      * the API */
     agent_raft_propose_cb cb;
     void *cb_data;
+    uint64_t started_ns; /* uv_hrtime() at the call: a proposal's latency to its answer */
 };
 
 /* A proposal waiting for the next flush. */
@@ -129,6 +133,7 @@ struct agent_raft {
     uv_timer_t timer;
     uv_timer_t housekeep;
     uv_check_t flush;
+    uv_idle_t wake; /* active while proposals are queued: the loop turns without waiting */
     int fatal;
     uint64_t last_published_term, last_published_commit;
     char last_published_leader[AGENT_NAME_MAX];
@@ -142,6 +147,7 @@ struct agent_raft {
     uv_timer_t kick; /* runs the housekeeping at once after a membership change */
     char wait_msg[512]; /* why this voter is not in a council yet, as last logged */
     uint64_t wait_logged_ms;
+    struct prom_hist proposal_hist; /* seconds from a proposal to its commit, for metrics */
 };
 
 static void step(struct agent_raft *ar, const struct raft_event *ev);
@@ -409,6 +415,7 @@ static struct call *call_add(struct agent_raft *ar, enum call_kind kind, struct 
     memset(c, 0, sizeof(*c));
     c->id = ++ar->next_id;
     c->kind = kind;
+    c->started_ns = uv_hrtime();
     c->api = api != NULL ? api_call_keep(api) : NULL;
     return c;
 }
@@ -456,6 +463,8 @@ static void change_submit(struct agent_raft *ar, uint64_t id, uint8_t op, uint64
 /* Answers a call whose entry committed at `index` (a proposal's ledger index is one less). */
 static void call_done(struct agent_raft *ar, struct call *c, uint64_t index, uint64_t term)
 {
+    if (c->kind == CALL_PROPOSE)
+        prom_hist_observe(&ar->proposal_hist, (double)(uv_hrtime() - c->started_ns) / 1e9);
     if (c->cb != NULL) {
         agent_raft_propose_cb cb = c->cb;
         void *data = c->cb_data;
@@ -1275,12 +1284,13 @@ static void housekeep_cb(uv_timer_t *t)
 
 /* --- proposals ------------------------------------------------------------------------- */
 
-static void flush_cb(uv_check_t *h)
+/* Hands the queued proposals to the core in one step. Proposals made while its update is
+ * carried out (a one-voter council commits and answers within the step, and an answer's
+ * callback, such as the heal outbox's, proposes the next entry at once) are queued behind
+ * them and stay for the next round. */
+static void flush_round(struct agent_raft *ar)
 {
-    struct agent_raft *ar = h->data;
-    if (ar->n_queue == 0)
-        return;
-    struct raft_proposal items[QUEUE_MAX];
+    static struct raft_proposal items[QUEUE_MAX];
     int n = ar->n_queue;
     for (int i = 0; i < n; i++) {
         items[i].id = ar->queue[i].id;
@@ -1297,7 +1307,9 @@ static void flush_cb(uv_check_t *h)
     handle_update(ar, &u);
     for (int i = 0; i < n; i++)
         free(ar->queue[i].data);
-    ar->n_queue = 0;
+    PL_ASSERT(ar->n_queue >= n);
+    memmove(ar->queue, ar->queue + n, (size_t)(ar->n_queue - n) * sizeof(ar->queue[0]));
+    ar->n_queue -= n;
     if (rc != 0) {
         for (int i = 0; i < n; i++) {
             struct call *c = call_find(ar, items[i].id);
@@ -1308,6 +1320,19 @@ static void flush_cb(uv_check_t *h)
         }
     }
 }
+
+static void flush_cb(uv_check_t *h)
+{
+    struct agent_raft *ar = h->data;
+    for (int round = 0; ar->n_queue > 0 && round < FLUSH_ROUNDS_MAX; round++)
+        flush_round(ar);
+    if (ar->n_queue == 0)
+        uv_idle_stop(&ar->wake);
+}
+
+/* Nothing to do: an active idle handle only keeps the loop from sleeping in its poll, so the
+ * check (flush_cb) runs on this turn for a proposal made in a timer or by the last round. */
+static void wake_cb(uv_idle_t *h) { (void)h; }
 
 /* Hands encoded proposal bytes (owned by `prop`, taken) to the core, or to the leader when
  * this agent is a client. The outcome goes to the API call, or to cb. A voter whose data
@@ -1346,6 +1371,8 @@ static int propose_bytes(struct agent_raft *ar, struct pl_buf *prop, struct api_
     ar->queue[ar->n_queue].data = pl_buf_steal(prop, &len);
     ar->queue[ar->n_queue].len = (uint32_t)len;
     ar->n_queue++;
+    if (!ar->agent->stopping)
+        uv_idle_start(&ar->wake, wake_cb);
     return 0;
 }
 
@@ -1724,6 +1751,10 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
     uv_timer_init(&a->loop, &ar->housekeep);
     uv_timer_init(&a->loop, &ar->kick);
     uv_check_init(&a->loop, &ar->flush);
+    uv_idle_init(&a->loop, &ar->wake);
+    static const double proposal_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                             0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    prom_hist_init(&ar->proposal_hist, proposal_bounds, (int)PL_ARRAY_LEN(proposal_bounds));
     ar->timer.data = ar->housekeep.data = ar->flush.data = ar->kick.data = ar;
 
     /* The ledger is the state machine; open it first so a corrupt one stops us early. */
@@ -1856,6 +1887,7 @@ static void raft_module_stop(struct agent *a, void *state, void (*done)(struct a
         call_remove(ar, &ar->calls[0]);
     }
     uv_check_stop(&ar->flush);
+    uv_idle_stop(&ar->wake);
     if (!ar->transport_open) {
         uv_timer_stop(&ar->housekeep);
         done(a);
@@ -1889,3 +1921,40 @@ const struct agent_module agent_raft_module = {
     .stop = raft_module_stop,
     .free = raft_module_free,
 };
+
+/* --- metrics ------------------------------------------------------------------------- */
+
+void agent_raft_metrics(struct agent_raft *ar, struct prom_writer *w)
+{
+    /* A member that is not a voter runs no core: it has only its ledger and proposals. */
+    if (ar->raft_open) {
+        uint64_t self = agent_raft_id(ar->agent->cfg.name);
+        uint64_t leader = ar->member ? raft_leader(&ar->raft) : 0;
+        const struct raft_stats *st = raft_stats_get(&ar->raft);
+        prom_metric(w, "platelet_raft_term", "gauge", "This voter's current Raft term.",
+                    (double)raft_term(&ar->raft));
+        prom_metric(w, "platelet_raft_leader", "gauge",
+                    "1 if this voter is the council's leader (the healer), else 0.",
+                    (double)(leader != 0 && leader == self));
+        prom_metric(w, "platelet_raft_leader_known", "gauge",
+                    "1 if this voter knows a leader for its term, else 0.", (double)(leader != 0));
+        prom_metric(w, "platelet_raft_commit_index", "gauge", "The highest committed log index.",
+                    (double)raft_commit_index(&ar->raft));
+        prom_metric(w, "platelet_raft_applied_index", "gauge",
+                    "The highest log index applied to the ledger.", (double)raft_applied(&ar->raft));
+        prom_metric(w, "platelet_raft_last_index", "gauge", "The last index of this voter's log.",
+                    (double)raft_last_index(&ar->raft));
+        prom_metric(w, "platelet_raft_voters", "gauge", "Voters in the council's configuration.",
+                    (double)raft_config_voters(raft_config_get(&ar->raft)));
+        prom_metric(w, "platelet_raft_elections_total", "counter",
+                    "Elections this voter started.", (double)st->elections);
+    }
+    prom_family(w, "platelet_raft_proposal_duration_seconds", "histogram",
+                "Time from a proposal made on this node to its commit (a voter: applied here).");
+    prom_hist_write(w, "platelet_raft_proposal_duration_seconds", NULL, &ar->proposal_hist);
+    prom_metric(w, "platelet_ledger_entries", "gauge", "Entries in this node's ledger.",
+                (double)ar->ledger.size);
+    prom_metric(w, "platelet_swarm_divergences_total", "counter",
+                "Times another voter's state hash differed from this node's at the same size.",
+                (double)ar->divergences);
+}

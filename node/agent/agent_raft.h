@@ -38,6 +38,10 @@ typedef void (*agent_raft_propose_cb)(void *data, int err, uint64_t index);
 int agent_raft_propose(struct agent_raft *ar, const char *kind, const uint8_t *body, size_t len,
                        agent_raft_propose_cb cb, void *data);
 
+struct prom_writer;
+/* Writes the Raft, ledger and swarm metrics of GET /v1/metrics (agent_metrics.h). */
+void agent_raft_metrics(struct agent_raft *ar, struct prom_writer *w);
+
 /* Checks the `raft` section of the config without starting anything (agent start runs it
  * before it creates the data dir). 0, or PL_ECONFIG with one line in err. */
 int agent_raft_config_check(const struct agent_config *cfg, char *err, size_t err_size);

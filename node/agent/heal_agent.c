@@ -542,6 +542,7 @@ static void pump(struct heal_svc *s)
         if (out.persist) {
             const struct heal_incident *inc = heal_case_last_incident(&s->mc);
             log_events(s, inc, out.first_event);
+            heal_stats_count(h, inc, out.first_event);
             persist_from(s, inc, out.first_event);
         }
         for (int i = 0; i < out.n; i++) {
@@ -1933,6 +1934,7 @@ int heal_agent_start(struct agent *a, void **state, char *err, size_t err_size)
     h->host_cpu = h->host_mem = -1;
     h->clock_wall0_ms = wall_ms();
     h->clock_loop0_ms = now_ms(h);
+    heal_stats_init(&h->stats);
     int rc = heal_config_parse(a->cfg.root, a->cfg.source, &h->cfg, err, err_size);
     if (rc != 0)
         goto fail_free;

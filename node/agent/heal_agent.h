@@ -25,6 +25,7 @@
 #include "swarm.h"
 #include "http_client.h"
 #include "pl_store.h"
+#include "prom_write.h"
 
 #include <sys/types.h>
 #include <time.h>
@@ -125,6 +126,17 @@ struct heal_svc {
     bool told_drifted, told_good; /* what the machine was last told */
 };
 
+/* Incident outcomes counted by class (the machine's and the shell's "abandoned"). */
+#define HEAL_OUTCOMES_COUNTED 4
+
+/* What GET /v1/metrics reports of healing, counted from the events of every step. */
+struct heal_stats {
+    uint64_t opened[HEAL_CLASS_COUNT];
+    uint64_t closed[HEAL_CLASS_COUNT][HEAL_OUTCOMES_COUNTED];
+    uint64_t actions[HEAL_ACT_COUNT][2]; /* [action][0: done, 1: failed] */
+    struct prom_hist time_to_heal;       /* seconds from opened to closed "healed" */
+};
+
 /* One step of an incident waiting in the outbox to be committed through the council. */
 struct heal_outbox_item {
     uint64_t seq;               /* its key in the outbox family (big-endian) */
@@ -160,6 +172,7 @@ struct heal {
     bool outbox_in_flight;
     uint32_t outbox_backoff_ms;
     uv_timer_t outbox_timer;
+    struct heal_stats stats;
 };
 
 /* heal_agent.c: the module's life, for heal_api.c's table entry */
@@ -174,6 +187,11 @@ int heal_service_control(struct heal *h, const char *name, bool stop, char *err,
                          size_t err_size);
 /* Loads one incident from the store (open ones from memory first). */
 int heal_incident_load(struct heal *h, const char *id, struct heal_incident *out);
+/* heal_api.c: metrics. Counts the events from..nevents-1 of a step's record; writes the
+ * healing metrics of GET /v1/metrics. */
+void heal_stats_init(struct heal_stats *st);
+void heal_stats_count(struct heal *h, const struct heal_incident *inc, uint32_t from);
+void heal_metrics(struct heal *h, struct prom_writer *w);
 /* The machine's clock now. */
 uint64_t heal_now(const struct heal *h);
 

@@ -11,6 +11,7 @@
 #include "heal_agent.h"
 #include "heal_json.h"
 
+#include "pl_assert.h"
 #include "pl_err.h"
 #include "pl_text.h"
 
@@ -250,6 +251,102 @@ static void api_incident(struct api_call *call, void *data)
         return;
     }
     api_reply_json(call, 200, heal_incident_json(&inc));
+}
+
+/* ---- metrics (GET /v1/metrics, agent_metrics.h) ---- */
+
+static const char *const outcomes[HEAL_OUTCOMES_COUNTED] = {"healed", "recovered", "stopped",
+                                                            "abandoned"};
+
+void heal_stats_init(struct heal_stats *st)
+{
+    static const double bounds[] = {0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600};
+    memset(st, 0, sizeof(*st));
+    prom_hist_init(&st->time_to_heal, bounds, (int)PL_ARRAY_LEN(bounds));
+}
+
+void heal_stats_count(struct heal *h, const struct heal_incident *inc, uint32_t from)
+{
+    struct heal_stats *st = &h->stats;
+    int cls = (unsigned)inc->diag.cls < HEAL_CLASS_COUNT ? (int)inc->diag.cls : 0;
+    for (uint32_t i = from; i < inc->nevents && i < HEAL_TIMELINE_MAX; i++) {
+        const struct heal_event *e = &inc->events[i];
+        switch (e->kind) {
+        case HEAL_EV_OPENED: st->opened[cls]++; break;
+        case HEAL_EV_RESULT:
+            if (e->action > HEAL_ACT_NONE && e->action < HEAL_ACT_COUNT)
+                st->actions[e->action][e->result != 0]++;
+            break;
+        case HEAL_EV_CLOSED:
+            for (int o = 0; o < HEAL_OUTCOMES_COUNTED; o++)
+                if (strcmp(inc->outcome, outcomes[o]) == 0)
+                    st->closed[cls][o]++;
+            if (strcmp(inc->outcome, "healed") == 0 && inc->closed_ms >= inc->opened_ms)
+                prom_hist_observe(&st->time_to_heal,
+                                  (double)(inc->closed_ms - inc->opened_ms) / 1000.0);
+            break;
+        default: break;
+        }
+    }
+}
+
+void heal_metrics(struct heal *h, struct prom_writer *w)
+{
+    const struct heal_stats *st = &h->stats;
+    char lab[256], name[2 * HEAL_SERVICE_NAME_MAX];
+    uint64_t open[HEAL_CLASS_COUNT] = {0};
+    prom_family(w, "platelet_heal_service_healthy", "gauge",
+                "1 if the service passes its checks (or runs, without checks), else 0.");
+    for (int i = 0; i < h->nsvcs; i++) {
+        const struct heal_svc *s = &h->svcs[i];
+        prom_label_escape(s->cfg->name, name, sizeof(name));
+        snprintf(lab, sizeof(lab), "service=\"%s\"", name);
+        prom_sample(w, "platelet_heal_service_healthy", lab, s->mc.healthy);
+        const struct heal_incident *inc = heal_case_incident(&s->mc);
+        if (inc != NULL && (unsigned)inc->diag.cls < HEAL_CLASS_COUNT)
+            open[inc->diag.cls]++;
+    }
+    prom_family(w, "platelet_heal_service_starts_total", "counter",
+                "Times the agent started the service's process.");
+    for (int i = 0; i < h->nsvcs; i++) {
+        const struct heal_svc *s = &h->svcs[i];
+        prom_label_escape(s->cfg->name, name, sizeof(name));
+        snprintf(lab, sizeof(lab), "service=\"%s\"", name);
+        prom_sample(w, "platelet_heal_service_starts_total", lab, (double)s->mc.start_count);
+    }
+    /* Every class and action is written, zeros too, so a rate exists from the first scrape. */
+    prom_family(w, "platelet_heal_incidents_open", "gauge", "Open incidents, by class.");
+    for (int c = 0; c < HEAL_CLASS_COUNT; c++) {
+        snprintf(lab, sizeof(lab), "class=\"%s\"", heal_class_name(c));
+        prom_sample(w, "platelet_heal_incidents_open", lab, (double)open[c]);
+    }
+    prom_family(w, "platelet_heal_incidents_total", "counter", "Incidents opened, by class.");
+    for (int c = 0; c < HEAL_CLASS_COUNT; c++) {
+        snprintf(lab, sizeof(lab), "class=\"%s\"", heal_class_name(c));
+        prom_sample(w, "platelet_heal_incidents_total", lab, (double)st->opened[c]);
+    }
+    prom_family(w, "platelet_heal_incidents_closed_total", "counter",
+                "Incidents closed, by class and outcome.");
+    for (int c = 0; c < HEAL_CLASS_COUNT; c++)
+        for (int o = 0; o < HEAL_OUTCOMES_COUNTED; o++) {
+            snprintf(lab, sizeof(lab), "class=\"%s\",outcome=\"%s\"", heal_class_name(c),
+                     outcomes[o]);
+            prom_sample(w, "platelet_heal_incidents_closed_total", lab, (double)st->closed[c][o]);
+        }
+    prom_family(w, "platelet_heal_actions_total", "counter",
+                "Healing actions that ended, by action and result.");
+    for (int a = HEAL_ACT_NONE + 1; a < HEAL_ACT_COUNT; a++)
+        for (int r = 0; r < 2; r++) {
+            snprintf(lab, sizeof(lab), "action=\"%s\",result=\"%s\"", heal_action_name(a),
+                     r == 0 ? "done" : "failed");
+            prom_sample(w, "platelet_heal_actions_total", lab, (double)st->actions[a][r]);
+        }
+    prom_family(w, "platelet_heal_time_to_heal_seconds", "histogram",
+                "Time from an incident's opening to its close as healed.");
+    prom_hist_write(w, "platelet_heal_time_to_heal_seconds", NULL, &st->time_to_heal);
+    prom_metric(w, "platelet_heal_outbox_steps", "gauge",
+                "Incident steps waiting in the outbox for the council to commit.",
+                (double)h->outbox_count);
 }
 
 static int heal_start(struct agent *a, void **state, char *err, size_t err_size)

@@ -1,7 +1,8 @@
 /*
  * Unit tests of node/prom.c: the Prometheus text-format parser (good and malformed input,
  * with the line named in errors), label lookup with escapes, and the histogram quantile
- * checked against hand-computed values of Prometheus' histogram_quantile().
+ * checked against hand-computed values of Prometheus' histogram_quantile(); and the writer
+ * of prom_write.h, whose output the parser reads back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include "pl_err.h"
 #include "prom.h"
+#include "prom_write.h"
 
 #define MAX_SAMPLES 32
 
@@ -316,6 +318,77 @@ static void test_counter_delta(void **state)
     assert_true(isnan(prom_counter_delta(NAN, 3)));
 }
 
+/* What the writer writes, the parser reads back: values, escaped labels, a histogram's
+ * cumulative buckets with the quantile of what was observed. */
+static void test_write_reads_back(void **state)
+{
+    (void)state;
+    struct prom_writer w;
+    prom_writer_init(&w, 1 << 16);
+    prom_metric(&w, "x_total", "counter", "A counter.", 12345678901.0);
+    prom_family(&w, "g", "gauge", "A gauge with labels.");
+    char esc[64];
+    prom_label_escape("a\"b\\c\nd", esc, sizeof(esc));
+    assert_string_equal(esc, "a\\\"b\\\\c\\nd");
+    char lab[128];
+    snprintf(lab, sizeof(lab), "name=\"%s\"", esc);
+    prom_sample(&w, "g", lab, 0.25);
+    prom_sample(&w, "g", "name=\"inf\"", INFINITY);
+    static const double bounds[] = {0.005, 0.01, 0.1};
+    struct prom_hist h;
+    prom_hist_init(&h, bounds, 3);
+    for (int i = 0; i < 50; i++)
+        prom_hist_observe(&h, 0.008);
+    for (int i = 0; i < 40; i++)
+        prom_hist_observe(&h, 0.05);
+    for (int i = 0; i < 10; i++)
+        prom_hist_observe(&h, 3);
+    prom_family(&w, "lat_seconds", "histogram", "A histogram.");
+    prom_hist_write(&w, "lat_seconds", "op=\"put\"", &h);
+    assert_int_equal(w.err, 0);
+    assert_non_null(strstr((const char *)w.buf.data, "# TYPE lat_seconds histogram\n"));
+    assert_non_null(strstr((const char *)w.buf.data, "x_total 12345678901\n"));
+    assert_non_null(strstr((const char *)w.buf.data, "lat_seconds_bucket{op=\"put\",le=\"0.005\"} 0\n"));
+
+    struct collected c;
+    char err[128] = "";
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(prom_parse((const char *)w.buf.data, w.buf.len, collect_cb, &c, err,
+                                sizeof(err)), 0);
+    assert_int_equal(c.n, 1 + 2 + 4 + 2);
+    assert_true(c.s[0].value == 12345678901.0);
+    char v[64];
+    assert_int_equal(prom_label_get(c.s[1].labels, "name", v, sizeof(v)), 0);
+    assert_string_equal(v, "a\"b\\c\nd");
+    assert_true(c.s[1].value == 0.25);
+    assert_true(isinf(c.s[2].value));
+    double le[4], cum[4];
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(c.s[3 + i].name, "lat_seconds_bucket");
+        assert_int_equal(prom_label_get(c.s[3 + i].labels, "le", v, sizeof(v)), 0);
+        le[i] = strtod(v, NULL);
+        cum[i] = c.s[3 + i].value;
+    }
+    assert_true(le[0] == 0.005 && isinf(le[3]) && cum[3] == 100);
+    assert_true(fabs(prom_histogram_quantile(0.7, le, cum, 4) - 0.055) < 1e-12);
+    assert_string_equal(c.s[7].name, "lat_seconds_sum");
+    assert_true(fabs(c.s[7].value - (50 * 0.008 + 40 * 0.05 + 30)) < 1e-9);
+    assert_true(c.s[8].value == 100);
+    prom_writer_close(&w);
+
+    /* The buffer's maximum sticks as the error; nothing half-written follows it. */
+    prom_writer_init(&w, 40);
+    prom_metric(&w, "a_long_metric_name_total", "counter", "Too much for 40 bytes.", 1);
+    assert_int_equal(w.err, PL_ETOOBIG);
+    size_t len = w.buf.len;
+    prom_sample(&w, "b", NULL, 2);
+    assert_int_equal(w.buf.len, len);
+    prom_writer_close(&w);
+    /* Truncating an escape never leaves half of it. */
+    prom_label_escape("ab\"", esc, 4);
+    assert_string_equal(esc, "ab");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_quantile),
         cmocka_unit_test(test_quantile_from_text),
         cmocka_unit_test(test_counter_delta),
+        cmocka_unit_test(test_write_reads_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
