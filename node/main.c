@@ -47,6 +47,7 @@ static const struct command commands[] = {
     {"incident", cmd_incident, "one incident with its diagnosis and timeline"},
     {"approve", cmd_approve, "approve an action that waits for a human"},
     {"token", cmd_token, "make an API token for the agent's TCP API"},
+    {"chaos", cmd_chaos, "run a chaos scenario: nemeses, workload, checkers, report"},
     {"_exec", cmd_exec, NULL}, /* internal: how the agent starts supervised services */
 };
 

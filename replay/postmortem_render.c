@@ -136,19 +136,7 @@ static const struct {
     {"rejected", "#ff0000", 'x'},
 };
 
-static void esc(FILE *out, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", out); break;
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default: fputc(*s, out);
-        }
-    }
-}
+static void esc(FILE *out, const char *s) { pl_html_escape(out, s); }
 
 struct lanes {
     const char *name[LANES_MAX];

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 /* Writes 2*n hex digits and a NUL into `out` (size >= 2*n+1). */
@@ -36,5 +37,8 @@ int pl_addr_resolve(const char *addr, struct sockaddr_storage *out);
 /* Length of the valid UTF-8 sequence at p (1..4; p < end), or 0: overlong forms, surrogates
  * and code points past U+10FFFF are not valid. */
 size_t pl_utf8_seq(const unsigned char *p, const unsigned char *end);
+
+/* Writes s with & < > " ' escaped for HTML text and attributes. */
+void pl_html_escape(FILE *out, const char *s);
 
 #endif

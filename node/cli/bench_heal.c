@@ -5,7 +5,7 @@
  *
  * Faults (parts crash, hang, errors). A real agent (this binary, or --agent) supervises a
  * real `platelet sample-service` with the settings of deploy/examples/node-sample.json
- * (SAMPLE_* below; keep the two in step): an HTTP check every 1 s with a 500 ms timeout and
+ * (SAMPLE_* in child_agent.h; keep the two in step): an HTTP check every 1 s with a 500 ms timeout and
  * 3 failures, a 300 ms kill grace for a hung process, checks from 300 ms after a start, a
  * 5 s stop grace, a metrics scrape every 1 s. The one change is a restart budget raised to
  * 1000, so back-to-back faults each measure one restart and not the crash-loop back-off.
@@ -71,15 +71,6 @@
 #define RUN_TIMEOUT_MS 120000  /* one fault, from injection to calm */
 #define LOADED_TIMEOUT_MS 180000
 #define POLL_MS 250
-
-/* deploy/examples/node-sample.json's settings for the sample service. */
-#define SAMPLE_CHECK_INTERVAL_MS 1000
-#define SAMPLE_CHECK_TIMEOUT_MS 500
-#define SAMPLE_CHECK_FAILURES 3
-#define SAMPLE_KILL_GRACE_MS 300
-#define SAMPLE_START_MS 300
-#define SAMPLE_GRACE_MS 5000
-#define SAMPLE_METRICS_INTERVAL_MS 1000
 
 /* The gossip part's sampling. */
 #define PROBE_INTERVAL_MS 20
@@ -188,27 +179,6 @@ struct opts {
     bool keep;
 };
 
-/* One sample service object, `name` on `port`, with node-sample.json's settings. */
-static int sample_service(const char *bin, const char *name, int port, char *out, size_t size)
-{
-    int n = snprintf(
-        out, size,
-        "{\"name\": \"%s\", \"type\": \"supervised\", \"command\": \"%s\", "
-        "\"args\": [\"sample-service\", \"--port\", \"%d\"], \"stop_signal\": \"SIGTERM\", "
-        "\"grace_ms\": %d, \"start_ms\": %d, \"log\": {\"max_bytes\": 1048576, \"keep\": 3}, "
-        "\"checks\": [{\"type\": \"http\", \"url\": \"http://127.0.0.1:%d/health\", "
-        "\"method\": \"GET\", \"status\": 200, \"timeout_ms\": %d, \"interval_ms\": %d, "
-        "\"failures\": %d, \"kill_grace_ms\": %d}], "
-        "\"metrics\": {\"url\": \"http://127.0.0.1:%d/metrics\", \"interval_ms\": %d, "
-        "\"requests\": \"sample_requests_total\", \"errors\": \"sample_errors_total\", "
-        "\"latency\": \"sample_request_duration_seconds\"}, "
-        "\"policy\": {\"restart_budget\": 1000}}",
-        name, bin, port, SAMPLE_GRACE_MS, SAMPLE_START_MS, port, SAMPLE_CHECK_TIMEOUT_MS,
-        SAMPLE_CHECK_INTERVAL_MS, SAMPLE_CHECK_FAILURES, SAMPLE_KILL_GRACE_MS, port,
-        SAMPLE_METRICS_INTERVAL_MS);
-    return n > 0 && (size_t)n < size ? 0 : PL_ETOOBIG;
-}
-
 /* An agent config with `n` sample services on ports[]. */
 static int sample_config(const char *bin, const int *ports, int n, char *out, size_t size)
 {
@@ -220,7 +190,7 @@ static int sample_config(const char *bin, const int *ports, int n, char *out, si
         if (off + 2 >= size)
             return PL_ETOOBIG;
         off += (size_t)snprintf(out + off, size - off, "%s", i ? ", " : "");
-        int rc = sample_service(bin, name, ports[i], out + off, size - off);
+        int rc = child_sample_service(bin, name, ports[i], out + off, size - off);
         if (rc != 0)
             return rc;
         off += strlen(out + off);
@@ -797,14 +767,9 @@ int bench_heal(int argc, char **argv)
                             "idle)", parts);
     }
     static char self[4096];
-    if (agent_bin == NULL) {
-        ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (sl <= 0)
-            return cli_fail(CMD, "cannot find this binary: %s", strerror(errno));
-        self[sl] = '\0';
-    } else if (realpath(agent_bin, self) == NULL || access(self, X_OK) != 0) {
-        return cli_fail(CMD, "--agent: '%s' is not an executable file", agent_bin);
-    }
+    if (child_agent_binary(agent_bin, self, sizeof(self)) != 0)
+        return cli_fail(CMD, agent_bin != NULL ? "--agent: '%s' is not an executable file"
+                                               : "cannot find this binary%s", agent_bin ? agent_bin : "");
     o.bin = self;
     if (seed == 0)
         seed = child_wall_ms();

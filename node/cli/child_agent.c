@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -245,7 +246,49 @@ int child_proc_cpu_rss(pid_t pid, double *cpu_s, double *rss_mb)
     return 0;
 }
 
+/* ---- the sample service ---- */
+
+/* One sample service object, `name` on `port`, with node-sample.json's settings. */
+int child_sample_service(const char *bin, const char *name, int port, char *out, size_t size)
+{
+    int n = snprintf(
+        out, size,
+        "{\"name\": \"%s\", \"type\": \"supervised\", \"command\": \"%s\", "
+        "\"args\": [\"sample-service\", \"--port\", \"%d\"], \"stop_signal\": \"SIGTERM\", "
+        "\"grace_ms\": %d, \"start_ms\": %d, \"log\": {\"max_bytes\": 1048576, \"keep\": 3}, "
+        "\"checks\": [{\"type\": \"http\", \"url\": \"http://127.0.0.1:%d/health\", "
+        "\"method\": \"GET\", \"status\": 200, \"timeout_ms\": %d, \"interval_ms\": %d, "
+        "\"failures\": %d, \"kill_grace_ms\": %d}], "
+        "\"metrics\": {\"url\": \"http://127.0.0.1:%d/metrics\", \"interval_ms\": %d, "
+        "\"requests\": \"sample_requests_total\", \"errors\": \"sample_errors_total\", "
+        "\"latency\": \"sample_request_duration_seconds\"}, "
+        "\"policy\": {\"restart_budget\": 1000}}",
+        name, bin, port, SAMPLE_GRACE_MS, SAMPLE_START_MS, port, SAMPLE_CHECK_TIMEOUT_MS,
+        SAMPLE_CHECK_INTERVAL_MS, SAMPLE_CHECK_FAILURES, SAMPLE_KILL_GRACE_MS, port,
+        SAMPLE_METRICS_INTERVAL_MS);
+    return n > 0 && (size_t)n < size ? 0 : PL_ETOOBIG;
+}
+
 /* ---- agents ---- */
+
+int child_agent_binary(const char *given, char *out, size_t size)
+{
+    char path[PATH_MAX];
+    if (given == NULL) {
+        ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+        if (n <= 0)
+            return -errno;
+        path[n] = '\0';
+    } else if (realpath(given, path) == NULL) {
+        return -errno;
+    }
+    if (access(path, X_OK) != 0)
+        return -errno;
+    if (strlen(path) >= size)
+        return PL_ETOOBIG;
+    memcpy(out, path, strlen(path) + 1);
+    return 0;
+}
 
 static int spawn(struct child_agent *a)
 {

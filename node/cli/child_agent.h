@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -47,6 +48,24 @@ const char *child_str(const cJSON *o, const char *key);
 
 /* CPU seconds (user + system) and resident MiB of a process, from /proc. */
 int child_proc_cpu_rss(pid_t pid, double *cpu_s, double *rss_mb);
+
+/* deploy/examples/node-sample.json's settings for the sample service. */
+#define SAMPLE_CHECK_INTERVAL_MS 1000
+#define SAMPLE_CHECK_TIMEOUT_MS 500
+#define SAMPLE_CHECK_FAILURES 3
+#define SAMPLE_KILL_GRACE_MS 300
+#define SAMPLE_START_MS 300
+#define SAMPLE_GRACE_MS 5000
+#define SAMPLE_METRICS_INTERVAL_MS 1000
+
+/* One sample service object, `name` on `port`, with node-sample.json's settings and a
+ * restart budget of 1000 (back-to-back faults each measure one restart, not the crash-loop
+ * back-off), written into out; PL_ETOOBIG when it does not fit. */
+int child_sample_service(const char *bin, const char *name, int port, char *out, size_t size);
+
+/* The agent binary: `given` made absolute when it is an executable file, or this process's
+ * own (NULL). 0, or a negative code. */
+int child_agent_binary(const char *given, char *out, size_t size);
 
 struct child_agent {
     pid_t pid; /* 0 when not running */

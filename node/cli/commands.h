@@ -34,5 +34,6 @@ int cmd_incidents(int argc, char **argv);
 int cmd_incident(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_chaos(int argc, char **argv); /* node/chaos/chaos_run.c */
 
 #endif

@@ -1,0 +1,298 @@
+/*
+ * The chaos report's HTML page (chaos.h): one file, inline SVG and CSS, nothing fetched.
+ * Verdicts first; then the timeline, like Jepsen's performance plots: the nemeses' intervals
+ * shaded over the workload's latency (log scale) with its errors on a strip above, a lane for
+ * the council's leader and a lane per node with its incidents; then the healing table beside
+ * Kubernetes' and systemd's defaults for the same faults. A script-free self-check counts
+ * what was drawn into #chaos-selfcheck, so a test can compare it with the JSON.
+ */
+#include "chaos.h"
+
+#include "pl_text.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#define W 1100
+#define LEFT 90
+#define PW 980
+#define LAT_TOP 40
+#define LAT_H 220
+#define LANE_H 26
+#define OPS_DRAWN_MAX 30000
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+    return s != NULL ? s : "";
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static const char *kind_color(const char *type)
+{
+    static const struct {
+        const char *type, *color;
+    } c[] = {{"kill", "#d62728"},  {"pause", "#9467bd"}, {"partition", "#ff7f0e"},
+             {"loss", "#8c564b"},  {"delay", "#e377c2"}, {"service", "#17becf"}};
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+        if (strcmp(c[i].type, type) == 0)
+            return c[i].color;
+    return "#7f7f7f";
+}
+
+static const char *node_color(const char *node)
+{
+    static const char *const c[] = {"#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+                                    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+    int i = node[0] == 'n' && node[1] >= '1' && node[1] <= '9' ? node[1] - '1' : 6;
+    return c[i];
+}
+
+static double xs(double t_ms, double span_ms) { return LEFT + PW * t_ms / span_ms; }
+
+/* Latency in ms on a log scale from 1 ms to 5 s. */
+static double ys(double ms)
+{
+    double v = ms < 1 ? 1 : ms > 5000 ? 5000 : ms;
+    return LAT_TOP + LAT_H - LAT_H * log10(v) / log10(5000);
+}
+
+static void checks_html(const cJSON *report, FILE *out)
+{
+    fputs("<table class=\"checks\"><tr><th>check</th><th>verdict</th><th>evidence</th></tr>\n",
+          out);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(report, "checks"))
+    {
+        bool holds = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "holds"));
+        fprintf(out, "<tr class=\"%s\"><td>", holds ? "ok" : "bad");
+        pl_html_escape(out, str(c, "name"));
+        fprintf(out, "</td><td>%s</td><td>", holds ? "holds" : "FAILS");
+        pl_html_escape(out, str(c, "evidence"));
+        fputs("</td></tr>\n", out);
+    }
+    fputs("</table>\n", out);
+}
+
+static void timeline_svg(const cJSON *report, FILE *out, int counts[4])
+{
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(report, "scenario");
+    const cJSON *nem = cJSON_GetObjectItemCaseSensitive(report, "nemeses");
+    const cJSON *wl = cJSON_GetObjectItemCaseSensitive(report, "workload");
+    const cJSON *ops = cJSON_GetObjectItemCaseSensitive(wl, "ops");
+    const cJSON *inc = cJSON_GetObjectItemCaseSensitive(report, "incidents");
+    const cJSON *leaders = cJSON_GetObjectItemCaseSensitive(report, "leaders");
+    int nodes = (int)num(sc, "nodes");
+    if (nodes < 1 || nodes > 9)
+        nodes = 1;
+    double span = num(sc, "duration_ms");
+    const cJSON *x;
+    cJSON_ArrayForEach(x, nem) span = fmax(span, num(x, "end_ms"));
+    cJSON_ArrayForEach(x, ops) span = fmax(span, cJSON_GetArrayItem(x, 0)->valuedouble);
+    if (!(span > 0))
+        span = 1000;
+    span *= 1.02;
+    double leader_y = LAT_TOP + LAT_H + 20, lanes_y = leader_y + LANE_H + 6;
+    double height = lanes_y + nodes * LANE_H + 40;
+    fprintf(out, "<svg id=\"chaos-timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+                 "height=\"%.0f\" viewBox=\"0 0 %d %.0f\">\n", W, height, W, height);
+    fprintf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%.0f\" fill=\"#ffffff\"/>\n", W,
+            height);
+    /* Nemesis intervals, shaded over every panel. */
+    cJSON_ArrayForEach(x, nem)
+    {
+        double a = xs(num(x, "start_ms"), span), b = xs(num(x, "end_ms"), span);
+        fprintf(out, "<rect class=\"nemesis\" x=\"%.1f\" y=\"18\" width=\"%.1f\" height=\"%.0f\" "
+                     "fill=\"%s\" fill-opacity=\"0.18\"><title>",
+                a, fmax(b - a, 1), height - 48, kind_color(str(x, "type")));
+        pl_html_escape(out, str(x, "label"));
+        fputs(" on", out);
+        const cJSON *t;
+        cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(x, "targets"))
+        {
+            fputc(' ', out);
+            pl_html_escape(out, t->valuestring != NULL ? t->valuestring : "");
+        }
+        fputs("</title></rect>\n", out);
+        fprintf(out, "<text x=\"%.1f\" y=\"14\" font-size=\"10\" fill=\"%s\">", a + 1,
+                kind_color(str(x, "type")));
+        pl_html_escape(out, str(x, "label"));
+        fputs("</text>\n", out);
+        counts[0]++;
+    }
+    /* Axes. */
+    fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n", LEFT,
+            LAT_TOP, LEFT, LAT_TOP + LAT_H);
+    static const double ticks[] = {1, 10, 100, 1000, 5000};
+    for (size_t i = 0; i < sizeof(ticks) / sizeof(ticks[0]); i++)
+        fprintf(out, "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%g ms</text>"
+                     "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#eee\"/>\n",
+                LEFT - 4, ys(ticks[i]) + 3, ticks[i], LEFT, ys(ticks[i]), LEFT + PW, ys(ticks[i]));
+    double step = span > 600000 ? 60000 : span > 120000 ? 30000 : span > 30000 ? 10000 : 5000;
+    for (double t = 0; t < span; t += step)
+        fprintf(out, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">%.0f s"
+                     "</text>\n", xs(t, span), height - 8, t / 1000);
+    fprintf(out, "<text x=\"4\" y=\"%d\" font-size=\"11\">errors</text>\n", LAT_TOP - 8);
+    fprintf(out, "<text x=\"4\" y=\"%d\" font-size=\"11\">latency</text>\n", LAT_TOP + 40);
+    /* The workload: latency of answered operations, errors on the strip above. */
+    int n = cJSON_GetArraySize(ops), stride = n > OPS_DRAWN_MAX ? n / OPS_DRAWN_MAX + 1 : 1, k = 0;
+    cJSON_ArrayForEach(x, ops)
+    {
+        if (k++ % stride != 0)
+            continue;
+        double t = cJSON_GetArrayItem(x, 0)->valuedouble;
+        int kind = cJSON_GetArrayItem(x, 1)->valueint;
+        double lat = cJSON_GetArrayItem(x, 3)->valuedouble;
+        int st = cJSON_GetArrayItem(x, 4)->valueint;
+        if (st == 200) {
+            fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.6\" fill=\"%s\"/>\n",
+                    xs(t, span), ys(lat), kind == 0 ? "#1f77b4" : "#2ca02c");
+            counts[1]++;
+        } else {
+            fprintf(out, "<rect x=\"%.1f\" y=\"%d\" width=\"1.5\" height=\"10\" fill=\"%s\"/>\n",
+                    xs(t, span), LAT_TOP - 18 + (kind ? 5 : 0), kind == 0 ? "#d62728" : "#ff9896");
+            counts[2]++;
+        }
+    }
+    /* The leader lane. */
+    fprintf(out, "<text x=\"4\" y=\"%.0f\" font-size=\"11\">leader</text>\n", leader_y + 16);
+    int nl = cJSON_GetArraySize(leaders);
+    for (int i = 0; i < nl; i++) {
+        const cJSON *l = cJSON_GetArrayItem(leaders, i);
+        double a = num(l, "t_ms"), b = i + 1 < nl ? num(cJSON_GetArrayItem(leaders, i + 1), "t_ms")
+                                                  : span / 1.02;
+        fprintf(out, "<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%d\" fill=\"%s\">"
+                     "<title>%s, term %.0f</title></rect>\n",
+                xs(a, span), leader_y, fmax(xs(b, span) - xs(a, span), 1), LANE_H - 6,
+                node_color(str(l, "node")), str(l, "node"), num(l, "term"));
+        fprintf(out, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" fill=\"#fff\">%s</text>\n",
+                xs(a, span) + 2, leader_y + 14, str(l, "node"));
+    }
+    /* A lane per node with its incidents. */
+    for (int i = 0; i < nodes; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "n%d", i + 1);
+        double y = lanes_y + i * LANE_H;
+        fprintf(out, "<text x=\"4\" y=\"%.0f\" font-size=\"11\">%s</text>"
+                     "<line x1=\"%d\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\" stroke=\"#ddd\"/>\n",
+                y + 15, name, LEFT, y + LANE_H - 2, LEFT + PW, y + LANE_H - 2);
+        cJSON_ArrayForEach(x, inc)
+        {
+            if (strcmp(str(x, "node"), name) != 0)
+                continue;
+            double a = num(x, "opened_ms"), b = num(x, "closed_ms");
+            if (!isfinite(b))
+                b = span / 1.02;
+            bool healed = strcmp(str(x, "outcome"), "healed") == 0;
+            fprintf(out, "<rect class=\"incident\" x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" "
+                         "height=\"%d\" fill=\"%s\"><title>",
+                    xs(a, span), y + 3, fmax(xs(b, span) - xs(a, span), 2), LANE_H - 9,
+                    healed ? "#2ca02c" : "#ff7f0e");
+            pl_html_escape(out, str(x, "service"));
+            fputs(": ", out);
+            pl_html_escape(out, str(x, "signal"));
+            fputs(", ", out);
+            pl_html_escape(out, str(x, "outcome"));
+            fputs("</title></rect>\n", out);
+            counts[3]++;
+        }
+    }
+    fputs("</svg>\n", out);
+}
+
+static void ms_cell(FILE *out, const cJSON *o, const char *key)
+{
+    double v = num(o, key);
+    if (isfinite(v))
+        fprintf(out, "<td>%.0f ms</td>", v);
+    else
+        fputs("<td>not seen</td>", out);
+}
+
+static void healing_html(const cJSON *report, FILE *out)
+{
+    fputs("<h2>Healing, per injected fault</h2>\n<p>Detection: from the fault to the incident "
+          "its node opened (service faults) or to the first poll that showed another node "
+          "seeing it (node and network faults). Healthy: from the fault to the service's "
+          "healthy check, or to the first poll after its end with the cluster whole.</p>\n"
+          "<table><tr><th>fault</th><th>node</th><th>at</th><th>detected</th><th>healthy</th>"
+          "<th>success</th><th>actions</th></tr>\n", out);
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(report, "healing"))
+    {
+        bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "success"));
+        fprintf(out, "<tr class=\"%s\"><td>", ok ? "ok" : "bad");
+        pl_html_escape(out, str(h, "fault"));
+        fputs("</td><td>", out);
+        pl_html_escape(out, str(h, "node"));
+        fprintf(out, "</td><td>%.1f s</td>", num(h, "fault_ms") / 1000);
+        ms_cell(out, h, "detect_ms");
+        ms_cell(out, h, "healthy_ms");
+        fprintf(out, "<td>%s</td><td>", ok ? "yes" : "no");
+        pl_html_escape(out, str(h, "actions"));
+        fputs("</td></tr>\n", out);
+    }
+    fputs("</table>\n<h2>The same faults under Kubernetes' and systemd's defaults</h2>\n"
+          "<table><tr><th>fault</th><th>Kubernetes</th><th>systemd</th></tr>\n", out);
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(report, "reference"))
+    {
+        fputs("<tr><td>", out);
+        pl_html_escape(out, str(h, "fault"));
+        fputs("</td><td>", out);
+        pl_html_escape(out, str(h, "kubernetes"));
+        fputs("</td><td>", out);
+        pl_html_escape(out, str(h, "systemd"));
+        fputs("</td></tr>\n", out);
+    }
+    fputs("</table>\n", out);
+}
+
+int chaos_html_write(const cJSON *report, FILE *out)
+{
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(report, "scenario");
+    bool pass = strcmp(str(report, "verdict"), "pass") == 0;
+    fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>chaos: ", out);
+    pl_html_escape(out, str(sc, "name"));
+    fputs("</title>\n<style>body{font-family:sans-serif;margin:20px;color:#222}"
+          "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;"
+          "padding:3px 8px;font-size:13px;text-align:left}tr.ok td:nth-child(2){color:#2ca02c}"
+          "tr.bad{background:#fde0e0}.verdict{font-size:22px;padding:8px 14px;display:inline-block;"
+          "color:#fff}.pass{background:#2ca02c}.fail{background:#d62728}</style></head><body>\n",
+          out);
+    fputs("<h1>Chaos run: ", out);
+    pl_html_escape(out, str(sc, "name"));
+    fprintf(out, "</h1>\n<div class=\"verdict %s\" id=\"chaos-verdict\">%s</div>\n",
+            pass ? "pass" : "fail", pass ? "every check holds" : "a check fails");
+    fputs("<p>", out);
+    pl_html_escape(out, str(sc, "description"));
+    fprintf(out, "</p>\n<p>%.0f nodes, %.0f voters, %.0f s, %s schedule, seed %.0f; started ",
+            num(sc, "nodes"), num(sc, "voters"), num(sc, "duration_ms") / 1000,
+            str(sc, "schedule"), num(report, "seed"));
+    pl_html_escape(out, str(report, "started"));
+    fprintf(out, "; %.1f s wall, harness CPU %.1f %%.</p>\n", num(report, "wall_s"),
+            100 * num(report, "harness_cpu_fraction"));
+    if (str(report, "error")[0] != '\0') {
+        fputs("<p><b>The run failed: ", out);
+        pl_html_escape(out, str(report, "error"));
+        fputs("</b></p>\n", out);
+    }
+    checks_html(report, out);
+    fputs("<h2>Timeline</h2>\n<p>Shaded: the nemeses. Dots: answered proposals (blue) and "
+          "/work requests (green) by latency; red ticks on the top strip: errors. Leader lane: "
+          "the council's leader as polled. Node lanes: incidents (green healed, orange "
+          "not).</p>\n", out);
+    int counts[4] = {0, 0, 0, 0};
+    timeline_svg(report, out, counts);
+    healing_html(report, out);
+    fprintf(out, "<p id=\"chaos-selfcheck\">drawn: %d nemeses, %d answered operations, %d "
+                 "errors, %d incidents</p>\n</body></html>\n",
+            counts[0], counts[1], counts[2], counts[3]);
+    return ferror(out) ? -5 : 0;
+}

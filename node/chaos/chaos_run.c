@@ -1,0 +1,1445 @@
+/*
+ * `platelet chaos run SCENARIO.json` and `platelet chaos html REPORT.json OUT.html`.
+ *
+ * A run starts the scenario's agents on loopback (child_agent.h), each supervising a
+ * sample service, in a scratch folder it removes afterwards (--keep keeps it), with the
+ * fault API on. It waits for a council, then runs three things at once until the
+ * scenario's duration ends:
+ *
+ *   - the workload: `clients` threads proposing notes {"chaos": client, "n": i} to random
+ *     agents, each answer recorded (acknowledged with its index, or the error), and one
+ *     thread sending /work to the sample services round robin, each answer recorded;
+ *   - the nemeses of the schedule, on the main thread (the only thread that forks:
+ *     PR_SET_PDEATHSIG follows the thread), each logged with its targets and actions;
+ *   - a poll every 500 ms of every running agent's Raft status and member list, for the
+ *     timeline, the leader targets and the time each node fault took to be noticed.
+ *
+ * After the last fault it waits for liveness (one leader agreed by every voter, every
+ * member alive, every service healthy) within the scenario's liveness_s, stops the
+ * workload, lets the ledgers converge, reads every agent's incidents, stops the agents and
+ * checks, from their data folders and logs:
+ *
+ *   safety.ledgers        every voter's ledger a prefix of the longest, equal at each index
+ *   safety.acknowledged   every acknowledged proposal in the ledger at its index
+ *   safety.leaders        at most one leader per term (the agents' "elected leader" lines)
+ *   safety.decisions      no decision with more than one applied action_result
+ *   healing.service       every injected service fault detected and healed
+ *   healing.nodes         the cluster whole again within liveness_s of each node fault
+ *   healing.false_heals   no incident during the no-fault control window
+ *   liveness              a leader and healthy services within liveness_s of the end
+ *
+ * Exit status 0 only when every check holds.
+ */
+#include "chaos.h"
+#include "chaos_scenario.h"
+
+#include "api_client.h"
+#include "child_agent.h"
+#include "cli.h"
+#include "commands.h"
+#include "pl_buf.h"
+#include "pl_err.h"
+#include "pl_json.h"
+#include "pl_rand.h"
+#include "pl_text.h"
+#include "replay.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CMD "platelet chaos run"
+#define POLL_MS 500
+#define OPS_MAX 400000
+#define HEALS_MAX 2048
+#define LOG_LINES_MAX 2000000
+#define CONVERGE_MS 30000
+
+/* ---- the cluster ---- */
+
+struct node {
+    struct child_agent a;
+    int svc_port;
+    bool voter;
+    bool killed;
+    /* from the last poll */
+    bool up;
+    char role[16];
+    char leader[16];
+    uint64_t term;
+    char status_of[CHAOS_NODES_MAX][12]; /* how this node sees each member */
+    uint64_t ledger_size;
+    char root[72];
+};
+
+/* One workload operation. */
+struct op {
+    uint32_t t_ms;       /* sent, after the run's start */
+    uint32_t latency_ms;
+    uint8_t kind;        /* 0 proposal, 1 /work */
+    uint8_t node;
+    int16_t status;      /* HTTP status, or -1 for no answer */
+    uint16_t client;
+    uint32_t n;
+    uint64_t index;      /* an acknowledged proposal's index */
+};
+
+/* One injected fault on one node, for the healing table. */
+struct heal {
+    int nemesis;     /* index into the run's nemesis log */
+    int node;
+    bool service;    /* a sample service fault (else a node or network fault) */
+    uint64_t fault_ms, end_ms;     /* run-relative */
+    uint64_t fault_wall;
+    int64_t detect_ms, healthy_ms; /* -1: not seen */
+    bool success;
+    char actions[160];
+    char outcome[32];
+};
+
+struct run {
+    const struct chaos_scenario *sc;
+    uint64_t seed;
+    const char *bin;
+    char dir[200];
+    bool keep;
+    struct node node[CHAOS_NODES_MAX];
+    int n;
+    uint64_t t0_wall, t0_mono;
+    struct pl_rand rnd;
+    /* workload */
+    struct op *ops;
+    atomic_int nops;
+    atomic_bool stop;
+    /* what happened */
+    cJSON *nemeses; /* array */
+    cJSON *leaders; /* array of {t_ms, node, term} */
+    char last_leader[16];
+    struct heal heals[HEALS_MAX];
+    int nheals;
+    uint64_t last_fault_end_ms;
+};
+
+static uint64_t rel_ms(const struct run *r) { return child_mono_ms() - r->t0_mono; }
+
+static const char *node_name(int i)
+{
+    static const char *const names[CHAOS_NODES_MAX] = {"n1", "n2", "n3", "n4", "n5",
+                                                       "n6", "n7", "n8", "n9"};
+    return names[i];
+}
+
+static int cluster_start(struct run *r)
+{
+    const struct chaos_scenario *sc = r->sc;
+    char *cfg = malloc(8192);
+    if (cfg == NULL)
+        return -ENOMEM;
+    int rc = 0;
+    for (int i = 0; i < r->n && rc == 0; i++) {
+        struct node *nd = &r->node[i];
+        nd->voter = (uint32_t)i < sc->voters;
+        nd->svc_port = child_free_port(false);
+        if (nd->svc_port < 0) {
+            rc = nd->svc_port;
+            break;
+        }
+        char svc[2048];
+        if ((rc = child_sample_service(r->bin, "sample", nd->svc_port, svc, sizeof(svc))) != 0)
+            break;
+        /* The council's short timeouts of the Raft tests: a run sees many elections. */
+        if (nd->voter)
+            snprintf(cfg, 8192,
+                     "{\"profile\": \"local\", \"raft\": {\"voter\": true, \"bootstrap_expect\": "
+                     "%u, \"election_timeout_ms\": 500, \"heartbeat_ms\": 50}, \"services\": "
+                     "[%s], \"webhooks\": []}\n", sc->voters, svc);
+        else
+            snprintf(cfg, 8192, "{\"profile\": \"local\", \"services\": [%s], \"webhooks\": []}\n",
+                     svc);
+        char dir[300];
+        snprintf(dir, sizeof(dir), "%s/%s", r->dir, node_name(i));
+        rc = child_agent_start(&nd->a, r->bin, dir, node_name(i), cfg,
+                               i > 0 ? r->node[0].a.bind : NULL, true);
+        if (rc != 0)
+            fprintf(stderr, "%s: agent %s did not start: %s (its log: %s)\n", CMD, node_name(i),
+                    pl_strerror(rc), nd->a.log);
+    }
+    free(cfg);
+    return rc;
+}
+
+static void cluster_stop(struct run *r)
+{
+    for (int i = 0; i < r->n; i++)
+        child_agent_stop(&r->node[i].a, true);
+}
+
+/* ---- polling ---- */
+
+static int node_by_name(const struct run *r, const char *name)
+{
+    for (int i = 0; i < r->n; i++)
+        if (strcmp(name, node_name(i)) == 0)
+            return i;
+    return -1;
+}
+
+static void poll_node(struct run *r, int i)
+{
+    struct node *nd = &r->node[i];
+    nd->up = false;
+    if (nd->a.pid <= 0 || nd->a.paused)
+        return;
+    cJSON *st = child_get_json(nd->a.api, "/v1/raft/status");
+    if (st == NULL)
+        return;
+    nd->up = true;
+    snprintf(nd->role, sizeof(nd->role), "%s", child_str(st, "role"));
+    snprintf(nd->leader, sizeof(nd->leader), "%s", child_str(st, "leader"));
+    double term = child_num(st, "term");
+    nd->term = isfinite(term) ? (uint64_t)term : 0;
+    const cJSON *led = cJSON_GetObjectItemCaseSensitive(st, "ledger");
+    double size = child_num(led, "size");
+    nd->ledger_size = isfinite(size) ? (uint64_t)size : 0;
+    snprintf(nd->root, sizeof(nd->root), "%s", child_str(led, "root"));
+    cJSON_Delete(st);
+    for (int j = 0; j < r->n; j++)
+        snprintf(nd->status_of[j], sizeof(nd->status_of[j]), "unknown");
+    cJSON *mem = child_get_json(nd->a.api, "/v1/members");
+    const cJSON *m;
+    cJSON_ArrayForEach(m, mem)
+    {
+        int j = node_by_name(r, child_str(m, "name"));
+        if (j >= 0)
+            snprintf(nd->status_of[j], sizeof(nd->status_of[j]), "%s", child_str(m, "status"));
+    }
+    cJSON_Delete(mem);
+}
+
+/* The leader a running voter says it is, with the highest term; "" when none. */
+static const char *current_leader(const struct run *r)
+{
+    const char *best = "";
+    uint64_t term = 0;
+    for (int i = 0; i < r->n; i++)
+        if (r->node[i].up && strcmp(r->node[i].role, "leader") == 0 && r->node[i].term >= term) {
+            best = node_name(i);
+            term = r->node[i].term;
+        }
+    return best;
+}
+
+/* Every node runs, every voter names the same leader, and every node sees every member
+ * alive: the cluster is whole. */
+static bool cluster_whole(const struct run *r)
+{
+    const char *leader = NULL;
+    for (int i = 0; i < r->n; i++) {
+        const struct node *nd = &r->node[i];
+        if (!nd->up)
+            return false;
+        if (nd->voter) {
+            if (nd->leader[0] == '\0' || (leader != NULL && strcmp(leader, nd->leader) != 0))
+                return false;
+            leader = nd->leader;
+        }
+        for (int j = 0; j < r->n; j++)
+            if (strcmp(nd->status_of[j], "alive") != 0)
+                return false;
+    }
+    return true;
+}
+
+/* Some running node sees node `t` other than alive. */
+static bool seen_down(const struct run *r, int t)
+{
+    for (int i = 0; i < r->n; i++)
+        if (i != t && r->node[i].up && strcmp(r->node[i].status_of[t], "alive") != 0 &&
+            strcmp(r->node[i].status_of[t], "unknown") != 0)
+            return true;
+    return false;
+}
+
+static void poll_all(struct run *r)
+{
+    for (int i = 0; i < r->n; i++)
+        poll_node(r, i);
+    const char *l = current_leader(r);
+    if (l[0] != '\0' && strcmp(l, r->last_leader) != 0) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "t_ms", (double)rel_ms(r));
+        cJSON_AddStringToObject(e, "node", l);
+        cJSON_AddNumberToObject(e, "term", (double)r->node[node_by_name(r, l)].term);
+        cJSON_AddItemToArray(r->leaders, e);
+        snprintf(r->last_leader, sizeof(r->last_leader), "%s", l);
+    }
+    /* Node faults: the first poll that shows them noticed, the first whole cluster after. */
+    bool whole = cluster_whole(r);
+    uint64_t now = rel_ms(r);
+    for (int h = 0; h < r->nheals; h++) {
+        struct heal *x = &r->heals[h];
+        if (x->service)
+            continue;
+        if (x->detect_ms < 0 && now < x->end_ms && seen_down(r, x->node))
+            x->detect_ms = (int64_t)(now - x->fault_ms);
+        if (x->healthy_ms < 0 && now >= x->end_ms && whole)
+            x->healthy_ms = (int64_t)(now - x->fault_ms);
+    }
+}
+
+/* ---- the workload ---- */
+
+static void op_add(struct run *r, const struct op *o)
+{
+    int i = atomic_fetch_add(&r->nops, 1);
+    if (i < OPS_MAX)
+        r->ops[i] = *o;
+    else
+        atomic_store(&r->nops, OPS_MAX);
+}
+
+struct client {
+    struct run *r;
+    pthread_t th;
+    int id;
+    uint64_t interval_ms;
+    struct pl_rand rnd;
+};
+
+static void *proposer_main(void *arg)
+{
+    struct client *c = arg;
+    struct run *r = c->r;
+    uint64_t next = child_mono_ms();
+    for (uint32_t n = 0; !atomic_load(&r->stop); n++) {
+        int i = (int)pl_rand_below(&c->rnd, (uint64_t)r->n);
+        char body[128], *answer = NULL;
+        snprintf(body, sizeof(body), "{\"kind\": \"note\", \"body\": {\"chaos\": %d, \"n\": %u}}",
+                 c->id, n);
+        struct op o = {.t_ms = (uint32_t)rel_ms(r), .kind = 0, .node = (uint8_t)i,
+                       .client = (uint16_t)c->id, .n = n};
+        uint64_t t = child_mono_ms();
+        long st = child_http(r->node[i].a.api, "POST", "/v1/propose", body, 3000, &answer);
+        o.latency_ms = (uint32_t)(child_mono_ms() - t);
+        o.status = st > 0 ? (int16_t)st : -1;
+        if (st == 200 && answer != NULL) {
+            cJSON *doc = cJSON_Parse(answer);
+            double idx = child_num(doc, "index");
+            o.index = isfinite(idx) && idx > 0 ? (uint64_t)idx : 0;
+            cJSON_Delete(doc);
+            if (o.index == 0)
+                o.status = -1;
+        }
+        free(answer);
+        op_add(r, &o);
+        next += c->interval_ms;
+        uint64_t now = child_mono_ms();
+        if (next > now)
+            child_sleep_ms(next - now);
+        else
+            next = now; /* behind (a paused node held us): no burst to catch up */
+    }
+    return NULL;
+}
+
+static void *http_main(void *arg)
+{
+    struct client *c = arg;
+    struct run *r = c->r;
+    uint64_t next = child_mono_ms();
+    for (uint32_t n = 0; !atomic_load(&r->stop); n++) {
+        int i = (int)(n % (uint32_t)r->n);
+        char addr[32];
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", r->node[i].svc_port);
+        struct op o = {.t_ms = (uint32_t)rel_ms(r), .kind = 1, .node = (uint8_t)i, .n = n};
+        uint64_t t = child_mono_ms();
+        long st = child_http(addr, "GET", "/work", NULL, 2000, NULL);
+        o.latency_ms = (uint32_t)(child_mono_ms() - t);
+        o.status = st > 0 ? (int16_t)st : -1;
+        op_add(r, &o);
+        next += c->interval_ms;
+        uint64_t now = child_mono_ms();
+        if (next > now)
+            child_sleep_ms(next - now);
+        else
+            next = now;
+    }
+    return NULL;
+}
+
+/* ---- the nemeses ---- */
+
+/* One running nemesis: what it did, so its end can undo exactly that. */
+struct active {
+    int nemesis;         /* the scenario's */
+    cJSON *log;          /* its entry in r->nemeses */
+    uint64_t end_ms;
+    bool targets[CHAOS_NODES_MAX];
+    bool cut[CHAOS_NODES_MAX][CHAOS_NODES_MAX]; /* partition: i drops j */
+    bool done;
+};
+
+static void action(cJSON *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void action(cJSON *log, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(log, "actions"),
+                         cJSON_CreateString(text));
+}
+
+static void count_error(cJSON *log)
+{
+    cJSON *e = cJSON_GetObjectItemCaseSensitive(log, "errors");
+    cJSON_SetNumberValue(e, e->valuedouble + 1);
+}
+
+/* Picks `k` of the nodes in `pool` at random into `out`. */
+static void pick(struct run *r, const bool *pool, int k, bool *out)
+{
+    int idx[CHAOS_NODES_MAX], m = 0;
+    for (int i = 0; i < r->n; i++)
+        if (pool[i])
+            idx[m++] = i;
+    pl_rand_shuffle(&r->rnd, idx, (uint32_t)m, sizeof(idx[0]));
+    for (int i = 0; i < k && i < m; i++)
+        out[idx[i]] = true;
+}
+
+static void resolve_targets(struct run *r, const struct chaos_nemesis *nm, bool *t)
+{
+    bool alive[CHAOS_NODES_MAX] = {false}, voters[CHAOS_NODES_MAX] = {false};
+    for (int i = 0; i < r->n; i++) {
+        alive[i] = !r->node[i].killed;
+        voters[i] = alive[i] && r->node[i].voter;
+    }
+    memset(t, 0, sizeof(bool) * CHAOS_NODES_MAX);
+    int leader = node_by_name(r, current_leader(r));
+    switch (nm->target) {
+    case CHAOS_T_ONE: pick(r, alive, 1, t); break;
+    case CHAOS_T_MINORITY: pick(r, alive, (r->n - 1) / 2 > 0 ? (r->n - 1) / 2 : 1, t); break;
+    case CHAOS_T_MAJORITY: pick(r, alive, r->n / 2 + 1, t); break;
+    case CHAOS_T_ALL: memcpy(t, alive, sizeof(alive)); break;
+    case CHAOS_T_LEADER:
+        if (leader >= 0)
+            t[leader] = true;
+        else
+            pick(r, voters, 1, t); /* no leader now: a voter, the next one likely */
+        break;
+    case CHAOS_T_FOLLOWER:
+        if (leader >= 0)
+            voters[leader] = false;
+        pick(r, voters, 1, t);
+        break;
+    case CHAOS_T_NODE: t[nm->node] = true; break;
+    default: break;
+    }
+}
+
+static long fault_post(struct run *r, int i, const char *body)
+{
+    if (r->node[i].a.pid <= 0 || r->node[i].a.paused)
+        return PL_ESTATE;
+    return child_http(r->node[i].a.api, "POST", "/v1/fault", body, 2000, NULL);
+}
+
+static void partition_plan(struct run *r, const struct chaos_nemesis *nm, struct active *a)
+{
+    int order[CHAOS_NODES_MAX], n = r->n;
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    pl_rand_shuffle(&r->rnd, order, (uint32_t)n, sizeof(order[0]));
+    int group[CHAOS_NODES_MAX] = {0};
+    switch (nm->mode) {
+    case CHAOS_P_HALVES:
+        for (int k = 0; k < n; k++)
+            group[order[k]] = k < n / 2;
+        break;
+    case CHAOS_P_MAJORITY_MINORITY:
+        for (int k = 0; k < n; k++)
+            group[order[k]] = k < (n - 1) / 2 || (n == 2 && k == 0);
+        break;
+    case CHAOS_P_ISOLATE:
+        resolve_targets(r, nm, a->targets);
+        for (int i = 0; i < n; i++)
+            group[i] = a->targets[i];
+        break;
+    case CHAOS_P_BRIDGE:
+        /* Two sides, and one node (the last) that reaches both. */
+        for (int k = 0; k < n - 1; k++)
+            group[order[k]] = k < (n - 1) / 2;
+        group[order[n - 1]] = 2;
+        break;
+    case CHAOS_P_RING:
+        break;
+    default: break;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            if (i == j)
+                continue;
+            if (nm->mode == CHAOS_P_RING) {
+                int pi = 0, pj = 0;
+                for (int k = 0; k < n; k++) {
+                    if (order[k] == i)
+                        pi = k;
+                    if (order[k] == j)
+                        pj = k;
+                }
+                int d = (pi - pj + n) % n;
+                a->cut[i][j] = d != 1 && d != n - 1;
+            } else if (nm->mode == CHAOS_P_BRIDGE) {
+                a->cut[i][j] = group[i] != 2 && group[j] != 2 && group[i] != group[j];
+            } else {
+                a->cut[i][j] = group[i] != group[j];
+            }
+        }
+    if (nm->mode != CHAOS_P_ISOLATE)
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                a->targets[i] |= a->cut[i][j];
+}
+
+/* Node i drops (cut) or lets through again (!cut) its links to the nodes a->cut names. */
+static void partition_links(struct run *r, struct active *a, int i, bool cut)
+{
+    char body[160];
+    for (int j = 0; j < r->n; j++) {
+        if (!a->cut[i][j])
+            continue;
+        snprintf(body, sizeof(body), "{\"action\": \"%s\", \"peer\": \"%s\"}",
+                 cut ? "partition" : "clear", node_name(j));
+        /* A node killed meanwhile came back with no rules to clear. */
+        if (fault_post(r, i, body) != 200 && (cut || r->node[i].a.pid > 0))
+            count_error(a->log);
+        if (cut)
+            action(a->log, "%s drops %s", node_name(i), node_name(j));
+    }
+    if (!cut)
+        action(a->log, "%s heals its cut links", node_name(i));
+}
+
+static void heal_add(struct run *r, int log_index, int node, bool service, const struct active *a)
+{
+    if (r->nheals >= HEALS_MAX)
+        return;
+    struct heal *h = &r->heals[r->nheals++];
+    memset(h, 0, sizeof(*h));
+    h->nemesis = log_index;
+    h->node = node;
+    h->service = service;
+    h->fault_ms = rel_ms(r);
+    h->fault_wall = child_wall_ms();
+    h->end_ms = a->end_ms;
+    h->detect_ms = h->healthy_ms = -1;
+}
+
+static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
+{
+    const struct chaos_nemesis *nm = &r->sc->nemeses[a->nemesis];
+    uint64_t now = rel_ms(r);
+    a->end_ms = now + duration_ms;
+    a->log = cJSON_CreateObject();
+    cJSON_AddStringToObject(a->log, "label", nm->label);
+    cJSON_AddStringToObject(a->log, "type", chaos_kind_name(nm->kind));
+    cJSON_AddNumberToObject(a->log, "start_ms", (double)now);
+    cJSON_AddNumberToObject(a->log, "end_ms", (double)a->end_ms);
+    cJSON_AddArrayToObject(a->log, "actions");
+    cJSON_AddNumberToObject(a->log, "errors", 0);
+    int log_index = cJSON_GetArraySize(r->nemeses);
+    cJSON_AddItemToArray(r->nemeses, a->log);
+    if (nm->kind == CHAOS_PARTITION)
+        partition_plan(r, nm, a);
+    else
+        resolve_targets(r, nm, a->targets);
+    cJSON *tj = cJSON_AddArrayToObject(a->log, "targets");
+    for (int i = 0; i < r->n; i++)
+        if (a->targets[i])
+            cJSON_AddItemToArray(tj, cJSON_CreateString(node_name(i)));
+    char body[256];
+    for (int i = 0; i < r->n; i++) {
+        struct node *nd = &r->node[i];
+        if (!a->targets[i])
+            continue;
+        long st = 200;
+        switch (nm->kind) {
+        case CHAOS_KILL:
+            if (nd->a.pid > 0) {
+                child_agent_kill(&nd->a);
+                nd->killed = true;
+                action(a->log, "SIGKILL %s", node_name(i));
+            }
+            break;
+        case CHAOS_PAUSE:
+            st = child_agent_pause(&nd->a, true) == 0 ? 200 : -1;
+            action(a->log, "SIGSTOP %s", node_name(i));
+            break;
+        case CHAOS_PARTITION:
+            partition_links(r, a, i, true);
+            break;
+        case CHAOS_LOSS:
+            snprintf(body, sizeof(body), "{\"action\": \"drop\", \"peer\": \"%s\", \"rate\": %g}",
+                     nm->peer >= 0 ? node_name(nm->peer) : "*", nm->rate);
+            st = fault_post(r, i, body);
+            action(a->log, "%s drops %.0f %% to and from %s", node_name(i), nm->rate * 100,
+                   nm->peer >= 0 ? node_name(nm->peer) : "every peer");
+            break;
+        case CHAOS_DELAY:
+            snprintf(body, sizeof(body),
+                     "{\"action\": \"delay\", \"peer\": \"%s\", \"ms\": %u, \"jitter_ms\": %u}",
+                     nm->peer >= 0 ? node_name(nm->peer) : "*", nm->delay_ms, nm->jitter_ms);
+            st = fault_post(r, i, body);
+            action(a->log, "%s delays %u ms (+%u) to and from %s", node_name(i), nm->delay_ms,
+                   nm->jitter_ms, nm->peer >= 0 ? node_name(nm->peer) : "every peer");
+            break;
+        case CHAOS_SERVICE: {
+            char addr[32], path[128];
+            snprintf(addr, sizeof(addr), "127.0.0.1:%d", nd->svc_port);
+            snprintf(path, sizeof(path), "/fault/%s%s%s", nm->fault, nm->query[0] ? "?" : "",
+                     nm->query);
+            st = child_http(addr, "GET", path, NULL, 1000, NULL);
+            /* A crash may close the connection before it answers. */
+            if (strcmp(nm->fault, "crash") == 0 && st < 0)
+                st = 200;
+            action(a->log, "GET %s on %s's sample service", path, node_name(i));
+            break;
+        }
+        default: break;
+        }
+        if (st != 200)
+            count_error(a->log);
+        heal_add(r, log_index, i, nm->kind == CHAOS_SERVICE, a);
+    }
+    fprintf(stderr, "chaos: %6.1f s  %s starts\n", (double)now / 1000.0, nm->label);
+}
+
+static void nemesis_end(struct run *r, struct active *a)
+{
+    const struct chaos_nemesis *nm = &r->sc->nemeses[a->nemesis];
+    char body[160];
+    for (int i = 0; i < r->n; i++) {
+        struct node *nd = &r->node[i];
+        if (!a->targets[i])
+            continue;
+        long st = 200;
+        switch (nm->kind) {
+        case CHAOS_KILL:
+            if (nd->killed) {
+                int rc = child_agent_restart(&nd->a);
+                nd->killed = false;
+                st = rc == 0 ? 200 : -1;
+                action(a->log, "restart %s%s", node_name(i), rc == 0 ? "" : " (failed)");
+            }
+            break;
+        case CHAOS_PAUSE:
+            st = child_agent_pause(&nd->a, false) == 0 ? 200 : -1;
+            action(a->log, "SIGCONT %s", node_name(i));
+            break;
+        case CHAOS_PARTITION:
+            partition_links(r, a, i, false);
+            break;
+        case CHAOS_LOSS:
+        case CHAOS_DELAY:
+            snprintf(body, sizeof(body), "{\"action\": \"clear\", \"peer\": \"%s\"}",
+                     nm->peer >= 0 ? node_name(nm->peer) : "*");
+            st = fault_post(r, i, body);
+            action(a->log, "%s clears its %s rule", node_name(i), chaos_kind_name(nm->kind));
+            break;
+        case CHAOS_SERVICE:
+            if (strcmp(nm->fault, "crash") != 0 && strcmp(nm->fault, "hang") != 0) {
+                char addr[32];
+                snprintf(addr, sizeof(addr), "127.0.0.1:%d", nd->svc_port);
+                /* Healing may have restarted it already, with no fault left to clear. */
+                child_http(addr, "GET", "/fault/clear", NULL, 1000, NULL);
+                action(a->log, "GET /fault/clear on %s's sample service", node_name(i));
+            }
+            break;
+        default: break;
+        }
+        if (st != 200 && !(nm->kind == CHAOS_LOSS || nm->kind == CHAOS_DELAY) )
+            count_error(a->log);
+    }
+    uint64_t now = rel_ms(r);
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(a->log, "end_ms"), (double)now);
+    if (now > r->last_fault_end_ms)
+        r->last_fault_end_ms = now;
+    a->done = true;
+    fprintf(stderr, "chaos: %6.1f s  %s ends\n", (double)now / 1000.0, nm->label);
+}
+
+/* ---- after the run: incidents, convergence, ledgers, logs ---- */
+
+/* Reads every node's incidents into `out` (run-relative times) and matches the service
+ * faults to the first incident each opened. */
+static void read_incidents(struct run *r, cJSON *out, int *false_heals)
+{
+    *false_heals = 0;
+    for (int i = 0; i < r->n; i++) {
+        cJSON *doc = child_get_json(r->node[i].a.api, "/v1/incidents");
+        const cJSON *inc;
+        cJSON_ArrayForEach(inc, cJSON_GetObjectItemCaseSensitive(doc, "incidents"))
+        {
+            double opened = child_num(inc, "opened_ms"), closed = child_num(inc, "closed_ms");
+            if (!isfinite(opened) || opened < (double)r->t0_wall)
+                continue;
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "node", node_name(i));
+            cJSON_AddStringToObject(x, "id", child_str(inc, "id"));
+            cJSON_AddStringToObject(x, "service", child_str(inc, "service"));
+            cJSON_AddStringToObject(x, "outcome", child_str(inc, "outcome"));
+            cJSON_AddStringToObject(x, "state", child_str(inc, "state"));
+            const cJSON *dg = cJSON_GetObjectItemCaseSensitive(inc, "diagnosis");
+            cJSON_AddStringToObject(x, "signal", child_str(dg, "signal"));
+            cJSON_AddNumberToObject(x, "opened_ms", opened - (double)r->t0_wall);
+            if (isfinite(closed) && closed > 0)
+                cJSON_AddNumberToObject(x, "closed_ms", closed - (double)r->t0_wall);
+            else
+                cJSON_AddNullToObject(x, "closed_ms");
+            cJSON_AddItemToArray(out, x);
+            if (opened - (double)r->t0_wall < (double)r->sc->control_ms)
+                (*false_heals)++;
+            /* The first incident at or after a service fault on this node is its own. */
+            for (int h = 0; h < r->nheals; h++) {
+                struct heal *f = &r->heals[h];
+                if (!f->service || f->node != i || opened + 100 < (double)f->fault_wall ||
+                    (f->detect_ms >= 0 && (double)f->detect_ms <= opened - (double)f->fault_wall))
+                    continue;
+                f->detect_ms = (int64_t)(opened > (double)f->fault_wall ? opened - (double)f->fault_wall : 0);
+                snprintf(f->outcome, sizeof(f->outcome), "%s", child_str(inc, "outcome"));
+                f->success = strcmp(f->outcome, "healed") == 0;
+                f->healthy_ms = -1;
+                f->actions[0] = '\0';
+                size_t off = 0;
+                const cJSON *e;
+                cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(inc, "timeline"))
+                {
+                    const char *kind = child_str(e, "kind");
+                    if (strcmp(kind, "healthy") == 0 && f->healthy_ms < 0)
+                        f->healthy_ms = (int64_t)(child_num(e, "t_ms") - (double)f->fault_wall);
+                    if (strcmp(kind, "action") == 0 && off < sizeof(f->actions) - 20)
+                        off += (size_t)snprintf(f->actions + off, sizeof(f->actions) - off,
+                                                "%s%s", off ? ", " : "", child_str(e, "action"));
+                }
+            }
+        }
+        cJSON_Delete(doc);
+    }
+}
+
+/* Every voter reports the same ledger size and root (or time runs out). */
+static bool ledgers_converge(struct run *r, uint64_t timeout_ms)
+{
+    for (uint64_t end = child_mono_ms() + timeout_ms; child_mono_ms() < end; child_sleep_ms(200)) {
+        poll_all(r);
+        const struct node *first = NULL;
+        bool same = true;
+        for (int i = 0; i < r->n && same; i++) {
+            const struct node *nd = &r->node[i];
+            if (!nd->voter)
+                continue;
+            if (!nd->up)
+                same = false;
+            else if (first == NULL)
+                first = nd;
+            else
+                same = first->ledger_size == nd->ledger_size && strcmp(first->root, nd->root) == 0;
+        }
+        if (same)
+            return true;
+    }
+    return false;
+}
+
+/* Services all healthy on every node. */
+static bool services_healthy(struct run *r)
+{
+    for (int i = 0; i < r->n; i++) {
+        cJSON *doc = child_get_json(r->node[i].a.api, "/v1/services");
+        bool ok = doc != NULL;
+        const cJSON *s;
+        cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(doc, "services"))
+            ok &= cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "healthy"));
+        cJSON_Delete(doc);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+struct ledger_copy {
+    uint64_t size;
+    uint8_t (*hash)[16];
+};
+
+static int check_add(cJSON *checks, const char *name, bool holds, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int check_add(cJSON *checks, const char *name, bool holds, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "name", name);
+    cJSON_AddBoolToObject(c, "holds", holds);
+    cJSON_AddStringToObject(c, "evidence", text);
+    cJSON_AddItemToArray(checks, c);
+    fprintf(stderr, "chaos: %-22s %s  %s\n", name, holds ? "holds" : "FAILS", text);
+    return holds ? 0 : 1;
+}
+
+/*
+ * Reads every voter's ledger from its data folder (the agents are stopped): the leaf hashes
+ * for the prefix check, the longest ledger's notes for the acknowledged proposals, and the
+ * action results per decision.
+ */
+static int check_ledgers(struct run *r, cJSON *checks)
+{
+    int failed = 0;
+    struct ledger_copy lc[CHAOS_NODES_MAX];
+    memset(lc, 0, sizeof(lc));
+    int longest = -1;
+    char err[400] = "";
+    uint64_t max_results = 0, decisions = 0;
+    /* notes of the longest ledger: index -> (client, n) */
+    int32_t *note_client = NULL;
+    uint32_t *note_n = NULL;
+    for (int i = 0; i < r->n; i++) {
+        if (!r->node[i].voter)
+            continue;
+        char data[300];
+        snprintf(data, sizeof(data), "%s/data", r->node[i].a.dir);
+        struct replay *rp = calloc(1, sizeof(*rp));
+        if (rp == NULL)
+            return 1;
+        int rc = replay_open_dir(rp, data);
+        uint64_t cap = rc == 0 ? rp->total : 0;
+        lc[i].hash = calloc(cap + 1, sizeof(*lc[i].hash));
+        int32_t *nc = calloc(cap + 1, sizeof(*nc));
+        uint32_t *nn = calloc(cap + 1, sizeof(*nn));
+        uint64_t *results = NULL;
+        size_t nresults = 0;
+        if (rc != 0)
+            snprintf(err, sizeof(err), "%s: %s", node_name(i), rp->err);
+        for (uint64_t k = 0; rc == 0 && k < cap && lc[i].hash != NULL && nc && nn; k++) {
+            struct ledger_entry e;
+            struct swarm_applied ap;
+            int s = replay_step(rp, &e, &ap);
+            if (s != 0) {
+                if (s < 0)
+                    snprintf(err, sizeof(err), "%s: %s", node_name(i), rp->err);
+                break;
+            }
+            const uint8_t *leaf;
+            size_t leaf_len, path_len;
+            const uint8_t(*path)[MERKLE_HASH_BYTES];
+            replay_last_leaf(rp, &leaf, &leaf_len, &path, &path_len);
+            crypto_generichash(lc[i].hash[k], 16, leaf, leaf_len, NULL, 0);
+            lc[i].size = k + 1;
+            nc[k] = -1;
+            if (e.kind_len == 4 && memcmp(e.kind, "note", 4) == 0) {
+                struct pl_buf b;
+                pl_buf_init(&b, 1 << 16);
+                if (pl_json_from_msgpack(e.body, e.body_len, &b) == 0) {
+                    cJSON *doc = cJSON_ParseWithLength((const char *)b.data, b.len);
+                    double cl = child_num(doc, "chaos"), n = child_num(doc, "n");
+                    if (isfinite(cl) && isfinite(n)) {
+                        nc[k] = (int32_t)cl;
+                        nn[k] = (uint32_t)n;
+                    }
+                    cJSON_Delete(doc);
+                }
+                pl_buf_close(&b);
+            }
+            if (ap.kind == SWARM_K_DECISION && ap.outcome == SWARM_APPLIED)
+                decisions++;
+            if (ap.kind == SWARM_K_ACTION_RESULT && ap.outcome == SWARM_APPLIED &&
+                ap.decision != NULL) {
+                uint64_t *q = realloc(results, (nresults + 1) * sizeof(*results));
+                if (q != NULL) {
+                    results = q;
+                    results[nresults++] = ap.decision->index;
+                }
+            }
+        }
+        replay_close(rp);
+        free(rp);
+        /* The most applied action results of one decision on this voter. */
+        for (size_t a = 0; a < nresults; a++) {
+            uint64_t same = 0;
+            for (size_t b = 0; b < nresults; b++)
+                same += results[a] == results[b];
+            if (same > max_results)
+                max_results = same;
+        }
+        free(results);
+        if (longest < 0 || lc[i].size > lc[longest].size) {
+            longest = i;
+            free(note_client);
+            free(note_n);
+            note_client = nc;
+            note_n = nn;
+        } else {
+            free(nc);
+            free(nn);
+        }
+    }
+    /* Prefix: every voter's leaf k equals the longest's. */
+    char where[200] = "";
+    bool prefix = err[0] == '\0' && longest >= 0;
+    for (int i = 0; i < r->n && prefix; i++)
+        for (uint64_t k = 0; k < lc[i].size && prefix; k++)
+            if (memcmp(lc[i].hash[k], lc[longest].hash[k], 16) != 0) {
+                prefix = false;
+                snprintf(where, sizeof(where), "%s and %s differ at entry %" PRIu64,
+                         node_name(i), node_name(longest), k);
+            }
+    char sizes[200] = "";
+    size_t off = 0;
+    for (int i = 0; i < r->n; i++)
+        if (r->node[i].voter && off < sizeof(sizes))
+            off += (size_t)snprintf(sizes + off, sizeof(sizes) - off, "%s%s %" PRIu64,
+                                    off ? ", " : "", node_name(i), lc[i].size);
+    failed += check_add(checks, "safety.ledgers", prefix,
+                        "%s; ledger sizes: %s", err[0] ? err : prefix ? "every voter's ledger is a prefix of the longest" : where,
+                        sizes);
+    /* Every acknowledged proposal at its index in the longest ledger. */
+    int nops = atomic_load(&r->nops);
+    uint64_t acked = 0, missing = 0;
+    char first_missing[160] = "";
+    uint64_t size = longest >= 0 ? lc[longest].size : 0;
+    for (int k = 0; k < nops; k++) {
+        const struct op *o = &r->ops[k];
+        if (o->kind != 0 || o->status != 200)
+            continue;
+        acked++;
+        uint64_t at = o->index - 1;
+        if (at >= size || note_client[at] != o->client || note_n[at] != o->n) {
+            if (missing++ == 0)
+                snprintf(first_missing, sizeof(first_missing),
+                         "; first missing: client %u's proposal %u, acknowledged at index %" PRIu64,
+                         o->client, o->n, o->index);
+        }
+    }
+    failed += check_add(checks, "safety.acknowledged", missing == 0 && longest >= 0,
+                        "%" PRIu64 " acknowledged proposals, %" PRIu64 " missing from the "
+                        "ledger at their index%s", acked, missing, first_missing);
+    failed += check_add(checks, "safety.decisions", max_results <= 1,
+                        "%" PRIu64 " decisions applied; the most action results applied for one "
+                        "decision: %" PRIu64, decisions, max_results);
+    for (int i = 0; i < r->n; i++)
+        free(lc[i].hash);
+    free(note_client);
+    free(note_n);
+    return failed;
+}
+
+/* At most one node logged "elected leader" in each term. */
+static int check_leaders_from_logs(struct run *r, cJSON *checks)
+{
+    enum { TERMS_MAX = 100000 };
+    int8_t *who = malloc(TERMS_MAX);
+    if (who == NULL)
+        return 1;
+    memset(who, -1, TERMS_MAX);
+    uint64_t elections = 0, max_term = 0;
+    char clash[200] = "";
+    for (int i = 0; i < r->n; i++) {
+        FILE *f = fopen(r->node[i].a.log, "r");
+        if (f == NULL)
+            continue;
+        char line[1024];
+        for (int k = 0; k < LOG_LINES_MAX && fgets(line, sizeof(line), f); k++) {
+            const char *p = strstr(line, "mod=raft elected leader term=");
+            if (p == NULL)
+                continue;
+            uint64_t term = strtoull(p + strlen("mod=raft elected leader term="), NULL, 10);
+            if (term >= TERMS_MAX)
+                continue;
+            elections++;
+            if (term > max_term)
+                max_term = term;
+            if (who[term] >= 0 && who[term] != i && clash[0] == '\0')
+                snprintf(clash, sizeof(clash), "; %s and %s were both elected in term %" PRIu64,
+                         node_name(who[term]), node_name(i), term);
+            who[term] = (int8_t)i;
+        }
+        fclose(f);
+    }
+    free(who);
+    return check_add(checks, "safety.leaders", clash[0] == '\0',
+                     "%" PRIu64 " elections in the agents' logs, terms up to %" PRIu64 "%s",
+                     elections, max_term, clash[0] ? clash : "; one leader per term");
+}
+
+/* ---- the report ---- */
+
+static cJSON *heals_json(const struct run *r)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int h = 0; h < r->nheals; h++) {
+        const struct heal *x = &r->heals[h];
+        cJSON *o = cJSON_CreateObject();
+        const cJSON *log = cJSON_GetArrayItem(r->nemeses, x->nemesis);
+        char kind[64];
+        const char *type = child_str(log, "type");
+        const struct chaos_nemesis *nm = NULL;
+        for (int k = 0; k < r->sc->n; k++)
+            if (strcmp(r->sc->nemeses[k].label, child_str(log, "label")) == 0)
+                nm = &r->sc->nemeses[k];
+        snprintf(kind, sizeof(kind), "%s%s%s", type, x->service ? ":" : "",
+                 x->service && nm != NULL ? nm->fault : "");
+        cJSON_AddStringToObject(o, "fault", kind);
+        cJSON_AddStringToObject(o, "label", child_str(log, "label"));
+        cJSON_AddStringToObject(o, "node", node_name(x->node));
+        cJSON_AddNumberToObject(o, "fault_ms", (double)x->fault_ms);
+        cJSON_AddNumberToObject(o, "end_ms", child_num(log, "end_ms"));
+        if (x->detect_ms >= 0)
+            cJSON_AddNumberToObject(o, "detect_ms", (double)x->detect_ms);
+        else
+            cJSON_AddNullToObject(o, "detect_ms");
+        if (x->healthy_ms >= 0)
+            cJSON_AddNumberToObject(o, "healthy_ms", (double)x->healthy_ms);
+        else
+            cJSON_AddNullToObject(o, "healthy_ms");
+        cJSON_AddBoolToObject(o, "success", x->success);
+        cJSON_AddStringToObject(o, "actions", x->actions);
+        if (x->service)
+            cJSON_AddStringToObject(o, "outcome", x->outcome);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+/* Kubernetes' and systemd's documented defaults for the faults (docs/BENCHMARKS.md and
+ * the project's facts file give the sources). */
+static cJSON *reference_json(void)
+{
+    static const struct {
+        const char *fault, *k8s, *systemd;
+    } rows[] = {
+        {"service:crash", "restart at once (restartPolicy Always), then CrashLoopBackOff 10 s, "
+                          "20 s ... 300 s",
+         "restart after RestartSec 100 ms, only with Restart= set (default no); 5 starts in "
+         "10 s and it gives up"},
+        {"service:hang", "liveness probe every 10 s, 3 failures: ~30 s to detect, then restart",
+         "not detected unless WatchdogSec= is set and the service notifies (default off)"},
+        {"service:unhealthy", "liveness probe: ~30 s to detect, then restart",
+         "not detected (systemd has no health checks)"},
+        {"service:errors", "not detected (probes do not see the error rate)", "not detected"},
+        {"kill", "node NotReady after 40-50 s; pods evicted ~5 min 40 s after the node is lost",
+         "not its job (one host)"},
+        {"pause", "as a lost node: 40-50 s to NotReady, ~5 min 40 s to move pods",
+         "not its job (one host)"},
+        {"partition", "as a lost node for the unreachable side", "not its job (one host)"},
+    };
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "fault", rows[i].fault);
+        cJSON_AddStringToObject(o, "kubernetes", rows[i].k8s);
+        cJSON_AddStringToObject(o, "systemd", rows[i].systemd);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+static cJSON *ops_json(const struct run *r, cJSON *summary)
+{
+    cJSON *arr = cJSON_CreateArray();
+    int nops = atomic_load(&r->nops);
+    uint64_t sent[2] = {0, 0}, ok[2] = {0, 0};
+    for (int k = 0; k < nops; k++) {
+        const struct op *o = &r->ops[k];
+        cJSON *row = cJSON_CreateArray();
+        cJSON_AddItemToArray(row, cJSON_CreateNumber(o->t_ms));
+        cJSON_AddItemToArray(row, cJSON_CreateNumber(o->kind));
+        cJSON_AddItemToArray(row, cJSON_CreateNumber(o->node));
+        cJSON_AddItemToArray(row, cJSON_CreateNumber(o->latency_ms));
+        cJSON_AddItemToArray(row, cJSON_CreateNumber(o->status));
+        cJSON_AddItemToArray(arr, row);
+        sent[o->kind]++;
+        ok[o->kind] += o->status == 200;
+    }
+    cJSON *p = cJSON_AddObjectToObject(summary, "proposals");
+    cJSON_AddNumberToObject(p, "sent", (double)sent[0]);
+    cJSON_AddNumberToObject(p, "acknowledged", (double)ok[0]);
+    cJSON *h = cJSON_AddObjectToObject(summary, "http");
+    cJSON_AddNumberToObject(h, "sent", (double)sent[1]);
+    cJSON_AddNumberToObject(h, "ok", (double)ok[1]);
+    return arr;
+}
+
+/* ---- the command ---- */
+
+static int read_file(const char *path, char **text, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -errno;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+        if (n == cap) {
+            if (cap >= (64u << 20)) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            char *b = realloc(buf, cap * 2);
+            if (b == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = b;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf == NULL)
+        return PL_ETOOBIG;
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+static int write_report(const char *cmd, const cJSON *report, const char *json_path,
+                        const char *html_path)
+{
+    int rc = 0;
+    if (json_path != NULL) {
+        char *text = cJSON_PrintUnformatted(report);
+        FILE *f = fopen(json_path, "w");
+        if (text == NULL || f == NULL || fputs(text, f) < 0 || fputc('\n', f) < 0) {
+            fprintf(stderr, "%s: cannot write %s: %s\n", cmd, json_path, strerror(errno));
+            rc = -EIO;
+        }
+        if (f != NULL && fclose(f) != 0 && rc == 0) {
+            fprintf(stderr, "%s: cannot write %s: %s\n", cmd, json_path, strerror(errno));
+            rc = -EIO;
+        }
+        free(text);
+    }
+    if (html_path != NULL) {
+        FILE *f = fopen(html_path, "w");
+        int hrc = f != NULL ? chaos_html_write(report, f) : -errno;
+        if (f != NULL && fclose(f) != 0 && hrc == 0)
+            hrc = -errno;
+        if (hrc != 0) {
+            fprintf(stderr, "%s: cannot write %s: %s\n", cmd, html_path, pl_strerror(hrc));
+            rc = hrc;
+        }
+    }
+    return rc;
+}
+
+static int run_scenario(struct run *r, cJSON *report)
+{
+    const struct chaos_scenario *sc = r->sc;
+    static struct chaos_interval iv[CHAOS_INTERVALS_MAX];
+    int niv = chaos_schedule_build(sc, r->seed, iv, CHAOS_INTERVALS_MAX);
+    int rc = cluster_start(r);
+    if (rc != 0)
+        return rc;
+    /* A council first: every voter names the same leader and every member is alive. */
+    uint64_t ready_end = child_mono_ms() + 60000;
+    r->t0_mono = child_mono_ms();
+    while (child_mono_ms() < ready_end) {
+        poll_all(r);
+        if (cluster_whole(r) && services_healthy(r))
+            break;
+        child_sleep_ms(200);
+    }
+    if (!cluster_whole(r)) {
+        fprintf(stderr, "%s: the cluster did not form in 60 s (logs in %s)\n", CMD, r->dir);
+        return PL_ETIMEOUT;
+    }
+    r->t0_wall = child_wall_ms();
+    r->t0_mono = child_mono_ms();
+    r->last_leader[0] = '\0';
+    cJSON_Delete(r->leaders);
+    r->leaders = cJSON_CreateArray();
+    fprintf(stderr, "chaos: %s: %d nodes (%u voters) formed a council; %d nemesis runs over "
+            "%.0f s, seed %" PRIu64 "\n", sc->name, r->n, sc->voters, niv,
+            (double)sc->duration_ms / 1000.0, r->seed);
+    /* The workload. */
+    struct client cl[17];
+    int ncl = 0;
+    for (uint32_t k = 0; k < sc->clients; k++, ncl++) {
+        cl[ncl] = (struct client){.r = r, .id = (int)k,
+                                  .interval_ms = 1000ull * sc->clients / sc->proposals_per_s};
+        pl_rand_seed(&cl[ncl].rnd, r->seed + k + 1);
+    }
+    int nprop = ncl;
+    if (sc->http_per_s > 0)
+        cl[ncl++] = (struct client){.r = r, .id = 100, .interval_ms = 1000 / sc->http_per_s};
+    int started = 0;
+    for (int k = 0; k < ncl; k++, started++)
+        if (pthread_create(&cl[k].th, NULL, k < nprop ? proposer_main : http_main, &cl[k]) != 0)
+            break;
+    /* The schedule. */
+    static struct active act[CHAOS_INTERVALS_MAX];
+    memset(act, 0, sizeof(act));
+    int next = 0;
+    uint64_t next_poll = 0;
+    for (;;) {
+        uint64_t now = rel_ms(r);
+        while (next < niv && iv[next].start_ms <= now) {
+            act[next].nemesis = iv[next].nemesis;
+            nemesis_start(r, &act[next], iv[next].end_ms - iv[next].start_ms);
+            next++;
+        }
+        bool running = false;
+        for (int k = 0; k < next; k++) {
+            if (!act[k].done && act[k].end_ms <= rel_ms(r))
+                nemesis_end(r, &act[k]);
+            running |= !act[k].done;
+        }
+        now = rel_ms(r);
+        if (now >= next_poll) {
+            poll_all(r);
+            next_poll = now + POLL_MS;
+        }
+        if (now >= sc->duration_ms && !running && next >= niv)
+            break;
+        child_sleep_ms(50);
+    }
+    /* Liveness: whole, with every service healthy, within liveness_s of the last fault. */
+    uint64_t from = r->last_fault_end_ms, live_ms = 0;
+    bool live = false;
+    for (uint64_t end = child_mono_ms() + sc->liveness_ms; child_mono_ms() < end;
+         child_sleep_ms(200)) {
+        poll_all(r);
+        if (cluster_whole(r) && services_healthy(r)) {
+            live = true;
+            live_ms = rel_ms(r) - from;
+            break;
+        }
+    }
+    atomic_store(&r->stop, true);
+    for (int k = 0; k < started; k++)
+        pthread_join(cl[k].th, NULL);
+    /* Nodes whose fault outlived the run get a last chance to be seen whole. */
+    for (int k = 0; k < 3; k++)
+        poll_all(r);
+    bool converged = ledgers_converge(r, CONVERGE_MS);
+    cJSON *checks = cJSON_GetObjectItemCaseSensitive(report, "checks");
+    cJSON *incidents = cJSON_AddArrayToObject(report, "incidents");
+    int false_heals = 0;
+    read_incidents(r, incidents, &false_heals);
+    cluster_stop(r);
+
+    int failed = 0;
+    failed += check_add(checks, "liveness", live,
+                        live ? "whole (one leader, every member alive, services healthy) %.1f s "
+                               "after the last fault ended"
+                             : "not whole within %.0f s of the last fault's end",
+                        live ? (double)live_ms / 1000.0 : (double)sc->liveness_ms / 1000.0);
+    failed += check_add(checks, "safety.converged", converged,
+                        converged ? "every voter reached the same ledger size and root"
+                                  : "the voters' ledgers did not reach the same size and root "
+                                    "within %d s",
+                        CONVERGE_MS / 1000);
+    failed += check_ledgers(r, checks);
+    failed += check_leaders_from_logs(r, checks);
+    int svc = 0, svc_ok = 0, nodef = 0, node_ok = 0;
+    for (int h = 0; h < r->nheals; h++) {
+        struct heal *x = &r->heals[h];
+        if (x->service) {
+            svc++;
+            svc_ok += x->success;
+        } else {
+            nodef++;
+            x->success = x->healthy_ms >= 0 &&
+                         (uint64_t)x->healthy_ms <= x->end_ms - x->fault_ms + sc->liveness_ms;
+            node_ok += x->success;
+        }
+    }
+    failed += check_add(checks, "healing.service", svc_ok == svc,
+                        "%d of %d injected service faults detected and healed", svc_ok, svc);
+    failed += check_add(checks, "healing.nodes", node_ok == nodef,
+                        "%d of %d node and network faults followed by a whole cluster within "
+                        "liveness_s of their end", node_ok, nodef);
+    failed += check_add(checks, "healing.false_heals", false_heals == 0,
+                        "%d incidents opened in the %.0f s no-fault control window", false_heals,
+                        (double)sc->control_ms / 1000.0);
+    cJSON *wl = cJSON_AddObjectToObject(report, "workload");
+    cJSON_AddItemToObject(wl, "ops", ops_json(r, wl));
+    cJSON_AddItemToObject(report, "healing", heals_json(r));
+    return failed > 0 ? PL_EVERIFY : 0;
+}
+
+static int chaos_run_cmd(int argc, char **argv)
+{
+    const char *json_path = NULL, *html_path = NULL, *agent_bin = NULL;
+    uint64_t seed = 0;
+    bool keep = false;
+    struct cli_flag flags[] = {
+        {"--seed", CLI_U64, &seed, "the run's seed (default: the scenario's, else the clock)",
+         false, false},
+        {"--json", CLI_STR, &json_path, "write the report as JSON to FILE", false, false},
+        {"--html", CLI_STR, &html_path, "write the report as an HTML page to FILE", false,
+         false},
+        {"--agent", CLI_STR, &agent_bin, "the platelet binary to run as agents (default this "
+         "one)", false, false},
+        {"--keep", CLI_BOOL, &keep, "keep the scratch folder (agents' logs and data)", false,
+         false},
+        CLI_FLAGS_END,
+    };
+    struct cli_args args;
+    int rc = cli_parse(CMD, "platelet chaos run SCENARIO.json [--seed S] [--json FILE] "
+                       "[--html FILE] [--keep]", flags, argc, argv, 1, 1, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    char *text = NULL;
+    size_t len = 0;
+    if ((rc = read_file(args.pos[0], &text, &len)) != 0)
+        return cli_fail(CMD, "%s: cannot read: %s", args.pos[0], pl_strerror(rc));
+    static struct chaos_scenario sc;
+    char err[512];
+    rc = chaos_scenario_parse(args.pos[0], text, len, &sc, err, sizeof(err));
+    free(text);
+    if (rc != 0)
+        return cli_fail(CMD, "%s", err);
+    static char self[4096];
+    if (child_agent_binary(agent_bin, self, sizeof(self)) != 0)
+        return cli_fail(CMD, agent_bin != NULL ? "--agent: '%s' is not an executable file"
+                                               : "cannot find this binary%s", agent_bin ? agent_bin : "");
+    if (!flags[0].seen)
+        seed = sc.has_seed ? sc.seed : child_wall_ms();
+    curl_global_init(CURL_GLOBAL_ALL);
+    if (sodium_init() < 0)
+        return cli_fail(CMD, "libsodium did not start");
+    static struct run r;
+    memset(&r, 0, sizeof(r));
+    r.sc = &sc;
+    r.seed = seed;
+    r.bin = self;
+    r.keep = keep;
+    r.n = (int)sc.nodes;
+    pl_rand_seed(&r.rnd, seed);
+    child_ports_seed(seed);
+    r.ops = calloc(OPS_MAX, sizeof(*r.ops));
+    r.nemeses = cJSON_CreateArray();
+    r.leaders = cJSON_CreateArray();
+    const char *tmp = getenv("TMPDIR");
+    snprintf(r.dir, sizeof(r.dir), "%s/platelet-chaos.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (r.ops == NULL || mkdtemp(r.dir) == NULL) {
+        free(r.ops);
+        return cli_fail(CMD, "cannot make a scratch folder: %s", strerror(errno));
+    }
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    uint64_t wall0 = child_mono_ms();
+    cJSON *report = cJSON_CreateObject();
+    cJSON *scj = cJSON_AddObjectToObject(report, "scenario");
+    cJSON_AddStringToObject(scj, "name", sc.name);
+    cJSON_AddStringToObject(scj, "description", sc.description);
+    cJSON_AddStringToObject(scj, "file", args.pos[0]);
+    cJSON_AddNumberToObject(scj, "nodes", sc.nodes);
+    cJSON_AddNumberToObject(scj, "voters", sc.voters);
+    cJSON_AddNumberToObject(scj, "duration_ms", (double)sc.duration_ms);
+    cJSON_AddNumberToObject(scj, "control_ms", (double)sc.control_ms);
+    cJSON_AddNumberToObject(scj, "liveness_ms", (double)sc.liveness_ms);
+    cJSON_AddStringToObject(scj, "schedule", sc.random ? "random" : "fixed");
+    cJSON_AddNumberToObject(report, "seed", (double)seed);
+    cJSON_AddArrayToObject(report, "checks");
+    rc = run_scenario(&r, report);
+    cluster_stop(&r);
+    getrusage(RUSAGE_SELF, &ru1);
+    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+                 (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+                 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+                 (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+    double wall = (double)(child_mono_ms() - wall0) / 1000.0;
+    char started[25];
+    pl_time_format_rfc3339(r.t0_wall, started);
+    cJSON_AddStringToObject(report, "started", started);
+    cJSON_AddNumberToObject(report, "wall_s", wall);
+    cJSON_AddNumberToObject(report, "harness_cpu_s", cpu);
+    cJSON_AddNumberToObject(report, "harness_cpu_fraction", wall > 0 ? cpu / wall : 0);
+    cJSON_AddStringToObject(report, "verdict", rc == 0 ? "pass" : "fail");
+    if (rc != 0 && rc != PL_EVERIFY)
+        cJSON_AddStringToObject(report, "error", pl_strerror(rc));
+    cJSON_AddItemToObject(report, "nemeses", r.nemeses);
+    cJSON_AddItemToObject(report, "leaders", r.leaders);
+    cJSON_AddItemToObject(report, "reference", reference_json());
+    int wrc = write_report(CMD, report, json_path, html_path);
+    cJSON_Delete(report);
+    free(r.ops);
+    fprintf(stderr, "chaos: %s in %.1f s wall, harness CPU %.1f s (%.1f %%)\n",
+            rc == 0 ? "every check holds" : rc == PL_EVERIFY ? "a check FAILS" : "the run failed",
+            wall, cpu, wall > 0 ? 100 * cpu / wall : 0);
+    if (keep || (rc != 0 && rc != PL_EVERIFY)) {
+        fprintf(stderr, "chaos: the agents' folders are kept in %s\n", r.dir);
+    } else {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r.dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "%s: could not remove %s\n", CMD, r.dir);
+    }
+    if (rc == 0)
+        rc = wrc;
+    return rc;
+}
+
+static int chaos_html_cmd(int argc, char **argv)
+{
+    const char *cmd = "platelet chaos html";
+    struct cli_flag flags[] = {CLI_FLAGS_END};
+    struct cli_args args;
+    int rc = cli_parse(cmd, "platelet chaos html REPORT.json OUT.html", flags, argc, argv, 2, 2,
+                       &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    char *text = NULL;
+    size_t len = 0;
+    if ((rc = read_file(args.pos[0], &text, &len)) != 0)
+        return cli_fail(cmd, "%s: cannot read: %s", args.pos[0], pl_strerror(rc));
+    cJSON *report = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (report == NULL || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(report, "scenario")))
+        rc = cli_fail(cmd, "%s: not a chaos report (JSON with a \"scenario\" object)",
+                      args.pos[0]);
+    else
+        rc = write_report(cmd, report, NULL, args.pos[1]);
+    cJSON_Delete(report);
+    return rc;
+}
+
+int cmd_chaos(int argc, char **argv)
+{
+    static const char usage[] = "platelet chaos run SCENARIO.json [flags] | platelet chaos html "
+                                "REPORT.json OUT.html";
+    if (argc < 1)
+        return cli_fail("platelet chaos", "missing verb (usage: %s)", usage);
+    if (strcmp(argv[0], "run") == 0)
+        return chaos_run_cmd(argc - 1, argv + 1);
+    if (strcmp(argv[0], "html") == 0)
+        return chaos_html_cmd(argc - 1, argv + 1);
+    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        printf("usage: %s\n", usage);
+        return 0;
+    }
+    return cli_fail("platelet chaos", "unknown verb '%s' (usage: %s)", argv[0], usage);
+}

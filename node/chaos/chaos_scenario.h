@@ -1,0 +1,95 @@
+/*
+ * A chaos scenario (`platelet chaos run SCENARIO.json`): the cluster, the workload, the
+ * nemeses with their targets, and the schedule, read from a short JSON file by a strict
+ * parser (unknown keys, keys given twice, wrong types and out-of-range values are refused
+ * with the file and the field named), and the schedule expanded into nemesis intervals,
+ * fixed or drawn from the seed (Jepsen's stagger). Pure: no clock, no I/O but the text.
+ *
+ *   {"name": "leader-kill-loop", "nodes": 3, "voters": 3, "duration_s": 60, "seed": 7,
+ *    "control_s": 10, "liveness_s": 30, "schedule": "fixed",
+ *    "workload": {"clients": 3, "proposals_per_s": 20, "http_per_s": 20},
+ *    "nemeses": [{"type": "kill", "target": "leader", "at_s": 15, "duration_s": 5,
+ *                 "repeat": 3, "every_s": 12}]}
+ *
+ * Nemesis types: kill (SIGKILL, restarted at the end), pause (SIGSTOP, SIGCONT at the end),
+ * partition (mode halves, majority_minority, isolate, ring, bridge), loss (rate, per link
+ * with "peer"), delay (ms, jitter_ms), service (one of the sample service's /fault/ faults).
+ * Targets: one, minority, majority, all, leader, follower, or a node's name (n1..nN).
+ */
+#ifndef PL_CHAOS_SCENARIO_H
+#define PL_CHAOS_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHAOS_NODES_MAX 9
+#define CHAOS_NEMESES_MAX 32
+#define CHAOS_INTERVALS_MAX 1024
+#define CHAOS_NAME_MAX 64
+
+enum chaos_kind { CHAOS_KILL, CHAOS_PAUSE, CHAOS_PARTITION, CHAOS_LOSS, CHAOS_DELAY,
+                  CHAOS_SERVICE, CHAOS_KINDS };
+enum chaos_target { CHAOS_T_ONE, CHAOS_T_MINORITY, CHAOS_T_MAJORITY, CHAOS_T_ALL,
+                    CHAOS_T_LEADER, CHAOS_T_FOLLOWER, CHAOS_T_NODE, CHAOS_TARGETS };
+enum chaos_partition { CHAOS_P_HALVES, CHAOS_P_MAJORITY_MINORITY, CHAOS_P_ISOLATE,
+                       CHAOS_P_RING, CHAOS_P_BRIDGE, CHAOS_PARTITIONS };
+
+const char *chaos_kind_name(enum chaos_kind k);
+const char *chaos_target_name(enum chaos_target t);
+const char *chaos_partition_name(enum chaos_partition p);
+
+struct chaos_nemesis {
+    char label[CHAOS_NAME_MAX]; /* "label", default "<type>" */
+    enum chaos_kind kind;
+    enum chaos_target target;
+    int node;                  /* CHAOS_T_NODE: 0-based index */
+    int peer;                  /* loss/delay: one link to node `peer` (-1: all links) */
+    enum chaos_partition mode; /* partition */
+    double rate;               /* loss */
+    uint32_t delay_ms, jitter_ms;
+    char fault[16];            /* service: crash, hang, errors, slow, unhealthy, cpu, leak */
+    char query[64];            /* service: the query after '?', e.g. "rate=1" */
+    uint64_t at_ms, duration_ms, every_ms;
+    uint32_t repeat;
+};
+
+struct chaos_scenario {
+    char name[CHAOS_NAME_MAX];
+    char description[256];
+    uint32_t nodes, voters;
+    uint64_t duration_ms;
+    uint64_t seed;
+    bool has_seed;
+    uint64_t control_ms;  /* a no-fault window first: every incident in it is a false heal */
+    uint64_t liveness_ms; /* a leader and healthy services within this of the last fault */
+    bool random;          /* schedule "random": nemeses drawn one at a time from the seed */
+    uint64_t stagger_ms;  /* random: the mean gap between two nemeses */
+    uint32_t clients, proposals_per_s, http_per_s;
+    struct chaos_nemesis nemeses[CHAOS_NEMESES_MAX];
+    int n;
+};
+
+/*
+ * Parses a scenario. `path` names the file in messages. 0, or PL_ECONFIG with `err`:
+ * "PATH: nemeses[2].rate: expected a number from 0 to 1".
+ */
+int chaos_scenario_parse(const char *path, const char *text, size_t len,
+                         struct chaos_scenario *out, char *err, size_t err_size);
+
+/* One run of one nemesis: [start_ms, end_ms) after the start of the run. */
+struct chaos_interval {
+    int nemesis;
+    uint64_t start_ms, end_ms;
+};
+
+/*
+ * The schedule's intervals, sorted by start, within the scenario's duration: fixed (each
+ * nemesis at at_ms, then every every_ms, `repeat` times), or random with `seed` (after the
+ * control window, a nemesis drawn at random, then a gap drawn from [0, 2 * stagger), one
+ * at a time until the duration ends). Returns how many (at most `max`).
+ */
+int chaos_schedule_build(const struct chaos_scenario *s, uint64_t seed, struct chaos_interval *out,
+                         int max);
+
+#endif
