@@ -86,7 +86,8 @@ struct postmortem {
 };
 
 /*
- * Reads the opened replay `r` (borrowed, at its first entry) and fills *pm for incident
+ * Reads the opened replay `r` (borrowed, at its first entry or at a snapshot before the
+ * window: replay_seek_incident) and fills *pm for incident
  * `id`. PL_ENOTFOUND with pm->err when no step of that id is in the ledger; PL_EUSAGE for
  * a trail exported without proofs; r->err for a source that fails. postmortem_close after,
  * whatever it returned.

@@ -7,6 +7,7 @@
 #include "pl_err.h"
 #include "pl_json.h"
 #include "pl_text.h"
+#include "snapshot_store.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -114,6 +115,103 @@ void replay_close(struct replay *r)
         pl_store_close(&r->store);
     free(r->state);
     memset(r, 0, sizeof(*r));
+}
+
+int replay_seek(struct replay *r, uint64_t index)
+{
+    if (r->from_audit || r->no_snapshots || r->state->applied_index != 0 || r->peeked)
+        return 0;
+    int rc = replay_snap_load(&r->store, &r->ledger, index, r->state, &r->snap);
+    if (rc != 0 && rc != PL_ENOTFOUND)
+        return fail(r, rc, "reading the state snapshots: %s", pl_strerror(rc));
+    return 0;
+}
+
+/* The time of leaf `index`. */
+static int leaf_time(struct replay *r, uint64_t index, uint64_t *time_ms)
+{
+    uint8_t *leaf = NULL;
+    size_t len;
+    struct ledger_entry e;
+    int rc = ledger_leaf_get(&r->ledger, index, &leaf, &len);
+    if (rc == 0)
+        rc = ledger_entry_decode(leaf, len, &e);
+    if (rc == 0)
+        *time_ms = e.time_ms;
+    free(leaf);
+    return rc != 0 ? fail(r, rc, "entry %" PRIu64 ": %s", index, pl_strerror(rc)) : 0;
+}
+
+int replay_seek_time(struct replay *r, uint64_t time_ms)
+{
+    if (r->from_audit || r->no_snapshots || r->state->applied_index != 0 || r->peeked)
+        return 0;
+    size_t n = 0, total = 0;
+    int rc = snapshot_list(&r->store, NULL, 0, &n, &total);
+    if (rc != 0 || total == 0)
+        return rc != 0 ? fail(r, rc, "listing the state snapshots: %s", pl_strerror(rc)) : 0;
+    uint64_t *idx = malloc(total * sizeof(*idx));
+    if (idx == NULL)
+        return fail(r, -ENOMEM, "out of memory");
+    rc = snapshot_list(&r->store, idx, total, &n, NULL);
+    /* The newest snapshot i (with index <= the ledger's size) whose last entry is not later
+     * than time_ms: times grow with the index, so a binary search. */
+    size_t lo = 0, hi = n; /* answer: idx[lo - 1], none when lo == 0 */
+    while (rc == 0 && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t t = 0;
+        if (idx[mid] == 0 || idx[mid] > r->total) {
+            hi = idx[mid] == 0 ? hi : mid;
+            lo = idx[mid] == 0 ? mid + 1 : lo;
+            continue;
+        }
+        rc = leaf_time(r, idx[mid] - 1, &t);
+        if (rc == 0 && t <= time_ms)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint64_t at = lo > 0 ? idx[lo - 1] : 0;
+    free(idx);
+    if (rc != 0)
+        return rc;
+    return at > 0 ? replay_seek(r, at) : 0;
+}
+
+int replay_seek_incident(struct replay *r, const char *id, uint64_t before_ms)
+{
+    if (r->from_audit || r->no_snapshots || r->state->applied_index != 0 || r->peeked)
+        return 0;
+    struct swarm_state *s = malloc(sizeof(*s));
+    if (s == NULL)
+        return fail(r, -ENOMEM, "out of memory");
+    struct replay_snap_report rep;
+    int rc = replay_snap_load(&r->store, &r->ledger, r->total, s, &rep);
+    uint64_t from_ms = 0;
+    bool seek = false;
+    if (rc == 0) {
+        /* The incident's first entry, if the newest snapshot knows it (any node's). */
+        uint64_t first = 0;
+        for (uint32_t i = 0; i < s->nincidents; i++)
+            if (strcmp(s->incidents[i].id, id) == 0 &&
+                (first == 0 || s->incidents[i].first_index < first))
+                first = s->incidents[i].first_index;
+        uint64_t t = 0;
+        if (first > 0) {
+            rc = leaf_time(r, first - 1, &t);
+            seek = true;
+        } else if (s->counters.evicted_incidents == 0) {
+            /* Not there and nothing evicted: it starts after the snapshot. */
+            rc = leaf_time(r, rep.index - 1, &t);
+            seek = true;
+        }
+        from_ms = t > before_ms ? t - before_ms : 0;
+    }
+    free(s);
+    if (rc != 0 && rc != PL_ENOTFOUND)
+        return rc;
+    /* Every entry at from_ms or later is in the window: start before the first of them. */
+    return seek && from_ms > 0 ? replay_seek_time(r, from_ms - 1) : 0;
 }
 
 int replay_peek(struct replay *r, struct ledger_entry *e)

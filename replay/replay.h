@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "ledger.h"
 #include "pl_store.h"
+#include "replay_snap.h"
 #include "swarm.h"
 
 #include <cjson/cJSON.h>
@@ -45,6 +46,9 @@ struct replay {
     size_t leaf_len;
     struct ledger_entry next;
     bool peeked;
+    /* state snapshots (a data directory): off with --no-snapshots; what the last seek used */
+    bool no_snapshots;
+    struct replay_snap_report snap;
     char err[REPLAY_ERR_MAX];
 };
 
@@ -54,6 +58,23 @@ int replay_open_dir(struct replay *r, const char *data_dir);
  * does not start at index 0 cannot rebuild a state and is refused. */
 int replay_open_audit(struct replay *r, const char *path);
 void replay_close(struct replay *r);
+
+/*
+ * Starts from the nearest usable state snapshot at or before `index` (a data directory,
+ * before the first step, unless r->no_snapshots); otherwise nothing changes and the replay
+ * starts from the first entry. r->snap says which snapshot was used and what was skipped.
+ * The state reached at any index is the same either way (the snapshot's hash is checked).
+ */
+int replay_seek(struct replay *r, uint64_t index);
+/* The same for a time: the newest snapshot whose last entry is not later than time_ms.
+ * (Entries' times are the leaders' clocks: if one ever went back, a full replay stops at the
+ * first later entry, this at the snapshot after it.) */
+int replay_seek_time(struct replay *r, uint64_t time_ms);
+/* For a post-mortem of incident `id`: the nearest snapshot whose entries all come before
+ * the incident's window (`before_ms` before its first step), found from the newest
+ * snapshot's state; nothing when that state does not know the incident and has evicted
+ * some (then only a full replay can find its first step). */
+int replay_seek_incident(struct replay *r, const char *id, uint64_t before_ms);
 
 /* Reads the next entry without applying it (0, 1 at the end, or an error), so a caller can
  * stop before an entry later than a given time. */

@@ -25,6 +25,7 @@
 #include "raft_transport.h"
 #include "raft_wire.h"
 #include "replay.h"
+#include "snapshot_store.h"
 #include "swarm.h"
 
 #include <errno.h>
@@ -112,6 +113,11 @@ struct agent_raft {
      * last reconciliation: only then is the member table compared again */
     bool members_dirty;
     uint64_t last_time_ms; /* time of the newest applied ledger entry */
+    /* swarm state snapshots (replay/replay_snap.h): every this many applied entries, the
+     * newest `state_snapshots_keep` kept (0: all) */
+    uint32_t state_snapshot_every;
+    uint32_t state_snapshots_keep;
+    uint64_t state_snapshot_last; /* the index of the last one stored or loaded */
 
     bool voter;
     uint32_t bootstrap_expect;
@@ -298,9 +304,43 @@ static int swarm_rebuild(struct agent_raft *ar)
     swarm_state_init(ar->swarm);
     memset(ar->swarm_recent, 0, sizeof(ar->swarm_recent));
     ar->swarm_recent_next = 0;
+    ar->state_snapshot_last = 0;
     if (ar->ledger.size == 0)
         return 0;
-    return ledger_leaves_each(&ar->ledger, 0, ar->ledger.size, swarm_leaf_cb, ar);
+    /* From the newest state snapshot this ledger proves (none: from the first entry). */
+    struct replay_snap_report rep;
+    int rc = replay_snap_load(&ar->agent->store, &ar->ledger, ar->ledger.size, ar->swarm, &rep);
+    if (rc != 0 && rc != PL_ENOTFOUND)
+        return rc;
+    if (rep.skipped > 0)
+        PL_WARN("swarm", "%u state snapshot(s) skipped: %s", rep.skipped, rep.why);
+    ar->state_snapshot_last = rep.index;
+    if (rep.index > 0)
+        PL_INFO("swarm", "state from its snapshot index=%llu, then %llu entries",
+                (unsigned long long)rep.index,
+                (unsigned long long)(ar->ledger.size - rep.index));
+    return ledger_leaves_each(&ar->ledger, ar->swarm->applied_index, ar->ledger.size,
+                              swarm_leaf_cb, ar);
+}
+
+/* Stores the swarm state every state_snapshot_every entries (after a batch is applied, so
+ * the state is at the ledger's size); a failure costs only a slower replay. */
+static void swarm_snapshot_maybe(struct agent_raft *ar)
+{
+    if (ar->state_snapshot_every == 0 ||
+        ar->swarm->applied_index < ar->state_snapshot_last + ar->state_snapshot_every)
+        return;
+    int rc = replay_snap_store(&ar->agent->store, &ar->ledger, ar->swarm);
+    size_t gone = 0;
+    if (rc == 0 && ar->state_snapshots_keep > 0)
+        rc = snapshot_retain(&ar->agent->store, ar->state_snapshots_keep, &gone);
+    if (rc != 0) {
+        PL_LOG_RATELIMITED(PL_LOG_WARN, "swarm", "state snapshot at %llu failed: %s",
+                           (unsigned long long)ar->swarm->applied_index, pl_strerror(rc));
+        return;
+    }
+    ar->state_snapshot_last = ar->swarm->applied_index;
+    PL_DEBUGF("swarm", "state snapshot index=%llu", (unsigned long long)ar->state_snapshot_last);
 }
 
 static int sm_apply(struct agent_raft *ar, const struct raft_entry *entries, uint32_t n)
@@ -330,6 +370,8 @@ static int sm_apply(struct agent_raft *ar, const struct raft_entry *entries, uin
         rc = ledger_append(&ar->ledger, le, count, pl_clock_wall_ms(), NULL);
     for (uint32_t i = 0; rc == 0 && i < count; i++)
         swarm_feed(ar, &le[i]);
+    if (rc == 0)
+        swarm_snapshot_maybe(ar);
     for (uint32_t i = 0; i < count && bodies != NULL; i++)
         pl_buf_close(&bodies[i]);
     free(le);
@@ -1637,6 +1679,8 @@ static int config_parse(struct agent_raft *ar, const struct agent_config *cfg, c
      * one rarely (the in-memory log holds up to this many entries meanwhile). */
     ar->opts.snapshot_threshold = 100000;
     ar->opts.snapshot_trailing = 10000;
+    ar->state_snapshot_every = 4096;
+    ar->state_snapshots_keep = 0;
     ar->auto_join = true;
     /* Default Raft address: the gossip bind host, port + 1. */
     char host[AGENT_ADDR_MAX];
@@ -1658,7 +1702,7 @@ static int config_parse(struct agent_raft *ar, const struct agent_config *cfg, c
     static const char *const known_keys[] = {
         "voter", "bootstrap_expect", "voters", "bind", "election_timeout_ms", "heartbeat_ms",
         "pre_vote", "check_quorum", "snapshot_threshold", "snapshot_trailing", "auto_join",
-        "proposal_timeout_ms", NULL};
+        "proposal_timeout_ms", "state_snapshot_every", "state_snapshots_keep", NULL};
     int rc = config_check_keys(&c, sec, "raft", known_keys);
     uint64_t v;
     if (rc == 0)
@@ -1689,6 +1733,15 @@ static int config_parse(struct agent_raft *ar, const struct agent_config *cfg, c
     OPT(snapshot_trailing, 0, 100000000);
     OPT(proposal_timeout_ms, 100, 600000);
 #undef OPT
+    /* 0: no state snapshots (replay and restarts then apply the whole ledger). */
+    v = ar->state_snapshot_every;
+    if (rc == 0 && (rc = config_get_u64(&c, sec, "raft", "state_snapshot_every", 0, 100000000,
+                                        &v)) == 0)
+        ar->state_snapshot_every = (uint32_t)v;
+    v = ar->state_snapshots_keep;
+    if (rc == 0 && (rc = config_get_u64(&c, sec, "raft", "state_snapshots_keep", 0, 100000000,
+                                        &v)) == 0)
+        ar->state_snapshots_keep = (uint32_t)v;
     if (rc == 0)
         rc = config_get_bool(&c, sec, "raft", "pre_vote", &ar->opts.pre_vote);
     if (rc == 0)

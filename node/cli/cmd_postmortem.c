@@ -84,7 +84,7 @@ done:
 int cmd_postmortem(int argc, char **argv)
 {
     const char *data_dir = NULL, *audit = NULL, *html = NULL, *verify = NULL;
-    bool json = false;
+    bool json = false, no_snapshots = false;
     struct cli_flag flags[] = {
         {"--data-dir", CLI_STR, &data_dir, "a node's data directory (read-only)", false, false},
         {"--audit", CLI_STR, &audit, "an audit trail exported with --proofs (verified first)",
@@ -95,12 +95,14 @@ int cmd_postmortem(int argc, char **argv)
          false},
         {"--verify", CLI_STR, &verify, "check a post-mortem's JSON form against its head", false,
          false},
+        {"--no-snapshots", CLI_BOOL, &no_snapshots, "replay from the first entry, not from the "
+         "nearest state snapshot before the incident", false, false},
         {0},
     };
     struct cli_args args;
     int rc = cli_parse(CMD,
                        "platelet postmortem INCIDENT (--data-dir D | --audit FILE) [--json] "
-                       "[--html FILE]\n       platelet postmortem --verify FILE",
+                       "[--html FILE] [--no-snapshots]\n       platelet postmortem --verify FILE",
                        flags, argc, argv, 0, 1, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
@@ -119,6 +121,9 @@ int cmd_postmortem(int argc, char **argv)
 
     struct replay r;
     rc = data_dir ? replay_open_dir(&r, data_dir) : replay_open_audit(&r, audit);
+    r.no_snapshots = no_snapshots;
+    if (rc == 0)
+        rc = replay_seek_incident(&r, id, POSTMORTEM_BEFORE_MS);
     if (rc != 0) {
         fprintf(stderr, "%s: %s\n", CMD, r.err);
         replay_close(&r);

@@ -5,10 +5,12 @@
  *   platelet replay (--data-dir D | --audit FILE) [--at-index N | --at-time T] [--json]
  *   platelet replay (--data-dir D | --audit FILE) --step [--from A] [--to B] [--json]
  *   platelet replay diff (--data-dir D | --audit FILE) --from A --to B [--json]
+ *   platelet replay snapshots --data-dir D [--json]
  *
  * A and B are indexes (entries applied) or times (RFC 3339, or milliseconds since 1970 when
  * larger than any index could be). A progress line goes to stderr when it is a terminal and
- * the replay is long.
+ * the replay is long. From a data directory the replay starts from the nearest state snapshot
+ * at or before where it goes (`--no-snapshots`: from the first entry).
  */
 #include "api_client.h"
 #include "cli.h"
@@ -16,7 +18,9 @@
 #include "pl_err.h"
 #include "pl_text.h"
 #include "replay.h"
+#include "snapshot_store.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,15 +158,25 @@ static void emit_entry(struct run *x, const struct ledger_entry *e, const struct
     cJSON_Delete(j);
 }
 
-static int open_source(struct run *x, const char *data_dir, const char *audit)
+static int open_source(struct run *x, const char *data_dir, const char *audit,
+                       bool no_snapshots)
 {
     if ((data_dir == NULL) == (audit == NULL))
         return cli_fail(x->cmd, "give exactly one of --data-dir D and --audit FILE");
     int rc = data_dir ? replay_open_dir(&x->r, data_dir) : replay_open_audit(&x->r, audit);
     if (rc != 0)
         return rc; /* finish() prints x->r.err */
+    x->r.no_snapshots = no_snapshots;
     x->progress = isatty(STDERR_FILENO) && x->r.total >= PROGRESS_MIN;
     return 0;
+}
+
+/* Starts from the nearest snapshot before point p (or before the end when p is NULL). */
+static int seek(struct run *x, const struct point *p)
+{
+    if (p == NULL)
+        return replay_seek(&x->r, x->r.total);
+    return p->is_time ? replay_seek_time(&x->r, p->time_ms) : replay_seek(&x->r, p->index);
 }
 
 static int finish(struct run *x, int rc)
@@ -177,25 +191,27 @@ static int cmd_replay_diff(int argc, char **argv)
 {
     struct run x = {.cmd = "platelet replay diff"};
     const char *data_dir = NULL, *audit = NULL, *from = NULL, *to = NULL;
-    bool json = false;
+    bool json = false, no_snapshots = false;
     struct cli_flag flags[] = {
         {"--data-dir", CLI_STR, &data_dir, "a node's data directory (read-only)", false, false},
         {"--audit", CLI_STR, &audit, "an exported audit trail (verified first)", false, false},
         {"--from", CLI_STR, &from, "index or time: the state before", true, false},
         {"--to", CLI_STR, &to, "index or time: the state after", true, false},
         {"--json", CLI_BOOL, &json, "one JSON document", false, false},
+        {"--no-snapshots", CLI_BOOL, &no_snapshots, "replay from the first entry", false,
+         false},
         {0},
     };
     struct cli_args args;
     int rc = cli_parse(x.cmd, "platelet replay diff (--data-dir D | --audit FILE) --from A --to B"
-                       " [--json]", flags, argc, argv, 0, 0, &args);
+                       " [--json] [--no-snapshots]", flags, argc, argv, 0, 0, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     struct point a, b;
     if ((rc = parse_point(x.cmd, "--from", from, &a)) != 0 ||
         (rc = parse_point(x.cmd, "--to", to, &b)) != 0)
         return rc;
-    if ((rc = open_source(&x, data_dir, audit)) != 0)
+    if ((rc = open_source(&x, data_dir, audit, no_snapshots)) != 0 || (rc = seek(&x, &a)) != 0)
         return finish(&x, rc);
     if ((rc = run_to(&x, &a, NULL, NULL)) != 0)
         return finish(&x, rc);
@@ -228,14 +244,80 @@ static int cmd_replay_diff(int argc, char **argv)
     return finish(&x, rc);
 }
 
+/* `platelet replay snapshots`: the state snapshots a data directory holds, each checked. */
+static int cmd_replay_snapshots(int argc, char **argv)
+{
+    struct run x = {.cmd = "platelet replay snapshots"};
+    const char *data_dir = NULL;
+    bool json = false;
+    struct cli_flag flags[] = {
+        {"--data-dir", CLI_STR, &data_dir, "a node's data directory (read-only)", true, false},
+        {"--json", CLI_BOOL, &json, "one JSON document", false, false},
+        {0},
+    };
+    struct cli_args args;
+    int rc = cli_parse(x.cmd, "platelet replay snapshots --data-dir D [--json]", flags, argc,
+                       argv, 0, 0, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    if ((rc = replay_open_dir(&x.r, data_dir)) != 0)
+        return finish(&x, rc);
+    size_t n = 0, total = 0;
+    uint64_t *idx = NULL;
+    rc = snapshot_list(&x.r.store, NULL, 0, &n, &total);
+    if (rc == 0 && total > 0 && (idx = malloc(total * sizeof(*idx))) == NULL)
+        rc = -ENOMEM;
+    if (rc == 0 && total > 0)
+        rc = snapshot_list(&x.r.store, idx, total, &n, NULL);
+    if (rc != 0) {
+        snprintf(x.r.err, sizeof(x.r.err), "listing the snapshots: %s", pl_strerror(rc));
+        free(idx);
+        return finish(&x, rc);
+    }
+    cJSON *list = cJSON_CreateArray();
+    uint64_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        char why[256] = "", hash[SWARM_HASH_BYTES * 2 + 1] = "";
+        int c = replay_snap_read(&x.r.store, &x.r.ledger, idx[i], x.r.state, why, sizeof(why));
+        if (c == 0)
+            pl_hex_encode(x.r.state->hash, SWARM_HASH_BYTES, hash);
+        bad += c != 0;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "index", (double)idx[i]);
+        cJSON_AddBoolToObject(o, "usable", c == 0);
+        cJSON_AddStringToObject(o, "state_hash", hash);
+        cJSON_AddStringToObject(o, "why", why);
+        cJSON_AddItemToArray(list, o);
+        if (!json)
+            printf("%-10" PRIu64 " %s\n", idx[i], c == 0 ? hash : why);
+    }
+    free(idx);
+    if (json) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddNumberToObject(doc, "ledger_size", (double)x.r.total);
+        cJSON_AddItemToObject(doc, "snapshots", list);
+        char *t = cJSON_PrintUnformatted(doc);
+        printf("%s\n", t);
+        free(t);
+        cJSON_Delete(doc);
+    } else {
+        printf("%zu state snapshot(s), %" PRIu64 " unusable, ledger of %" PRIu64 " entries\n", n,
+               bad, x.r.total);
+        cJSON_Delete(list);
+    }
+    return finish(&x, 0);
+}
+
 int cmd_replay(int argc, char **argv)
 {
     if (argc >= 1 && strcmp(argv[0], "diff") == 0)
         return cmd_replay_diff(argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "snapshots") == 0)
+        return cmd_replay_snapshots(argc - 1, argv + 1);
     struct run x = {.cmd = "platelet replay"};
     const char *data_dir = NULL, *audit = NULL, *at_time = NULL, *from = NULL, *to = NULL;
     uint64_t at_index = 0;
-    bool json = false, step = false;
+    bool json = false, step = false, no_snapshots = false;
     struct cli_flag flags[] = {
         {"--data-dir", CLI_STR, &data_dir, "a node's data directory (read-only)", false, false},
         {"--audit", CLI_STR, &audit, "an exported audit trail (verified first)", false, false},
@@ -248,13 +330,16 @@ int cmd_replay(int argc, char **argv)
         {"--to", CLI_STR, &to, "with --step: stop at this index or time", false, false},
         {"--json", CLI_BOOL, &json, "JSON (one document; with --step one line each)", false,
          false},
+        {"--no-snapshots", CLI_BOOL, &no_snapshots, "replay from the first entry, not from the "
+         "nearest state snapshot", false, false},
         {0},
     };
     struct cli_args args;
     int rc = cli_parse(x.cmd,
                        "platelet replay (--data-dir D | --audit FILE) [--at-index N | --at-time T]"
-                       " [--step [--from A] [--to B]] [--json]\n"
-                       "       platelet replay diff (--data-dir D | --audit FILE) --from A --to B",
+                       " [--step [--from A] [--to B]] [--json] [--no-snapshots]\n"
+                       "       platelet replay diff (--data-dir D | --audit FILE) --from A --to B\n"
+                       "       platelet replay snapshots --data-dir D [--json]",
                        flags, argc, argv, 0, 0, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
@@ -275,7 +360,7 @@ int cmd_replay(int argc, char **argv)
         return rc;
     if (from != NULL && (rc = parse_point(x.cmd, "--from", from, &start)) != 0)
         return rc;
-    if ((rc = open_source(&x, data_dir, audit)) != 0)
+    if ((rc = open_source(&x, data_dir, audit, no_snapshots)) != 0)
         return finish(&x, rc);
     if (has_index && at_index > x.r.total) {
         snprintf(x.r.err, sizeof(x.r.err), "--at-index %" PRIu64 ": the source holds %" PRIu64
@@ -283,24 +368,33 @@ int cmd_replay(int argc, char **argv)
         return finish(&x, PL_ERANGE);
     }
     if (step) {
-        if (from != NULL && (rc = run_to(&x, &start, NULL, NULL)) != 0)
+        if (from != NULL && ((rc = seek(&x, &start)) != 0 ||
+                             (rc = run_to(&x, &start, NULL, NULL)) != 0))
             return finish(&x, rc);
         rc = run_to(&x, has_stop ? &stop : NULL, emit_entry, &json);
         progress(&x, true);
         return finish(&x, rc);
     }
+    if ((rc = seek(&x, has_stop ? &stop : NULL)) != 0)
+        return finish(&x, rc);
     rc = run_to(&x, has_stop ? &stop : NULL, NULL, NULL);
     progress(&x, true);
     if (rc == 0) {
         if (json) {
             cJSON *j = replay_state_json(x.r.state);
+            cJSON_AddNumberToObject(j, "from_snapshot", (double)x.r.snap.index);
             char *t = cJSON_PrintUnformatted(j);
             printf("%s\n", t);
             free(t);
             cJSON_Delete(j);
         } else {
+            if (x.r.snap.index > 0)
+                printf("from the state snapshot at index %" PRIu64 "\n", x.r.snap.index);
             print_state(x.r.state);
         }
+        if (x.r.snap.skipped > 0)
+            fprintf(stderr, "%s: %u newer state snapshot(s) skipped: %s\n", x.cmd,
+                    x.r.snap.skipped, x.r.snap.why);
     }
     return finish(&x, rc);
 }

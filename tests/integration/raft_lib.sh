@@ -84,3 +84,22 @@ for node in nodes:
 print(f"all {len(acked)} acknowledged proposals are in every ledger")
 PY
 }
+# start_node NAME ARGS...: an agent with $TEST_DIR/NAME.json, gossip on ${PORT[NAME]} and its
+# own data directory; its PID in ${PID[NAME]} (the caller declares PORT and PID).
+start_node() {
+    local name=$1
+    shift
+    spawn "$name" "$PLATELET" agent --config "$TEST_DIR/$name.json" --name "$name" \
+        --bind "127.0.0.1:${PORT[$name]}" --data-dir "$TEST_DIR/$name" "$@"
+    PID[$name]=$SPAWNED_PID
+}
+swarm() { "$PLATELET" swarm status --api "unix:$(sock "$1")" --json; }
+# same_state NODE...: the same ledger size and state hash on every node.
+same_state() {
+    local want got
+    want=$(swarm "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ledger"]["size"], d["state"]["state_hash"])') || return 1
+    for n in "$@"; do
+        got=$(swarm "$n" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ledger"]["size"], d["state"]["state_hash"])') || return 1
+        [ "$got" = "$want" ] || return 1
+    done
+}

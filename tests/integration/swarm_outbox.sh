@@ -21,35 +21,18 @@ for n in r1 r2 r3; do
                "interval_ms": 300, "timeout_ms": 300}]}]}
 JSON
 done
-start_node() {
-    local name=$1
-    shift
-    spawn "$name" "$PLATELET" agent --config "$TEST_DIR/$name.json" --name "$name" \
-        --bind "127.0.0.1:${PORT[$name]}" --data-dir "$TEST_DIR/$name" "$@"
-    PID[$name]=$SPAWNED_PID
-}
 start_node r3 --join "127.0.0.1:${PORT[r1]}"
 start_node r2 --join "127.0.0.1:${PORT[r1]}"
 start_node r1
 for n in r1 r2 r3; do wait_for 10 "$n API" test -S "$(sock $n)"; done
 wait_for 20 "one leader agreed by all" one_leader r1 r2 r3
 
-swarm() { "$PLATELET" swarm status --api "unix:$(sock "$1")" --json; }
 # in_swarm NODE N: NODE's swarm state holds N incidents of r1, all closed "healed".
 in_swarm() {
     swarm "$1" | python3 -c '
 import json, sys
 inc = [i for i in json.load(sys.stdin)["state"]["incidents"] if i["node"] == "r1"]
 sys.exit(0 if len(inc) == int(sys.argv[1]) and all(i["outcome"] == "healed" for i in inc) else 1)' "$2"
-}
-# same_state NODE...: the same ledger size and state hash on every node.
-same_state() {
-    local want got
-    want=$(swarm "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ledger"]["size"], d["state"]["state_hash"])') || return 1
-    for n in "$@"; do
-        got=$(swarm "$n" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ledger"]["size"], d["state"]["state_hash"])') || return 1
-        [ "$got" = "$want" ] || return 1
-    done
 }
 healthy() { "$PLATELET" services --api "unix:$(sock "$1")" --json |
     python3 -c 'import json,sys; s=json.load(sys.stdin)["services"][0]; sys.exit(0 if s["healthy"] else 1)'; }
