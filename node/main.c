@@ -36,6 +36,7 @@ static const struct command commands[] = {
     {"raft", cmd_raft, "the Raft council: status, transfer, add-voter, remove"},
     {"propose", cmd_propose, "append an entry through the Raft leader"},
     {"swarm", cmd_swarm, "the swarm's replicated state: healer, state hash, ledger per voter"},
+    {"placement", cmd_placement, "where the placed (replicas 1) services run, fenced members"},
     {"ledger", cmd_ledger, "the Merkle ledger: append, status, proof, consistency, check"},
     {"audit", cmd_audit, "export the audit trail and verify it offline"},
     {"replay", cmd_replay, "the swarm's state at any index or time, diffs, entry by entry"},

@@ -694,6 +694,8 @@ static void on_append(struct raft *r, const struct raft_msg *m)
         return;
     }
     follow(r, m->from);
+    if (m->append.commit > r->leader_commit)
+        r->leader_commit = m->append.commit;
     uint64_t prev = m->append.prev_index, prev_term = m->append.prev_term;
     const struct raft_entry *es = m->append.entries;
     uint64_t n = m->append.n_entries;
@@ -1821,6 +1823,13 @@ int raft_fsm_snapshot(struct raft *r, uint64_t now_ms, struct raft_fsm *fsm,
 uint8_t raft_role(const struct raft *r) { return r->role; }
 uint64_t raft_term(const struct raft *r) { return r->term; }
 uint64_t raft_leader(const struct raft *r) { return r->leader; }
+
+uint64_t raft_leader_commit(const struct raft *r)
+{
+    if (r->role == RAFT_LEADER)
+        return r->commit >= r->term_start_index ? r->commit : 0;
+    return r->leader_commit;
+}
 
 uint64_t raft_majority_contact_ms(const struct raft *r)
 {

@@ -318,6 +318,7 @@ struct raft {
     uint64_t quorum_deadline_ms;
     uint64_t leader_seen_ms;
     uint64_t leader_verified;
+    uint64_t leader_commit; /* the highest commit index a leader has told us */
     bool campaign_transfer;
     uint64_t granted[RAFT_SERVERS_MAX];
     uint64_t refused[RAFT_SERVERS_MAX];
@@ -407,6 +408,10 @@ uint64_t raft_leader(const struct raft *r);
  * last time it heard from a leader of its term (0: never). A holder of a lease stops what it
  * holds once now - this exceeds the lease. */
 uint64_t raft_majority_contact_ms(const struct raft *r);
+/* The highest commit index a leader has told this node since it started (a leader: its own
+ * commit once its term's first entry is committed); 0 before that. A node that has applied
+ * this much knows every entry committed before it started. */
+uint64_t raft_leader_commit(const struct raft *r);
 uint64_t raft_commit_index(const struct raft *r);
 uint64_t raft_applied(const struct raft *r);
 uint64_t raft_last_index(const struct raft *r);

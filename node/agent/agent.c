@@ -8,6 +8,7 @@
 #include "agent_raft.h"
 #include "heal_agent.h"
 #include "heal_config.h"
+#include "placement.h"
 
 #include "pl_assert.h"
 #include "pl_text.h"
@@ -29,6 +30,7 @@ static const struct agent_module *const modules[] = {
     &heal_module, /* first: its config is checked before anything else starts */
     &agent_gossip_module,
     &agent_raft_module,
+    &placement_module, /* after heal, gossip and raft: it drives all three */
 };
 #define NMODULES ((int)PL_ARRAY_LEN(modules))
 

@@ -151,6 +151,7 @@ struct agent_raft {
      * core otherwise: it only compares times it was given. */
     uint64_t clock_offset_ms;
     uv_timer_t kick; /* runs the housekeeping at once after a membership change */
+    bool caught_up;  /* applied what a leader had committed when first heard after start */
     char wait_msg[512]; /* why this voter is not in a council yet, as last logged */
     uint64_t wait_logged_ms;
     struct prom_hist proposal_hist; /* seconds from a proposal to its commit, for metrics */
@@ -1416,6 +1417,36 @@ static int propose_bytes(struct agent_raft *ar, struct pl_buf *prop, struct api_
     if (!ar->agent->stopping)
         uv_idle_start(&ar->wake, wake_cb);
     return 0;
+}
+
+const struct swarm_state *agent_raft_swarm(const struct agent_raft *ar) { return ar->swarm; }
+
+bool agent_raft_voter(const struct agent_raft *ar) { return ar->voter; }
+
+bool agent_raft_leads(const struct agent_raft *ar)
+{
+    return ar->raft_open && ar->member && raft_role(&ar->raft) == RAFT_LEADER;
+}
+
+uint64_t agent_raft_contact_age_ms(const struct agent_raft *ar)
+{
+    if (!ar->raft_open || !ar->member)
+        return UINT64_MAX;
+    uint64_t t = raft_majority_contact_ms(&ar->raft), now = now_ms((struct agent_raft *)ar);
+    return t == 0 ? UINT64_MAX : now > t ? now - t : 0;
+}
+
+bool agent_raft_caught_up(struct agent_raft *ar)
+{
+    if (ar->caught_up || !ar->raft_open || !ar->member)
+        return ar->caught_up;
+    uint64_t target = raft_leader_commit(&ar->raft);
+    if (target == 0 || ar->swarm->applied_index < target)
+        return false;
+    ar->caught_up = true;
+    PL_INFO("raft", "caught up: applied %llu, every entry a leader had committed since start",
+            (unsigned long long)ar->swarm->applied_index);
+    return true;
 }
 
 int agent_raft_propose(struct agent_raft *ar, const char *kind, const uint8_t *body, size_t len,

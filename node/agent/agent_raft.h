@@ -42,6 +42,19 @@ struct prom_writer;
 /* Writes the Raft, ledger and swarm metrics of GET /v1/metrics (agent_metrics.h). */
 void agent_raft_metrics(struct agent_raft *ar, struct prom_writer *w);
 
+/* For placement (placement.c). The applied swarm state (read-only; a client's stays empty). */
+const struct swarm_state *agent_raft_swarm(const struct agent_raft *ar);
+/* Whether this agent is configured as a voter (raft.voter). */
+bool agent_raft_voter(const struct agent_raft *ar);
+/* Whether this voter leads the council now. */
+bool agent_raft_leads(const struct agent_raft *ar);
+/* How long ago this voter last knew itself in touch with a council majority (a leader: a
+ * majority answered; a follower: its leader spoke); UINT64_MAX when never or a client. */
+uint64_t agent_raft_contact_age_ms(const struct agent_raft *ar);
+/* Whether this voter has applied every entry a leader had committed when it first heard
+ * from one after this start (stays true once it was). */
+bool agent_raft_caught_up(struct agent_raft *ar);
+
 /* Checks the `raft` section of the config without starting anything (agent start runs it
  * before it creates the data dir). 0, or PL_ECONFIG with one line in err. */
 int agent_raft_config_check(const struct agent_config *cfg, char *err, size_t err_size);

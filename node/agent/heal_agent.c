@@ -1719,6 +1719,12 @@ int heal_service_control(struct heal *h, const char *name, bool stop, char *err,
             snprintf(err, err_size, "the agent is stopping");
             return PL_ESTATE;
         }
+        if (!stop && s->cfg->placement.enabled) {
+            /* A second copy is what placement exists to prevent. */
+            snprintf(err, err_size, "%s is placed by the council: it runs where `platelet "
+                                    "placement` says, and starts there by itself", name);
+            return PL_ESTATE;
+        }
         PL_INFO(MOD, "operator %s service=%s", stop ? "stop" : "start", name);
         struct heal_input in;
         input_init(&in, stop ? HEAL_IN_STOP : HEAL_IN_START);
@@ -1727,6 +1733,19 @@ int heal_service_control(struct heal *h, const char *name, bool stop, char *err,
     }
     snprintf(err, err_size, "no service %s", name);
     return PL_ENOTFOUND;
+}
+
+int heal_placed_run(struct heal *h, int index, bool run)
+{
+    if (index < 0 || index >= h->nsvcs || !h->svcs[index].cfg->placement.enabled)
+        return PL_ENOTFOUND;
+    if (halting(h))
+        return PL_ESTATE;
+    struct heal_svc *s = &h->svcs[index];
+    struct heal_input in;
+    input_init(&in, run ? HEAL_IN_START : HEAL_IN_STOP);
+    feed(s, &in);
+    return 0;
 }
 
 /* ---- approval (the API's POST) ---- */
@@ -1791,6 +1810,12 @@ static void launch(struct heal *h)
         if (s->cfg->supervised)
             log_open(s);
         struct heal_input in;
+        if (s->cfg->placement.enabled) {
+            /* Held until the council places it here (placement.c): a node that comes back
+             * learns the placement from the log before it starts anything. */
+            input_init(&in, HEAL_IN_STOP);
+            feed(s, &in);
+        }
         input_init(&in, HEAL_IN_LAUNCH);
         feed(s, &in);
         for (int k = 0; k < s->nchecks; k++)

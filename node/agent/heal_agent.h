@@ -185,6 +185,8 @@ int heal_approve(struct heal *h, const char *id, char *err, size_t err_size);
 /* An operator stops a service (no healing until started again) or starts it. */
 int heal_service_control(struct heal *h, const char *name, bool stop, char *err,
                          size_t err_size);
+/* Placement (placement.c) runs a placed service here, or stops it: services[index]. */
+int heal_placed_run(struct heal *h, int index, bool run);
 /* Loads one incident from the store (open ones from memory first). */
 int heal_incident_load(struct heal *h, const char *id, struct heal_incident *out);
 /* heal_api.c: metrics. Counts the events from..nevents-1 of a step's record; writes the

@@ -22,6 +22,7 @@ int cmd_counters(int argc, char **argv);
 int cmd_raft(int argc, char **argv);
 int cmd_propose(int argc, char **argv);
 int cmd_swarm(int argc, char **argv);
+int cmd_placement(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
