@@ -996,6 +996,14 @@ int agent_gossip_state_set(struct agent_gossip *ag, const char *key, const char 
     return rc;
 }
 
+int agent_gossip_state_set_bytes(struct agent_gossip *ag, const char *key, const uint8_t *p,
+                                 size_t len)
+{
+    int rc = gossip_state_set(ag->core, now_ms(ag), key, p, len);
+    process(ag);
+    return rc;
+}
+
 static cJSON *tags_json(const uint8_t *tags, size_t len)
 {
     cJSON *o = cJSON_CreateObject();

@@ -30,6 +30,10 @@ const struct gossip *agent_gossip_core(const struct agent_gossip *ag);
 /* Publishes one of our state records (a JSON text value by convention). */
 int agent_gossip_state_set(struct agent_gossip *ag, const char *key, const char *json);
 
+/* Publishes one of our state records as raw bytes (a binary record with its own codec). */
+int agent_gossip_state_set_bytes(struct agent_gossip *ag, const char *key, const uint8_t *p,
+                                 size_t len);
+
 /* Sets one of our tags (gossiped key/value metadata) and announces the change. */
 int agent_gossip_tag_set(struct agent_gossip *ag, const char *key, const char *value);
 

@@ -12,6 +12,7 @@
  */
 #include "heal_agent.h"
 
+#include "agent_gossip.h"
 #include "agent_raft.h"
 #include "heal_json.h"
 #include "pl_assert.h"
@@ -874,6 +875,8 @@ static void check_result(struct heal_check_rt *c, bool ok, enum heal_check_failu
     vsnprintf(c->last_detail, sizeof(c->last_detail), fmt, ap);
     va_end(ap);
     c->last_ok = ok;
+    if (!ok)
+        c->last_failure = why;
     c->ever_ran = true;
     c->last_t_wall_ms = wall_ms();
     c->last_elapsed_ms = elapsed_ms;
@@ -1828,6 +1831,185 @@ static void launch(struct heal *h)
     PL_INFO(MOD, "started services=%d webhooks=%d", h->nsvcs, h->cfg.nwebhooks);
 }
 
+/* ---- correlated failures (swarm_correlate.h) ---- */
+
+#define CORRELATE_MS 250
+/* Baselines alone change all the time: republished at most this often. */
+#define RECORD_REFRESH_MS 10000
+
+static const char *checkfail_name(enum heal_check_failure f)
+{
+    switch (f) {
+    case HEAL_CHECKFAIL_TIMEOUT:
+        return "timeout";
+    case HEAL_CHECKFAIL_REFUSED:
+        return "refused";
+    case HEAL_CHECKFAIL_STATUS:
+        return "status";
+    default:
+        return "other";
+    }
+}
+
+/* The signatures the service shows now: each failing check by how it fails (from the first
+ * failed result, before the machine's threshold, so the cluster sees it early), and an open
+ * incident set off by anything but a check. Each keeps the time it began. */
+static bool svc_sigs_update(struct heal_svc *s)
+{
+    char now[HEAL_SVC_SIGS_MAX][SWARM_SIG_MAX];
+    int n = 0;
+    for (int k = 0; k < s->nchecks && n < HEAL_SVC_SIGS_MAX; k++) {
+        const struct heal_check_rt *c = &s->checks[k];
+        if (!c->ever_ran || c->last_ok || c->agent_fault)
+            continue;
+        snprintf(now[n], SWARM_SIG_MAX, "%.60s:check:%s", s->cfg->name,
+                 checkfail_name(c->last_failure));
+        bool dup = false;
+        for (int i = 0; i < n && !dup; i++)
+            dup = strcmp(now[i], now[n]) == 0;
+        n += !dup;
+    }
+    const struct heal_incident *inc = heal_case_incident(&s->mc);
+    if (inc != NULL && n < HEAL_SVC_SIGS_MAX && inc->diag.signal != HEAL_SIG_CHECK &&
+        inc->diag.signal != HEAL_SIG_NONE)
+        snprintf(now[n++], SWARM_SIG_MAX, "%.60s:%s", s->cfg->name,
+                 heal_signal_name(inc->diag.signal));
+    struct swarm_heal_sig next[HEAL_SVC_SIGS_MAX];
+    bool changed = n != s->nsigs;
+    for (int i = 0; i < n; i++) {
+        memset(&next[i], 0, sizeof(next[i]));
+        snprintf(next[i].sig, sizeof(next[i].sig), "%s", now[i]);
+        snprintf(next[i].service, sizeof(next[i].service), "%s", s->cfg->name);
+        next[i].since_ms = heal_now(s->h);
+        bool found = false;
+        for (int j = 0; j < s->nsigs && !found; j++) {
+            if (strcmp(s->sigs[j].sig, now[i]) == 0) {
+                next[i].since_ms = s->sigs[j].since_ms;
+                found = true;
+            }
+        }
+        changed |= !found;
+    }
+    memcpy(s->sigs, next, (size_t)n * sizeof(next[0]));
+    s->nsigs = n;
+    return changed;
+}
+
+static uint32_t clamp_u32(double v)
+{
+    return v <= 0 || v != v ? 0 : v >= 4e9 ? UINT32_MAX : (uint32_t)v;
+}
+
+/* Our heal record: per-service baselines and the signatures shown now. Published when a
+ * signature comes or goes at once, else when the baselines moved, every RECORD_REFRESH_MS. */
+static void record_publish(struct heal *h, struct agent_gossip *ag, bool sigs_changed)
+{
+    static uint64_t last_ms; /* one heal module per process */
+    uint64_t now = now_ms(h);
+    if (!sigs_changed && h->record != NULL && now - last_ms < RECORD_REFRESH_MS)
+        return;
+    struct swarm_heal_record *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return;
+    r->t_ms = heal_now(h);
+    for (int i = 0; i < h->nsvcs; i++) {
+        struct heal_svc *s = &h->svcs[i];
+        if (r->nbase < SWARM_HEAL_BASE_MAX && strlen(s->cfg->name) < SWARM_NAME_MAX) {
+            struct swarm_heal_base *b = &r->base[r->nbase++];
+            snprintf(b->service, sizeof(b->service), "%s", s->cfg->name);
+            double p95 = s->metrics.latency.baseline_ms > 0 ? s->metrics.latency.baseline_ms
+                                                            : s->metrics.last_p95_ms;
+            b->p95_ms = clamp_u32(p95);
+            b->error_ppm = clamp_u32(s->metrics.last_error_rate * 1e6);
+            b->cpu_permille = clamp_u32(s->cpu * 1000);
+            b->rss_mb = clamp_u32((double)(s->rss_bytes >> 20));
+        }
+        for (int k = 0; k < s->nsigs && r->nsigs < SWARM_HEAL_SIGS_MAX; k++)
+            if (strlen(s->sigs[k].service) < SWARM_NAME_MAX)
+                r->sigs[r->nsigs++] = s->sigs[k];
+    }
+    /* What the record says, without its time: unchanged, nothing is published. */
+    uint64_t t = r->t_ms;
+    r->t_ms = 0;
+    struct pl_buf content, b;
+    pl_buf_init(&content, SWARM_HEAL_RECORD_BYTES_MAX);
+    pl_buf_init(&b, SWARM_HEAL_RECORD_BYTES_MAX);
+    int rc = swarm_heal_record_encode(r, &content);
+    r->t_ms = t;
+    if (rc == 0)
+        rc = swarm_heal_record_encode(r, &b);
+    free(r);
+    if (rc == 0 && (h->record == NULL || h->record_len != content.len ||
+                    memcmp(h->record, content.data, content.len) != 0) &&
+        agent_gossip_state_set_bytes(ag, CORRELATE_RECORD_KEY, b.data, b.len) == 0) {
+        free(h->record);
+        h->record = content.data;
+        h->record_len = content.len;
+        content.data = NULL;
+        last_ms = now;
+    }
+    pl_buf_close(&content);
+    pl_buf_close(&b);
+}
+
+static void feed_hold(struct heal_svc *s, bool hold, const char *id)
+{
+    struct heal_input in;
+    input_init(&in, HEAL_IN_HOLD);
+    in.hold = hold;
+    snprintf(in.detail, sizeof(in.detail), "%s", id);
+    feed(s, &in);
+}
+
+static void correlate_cb(uv_timer_t *t)
+{
+    struct heal *h = t->data;
+    struct agent_gossip *ag = agent_module_state(h->a, "gossip");
+    if (halting(h) || !h->launched || ag == NULL)
+        return;
+    bool changed = false;
+    for (int i = 0; i < h->nsvcs; i++)
+        changed |= svc_sigs_update(&h->svcs[i]);
+    record_publish(h, ag, changed);
+    const struct gossip *g = agent_gossip_core(ag);
+    struct correlate_hit strict[CORRELATE_HITS_MAX], loose[CORRELATE_HITS_MAX];
+    int ns = swarm_correlate_scan(g, &h->cfg.correlate, false, strict, CORRELATE_HITS_MAX,
+                                  &h->records_bad);
+    int nl = swarm_correlate_scan(g, &h->cfg.correlate, true, loose, CORRELATE_HITS_MAX, NULL);
+    for (int i = 0; i < h->nsvcs; i++) {
+        struct heal_svc *s = &h->svcs[i];
+        if (s->mc.cluster_hold) {
+            /* Kept while the signature still stands on min_nodes (no flapping as nodes
+             * recover one by one); lifted when it is gone. */
+            bool still = false;
+            for (int k = 0; k < nl && !still; k++)
+                still = strcmp(loose[k].sig, s->mc.hold_id) == 0;
+            if (!still) {
+                PL_INFO(MOD, "service=%s the cluster no longer shows %s: hold lifted",
+                        s->cfg->name, s->mc.hold_id);
+                feed_hold(s, false, s->mc.hold_id);
+            }
+            continue;
+        }
+        for (int k = 0; k < ns; k++) {
+            bool mine = false;
+            for (int j = 0; j < s->nsigs && !mine; j++)
+                mine = strcmp(s->sigs[j].sig, strict[k].sig) == 0;
+            if (!mine || (s->mc.hold_spent && strcmp(s->mc.hold_id, strict[k].sig) == 0))
+                continue;
+            feed_hold(s, true, strict[k].sig);
+            if (s->mc.cluster_hold) {
+                h->holds++;
+                PL_INFO(MOD, "service=%s %s on %u of %u nodes (%s): restarts held for the "
+                        "cluster, %" PRIu64 " ms at most", s->cfg->name, strict[k].sig,
+                        strict[k].nodes, strict[k].members, strict[k].names,
+                        s->mc.cfg.policy.cluster_wait_ms);
+            }
+            break;
+        }
+    }
+}
+
 static void tick_cb(uv_timer_t *t)
 {
     struct heal *h = t->data;
@@ -1998,6 +2180,8 @@ int heal_agent_start(struct agent *a, void **state, char *err, size_t err_size)
     h->tick.data = h;
     uv_timer_init(&a->loop, &h->outbox_timer);
     h->outbox_timer.data = h;
+    uv_timer_init(&a->loop, &h->correlate_timer);
+    h->correlate_timer.data = h;
     host_sample(h);
     for (int i = 0; i < h->nsvcs; i++)
         svc_init(h, &h->svcs[i], i);
@@ -2005,6 +2189,7 @@ int heal_agent_start(struct agent *a, void **state, char *err, size_t err_size)
      * config of a later module, or a port it cannot bind, then stops the agent before any
      * service was started. */
     uv_timer_start(&h->tick, tick_cb, 0, TICK_MS);
+    uv_timer_start(&h->correlate_timer, correlate_cb, CORRELATE_MS, CORRELATE_MS);
     PL_INFO(MOD, "config checked services=%d webhooks=%d", h->nsvcs, h->cfg.nwebhooks);
     *state = h;
     return 0;
@@ -2057,6 +2242,7 @@ void heal_agent_stop(struct agent *a, void *state, void (*done)(struct agent *a)
     h->stop_done = done;
     uv_timer_stop(&h->tick);
     uv_timer_stop(&h->outbox_timer);
+    uv_timer_stop(&h->correlate_timer);
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
         uv_timer_stop(&s->metrics.timer);
@@ -2091,6 +2277,7 @@ void heal_agent_free(struct agent *a, void *state)
     }
     heal_writer_free(h->writer);
     outbox_free(h);
+    free(h->record);
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
         /* Only when the agent failed after we started (no stop): leave no orphan behind. */

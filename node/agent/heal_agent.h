@@ -23,6 +23,7 @@
 #include "heal_machine.h"
 #include "heal_writer.h"
 #include "swarm.h"
+#include "swarm_heal_record.h"
 #include "http_client.h"
 #include "pl_store.h"
 #include "prom_write.h"
@@ -44,6 +45,7 @@ struct heal_check_rt {
     bool in_flight;
     bool agent_fault; /* the check could not run for the agent's own shortage */
     bool last_ok;
+    enum heal_check_failure last_failure; /* of the last failed result */
     bool ever_ran;
     uint64_t last_t_wall_ms;
     uint64_t last_elapsed_ms;
@@ -79,6 +81,7 @@ struct heal_pending {
 
 #define HEAL_INPUTS_QUEUED_MAX 32
 #define HEAL_PENDING_MAX 128
+#define HEAL_SVC_SIGS_MAX 4
 
 struct heal_svc {
     struct heal *h;
@@ -124,6 +127,9 @@ struct heal_svc {
     ino_t file_ino;
     struct timespec file_ctime;
     bool told_drifted, told_good; /* what the machine was last told */
+    /* the anomaly signatures it shows now (gossiped in the heal record), since when */
+    struct swarm_heal_sig sigs[HEAL_SVC_SIGS_MAX];
+    int nsigs;
 };
 
 /* Incident outcomes counted by class (the machine's and the shell's "abandoned"). */
@@ -173,6 +179,12 @@ struct heal {
     uint32_t outbox_backoff_ms;
     uv_timer_t outbox_timer;
     struct heal_stats stats;
+    /* correlated failures (swarm_correlate.h): our heal record, the cluster's hits */
+    uv_timer_t correlate_timer;
+    uint8_t *record;            /* the record last published (malloc()ed), for "changed?" */
+    size_t record_len;
+    uint64_t records_bad;       /* other nodes' records that did not decode */
+    uint64_t holds;             /* restarts the cluster held back (HOLD inputs fed) */
 };
 
 /* heal_agent.c: the module's life, for heal_api.c's table entry */

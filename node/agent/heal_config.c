@@ -606,7 +606,9 @@ int heal_config_parse(const cJSON *root, const char *source, struct heal_config 
     struct heal_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.webhook_timeout_ms = 5000;
-    int rc = 0;
+    int rc = correlate_cfg_parse(root, source, &cfg.correlate, err, err_size);
+    if (rc != 0)
+        goto fail;
     const cJSON *services = cJSON_GetObjectItemCaseSensitive(root, "services");
     if (services != NULL) {
         if (!cJSON_IsArray(services)) {

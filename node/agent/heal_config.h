@@ -30,6 +30,7 @@
 
 #include "agent_config.h"
 #include "heal_policy.h"
+#include "swarm_correlate.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -124,6 +125,7 @@ struct heal_config {
     int nwebhooks;
     struct heal_webhook_cfg webhooks[HEAL_WEBHOOKS_MAX];
     uint64_t webhook_timeout_ms;
+    struct correlate_cfg correlate; /* root.correlate (swarm_correlate.h) */
 };
 
 /* Parses `root.services` and `root.webhooks`. On failure err names the file and the path

@@ -18,7 +18,7 @@
 
 static const char *const kind_names[SWARM_K_COUNT] = {
     "", "member_event", "incident", "decision", "action_result", "approval", "placement",
-    "policy", "rollout"};
+    "policy", "rollout", "cluster_incident", "council"};
 
 const char *swarm_kind_name(enum swarm_kind k)
 {
@@ -183,6 +183,42 @@ static const struct field rollout_fields[] = {
     FSTR(struct swarm_rollout_body, by),
 };
 
+static const char *const cluster_event_names[SWARM_CLUSTER_EVENT_COUNT] = {"open", "close"};
+static const char *const council_op_names[SWARM_COUNCIL_OP_COUNT] = {"remove", "add_learner",
+                                                                    "promote"};
+static_assert(sizeof(enum swarm_cluster_event) == sizeof(int), "enums are ints here");
+static_assert(sizeof(enum swarm_council_op) == sizeof(int), "enums are ints here");
+
+const char *swarm_cluster_event_name(enum swarm_cluster_event e)
+{
+    return (unsigned)e < SWARM_CLUSTER_EVENT_COUNT ? cluster_event_names[e] : "unknown";
+}
+
+const char *swarm_council_op_name(enum swarm_council_op op)
+{
+    return (unsigned)op < SWARM_COUNCIL_OP_COUNT ? council_op_names[op] : "unknown";
+}
+
+static const struct field cluster_fields[] = {
+    FSTR(struct swarm_cluster_body, id),
+    {"event", F_ENUM, offsetof(struct swarm_cluster_body, event), 0, cluster_event_names,
+     SWARM_CLUSTER_EVENT_COUNT},
+    FSTR(struct swarm_cluster_body, sig),
+    FSTR(struct swarm_cluster_body, service),
+    FU8(struct swarm_cluster_body, cause, ENUM_BOUND),
+    FU32(struct swarm_cluster_body, nodes),
+    FU32(struct swarm_cluster_body, members),
+    FSTR(struct swarm_cluster_body, detail),
+};
+
+static const struct field council_fields[] = {
+    {"op", F_ENUM, offsetof(struct swarm_council_body, op), 0, council_op_names,
+     SWARM_COUNCIL_OP_COUNT},
+    FSTR(struct swarm_council_body, node),
+    FU32(struct swarm_council_body, voters),
+    FSTR(struct swarm_council_body, reason),
+};
+
 #define NFIELDS(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
 static int encode_fields(const struct field *f, int n, const void *b, struct pl_buf *out)
@@ -316,6 +352,8 @@ CODEC(approval, struct swarm_approval, approval_fields)
 CODEC(placement, struct swarm_placement_body, placement_fields)
 CODEC(policy, struct swarm_policy_body, policy_fields)
 CODEC(rollout, struct swarm_rollout_body, rollout_fields)
+CODEC(cluster, struct swarm_cluster_body, cluster_fields)
+CODEC(council, struct swarm_council_body, council_fields)
 
 /* ---- the multiset state hash ---- */
 
@@ -440,7 +478,8 @@ static void item_rollout(struct pl_mp_writer *w, const struct swarm_rollout *r)
 static void item_counters(struct pl_mp_writer *w, const struct swarm_state *s)
 {
     const struct swarm_counters *c = &s->counters;
-    pl_mp_array(w, 14);
+    pl_mp_array(w, 15);
+    pl_mp_uint(w, s->council_changes);
     pl_mp_str(w, "c");
     pl_mp_uint(w, s->applied_index);
     pl_mp_uint(w, s->applied_term);
@@ -457,7 +496,38 @@ static void item_counters(struct pl_mp_writer *w, const struct swarm_state *s)
     pl_mp_uint(w, c->evicted_decisions);
 }
 
-enum item_kind { IT_MEMBER, IT_INCIDENT, IT_PLACEMENT, IT_DECISION, IT_COUNTERS, IT_ROLLOUT };
+static void item_cluster(struct pl_mp_writer *w, const struct swarm_cluster *x)
+{
+    pl_mp_array(w, 14);
+    pl_mp_str(w, "x");
+    pl_mp_str(w, x->id);
+    pl_mp_str(w, x->sig);
+    pl_mp_str(w, x->service);
+    pl_mp_uint(w, x->cause);
+    pl_mp_bool(w, x->closed);
+    pl_mp_bool(w, x->escalated);
+    pl_mp_uint(w, x->nodes);
+    pl_mp_uint(w, x->members);
+    pl_mp_uint(w, x->nodes_max);
+    pl_mp_uint(w, x->opened_index);
+    pl_mp_uint(w, x->closed_index);
+    pl_mp_uint(w, x->opened_ms);
+    pl_mp_uint(w, x->closed_ms);
+}
+
+static void item_council(struct pl_mp_writer *w, const struct swarm_council_change *k)
+{
+    pl_mp_array(w, 6);
+    pl_mp_str(w, "k");
+    pl_mp_uint(w, k->index);
+    pl_mp_uint(w, k->time_ms);
+    pl_mp_uint(w, k->op);
+    pl_mp_str(w, k->node);
+    pl_mp_uint(w, k->voters);
+}
+
+enum item_kind { IT_MEMBER, IT_INCIDENT, IT_PLACEMENT, IT_DECISION, IT_COUNTERS, IT_ROLLOUT,
+                 IT_CLUSTER, IT_COUNCIL };
 
 static void item_mix(uint8_t acc[SWARM_HASH_BYTES], enum item_kind k, const void *item, int sign)
 {
@@ -484,6 +554,12 @@ static void item_mix(uint8_t acc[SWARM_HASH_BYTES], enum item_kind k, const void
     case IT_ROLLOUT:
         item_rollout(&w, item);
         break;
+    case IT_CLUSTER:
+        item_cluster(&w, item);
+        break;
+    case IT_COUNCIL:
+        item_council(&w, item);
+        break;
     }
     /* Every item is bounded by its fixed-size fields: 4 KiB always holds it. */
     PL_ASSERT(w.err == 0);
@@ -503,6 +579,10 @@ void swarm_state_hash_full(const struct swarm_state *s, uint8_t out[SWARM_HASH_B
         item_mix(out, IT_DECISION, &s->decisions[i], +1);
     for (uint32_t i = 0; i < s->nrollouts; i++)
         item_mix(out, IT_ROLLOUT, &s->rollouts[i], +1);
+    for (uint32_t i = 0; i < s->nclusters; i++)
+        item_mix(out, IT_CLUSTER, &s->clusters[i], +1);
+    for (uint32_t i = 0; i < s->ncouncil; i++)
+        item_mix(out, IT_COUNCIL, &s->council[i], +1);
     item_mix(out, IT_COUNTERS, s, +1);
 }
 
@@ -588,6 +668,14 @@ int swarm_rollout_next(const struct swarm_rollout *r, const char **node)
         }
     }
     return PL_ENOTFOUND;
+}
+
+const struct swarm_cluster *swarm_cluster_open_find(const struct swarm_state *s, const char *sig)
+{
+    for (uint32_t i = 0; i < s->nclusters; i++)
+        if (!s->clusters[i].closed && strcmp(s->clusters[i].sig, sig) == 0)
+            return &s->clusters[i];
+    return NULL;
 }
 
 /* ---- apply ---- */
@@ -1085,6 +1173,99 @@ static void apply_rollout(struct apply *a)
     a->out->rollout = r;
 }
 
+/* A cluster incident opens once per signature (a second open while one is open is a
+ * duplicate: two leaders, or one proposing twice), closes once, and escalates when it
+ * opens: one escalation for the cluster, whatever the number of nodes. The oldest closed
+ * one makes room; with all open, a new one is rejected. */
+static void apply_cluster(struct apply *a)
+{
+    struct swarm_state *s = a->s;
+    struct swarm_cluster_body b;
+    int rc = swarm_cluster_decode(a->e->body, a->e->body_len, &b);
+    if (rc != 0 || b.id[0] == '\0' || b.sig[0] == '\0') {
+        reject(a, "cluster_incident: %s", rc ? decode_error(rc) : "empty id or signature");
+        return;
+    }
+    struct swarm_cluster *x = NULL;
+    for (uint32_t i = 0; i < s->nclusters && x == NULL; i++)
+        if (strcmp(s->clusters[i].id, b.id) == 0)
+            x = &s->clusters[i];
+    if (b.event == SWARM_CLUSTER_CLOSE) {
+        if (x == NULL) {
+            reject(a, "cluster_incident: no cluster incident %s to close", b.id);
+            return;
+        }
+        a->out->cluster = x;
+        if (x->closed) {
+            a->out->outcome = SWARM_DUPLICATE;
+            return;
+        }
+        item_mix(s->hash, IT_CLUSTER, x, -1);
+        x->closed = true;
+        x->closed_index = a->e->index;
+        x->closed_ms = a->e->time_ms;
+        item_mix(s->hash, IT_CLUSTER, x, +1);
+        return;
+    }
+    if (x != NULL || swarm_cluster_open_find(s, b.sig) != NULL) {
+        a->out->outcome = SWARM_DUPLICATE;
+        a->out->cluster = x != NULL ? x : swarm_cluster_open_find(s, b.sig);
+        return;
+    }
+    if (s->nclusters == SWARM_CLUSTERS_MAX) {
+        uint32_t victim = UINT32_MAX;
+        for (uint32_t i = 0; i < s->nclusters; i++)
+            if (s->clusters[i].closed &&
+                (victim == UINT32_MAX || s->clusters[i].closed_index < s->clusters[victim].closed_index))
+                victim = i;
+        if (victim == UINT32_MAX) {
+            reject(a, "cluster_incident: %d cluster incidents open", SWARM_CLUSTERS_MAX);
+            return;
+        }
+        item_mix(s->hash, IT_CLUSTER, &s->clusters[victim], -1);
+        s->clusters[victim] = s->clusters[--s->nclusters];
+    }
+    x = &s->clusters[s->nclusters++];
+    memset(x, 0, sizeof(*x));
+    snprintf(x->id, sizeof(x->id), "%s", b.id);
+    snprintf(x->sig, sizeof(x->sig), "%s", b.sig);
+    snprintf(x->service, sizeof(x->service), "%s", b.service);
+    x->cause = b.cause;
+    x->nodes = x->nodes_max = b.nodes;
+    x->members = b.members;
+    x->escalated = true;
+    x->opened_index = a->e->index;
+    x->opened_ms = a->e->time_ms;
+    item_mix(s->hash, IT_CLUSTER, x, +1);
+    a->out->cluster = x;
+}
+
+/* Council changes are the leader's record of what it did to Raft's configuration: kept in
+ * a ring of the newest, counted ever. */
+static void apply_council(struct apply *a)
+{
+    struct swarm_state *s = a->s;
+    struct swarm_council_body b;
+    int rc = swarm_council_decode(a->e->body, a->e->body_len, &b);
+    if (rc != 0 || b.node[0] == '\0') {
+        reject(a, "council: %s", rc ? decode_error(rc) : "empty node name");
+        return;
+    }
+    struct swarm_council_change *k = &s->council[s->council_changes % SWARM_COUNCIL_LOG_MAX];
+    if (s->ncouncil == SWARM_COUNCIL_LOG_MAX)
+        item_mix(s->hash, IT_COUNCIL, k, -1);
+    else
+        s->ncouncil++;
+    memset(k, 0, sizeof(*k));
+    k->index = a->e->index;
+    k->time_ms = a->e->time_ms;
+    k->op = b.op;
+    snprintf(k->node, sizeof(k->node), "%s", b.node);
+    k->voters = b.voters;
+    s->council_changes++;
+    item_mix(s->hash, IT_COUNCIL, k, +1);
+}
+
 int swarm_apply(struct swarm_state *s, const struct swarm_entry *e, struct swarm_applied *out)
 {
     memset(out, 0, sizeof(*out));
@@ -1118,6 +1299,12 @@ int swarm_apply(struct swarm_state *s, const struct swarm_entry *e, struct swarm
         break;
     case SWARM_K_ROLLOUT:
         apply_rollout(&a);
+        break;
+    case SWARM_K_CLUSTER_INCIDENT:
+        apply_cluster(&a);
+        break;
+    case SWARM_K_COUNCIL:
+        apply_council(&a);
         break;
     default:
         out->outcome = SWARM_IGNORED_FOREIGN;

@@ -15,6 +15,10 @@
  *   placement      {service, node, prev}                             where a service runs
  *   policy         {max_in_flight, max_fleet_pct, window_ms}        the blast radius
  *   rollout        {service, op, max_unavailable, by}               an operator's rolling op
+ *   cluster_incident {id, event: open|close, sig, service, cause, nodes, members, detail}
+ *                  the same failure on many nodes (swarm_correlate): one incident for all
+ *   council        {op: remove|add_learner|promote, node, voters, reason}  the council's
+ *                  own healing (autopilot), as the leader changed it
  *
  * Other kinds (notes, Raft's own entries) are the ledger's, not ours: "foreign", counted.
  *
@@ -57,6 +61,9 @@
 #define SWARM_ROLLOUT_NODES_MAX 32
 #define SWARM_HASH_BYTES 32
 #define SWARM_BODY_BYTES_MAX 4096
+#define SWARM_SIG_MAX 96        /* an anomaly signature ("web:check:status"), with the NUL */
+#define SWARM_CLUSTERS_MAX 64   /* cluster incidents, open and recent */
+#define SWARM_COUNCIL_LOG_MAX 16 /* the newest council changes */
 
 enum swarm_kind {
     SWARM_K_FOREIGN = 0,
@@ -68,6 +75,8 @@ enum swarm_kind {
     SWARM_K_PLACEMENT,
     SWARM_K_POLICY,
     SWARM_K_ROLLOUT,
+    SWARM_K_CLUSTER_INCIDENT,
+    SWARM_K_COUNCIL,
     SWARM_K_COUNT
 };
 
@@ -195,6 +204,34 @@ struct swarm_rollout_body {
     char by[SWARM_NAME_MAX];
 };
 
+enum swarm_cluster_event { SWARM_CLUSTER_OPEN = 0, SWARM_CLUSTER_CLOSE, SWARM_CLUSTER_EVENT_COUNT };
+
+/* The leader saw the same signature on many nodes (open), or no longer (close). */
+struct swarm_cluster_body {
+    char id[SWARM_ID_MAX];
+    enum swarm_cluster_event event;
+    char sig[SWARM_SIG_MAX];
+    char service[SWARM_NAME_MAX];
+    uint8_t cause;              /* heal_cause: dependency_failure or network */
+    uint32_t nodes, members;    /* nodes showing it, of the live members */
+    char detail[SWARM_TEXT_MAX];
+};
+
+enum swarm_council_op { SWARM_COUNCIL_REMOVE = 0, SWARM_COUNCIL_ADD_LEARNER,
+                        SWARM_COUNCIL_PROMOTE, SWARM_COUNCIL_OP_COUNT };
+
+/* A change of the council the leader made (Raft's configuration is the truth; this is its
+ * record in the swarm, with why). */
+struct swarm_council_body {
+    enum swarm_council_op op;
+    char node[SWARM_NAME_MAX];
+    uint32_t voters;            /* voters after the change */
+    char reason[SWARM_TEXT_MAX];
+};
+
+const char *swarm_cluster_event_name(enum swarm_cluster_event e);
+const char *swarm_council_op_name(enum swarm_council_op op);
+
 /* Canonical encodings (fixed key order) and strict decodings: decode accepts only bytes
  * that re-encode identically, PL_EMALFORMED otherwise, naming nothing it did not check. */
 int swarm_member_event_encode(const struct swarm_member_event *b, struct pl_buf *out);
@@ -213,6 +250,10 @@ int swarm_policy_encode(const struct swarm_policy_body *b, struct pl_buf *out);
 int swarm_policy_decode(const uint8_t *p, size_t n, struct swarm_policy_body *b);
 int swarm_rollout_encode(const struct swarm_rollout_body *b, struct pl_buf *out);
 int swarm_rollout_decode(const uint8_t *p, size_t n, struct swarm_rollout_body *b);
+int swarm_cluster_encode(const struct swarm_cluster_body *b, struct pl_buf *out);
+int swarm_cluster_decode(const uint8_t *p, size_t n, struct swarm_cluster_body *b);
+int swarm_council_encode(const struct swarm_council_body *b, struct pl_buf *out);
+int swarm_council_decode(const uint8_t *p, size_t n, struct swarm_council_body *b);
 
 /* ---- the state ---- */
 
@@ -278,6 +319,27 @@ struct swarm_rollout {
     uint64_t decision[SWARM_ROLLOUT_NODES_MAX];         /* the newest decision for it */
 };
 
+/* One cluster incident: open while its signature is on many nodes; it escalates once, when
+ * it opens (`escalated`), whatever the nodes it holds do. */
+struct swarm_cluster {
+    char id[SWARM_ID_MAX];
+    char sig[SWARM_SIG_MAX];
+    char service[SWARM_NAME_MAX];
+    uint8_t cause;
+    bool closed;
+    bool escalated;
+    uint32_t nodes, members, nodes_max;
+    uint64_t opened_index, closed_index;
+    uint64_t opened_ms, closed_ms; /* the entries' times */
+};
+
+struct swarm_council_change {
+    uint64_t index, time_ms;
+    enum swarm_council_op op;
+    char node[SWARM_NAME_MAX];
+    uint32_t voters;
+};
+
 struct swarm_counters {
     uint64_t applied, foreign, duplicates, rejected;
     uint64_t evicted_incidents, evicted_decisions;
@@ -300,6 +362,11 @@ struct swarm_state {
     struct swarm_placement placements[SWARM_PLACEMENTS_MAX];
     struct swarm_decision decisions[SWARM_DECISIONS_MAX];
     struct swarm_rollout rollouts[SWARM_ROLLOUTS_MAX];
+    uint32_t nclusters;
+    struct swarm_cluster clusters[SWARM_CLUSTERS_MAX];
+    uint32_t council_changes;   /* council entries applied, ever */
+    uint32_t ncouncil;          /* the newest of them, a ring at council_changes % MAX */
+    struct swarm_council_change council[SWARM_COUNCIL_LOG_MAX];
 };
 
 /* A committed entry, as the ledger holds it (the pointers are borrowed). */
@@ -330,6 +397,7 @@ struct swarm_applied {
     const struct swarm_decision *decision;   /* DECISION, ACTION_RESULT, APPROVAL: it */
     const struct swarm_placement *placement; /* PLACEMENT: the new one */
     const struct swarm_rollout *rollout;     /* ROLLOUT; a rollout's DECISION or result */
+    const struct swarm_cluster *cluster;     /* CLUSTER_INCIDENT: it */
 };
 
 /* The state is big (members, incidents, ...): allocate it, then init. */
@@ -376,6 +444,8 @@ enum swarm_act_verdict swarm_decision_check(const struct swarm_decision *d, cons
  * where the old one stopped.
  */
 int swarm_rollout_next(const struct swarm_rollout *r, const char **node);
+/* The open cluster incident of a signature, or NULL. */
+const struct swarm_cluster *swarm_cluster_open_find(const struct swarm_state *s, const char *sig);
 
 /* ---- placement (swarm_place.c) ---- */
 

@@ -112,6 +112,32 @@ static const struct swarm_snap_field rollout_fields[] = {
 };
 S_TABLE(rollout_table, struct swarm_rollout, rollout_fields);
 
+static const struct swarm_snap_field cluster_fields[] = {
+    S_STR(struct swarm_cluster, id),
+    S_STR(struct swarm_cluster, sig),
+    S_STR(struct swarm_cluster, service),
+    S_NUM(struct swarm_cluster, cause, SWARM_SNAP_U8),
+    S_NUM(struct swarm_cluster, closed, SWARM_SNAP_BOOL),
+    S_NUM(struct swarm_cluster, escalated, SWARM_SNAP_BOOL),
+    S_NUM(struct swarm_cluster, nodes, SWARM_SNAP_U32),
+    S_NUM(struct swarm_cluster, members, SWARM_SNAP_U32),
+    S_NUM(struct swarm_cluster, nodes_max, SWARM_SNAP_U32),
+    S_NUM(struct swarm_cluster, opened_index, SWARM_SNAP_U64),
+    S_NUM(struct swarm_cluster, closed_index, SWARM_SNAP_U64),
+    S_NUM(struct swarm_cluster, opened_ms, SWARM_SNAP_U64),
+    S_NUM(struct swarm_cluster, closed_ms, SWARM_SNAP_U64),
+};
+S_TABLE(cluster_table, struct swarm_cluster, cluster_fields);
+
+static const struct swarm_snap_field council_fields[] = {
+    S_NUM(struct swarm_council_change, index, SWARM_SNAP_U64),
+    S_NUM(struct swarm_council_change, time_ms, SWARM_SNAP_U64),
+    S_ENUM(struct swarm_council_change, op, SWARM_COUNCIL_OP_COUNT),
+    S_STR(struct swarm_council_change, node),
+    S_NUM(struct swarm_council_change, voters, SWARM_SNAP_U32),
+};
+S_TABLE(council_table, struct swarm_council_change, council_fields);
+
 static const struct swarm_snap_field counter_fields[] = {
     S_NUM(struct swarm_counters, applied, SWARM_SNAP_U64),
     S_NUM(struct swarm_counters, foreign, SWARM_SNAP_U64),
@@ -143,6 +169,11 @@ static const struct swarm_snap_field state_fields[] = {
     S_ARRAY(struct swarm_state, placements, nplacements, placement_table),
     S_ARRAY(struct swarm_state, decisions, ndecisions, decision_table),
     S_ARRAY(struct swarm_state, rollouts, nrollouts, rollout_table),
+    S_NUM(struct swarm_state, council_changes, SWARM_SNAP_U32),
+    S_COUNT(struct swarm_state, nclusters),
+    S_COUNT(struct swarm_state, ncouncil),
+    S_ARRAY(struct swarm_state, clusters, nclusters, cluster_table),
+    S_ARRAY(struct swarm_state, council, ncouncil, council_table),
 };
 S_TABLE(state_table, struct swarm_state, state_fields);
 

@@ -26,6 +26,8 @@ static void check_roundtrip(enum swarm_kind k, const uint8_t *p, size_t n)
         struct swarm_placement_body p;
         struct swarm_policy_body pol;
         struct swarm_rollout_body ro;
+        struct swarm_cluster_body x;
+        struct swarm_council_body k;
     } u;
     struct pl_buf b;
     pl_buf_init(&b, SWARM_BODY_BYTES_MAX);
@@ -44,6 +46,8 @@ static void check_roundtrip(enum swarm_kind k, const uint8_t *p, size_t n)
         CASE(SWARM_K_PLACEMENT, placement, p)
         CASE(SWARM_K_POLICY, policy, pol)
         CASE(SWARM_K_ROLLOUT, rollout, ro)
+        CASE(SWARM_K_CLUSTER_INCIDENT, cluster, x)
+        CASE(SWARM_K_COUNCIL, council, k)
 #undef CASE
     default:
         break;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the hand-made seeds of fuzz_ledger_leaf, fuzz_snapshot, fuzz_pl_json, fuzz_heal_config,
-fuzz_http_request and fuzz_ledger_proposal into tests/fuzz/corpus/<target>/ (libFuzzer grows the corpus from them).
+fuzz_http_request, fuzz_ledger_proposal and fuzz_heal_record into tests/fuzz/corpus/<target>/ (libFuzzer grows the corpus from them).
 
 usage: tests/fuzz/seeds.py    (from anywhere; rewrites only the files named here)
 
@@ -162,3 +162,19 @@ write(P, "body_bin", proposal(1, "note", mp(b"ab")))
 write(P, "body_float", proposal(1, "note", mp(0.5)))
 # msgpack-c gives NULL for an empty string: the check once did pointer arithmetic on it.
 write(P, "empty_strings", proposal(1, "note", mp({"": ""})))
+
+R = "fuzz_heal_record"
+
+
+def heal_record(t, base, sigs):
+    # {"t", "base", "sigs"} in this order (node/swarm/swarm_heal_record.h).
+    return b"\x83" + mp("t") + mp(t) + mp("base") + mp(base) + mp("sigs") + mp(sigs)
+
+
+write(R, "empty", heal_record(1700000000000, [], []))
+write(R, "one_sig", heal_record(1700000000000, [["web", 12, 1500, 40, 9]],
+                                [["web:check:status", "web", 1700000000500]]))
+write(R, "two_services", heal_record(5, [["web", 1, 2, 3, 4], ["db", 0, 0, 0, 0]],
+                                     [["web:check:timeout", "web", 1], ["db:check:timeout", "db", 2]]))
+write(R, "empty_name", heal_record(1, [], [["", "web", 1]]))
+write(R, "wide_int", b"\x83" + mp("t") + b"\xcd\x00\x01" + mp("base") + mp([]) + mp("sigs") + mp([]))

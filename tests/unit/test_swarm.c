@@ -356,6 +356,84 @@ static void test_place_next(void **state)
     rig_close(&r);
 }
 
+static struct swarm_cluster_body cluster_of(const char *id, enum swarm_cluster_event ev,
+                                            const char *sig)
+{
+    struct swarm_cluster_body b;
+    memset(&b, 0, sizeof(b));
+    snprintf(b.id, sizeof(b.id), "%s", id);
+    snprintf(b.sig, sizeof(b.sig), "%s", sig);
+    snprintf(b.service, sizeof(b.service), "web");
+    b.event = ev;
+    b.cause = 6; /* dependency_failure */
+    b.nodes = 4;
+    b.members = 5;
+    return b;
+}
+
+/* One cluster incident per signature: opened once (escalated then), closed once; a
+ * signature may open again after its close; the codecs refuse what is not canonical. */
+static void test_cluster_incidents(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    struct swarm_cluster_body b = cluster_of("ci-1", SWARM_CLUSTER_OPEN, "web:check:status");
+    assert_int_equal(APPLY(&r, "cluster_incident", swarm_cluster_encode, &b), SWARM_APPLIED);
+    const struct swarm_cluster *x = swarm_cluster_open_find(r.s, "web:check:status");
+    assert_non_null(x);
+    assert_true(x->escalated);
+    assert_int_equal(x->nodes, 4);
+    /* Another leader's open of the same signature: the same incident. */
+    b = cluster_of("ci-2", SWARM_CLUSTER_OPEN, "web:check:status");
+    assert_int_equal(APPLY(&r, "cluster_incident", swarm_cluster_encode, &b), SWARM_DUPLICATE);
+    assert_int_equal(r.s->nclusters, 1);
+    b = cluster_of("ci-9", SWARM_CLUSTER_CLOSE, "web:check:status");
+    assert_int_equal(APPLY(&r, "cluster_incident", swarm_cluster_encode, &b), SWARM_REJECTED);
+    b = cluster_of("ci-1", SWARM_CLUSTER_CLOSE, "web:check:status");
+    assert_int_equal(APPLY(&r, "cluster_incident", swarm_cluster_encode, &b), SWARM_APPLIED);
+    assert_null(swarm_cluster_open_find(r.s, "web:check:status"));
+    assert_int_equal(APPLY(&r, "cluster_incident", swarm_cluster_encode, &b), SWARM_DUPLICATE);
+    b = cluster_of("ci-3", SWARM_CLUSTER_OPEN, "web:check:status");
+    assert_int_equal(APPLY(&r, "cluster_incident", swarm_cluster_encode, &b), SWARM_APPLIED);
+    b = cluster_of("", SWARM_CLUSTER_OPEN, "x");
+    assert_int_equal(APPLY(&r, "cluster_incident", swarm_cluster_encode, &b), SWARM_REJECTED);
+    /* Room: the oldest closed goes; with all open a new one is refused. */
+    for (int i = 0; i < SWARM_CLUSTERS_MAX + 2; i++) {
+        char id[32], sig[32];
+        snprintf(id, sizeof(id), "ci-x%d", i);
+        snprintf(sig, sizeof(sig), "s%d:check", i);
+        b = cluster_of(id, SWARM_CLUSTER_OPEN, sig);
+        enum swarm_outcome o = APPLY(&r, "cluster_incident", swarm_cluster_encode, &b);
+        assert_int_equal(o, r.s->nclusters < SWARM_CLUSTERS_MAX || i < SWARM_CLUSTERS_MAX - 1
+                                ? SWARM_APPLIED : SWARM_REJECTED);
+    }
+    assert_int_equal(r.s->nclusters, SWARM_CLUSTERS_MAX);
+    rig_close(&r);
+}
+
+/* Council changes: a ring of the newest, counted, in the state hash. */
+static void test_council(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r);
+    for (int i = 0; i < SWARM_COUNCIL_LOG_MAX + 5; i++) {
+        struct swarm_council_body k = {.op = (enum swarm_council_op)(i % SWARM_COUNCIL_OP_COUNT),
+                                       .voters = 3};
+        snprintf(k.node, sizeof(k.node), "n%d", i);
+        snprintf(k.reason, sizeof(k.reason), "dead for 12 s");
+        assert_int_equal(APPLY(&r, "council", swarm_council_encode, &k), SWARM_APPLIED);
+    }
+    assert_int_equal(r.s->council_changes, SWARM_COUNCIL_LOG_MAX + 5);
+    assert_int_equal(r.s->ncouncil, SWARM_COUNCIL_LOG_MAX);
+    struct swarm_council_body k = {.op = SWARM_COUNCIL_REMOVE};
+    assert_int_equal(APPLY(&r, "council", swarm_council_encode, &k), SWARM_REJECTED);
+    uint8_t junk[] = {0x84, 0xa2, 'o', 'p', 0xa4, 'k', 'i', 'l', 'l'};
+    assert_int_equal(apply_raw(&r, "council", junk, sizeof(junk)), SWARM_REJECTED);
+    rig_close(&r);
+}
+
 /* Apply is total: any body of any kind yields a recorded outcome and the node goes on. */
 static void test_total(void **state)
 {
@@ -363,7 +441,8 @@ static void test_total(void **state)
     struct rig r;
     rig_init(&r);
     static const char *const kinds[] = {"member_event", "incident", "decision", "action_result",
-                                        "approval",     "placement", "note",   "raft.noop"};
+                                        "approval",     "placement", "note",   "raft.noop",
+                                        "cluster_incident", "council"};
     struct pl_rand rnd;
     pl_rand_seed(&rnd, 42);
     uint8_t body[256];
@@ -373,7 +452,7 @@ static void test_total(void **state)
             body[k] = (uint8_t)pl_rand_next(&rnd);
         if (n > 0 && i % 2 == 0)
             body[0] = 0x80 | (uint8_t)pl_rand_below(&rnd, 15); /* a fixmap, often */
-        const char *kind = kinds[pl_rand_below(&rnd, 8)];
+        const char *kind = kinds[pl_rand_below(&rnd, sizeof(kinds) / sizeof(kinds[0]))];
         enum swarm_outcome o = apply_raw(&r, kind, body, n);
         bool ours = swarm_kind_parse(kind, strlen(kind)) != SWARM_K_FOREIGN;
         assert_int_equal(o, ours ? SWARM_REJECTED : SWARM_IGNORED_FOREIGN);
@@ -602,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_flapping_fence), cmocka_unit_test(test_place_next),
         cmocka_unit_test(test_hash_agrees), cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_blast_radius_fleet), cmocka_unit_test(test_rollout),
+        cmocka_unit_test(test_cluster_incidents), cmocka_unit_test(test_council),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

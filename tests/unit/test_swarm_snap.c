@@ -226,6 +226,31 @@ static void stream_step(struct rig *r, struct pl_rand *rnd, int i)
     case 12:
         rollout_step(r);
         break;
+    case 13: {
+        /* Cluster incidents opened and closed (some closes for nothing), council changes. */
+        char sig[32], cid[48];
+        snprintf(sig, sizeof(sig), "%s:check:status", svc);
+        const struct swarm_cluster *x = swarm_cluster_open_find(r->s, sig);
+        struct swarm_cluster_body c = {.event = SWARM_CLUSTER_OPEN, .cause = 6, .nodes = 3,
+                                       .members = 5};
+        snprintf(c.id, sizeof(c.id), "%s@%d", sig, i);
+        if (x != NULL && pl_rand_below(rnd, 2) == 0) {
+            snprintf(cid, sizeof(cid), "%s", pl_rand_below(rnd, 4) ? x->id : "nothing");
+            snprintf(c.id, sizeof(c.id), "%s", cid);
+            c.event = SWARM_CLUSTER_CLOSE;
+        }
+        snprintf(c.sig, sizeof(c.sig), "%s", sig);
+        snprintf(c.service, sizeof(c.service), "%s", svc);
+        if (pl_rand_below(rnd, 3) == 0) {
+            struct swarm_council_body kb = {.op = (enum swarm_council_op)pl_rand_below(rnd, 3),
+                                            .voters = 3};
+            snprintf(kb.node, sizeof(kb.node), "%s", node);
+            APPLY(r, "council", swarm_council_encode, &kb);
+        } else {
+            APPLY(r, "cluster_incident", swarm_cluster_encode, &c);
+        }
+        break;
+    }
     case 8:
         apply_raw(r, "note", (const uint8_t *)"\x81\xa1x\x01", 4);
         break;
@@ -407,6 +432,7 @@ static void test_every_kind(void **state)
     }
     assert_true(r.s->policy_index > 0 && steps > 0);
     assert_true(rollout_states[SWARM_ROLLOUT_RUNNING] + rollout_states[SWARM_ROLLOUT_DONE] > 0);
+    assert_true(r.s->nclusters > 0 && r.s->ncouncil > 0);
 
     /* The restored state goes on exactly like the original. */
     roundtrip(r.s, back);
