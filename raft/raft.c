@@ -696,6 +696,11 @@ static void on_append(struct raft *r, const struct raft_msg *m)
     follow(r, m->from);
     if (m->append.commit > r->leader_commit)
         r->leader_commit = m->append.commit;
+    if (!r->lease_waiting) {
+        r->lease_waiting = true;
+        r->lease_wait_ms = r->now_ms;
+        r->lease_wait_commit = m->append.commit;
+    }
     uint64_t prev = m->append.prev_index, prev_term = m->append.prev_term;
     const struct raft_entry *es = m->append.entries;
     uint64_t n = m->append.n_entries;
@@ -1531,6 +1536,11 @@ static void finish(struct raft *r, struct raft_update *u)
         }
         r->applied = r->commit;
     }
+    /* A contact counts for the lease once everything it said was committed is applied. */
+    if (r->lease_waiting && r->applied >= r->lease_wait_commit) {
+        r->lease_fresh_ms = r->lease_wait_ms;
+        r->lease_waiting = false;
+    }
     /* The ordered write. */
     if (r->blk_hs || r->blk_snapshot || r->blk_truncate || r->blk_first) {
         uint64_t seq = ++r->seq_last;
@@ -1834,7 +1844,7 @@ uint64_t raft_leader_commit(const struct raft *r)
 uint64_t raft_majority_contact_ms(const struct raft *r)
 {
     if (r->role != RAFT_LEADER)
-        return r->leader_seen_ms;
+        return r->lease_fresh_ms;
     /* The quorum-th newest answer among the voters, ourselves answering now. */
     uint64_t t[RAFT_SERVERS_MAX];
     uint32_t n = 0;

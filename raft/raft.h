@@ -319,6 +319,11 @@ struct raft {
     uint64_t leader_seen_ms;
     uint64_t leader_verified;
     uint64_t leader_commit; /* the highest commit index a leader has told us */
+    /* leases: the last leader contact whose commit index we had applied, and the oldest
+     * contact still waiting for the apply to reach its commit index */
+    uint64_t lease_fresh_ms;
+    bool lease_waiting;
+    uint64_t lease_wait_ms, lease_wait_commit;
     bool campaign_transfer;
     uint64_t granted[RAFT_SERVERS_MAX];
     uint64_t refused[RAFT_SERVERS_MAX];
@@ -405,8 +410,10 @@ uint64_t raft_leader(const struct raft *r);
 /* For leases: the newest time (the core's clock, as given to raft_step) at which this node
  * knew itself in touch with a majority of the voters. A leader: the time by which a majority
  * (itself included) had last answered it (the quorum-th newest answer). Any other role: the
- * last time it heard from a leader of its term (0: never). A holder of a lease stops what it
- * holds once now - this exceeds the lease. */
+ * last time it heard from a leader and had then applied every entry that leader said was
+ * committed (0: never), so a follower that hears the leader but cannot apply (a stalled disk)
+ * does not keep acting on a stale state. A holder of a lease stops what it holds once
+ * now - this exceeds the lease. */
 uint64_t raft_majority_contact_ms(const struct raft *r);
 /* The highest commit index a leader has told this node since it started (a leader: its own
  * commit once its term's first entry is committed); 0 before that. A node that has applied

@@ -831,6 +831,18 @@ static void test_majority_contact(void **state)
     uint64_t heard = t->now;
     tick(t, HB);
     assert_int_equal(raft_majority_contact_ms(&t->r), heard);
+    /* The leader says index 3 is committed, and this node holds only 1: hearing it is no
+     * contact for the lease until the node has applied that far. */
+    struct raft_msg a = msg(RAFT_MSG_APPEND, 1, 2, 2);
+    a.append.prev_index = 1;
+    a.append.prev_term = 1;
+    a.append.commit = 3;
+    recv_msg(t, &a);
+    persist(t);
+    tick(t, HB);
+    heartbeat_from_1(t, 2);
+    assert_int_equal(raft_majority_contact_ms(&t->r), heard);
+    assert_int_equal(raft_leader_commit(&t->r), 3);
     rm(t);
 }
 
