@@ -20,6 +20,7 @@
 #include "pl_file.h"
 #include "pl_log.h"
 #include "prom.h"
+#include "swarm_learn_heal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -295,28 +296,11 @@ static void outbox_key(uint64_t seq, uint8_t key[8])
     pl_be64_put(key, seq);
 }
 
-/* An event of the record as a swarm `incident` step. Its seq is its place in the timeline;
- * a close that took the full timeline's last slot counts the dropped events before it. */
+/* An event of the record as a swarm `incident` step (swarm_incident_step_of). */
 static int outbox_body(const struct heal_incident *inc, uint32_t i, struct pl_buf *out)
 {
-    const struct heal_event *e = &inc->events[i];
     struct swarm_incident_event b;
-    memset(&b, 0, sizeof(b));
-    snprintf(b.node, sizeof(b.node), "%s", inc->node);
-    snprintf(b.id, sizeof(b.id), "%s", inc->id);
-    b.seq = e->kind == HEAL_EV_CLOSED ? i + inc->dropped : i;
-    snprintf(b.service, sizeof(b.service), "%s", inc->service);
-    b.event = (uint8_t)e->kind;
-    b.action = (uint8_t)e->action;
-    b.result = e->result;
-    b.level = (uint8_t)inc->level;
-    b.cls = (uint8_t)inc->diag.cls;
-    b.cause = (uint8_t)inc->diag.cause;
-    b.signal = (uint8_t)inc->diag.signal;
-    if (e->kind == HEAL_EV_CLOSED)
-        snprintf(b.outcome, sizeof(b.outcome), "%s", inc->outcome);
-    b.t_ms = e->t_ms;
-    snprintf(b.detail, sizeof(b.detail), "%s", e->detail);
+    swarm_incident_step_of(inc, i, &b);
     return swarm_incident_event_encode(&b, out);
 }
 
@@ -1647,6 +1631,7 @@ static void act_run(struct heal_svc *s, enum heal_action a, uint64_t timeout_ms)
     const struct heal_argv *argv = a == HEAL_ACT_RESTART        ? &s->cfg->restart_cmd
                                    : a == HEAL_ACT_ISOLATE      ? &s->cfg->isolate_cmd
                                    : a == HEAL_ACT_SCALE        ? &s->cfg->scale_cmd
+                                   : a == HEAL_ACT_CLEANUP      ? &s->cfg->cleanup_cmd
                                                                 : &s->cfg->state_repair_cmd;
     s->h->cmds_running++;
     int rc = argv->n > 0 ? cmd_run(s->h, argv, timeout_ms, action_cmd_cb, s, a) : PL_ECONFIG;
@@ -2075,6 +2060,7 @@ static void case_cfg(const struct heal *h, const struct heal_service_cfg *sc,
         .has_isolate = sc->isolate_cmd.n > 0,
         .has_scale = sc->scale_cmd.n > 0,
         .has_state_repair = sc->state_repair_cmd.n > 0,
+        .has_cleanup = sc->cleanup_cmd.n > 0,
         .has_config_file = false, /* until a known-good copy exists (HEAL_IN_CONFIG) */
     };
     out->stop_signal = sc->stop_signal;

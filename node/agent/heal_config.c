@@ -267,7 +267,7 @@ static int get_actions(const struct config_ctx *c, const cJSON *o, const char *p
         if (!cJSON_IsString(item) || heal_action_parse(item->valuestring, &a) != 0)
             return fail(c,
                         "%s.%s[%d]: expected one of restart, retry, isolate, scale, "
-                        "state_repair, config_sync, escalate",
+                        "state_repair, config_sync, escalate, wait, cleanup",
                         path, key, i);
         set |= HEAL_ACT_BIT(a);
         i++;
@@ -446,7 +446,7 @@ static int parse_service(const struct config_ctx *c, const cJSON *o, const char 
         "name",      "type",    "command",      "args",        "env",    "cwd",
         "stop_signal", "grace_ms", "restart",   "isolate",     "scale",  "state_repair",
         "config_file", "log",   "checks",       "metrics",     "policy", "verify_ms",
-        "start_ms",  "disk_path", "placement", NULL};
+        "start_ms",  "disk_path", "placement", "cleanup", NULL};
     int rc;
     if (!cJSON_IsObject(o))
         return fail(c, "%s: expected an object", path);
@@ -512,6 +512,7 @@ static int parse_service(const struct config_ctx *c, const cJSON *o, const char 
         (rc = get_argv(c, o, path, "isolate", &s->isolate_cmd, false)) != 0 ||
         (rc = get_argv(c, o, path, "scale", &s->scale_cmd, false)) != 0 ||
         (rc = get_argv(c, o, path, "state_repair", &s->state_repair_cmd, false)) != 0 ||
+        (rc = get_argv(c, o, path, "cleanup", &s->cleanup_cmd, false)) != 0 ||
         (rc = config_get_str(c, o, path, "config_file", s->config_file,
                              sizeof(s->config_file))) != 0 ||
         (rc = config_get_str(c, o, path, "disk_path", s->disk_path, sizeof(s->disk_path))) != 0)
@@ -584,6 +585,7 @@ static void service_free(struct heal_service_cfg *s)
     argv_free(&s->isolate_cmd);
     argv_free(&s->scale_cmd);
     argv_free(&s->state_repair_cmd);
+    argv_free(&s->cleanup_cmd);
     for (int i = 0; i < s->nchecks; i++)
         argv_free(&s->checks[i].command);
 }

@@ -8,6 +8,7 @@
  *     "command": "/usr/bin/web", "args": ["--port", "8080"], "env": {"K": "V"},
  *     "cwd": "/srv/web", "stop_signal": "SIGTERM", "grace_ms": 5000,
  *     "restart": [...], "isolate": [...], "scale": [...], "state_repair": [...],
+ *     "cleanup": [...],
  *     "config_file": "/etc/web.conf", "disk_path": "/var/lib/web",
  *     "log": {"max_bytes": 1048576, "keep": 3},
  *     "checks": [{"type": "http", "url": "http://127.0.0.1:8080/health", "method": "GET",
@@ -99,7 +100,7 @@ struct heal_service_cfg {
     char cwd[PATH_MAX];
     int stop_signal;       /* default SIGTERM */
     uint64_t grace_ms;     /* default 5000 */
-    struct heal_argv restart_cmd, isolate_cmd, scale_cmd, state_repair_cmd;
+    struct heal_argv restart_cmd, isolate_cmd, scale_cmd, state_repair_cmd, cleanup_cmd;
     char config_file[PATH_MAX];
     char disk_path[PATH_MAX]; /* a file system whose filling up is predicted ("" none) */
     uint64_t log_max_bytes; /* default 1 MiB */

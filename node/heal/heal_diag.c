@@ -222,6 +222,44 @@ static int push(enum heal_action *out, int n, enum heal_action a, const struct h
     return n;
 }
 
+enum heal_feature heal_signal_feature(const struct heal_signal *s)
+{
+    switch (s->kind) {
+    case HEAL_SIG_EXIT:
+        return s->term_signal != 0 || s->exit_status < 0 ? HEAL_FEAT_EXIT_SIGNAL
+               : s->exit_status == 0                     ? HEAL_FEAT_EXIT_CLEAN
+                                                         : HEAL_FEAT_EXIT_ERROR;
+    case HEAL_SIG_CHECK:
+        switch (s->check_failure) {
+        case HEAL_CHECKFAIL_TIMEOUT:
+            return HEAL_FEAT_CHECK_TIMEOUT;
+        case HEAL_CHECKFAIL_REFUSED:
+            return HEAL_FEAT_CHECK_REFUSED;
+        case HEAL_CHECKFAIL_STATUS:
+            return HEAL_FEAT_CHECK_STATUS;
+        default:
+            return HEAL_FEAT_CHECK_OTHER;
+        }
+    case HEAL_SIG_PREDICT_MEMORY:
+    case HEAL_SIG_PREDICT_DISK:
+        return HEAL_FEAT_TREND;
+    case HEAL_SIG_NONE:
+    case HEAL_SIG_START_FAILED:
+    case HEAL_SIG_CONFIG_DRIFT:
+        return HEAL_FEAT_NONE;
+    default:
+        return HEAL_FEAT_THRESHOLD;
+    }
+}
+
+const char *heal_feature_name(enum heal_feature f)
+{
+    static const char *const names[HEAL_FEAT_COUNT] = {
+        "none",          "exit_clean",    "exit_error", "exit_signal", "check_timeout",
+        "check_refused", "check_status", "check_other", "trend",       "threshold"};
+    return (unsigned)f < HEAL_FEAT_COUNT ? names[f] : "unknown";
+}
+
 int heal_plan(const struct heal_diagnosis *d, const struct heal_policy *p,
               const struct heal_caps *caps, enum heal_action out[HEAL_PLAN_MAX])
 {
@@ -238,6 +276,7 @@ int heal_plan(const struct heal_diagnosis *d, const struct heal_policy *p,
     case HEAL_CLASS_DEGRADATION:
         if (d->signal == HEAL_SIG_PREDICT_DISK) {
             /* A restart frees no disk: only the operator's clean-up command can. */
+            n = push(out, n, HEAL_ACT_CLEANUP, p, caps->has_cleanup);
             n = push(out, n, HEAL_ACT_STATE_REPAIR, p, caps->has_state_repair);
             break;
         }

@@ -133,7 +133,29 @@ struct heal_caps {
     bool has_scale;
     bool has_state_repair;
     bool has_config_file; /* a config file with a known-good copy */
+    bool has_cleanup;     /* a cleanup command */
 };
+
+/* One discretised feature of the evidence, part of the anomaly signature the swarm learns
+ * on (swarm_learn.h): two incidents with the same class and cause but one a clean exit and
+ * one a SIGKILL, or one a refused check and one a timeout, may want different actions.
+ * Stored in the ledger: append only. */
+enum heal_feature {
+    HEAL_FEAT_NONE = 0,
+    HEAL_FEAT_EXIT_CLEAN = 1,     /* exit status 0 */
+    HEAL_FEAT_EXIT_ERROR = 2,     /* a non-zero exit status */
+    HEAL_FEAT_EXIT_SIGNAL = 3,    /* killed by a signal */
+    HEAL_FEAT_CHECK_TIMEOUT = 4,
+    HEAL_FEAT_CHECK_REFUSED = 5,
+    HEAL_FEAT_CHECK_STATUS = 6,
+    HEAL_FEAT_CHECK_OTHER = 7,
+    HEAL_FEAT_TREND = 8,          /* a prediction: the trend reaches the limit */
+    HEAL_FEAT_THRESHOLD = 9,      /* a detector's value over its threshold */
+    HEAL_FEAT_COUNT
+};
+
+enum heal_feature heal_signal_feature(const struct heal_signal *s);
+const char *heal_feature_name(enum heal_feature f);
 
 #define HEAL_PLAN_MAX 8
 

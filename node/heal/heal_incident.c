@@ -82,8 +82,14 @@ void heal_incident_event(struct heal_incident *inc, uint64_t t_ms, enum heal_eve
 void heal_incident_diagnosed(struct heal_incident *inc, uint64_t t_ms,
                              const struct heal_diagnosis *d)
 {
+    heal_incident_diagnosed_facts(inc, t_ms, d, 0);
+}
+
+void heal_incident_diagnosed_facts(struct heal_incident *inc, uint64_t t_ms,
+                                   const struct heal_diagnosis *d, int32_t facts)
+{
     inc->diag = *d;
-    heal_incident_event(inc, t_ms, HEAL_EV_DIAGNOSED, HEAL_ACT_NONE, 0, "%s", d->summary);
+    heal_incident_event(inc, t_ms, HEAL_EV_DIAGNOSED, HEAL_ACT_NONE, facts, "%s", d->summary);
 }
 
 void heal_incident_close(struct heal_incident *inc, uint64_t t_ms, const char *outcome)

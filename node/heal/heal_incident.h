@@ -105,6 +105,9 @@ void heal_incident_event(struct heal_incident *inc, uint64_t t_ms, enum heal_eve
 /* Sets the diagnosis and appends a "diagnosed" event. */
 void heal_incident_diagnosed(struct heal_incident *inc, uint64_t t_ms,
                              const struct heal_diagnosis *d);
+/* The same, with the learning's facts (swarm_learn.h's SWARM_FACTS) as the event's result. */
+void heal_incident_diagnosed_facts(struct heal_incident *inc, uint64_t t_ms,
+                                   const struct heal_diagnosis *d, int32_t facts);
 /* Closes with an outcome ("healed", "failed", "escalated"). */
 void heal_incident_close(struct heal_incident *inc, uint64_t t_ms, const char *outcome);
 

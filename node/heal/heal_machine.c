@@ -457,7 +457,16 @@ static void run_step(struct step *st)
     case HEAL_ACT_SCALE:
     case HEAL_ACT_STATE_REPAIR:
     case HEAL_ACT_CONFIG_SYNC:
+    case HEAL_ACT_CLEANUP:
         run_command(st, a);
+        return;
+    case HEAL_ACT_WAIT:
+        /* Waiting is the action: verification runs its window with nothing done. */
+        /* A wait spans HEAL_WAIT_WINDOWS verify windows: outages outlast one restart. */
+        event(st, HEAL_EV_ACTION, a, 0, "wait up to %" PRIu64 " ms for the service to recover",
+              HEAL_WAIT_WINDOWS * c->cfg.verify_ms);
+        verify_from(st);
+        c->phase_deadline_ms = st->now + HEAL_WAIT_WINDOWS * c->cfg.verify_ms;
         return;
     case HEAL_ACT_ESCALATE:
     default: {
@@ -484,6 +493,79 @@ static void diagnose(struct step *st, struct heal_signal *sig, struct heal_diagn
     heal_diagnose(sig, c->cfg.service, d);
 }
 
+/* Whether the service can take `a` at all (a command configured, a file to restore). */
+static bool capable(const struct heal_caps *k, enum heal_action a)
+{
+    switch (a) {
+    case HEAL_ACT_RESTART:
+        return k->can_restart;
+    case HEAL_ACT_ISOLATE:
+        return k->has_isolate;
+    case HEAL_ACT_SCALE:
+        return k->has_scale;
+    case HEAL_ACT_STATE_REPAIR:
+        return k->has_state_repair;
+    case HEAL_ACT_CONFIG_SYNC:
+        return k->has_config_file;
+    case HEAL_ACT_CLEANUP:
+        return k->has_cleanup;
+    case HEAL_ACT_WAIT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The actions the swarm may choose for this service: allowed, possible, no approval. */
+static uint16_t candidates(const struct heal_case *c)
+{
+    uint16_t m = 0;
+    for (int a = HEAL_ACT_RESTART; a < HEAL_ACT_COUNT; a++) {
+        enum heal_action x = (enum heal_action)a;
+        if (x == HEAL_ACT_RETRY || x == HEAL_ACT_ESCALATE)
+            continue;
+        if (capable(&c->cfg.caps, x) && heal_policy_allows(&c->cfg.policy, x) &&
+            !heal_policy_needs_approval(&c->cfg.policy, x))
+            m |= (uint16_t)(1u << a);
+    }
+    return m;
+}
+
+/* The rules' plan for `d`, with the swarm's learned action first when it has one for this
+ * signature that the service may take now; *facts gets what the swarm needs to learn. */
+static int plan_for(struct step *st, const struct heal_signal *sig, const struct heal_diagnosis *d,
+                    enum heal_action plan[HEAL_PLAN_MAX], int32_t *facts)
+{
+    struct heal_case *c = st->c;
+    int n = heal_plan(d, &c->cfg.policy, &c->cfg.caps, plan);
+    enum heal_feature feat = heal_signal_feature(sig);
+    uint16_t cand = candidates(c);
+    *facts = (int32_t)((uint32_t)cand | ((uint32_t)feat << 16) | ((uint32_t)(plan[0] & 0x0f) << 24));
+    const struct heal_learned *l = st->in->learned;
+    if (l == NULL)
+        return n;
+    enum heal_action learned = HEAL_ACT_NONE;
+    for (uint32_t i = 0; i < l->n && i < HEAL_LEARNED_MAX; i++) {
+        const struct heal_learned_entry *e = &l->v[i];
+        if (e->cls == d->cls && e->cause == d->cause && e->signal == d->signal &&
+            e->feature == feat)
+            learned = e->action;
+    }
+    if ((unsigned)learned >= HEAL_ACT_COUNT || !(cand & (1u << learned)) || plan[0] == learned)
+        return n;
+    /* The learned action first; the rules' steps after it, without it. */
+    enum heal_action out[HEAL_PLAN_MAX];
+    int m = 0;
+    out[m++] = learned;
+    for (int i = 0; i < n && m < HEAL_PLAN_MAX; i++)
+        if (plan[i] != learned)
+            out[m++] = plan[i];
+    if (out[m - 1] != HEAL_ACT_ESCALATE)
+        out[m - 1] = HEAL_ACT_ESCALATE; /* the plan always ends in escalation */
+    memcpy(plan, out, sizeof(out));
+    return m;
+}
+
 static void note_plan(struct step *st, const char *what)
 {
     struct heal_case *c = st->c;
@@ -497,7 +579,6 @@ static void note_plan(struct step *st, const char *what)
 static void open_incident(struct step *st, struct heal_signal *sig)
 {
     struct heal_case *c = st->c;
-    const struct heal_policy *p = &c->cfg.policy;
     char id[HEAL_INCIDENT_ID_MAX];
     /* 48 + 1 + 13 + 1 + 20 digits fit HEAL_INCIDENT_ID_MAX whatever the node's name. */
     snprintf(id, sizeof(id), "%.48s-%013" PRIu64 "-%" PRIu64, c->cfg.node, st->now, st->in->seq);
@@ -522,10 +603,13 @@ static void open_incident(struct step *st, struct heal_signal *sig)
     c->approved = false;
     c->attempt = 0;
     st->out->persist = true;
-    heal_incident_diagnosed(&c->inc, st->now, &d);
-    c->nplan = heal_plan(&d, p, &c->cfg.caps, c->plan);
+    int32_t facts;
+    c->nplan = plan_for(st, sig, &d, c->plan, &facts);
+    heal_incident_diagnosed_facts(&c->inc, st->now, &d, facts);
     c->step = 0;
-    note_plan(st, "plan");
+    /* The rules' first action rides in the facts' bits 24-27. */
+    bool learned = (int)(((uint32_t)facts >> 24) & 0x0f) != (int)c->plan[0];
+    note_plan(st, learned ? "plan (learned first)" : "plan");
     run_step(st);
 }
 
@@ -542,10 +626,11 @@ static bool replan(struct step *st, const struct heal_signal *signal)
     struct heal_diagnosis d;
     diagnose(st, &sig, &d);
     enum heal_action plan[HEAL_PLAN_MAX];
-    int n = heal_plan(&d, &c->cfg.policy, &c->cfg.caps, plan);
+    int32_t facts;
+    int n = plan_for(st, &sig, &d, plan, &facts);
     if (n == c->nplan && memcmp(plan, c->plan, (size_t)n * sizeof(plan[0])) == 0)
         return false;
-    heal_incident_diagnosed(&c->inc, st->now, &d);
+    heal_incident_diagnosed_facts(&c->inc, st->now, &d, facts);
     st->out->persist = true;
     memcpy(c->plan, plan, sizeof(plan));
     c->nplan = n;
@@ -586,7 +671,11 @@ static void on_failure(struct step *st, struct heal_signal *sig)
     c->last_failure_ms = st->now;
     st->failure = true;
     c->last_signal = *sig;
-    c->said_healthy = false;
+    /* A verdict repeating itself pushes the quiet time back; the service did not stop being
+     * healthy in between, so "healthy again" is not recorded again (the timeline would fill
+     * with it and drop the actions that matter). */
+    if (process_signal(sig->kind) || first)
+        c->said_healthy = false;
     if (sig->kind == HEAL_SIG_EXIT || first)
         event(st, HEAL_EV_NOTE, HEAL_ACT_NONE, 0, "%s again: %s", heal_signal_name(sig->kind),
               sig->ev.detail);
@@ -809,6 +898,8 @@ static void on_action_done(struct step *st)
         return; /* stale: not the action we wait for */
     if (in->action == HEAL_ACT_CONFIG_SYNC) {
         event(st, HEAL_EV_RESULT, in->action, in->err, "%s", in->detail);
+        if (in->err == 0)
+            c->action_done_ms = st->now;
         /* The restored file takes effect with the restart that follows in the plan. */
         c->step++;
         run_step(st);
@@ -851,6 +942,12 @@ static void on_action_done(struct step *st)
     run_step(st);
 }
 
+/* Running, its checks passing, no failure for the quiet time. */
+static bool recovered_meanwhile(const struct heal_case *c, uint64_t now)
+{
+    return judge_healthy(c, now) && !failing(c) && now >= c->last_failure_ms + quiet_ms(c);
+}
+
 static void on_timer(struct step *st)
 {
     struct heal_case *c = st->c;
@@ -874,7 +971,18 @@ static void on_timer(struct step *st)
         run_step(st);
         return;
     case HEAL_PHASE_BACKOFF:
-        if (c->plan_retry) {
+        if (recovered_meanwhile(c, now)) {
+            /* The symptom ended during the back-off: acting now would take the credit for
+             * what time did (and a restart may hurt a dependency that just came back). */
+            c->plan_retry = false;
+            /* Healed when an action of ours finished after the last failure (a config_sync
+             * whose restart was still waiting for the budget); else time did it. */
+            bool ours = c->action_done_ms > c->last_failure_ms;
+            event(st, HEAL_EV_HEALTHY, HEAL_ACT_NONE, 0, "healthy again during the back-off");
+            if (ours && c->inc.level < HEAL_LEVEL_SELF)
+                c->inc.level = HEAL_LEVEL_SELF;
+            close_incident(st, ours ? "healed" : "recovered");
+        } else if (c->plan_retry) {
             /* The plan again from its start: through its gates (approval, budget). */
             c->plan_retry = false;
             run_step(st);

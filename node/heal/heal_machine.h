@@ -77,6 +77,8 @@
 /* The quiet time after an action that a verdict-set incident needs before it is healed. */
 #define HEAL_QUIET_MS 5000
 #define HEAL_OUTPUTS_MAX 16
+/* The wait action (HEAL_ACT_WAIT) watches this many verify windows before the next step. */
+#define HEAL_WAIT_WINDOWS 3
 
 /* Consecutive check results (Kubernetes' failureThreshold / successThreshold). */
 struct heal_check_state {
@@ -113,6 +115,25 @@ struct heal_case_cfg {
     struct heal_policy policy;
 };
 
+/*
+ * What the swarm learned for this service (swarm_learn.h), handed in by the shell: per
+ * signature, the action its next incident starts with. A node without a council keeps
+ * handing in the last table it applied. The machine puts the learned action first in the
+ * rules' plan when the policy allows it without approval and the service can take it;
+ * otherwise the rules' plan stands.
+ */
+#define HEAL_LEARNED_MAX 64
+
+struct heal_learned_entry {
+    uint8_t cls, cause, signal, feature; /* heal_class, heal_cause, heal_signal_kind, feature */
+    enum heal_action action;
+};
+
+struct heal_learned {
+    uint32_t n;
+    struct heal_learned_entry v[HEAL_LEARNED_MAX];
+};
+
 enum heal_input_kind {
     HEAL_IN_LAUNCH = 1,       /* the agent is up: start the service (supervised) */
     HEAL_IN_STARTED,          /* the process we asked for runs */
@@ -137,6 +158,7 @@ struct heal_input {
     uint64_t now_ms;          /* the machine's clock: monotonic, wall-anchored */
     uint64_t seq;             /* names an incident opened by this step (unique per node) */
     uint64_t rand;            /* a random word for jitter */
+    const struct heal_learned *learned; /* NULL: the rules alone (borrowed for the step) */
     /* EXITED */
     int64_t exit_status;      /* -1 when killed by a signal */
     int term_signal;

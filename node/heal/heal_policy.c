@@ -18,6 +18,8 @@ static const char *const action_names[HEAL_ACT_COUNT] = {
     [HEAL_ACT_STATE_REPAIR] = "state_repair",
     [HEAL_ACT_CONFIG_SYNC] = "config_sync",
     [HEAL_ACT_ESCALATE] = "escalate",
+    [HEAL_ACT_WAIT] = "wait",
+    [HEAL_ACT_CLEANUP] = "cleanup",
 };
 
 const char *heal_action_name(enum heal_action a)

@@ -25,6 +25,9 @@ enum heal_action {
     HEAL_ACT_STATE_REPAIR = 5, /* configured command */
     HEAL_ACT_CONFIG_SYNC = 6, /* put the config file back from its last known-good copy */
     HEAL_ACT_ESCALATE = 7,    /* POST the incident to the webhooks */
+    HEAL_ACT_WAIT = 8,        /* do nothing for verify_ms: a dependency that comes back heals it,
+                                 where restarts would only add load */
+    HEAL_ACT_CLEANUP = 9,     /* configured command (free scratch space, temporary files) */
     HEAL_ACT_COUNT
 };
 

@@ -406,7 +406,7 @@ static void item_member(struct pl_mp_writer *w, const struct swarm_member *m)
 
 static void item_incident(struct pl_mp_writer *w, const struct swarm_incident *x)
 {
-    pl_mp_array(w, 16);
+    pl_mp_array(w, 17);
     pl_mp_str(w, "i");
     pl_mp_str(w, x->node);
     pl_mp_str(w, x->id);
@@ -423,6 +423,52 @@ static void item_incident(struct pl_mp_writer *w, const struct swarm_incident *x
     pl_mp_uint(w, x->closed_ms);
     pl_mp_uint(w, x->first_index);
     pl_mp_uint(w, x->last_index);
+    /* What the learning keeps for the close. */
+    pl_mp_array(w, 6 + x->nacts);
+    pl_mp_bool(w, x->learnable);
+    pl_mp_uint(w, x->learn_cls);
+    pl_mp_uint(w, x->learn_cause);
+    pl_mp_uint(w, x->learn_signal);
+    pl_mp_uint(w, x->learn_feature);
+    pl_mp_uint(w, x->nacts);
+    for (uint32_t i = 0; i < x->nacts; i++)
+        pl_mp_uint(w, x->acts[i]);
+}
+
+/* A signature's posteriors and last draw; a service's exploration history. */
+static void item_learn_sig(struct pl_mp_writer *w, const struct swarm_learn_sig *g)
+{
+    pl_mp_array(w, 14 + 5 * SWARM_LEARN_ARMS);
+    pl_mp_str(w, "ls");
+    pl_mp_str(w, g->key.service);
+    pl_mp_uint(w, g->key.cls);
+    pl_mp_uint(w, g->key.cause);
+    pl_mp_uint(w, g->key.signal);
+    pl_mp_uint(w, g->key.feature);
+    pl_mp_uint(w, g->candidates);
+    pl_mp_uint(w, g->rules_first);
+    pl_mp_uint(w, g->choice);
+    pl_mp_bool(w, g->explored);
+    pl_mp_uint(w, g->choice_index);
+    pl_mp_uint(w, g->choice_term);
+    pl_mp_uint(w, g->updated_index);
+    pl_mp_uint(w, g->outcomes);
+    for (int i = 0; i < SWARM_LEARN_ARMS; i++) {
+        pl_mp_uint(w, g->arms[i].alpha);
+        pl_mp_uint(w, g->arms[i].beta);
+        pl_mp_uint(w, g->arms[i].successes);
+        pl_mp_uint(w, g->arms[i].failures);
+        pl_mp_uint(w, g->arms[i].drawn);
+    }
+}
+
+static void item_learn_svc(struct pl_mp_writer *w, const struct swarm_learn_svc *v)
+{
+    pl_mp_array(w, 4);
+    pl_mp_str(w, "lv");
+    pl_mp_str(w, v->service);
+    pl_mp_uint(w, v->history);
+    pl_mp_uint(w, v->choices);
 }
 
 static void item_placement(struct pl_mp_writer *w, const struct swarm_placement *p)
@@ -527,7 +573,7 @@ static void item_council(struct pl_mp_writer *w, const struct swarm_council_chan
 }
 
 enum item_kind { IT_MEMBER, IT_INCIDENT, IT_PLACEMENT, IT_DECISION, IT_COUNTERS, IT_ROLLOUT,
-                 IT_CLUSTER, IT_COUNCIL };
+                 IT_CLUSTER, IT_COUNCIL, IT_LEARN_SIG, IT_LEARN_SVC, IT_LEARN };
 
 static void item_mix(uint8_t acc[SWARM_HASH_BYTES], enum item_kind k, const void *item, int sign)
 {
@@ -560,6 +606,17 @@ static void item_mix(uint8_t acc[SWARM_HASH_BYTES], enum item_kind k, const void
     case IT_COUNCIL:
         item_council(&w, item);
         break;
+    case IT_LEARN_SIG:
+        item_learn_sig(&w, item);
+        break;
+    case IT_LEARN_SVC:
+        item_learn_svc(&w, item);
+        break;
+    case IT_LEARN:
+        pl_mp_array(&w, 2);
+        pl_mp_str(&w, "l");
+        pl_mp_uint(&w, ((const struct swarm_learn *)item)->evicted);
+        break;
     }
     /* Every item is bounded by its fixed-size fields: 4 KiB always holds it. */
     PL_ASSERT(w.err == 0);
@@ -584,6 +641,11 @@ void swarm_state_hash_full(const struct swarm_state *s, uint8_t out[SWARM_HASH_B
     for (uint32_t i = 0; i < s->ncouncil; i++)
         item_mix(out, IT_COUNCIL, &s->council[i], +1);
     item_mix(out, IT_COUNTERS, s, +1);
+    for (uint32_t i = 0; i < s->learn.nsigs; i++)
+        item_mix(out, IT_LEARN_SIG, &s->learn.sigs[i], +1);
+    for (uint32_t i = 0; i < s->learn.nsvcs; i++)
+        item_mix(out, IT_LEARN_SVC, &s->learn.svcs[i], +1);
+    item_mix(out, IT_LEARN, &s->learn, +1);
 }
 
 void swarm_state_init(struct swarm_state *s)
@@ -592,6 +654,7 @@ void swarm_state_init(struct swarm_state *s)
     s->max_in_flight = 2;
     s->max_fleet_pct = 100;
     s->window_ms = 600000;
+    swarm_learn_init(&s->learn);
     swarm_state_hash_full(s, s->hash);
 }
 
@@ -764,6 +827,57 @@ static void incident_evict(struct swarm_state *s)
     s->counters.evicted_incidents++;
 }
 
+static void learn_mix_cb(void *ctx, const struct swarm_learn_sig *sig,
+                         const struct swarm_learn_svc *svc, int sign)
+{
+    struct swarm_state *s = ctx;
+    if (sig != NULL)
+        item_mix(s->hash, IT_LEARN_SIG, sig, sign);
+    else if (svc != NULL)
+        item_mix(s->hash, IT_LEARN_SVC, svc, sign);
+    else
+        item_mix(s->hash, IT_LEARN, &s->learn, sign);
+}
+
+static void learn_key(const struct swarm_incident *x, struct swarm_learn_key *k)
+{
+    memset(k, 0, sizeof(*k));
+    snprintf(k->service, sizeof(k->service), "%s", x->service);
+    k->cls = x->learn_cls;
+    k->cause = x->learn_cause;
+    k->signal = x->learn_signal;
+    k->feature = x->learn_feature;
+}
+
+/* The incident's first diagnosis with the node's facts: its signature is learned on. */
+static void learn_note(struct apply *a, struct swarm_incident *x,
+                       const struct swarm_incident_event *b)
+{
+    x->learnable = true;
+    x->learn_cls = b->cls;
+    x->learn_cause = b->cause;
+    x->learn_signal = b->signal;
+    x->learn_feature = SWARM_FACTS_FEATURE(b->result);
+    struct swarm_learn_key k;
+    learn_key(x, &k);
+    struct swarm_learn_draw d = {.index = a->e->index, .term = a->e->term, .incident = x->id};
+    struct swarm_learn_hook h = {.ctx = a->s, .mix_cb = learn_mix_cb};
+    swarm_learn_note(&a->s->learn, &k, SWARM_FACTS_CANDIDATES(b->result),
+                     SWARM_FACTS_RULES_FIRST(b->result), &d, &h);
+}
+
+/* The lesson of a closed incident: healed (verified within the verify window) or not (an
+ * operator stopped it after the node's actions, it recovered on its own, ...). */
+static void learn_outcome(struct apply *a, struct swarm_incident *x)
+{
+    struct swarm_learn_key k;
+    learn_key(x, &k);
+    struct swarm_learn_draw d = {.index = a->e->index, .term = a->e->term, .incident = x->id};
+    struct swarm_learn_hook h = {.ctx = a->s, .mix_cb = learn_mix_cb};
+    swarm_learn_outcome(&a->s->learn, &k, x->acts, x->nacts, strcmp(x->outcome, "healed") == 0,
+                        &d, &h);
+}
+
 static void apply_incident(struct apply *a)
 {
     struct swarm_state *s = a->s;
@@ -805,14 +919,27 @@ static void apply_incident(struct apply *a)
         x->cause = b.cause;
         x->signal = b.signal;
     }
-    /* heal_event_kind: 2 = action, 9 = closed (append-only numbers). */
+    /* heal_event_kind: 1 = diagnosed, 2 = action, 9 = closed (append-only numbers). */
     if (b.event == 2 && x->actions < UINT32_MAX)
         x->actions++;
-    if (b.event == 9 || b.outcome[0] != '\0') {
+    if (b.event == 2) {
+        /* The latest tries are kept: the last one is what a heal credits. */
+        if (x->nacts == SWARM_LEARN_ACTS_MAX) {
+            memmove(x->acts, x->acts + 1, SWARM_LEARN_ACTS_MAX - 1);
+            x->nacts--;
+        }
+        x->acts[x->nacts++] = b.action;
+    }
+    bool close = b.event == 9 || b.outcome[0] != '\0';
+    if (close) {
         x->closed = true;
         x->closed_ms = b.t_ms;
         snprintf(x->outcome, sizeof(x->outcome), "%s", b.outcome[0] ? b.outcome : "closed");
     }
+    if (b.event == 1 && b.result > 0 && !x->learnable && !close)
+        learn_note(a, x, &b);
+    else if (close && x->learnable)
+        learn_outcome(a, x);
     item_mix(s->hash, IT_INCIDENT, x, +1);
 }
 

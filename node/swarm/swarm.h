@@ -9,6 +9,8 @@
  *   member_event   {node, event: join|alive|dead|left, inc}        gossip's verdicts
  *   incident       {node, id, seq, service, event, action, result, level, class, cause,
  *                   signal, outcome, t_ms, detail}                  a node's incident step
+ *                  (a `diagnosed` step's result carries the facts the learning needs:
+ *                   SWARM_FACTS_* in swarm_learn.h)
  *   decision       {node, service, action, incident, reason, rollout} the healer's order
  *   action_result  {decision, node, result, detail}                 what the named node did
  *   approval       {decision, by}                                    an operator's go-ahead
@@ -45,6 +47,7 @@
 #define PL_SWARM_H
 
 #include "pl_buf.h"
+#include "swarm_learn.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -282,6 +285,12 @@ struct swarm_incident {
     char outcome[16];
     uint8_t level, cls, cause, signal;
     uint32_t actions;           /* action events seen */
+    /* What the learning needs at the close (swarm_learn.h): the signature of the first
+     * diagnosis (the one the first action was chosen for) and the actions taken. */
+    bool learnable;             /* a `diagnosed` step carried the node's facts */
+    uint8_t learn_cls, learn_cause, learn_signal, learn_feature;
+    uint32_t nacts;
+    uint8_t acts[SWARM_LEARN_ACTS_MAX];
     uint64_t opened_ms, closed_ms;
     uint64_t first_index, last_index;
 };
@@ -367,6 +376,7 @@ struct swarm_state {
     uint32_t council_changes;   /* council entries applied, ever */
     uint32_t ncouncil;          /* the newest of them, a ring at council_changes % MAX */
     struct swarm_council_change council[SWARM_COUNCIL_LOG_MAX];
+    struct swarm_learn learn;   /* what heals which signature (swarm_learn.h) */
 };
 
 /* A committed entry, as the ledger holds it (the pointers are borrowed). */

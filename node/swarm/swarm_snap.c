@@ -66,6 +66,13 @@ static const struct swarm_snap_field incident_fields[] = {
     S_NUM(struct swarm_incident, closed_ms, SWARM_SNAP_U64),
     S_NUM(struct swarm_incident, first_index, SWARM_SNAP_U64),
     S_NUM(struct swarm_incident, last_index, SWARM_SNAP_U64),
+    S_NUM(struct swarm_incident, learnable, SWARM_SNAP_BOOL),
+    S_NUM(struct swarm_incident, learn_cls, SWARM_SNAP_U8),
+    S_NUM(struct swarm_incident, learn_cause, SWARM_SNAP_U8),
+    S_NUM(struct swarm_incident, learn_signal, SWARM_SNAP_U8),
+    S_NUM(struct swarm_incident, learn_feature, SWARM_SNAP_U8),
+    S_COUNT(struct swarm_incident, nacts),
+    S_ARRAY_OF(struct swarm_incident, acts, nacts, SWARM_SNAP_U8),
 };
 S_TABLE(incident_table, struct swarm_incident, incident_fields);
 
@@ -138,6 +145,60 @@ static const struct swarm_snap_field council_fields[] = {
 };
 S_TABLE(council_table, struct swarm_council_change, council_fields);
 
+/* What the swarm learns (swarm_learn.h). */
+static const struct swarm_snap_field learn_key_fields[] = {
+    S_STR(struct swarm_learn_key, service),
+    S_NUM(struct swarm_learn_key, cls, SWARM_SNAP_U8),
+    S_NUM(struct swarm_learn_key, cause, SWARM_SNAP_U8),
+    S_NUM(struct swarm_learn_key, signal, SWARM_SNAP_U8),
+    S_NUM(struct swarm_learn_key, feature, SWARM_SNAP_U8),
+};
+S_TABLE(learn_key_table, struct swarm_learn_key, learn_key_fields);
+
+static const struct swarm_snap_field learn_arm_fields[] = {
+    S_NUM(struct swarm_learn_arm, alpha, SWARM_SNAP_U32),
+    S_NUM(struct swarm_learn_arm, beta, SWARM_SNAP_U32),
+    S_NUM(struct swarm_learn_arm, successes, SWARM_SNAP_U32),
+    S_NUM(struct swarm_learn_arm, failures, SWARM_SNAP_U32),
+    S_NUM(struct swarm_learn_arm, drawn, SWARM_SNAP_U32),
+};
+S_TABLE(learn_arm_table, struct swarm_learn_arm, learn_arm_fields);
+
+/* A fixed array of structs, every element used. */
+#define S_VEC_OF(T, f, tab)                                                                    \
+    {#f, SWARM_SNAP_ARRAY, offsetof(T, f), sizeof(((T *)0)->f[0]), FCOUNT(T, f),               \
+     SWARM_SNAP_ALL, &(tab), 0}
+
+static const struct swarm_snap_field learn_sig_fields[] = {
+    S_STRUCT(struct swarm_learn_sig, key, learn_key_table),
+    S_NUM(struct swarm_learn_sig, candidates, SWARM_SNAP_U16),
+    S_NUM(struct swarm_learn_sig, rules_first, SWARM_SNAP_U8),
+    S_NUM(struct swarm_learn_sig, choice, SWARM_SNAP_U8),
+    S_NUM(struct swarm_learn_sig, explored, SWARM_SNAP_BOOL),
+    S_NUM(struct swarm_learn_sig, choice_index, SWARM_SNAP_U64),
+    S_NUM(struct swarm_learn_sig, choice_term, SWARM_SNAP_U64),
+    S_NUM(struct swarm_learn_sig, updated_index, SWARM_SNAP_U64),
+    S_NUM(struct swarm_learn_sig, outcomes, SWARM_SNAP_U32),
+    S_VEC_OF(struct swarm_learn_sig, arms, learn_arm_table),
+};
+S_TABLE(learn_sig_table, struct swarm_learn_sig, learn_sig_fields);
+
+static const struct swarm_snap_field learn_svc_fields[] = {
+    S_STR(struct swarm_learn_svc, service),
+    S_NUM(struct swarm_learn_svc, history, SWARM_SNAP_U32),
+    S_NUM(struct swarm_learn_svc, choices, SWARM_SNAP_U32),
+};
+S_TABLE(learn_svc_table, struct swarm_learn_svc, learn_svc_fields);
+
+static const struct swarm_snap_field learn_fields[] = {
+    S_COUNT(struct swarm_learn, nsigs),
+    S_COUNT(struct swarm_learn, nsvcs),
+    S_NUM(struct swarm_learn, evicted, SWARM_SNAP_U64),
+    S_ARRAY(struct swarm_learn, sigs, nsigs, learn_sig_table),
+    S_ARRAY(struct swarm_learn, svcs, nsvcs, learn_svc_table),
+};
+S_TABLE(learn_table, struct swarm_learn, learn_fields);
+
 static const struct swarm_snap_field counter_fields[] = {
     S_NUM(struct swarm_counters, applied, SWARM_SNAP_U64),
     S_NUM(struct swarm_counters, foreign, SWARM_SNAP_U64),
@@ -174,6 +235,7 @@ static const struct swarm_snap_field state_fields[] = {
     S_COUNT(struct swarm_state, ncouncil),
     S_ARRAY(struct swarm_state, clusters, nclusters, cluster_table),
     S_ARRAY(struct swarm_state, council, ncouncil, council_table),
+    S_STRUCT(struct swarm_state, learn, learn_table),
 };
 S_TABLE(state_table, struct swarm_state, state_fields);
 

@@ -87,6 +87,11 @@ static void step(struct rig *r, const char *node, const char *id, uint32_t seq, 
     b.signal = (uint8_t)(1 + seq % 3);
     b.level = (uint8_t)(seq % 4);
     b.result = -(int32_t)seq;
+    /* A diagnosis carries the learning's facts; an action names what was tried. */
+    if (event == 1)
+        b.result = SWARM_FACTS(0x362, seq % 10, 1);
+    if (event == 2)
+        b.action = (uint8_t)(seq % 10);
     b.t_ms = r->time_ms;
     snprintf(b.detail, sizeof(b.detail), "step %u", seq);
     APPLY(r, "incident", swarm_incident_event_encode, &b);
