@@ -56,7 +56,7 @@ struct chaos_nemesis {
 
 struct chaos_scenario {
     char name[CHAOS_NAME_MAX];
-    char description[256];
+    char description[512];
     uint32_t nodes, voters;
     uint64_t duration_ms;
     uint64_t seed;

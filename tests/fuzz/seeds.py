@@ -178,3 +178,9 @@ write(R, "two_services", heal_record(5, [["web", 1, 2, 3, 4], ["db", 0, 0, 0, 0]
                                      [["web:check:timeout", "web", 1], ["db:check:timeout", "db", 2]]))
 write(R, "empty_name", heal_record(1, [], [["", "web", 1]]))
 write(R, "wide_int", b"\x83" + mp("t") + b"\xcd\x00\x01" + mp("base") + mp([]) + mp("sigs") + mp([]))
+# fuzz_chaos_scenario: every scenario of the library (tests/chaos/).
+CHAOS = os.path.join(HERE, "..", "chaos")
+for name in sorted(os.listdir(CHAOS)):
+    if name.endswith(".json"):
+        with open(os.path.join(CHAOS, name)) as f:
+            write("fuzz_chaos_scenario", name, f.read())
