@@ -46,7 +46,9 @@ static const struct command commands[] = {
     {"service", cmd_service, "stop or start one service (no healing while stopped)"},
     {"incidents", cmd_incidents, "healing incidents (--open for the open ones)"},
     {"incident", cmd_incident, "one incident with its diagnosis and timeline"},
-    {"approve", cmd_approve, "approve an action that waits for a human"},
+    {"approve", cmd_approve, "approve an action that waits for a human (an incident's, or a decision's by its number)"},
+    {"decisions", cmd_decisions, "the healer's cluster-wide decisions, rollouts and blast radius"},
+    {"rollout", cmd_rollout, "restart, stop or start a service on every node, a few at a time"},
     {"token", cmd_token, "make an API token for the agent's TCP API"},
     {"chaos", cmd_chaos, "run a chaos scenario: nemeses, workload, checkers, report"},
     {"_exec", cmd_exec, NULL}, /* internal: how the agent starts supervised services */

@@ -6,6 +6,7 @@
 #include "agent_gossip.h"
 #include "agent_metrics.h"
 #include "agent_raft.h"
+#include "swarm_actor.h"
 #include "heal_agent.h"
 #include "heal_config.h"
 #include "placement.h"
@@ -31,6 +32,7 @@ static const struct agent_module *const modules[] = {
     &agent_gossip_module,
     &agent_raft_module,
     &placement_module, /* after heal, gossip and raft: it drives all three */
+    &swarm_decisions_module, /* after raft: it acts on the state raft applies */
 };
 #define NMODULES ((int)PL_ARRAY_LEN(modules))
 
@@ -184,7 +186,8 @@ int agent_config_check_all(const struct agent_config *cfg, struct api_tokens *to
         return PL_ECONFIG;
     heal_config_free(&heal);
     if (agent_gossip_config_check(cfg, err, err_size) != 0 ||
-        agent_raft_config_check(cfg, err, err_size) != 0)
+        agent_raft_config_check(cfg, err, err_size) != 0 ||
+        swarm_decisions_config_check(cfg, err, err_size) != 0)
         return PL_ECONFIG;
     memset(tokens, 0, sizeof(*tokens));
     if (cfg->api_token_file[0] != '\0' &&

@@ -321,7 +321,7 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
         "name", "cluster", "bind", "advertise", "join", "data_dir", "api", "api_token_file",
         "enable_faults", "profile", "encrypt", "log_level", "log_json", "gossip", "raft",
         "services", "webhooks", "escalation", "retry_join", "store", "correlate", "autopilot",
-        NULL};
+        "blast_radius", NULL};
     int rc = config_check_keys(&c, root, "", known);
     if (rc == 0) rc = config_get_str(&c, root, "", "name", cfg->name, sizeof(cfg->name));
     if (rc == 0) rc = config_get_str(&c, root, "", "cluster", cfg->cluster, sizeof(cfg->cluster));

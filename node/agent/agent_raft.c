@@ -1470,6 +1470,27 @@ int agent_raft_propose(struct agent_raft *ar, const char *kind, const uint8_t *b
     return propose_bytes(ar, &prop, NULL, cb, data, &c);
 }
 
+uint64_t agent_raft_known_term(const struct agent_raft *ar)
+{
+    uint64_t t = ar->raft_open ? raft_term(&ar->raft) : 0;
+    return PL_MAX(t, ar->swarm->max_term);
+}
+
+/* Kinds only the agent itself proposes: a client forging a decision, its result, an
+ * approval, a placement, the blast radius or a rollout would bypass the healer's checks
+ * and the operator routes' tokens. */
+static bool healer_only(const char *kind)
+{
+    static const enum swarm_kind kinds[] = {SWARM_K_DECISION, SWARM_K_ACTION_RESULT,
+                                            SWARM_K_APPROVAL, SWARM_K_PLACEMENT,
+                                            SWARM_K_POLICY,   SWARM_K_ROLLOUT};
+    enum swarm_kind k = swarm_kind_parse(kind, strlen(kind));
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (k == kinds[i])
+            return true;
+    return false;
+}
+
 static void api_propose(struct api_call *call, void *data)
 {
     struct agent_raft *ar = data;
@@ -1487,6 +1508,12 @@ static void api_propose(struct api_call *call, void *data)
         cJSON_Delete(doc);
         api_reply_error(call, 400, "%s: need {\"kind\": a string (default \"note\"), "
                                    "\"body\": any JSON}", kind == NULL ? "kind" : "body");
+        return;
+    }
+    if (healer_only(kind)) {
+        api_reply_error(call, 400, "kind: \"%s\" entries are the healer's own; use platelet "
+                                   "approve or platelet rollout", kind);
+        cJSON_Delete(doc);
         return;
     }
     /* The same check runs again on every node at apply (ledger_proposal.h). */

@@ -54,6 +54,9 @@ uint64_t agent_raft_contact_age_ms(const struct agent_raft *ar);
 /* Whether this voter has applied every entry a leader had committed when it first heard
  * from one after this start (stays true once it was). */
 bool agent_raft_caught_up(struct agent_raft *ar);
+/* The newest term this node knows: its Raft term, or a newer one an applied entry carried
+ * (what the acting node fences decisions with). */
+uint64_t agent_raft_known_term(const struct agent_raft *ar);
 
 /* Checks the `raft` section of the config without starting anything (agent start runs it
  * before it creates the data dir). 0, or PL_ECONFIG with one line in err. */

@@ -1736,6 +1736,22 @@ int heal_placed_run(struct heal *h, int index, bool run)
     return 0;
 }
 
+int heal_service_state(struct heal *h, const char *name, enum heal_proc *proc, bool *healthy)
+{
+    for (int i = 0; i < h->nsvcs; i++) {
+        const struct heal_case *c = &h->svcs[i].mc;
+        if (strcmp(h->svcs[i].cfg->name, name) != 0)
+            continue;
+        bool ran = true;
+        for (int k = 0; k < c->cfg.nchecks; k++)
+            ran = ran && c->check_ran[k];
+        *proc = c->proc;
+        *healthy = c->healthy && ran;
+        return 0;
+    }
+    return PL_ENOTFOUND;
+}
+
 /* ---- approval (the API's POST) ---- */
 
 int heal_approve(struct heal *h, const char *id, char *err, size_t err_size)

@@ -199,6 +199,10 @@ int heal_service_control(struct heal *h, const char *name, bool stop, char *err,
                          size_t err_size);
 /* Placement (placement.c) runs a placed service here, or stops it: services[index]. */
 int heal_placed_run(struct heal *h, int index, bool run);
+/* A service's process as the machine sees it, and whether it is healthy since it last
+ * started (every check answered since, and the machine judges it healthy): what a rolling
+ * restart waits for. PL_ENOTFOUND when this node has no such service. */
+int heal_service_state(struct heal *h, const char *name, enum heal_proc *proc, bool *healthy);
 /* Loads one incident from the store (open ones from memory first). */
 int heal_incident_load(struct heal *h, const char *id, struct heal_incident *out);
 /* heal_api.c: metrics. Counts the events from..nevents-1 of a step's record; writes the

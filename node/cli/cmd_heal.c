@@ -155,8 +155,8 @@ static void print_incident(const cJSON *i)
     }
 }
 
-/* `platelet incident ID` and `platelet approve ID`: one incident id, then one API call on
- * /v1/incidents/ID followed by suffix. */
+/* `platelet incident ID`: one incident id, then one API call on /v1/incidents/ID followed
+ * by suffix. */
 static int incident_call(const char *cmd, const char *usage, const char *method,
                          const char *suffix, const char *body, void (*print)(const cJSON *),
                          int argc, char **argv)
@@ -187,8 +187,24 @@ static void print_approved(const cJSON *doc)
     printf("approved %s\n", json_str(doc, "id"));
 }
 
+/* An incident's id, or a decision's number (its index): the healer's decisions that wait
+ * past the blast radius are approved the same way. */
 int cmd_approve(int argc, char **argv)
 {
-    return incident_call("platelet approve", "platelet approve INCIDENT [--api A] [--json]",
-                         "POST", "/approve", "{}", print_approved, argc, argv);
+    static const char cmd[] = "platelet approve";
+    const char *api = NULL;
+    bool json = false;
+    struct cli_flag flags[] = {API_CLIENT_FLAG_API, API_CLIENT_FLAG_JSON, CLI_FLAGS_END};
+    struct cli_args args;
+    int rc = cli_parse(cmd, "platelet approve INCIDENT|DECISION [--api A] [--json]", flags,
+                       argc, argv, 1, 1, &args);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    const char *id = args.pos[0];
+    bool decision = id[0] != '\0' && strspn(id, "0123456789") == strlen(id) && strlen(id) < 20;
+    if (!decision && (strlen(id) > 95 || strpbrk(id, "/?#% ") != NULL))
+        return cli_fail(cmd, "'%s' is not an incident id or a decision number", id);
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/%s/%s/approve", decision ? "decisions" : "incidents", id);
+    return api_client_run(cmd, api_client_addr(api), "POST", path, "{}", json, print_approved);
 }

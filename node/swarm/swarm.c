@@ -741,6 +741,18 @@ const struct swarm_cluster *swarm_cluster_open_find(const struct swarm_state *s,
     return NULL;
 }
 
+void swarm_rollout_step(const struct swarm_rollout *r, const char *node,
+                        struct swarm_decision_body *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->action = r->op;
+    out->rollout = r->index;
+    snprintf(out->node, sizeof(out->node), "%s", node);
+    snprintf(out->service, sizeof(out->service), "%s", r->service);
+    snprintf(out->reason, sizeof(out->reason), "rollout %llu: %s %s on %s",
+             (unsigned long long)r->index, swarm_op_name(r->op), r->service, node);
+}
+
 /* ---- apply ---- */
 
 struct apply {

@@ -456,6 +456,9 @@ enum swarm_act_verdict swarm_decision_check(const struct swarm_decision *d, cons
 int swarm_rollout_next(const struct swarm_rollout *r, const char **node);
 /* The open cluster incident of a signature, or NULL. */
 const struct swarm_cluster *swarm_cluster_open_find(const struct swarm_state *s, const char *sig);
+/* The decision body of a rollout's step for `node` (what the healer proposes). */
+void swarm_rollout_step(const struct swarm_rollout *r, const char *node,
+                        struct swarm_decision_body *out);
 
 /* ---- placement (swarm_place.c) ---- */
 

@@ -1133,9 +1133,8 @@ static void healer_tick(struct sim *s, struct node *n)
         const char *node;
         if (swarm_rollout_next(r, &node) != 0)
             continue;
-        struct swarm_decision_body d = {.action = r->op, .rollout = r->index};
-        snprintf(d.node, sizeof(d.node), "%s", node);
-        snprintf(d.service, sizeof(d.service), "%s", r->service);
+        struct swarm_decision_body d;
+        swarm_rollout_step(r, node, &d);
         struct pl_buf b;
         pl_buf_init(&b, SWARM_BODY_BYTES_MAX);
         if (swarm_decision_encode(&d, &b) == 0)
