@@ -32,6 +32,7 @@ static int replay_init(struct replay *r)
     if (r->state == NULL)
         return fail(r, -ENOMEM, "out of memory");
     swarm_state_init(r->state);
+    merkle_frontier_init(&r->frontier);
     return 0;
 }
 
@@ -108,7 +109,8 @@ void replay_close(struct replay *r)
     if (r->audit != NULL)
         fclose(r->audit);
     free(r->line);
-    free(r->leaf);
+    free(r->chunk_buf);
+    free(r->chunk_off);
     if (r->ledger_open)
         ledger_close(&r->ledger);
     if (r->store_open)
@@ -124,7 +126,62 @@ int replay_seek(struct replay *r, uint64_t index)
     int rc = replay_snap_load(&r->store, &r->ledger, index, r->state, &r->snap);
     if (rc != 0 && rc != PL_ENOTFOUND)
         return fail(r, rc, "reading the state snapshots: %s", pl_strerror(rc));
+    r->frontier = r->snap.frontier;
     return 0;
+}
+
+int replay_verify(struct replay *r)
+{
+    if (r->from_audit)
+        return 0;
+    uint64_t size = r->state->applied_index;
+    uint8_t want[MERKLE_HASH_BYTES], got[MERKLE_HASH_BYTES];
+    int rc = ledger_root_at(&r->ledger, size, want);
+    if (rc != 0)
+        return fail(r, rc, "the ledger's root at %" PRIu64 ": %s", size, pl_strerror(rc));
+    merkle_frontier_root(&r->frontier, got);
+    if (r->frontier.size != size || memcmp(want, got, MERKLE_HASH_BYTES) != 0)
+        return fail(r, PL_EVERIFY, "the %" PRIu64 " leaves replayed do not hash to the ledger's "
+                    "root at that size: the store was changed under its tree", size);
+    return 0;
+}
+
+/* Reads ahead: copies leaves [from, ...) into the chunk until about REPLAY_CHUNK_BYTES. */
+#define REPLAY_CHUNK_BYTES (1u << 20)
+#define REPLAY_CHUNK_LEAVES 8192u
+
+static int chunk_cb(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
+{
+    (void)index;
+    struct replay *r = ctx;
+    if (r->chunk_n == REPLAY_CHUNK_LEAVES || (r->chunk_len >= REPLAY_CHUNK_BYTES && r->chunk_n))
+        return 1; /* full: stop the walk */
+    if (r->chunk_len + len > r->chunk_cap) {
+        size_t cap = r->chunk_cap ? r->chunk_cap : REPLAY_CHUNK_BYTES + LEDGER_LEAF_MAX;
+        while (cap < r->chunk_len + len)
+            cap *= 2;
+        uint8_t *p = realloc(r->chunk_buf, cap);
+        if (p == NULL)
+            return -ENOMEM;
+        r->chunk_buf = p;
+        r->chunk_cap = cap;
+    }
+    memcpy(r->chunk_buf + r->chunk_len, leaf, len);
+    r->chunk_off[r->chunk_n++] = (uint32_t)r->chunk_len;
+    r->chunk_off[r->chunk_n] = (uint32_t)(r->chunk_len += len);
+    return 0;
+}
+
+static int chunk_fill(struct replay *r, uint64_t from)
+{
+    if (r->chunk_off == NULL &&
+        (r->chunk_off = malloc((REPLAY_CHUNK_LEAVES + 1) * sizeof(*r->chunk_off))) == NULL)
+        return -ENOMEM;
+    r->chunk_from = from;
+    r->chunk_n = 0;
+    r->chunk_len = 0;
+    int rc = ledger_leaves_each(&r->ledger, from, r->total, chunk_cb, r);
+    return rc == 1 ? 0 : rc;
 }
 
 /* The time of leaf `index`. */
@@ -178,6 +235,25 @@ int replay_seek_time(struct replay *r, uint64_t time_ms)
     return at > 0 ? replay_seek(r, at) : 0;
 }
 
+struct tail_find {
+    const char *id;
+    uint64_t index;
+};
+
+/* Stops (1) at the first incident step of f->id. */
+static int tail_find_cb(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
+{
+    struct tail_find *f = ctx;
+    struct ledger_entry e;
+    struct swarm_incident_event b;
+    if (ledger_entry_decode(leaf, len, &e) != 0 ||
+        swarm_kind_parse(e.kind, e.kind_len) != SWARM_K_INCIDENT ||
+        swarm_incident_event_decode(e.body, e.body_len, &b) != 0 || strcmp(b.id, f->id) != 0)
+        return 0;
+    f->index = index;
+    return 1;
+}
+
 int replay_seek_incident(struct replay *r, const char *id, uint64_t before_ms)
 {
     if (r->from_audit || r->no_snapshots || r->state->applied_index != 0 || r->peeked)
@@ -197,12 +273,16 @@ int replay_seek_incident(struct replay *r, const char *id, uint64_t before_ms)
                 (first == 0 || s->incidents[i].first_index < first))
                 first = s->incidents[i].first_index;
         uint64_t t = 0;
-        if (first > 0) {
+        if (first == 0) {
+            /* Not in the snapshot's state: it began after it (found in the tail, at most
+             * one snapshot interval long) or was evicted before (full replay). */
+            struct tail_find f = {.id = id};
+            rc = ledger_leaves_each(&r->ledger, rep.index, r->total, tail_find_cb, &f);
+            first = rc == 1 ? f.index + 1 : 0;
+            rc = rc == 1 ? 0 : rc;
+        }
+        if (rc == 0 && first > 0) {
             rc = leaf_time(r, first - 1, &t);
-            seek = true;
-        } else if (s->counters.evicted_incidents == 0) {
-            /* Not there and nothing evicted: it starts after the snapshot. */
-            rc = leaf_time(r, rep.index - 1, &t);
             seek = true;
         }
         from_ms = t > before_ms ? t - before_ms : 0;
@@ -240,13 +320,17 @@ int replay_peek(struct replay *r, struct ledger_entry *e)
         r->cur_valid = true;
         r->next = r->cur.entry.entry;
     } else {
-        free(r->leaf);
-        r->leaf = NULL;
-        size_t len;
-        rc = ledger_leaf_get(&r->ledger, index, &r->leaf, &len);
-        r->leaf_len = rc == 0 ? len : 0;
-        if (rc == 0)
-            rc = ledger_entry_decode(r->leaf, len, &r->next);
+        rc = 0;
+        if (index < r->chunk_from || index >= r->chunk_from + r->chunk_n)
+            rc = chunk_fill(r, index);
+        if (rc == 0 && (index < r->chunk_from || index >= r->chunk_from + r->chunk_n))
+            rc = PL_ECORRUPT;
+        if (rc == 0) {
+            uint32_t k = (uint32_t)(index - r->chunk_from);
+            r->leaf = r->chunk_buf + r->chunk_off[k];
+            r->leaf_len = r->chunk_off[k + 1] - r->chunk_off[k];
+            rc = ledger_entry_decode(r->leaf, r->leaf_len, &r->next);
+        }
         if (rc != 0)
             return fail(r, rc, "entry %" PRIu64 ": %s", index, pl_strerror(rc));
     }
@@ -264,6 +348,13 @@ int replay_step(struct replay *r, struct ledger_entry *e, struct swarm_applied *
     if (rc != 0)
         return rc;
     r->peeked = false;
+    if (!r->from_audit) {
+        uint8_t h[MERKLE_HASH_BYTES];
+        merkle_leaf_hash(r->leaf, r->leaf_len, h);
+        rc = merkle_frontier_append(&r->frontier, h, NULL, NULL);
+        if (rc != 0)
+            return fail(r, rc, "entry %" PRIu64 ": %s", e->index, pl_strerror(rc));
+    }
     struct swarm_entry se = {.index = e->index + 1, .term = e->term, .time_ms = e->time_ms,
                              .kind = e->kind, .kind_len = e->kind_len, .body = e->body,
                              .body_len = e->body_len};

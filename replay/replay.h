@@ -41,8 +41,17 @@ struct replay {
     size_t line_cap;
     struct audit_line cur;
     bool cur_valid;
+    /* a data directory's leaves, read ahead in chunks: leaves [chunk_from, chunk_from +
+     * chunk_n), their bytes in chunk_buf at chunk_off[i] */
+    uint8_t *chunk_buf;
+    size_t chunk_len, chunk_cap;
+    uint32_t *chunk_off;
+    uint64_t chunk_from;
+    uint32_t chunk_n;
+    /* every applied leaf's hash folded into a Merkle frontier, checked by replay_verify */
+    struct merkle_frontier frontier;
     /* the next entry, read ahead by replay_peek (valid until the next step) */
-    uint8_t *leaf;
+    const uint8_t *leaf;
     size_t leaf_len;
     struct ledger_entry next;
     bool peeked;
@@ -71,10 +80,16 @@ int replay_seek(struct replay *r, uint64_t index);
  * first later entry, this at the snapshot after it.) */
 int replay_seek_time(struct replay *r, uint64_t time_ms);
 /* For a post-mortem of incident `id`: the nearest snapshot whose entries all come before
- * the incident's window (`before_ms` before its first step), found from the newest
- * snapshot's state; nothing when that state does not know the incident and has evicted
- * some (then only a full replay can find its first step). */
+ * the incident's window (`before_ms` before its first step). The first step is found in the
+ * newest snapshot's state, or in the entries after it; otherwise (an incident evicted from
+ * the state before that snapshot) nothing changes and the replay starts at index 0. */
 int replay_seek_incident(struct replay *r, const char *id, uint64_t before_ms);
+
+/* Proves what was replayed is the ledger: the root of the leaves applied (hashed again
+ * from their bytes, from the snapshot's frontier on) equals the ledger's root at that size
+ * (the signed head's at the end). PL_EVERIFY with r->err otherwise. An audit trail was
+ * verified whole when it was opened: 0. */
+int replay_verify(struct replay *r);
 
 /* Reads the next entry without applying it (0, 1 at the end, or an error), so a caller can
  * stop before an entry later than a given time. */

@@ -28,8 +28,8 @@ int replay_snap_store(struct pl_store *store, const struct ledger *l,
 
 /* Why one stored snapshot cannot stand for the state after its first `snap->index` entries
  * of this ledger (0 when it can). */
-static int check(struct ledger *l, const struct snapshot *snap, struct swarm_state *s, char *why,
-                 size_t why_size)
+static int check(struct ledger *l, const struct snapshot *snap, struct swarm_state *s,
+                 char *why, size_t why_size)
 {
     uint8_t root[MERKLE_HASH_BYTES];
     int rc = ledger_root_at(l, snap->index, root);
@@ -67,6 +67,7 @@ int replay_snap_load(struct pl_store *store, struct ledger *l, uint64_t index,
     if (rep == NULL)
         rep = &local;
     memset(rep, 0, sizeof(*rep));
+    merkle_frontier_init(&rep->frontier);
     uint64_t at = index < l->size ? index : l->size;
     int rc = PL_ENOTFOUND;
     for (int tries = 0; tries < REPLAY_SNAP_TRIES && at > 0; tries++) {
@@ -86,6 +87,8 @@ int replay_snap_load(struct pl_store *store, struct ledger *l, uint64_t index,
             break;
         rc = snap.index == 0 ? PL_ENOTFOUND : check(l, &snap, s, rep->why, sizeof(rep->why));
         uint64_t found = snap.index;
+        if (rc == 0)
+            rep->frontier = snap.frontier;
         snapshot_free(&snap);
         if (rc == 0) {
             rep->index = found;

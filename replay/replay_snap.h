@@ -30,6 +30,7 @@ int replay_snap_store(struct pl_store *store, const struct ledger *l,
 
 struct replay_snap_report {
     uint64_t index;   /* the snapshot used (0: none) */
+    struct merkle_frontier frontier; /* the ledger's at its index (empty when none) */
     uint32_t skipped; /* newer ones refused */
     char why[256];    /* the last refusal, "" when none */
 };

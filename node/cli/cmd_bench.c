@@ -13,6 +13,7 @@
 #include "pl_mp.h"
 #include "pl_rand.h"
 #include "bench_heal.h"
+#include "bench_replay.h"
 #include "cli.h"
 #include "commands.h"
 #include "ledger.h"
@@ -383,6 +384,8 @@ static const struct
     {"ledger", bench_ledger, "ledger appends, proofs and check vs raw SHA-256 and RocksDB"},
     {"heal", bench_heal, "crash, hang and error burst to healthy; gossip round trips while "
                          "1,000 incidents are written; the agent's idle CPU and RSS"},
+    {"replay", bench_replay, "verified replay rate, --at-index from the nearest state snapshot, "
+                             "post-mortem time"},
 };
 
 int cmd_bench(int argc, char **argv)

@@ -78,7 +78,8 @@ static void progress(struct run *x, bool done)
                 done ? "\n" : "");
 }
 
-/* Applies entries until `to` is reached (or the end); with `each`, calls it per entry. */
+/* Applies entries until `to` is reached (or the end); with `each`, calls it per entry. The
+ * leaves replayed are then checked against the ledger's root at that size. */
 static int run_to(struct run *x, const struct point *to,
                   void (*each)(struct run *, const struct ledger_entry *,
                                const struct swarm_applied *, void *),
@@ -88,9 +89,9 @@ static int run_to(struct run *x, const struct point *to,
         struct ledger_entry e;
         int rc = replay_peek(&x->r, &e);
         if (rc != 0)
-            return rc == 1 ? 0 : rc;
+            return rc == 1 ? replay_verify(&x->r) : rc;
         if (to != NULL && reached(to, x->r.state, e.time_ms))
-            return 0;
+            return replay_verify(&x->r);
         struct swarm_applied a;
         if ((rc = replay_step(&x->r, &e, &a)) != 0)
             return rc;

@@ -671,7 +671,9 @@ const struct swarm_member *swarm_member_find(const struct swarm_state *s, const 
 const struct swarm_incident *swarm_incident_find(const struct swarm_state *s, const char *node,
                                                  const char *id)
 {
-    for (uint32_t i = 0; i < s->nincidents; i++)
+    /* Newest first: the steps of open incidents, the usual question, find them soonest;
+     * (node, id) is unique, so the order changes nothing else. */
+    for (uint32_t i = s->nincidents; i-- > 0;)
         if (strcmp(s->incidents[i].id, id) == 0 && strcmp(s->incidents[i].node, node) == 0)
             return &s->incidents[i];
     return NULL;
