@@ -2,7 +2,8 @@
 #
 #   make install [PREFIX=/usr/local] [DESTDIR=/stage]   the binary, the man page, the bash
 #                                                       completion, the systemd unit, the
-#                                                       default config (an existing one kept)
+#                                                       default config (an existing one kept),
+#                                                       the Prometheus and Grafana examples
 #   make package                                        build/platelet_<version>_<arch>.deb
 #
 # The unit names the binary and the config by absolute path, so those two paths are
@@ -29,6 +30,10 @@ if(NOT PL_FUZZ AND NOT PL_SANITIZE)
     install(FILES ${PL_DOC_DIR}/platelet.bash
             DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME platelet)
 endif()
+# What an operator points Prometheus and Grafana at (docs/DEPLOY.md).
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/prometheus/prometheus.yml
+              ${CMAKE_CURRENT_LIST_DIR}/grafana/platelet.json
+        DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(CODE "
 set(PL_DEPLOY_DIR \"${CMAKE_CURRENT_LIST_DIR}\")
 set(PL_STAGE_DIR \"${CMAKE_BINARY_DIR}/deploy-stage\")

@@ -28,12 +28,14 @@ expected="-rw-r----- root/root ./etc/platelet/agent.json
 -rw-r--r-- root/root ./lib/systemd/system/platelet.service
 -rwxr-xr-x root/root ./usr/bin/platelet
 -rw-r--r-- root/root ./usr/share/bash-completion/completions/platelet
+-rw-r--r-- root/root ./usr/share/doc/platelet/examples/platelet.json
+-rw-r--r-- root/root ./usr/share/doc/platelet/examples/prometheus.yml
 -rw-r--r-- root/root ./usr/share/man/man1/platelet.1.gz"
 [ "$listing" = "$expected" ] || fail "dpkg-deb -c lists:
 $listing
 expected:
 $expected"
-pass "dpkg-deb -c lists the binary, the man page, the completion, the unit and the config, with their modes"
+pass "dpkg-deb -c lists the binary, the man page, the completion, the unit, the config and the metrics examples, with their modes"
 
 dpkg-deb -e "$deb" "$TEST_DIR/control"
 [ "$(cat "$TEST_DIR/control/conffiles")" = /etc/platelet/agent.json ] ||
