@@ -1871,6 +1871,15 @@ uint64_t raft_majority_contact_ms(const struct raft *r)
 uint64_t raft_commit_index(const struct raft *r) { return r->commit; }
 uint64_t raft_applied(const struct raft *r) { return r->applied; }
 uint64_t raft_last_index(const struct raft *r) { return last_index(r); }
+
+void raft_memory_get(const struct raft *r, uint64_t *log_bytes, uint64_t *snapshot_bytes)
+{
+    uint64_t bytes = (uint64_t)r->log_cap * sizeof(r->log[0]);
+    for (size_t i = 0; i < r->log_n; i++)
+        bytes += r->log[i].len;
+    *log_bytes = bytes;
+    *snapshot_bytes = r->snap.data != NULL ? r->snap.len : 0;
+}
 uint64_t raft_voted_for(const struct raft *r) { return r->vote; }
 const struct raft_config *raft_config_get(const struct raft *r) { return &r->config; }
 const struct raft_stats *raft_stats_get(const struct raft *r) { return &r->stats; }

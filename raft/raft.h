@@ -422,6 +422,9 @@ uint64_t raft_leader_commit(const struct raft *r);
 uint64_t raft_commit_index(const struct raft *r);
 uint64_t raft_applied(const struct raft *r);
 uint64_t raft_last_index(const struct raft *r);
+/* What the core holds in memory: its log after the snapshot (entries, their data and the
+ * array's spare room) and the last snapshot's bytes. O(log). */
+void raft_memory_get(const struct raft *r, uint64_t *log_bytes, uint64_t *snapshot_bytes);
 uint64_t raft_voted_for(const struct raft *r);
 const struct raft_config *raft_config_get(const struct raft *r);
 const struct raft_stats *raft_stats_get(const struct raft *r);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <malloc.h>
 #include <unistd.h>
 
 /* The modules, started in this order and stopped in reverse. */
@@ -42,6 +43,31 @@ void *agent_module_state(struct agent *a, const char *name)
         if (modules[i] != NULL && strcmp(modules[i]->name, name) == 0)
             return a->module_state[i];
     return NULL;
+}
+
+/* GET /v1/store/memory: where the agent's memory goes (bench/raft_bench_mem.py). */
+static void api_store_memory(struct api_call *call, void *data)
+{
+    struct agent *a = data;
+    struct pl_store_memory m;
+    if (pl_store_memory_get(&a->store, &m) != 0) {
+        api_reply_error(call, 500, "cannot read RocksDB's memory properties");
+        return;
+    }
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "memtables_bytes", (double)m.memtables_bytes);
+    cJSON_AddNumberToObject(doc, "memtables_max_bytes",
+                            (double)(a->cfg.store_limits.write_buffer_bytes *
+                                     a->cfg.store_limits.max_write_buffers));
+    cJSON_AddNumberToObject(doc, "block_cache_bytes", (double)m.block_cache_bytes);
+    cJSON_AddNumberToObject(doc, "block_cache_max_bytes",
+                            (double)a->cfg.store_limits.block_cache_bytes);
+    cJSON_AddNumberToObject(doc, "table_readers_bytes", (double)m.table_readers_bytes);
+    struct mallinfo2 mi = mallinfo2();
+    cJSON_AddNumberToObject(doc, "malloc_heap_in_use_bytes", (double)mi.uordblks);
+    cJSON_AddNumberToObject(doc, "malloc_heap_free_bytes", (double)mi.fordblks);
+    cJSON_AddNumberToObject(doc, "malloc_mmapped_bytes", (double)mi.hblkhd);
+    api_reply_json(call, 200, doc);
 }
 
 static void api_self(struct api_call *call, void *data)
@@ -196,6 +222,21 @@ int agent_config_check_all(const struct agent_config *cfg, struct api_tokens *to
     return 0;
 }
 
+/*
+ * glibc's malloc, tuned before any thread starts. Each thread that allocates gets its own
+ * arena (RocksDB's flush and compaction threads, libuv's pool, the healing writer), each
+ * keeping what it freed; and after a large buffer is freed (a Raft snapshot image) the
+ * mmap threshold rises to its size, so the next large buffers come from the heap and
+ * fragment it. Two arenas and a fixed threshold keep a loaded node's heap close to what it
+ * uses (bench/raft_bench_mem.py, docs/BENCHMARKS.md).
+ */
+static void malloc_tune(void)
+{
+    mallopt(M_ARENA_MAX, 2);
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+}
+
 int agent_run(struct agent_config *cfg, char *cfg_err, size_t cfg_err_size)
 {
     static struct agent agent; /* one per process; static keeps it off the stack */
@@ -205,6 +246,7 @@ int agent_run(struct agent_config *cfg, char *cfg_err, size_t cfg_err_size)
     int rc;
 
     memset(a, 0, sizeof(*a));
+    malloc_tune();
     a->cfg = *cfg;
     a->lock_fd = -1;
     pl_log_set_level(cfg->log_level);
@@ -224,7 +266,7 @@ int agent_run(struct agent_config *cfg, char *cfg_err, size_t cfg_err_size)
     rc = data_dir_prepare(a, err, sizeof(err));
     if (rc != 0)
         goto fail;
-    rc = pl_store_open(&a->store, cfg->data_dir, PL_STORE_CREATE);
+    rc = pl_store_open_limits(&a->store, cfg->data_dir, PL_STORE_CREATE, &cfg->store_limits);
     if (rc != 0) {
         snprintf(err, sizeof(err), "data dir %s: %s", cfg->data_dir, a->store.err_text);
         goto fail;
@@ -241,6 +283,7 @@ int agent_run(struct agent_config *cfg, char *cfg_err, size_t cfg_err_size)
 
     api_init(&a->api, &a->loop, &a->tokens);
     api_route_add(&a->api, "GET", "/v1/agent/self", api_self, a);
+    api_route_add(&a->api, "GET", "/v1/store/memory", api_store_memory, a);
     api_route_add(&a->api, "POST", "/v1/agent/shutdown", api_shutdown, a);
     fault_table_init(&a->faults, &a->loop, &a->rand);
     a->faults.api_enabled = cfg->enable_faults;

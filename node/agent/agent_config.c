@@ -38,6 +38,7 @@ void agent_config_init(struct agent_config *cfg)
     snprintf(cfg->source, sizeof(cfg->source), "flags");
     cfg->log_level = PL_LOG_INFO;
     cfg->store_reserve_bytes = AGENT_STORE_RESERVE_DEFAULT;
+    pl_store_limits_default(&cfg->store_limits);
     cfg->root = cJSON_CreateObject();
 }
 
@@ -357,12 +358,23 @@ int agent_config_load_text(struct agent_config *cfg, const char *path, const cha
     const cJSON *store = cJSON_GetObjectItemCaseSensitive(root, "store");
     if (rc == 0 && store != NULL && !cJSON_IsObject(store))
         rc = fail(err, err_size, "%s: store: expected an object", path);
-    static const char *const store_keys[] = {"reserve_bytes", NULL};
+    static const char *const store_keys[] = {"reserve_bytes", "block_cache_bytes",
+                                             "write_buffer_bytes", "max_write_buffers", NULL};
     if (rc == 0 && store != NULL)
         rc = config_check_keys(&c, store, "store", store_keys);
     if (rc == 0 && store != NULL)
         rc = config_get_u64(&c, store, "store", "reserve_bytes", 0, UINT64_MAX / 2,
                             &cfg->store_reserve_bytes);
+    uint64_t max_wb = cfg->store_limits.max_write_buffers;
+    if (rc == 0 && store != NULL)
+        rc = config_get_u64(&c, store, "store", "block_cache_bytes", 0, 1ull << 40,
+                            &cfg->store_limits.block_cache_bytes);
+    if (rc == 0 && store != NULL)
+        rc = config_get_u64(&c, store, "store", "write_buffer_bytes", 64u << 10, 1ull << 30,
+                            &cfg->store_limits.write_buffer_bytes);
+    if (rc == 0 && store != NULL)
+        rc = config_get_u64(&c, store, "store", "max_write_buffers", 2, 1024, &max_wb);
+    cfg->store_limits.max_write_buffers = (uint32_t)max_wb;
     if (rc == 0)
         rc = join_list_load(cfg, root, "join", path, err, err_size);
     if (rc == 0)

@@ -9,6 +9,7 @@
 #define PL_AGENT_CONFIG_H
 
 #include "pl_log.h"
+#include "pl_store.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -40,6 +41,7 @@ struct agent_config {
     bool log_json;
     /* store.reserve_bytes: writes are refused while the data dir has less free (pl_store.h) */
     uint64_t store_reserve_bytes;
+    struct pl_store_limits store_limits; /* store.block_cache_bytes, ... (pl_store.h) */
     char source[PATH_MAX];           /* the config file, or "flags" */
     cJSON *root;                     /* the whole file (an empty object without one); owned */
 };

@@ -1619,6 +1619,11 @@ static void api_status(struct api_call *call, void *data)
     cJSON_AddNumberToObject(doc, "commit_index", (double)raft_commit_index(&ar->raft));
     cJSON_AddNumberToObject(doc, "last_applied", (double)raft_applied(&ar->raft));
     cJSON_AddNumberToObject(doc, "last_index", (double)raft_last_index(&ar->raft));
+    uint64_t log_bytes, snap_bytes;
+    raft_memory_get(&ar->raft, &log_bytes, &snap_bytes);
+    cJSON *mem = cJSON_AddObjectToObject(doc, "memory");
+    cJSON_AddNumberToObject(mem, "log_bytes", (double)log_bytes);
+    cJSON_AddNumberToObject(mem, "snapshot_bytes", (double)snap_bytes);
     cJSON *voters = cJSON_AddArrayToObject(doc, "voters");
     cJSON *learners = cJSON_AddArrayToObject(doc, "learners");
     for (uint32_t i = 0; i < c->n; i++)

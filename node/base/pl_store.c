@@ -82,12 +82,53 @@ static void free_options(struct pl_store *s)
     s->wo_nosync = NULL;
     if (s->opts)
         rocksdb_options_destroy(s->opts);
+    if (s->table_opts)
+        rocksdb_block_based_options_destroy(s->table_opts);
+    if (s->cache)
+        rocksdb_cache_destroy(s->cache);
+    s->table_opts = NULL;
+    s->cache = NULL;
     s->ro = NULL;
     s->wo_sync = NULL;
     s->opts = NULL;
 }
 
+void pl_store_limits_default(struct pl_store_limits *l)
+{
+    l->block_cache_bytes = PL_STORE_BLOCK_CACHE_DEFAULT;
+    l->write_buffer_bytes = PL_STORE_WRITE_BUFFER_DEFAULT;
+    l->max_write_buffers = PL_STORE_MAX_WRITE_BUFFERS_DEFAULT;
+}
+
 int pl_store_open(struct pl_store *s, const char *data_dir, unsigned flags)
+{
+    struct pl_store_limits l;
+    pl_store_limits_default(&l);
+    return pl_store_open_limits(s, data_dir, flags, &l);
+}
+
+int pl_store_memory_get(struct pl_store *s, struct pl_store_memory *out)
+{
+    PL_ASSERT(s->db != NULL);
+    struct pl_store_memory m = {0};
+    for (int c = 0; c < PL_CF_COUNT; c++) {
+        uint64_t v = 0;
+        if (s->cf[c] == NULL)
+            continue;
+        if (rocksdb_property_int_cf(s->db, s->cf[c], "rocksdb.cur-size-all-mem-tables", &v) != 0)
+            return PL_ESTORE;
+        m.memtables_bytes += v;
+        if (rocksdb_property_int_cf(s->db, s->cf[c], "rocksdb.estimate-table-readers-mem", &v) != 0)
+            return PL_ESTORE;
+        m.table_readers_bytes += v;
+    }
+    m.block_cache_bytes = s->cache != NULL ? rocksdb_cache_get_usage(s->cache) : 0;
+    *out = m;
+    return 0;
+}
+
+int pl_store_open_limits(struct pl_store *s, const char *data_dir, unsigned flags,
+                         const struct pl_store_limits *limits)
 {
     memset(s, 0, sizeof(*s));
     bool create = (flags & PL_STORE_CREATE) != 0;
@@ -134,12 +175,19 @@ int pl_store_open(struct pl_store *s, const char *data_dir, unsigned flags)
      * full disk; at WARN it writes only at open and on trouble, so a full disk that the
      * reserve keeps our writes off (pl_store_space_check) leaves the LOG untouched. */
     rocksdb_options_set_info_log_level(s->opts, 2 /* WARN_LEVEL */);
-    /* Nine families with RocksDB's default 64 MiB memtable each would let one node grow to
-     * hundreds of MiB under load; a node's writes are small, so cap them: 4 MiB per
-     * memtable and 32 MiB for all of them together (then RocksDB flushes the largest). */
-    rocksdb_options_set_write_buffer_size(s->opts, 4u << 20);
-    rocksdb_options_set_db_write_buffer_size(s->opts, 32u << 20);
+    /* Ten families with RocksDB's default 64 MiB memtable each would let one node grow to
+     * hundreds of MiB under load; a node's writes are small and each commit is synced, so
+     * big memtables buy nothing: cap each (write_buffer_bytes) and all together
+     * (max_write_buffers of them; then RocksDB flushes the largest). One small block cache
+     * serves every family instead of RocksDB's default cache per table factory. */
+    rocksdb_options_set_write_buffer_size(s->opts, limits->write_buffer_bytes);
+    rocksdb_options_set_db_write_buffer_size(
+        s->opts, limits->write_buffer_bytes * (uint64_t)limits->max_write_buffers);
     rocksdb_options_set_max_total_wal_size(s->opts, 64u << 20);
+    s->cache = rocksdb_cache_create_lru(limits->block_cache_bytes);
+    s->table_opts = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(s->table_opts, s->cache);
+    rocksdb_options_set_block_based_table_factory(s->opts, s->table_opts);
 
     /* RocksDB insists that every family on disk is opened, so open the union of ours and
      * whatever a newer build may have added. */

@@ -47,10 +47,36 @@ enum pl_store_flags {
 #define PL_STORE_ERR_TEXT_MAX 512
 #define PL_STORE_EXTRA_CF_MAX 16
 
+/*
+ * What RocksDB may hold in memory (store.* in the agent's config; docs/ARCHITECTURE.md). A
+ * node's writes are small and synced one commit at a time, so big memtables and caches buy
+ * little: the defaults keep a loaded node's RocksDB within about 8 MiB.
+ */
+struct pl_store_limits
+{
+    uint64_t block_cache_bytes;  /* one LRU block cache shared by every family */
+    uint64_t write_buffer_bytes; /* one memtable */
+    uint32_t max_write_buffers;  /* memtables of all families together, in write buffers */
+};
+#define PL_STORE_BLOCK_CACHE_DEFAULT (2u << 20)
+#define PL_STORE_WRITE_BUFFER_DEFAULT (1u << 20)
+#define PL_STORE_MAX_WRITE_BUFFERS_DEFAULT 6
+void pl_store_limits_default(struct pl_store_limits *l);
+
+/* RocksDB's memory right now (pl_store_memory_get). */
+struct pl_store_memory
+{
+    uint64_t memtables_bytes;     /* every family's memtables, flushing ones included */
+    uint64_t block_cache_bytes;   /* used of the shared block cache */
+    uint64_t table_readers_bytes; /* index and filter blocks outside the cache */
+};
+
 struct pl_store
 {
     rocksdb_t *db;
     rocksdb_options_t *opts;
+    rocksdb_block_based_table_options_t *table_opts;
+    rocksdb_cache_t *cache;
     rocksdb_writeoptions_t *wo_sync;
     rocksdb_writeoptions_t *wo_nosync;
     rocksdb_readoptions_t *ro;
@@ -75,7 +101,12 @@ struct pl_store
  * pl_store_close() must follow. `data_dir` is only read during the call.
  */
 int pl_store_open(struct pl_store *s, const char *data_dir, unsigned flags);
+/* The same with memory limits other than the defaults (copied). */
+int pl_store_open_limits(struct pl_store *s, const char *data_dir, unsigned flags,
+                         const struct pl_store_limits *limits);
 void pl_store_close(struct pl_store *s);
+/* Fills *out from RocksDB's properties; 0 or PL_ESTORE. */
+int pl_store_memory_get(struct pl_store *s, struct pl_store_memory *out);
 
 /* Reads one value into a malloc()ed buffer the caller frees. PL_ENOTFOUND when absent. */
 int pl_store_get(struct pl_store *s,

@@ -53,6 +53,44 @@ static void reopen(struct fixture *f)
     assert_int_equal(pl_store_open(&f->store, f->dir, PL_STORE_CREATE), 0);
 }
 
+/* The store's memory limits hold: with 64 KiB memtables and 2 of them in all, writing 2 MiB
+ * leaves at most the budget in memtables (RocksDB flushes the rest), and the one block
+ * cache stays within its capacity after reading everything back. */
+static void test_memory_limits(void **state)
+{
+    struct fixture *f = *state;
+    struct pl_store_limits l = {.block_cache_bytes = 256u << 10,
+                                .write_buffer_bytes = 64u << 10,
+                                .max_write_buffers = 2};
+    pl_store_close(&f->store);
+    assert_int_equal(pl_store_open_limits(&f->store, f->dir, PL_STORE_CREATE, &l), 0);
+    uint8_t val[1024];
+    memset(val, 0xab, sizeof(val));
+    for (uint32_t i = 0; i < 2048; i++) {
+        uint8_t key[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+        struct pl_store_batch b;
+        pl_store_batch_init(&b);
+        rocksdb_writebatch_put_cf(b.wb, f->store.cf[PL_CF_NODE], (char *)key, 4, (char *)val,
+                                  sizeof(val));
+        assert_int_equal(pl_store_batch_commit_nosync(&f->store, &b), 0);
+        pl_store_batch_close(&b);
+    }
+    for (uint32_t i = 0; i < 2048; i += 7) {
+        uint8_t key[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+        uint8_t *v = NULL;
+        size_t n = 0;
+        assert_int_equal(pl_store_get(&f->store, PL_CF_NODE, key, 4, &v, &n), 0);
+        assert_int_equal(n, sizeof(val));
+        free(v);
+    }
+    struct pl_store_memory m;
+    assert_int_equal(pl_store_memory_get(&f->store, &m), 0);
+    /* RocksDB's arena blocks round a memtable up; allow one more buffer of slack. */
+    assert_true(m.memtables_bytes <= 3 * l.write_buffer_bytes);
+    assert_true(m.block_cache_bytes <= l.block_cache_bytes);
+    assert_true(m.block_cache_bytes > 0);
+}
+
 static struct raft_entry entry(uint64_t index, uint64_t term, const char *data)
 {
     struct raft_entry e = {term, index, RAFT_ENTRY_NORMAL, (uint32_t)strlen(data), (uint8_t *)data};
@@ -185,6 +223,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_empty_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip_truncate_compact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_format_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_records_refused, setup, teardown),
