@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The act-once record across a kill -9: three voters each run a service whose stop signal
+# it ignores (so a stop lasts its whole grace). `platelet rollout stop slow` orders r1 to
+# stop it; r1 writes its record, begins, and is SIGKILLed while the stop is under way (the
+# service dies with it). Restarted, r1 finds the decision still pending and its record
+# begun: it answers "interrupted" (the decision fails, the rollout halts) and never begins
+# the stop again; its service runs, started once more by the relaunch only.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/raft_lib.sh"
+
+declare -A PORT SVC PID
+for n in r1 r2 r3; do PORT[$n]=$(free_port); SVC[$n]=$(free_port); done
+for n in r1 r2 r3; do
+    # Signal 28 is SIGWINCH: ignored by default, so only the SIGKILL after grace_ms stops it.
+    cat >"$TEST_DIR/$n.json" <<JSON
+{"profile": "local",
+ "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50},
+ "services": [{"name": "slow", "command": "/bin/sh",
+   "args": ["-c", "echo start >>'$TEST_DIR/$n.starts'; exec \"\$0\" sample-service --port ${SVC[$n]}",
+            "$PLATELET"], "start_ms": 300, "stop_signal": "28", "grace_ms": 60000}]}
+JSON
+done
+start_node() {
+    local name=$1 log=$2
+    shift 2
+    spawn "$log" "$PLATELET" agent --config "$TEST_DIR/$name.json" --name "$name" \
+        --bind "127.0.0.1:${PORT[$name]}" --data-dir "$TEST_DIR/$name" "$@"
+    PID[$name]=$SPAWNED_PID
+}
+start_node r3 r3 --join "127.0.0.1:${PORT[r1]}"
+start_node r2 r2 --join "127.0.0.1:${PORT[r1]}"
+start_node r1 r1
+for n in r1 r2 r3; do wait_for 10 "$n API" test -S "$(sock $n)"; done
+wait_for 20 "one leader agreed by all" one_leader r1 r2 r3
+
+starts() { [ -f "$TEST_DIR/$1.starts" ] && wc -l <"$TEST_DIR/$1.starts" || echo 0; }
+has_starts() { [ "$(starts "$1")" -eq "$2" ]; }
+decisions() { "$PLATELET" decisions --api "unix:$(sock "$1")" --json; }
+q() {
+    decisions "$1" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if eval(sys.argv[1]) else 1)' "$2"
+}
+all_alive() { "$PLATELET" swarm status --api "unix:$(sock r1)" --json | python3 -c '
+import json, sys
+m = {x["name"]: x["status"] for x in json.load(sys.stdin)["state"]["members"]}
+sys.exit(0 if all(m.get(n) == "alive" for n in ("r1", "r2", "r3")) else 1)'; }
+wait_for 20 "all three alive in the swarm state" all_alive
+for n in r1 r2 r3; do wait_for 10 "$n's service started" has_starts "$n" 1; done
+
+out=$("$PLATELET" rollout stop slow --api "unix:$(sock r2)" --json) || fail "rollout: $out"
+R=$(json_get "$out" 'd["rollout"]')
+wait_for 20 "r1 began the stop" grep -q "mod=decisions decision [0-9]*: stop service=slow" "$TEST_DIR/r1.log"
+D=$(grep -o "mod=decisions decision [0-9]*: stop" "$TEST_DIR/r1.log" | head -1 | grep -o "[0-9]*")
+grep -q "decision $D stop service=slow result" "$TEST_DIR/r1.log" &&
+    fail "the stop finished before the kill (its stop signal was not ignored?)"
+kill -KILL "${PID[r1]}"
+wait "${PID[r1]}" 2>/dev/null || true
+start_node r1 r1-again
+wait_for 10 "r1 API after restart" test -S "$(sock r1)"
+wait_for 20 "decision $D answered" q r2 "[x['state'] for x in d['decisions'] if x['index'] == $D] == ['failed']"
+q r2 "[x['result'] for x in d['decisions'] if x['index'] == $D] == [-1015]" ||
+    fail "decision $D's result: $(decisions r2)"
+q r2 "[r['state'] for r in d['rollouts'] if r['index'] == $R] == ['halted']" ||
+    fail "rollout $R did not halt: $(decisions r2)"
+grep -q "decision $D stop service=slow result=PL_ESTATE interrupted by a restart" \
+    "$TEST_DIR/r1-again.log" || fail "r1 did not answer 'interrupted'"
+grep -q "mod=decisions decision $D: stop" "$TEST_DIR/r1-again.log" &&
+    fail "r1 began decision $D again after its restart"
+has_starts r1 2 || fail "r1's service started $(starts r1) times (want 2: launch, relaunch)"
+running() { "$PLATELET" services --api "unix:$(sock r1)" --json |
+    python3 -c 'import json,sys; s=json.load(sys.stdin)["services"][0]; sys.exit(0 if s["process"] == "running" else 1)'; }
+wait_for 10 "r1's service running after the relaunch" running
+has_starts r2 1 && has_starts r3 1 || fail "r2 or r3 acted on a halted rollout"
+"$PLATELET" decisions --api "unix:$(sock r3)" >"$TEST_DIR/decisions.txt" || fail "platelet decisions"
+grep -q "rollout $R: stop slow, max unavailable 1, halted: r1=failed r2=todo r3=todo" \
+    "$TEST_DIR/decisions.txt" || fail "platelet decisions: $(cat "$TEST_DIR/decisions.txt")"
+pass "a decision begun before a kill -9 is answered 'interrupted' after the restart, never begun again"
