@@ -7,6 +7,7 @@
 # the stop again; its service runs, started once more by the relaunch only.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/raft_lib.sh"
+source "$(dirname "$0")/decisions_lib.sh"
 
 declare -A PORT SVC PID
 for n in r1 r2 r3; do PORT[$n]=$(free_port); SVC[$n]=$(free_port); done
@@ -33,19 +34,6 @@ start_node r1 r1
 for n in r1 r2 r3; do wait_for 10 "$n API" test -S "$(sock $n)"; done
 wait_for 20 "one leader agreed by all" one_leader r1 r2 r3
 
-starts() { [ -f "$TEST_DIR/$1.starts" ] && wc -l <"$TEST_DIR/$1.starts" || echo 0; }
-has_starts() { [ "$(starts "$1")" -eq "$2" ]; }
-decisions() { "$PLATELET" decisions --api "unix:$(sock "$1")" --json; }
-q() {
-    decisions "$1" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-sys.exit(0 if eval(sys.argv[1]) else 1)' "$2"
-}
-all_alive() { "$PLATELET" swarm status --api "unix:$(sock r1)" --json | python3 -c '
-import json, sys
-m = {x["name"]: x["status"] for x in json.load(sys.stdin)["state"]["members"]}
-sys.exit(0 if all(m.get(n) == "alive" for n in ("r1", "r2", "r3")) else 1)'; }
 wait_for 20 "all three alive in the swarm state" all_alive
 for n in r1 r2 r3; do wait_for 10 "$n's service started" has_starts "$n" 1; done
 

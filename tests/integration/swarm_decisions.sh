@@ -11,6 +11,7 @@
 # 3. Clients cannot forge the healer's kinds through /v1/propose.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/raft_lib.sh"
+source "$(dirname "$0")/decisions_lib.sh"
 
 declare -A PORT SVC PID
 for n in r1 r2 r3; do PORT[$n]=$(free_port); SVC[$n]=$(free_port); done
@@ -39,16 +40,6 @@ start_node r1
 for n in r1 r2 r3; do wait_for 10 "$n API" test -S "$(sock $n)"; done
 wait_for 20 "one leader agreed by all" one_leader r1 r2 r3
 
-starts() { [ -f "$TEST_DIR/$1.starts" ] && wc -l <"$TEST_DIR/$1.starts" || echo 0; }
-has_starts() { [ "$(starts "$1")" -eq "$2" ]; }
-decisions() { "$PLATELET" decisions --api "unix:$(sock "$1")" --json; }
-# q NODE EXPR: a Python expression over NODE's /v1/decisions document (d); exit 0 if true.
-q() {
-    decisions "$1" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-sys.exit(0 if eval(sys.argv[1]) else 1)' "$2"
-}
 # step_id NODE ROLLOUT MEMBER STATE: prints the decision of MEMBER's step in ROLLOUT that is
 # in STATE, as NODE sees it.
 step_id() {
@@ -66,10 +57,6 @@ for n in r1 r2 r3; do
     has_starts "$n" 1 || fail "$n's service started $(starts "$n") times before any rollout"
 done
 wait_for 20 "the blast radius committed" q r1 'd["policy"]["max_fleet_pct"] == 50'
-all_alive() { "$PLATELET" swarm status --api "unix:$(sock r1)" --json | python3 -c '
-import json, sys
-m = {x["name"]: x["status"] for x in json.load(sys.stdin)["state"]["members"]}
-sys.exit(0 if all(m.get(n) == "alive" for n in ("r1", "r2", "r3")) else 1)'; }
 wait_for 20 "all three alive in the swarm state" all_alive
 
 # --- 1. a rolling restart, in order, gated by the blast radius --------------------------
