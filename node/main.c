@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"version", cmd_version, "print the version"},
     {"agent", cmd_agent, "run a node (the daemon)"},
     {"status", cmd_status, "one screen: this node, the council and healer, members, incidents, ledger"},
+    {"strategies", cmd_strategies, "what the swarm learned heals each anomaly; explain SIGNATURE"},
     {"sample-service", cmd_sample_service, "run the sample HTTP service (with faults on request)"},
     {"fault", cmd_fault, "inject faults into a running agent's transports"},
     {"members", cmd_members, "list the cluster's members"},

@@ -106,6 +106,10 @@ void replay_last_leaf(const struct replay *r, const uint8_t **leaf, size_t *leaf
 
 /* The state as JSON (members, incidents, placements, decisions, counters, hash). */
 cJSON *replay_state_json(const struct swarm_state *s);
+/* What the swarm learned (replay_strategies.c): every signature, its choice, and per action
+ * the posterior mean, 90 % interval, counts and last draw; one signature's object. */
+cJSON *replay_strategies_json(const struct swarm_state *s);
+cJSON *replay_strategy_json(const struct swarm_learn_sig *g);
 /* One entry's line for --step and diff: index, time, kind, outcome, a summary. */
 cJSON *replay_entry_json(const struct ledger_entry *e, const struct swarm_applied *a,
                          const struct swarm_state *after);

@@ -1593,6 +1593,13 @@ static void api_swarm(struct api_call *call, void *data)
     api_reply_json(call, 200, doc);
 }
 
+/* GET /v1/strategies: what the swarm learned, from the state this node applied. */
+static void api_strategies(struct api_call *call, void *data)
+{
+    struct agent_raft *ar = data;
+    api_reply_json(call, 200, replay_strategies_json(ar->swarm));
+}
+
 static void api_status(struct api_call *call, void *data)
 {
     struct agent_raft *ar = data;
@@ -1901,6 +1908,7 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
     }
     api_route_add(&a->api, "GET", "/v1/raft/status", api_status, ar);
     api_route_add(&a->api, "GET", "/v1/swarm", api_swarm, ar);
+    api_route_add(&a->api, "GET", "/v1/strategies", api_strategies, ar);
     api_route_add(&a->api, "POST", "/v1/propose", api_propose, ar);
     if (!ar->voter) {
         struct raft_transport_hooks hooks = {ar, recv_cb, seal_cb, open_cb, NULL};

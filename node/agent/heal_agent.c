@@ -519,6 +519,12 @@ static void pump(struct heal_svc *s)
         in.now_ms = heal_now(h);
         in.seq = ++h->seq;
         in.rand = pl_rand_next(&h->a->rand);
+        /* What the swarm learned, as of the last entry this node applied; without a
+         * council the last table it applied stands. */
+        struct agent_raft *ar = agent_module_state(h->a, "raft");
+        if (ar != NULL && agent_raft_swarm(ar) != NULL)
+            swarm_learn_table(&agent_raft_swarm(ar)->learn, s->cfg->name, &s->learned);
+        in.learned = &s->learned;
         struct heal_outputs out;
         int rc = heal_step(&s->mc, &in, &out);
         if (rc != 0 && rc != PL_ESTATE)

@@ -88,6 +88,7 @@ struct heal_svc {
     const struct heal_service_cfg *cfg;
     int index;
     struct heal_case mc;        /* the machine's state for this service */
+    struct heal_learned learned; /* the swarm's learned first actions (swarm_learn_table) */
     uv_timer_t deadline;        /* the machine's next deadline */
     /* inputs produced while the outputs are walked, fed after it, in order */
     struct heal_input inputs[HEAL_INPUTS_QUEUED_MAX];

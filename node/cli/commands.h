@@ -38,5 +38,6 @@ int cmd_token(int argc, char **argv);
 int cmd_chaos(int argc, char **argv); /* node/chaos/chaos_run.c */
 int cmd_decisions(int argc, char **argv);
 int cmd_rollout(int argc, char **argv);
+int cmd_strategies(int argc, char **argv);
 
 #endif
