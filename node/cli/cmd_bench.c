@@ -14,6 +14,7 @@
 #include "pl_rand.h"
 #include "bench_heal.h"
 #include "bench_replay.h"
+#include "bench_learn.h"
 #include "cli.h"
 #include "commands.h"
 #include "ledger.h"
@@ -386,6 +387,8 @@ static const struct
                          "1,000 incidents are written; the agent's idle CPU and RSS"},
     {"replay", bench_replay, "verified replay rate, --at-index from the nearest state snapshot, "
                              "post-mortem time"},
+    {"learn", bench_learn, "restart-only, rules-only and learned healing side by side, "
+                           "training and held-out fault mixes, in virtual time"},
 };
 
 int cmd_bench(int argc, char **argv)

@@ -412,7 +412,15 @@ int learn_world_incident(struct learn_world *w, int fault, struct learn_result *
         out->ttr_ms = w->cleared_at - w->fault_at;
     }
     /* Quiet between incidents: the budget's window and the detectors settle. */
-    return run(w, w->now + between(w, 60000, 180000), false);
+    /* Ten to twenty minutes: past the restart budget's clean-running reset, so one
+     * incident's back-off does not slow the next. */
+    return run(w, w->now + between(w, 600000, 1200000), false);
+}
+
+void learn_world_mix(struct learn_world *w, const uint32_t weights[LF_COUNT], bool held_out)
+{
+    memcpy(w->cfg.weights, weights, sizeof(w->cfg.weights));
+    w->cfg.held_out = held_out;
 }
 
 const struct swarm_state *learn_world_swarm(const struct learn_world *w)

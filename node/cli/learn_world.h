@@ -73,6 +73,10 @@ void learn_world_free(struct learn_world *w);
  * then until the service has been quiet for a while; fills *out. */
 int learn_world_incident(struct learn_world *w, int fault, struct learn_result *out);
 
+/* Changes the mix and its parameter ranges from the next incident on (the held-out mix
+ * after training); what was learned stays. */
+void learn_world_mix(struct learn_world *w, const uint32_t weights[LF_COUNT], bool held_out);
+
 /* The swarm state the run built (every incident step applied as a ledger entry). */
 const struct swarm_state *learn_world_swarm(const struct learn_world *w);
 

@@ -211,7 +211,9 @@ static void choose(struct swarm_learn *l, struct swarm_learn_sig *s,
     bool explore = (uint8_t)best != g;
     struct swarm_learn_svc *v = svc_get(l, s->key.service, h);
     mix(h, NULL, v, -1);
-    if (explore && popcount32(v->history) >= SWARM_LEARN_EXPLORE_MAX) {
+    /* No gamble while the best arm heals nearly always, nor past the service's budget. */
+    if (explore && (swarm_learn_mean(&s->arms[g]) >= SWARM_LEARN_SATISFIED_Q16 ||
+                    popcount32(v->history) >= SWARM_LEARN_EXPLORE_MAX)) {
         best = g;
         explore = false;
     }

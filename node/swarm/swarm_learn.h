@@ -32,7 +32,9 @@
  * Safety: only actions in the node's candidate set are ever chosen (allowed by the policy,
  * possible for the service, needing no approval; never escalate or retry), and each
  * service may explore (choose an action other than the best posterior mean) in at most
- * SWARM_LEARN_EXPLORE_MAX of its last 32 choices.
+ * SWARM_LEARN_EXPLORE_MAX of its last 32 choices, and never while the best arm's mean is
+ * SWARM_LEARN_SATISFIED_Q16 or more (a cure that nearly always works is not gambled on;
+ * once it starts failing its mean drops and exploring resumes).
  */
 #ifndef PL_SWARM_LEARN_H
 #define PL_SWARM_LEARN_H
@@ -49,6 +51,7 @@
 #define SWARM_Q16_ONE 65536u
 #define SWARM_LEARN_FORGET_Q16 64225u /* 0.98: about fifty outcomes of memory */
 #define SWARM_LEARN_EXPLORE_MAX 3    /* explorations among a service's last 32 choices */
+#define SWARM_LEARN_SATISFIED_Q16 58982u /* 0.9: a best arm this good is not gambled on */
 
 /* The result word of a `diagnosed` incident step: bits 0-15 the candidate actions
  * (heal_action bits), 16-23 the evidence feature, 24-27 the rules-only first action. */
