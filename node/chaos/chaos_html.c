@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define W 1100
@@ -254,6 +255,77 @@ static void healing_html(const cJSON *report, FILE *out)
     fputs("</table>\n", out);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One run's figures for one kind of fault: count, successes, medians. */
+static void fault_summary(const cJSON *healing, const char *fault, FILE *out)
+{
+    double det[512], hea[512];
+    int n = 0, ok = 0, nd = 0, nh = 0;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, healing)
+    {
+        if (strcmp(str(h, "fault"), fault) != 0)
+            continue;
+        n++;
+        ok += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "success"));
+        if (isfinite(num(h, "detect_ms")) && nd < 512)
+            det[nd++] = num(h, "detect_ms");
+        if (isfinite(num(h, "healthy_ms")) && nh < 512)
+            hea[nh++] = num(h, "healthy_ms");
+    }
+    qsort(det, (size_t)nd, sizeof(double), cmp_double);
+    qsort(hea, (size_t)nh, sizeof(double), cmp_double);
+    fprintf(out, "<td>%d of %d</td>", ok, n);
+    if (nd > 0)
+        fprintf(out, "<td>%.0f ms</td>", det[(nd - 1) / 2]);
+    else
+        fputs("<td>-</td>", out);
+    if (nh > 0)
+        fprintf(out, "<td>%.0f ms</td>", hea[(nh - 1) / 2]);
+    else
+        fputs("<td>-</td>", out);
+}
+
+/* --compare: each kind of fault under Platelet's policy and under restart-only. */
+static void compare_html(const cJSON *report, FILE *out)
+{
+    const cJSON *cmp = cJSON_GetObjectItemCaseSensitive(report, "compare");
+    if (!cJSON_IsObject(cmp))
+        return;
+    const cJSON *mine = cJSON_GetObjectItemCaseSensitive(report, "healing");
+    const cJSON *base = cJSON_GetObjectItemCaseSensitive(cmp, "healing");
+    fprintf(out, "<h2>Beside a restart-only policy (the same scenario and seed; its run: %s)"
+                 "</h2>\n<table><tr><th>fault</th><th>Platelet: healed</th><th>detected "
+                 "(median)</th><th>healthy (median)</th><th>restart-only: healed</th>"
+                 "<th>detected (median)</th><th>healthy (median)</th></tr>\n",
+            strcmp(str(cmp, "verdict"), "pass") == 0 ? "every check holds" : "a check fails");
+    const char *seen[64];
+    int nseen = 0;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, mine)
+    {
+        const char *f = str(h, "fault");
+        bool dup = false;
+        for (int i = 0; i < nseen; i++)
+            dup |= strcmp(seen[i], f) == 0;
+        if (dup || nseen >= 64)
+            continue;
+        seen[nseen++] = f;
+        fputs("<tr><td>", out);
+        pl_html_escape(out, f);
+        fputs("</td>", out);
+        fault_summary(mine, f, out);
+        fault_summary(base, f, out);
+        fputs("</tr>\n", out);
+    }
+    fputs("</table>\n", out);
+}
+
 int chaos_html_write(const cJSON *report, FILE *out)
 {
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(report, "scenario");
@@ -291,6 +363,7 @@ int chaos_html_write(const cJSON *report, FILE *out)
     int counts[4] = {0, 0, 0, 0};
     timeline_svg(report, out, counts);
     healing_html(report, out);
+    compare_html(report, out);
     fprintf(out, "<p id=\"chaos-selfcheck\">drawn: %d nemeses, %d answered operations, %d "
                  "errors, %d incidents</p>\n</body></html>\n",
             counts[0], counts[1], counts[2], counts[3]);

@@ -114,6 +114,7 @@ struct run {
     const char *bin;
     char dir[200];
     bool keep;
+    bool restart_only; /* --compare's baseline: restart is the only action */
     struct node node[CHAOS_NODES_MAX];
     int n;
     uint64_t t0_wall, t0_mono;
@@ -158,6 +159,13 @@ static int cluster_start(struct run *r)
         char svc[2048];
         if ((rc = child_sample_service(r->bin, "sample", nd->svc_port, svc, sizeof(svc))) != 0)
             break;
+        /* The baseline's policy: nothing but restart (the last '}' closes "policy"). */
+        char *policy_end = strrchr(svc, '}');
+        if (r->restart_only && policy_end != NULL && policy_end > svc && policy_end[-1] == '}') {
+            policy_end[-1] = '\0';
+            strncat(svc, ", \"allowed_actions\": [\"restart\"]}}",
+                    sizeof(svc) - strlen(svc) - 1);
+        }
         /* The council's short timeouts of the Raft tests: a run sees many elections. */
         if (nd->voter)
             snprintf(cfg, 8192,
@@ -556,6 +564,7 @@ static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
     a->log = cJSON_CreateObject();
     cJSON_AddStringToObject(a->log, "label", nm->label);
     cJSON_AddStringToObject(a->log, "type", chaos_kind_name(nm->kind));
+    cJSON_AddNumberToObject(a->log, "nemesis", a->nemesis);
     cJSON_AddNumberToObject(a->log, "start_ms", (double)now);
     cJSON_AddNumberToObject(a->log, "end_ms", (double)a->end_ms);
     cJSON_AddArrayToObject(a->log, "actions");
@@ -712,12 +721,18 @@ static void read_incidents(struct run *r, cJSON *out, int *false_heals)
             cJSON_AddItemToArray(out, x);
             if (opened - (double)r->t0_wall < (double)r->sc->control_ms)
                 (*false_heals)++;
-            /* The first incident at or after a service fault on this node is its own. */
+            /* An incident belongs to the last service fault on its node that came before it
+             * (100 ms of slack: the agent's clock is its loop's cached time); each fault
+             * keeps the first incident it got. */
+            struct heal *f = NULL;
             for (int h = 0; h < r->nheals; h++) {
-                struct heal *f = &r->heals[h];
-                if (!f->service || f->node != i || opened + 100 < (double)f->fault_wall ||
-                    (f->detect_ms >= 0 && (double)f->detect_ms <= opened - (double)f->fault_wall))
-                    continue;
+                struct heal *c = &r->heals[h];
+                if (c->service && c->node == i && (double)c->fault_wall <= opened + 100 &&
+                    (f == NULL || c->fault_wall > f->fault_wall))
+                    f = c;
+            }
+            if (f != NULL && (f->detect_ms < 0 ||
+                              (double)f->detect_ms > opened - (double)f->fault_wall)) {
                 f->detect_ms = (int64_t)(opened > (double)f->fault_wall ? opened - (double)f->fault_wall : 0);
                 snprintf(f->outcome, sizeof(f->outcome), "%s", child_str(inc, "outcome"));
                 f->success = strcmp(f->outcome, "healed") == 0;
@@ -998,10 +1013,8 @@ static cJSON *heals_json(const struct run *r)
         const cJSON *log = cJSON_GetArrayItem(r->nemeses, x->nemesis);
         char kind[64];
         const char *type = child_str(log, "type");
-        const struct chaos_nemesis *nm = NULL;
-        for (int k = 0; k < r->sc->n; k++)
-            if (strcmp(r->sc->nemeses[k].label, child_str(log, "label")) == 0)
-                nm = &r->sc->nemeses[k];
+        double k = child_num(log, "nemesis");
+        const struct chaos_nemesis *nm = k >= 0 && k < r->sc->n ? &r->sc->nemeses[(int)k] : NULL;
         snprintf(kind, sizeof(kind), "%s%s%s", type, x->service ? ":" : "",
                  x->service && nm != NULL ? nm->fault : "");
         cJSON_AddStringToObject(o, "fault", kind);
@@ -1289,17 +1302,93 @@ static int run_scenario(struct run *r, cJSON *report)
     return failed > 0 ? PL_EVERIFY : 0;
 }
 
+/*
+ * One run of the scenario in a fresh scratch folder, into `report` (checks, workload,
+ * healing, incidents, nemeses, leaders, wall time and the harness's CPU, verdict). With
+ * `restart_only`, every sample service's policy allows nothing but restart (the baseline of
+ * --compare). 0 when every check holds, PL_EVERIFY when one fails, else why it could not run.
+ */
+static int one_run(const struct chaos_scenario *sc, uint64_t seed, const char *bin, bool keep,
+                   bool restart_only, cJSON *report)
+{
+    struct run *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return -ENOMEM;
+    r->sc = sc;
+    r->seed = seed;
+    r->bin = bin;
+    r->keep = keep;
+    r->restart_only = restart_only;
+    r->n = (int)sc->nodes;
+    pl_rand_seed(&r->rnd, seed);
+    child_ports_seed(seed);
+    r->ops = calloc(OPS_MAX, sizeof(*r->ops));
+    r->nemeses = cJSON_CreateArray();
+    r->leaders = cJSON_CreateArray();
+    const char *tmp = getenv("TMPDIR");
+    snprintf(r->dir, sizeof(r->dir), "%s/platelet-chaos.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (r->ops == NULL || mkdtemp(r->dir) == NULL) {
+        fprintf(stderr, "%s: cannot make a scratch folder: %s\n", CMD, strerror(errno));
+        cJSON_Delete(r->nemeses);
+        cJSON_Delete(r->leaders);
+        free(r->ops);
+        free(r);
+        return -EIO;
+    }
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    uint64_t wall0 = child_mono_ms();
+    cJSON_AddArrayToObject(report, "checks");
+    int rc = run_scenario(r, report);
+    cluster_stop(r);
+    getrusage(RUSAGE_SELF, &ru1);
+    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+                 (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+                 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+                 (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+    double wall = (double)(child_mono_ms() - wall0) / 1000.0;
+    char started[25];
+    pl_time_format_rfc3339(r->t0_wall, started);
+    cJSON_AddStringToObject(report, "policy", restart_only ? "restart-only" : "platelet");
+    cJSON_AddStringToObject(report, "started", started);
+    cJSON_AddNumberToObject(report, "wall_s", wall);
+    cJSON_AddNumberToObject(report, "harness_cpu_s", cpu);
+    cJSON_AddNumberToObject(report, "harness_cpu_fraction", wall > 0 ? cpu / wall : 0);
+    cJSON_AddStringToObject(report, "verdict", rc == 0 ? "pass" : "fail");
+    if (rc != 0 && rc != PL_EVERIFY)
+        cJSON_AddStringToObject(report, "error", pl_strerror(rc));
+    cJSON_AddItemToObject(report, "nemeses", r->nemeses);
+    cJSON_AddItemToObject(report, "leaders", r->leaders);
+    free(r->ops);
+    fprintf(stderr, "chaos: %s%s in %.1f s wall, harness CPU %.1f s (%.1f %%)\n",
+            restart_only ? "restart-only: " : "",
+            rc == 0 ? "every check holds" : rc == PL_EVERIFY ? "a check FAILS" : "the run failed",
+            wall, cpu, wall > 0 ? 100 * cpu / wall : 0);
+    if (keep || (rc != 0 && rc != PL_EVERIFY)) {
+        fprintf(stderr, "chaos: the agents' folders are kept in %s\n", r->dir);
+    } else {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "%s: could not remove %s\n", CMD, r->dir);
+    }
+    free(r);
+    return rc;
+}
+
 static int chaos_run_cmd(int argc, char **argv)
 {
     const char *json_path = NULL, *html_path = NULL, *agent_bin = NULL;
     uint64_t seed = 0;
-    bool keep = false;
+    bool keep = false, compare = false;
     struct cli_flag flags[] = {
         {"--seed", CLI_U64, &seed, "the run's seed (default: the scenario's, else the clock)",
          false, false},
         {"--json", CLI_STR, &json_path, "write the report as JSON to FILE", false, false},
         {"--html", CLI_STR, &html_path, "write the report as an HTML page to FILE", false,
          false},
+        {"--compare", CLI_BOOL, &compare, "run the scenario again with a restart-only policy "
+         "and put its healing figures beside", false, false},
         {"--agent", CLI_STR, &agent_bin, "the platelet binary to run as agents (default this "
          "one)", false, false},
         {"--keep", CLI_BOOL, &keep, "keep the scratch folder (agents' logs and data)", false,
@@ -1308,7 +1397,7 @@ static int chaos_run_cmd(int argc, char **argv)
     };
     struct cli_args args;
     int rc = cli_parse(CMD, "platelet chaos run SCENARIO.json [--seed S] [--json FILE] "
-                       "[--html FILE] [--keep]", flags, argc, argv, 1, 1, &args);
+                       "[--html FILE] [--compare] [--keep]", flags, argc, argv, 1, 1, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     char *text = NULL;
@@ -1330,27 +1419,6 @@ static int chaos_run_cmd(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_ALL);
     if (sodium_init() < 0)
         return cli_fail(CMD, "libsodium did not start");
-    static struct run r;
-    memset(&r, 0, sizeof(r));
-    r.sc = &sc;
-    r.seed = seed;
-    r.bin = self;
-    r.keep = keep;
-    r.n = (int)sc.nodes;
-    pl_rand_seed(&r.rnd, seed);
-    child_ports_seed(seed);
-    r.ops = calloc(OPS_MAX, sizeof(*r.ops));
-    r.nemeses = cJSON_CreateArray();
-    r.leaders = cJSON_CreateArray();
-    const char *tmp = getenv("TMPDIR");
-    snprintf(r.dir, sizeof(r.dir), "%s/platelet-chaos.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (r.ops == NULL || mkdtemp(r.dir) == NULL) {
-        free(r.ops);
-        return cli_fail(CMD, "cannot make a scratch folder: %s", strerror(errno));
-    }
-    struct rusage ru0, ru1;
-    getrusage(RUSAGE_SELF, &ru0);
-    uint64_t wall0 = child_mono_ms();
     cJSON *report = cJSON_CreateObject();
     cJSON *scj = cJSON_AddObjectToObject(report, "scenario");
     cJSON_AddStringToObject(scj, "name", sc.name);
@@ -1363,44 +1431,18 @@ static int chaos_run_cmd(int argc, char **argv)
     cJSON_AddNumberToObject(scj, "liveness_ms", (double)sc.liveness_ms);
     cJSON_AddStringToObject(scj, "schedule", sc.random ? "random" : "fixed");
     cJSON_AddNumberToObject(report, "seed", (double)seed);
-    cJSON_AddArrayToObject(report, "checks");
-    rc = run_scenario(&r, report);
-    cluster_stop(&r);
-    getrusage(RUSAGE_SELF, &ru1);
-    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
-                 (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-                 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
-                 (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
-    double wall = (double)(child_mono_ms() - wall0) / 1000.0;
-    char started[25];
-    pl_time_format_rfc3339(r.t0_wall, started);
-    cJSON_AddStringToObject(report, "started", started);
-    cJSON_AddNumberToObject(report, "wall_s", wall);
-    cJSON_AddNumberToObject(report, "harness_cpu_s", cpu);
-    cJSON_AddNumberToObject(report, "harness_cpu_fraction", wall > 0 ? cpu / wall : 0);
-    cJSON_AddStringToObject(report, "verdict", rc == 0 ? "pass" : "fail");
-    if (rc != 0 && rc != PL_EVERIFY)
-        cJSON_AddStringToObject(report, "error", pl_strerror(rc));
-    cJSON_AddItemToObject(report, "nemeses", r.nemeses);
-    cJSON_AddItemToObject(report, "leaders", r.leaders);
+    rc = one_run(&sc, seed, self, keep, false, report);
+    if (compare && (rc == 0 || rc == PL_EVERIFY)) {
+        fprintf(stderr, "chaos: the same scenario and seed again, restart-only\n");
+        cJSON *cmp = cJSON_AddObjectToObject(report, "compare");
+        int crc = one_run(&sc, seed, self, keep, true, cmp);
+        if (crc != 0 && crc != PL_EVERIFY)
+            fprintf(stderr, "%s: the restart-only run failed: %s\n", CMD, pl_strerror(crc));
+    }
     cJSON_AddItemToObject(report, "reference", reference_json());
     int wrc = write_report(CMD, report, json_path, html_path);
     cJSON_Delete(report);
-    free(r.ops);
-    fprintf(stderr, "chaos: %s in %.1f s wall, harness CPU %.1f s (%.1f %%)\n",
-            rc == 0 ? "every check holds" : rc == PL_EVERIFY ? "a check FAILS" : "the run failed",
-            wall, cpu, wall > 0 ? 100 * cpu / wall : 0);
-    if (keep || (rc != 0 && rc != PL_EVERIFY)) {
-        fprintf(stderr, "chaos: the agents' folders are kept in %s\n", r.dir);
-    } else {
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r.dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "%s: could not remove %s\n", CMD, r.dir);
-    }
-    if (rc == 0)
-        rc = wrc;
-    return rc;
+    return rc == 0 ? wrc : rc;
 }
 
 static int chaos_html_cmd(int argc, char **argv)

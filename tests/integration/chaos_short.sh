@@ -6,7 +6,7 @@
 # crash healed and the acknowledged proposals, and the scratch folder must be gone. A
 # one-node run whose busy CPU cannot be detected within it must exit 1 naming
 # healing.service (so the exit status does follow the checks), and a bad scenario exits 2
-# naming the field. Then headless Chromium renders `platelet chaos html`'s page: the
+# naming the field; --compare runs that one again restart-only. Then headless Chromium renders `platelet chaos html`'s page: the
 # screenshot is not blank and the page's counts of drawn marks equal the JSON's.
 # What breaks it: a lost acknowledged proposal, two leaders in a term, a ledger that is not
 # a prefix of another, no leader or an unhealthy service 30 s after the last fault, a crash
@@ -53,20 +53,31 @@ PY
 # Busy CPU is a fault only after the policy's 120 s above 90 %: in a 12 s run it is not
 # detected, so healing.service fails and so does the run.
 cat >"$TEST_DIR/undetected.json" <<'JSON'
-{"name": "undetected", "nodes": 1, "voters": 1, "duration_s": 12, "control_s": 3,
+{"name": "undetected", "nodes": 1, "voters": 1, "duration_s": 14, "control_s": 3,
  "liveness_s": 20, "seed": 3, "workload": {"clients": 1, "proposals_per_s": 5, "http_per_s": 20},
  "nemeses": [{"type": "service", "fault": "cpu", "query": "percent=95", "target": "n1",
-              "at_s": 4, "duration_s": 5}]}
+              "at_s": 4, "duration_s": 5},
+             {"type": "service", "label": "crash", "fault": "crash", "target": "n1",
+              "at_s": 10, "duration_s": 3}]}
 JSON
 set +e
-"$PLATELET" chaos run "$TEST_DIR/undetected.json" --json "$TEST_DIR/u.json" 2>"$TEST_DIR/undetected.log"
+"$PLATELET" chaos run "$TEST_DIR/undetected.json" --compare --json "$TEST_DIR/u.json" 2>"$TEST_DIR/undetected.log"
 rc=$?
 set -e
 [ $rc = 1 ] || fail "a run with an undetected fault exited $rc, not 1"
 grep -q 'healing.service *FAILS' "$TEST_DIR/undetected.log" || fail "healing.service did not fail: $(cat "$TEST_DIR/undetected.log")"
-python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["verdict"]=="fail"' "$TEST_DIR/u.json" ||
-    fail "the failed run's report does not say fail"
-pass "a fault the agent cannot detect in time fails the run (exit 1, healing.service)"
+python3 - "$TEST_DIR/u.json" <<'PY' || fail "the failed run's report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["verdict"] == "fail", r["verdict"]
+faults = {h["fault"]: h["success"] for h in r["healing"]}
+assert faults == {"service:cpu": False, "service:crash": True}, faults
+# --compare: the same faults again under a restart-only policy, beside.
+c = r["compare"]
+assert c["policy"] == "restart-only" and r["policy"] == "platelet", (c["policy"], r["policy"])
+assert {h["fault"]: h["success"] for h in c["healing"]} == faults, c["healing"]
+PY
+pass "a fault the agent cannot detect in time fails the run (exit 1, healing.service); --compare ran it restart-only too"
 
 echo '{"name": "bad", "nemeses": [{"type": "loss", "rate": 1.5, "at_s": 9}]}' >"$TEST_DIR/bad.json"
 set +e
