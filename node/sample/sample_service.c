@@ -17,6 +17,23 @@
  *   /fault/unhealthy               /health answers 503 (a failing check without a hang)
  *   /fault/clear                   all back to normal (leaked memory is given back)
  *
+ * With --state-dir DIR, four faults whose working action is not a restart: they live in
+ * files of DIR, so a restarted process finds them again (issue 11, what the swarm learns):
+ *
+ *   /fault/drift                   a setting drifts: the --config file's line becomes
+ *                                  "mode=drifted" and /health answers 500 while the file says
+ *                                  so; config_sync (the known-good file back, then the
+ *                                  restart that reads it) heals it, a restart alone does not
+ *   /fault/dependency[?s=N]        a dependency is down for N s (default 5-30 at random):
+ *                                  /health answers 503; each start while it is down adds
+ *                                  10 s (reconnecting clients load it): waiting heals
+ *   /fault/scratch[?mb=N]          fills DIR/scratch with N MiB (default 1-8 at random):
+ *                                  /health answers 507 while DIR/scratch holds a file; a
+ *                                  cleanup command that empties it heals it
+ *   /fault/poison                  poisons the cache (DIR/cache): /health answers 500; a
+ *                                  state_repair command that removes DIR/cache heals it, a
+ *                                  restart rebuilds the cache 30 % of the time
+ *
  * /work is the service's traffic: only its answers are counted in sample_requests_total,
  * so probes and scrapes do not dilute the error rate. SIGTERM and SIGINT stop it cleanly
  * with exit status 0.
@@ -38,6 +55,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -104,6 +122,9 @@ struct sample {
     struct leak_chunk *leaks;
     int cpu_percent; /* 0 = off */
     struct pending_work *pending;
+    /* Faults kept in files (--state-dir, --config). */
+    const char *state_dir;
+    const char *config_file;
 };
 
 /* ---- metrics ---- */
@@ -432,6 +453,167 @@ static void reply_text(struct http_conn *conn, int status, const char *fmt, ...)
     http_respond(conn, status, "text/plain", body, PL_MIN((size_t)n, sizeof(body) - 1));
 }
 
+/* ---- faults in files: a restart finds them again ---- */
+
+static int state_path(const struct sample *s, const char *name, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s/%s", s->state_dir ? s->state_dir : "", name);
+    return s->state_dir == NULL || n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -errno;
+    int rc = fputs(text, f) < 0 ? -EIO : 0;
+    if (fclose(f) != 0 && rc == 0)
+        rc = -errno;
+    return rc;
+}
+
+/* The first line of a file into buf ("" when absent). */
+static void read_line(const char *path, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    if (fgets(buf, (int)size, f) == NULL)
+        buf[0] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    fclose(f);
+}
+
+static uint64_t wall_s(void)
+{
+    uv_timeval64_t tv;
+    return uv_gettimeofday(&tv) == 0 ? (uint64_t)tv.tv_sec : 0;
+}
+
+/* The dependency is down until the time in DIR/dependency (seconds since the epoch). */
+static uint64_t dependency_until(const struct sample *s)
+{
+    char path[512], line[64];
+    if (state_path(s, "dependency", path, sizeof(path)) != 0)
+        return 0;
+    read_line(path, line, sizeof(line));
+    return strtoull(line, NULL, 10);
+}
+
+static int scratch_full(const struct sample *s)
+{
+    char path[512];
+    if (state_path(s, "scratch/fill", path, sizeof(path)) != 0)
+        return 0;
+    return access(path, F_OK) == 0;
+}
+
+/* 0 healthy, else the status /health answers and why. */
+static int file_fault(const struct sample *s, const char **why)
+{
+    char path[512], line[64];
+    if (s->config_file != NULL) {
+        read_line(s->config_file, line, sizeof(line));
+        if (strcmp(line, "mode=drifted") == 0) {
+            *why = "config drift: mode=drifted\n";
+            return 500;
+        }
+    }
+    if (dependency_until(s) > wall_s()) {
+        *why = "dependency down\n";
+        return 503;
+    }
+    if (scratch_full(s)) {
+        *why = "scratch disk full\n";
+        return 507;
+    }
+    if (state_path(s, "cache", path, sizeof(path)) == 0) {
+        read_line(path, line, sizeof(line));
+        if (strcmp(line, "poisoned") == 0) {
+            *why = "cache poisoned\n";
+            return 500;
+        }
+    }
+    return 0;
+}
+
+/* At start: a dependency still down gets the reconnect's load; a poisoned cache is rebuilt
+ * 30 % of the time. */
+static void file_faults_at_start(struct sample *s)
+{
+    char path[512], line[64];
+    uint64_t until = dependency_until(s);
+    if (until > wall_s() && state_path(s, "dependency", path, sizeof(path)) == 0) {
+        snprintf(line, sizeof(line), "%llu\n", (unsigned long long)(until + 10));
+        (void)write_text(path, line);
+    }
+    if (state_path(s, "cache", path, sizeof(path)) == 0 && pl_rand_below(&s->rand, 100) < 30)
+        (void)unlink(path);
+}
+
+static int file_fault_set(struct sample *s, const char *what, const struct http_request *req,
+                          char *msg, size_t size)
+{
+    char path[512], line[64];
+    double v = 0;
+    if (s->state_dir == NULL || (strcmp(what, "drift") == 0 && s->config_file == NULL)) {
+        snprintf(msg, size, "%s needs --state-dir%s\n", what,
+                 strcmp(what, "drift") == 0 ? " and --config" : "");
+        return 400;
+    }
+    if (strcmp(what, "drift") == 0) {
+        if (write_text(s->config_file, "mode=drifted\n") != 0) {
+            snprintf(msg, size, "cannot write %s\n", s->config_file);
+            return 500;
+        }
+        snprintf(msg, size, "drift\n");
+    } else if (strcmp(what, "dependency") == 0) {
+        v = 5 + (double)pl_rand_below(&s->rand, 26);
+        if (query_number(req, "s", 1, 3600, 0, &v) != 0) {
+            snprintf(msg, size, "dependency: s=N with N in 1..3600\n");
+            return 400;
+        }
+        snprintf(line, sizeof(line), "%llu\n", (unsigned long long)(wall_s() + (uint64_t)v));
+        if (state_path(s, "dependency", path, sizeof(path)) != 0 || write_text(path, line) != 0) {
+            snprintf(msg, size, "cannot write the dependency file\n");
+            return 500;
+        }
+        snprintf(msg, size, "dependency down for %.0f s\n", v);
+    } else if (strcmp(what, "scratch") == 0) {
+        v = 1 + (double)pl_rand_below(&s->rand, 8);
+        if (query_number(req, "mb", 1, 64, 0, &v) != 0) {
+            snprintf(msg, size, "scratch: mb=N with N in 1..64\n");
+            return 400;
+        }
+        if (state_path(s, "scratch", path, sizeof(path)) != 0 ||
+            (mkdir(path, 0700) != 0 && errno != EEXIST) ||
+            state_path(s, "scratch/fill", path, sizeof(path)) != 0) {
+            snprintf(msg, size, "cannot make the scratch directory\n");
+            return 500;
+        }
+        FILE *f = fopen(path, "w");
+        static const char mib[1 << 20];
+        int bad = f == NULL;
+        for (int i = 0; !bad && i < (int)v; i++)
+            bad = fwrite(mib, 1, sizeof(mib), f) != sizeof(mib);
+        if (f != NULL && fclose(f) != 0)
+            bad = 1;
+        if (bad) {
+            snprintf(msg, size, "cannot fill %s\n", path);
+            return 500;
+        }
+        snprintf(msg, size, "scratch filled with %.0f MiB\n", v);
+    } else {
+        if (state_path(s, "cache", path, sizeof(path)) != 0 || write_text(path, "poisoned\n") != 0) {
+            snprintf(msg, size, "cannot write the cache file\n");
+            return 500;
+        }
+        snprintf(msg, size, "cache poisoned\n");
+    }
+    return 200;
+}
+
 static void handle_fault(struct sample *s, struct http_conn *conn, const struct http_request *req)
 {
     const char *what = req->path + strlen("/fault/");
@@ -491,6 +673,11 @@ static void handle_fault(struct sample *s, struct http_conn *conn, const struct 
     } else if (strcmp(what, "unhealthy") == 0) {
         s->unhealthy = 1;
         reply_text(conn, 200, "unhealthy\n");
+    } else if (strcmp(what, "drift") == 0 || strcmp(what, "dependency") == 0 ||
+               strcmp(what, "scratch") == 0 || strcmp(what, "poison") == 0) {
+        char msg[160];
+        int status = file_fault_set(s, what, req, msg, sizeof(msg));
+        reply_text(conn, status, "%s", msg);
     } else if (strcmp(what, "clear") == 0) {
         faults_clear(s);
         reply_text(conn, 200, "cleared\n");
@@ -506,8 +693,12 @@ static void handler(struct http_conn *conn, const struct http_request *req, void
     if (s->stopping) {
         reply_text(conn, 503, "stopping\n");
     } else if (strcmp(req->path, "/health") == 0) {
+        const char *why = "";
+        int status = file_fault(s, &why);
         if (s->unhealthy)
             reply_text(conn, 503, "unhealthy\n");
+        else if (status != 0)
+            reply_text(conn, status, "%s", why);
         else
             reply_text(conn, 200, "ok\n");
     } else if (strcmp(req->path, "/work") == 0) {
@@ -562,14 +753,21 @@ int cmd_sample_service(int argc, char **argv)
     static const char cmd[] = "platelet sample-service";
     uint64_t port = 0;
     const char *host = "127.0.0.1";
+    const char *state_dir = NULL, *config_file = NULL;
     struct cli_flag flags[] = {
         {"--port", CLI_U64, &port, "TCP port to listen on (0 picks a free one)", true, false},
         {"--host", CLI_STR, &host, "address to listen on (default 127.0.0.1)", false, false},
+        {"--state-dir", CLI_STR, &state_dir,
+         "directory for the faults a restart does not clear (drift, dependency, scratch, poison)",
+         false, false},
+        {"--config", CLI_STR, &config_file, "the config file the drift fault changes", false,
+         false},
         {NULL, 0, NULL, NULL, false, false},
     };
     struct cli_args args;
-    int rc = cli_parse(cmd, "platelet sample-service --port P [--host H]", flags, argc, argv, 0, 0,
-                       &args);
+    int rc = cli_parse(cmd,
+                       "platelet sample-service --port P [--host H] [--state-dir DIR] [--config F]",
+                       flags, argc, argv, 0, 0, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     if (port > 65535)
@@ -589,6 +787,9 @@ int cmd_sample_service(int argc, char **argv)
     }
     s->loop = &loop;
     pl_rand_seed(&s->rand, uv_hrtime() ^ ((uint64_t)getpid() << 32));
+    s->state_dir = state_dir;
+    s->config_file = config_file;
+    file_faults_at_start(s);
     uv_timer_init(&loop, &s->leak_timer);
     uv_timer_init(&loop, &s->cpu_timer);
     uv_timer_init(&loop, &s->hang_timer);

@@ -30,8 +30,9 @@ ok() { echo "ok: $*"; }
 # start NAME: runs a service, sets PID and PORT (and URL).
 start() {
     local name=$1
+    shift
     : >"$WORK/$name.out"
-    "$BIN" sample-service --port 0 >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    "$BIN" sample-service --port 0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     PID=$!
     PIDS+=("$PID")
     local deadline=$((SECONDS + 10))
@@ -225,6 +226,40 @@ wait_exit "$PID" 1; st=$ST
 kill -KILL "$PID"
 wait_exit "$PID" 10; st=$ST
 [ "$st" = 137 ] && ok "hang: SIGKILL ends it" || fail "hang: exit '$st' after SIGKILL"
+
+# ---------------------------------------------------------------- faults a restart keeps
+# (issue 11): drift, dependency, scratch and poison live in --state-dir, so a new process
+# finds them; each has its own cure.
+SD="$WORK/state"
+mkdir -p "$SD"
+echo "mode=good" >"$SD/web.conf"
+start files --state-dir "$SD" --config "$SD/web.conf"
+[ "$(code /fault/drift)" = 200 ] && [ "$(code /health)" = 500 ] && ok "drift: /health 500" || fail "drift"
+kill -TERM "$PID"; wait_exit "$PID" 10
+start files --state-dir "$SD" --config "$SD/web.conf"
+[ "$(code /health)" = 500 ] && ok "drift: a restart does not heal it" || fail "drift healed by a restart"
+echo "mode=good" >"$SD/web.conf"
+[ "$(code /health)" = 200 ] && ok "drift: the known-good file back heals it" || fail "drift after config_sync"
+[ "$(code '/fault/scratch?mb=2')" = 200 ] && [ "$(code /health)" = 507 ] && ok "scratch: /health 507" || fail "scratch"
+[ "$(stat -c %s "$SD/scratch/fill")" = 2097152 ] || fail "scratch: not 2 MiB"
+rm -f "$SD/scratch/"*
+[ "$(code /health)" = 200 ] && ok "scratch: the cleanup heals it" || fail "scratch after cleanup"
+[ "$(code /fault/poison)" = 200 ] && [ "$(code /health)" = 500 ] && ok "poison: /health 500" || fail "poison"
+rm -f "$SD/cache"
+[ "$(code /health)" = 200 ] && ok "poison: state_repair (the cache removed) heals it" || fail "poison after repair"
+[ "$(code '/fault/dependency?s=30')" = 200 ] && [ "$(code /health)" = 503 ] && ok "dependency: /health 503" || fail "dependency"
+before=$(cat "$SD/dependency")
+kill -TERM "$PID"; wait_exit "$PID" 10
+start files --state-dir "$SD" --config "$SD/web.conf"
+[ "$(cat "$SD/dependency")" = $((before + 10)) ] && ok "dependency: a start while it is down adds 10 s" ||
+    fail "dependency: $before -> $(cat "$SD/dependency")"
+echo 1 >"$SD/dependency"  # the outage ends (a time long past)
+[ "$(code /health)" = 200 ] && ok "dependency: healthy once it is back" || fail "dependency after the outage"
+[ "$(code '/fault/dependency?s=0')" = 400 ] && ok "dependency: s=0 refused" || fail "dependency s=0"
+kill -TERM "$PID"; wait_exit "$PID" 10
+start nostate
+[ "$(code /fault/poison)" = 400 ] && ok "poison without --state-dir: 400" || fail "poison without --state-dir"
+kill -TERM "$PID"; wait_exit "$PID" 10
 
 # ---------------------------------------------------------------- the command line
 start taken
