@@ -7,9 +7,12 @@
 #include "swarm_actor.h"
 
 #include "agent_config.h"
+#include "agent_gossip.h"
+#include "gossip.h"
 #include "agent_raft.h"
 #include "api.h"
 #include "heal_agent.h"
+#include "pl_assert.h"
 #include "pl_buf.h"
 #include "pl_err.h"
 #include "pl_log.h"
@@ -217,7 +220,7 @@ static void act_progress(struct swarm_decisions *sd, struct swarm_act *x)
 }
 
 /* A pending decision naming this node that it holds no act for. */
-static void consider(struct swarm_decisions *sd, const struct swarm_decision *d)
+static void consider(struct swarm_decisions *sd, const struct swarm_decision *d, uint64_t known)
 {
     int state = 0;
     int32_t result = 0;
@@ -241,7 +244,6 @@ static void consider(struct swarm_decisions *sd, const struct swarm_decision *d)
         act_finish(sd, x, PL_ESTATE, "interrupted by a restart of the agent; not done again");
         return;
     }
-    uint64_t known = agent_raft_known_term(sd->raft);
     if (swarm_decision_check(d, sd->a->cfg.name, known) == SWARM_ACT_STALE_TERM) {
         char why[SWARM_TEXT_MAX];
         snprintf(why, sizeof(why), "fenced: decided in term %llu, this node knows term %llu",
@@ -252,26 +254,106 @@ static void consider(struct swarm_decisions *sd, const struct swarm_decision *d)
     act_begin(sd, x);
 }
 
-static void actor_tick(struct swarm_decisions *sd)
+#define MINE_MAX 32
+
+/* A number member of a gossiped JSON record, 0 when absent. */
+static double record_num(const cJSON *doc, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static cJSON *record_get(const struct gossip *g, const char *node, const char *key)
+{
+    const uint8_t *v;
+    size_t len;
+    uint64_t version;
+    if (gossip_state_get(g, node, key, &v, &len, &version) != 0)
+        return NULL;
+    return cJSON_ParseWithLength((const char *)v, len);
+}
+
+/* A member that is not a voter applies no state: it learns the pending decisions naming it
+ * from the "decisions" record the leader gossips (the newest term's record wins), and the
+ * newest term from every voter's "raft" record, so fencing holds for it too. */
+static int pending_from_gossip(struct swarm_decisions *sd, struct swarm_decision *out,
+                               uint64_t *known)
+{
+    const struct gossip *g = agent_gossip_core(sd->gossip);
+    cJSON *best = NULL;
+    double best_term = 0, newest = 0;
+    for (uint32_t slot = 0; slot < gossip_member_slots(g); slot++) {
+        const struct gossip_member *m = gossip_member_at(g, slot);
+        if (m == NULL || !m->used)
+            continue;
+        cJSON *raft = record_get(g, m->name, "raft");
+        newest = PL_MAX(newest, record_num(raft, "term"));
+        cJSON_Delete(raft);
+        cJSON *doc = record_get(g, m->name, "decisions");
+        if (doc != NULL && record_num(doc, "term") > best_term) {
+            cJSON_Delete(best);
+            best = doc;
+            best_term = record_num(doc, "term");
+        } else {
+            cJSON_Delete(doc);
+        }
+    }
+    *known = (uint64_t)PL_MAX(newest, best_term);
+    int n = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(best, "decisions"))
+    {
+        const char *node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "node"));
+        const char *svc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "service"));
+        if (n == MINE_MAX || node == NULL || svc == NULL || strcmp(node, sd->a->cfg.name) != 0 ||
+            record_num(x, "id") < 1 || record_num(x, "op") < 0 || record_num(x, "op") > 255)
+            continue;
+        struct swarm_decision *d = &out[n++];
+        memset(d, 0, sizeof(*d));
+        d->index = (uint64_t)record_num(x, "id");
+        d->term = (uint64_t)record_num(x, "term");
+        d->action = (uint8_t)record_num(x, "op");
+        d->state = SWARM_DECISION_PENDING;
+        snprintf(d->node, sizeof(d->node), "%s", node);
+        snprintf(d->service, sizeof(d->service), "%s", svc);
+    }
+    cJSON_Delete(best);
+    return n;
+}
+
+/* The pending decisions naming this node (copies), and the newest term it knows. */
+static int pending_mine(struct swarm_decisions *sd, struct swarm_decision *out, uint64_t *known)
 {
     if (!agent_raft_voter(sd->raft))
-        return;
+        return sd->gossip != NULL ? pending_from_gossip(sd, out, known) : 0;
     const struct swarm_state *st = agent_raft_swarm(sd->raft);
-    /* Acts whose decision the state shows answered (or forgot) are over. */
+    *known = agent_raft_known_term(sd->raft);
+    int n = 0;
+    for (uint32_t i = 0; i < st->ndecisions && n < MINE_MAX; i++) {
+        const struct swarm_decision *d = &st->decisions[i];
+        if (d->state == SWARM_DECISION_PENDING && strcmp(d->node, sd->a->cfg.name) == 0)
+            out[n++] = *d;
+    }
+    return n;
+}
+
+static void actor_tick(struct swarm_decisions *sd)
+{
+    struct swarm_decision mine[MINE_MAX];
+    uint64_t known = 0;
+    int n = pending_mine(sd, mine, &known);
+    /* Acts whose decision is no longer pending (answered, or forgotten) are over. */
     for (int i = sd->nacts - 1; i >= 0; i--) {
         struct swarm_act *x = &sd->acts[i];
-        const struct swarm_decision *d = swarm_decision_find(st, x->decision);
-        if (x->phase == SWARM_ACT_ANSWERING && !x->proposing &&
-            (d == NULL || d->state != SWARM_DECISION_PENDING))
+        bool pending = false;
+        for (int k = 0; k < n && !pending; k++)
+            pending = mine[k].index == x->decision;
+        if (x->phase == SWARM_ACT_ANSWERING && !x->proposing && !pending)
             sd->acts[i] = sd->acts[--sd->nacts];
     }
-    for (uint32_t i = 0; i < st->ndecisions; i++) {
-        const struct swarm_decision *d = &st->decisions[i];
-        if (d->state != SWARM_DECISION_PENDING || strcmp(d->node, sd->a->cfg.name) != 0)
-            continue;
-        if (act_find(sd, d->index) == NULL)
-            consider(sd, d);
-    }
+    for (int k = 0; k < n; k++)
+        if (act_find(sd, mine[k].index) == NULL)
+            consider(sd, &mine[k], known);
     for (int i = 0; i < sd->nacts; i++) {
         struct swarm_act *x = &sd->acts[i];
         if (x->phase != SWARM_ACT_ANSWERING)
@@ -422,6 +504,7 @@ static int decisions_start(struct agent *a, void **state, char *err, size_t err_
     sd->a = a;
     sd->raft = agent_module_state(a, "raft");
     sd->heal = agent_module_state(a, "heal");
+    sd->gossip = agent_module_state(a, "gossip");
     int rc = swarm_healer_config(&a->cfg, &sd->policy, &sd->have_policy, err, err_size);
     if (rc != 0)
         return rc;
@@ -446,7 +529,10 @@ static void decisions_stop(struct agent *a, void *state, void (*done)(struct age
 static void decisions_free(struct agent *a, void *state)
 {
     (void)a;
-    free(state);
+    struct swarm_decisions *sd = state;
+    if (sd != NULL)
+        free(sd->published);
+    free(sd);
 }
 
 const struct agent_module swarm_decisions_module = {

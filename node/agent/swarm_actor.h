@@ -13,9 +13,14 @@
  *   the rollout's order, at most max_unavailable at once (swarm_rollout_next), and commits
  *   the `blast_radius` section of its config as a `policy` entry when the state differs.
  *
+ * A member that is not a voter applies no state: the leader gossips the pending decisions
+ * (record "decisions": its term and each decision's id, term, node, service and op), and
+ * such a member acts on those naming it, fenced by the newest term the voters gossip, and
+ * answers through the council as a client.
+ *
  * API: GET /v1/decisions, POST /v1/decisions/ID/approve, POST /v1/rollouts (the last two
- * need an operate token on TCP, as every POST). A member that is not a voter applies no
- * state, so it neither acts on decisions nor answers these routes (503).
+ * need an operate token on TCP, as every POST); a member that is not a voter answers them
+ * 503 (it holds no state: ask a voter).
  */
 #ifndef PL_SWARM_ACTOR_H
 #define PL_SWARM_ACTOR_H
@@ -35,6 +40,7 @@ extern const struct agent_module swarm_decisions_module;
  * starting anything. 0, or PL_ECONFIG with one line in err naming the key. */
 int swarm_decisions_config_check(const struct agent_config *cfg, char *err, size_t err_size);
 
+struct agent_gossip;
 struct agent_raft;
 struct heal;
 
@@ -72,6 +78,8 @@ struct swarm_decisions {
     struct agent *a;
     struct agent_raft *raft;    /* NULL without a council */
     struct heal *heal;          /* NULL without the healing module */
+    struct agent_gossip *gossip;
+    char *published;            /* the leader's last "decisions" gossip record (malloc()ed) */
     uv_timer_t timer;
     bool stopping;
     struct swarm_act acts[SWARM_ACTS_MAX];

@@ -9,6 +9,7 @@
 #include "swarm_actor.h"
 
 #include "agent_config.h"
+#include "agent_gossip.h"
 #include "agent_raft.h"
 #include "api.h"
 #include "pl_buf.h"
@@ -99,9 +100,47 @@ static void propose_once(struct swarm_decisions *sd, struct swarm_proposed *p,
     }
 }
 
+/* Gossips the pending decisions (record "decisions") for the members that are not voters
+ * and so apply no state; only when the list or the term changed. */
+static void publish(struct swarm_decisions *sd, const struct swarm_state *st)
+{
+    if (sd->gossip == NULL)
+        return;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "term", (double)agent_raft_known_term(sd->raft));
+    cJSON *list = cJSON_AddArrayToObject(doc, "decisions");
+    int n = 0;
+    for (uint32_t i = 0; i < st->ndecisions && n < 32; i++) {
+        const struct swarm_decision *d = &st->decisions[i];
+        if (d->state != SWARM_DECISION_PENDING)
+            continue;
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "id", (double)d->index);
+        cJSON_AddNumberToObject(x, "term", (double)d->term);
+        cJSON_AddStringToObject(x, "node", d->node);
+        cJSON_AddStringToObject(x, "service", d->service);
+        cJSON_AddNumberToObject(x, "op", d->action);
+        cJSON_AddItemToArray(list, x);
+        n++;
+    }
+    char *text = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    if (text == NULL || (sd->published != NULL && strcmp(text, sd->published) == 0)) {
+        free(text);
+        return;
+    }
+    if (agent_gossip_state_set(sd->gossip, "decisions", text) == 0) {
+        free(sd->published);
+        sd->published = text;
+    } else {
+        free(text);
+    }
+}
+
 void swarm_healer_tick(struct swarm_decisions *sd)
 {
     const struct swarm_state *st = agent_raft_swarm(sd->raft);
+    publish(sd, st);
     struct pl_buf body;
     pl_buf_init(&body, SWARM_BODY_BYTES_MAX);
     if (sd->have_policy && (st->max_in_flight != sd->policy.max_in_flight ||
