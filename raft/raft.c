@@ -465,6 +465,13 @@ static void send_snapshot_chunk(struct raft *r, struct raft_progress *p)
     p->sent_this_step = true;
 }
 
+/* How long ago this leader last knew a majority in touch (a very large age when never). */
+static uint64_t lease_age(const struct raft *r)
+{
+    uint64_t t = raft_majority_contact_ms(r);
+    return t == 0 ? UINT64_MAX >> 2 : r->now_ms - PL_MIN(t, r->now_ms);
+}
+
 static void send_empty(struct raft *r, struct raft_progress *p, uint64_t prev)
 {
     struct raft_msg *m = msg_new(r, RAFT_MSG_APPEND, p->id);
@@ -473,6 +480,7 @@ static void send_empty(struct raft *r, struct raft_progress *p, uint64_t prev)
     m->append.prev_index = prev;
     m->append.prev_term = raft_term_at(r, prev);
     m->append.commit = r->commit;
+    m->append.lease_age_ms = lease_age(r);
     p->sent_this_step = true;
 }
 
@@ -527,6 +535,7 @@ static void send_append(struct raft *r, struct raft_progress *p, bool heartbeat)
     m->append.prev_index = p->next - 1;
     m->append.prev_term = raft_term_at(r, p->next - 1);
     m->append.commit = r->commit;
+    m->append.lease_age_ms = lease_age(r);
     m->append.n_entries = n;
     p->sent_this_step = true;
     if (p->state == PROG_REPLICATE) {
@@ -696,9 +705,9 @@ static void on_append(struct raft *r, const struct raft_msg *m)
     follow(r, m->from);
     if (m->append.commit > r->leader_commit)
         r->leader_commit = m->append.commit;
-    if (!r->lease_waiting) {
+    if (!r->lease_waiting && m->append.lease_age_ms < r->now_ms) {
         r->lease_waiting = true;
-        r->lease_wait_ms = r->now_ms;
+        r->lease_wait_ms = r->now_ms - m->append.lease_age_ms;
         r->lease_wait_commit = m->append.commit;
     }
     uint64_t prev = m->append.prev_index, prev_term = m->append.prev_term;

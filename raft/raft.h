@@ -117,6 +117,10 @@ struct raft_msg {
             uint64_t commit;
             uint32_t n_entries;
             const struct raft_entry *entries; /* contiguous, indexes prev_index+1.. */
+            /* How long before sending this the leader last knew a majority of the voters
+             * answered it (raft_majority_contact_ms): a follower's lease counts from its
+             * receipt minus this, so a leader cut off from the majority extends no lease. */
+            uint64_t lease_age_ms;
         } append;
         struct {
             bool success;
@@ -410,9 +414,10 @@ uint64_t raft_leader(const struct raft *r);
 /* For leases: the newest time (the core's clock, as given to raft_step) at which this node
  * knew itself in touch with a majority of the voters. A leader: the time by which a majority
  * (itself included) had last answered it (the quorum-th newest answer). Any other role: the
- * last time it heard from a leader and had then applied every entry that leader said was
- * committed (0: never), so a follower that hears the leader but cannot apply (a stalled disk)
- * does not keep acting on a stale state. A holder of a lease stops what it holds once
+ * time its leader last knew a majority in touch (a message's receipt minus its lease_age_ms),
+ * counted once it had applied every entry that message said was committed (0: never): a
+ * deposed leader still sending, or a follower that hears the leader but cannot apply (a
+ * stalled disk), extends no lease. A holder of a lease stops what it holds once
  * now - this exceeds the lease. */
 uint64_t raft_majority_contact_ms(const struct raft *r);
 /* The highest commit index a leader has told this node since it started (a leader: its own

@@ -15,7 +15,7 @@
 
 /* Body field counts, indexed by message type; the header adds 5. */
 static const uint32_t body_fields[RAFT_MSG_TYPE_MAX + 1] = {
-    [RAFT_MSG_VOTE] = 4,     [RAFT_MSG_VOTE_RESULT] = 2,     [RAFT_MSG_APPEND] = 4,
+    [RAFT_MSG_VOTE] = 4,     [RAFT_MSG_VOTE_RESULT] = 2,     [RAFT_MSG_APPEND] = 5,
     [RAFT_MSG_APPEND_RESULT] = 6, [RAFT_MSG_SNAPSHOT] = 6,   [RAFT_MSG_SNAPSHOT_RESULT] = 3,
     [RAFT_MSG_TIMEOUT_NOW] = 0, [RAFT_MSG_PROPOSE] = 2,      [RAFT_MSG_PROPOSE_RESULT] = 4,
 };
@@ -114,6 +114,7 @@ int raft_wire_encode(const struct raft_msg *m, struct pl_buf *out)
             pl_mp_uint(&w, e->type);
             pl_mp_bin(&w, e->data, e->len);
         }
+        pl_mp_uint(&w, m->append.lease_age_ms);
         break;
     case RAFT_MSG_APPEND_RESULT:
         pl_mp_bool(&w, m->append_result.success);
@@ -207,7 +208,7 @@ static int decode_append(const msgpack_object *f, struct raft_wire_msg *out)
     }
     m->append.n_entries = n;
     m->append.entries = out->entries;
-    return 0;
+    return get_u64(&f[4], &m->append.lease_age_ms) ? PL_EMALFORMED : 0;
 }
 
 static int decode_body(const msgpack_object *f, struct raft_wire_msg *out)
@@ -366,7 +367,8 @@ bool raft_msg_equal(const struct raft_msg *a, const struct raft_msg *b)
     case RAFT_MSG_APPEND:
         if (a->append.prev_index != b->append.prev_index ||
             a->append.prev_term != b->append.prev_term || a->append.commit != b->append.commit ||
-            a->append.n_entries != b->append.n_entries)
+            a->append.n_entries != b->append.n_entries ||
+            a->append.lease_age_ms != b->append.lease_age_ms)
             return false;
         for (uint32_t i = 0; i < a->append.n_entries; i++) {
             const struct raft_entry *x = &a->append.entries[i], *y = &b->append.entries[i];

@@ -11,7 +11,8 @@
  *
  *     VOTE            last_index, last_term, pre_vote(bool), transfer(bool)
  *     VOTE_RESULT     granted(bool), pre_vote(bool)
- *     APPEND          prev_index, prev_term, commit, [[term, type, data(bin)], ...]
+ *     APPEND          prev_index, prev_term, commit, [[term, type, data(bin)], ...],
+ *                     lease_age_ms
  *     APPEND_RESULT   success(bool), match_index, last_index, reject_index,
  *                     conflict_term, conflict_index
  *     SNAPSHOT        snap_index, snap_term, config(bin), total_len, offset, data(bin)

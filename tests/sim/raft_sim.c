@@ -1145,6 +1145,8 @@ static void healer_tick(struct sim *s, struct node *n)
     }
 }
 
+#include "raft_sim_placement.inc"
+
 /* ------------------------------------------------------------ setup */
 
 /* Sets up a cluster; `scripted` picks fixed, calm settings that a scenario then adjusts
@@ -1152,6 +1154,7 @@ static void healer_tick(struct sim *s, struct node *n)
 static void sim_init(struct sim *s, uint64_t seed, uint32_t voters, bool trace, bool scripted)
 {
     memset(s, 0, sizeof(*s));
+    placement_reset();
     s->seed = seed;
     s->trace = trace;
     s->n_voters = voters;
@@ -1433,6 +1436,8 @@ static void run_event(struct sim *s, struct event *e)
             step(s, n, &ev);
             if (n->up)
                 healer_tick(s, n);
+            if (n->up)
+                placement_tick(s, n);
             if (n->up && s->now >= n->actor_next_ms) {
                 /* An answer lost to a failed proposal is sent again, as the agent does. */
                 n->actor_next_ms = s->now + 200;
@@ -1723,6 +1728,8 @@ int main(int argc, char **argv)
             g_no_act_once = true;
         } else if (strcmp(argv[i], "--no-fencing") == 0) {
             g_no_fencing = true;
+        } else if (strcmp(argv[i], "--no-lease") == 0) {
+            g_no_lease = true;
         } else if (strcmp(argv[i], "--chaos-ms") == 0 && i + 1 < argc) {
             g_chaos_ms = strtoull(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc) {
@@ -1730,7 +1737,7 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--scenario") == 0 && i + 1 < argc) {
             scenario = argv[++i];
         } else {
-            fprintf(stderr, "usage: raft_sim --seed S [--nodes N] [--trace] | --seeds A..B | [--no-act-once] [--no-fencing] "
+            fprintf(stderr, "usage: raft_sim --seed S [--nodes N] [--trace] | --seeds A..B | [--no-act-once] [--no-fencing] [--no-lease] "
                             "--scenario NAME|all | --bench ENTRIES  [--chaos-ms MS]\n");
             return 2;
         }
@@ -1763,5 +1770,9 @@ int main(int argc, char **argv)
            g_tot.changes_ok, g_tot.transfers, g_tot.proposals_ok, g_tot.stall_stepdowns,
            g_tot.quorum_stepdowns, g_tot.dropped_stale, g_tot.actions, g_tot.rollout_steps,
            g_tot.refused);
+    printf("placement: %" PRIu64 " moves proposed, %" PRIu64 " starts, %" PRIu64
+           " stops for a lost lease, %" PRIu64 " overlaps of two copies (longest %" PRIu64
+           " ms, lease %u ms)\n", g_place_tot.moves, g_place_tot.starts, g_place_tot.stops_lease,
+           g_place_tot.overlaps, g_place_tot.max_overlap_ms, PLACE_LEASE_MS);
     return failures ? 1 : 0;
 }

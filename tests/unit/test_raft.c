@@ -844,6 +844,25 @@ static void test_majority_contact(void **state)
     assert_int_equal(raft_majority_contact_ms(&t->r), heard);
     assert_int_equal(raft_leader_commit(&t->r), 3);
     rm(t);
+    /* The leader's own contact counts, not the message: one that last heard a majority 70 ms
+     * before sending gives a lease from 70 ms before receipt; a leader that never did (a
+     * deposed one still sending), none. */
+    t = mk(2, 3, 0, false, false, NULL, 0);
+    tick(t, HB);
+    a = msg(RAFT_MSG_APPEND, 1, 2, 2);
+    a.append.prev_index = 1;
+    a.append.prev_term = 1;
+    a.append.lease_age_ms = 70;
+    recv_msg(t, &a);
+    persist(t);
+    assert_int_equal(raft_majority_contact_ms(&t->r), t->now - 70);
+    uint64_t before = t->now - 70;
+    tick(t, HB);
+    a.append.lease_age_ms = UINT64_MAX >> 2;
+    recv_msg(t, &a);
+    persist(t);
+    assert_int_equal(raft_majority_contact_ms(&t->r), before);
+    rm(t);
 }
 
 /* A leader whose writes never become durable steps down after an election timeout. */
@@ -1196,6 +1215,7 @@ static void test_wire_roundtrip_and_truncation(void **state)
     m.append.prev_index = 7;
     m.append.prev_term = 3;
     m.append.commit = 6;
+    m.append.lease_age_ms = 1234;
     m.append.n_entries = 2;
     m.append.entries = es;
     roundtrip(&m);
