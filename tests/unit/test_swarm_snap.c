@@ -417,6 +417,11 @@ static void test_every_kind(void **state)
     assert_true(c->applied > 0 && c->foreign > 0 && c->duplicates > 0 && c->rejected > 0);
     assert_true(r.s->last_rejection[0] != '\0');
     assert_true(r.s->nmembers > 0 && r.s->nincidents > 0 && r.s->nplacements > 0);
+    /* What the swarm learns: signatures with lessons and draws, a service's history. */
+    uint32_t lessons = 0;
+    for (uint32_t i = 0; i < r.s->learn.nsigs; i++)
+        lessons += r.s->learn.sigs[i].outcomes;
+    assert_true(r.s->learn.nsigs > 0 && r.s->learn.nsvcs > 0 && lessons > 0);
     int states[SWARM_DECISION_STATE_COUNT] = {0}, fenced = 0, moved = 0, closed = 0;
     for (uint32_t i = 0; i < r.s->ndecisions; i++)
         states[r.s->decisions[i].state]++;
