@@ -17,6 +17,7 @@
 #include "pl_err.h"
 #include "pl_log.h"
 #include "replay.h"
+#include "swarm_record.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -256,68 +257,59 @@ static void consider(struct swarm_decisions *sd, const struct swarm_decision *d,
 
 #define MINE_MAX 32
 
-/* A number member of a gossiped JSON record, 0 when absent. */
-static double record_num(const cJSON *doc, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static cJSON *record_get(const struct gossip *g, const char *node, const char *key)
+/* The newest term a member's "raft" record names (0 when none). */
+static uint64_t raft_record_term(const struct gossip *g, const char *node)
 {
     const uint8_t *v;
     size_t len;
-    uint64_t version;
-    if (gossip_state_get(g, node, key, &v, &len, &version) != 0)
-        return NULL;
-    return cJSON_ParseWithLength((const char *)v, len);
+    uint64_t version, term = 0;
+    if (gossip_state_get(g, node, "raft", &v, &len, &version) != 0)
+        return 0;
+    cJSON *doc = cJSON_ParseWithLength((const char *)v, len);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "term");
+    if (cJSON_IsNumber(t) && t->valuedouble > 0 && t->valuedouble < 9007199254740992.0)
+        term = (uint64_t)t->valuedouble;
+    cJSON_Delete(doc);
+    return term;
 }
 
 /* A member that is not a voter applies no state: it learns the pending decisions naming it
- * from the "decisions" record the leader gossips (the newest term's record wins), and the
- * newest term from every voter's "raft" record, so fencing holds for it too. */
+ * from the "decisions" record the leader gossips (swarm_record.h; the newest term's record
+ * wins, a malformed one is ignored), and the newest term from every voter's "raft" record,
+ * so fencing holds for it too. */
 static int pending_from_gossip(struct swarm_decisions *sd, struct swarm_decision *out,
                                uint64_t *known)
 {
     const struct gossip *g = agent_gossip_core(sd->gossip);
-    cJSON *best = NULL;
-    double best_term = 0, newest = 0;
+    static struct swarm_record best, rec; /* one loop thread; too big for the stack */
+    bool have = false;
+    uint64_t newest = 0;
     for (uint32_t slot = 0; slot < gossip_member_slots(g); slot++) {
         const struct gossip_member *m = gossip_member_at(g, slot);
+        const uint8_t *v;
+        size_t len;
+        uint64_t version;
         if (m == NULL || !m->used)
             continue;
-        cJSON *raft = record_get(g, m->name, "raft");
-        newest = PL_MAX(newest, record_num(raft, "term"));
-        cJSON_Delete(raft);
-        cJSON *doc = record_get(g, m->name, "decisions");
-        if (doc != NULL && record_num(doc, "term") > best_term) {
-            cJSON_Delete(best);
-            best = doc;
-            best_term = record_num(doc, "term");
-        } else {
-            cJSON_Delete(doc);
+        newest = PL_MAX(newest, raft_record_term(g, m->name));
+        if (gossip_state_get(g, m->name, "decisions", &v, &len, &version) != 0)
+            continue;
+        int rc = swarm_record_parse((const char *)v, len, &rec);
+        if (rc != 0) {
+            PL_LOG_RATELIMITED(PL_LOG_WARN, MOD, "the decisions record of %s is refused: %s",
+                               m->name, pl_err_name(rc));
+            continue;
+        }
+        if (!have || rec.term > best.term) {
+            best = rec;
+            have = true;
         }
     }
-    *known = (uint64_t)PL_MAX(newest, best_term);
+    *known = PL_MAX(newest, have ? best.term : 0);
     int n = 0;
-    const cJSON *x;
-    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(best, "decisions"))
-    {
-        const char *node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "node"));
-        const char *svc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "service"));
-        if (n == MINE_MAX || node == NULL || svc == NULL || strcmp(node, sd->a->cfg.name) != 0 ||
-            record_num(x, "id") < 1 || record_num(x, "op") < 0 || record_num(x, "op") > 255)
-            continue;
-        struct swarm_decision *d = &out[n++];
-        memset(d, 0, sizeof(*d));
-        d->index = (uint64_t)record_num(x, "id");
-        d->term = (uint64_t)record_num(x, "term");
-        d->action = (uint8_t)record_num(x, "op");
-        d->state = SWARM_DECISION_PENDING;
-        snprintf(d->node, sizeof(d->node), "%s", node);
-        snprintf(d->service, sizeof(d->service), "%s", svc);
-    }
-    cJSON_Delete(best);
+    for (uint32_t i = 0; have && i < best.n && n < MINE_MAX; i++)
+        if (strcmp(best.d[i].node, sd->a->cfg.name) == 0)
+            out[n++] = best.d[i];
     return n;
 }
 

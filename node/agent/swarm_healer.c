@@ -15,6 +15,7 @@
 #include "pl_buf.h"
 #include "pl_err.h"
 #include "pl_log.h"
+#include "swarm_record.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -106,25 +107,9 @@ static void publish(struct swarm_decisions *sd, const struct swarm_state *st)
 {
     if (sd->gossip == NULL)
         return;
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddNumberToObject(doc, "term", (double)agent_raft_known_term(sd->raft));
-    cJSON *list = cJSON_AddArrayToObject(doc, "decisions");
-    int n = 0;
-    for (uint32_t i = 0; i < st->ndecisions && n < 32; i++) {
-        const struct swarm_decision *d = &st->decisions[i];
-        if (d->state != SWARM_DECISION_PENDING)
-            continue;
-        cJSON *x = cJSON_CreateObject();
-        cJSON_AddNumberToObject(x, "id", (double)d->index);
-        cJSON_AddNumberToObject(x, "term", (double)d->term);
-        cJSON_AddStringToObject(x, "node", d->node);
-        cJSON_AddStringToObject(x, "service", d->service);
-        cJSON_AddNumberToObject(x, "op", d->action);
-        cJSON_AddItemToArray(list, x);
-        n++;
-    }
-    char *text = cJSON_PrintUnformatted(doc);
-    cJSON_Delete(doc);
+    static struct swarm_record rec; /* one loop thread; too big for the stack */
+    swarm_record_from_state(st, agent_raft_known_term(sd->raft), &rec);
+    char *text = swarm_record_encode(&rec);
     if (text == NULL || (sd->published != NULL && strcmp(text, sd->published) == 0)) {
         free(text);
         return;
