@@ -4,6 +4,7 @@
  */
 #include "replay.h"
 
+#include "heal_diag.h"
 #include "pl_err.h"
 #include "pl_json.h"
 #include "pl_text.h"
@@ -497,6 +498,40 @@ cJSON *replay_state_json(const struct swarm_state *s)
     cJSON_AddNumberToObject(pol, "max_fleet_pct", s->max_fleet_pct);
     cJSON_AddNumberToObject(pol, "window_ms", (double)s->window_ms);
     cJSON_AddNumberToObject(pol, "index", (double)s->policy_index);
+    cJSON *cl = cJSON_AddArrayToObject(o, "cluster_incidents");
+    for (uint32_t i = 0; i < s->nclusters; i++) {
+        const struct swarm_cluster *x = &s->clusters[i];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "id", x->id);
+        cJSON_AddStringToObject(j, "signature", x->sig);
+        cJSON_AddStringToObject(j, "service", x->service);
+        cJSON_AddStringToObject(j, "cause", heal_cause_name((enum heal_cause)x->cause));
+        cJSON_AddStringToObject(j, "state", x->closed ? "closed" : "open");
+        cJSON_AddBoolToObject(j, "escalated", x->escalated);
+        cJSON_AddNumberToObject(j, "nodes", x->nodes);
+        cJSON_AddNumberToObject(j, "members", x->members);
+        cJSON_AddNumberToObject(j, "opened_index", (double)x->opened_index);
+        cJSON_AddNumberToObject(j, "closed_index", (double)x->closed_index);
+        add_time(j, "opened", x->opened_ms);
+        if (x->closed)
+            add_time(j, "closed", x->closed_ms);
+        cJSON_AddItemToArray(cl, j);
+    }
+    cJSON *co = cJSON_AddObjectToObject(o, "council");
+    cJSON_AddNumberToObject(co, "changes", s->council_changes);
+    cJSON *ch = cJSON_AddArrayToObject(co, "recent");
+    /* Oldest first: the ring's slots from the oldest kept. */
+    for (uint32_t i = 0; i < s->ncouncil; i++) {
+        uint32_t k = (s->council_changes - s->ncouncil + i) % SWARM_COUNCIL_LOG_MAX;
+        const struct swarm_council_change *cc = &s->council[k];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "index", (double)cc->index);
+        add_time(j, "time", cc->time_ms);
+        cJSON_AddStringToObject(j, "op", swarm_council_op_name(cc->op));
+        cJSON_AddStringToObject(j, "node", cc->node);
+        cJSON_AddNumberToObject(j, "voters", cc->voters);
+        cJSON_AddItemToArray(ch, j);
+    }
     return o;
 }
 

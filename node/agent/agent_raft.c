@@ -27,6 +27,8 @@
 #include "replay.h"
 #include "snapshot_store.h"
 #include "swarm.h"
+#include "autopilot.h"
+#include "swarm_correlate.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -56,6 +58,7 @@ struct known {
     char addr[AGENT_ADDR_MAX];
     bool voter;
     bool alive;
+    uint64_t dead_since_ms; /* when gossip last saw it stop being alive (0: alive) */
 };
 
 enum call_kind { CALL_PROPOSE = 1, CALL_CHANGE, CALL_ADD_VOTER };
@@ -150,6 +153,9 @@ struct agent_raft {
      * cluster is not kept waiting a whole timeout). A constant shift is invisible to the
      * core otherwise: it only compares times it was given. */
     uint64_t clock_offset_ms;
+    /* the leader's correlated failures and the council's autopilot (issue 10) */
+    struct correlate_leader correlate;
+    struct autopilot_cfg autopilot;
     uv_timer_t kick; /* runs the housekeeping at once after a membership change */
     bool caught_up;  /* applied what a leader had committed when first heard after start */
     char wait_msg[512]; /* why this voter is not in a council yet, as last logged */
@@ -911,7 +917,12 @@ static void known_update(struct agent_raft *ar, const struct gossip_member *m)
     }
     snprintf(k->addr, sizeof(k->addr), "%s", addr);
     k->voter = strcmp(voter, "true") == 0;
-    k->alive = m->status == GOSSIP_ALIVE;
+    bool was = k->alive || k->dead_since_ms == 0;
+    k->alive = m->status == GOSSIP_ALIVE || m->status == GOSSIP_SUSPECT;
+    if (k->alive)
+        k->dead_since_ms = 0;
+    else if (was)
+        k->dead_since_ms = now_ms(ar);
     if (ar->transport_open && strcmp(m->name, ar->agent->cfg.name) != 0)
         raft_transport_peer_set(&ar->transport, k->id, k->addr);
 }
@@ -942,6 +953,8 @@ static void member_cb(void *data, const struct gossip_out *change)
         known_update(ar, m);
     else if (change->member_event == GOSSIP_MEMBER_REAP) {
         struct known *k = known_by_name(ar, change->name);
+        if (k != NULL && k->alive)
+            k->dead_since_ms = now_ms(ar);
         if (k != NULL)
             k->alive = false;
     }
@@ -1120,7 +1133,8 @@ static void change_submit(struct agent_raft *ar, uint64_t id, uint8_t op, uint64
  * promoted once it has caught up (thesis §4.2.1). One change at a time. */
 static void auto_join(struct agent_raft *ar)
 {
-    if (!ar->auto_join || raft_role(&ar->raft) != RAFT_LEADER)
+    /* With an autopilot, it alone sizes the council. */
+    if (!ar->auto_join || ar->autopilot.enabled || raft_role(&ar->raft) != RAFT_LEADER)
         return;
     const struct raft_config *c = raft_config_get(&ar->raft);
     for (int i = 0; i < ar->n_known; i++) {
@@ -1282,6 +1296,104 @@ static void swarm_compare(struct agent_raft *ar)
     }
 }
 
+/* --- the council's autopilot (autopilot.h) ---------------------------------------------- */
+
+struct council_prop {
+    struct swarm_council_body body;
+};
+
+static void council_prop_cb(void *data, int err, uint64_t index)
+{
+    struct council_prop *cp = data;
+    if (err != 0)
+        PL_LOG_RATELIMITED(PL_LOG_WARN, "raft", "council change (%s %s) not recorded: %s",
+                           swarm_council_op_name(cp->body.op), cp->body.node, pl_err_name(err));
+    else
+        PL_INFO("raft", "council change recorded at index %llu: %s %s, %u voters",
+                (unsigned long long)index, swarm_council_op_name(cp->body.op), cp->body.node,
+                cp->body.voters);
+    free(cp);
+}
+
+static void council_record(struct agent_raft *ar, enum swarm_council_op op, const char *node,
+                           uint32_t voters, const char *reason)
+{
+    struct council_prop *cp = calloc(1, sizeof(*cp));
+    if (cp == NULL)
+        return;
+    cp->body.op = op;
+    snprintf(cp->body.node, sizeof(cp->body.node), "%s", node);
+    cp->body.voters = voters;
+    snprintf(cp->body.reason, sizeof(cp->body.reason), "%s", reason);
+    struct pl_buf body;
+    pl_buf_init(&body, SWARM_BODY_BYTES_MAX);
+    int rc = swarm_council_encode(&cp->body, &body);
+    if (rc == 0)
+        rc = agent_raft_propose(ar, swarm_kind_name(SWARM_K_COUNCIL), body.data, body.len,
+                                council_prop_cb, cp);
+    if (rc != 0)
+        free(cp);
+    pl_buf_close(&body);
+}
+
+/* The leader's one council change per round: a long-dead voter out, a healthy member in. */
+static void autopilot_run(struct agent_raft *ar)
+{
+    if (!ar->autopilot.enabled)
+        return;
+    const struct raft_config *c = raft_config_get(&ar->raft);
+    struct autopilot_server view[KNOWN_MAX + RAFT_SERVERS_MAX];
+    char names[RAFT_SERVERS_MAX][24];
+    int n = 0;
+    uint64_t self = agent_raft_id(ar->agent->cfg.name);
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct known *k = known_by_id(ar, c->servers[i].id);
+        struct autopilot_server *v = &view[n++];
+        memset(v, 0, sizeof(*v));
+        v->id = c->servers[i].id;
+        v->in_config = true;
+        v->voter = c->servers[i].role == RAFT_VOTER;
+        v->self = v->id == self;
+        /* A server gossip never told us of is not judged dead: we cannot see it. */
+        v->alive = k == NULL || k->alive;
+        v->dead_since_ms = k != NULL ? k->dead_since_ms : 0;
+        v->may_vote = k == NULL || k->voter;
+        v->name = k != NULL ? k->name : id_name(ar, v->id, names[i]);
+    }
+    for (int i = 0; i < ar->n_known && n < (int)PL_ARRAY_LEN(view); i++) {
+        const struct known *k = &ar->known[i];
+        if (raft_config_find(c, k->id) != NULL)
+            continue;
+        struct autopilot_server *v = &view[n++];
+        memset(v, 0, sizeof(*v));
+        v->id = k->id;
+        v->name = k->name;
+        v->may_vote = k->voter;
+        v->alive = k->alive;
+        v->dead_since_ms = k->dead_since_ms;
+    }
+    struct autopilot_action act;
+    autopilot_decide(&ar->autopilot, view, n, now_ms(ar), &act);
+    if (act.op == AUTOPILOT_NONE)
+        return;
+    static const uint8_t ops[] = {0, RAFT_REMOVE, RAFT_ADD_LEARNER, RAFT_PROMOTE};
+    static const enum swarm_council_op council_ops[] = {0, SWARM_COUNCIL_REMOVE,
+                                                        SWARM_COUNCIL_ADD_LEARNER,
+                                                        SWARM_COUNCIL_PROMOTE};
+    const struct autopilot_server *v = &view[act.server];
+    int rc = 0;
+    change_submit(ar, ++ar->next_id, ops[act.op], v->id, &rc);
+    if (rc != 0) {
+        /* A learner not caught up yet, or a change still uncommitted: again next round. */
+        PL_LOG_RATELIMITED(PL_LOG_DEBUG, "raft", "autopilot: %s %s not yet: %s",
+                           swarm_council_op_name(council_ops[act.op]), v->name, pl_err_name(rc));
+        return;
+    }
+    PL_INFO("raft", "autopilot: %s %s (%s)", swarm_council_op_name(council_ops[act.op]), v->name,
+            act.reason);
+    council_record(ar, council_ops[act.op], v->name, act.voters, act.reason);
+}
+
 static void housekeep_cb(uv_timer_t *t)
 {
     struct agent_raft *ar = t->data;
@@ -1322,6 +1434,10 @@ static void housekeep_cb(uv_timer_t *t)
         publish(ar);
         swarm_compare(ar);
         members_reconcile(ar);
+        if (raft_role(&ar->raft) == RAFT_LEADER && !ar->agent->stopping) {
+            correlate_leader_run(&ar->correlate, ar->swarm);
+            autopilot_run(ar);
+        }
     }
 }
 
@@ -1761,6 +1877,11 @@ static int config_parse(struct agent_raft *ar, const struct agent_config *cfg, c
     const char *flag = cfg->raft_bind;
     if (flag[0] != '\0')
         snprintf(ar->raft_addr, sizeof(ar->raft_addr), "%s", flag);
+    int prc = correlate_cfg_parse(cfg->root, cfg->source, &ar->correlate.cfg, err, err_size);
+    if (prc == 0)
+        prc = autopilot_cfg_parse(cfg->root, cfg->source, &ar->autopilot, err, err_size);
+    if (prc != 0)
+        return prc;
     const cJSON *sec = cJSON_GetObjectItemCaseSensitive(cfg->root, "raft");
     if (sec == NULL)
         return 0;
@@ -1870,6 +1991,9 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
     int rc = config_parse(ar, &a->cfg, err, err_size);
     if (rc != 0)
         return rc;
+    ar->correlate.agent = a;
+    ar->correlate.raft = ar;
+    ar->correlate.gossip = ar->gossip;
     uv_timer_init(&a->loop, &ar->timer);
     uv_timer_init(&a->loop, &ar->housekeep);
     uv_timer_init(&a->loop, &ar->kick);

@@ -1613,6 +1613,66 @@ static void act_webhook(struct heal_svc *s, enum heal_level level)
     free(body);
 }
 
+/* ---- the cluster incident's one escalation ---- */
+
+struct cluster_hook {
+    char id[SWARM_ID_MAX];
+    char url[HEAL_URL_MAX];
+};
+
+static void cluster_hook_cb(const struct http_client_result *res, void *data)
+{
+    struct cluster_hook *x = data;
+    if (res->err == 0 && res->status >= 200 && res->status < 300)
+        PL_INFO(MOD, "webhook delivered cluster_incident=%s url=%s status=%ld", x->id, x->url,
+                res->status);
+    else if (res->err != -ECANCELED)
+        PL_WARN(MOD, "webhook failed cluster_incident=%s url=%s: %s", x->id, x->url,
+                res->err != 0 ? pl_strerror(res->err) : "status not 2xx");
+    free(x);
+}
+
+void heal_cluster_escalate(struct heal *h, const struct swarm_cluster_body *b)
+{
+    if (h == NULL || halting(h))
+        return;
+    enum heal_level level = HEAL_LEVEL_OPERATOR;
+    PL_ERROR(MOD, "cluster incident %s: %s on %u of %u nodes (%s), cause %s: escalated once "
+             "for the cluster (level %s); restarts are held", b->id, b->sig, b->nodes,
+             b->members, b->detail, heal_cause_name((enum heal_cause)b->cause),
+             heal_level_name(level));
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "event", "escalation");
+    cJSON_AddNumberToObject(doc, "level", level);
+    cJSON_AddStringToObject(doc, "level_name", heal_level_name(level));
+    cJSON_AddStringToObject(doc, "reason", "the same failure on many nodes");
+    cJSON_AddStringToObject(doc, "node", h->a->cfg.name);
+    cJSON_AddStringToObject(doc, "service", b->service);
+    cJSON *ci = cJSON_AddObjectToObject(doc, "cluster_incident");
+    cJSON_AddStringToObject(ci, "id", b->id);
+    cJSON_AddStringToObject(ci, "signature", b->sig);
+    cJSON_AddStringToObject(ci, "cause", heal_cause_name((enum heal_cause)b->cause));
+    cJSON_AddNumberToObject(ci, "nodes", b->nodes);
+    cJSON_AddNumberToObject(ci, "members", b->members);
+    cJSON_AddStringToObject(ci, "node_names", b->detail);
+    char *body = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    for (int i = 0; body != NULL && i < h->cfg.nwebhooks; i++) {
+        const struct heal_webhook_cfg *w = &h->cfg.webhooks[i];
+        if (w->min_level > (int)level)
+            continue;
+        struct cluster_hook *x = calloc(1, sizeof(*x));
+        if (x == NULL)
+            continue;
+        snprintf(x->id, sizeof(x->id), "%s", b->id);
+        snprintf(x->url, sizeof(x->url), "%s", w->url);
+        if (http_client_request(h->http, "POST", w->url, "application/json", body, strlen(body),
+                                h->cfg.webhook_timeout_ms, 65536, cluster_hook_cb, x) != 0)
+            free(x);
+    }
+    free(body);
+}
+
 /* ---- configured commands as actions ---- */
 
 static void action_cmd_cb(struct heal_cmd *c, int err, int64_t status, int sig)
@@ -1843,6 +1903,10 @@ static void launch(struct heal *h)
 #define CORRELATE_MS 250
 /* Baselines alone change all the time: republished at most this often. */
 #define RECORD_REFRESH_MS 10000
+/* While it shows a signature the record is published again this often (a new version, a
+ * new broadcast): gossip's broadcasts are best effort, and a node that missed one must not
+ * wait for push-pull to learn that the cluster fails together. */
+#define RECORD_SIGS_REFRESH_MS 1000
 
 static const char *checkfail_name(enum heal_check_failure f)
 {
@@ -1913,7 +1977,11 @@ static void record_publish(struct heal *h, struct agent_gossip *ag, bool sigs_ch
 {
     static uint64_t last_ms; /* one heal module per process */
     uint64_t now = now_ms(h);
-    if (!sigs_changed && h->record != NULL && now - last_ms < RECORD_REFRESH_MS)
+    bool showing = false;
+    for (int i = 0; i < h->nsvcs; i++)
+        showing |= h->svcs[i].nsigs > 0;
+    bool refresh = showing && now - last_ms >= RECORD_SIGS_REFRESH_MS;
+    if (!sigs_changed && !refresh && h->record != NULL && now - last_ms < RECORD_REFRESH_MS)
         return;
     struct swarm_heal_record *r = calloc(1, sizeof(*r));
     if (r == NULL)
@@ -1946,7 +2014,7 @@ static void record_publish(struct heal *h, struct agent_gossip *ag, bool sigs_ch
     if (rc == 0)
         rc = swarm_heal_record_encode(r, &b);
     free(r);
-    if (rc == 0 && (h->record == NULL || h->record_len != content.len ||
+    if (rc == 0 && (h->record == NULL || refresh || h->record_len != content.len ||
                     memcmp(h->record, content.data, content.len) != 0) &&
         agent_gossip_state_set_bytes(ag, CORRELATE_RECORD_KEY, b.data, b.len) == 0) {
         free(h->record);

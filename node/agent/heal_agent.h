@@ -211,6 +211,8 @@ int heal_incident_load(struct heal *h, const char *id, struct heal_incident *out
 void heal_stats_init(struct heal_stats *st);
 void heal_stats_count(struct heal *h, const struct heal_incident *inc, uint32_t from);
 void heal_metrics(struct heal *h, struct prom_writer *w);
+/* The leader committed a cluster incident: its one escalation (log, webhooks). */
+void heal_cluster_escalate(struct heal *h, const struct swarm_cluster_body *b);
 /* The machine's clock now. */
 uint64_t heal_now(const struct heal *h);
 

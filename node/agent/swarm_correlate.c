@@ -4,7 +4,12 @@
  */
 #include "swarm_correlate.h"
 
+#include "agent.h"
+#include "agent_gossip.h"
+#include "agent_raft.h"
+#include "heal_agent.h"
 #include "heal_diag.h"
+#include "pl_log.h"
 #include "pl_err.h"
 
 #include <stdio.h>
@@ -171,4 +176,114 @@ out:
     free(views);
     free(names);
     return n;
+}
+
+/* ---- the leader's side ---- */
+
+struct cluster_prop {
+    struct correlate_leader *cl;
+    int slot;
+    struct swarm_cluster_body body;
+};
+
+static void cluster_prop_cb(void *data, int err, uint64_t index)
+{
+    struct cluster_prop *cp = data;
+    struct correlate_leader *cl = cp->cl;
+    cl->inflight[cp->slot][0] = '\0';
+    if (err != 0) {
+        PL_LOG_RATELIMITED(PL_LOG_INFO, "swarm", "cluster incident %s (%s) not committed: %s",
+                           cp->body.id, swarm_cluster_event_name(cp->body.event),
+                           pl_err_name(err));
+    } else {
+        cl->committed++;
+        PL_INFO("swarm", "cluster incident %s %s at index %llu: %s on %u of %u nodes",
+                cp->body.id, swarm_cluster_event_name(cp->body.event),
+                (unsigned long long)index, cp->body.sig, cp->body.nodes, cp->body.members);
+        /* The one escalation of the whole cluster, once its incident is committed. */
+        if (cp->body.event == SWARM_CLUSTER_OPEN)
+            heal_cluster_escalate(agent_module_state(cl->agent, "heal"), &cp->body);
+    }
+    free(cp);
+}
+
+static void propose_cluster(struct correlate_leader *cl, const struct swarm_cluster_body *b)
+{
+    int slot = -1;
+    for (int i = 0; i < CORRELATE_INFLIGHT_MAX; i++) {
+        if (strcmp(cl->inflight[i], b->sig) == 0)
+            return; /* its answer comes first */
+        if (slot < 0 && cl->inflight[i][0] == '\0')
+            slot = i;
+    }
+    if (slot < 0)
+        return;
+    struct cluster_prop *cp = malloc(sizeof(*cp));
+    if (cp == NULL)
+        return;
+    cp->cl = cl;
+    cp->slot = slot;
+    cp->body = *b;
+    struct pl_buf body;
+    pl_buf_init(&body, SWARM_BODY_BYTES_MAX);
+    int rc = swarm_cluster_encode(b, &body);
+    if (rc == 0) {
+        snprintf(cl->inflight[slot], SWARM_SIG_MAX, "%s", b->sig);
+        rc = agent_raft_propose(cl->raft, swarm_kind_name(SWARM_K_CLUSTER_INCIDENT), body.data,
+                                body.len, cluster_prop_cb, cp);
+        if (rc != 0)
+            cl->inflight[slot][0] = '\0';
+    }
+    if (rc != 0)
+        free(cp);
+    else
+        cl->proposed++;
+    pl_buf_close(&body);
+}
+
+void correlate_leader_run(struct correlate_leader *cl, const struct swarm_state *s)
+{
+    if (!cl->cfg.enabled || cl->gossip == NULL || cl->raft == NULL)
+        return;
+    const struct gossip *g = agent_gossip_core(cl->gossip);
+    struct correlate_hit strict[CORRELATE_HITS_MAX], loose[CORRELATE_HITS_MAX];
+    int ns = swarm_correlate_scan(g, &cl->cfg, false, strict, CORRELATE_HITS_MAX, NULL);
+    int nl = swarm_correlate_scan(g, &cl->cfg, true, loose, CORRELATE_HITS_MAX, NULL);
+    for (int i = 0; i < ns; i++) {
+        if (swarm_cluster_open_find(s, strict[i].sig) != NULL)
+            continue;
+        struct swarm_cluster_body b;
+        memset(&b, 0, sizeof(b));
+        b.event = SWARM_CLUSTER_OPEN;
+        /* Named by its signature and when its first node began: the same hit proposed by
+         * two leaders is one incident (apply keeps one open per signature anyway). */
+        snprintf(b.id, sizeof(b.id), "%.70s@%llu", strict[i].sig,
+                 (unsigned long long)strict[i].since_ms);
+        snprintf(b.sig, sizeof(b.sig), "%s", strict[i].sig);
+        snprintf(b.service, sizeof(b.service), "%s", strict[i].service);
+        b.cause = strict[i].cause;
+        b.nodes = strict[i].nodes;
+        b.members = strict[i].members;
+        snprintf(b.detail, sizeof(b.detail), "%s", strict[i].names);
+        propose_cluster(cl, &b);
+    }
+    for (uint32_t k = 0; k < s->nclusters; k++) {
+        const struct swarm_cluster *x = &s->clusters[k];
+        if (x->closed)
+            continue;
+        bool still = false;
+        for (int i = 0; i < nl && !still; i++)
+            still = strcmp(loose[i].sig, x->sig) == 0;
+        if (still)
+            continue;
+        struct swarm_cluster_body b;
+        memset(&b, 0, sizeof(b));
+        b.event = SWARM_CLUSTER_CLOSE;
+        snprintf(b.id, sizeof(b.id), "%s", x->id);
+        snprintf(b.sig, sizeof(b.sig), "%s", x->sig);
+        snprintf(b.service, sizeof(b.service), "%s", x->service);
+        b.cause = x->cause;
+        snprintf(b.detail, sizeof(b.detail), "fewer than %u nodes show it", cl->cfg.min_nodes);
+        propose_cluster(cl, &b);
+    }
 }

@@ -71,4 +71,21 @@ int swarm_correlate_find(const struct correlate_cfg *cfg, const struct correlate
 int swarm_correlate_scan(const struct gossip *g, const struct correlate_cfg *cfg, bool lenient,
                          struct correlate_hit *hits, int max, uint64_t *bad);
 
+/* The leader's side: commits one cluster_incident per hit (open; its escalation once it is
+ * committed) and its close once the hit is gone. The caller owns it (zeroed, then fields
+ * set) for the agent's life; run it on the leader, after each housekeeping round. */
+#define CORRELATE_INFLIGHT_MAX 8
+struct agent;
+struct agent_raft;
+struct agent_gossip;
+struct correlate_leader {
+    struct agent *agent;
+    struct agent_raft *raft;
+    struct agent_gossip *gossip;
+    struct correlate_cfg cfg;
+    char inflight[CORRELATE_INFLIGHT_MAX][SWARM_SIG_MAX]; /* proposed, not answered yet */
+    uint64_t proposed, committed;
+};
+void correlate_leader_run(struct correlate_leader *cl, const struct swarm_state *s);
+
 #endif

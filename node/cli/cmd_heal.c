@@ -100,6 +100,17 @@ static void print_cluster_incidents(const cJSON *doc)
         printf("%-34s %-12s %-12s %-7s %-9s %-6.0f %.0f\n", json_str(i, "id"), json_str(i, "node"),
                json_str(i, "service"), json_str(i, "state"), json_str(i, "outcome"),
                json_num(i, "level"), json_num(i, "actions"));
+    /* One incident for a failure many nodes share (a dependency down, the network). */
+    const cJSON *cl = cJSON_GetObjectItemCaseSensitive(st, "cluster_incidents");
+    if (cJSON_GetArraySize(cl) == 0)
+        return;
+    printf("\ncluster incidents\n%-40s %-12s %-7s %-19s %-6s %s\n", "ID", "SERVICE", "STATE",
+           "CAUSE", "NODES", "ESCALATED");
+    cJSON_ArrayForEach(i, cl)
+        printf("%-40s %-12s %-7s %-19s %2.0f/%-3.0f %s\n", json_str(i, "id"),
+               json_str(i, "service"), json_str(i, "state"), json_str(i, "cause"),
+               json_num(i, "nodes"), json_num(i, "members"),
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(i, "escalated")) ? "yes" : "no");
 }
 
 int cmd_incidents(int argc, char **argv)

@@ -1075,9 +1075,14 @@ static void on_hold(struct step *st)
             return;
         c->cluster_hold = false;
         if (c->phase == HEAL_PHASE_HELD) {
+            /* The others are recovering: this one most likely with them, a moment later
+             * (its checks lag). The held restart waits that moment, then goes ahead. */
+            uint64_t settle = quiet_ms(c);
+            if (c->phase_deadline_ms > st->now + settle)
+                c->phase_deadline_ms = st->now + settle;
             event(st, HEAL_EV_NOTE, HEAL_ACT_RESTART, 0,
-                  "cluster incident %s is over: the held restart goes ahead", c->hold_id);
-            run_step(st);
+                  "cluster incident %s is over: restart in %" PRIu64 " ms unless healthy "
+                  "again by then", c->hold_id, c->phase_deadline_ms - st->now);
         }
         return;
     }

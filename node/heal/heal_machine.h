@@ -44,7 +44,8 @@
  *      a shared dependency or the network is down, and restarting every instance would be
  *      a restart storm), a restart is held back (phase HELD, no escalation of its own: the
  *      cluster incident escalates once). The hold ends when the shell lifts it (then the
- *      restart goes ahead under the budget), when the service recovers (closed as
+ *      restart goes ahead under the budget after the quiet time, unless the service
+ *      recovered with the others meanwhile), when the service recovers (closed as
  *      recovered), or after the policy's cluster_wait_ms at most: then local healing
  *      resumes, and the same cluster incident does not hold again.
  *

@@ -33,6 +33,10 @@
  *   /fault/poison                  poisons the cache (DIR/cache): /health answers 500; a
  *                                  state_repair command that removes DIR/cache heals it, a
  *                                  restart rebuilds the cache 30 % of the time
+ * With --depends HOST:PORT it has a dependency (another service, say a database): every
+ * DEP_PROBE_MS it opens a TCP connection to it, and while the last try failed /health
+ * answers 503 "dependency down" (what a shared dependency's outage looks like to every
+ * instance at once: tests/integration/swarm_correlated.sh).
  *
  * /work is the service's traffic: only its answers are counted in sample_requests_total,
  * so probes and scrapes do not dilute the error rate. SIGTERM and SIGINT stop it cleanly
@@ -69,6 +73,7 @@
 #define LEAK_MAX_MB_DEFAULT 1024
 #define CPU_SLICE_MS 20
 #define METRICS_MAX (64 * 1024)
+#define DEP_PROBE_MS 200
 
 /* Prometheus' default buckets, in seconds. */
 static const double bucket_le[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -115,6 +120,12 @@ struct sample {
     uint64_t slow_ms;
     double error_rate;
     int unhealthy;
+    /* --depends: the dependency's address and whether the last probe reached it */
+    struct sockaddr_storage dep_addr;
+    bool has_dep, dep_ok, dep_probing;
+    uv_timer_t dep_timer;
+    uv_tcp_t dep_tcp;
+    uv_connect_t dep_connect;
     double leak_mb_per_s;
     uint64_t leak_max_mb;
     uint64_t leak_last_ns;
@@ -686,6 +697,36 @@ static void handle_fault(struct sample *s, struct http_conn *conn, const struct 
     }
 }
 
+static void dep_closed_cb(uv_handle_t *h)
+{
+    struct sample *s = h->data;
+    s->dep_probing = false;
+}
+
+static void dep_connect_cb(uv_connect_t *req, int status)
+{
+    struct sample *s = req->data;
+    s->dep_ok = status == 0;
+    uv_close((uv_handle_t *)&s->dep_tcp, dep_closed_cb);
+}
+
+/* One TCP connect to the dependency at a time; its answer is the dependency's health. */
+static void dep_probe_cb(uv_timer_t *t)
+{
+    struct sample *s = t->data;
+    if (s->dep_probing || s->stopping)
+        return;
+    uv_tcp_init(s->loop, &s->dep_tcp);
+    s->dep_tcp.data = s;
+    s->dep_connect.data = s;
+    s->dep_probing = true;
+    if (uv_tcp_connect(&s->dep_connect, &s->dep_tcp, (const struct sockaddr *)&s->dep_addr,
+                       dep_connect_cb) != 0) {
+        s->dep_ok = false;
+        uv_close((uv_handle_t *)&s->dep_tcp, dep_closed_cb);
+    }
+}
+
 static void handler(struct http_conn *conn, const struct http_request *req, void *data)
 {
     struct sample *s = data;
@@ -699,6 +740,8 @@ static void handler(struct http_conn *conn, const struct http_request *req, void
             reply_text(conn, 503, "unhealthy\n");
         else if (status != 0)
             reply_text(conn, status, "%s", why);
+        else if (s->has_dep && !s->dep_ok)
+            reply_text(conn, 503, "dependency down\n");
         else
             reply_text(conn, 200, "ok\n");
     } else if (strcmp(req->path, "/work") == 0) {
@@ -743,6 +786,7 @@ static void stop_cb(uv_signal_t *sig, int signum)
     uv_close((uv_handle_t *)&s->leak_timer, noop_closed_cb);
     uv_close((uv_handle_t *)&s->cpu_timer, noop_closed_cb);
     uv_close((uv_handle_t *)&s->hang_timer, noop_closed_cb);
+    uv_close((uv_handle_t *)&s->dep_timer, noop_closed_cb);
     uv_close((uv_handle_t *)&s->sigterm, noop_closed_cb);
     uv_close((uv_handle_t *)&s->sigint, noop_closed_cb);
     http_server_close(&s->http, NULL);
@@ -754,7 +798,11 @@ int cmd_sample_service(int argc, char **argv)
     uint64_t port = 0;
     const char *host = "127.0.0.1";
     const char *state_dir = NULL, *config_file = NULL;
+    const char *depends = NULL;
     struct cli_flag flags[] = {
+        {"--depends", CLI_STR, &depends,
+         "HOST:PORT of a dependency: /health fails while a TCP connection to it fails", false,
+         false},
         {"--port", CLI_U64, &port, "TCP port to listen on (0 picks a free one)", true, false},
         {"--host", CLI_STR, &host, "address to listen on (default 127.0.0.1)", false, false},
         {"--state-dir", CLI_STR, &state_dir,
@@ -766,7 +814,8 @@ int cmd_sample_service(int argc, char **argv)
     };
     struct cli_args args;
     int rc = cli_parse(cmd,
-                       "platelet sample-service --port P [--host H] [--state-dir DIR] [--config F]",
+                       "platelet sample-service --port P [--host H] [--state-dir DIR] [--config F] "
+                       "[--depends HOST:PORT]",
                        flags, argc, argv, 0, 0, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
@@ -786,6 +835,23 @@ int cmd_sample_service(int argc, char **argv)
         return -ENOMEM;
     }
     s->loop = &loop;
+    if (depends != NULL) {
+        char dh[64];
+        int dp = -1;
+        const char *colon = strrchr(depends, ':');
+        if (colon != NULL && (size_t)(colon - depends) < sizeof(dh)) {
+            snprintf(dh, sizeof(dh), "%.*s", (int)(colon - depends), depends);
+            char *end;
+            long v = strtol(colon + 1, &end, 10);
+            dp = *end == '\0' && v > 0 && v < 65536 ? (int)v : -1;
+        }
+        if (dp < 0 || uv_ip4_addr(dh, dp, (struct sockaddr_in *)&s->dep_addr) != 0) {
+            free(s);
+            uv_loop_close(&loop);
+            return cli_fail(cmd, "--depends: '%s' is not IPv4-ADDRESS:PORT", depends);
+        }
+        s->has_dep = true;
+    }
     pl_rand_seed(&s->rand, uv_hrtime() ^ ((uint64_t)getpid() << 32));
     s->state_dir = state_dir;
     s->config_file = config_file;
@@ -793,6 +859,12 @@ int cmd_sample_service(int argc, char **argv)
     uv_timer_init(&loop, &s->leak_timer);
     uv_timer_init(&loop, &s->cpu_timer);
     uv_timer_init(&loop, &s->hang_timer);
+    uv_timer_init(&loop, &s->dep_timer);
+    s->dep_timer.data = s;
+    if (s->has_dep) {
+        s->dep_ok = true; /* until a probe says otherwise */
+        uv_timer_start(&s->dep_timer, dep_probe_cb, 0, DEP_PROBE_MS);
+    }
     s->leak_timer.data = s->cpu_timer.data = s->hang_timer.data = s;
     uv_signal_init(&loop, &s->sigterm);
     uv_signal_init(&loop, &s->sigint);

@@ -568,6 +568,11 @@ static void test_cluster_hold_lifted(void **state)
     fail_checks(&r, 3);
     assert_int_equal(r.c.phase, HEAL_PHASE_HELD);
     hold(&r, false, "ci-1");
+    /* The quiet time first: the others recovering, this one may too. */
+    assert_int_equal(r.c.phase, HEAL_PHASE_HELD);
+    assert_int_equal(find(&r, HEAL_OUT_STOP), -1);
+    r.now += HEAL_QUIET_MS;
+    feed(&r, HEAL_IN_TIMER);
     assert_int_equal(r.c.phase, HEAL_PHASE_ACTING);
     assert_true(find(&r, HEAL_OUT_STOP) >= 0);
 
