@@ -147,6 +147,8 @@ struct agent_raft {
     uint64_t last_published_term, last_published_commit;
     char last_published_leader[AGENT_NAME_MAX];
     uint64_t logged_leader; /* the leader the log last named (0: none) */
+    uint64_t space_dropped; /* messages dropped while the data dir was below its reserve */
+    bool apply_behind; /* the ledger missed committed entries (a full disk); caught up later */
     struct raft_wire_stats wire_stats;
     void (*stop_done)(struct agent *a);
     /* Added to the loop's clock for the core (see bootstrap: the first election of a new
@@ -364,6 +366,7 @@ static int sm_apply(struct agent_raft *ar, const struct raft_entry *entries, uin
         return PL_ECORRUPT;
     }
     uint32_t count = n - first;
+    uint64_t last_time_ms = ar->last_time_ms;
     struct ledger_entry *le = calloc(count, sizeof(*le));
     struct pl_buf *bodies = calloc(count, sizeof(*bodies));
     int rc = le != NULL && bodies != NULL ? 0 : -ENOMEM;
@@ -375,6 +378,8 @@ static int sm_apply(struct agent_raft *ar, const struct raft_entry *entries, uin
     }
     if (rc == 0)
         rc = ledger_append(&ar->ledger, le, count, pl_clock_wall_ms(), NULL);
+    if (rc != 0)
+        ar->last_time_ms = last_time_ms; /* applied again later: the same times then */
     for (uint32_t i = 0; rc == 0 && i < count; i++)
         swarm_feed(ar, &le[i]);
     if (rc == 0)
@@ -384,6 +389,31 @@ static int sm_apply(struct agent_raft *ar, const struct raft_entry *entries, uin
     free(le);
     free(bodies);
     return rc;
+}
+
+/*
+ * Applies what the ledger missed while its disk was below the reserve (sm_apply refused
+ * with PL_ENOSPACE), up to `upto`, from the core's log: no snapshot is taken while the
+ * ledger is behind, so nothing it needs has been compacted away. 0 once caught up.
+ */
+static int apply_catch_up(struct agent_raft *ar, uint64_t upto)
+{
+    while (ar->apply_behind && ar->ledger.size < upto) {
+        uint64_t from = ar->ledger.size + 1;
+        uint32_t n = (uint32_t)PL_MIN(upto - ar->ledger.size, (uint64_t)LEDGER_BATCH_MAX);
+        const struct raft_entry *e = raft_entry_at(&ar->raft, from);
+        if (PL_NEVER(e == NULL || raft_entry_at(&ar->raft, from + n - 1) == NULL))
+            return PL_ECORRUPT;
+        int rc = sm_apply(ar, e, n);
+        if (rc != 0)
+            return rc;
+    }
+    if (ar->apply_behind && ar->ledger.size >= upto) {
+        ar->apply_behind = false;
+        PL_INFO("raft", "the ledger caught up after its disk had been full size=%llu",
+                (unsigned long long)ar->ledger.size);
+    }
+    return 0;
 }
 
 /* Snapshot of the ledger state machine: the whole ledger as a ledger image
@@ -605,9 +635,23 @@ static void handle_update(struct agent_raft *ar, const struct raft_update *u)
         fatal(ar, "cannot restore the ledger from a snapshot", rc);
         return;
     }
-    if (u->n_apply > 0 && (rc = sm_apply(ar, u->apply, u->n_apply)) != 0) {
-        fatal(ar, "cannot apply committed entries to the ledger", rc);
-        return;
+    if (u->n_apply > 0) {
+        /* A full disk (PL_ENOSPACE) leaves the ledger behind the core's applied index: the
+         * entries stay in the core's log and are applied again once space returns. */
+        rc = apply_catch_up(ar, u->apply[0].index - 1);
+        if (rc == 0 && !ar->apply_behind)
+            rc = sm_apply(ar, u->apply, u->n_apply);
+        if (rc == PL_ENOSPACE) {
+            if (!ar->apply_behind)
+                PL_WARN("raft", "committed entries wait for disk space: %s",
+                        ar->agent->store.err_text);
+            ar->apply_behind = true;
+            rc = 0;
+        }
+        if (rc != 0) {
+            fatal(ar, "cannot apply committed entries to the ledger", rc);
+            return;
+        }
     }
     /* 4. outcomes */
     for (uint32_t i = 0; i < u->n_results; i++)
@@ -624,7 +668,7 @@ static void handle_update(struct agent_raft *ar, const struct raft_update *u)
         struct raft_event ev = {.type = RAFT_EV_PERSISTED, .persisted_seq = seq};
         step(ar, &ev);
     }
-    if (want_snapshot && !ar->fatal) {
+    if (want_snapshot && !ar->fatal && !ar->apply_behind) {
         struct pl_buf snap;
         pl_buf_init(&snap, (size_t)1 << 31);
         rc = sm_snapshot(ar, &snap);
@@ -672,9 +716,17 @@ static void step(struct agent_raft *ar, const struct raft_event *ev)
     log_leader(ar);
 }
 
+#define SPACE_RECHECK_MS 100
+
 static void timer_cb(uv_timer_t *t)
 {
     struct agent_raft *ar = t->data;
+    /* Below its reserve a follower starts no election: a won one's first entry (the no-op)
+     * would have to be persisted. Its timers wait until space returns. */
+    if (raft_role(&ar->raft) != RAFT_LEADER && pl_store_space_check(&ar->agent->store) != 0) {
+        uv_timer_start(&ar->timer, timer_cb, SPACE_RECHECK_MS, 0);
+        return;
+    }
     struct raft_event ev = {.type = RAFT_EV_TICK};
     step(ar, &ev);
 }
@@ -796,6 +848,32 @@ static bool known_cb(void *ctx, uint64_t id)
     return false;
 }
 
+/*
+ * A voter whose data dir is below its free-space reserve (pl_store_space_check) must not
+ * take a message that makes it write: a newer term, entries to append, a snapshot chunk, a
+ * forwarded proposal, or a commit index that would apply entries to the ledger. Refused in the store, that write would
+ * stop the node (a persist that fails is fatal); dropped here, the leader's progress for
+ * us stays behind and it sends the same again after space returns. Heartbeats that change
+ * nothing still pass, so we keep following the leader and start no election.
+ */
+static bool below_reserve_drop(struct agent_raft *ar, const struct raft_msg *m)
+{
+    /* A newer term must be persisted before it is acted on, so it counts as a write. */
+    bool writes = m->term > raft_term(&ar->raft);
+    if (m->type == RAFT_MSG_SNAPSHOT || m->type == RAFT_MSG_PROPOSE)
+        writes = true;
+    else if (m->type == RAFT_MSG_APPEND)
+        writes = writes || m->append.n_entries > 0 ||
+                 PL_MIN(m->append.commit, raft_last_index(&ar->raft)) > raft_applied(&ar->raft);
+    if (!writes || pl_store_space_check(&ar->agent->store) == 0)
+        return false;
+    ar->space_dropped++;
+    PL_LOG_RATELIMITED(PL_LOG_WARN, "raft",
+                       "dropped a message that would write: %s (dropped %llu so far)",
+                       ar->agent->store.err_text, (unsigned long long)ar->space_dropped);
+    return true;
+}
+
 /* Steps a received message (a client has no core: it takes only answers). */
 static void deliver(struct agent_raft *ar, const uint8_t *p, size_t n)
 {
@@ -811,7 +889,7 @@ static void deliver(struct agent_raft *ar, const uint8_t *p, size_t n)
     if (!ar->raft_open) {
         if (w.msg.type == RAFT_MSG_PROPOSE_RESULT)
             client_result(ar, &w.msg);
-    } else {
+    } else if (!below_reserve_drop(ar, &w.msg)) {
         struct raft_event ev = {.type = RAFT_EV_RECEIVE, .msg = &w.msg};
         step(ar, &ev);
     }
@@ -1406,6 +1484,24 @@ static void housekeep_cb(uv_timer_t *t)
     /* The known table is kept current by member_cb (every join, status, address and tag
      * change is a member event), so nothing here rescans gossip's members. */
     maybe_bootstrap(ar);
+    if (ar->apply_behind && pl_store_space_check(&ar->agent->store) == 0) {
+        int rc = apply_catch_up(ar, raft_applied(&ar->raft));
+        if (rc != 0 && rc != PL_ENOSPACE) {
+            fatal(ar, "cannot apply committed entries to the ledger", rc);
+            return;
+        }
+    }
+    /* A leader below its reserve refuses every proposal: hand the council to the most
+     * up-to-date voter instead (again each round until someone else leads). */
+    if (ar->member && raft_role(&ar->raft) == RAFT_LEADER &&
+        raft_config_voters(raft_config_get(&ar->raft)) > 1 &&
+        pl_store_space_check(&ar->agent->store) != 0) {
+        PL_LOG_RATELIMITED(PL_LOG_WARN, "raft", "handing leadership over: %s",
+                           ar->agent->store.err_text);
+        struct raft_event ev = {.type = RAFT_EV_TRANSFER};
+        ev.transfer.to = 0;
+        step(ar, &ev);
+    }
     if (ar->member) {
         auto_join(ar);
         /* add-voter calls: retry the promotion until it succeeds or times out */
@@ -1742,6 +1838,8 @@ static void api_status(struct api_call *call, void *data)
     cJSON_AddNumberToObject(doc, "commit_index", (double)raft_commit_index(&ar->raft));
     cJSON_AddNumberToObject(doc, "last_applied", (double)raft_applied(&ar->raft));
     cJSON_AddNumberToObject(doc, "last_index", (double)raft_last_index(&ar->raft));
+    cJSON_AddNumberToObject(doc, "dropped_below_reserve", (double)ar->space_dropped);
+    cJSON_AddBoolToObject(doc, "ledger_behind", ar->apply_behind);
     uint64_t log_bytes, snap_bytes;
     raft_memory_get(&ar->raft, &log_bytes, &snap_bytes);
     cJSON *mem = cJSON_AddObjectToObject(doc, "memory");

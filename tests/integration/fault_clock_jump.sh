@@ -17,15 +17,7 @@ source "$(dirname "$0")/raft_lib.sh"
 council_configs
 NODES=(r1 r2 r3)
 declare -A PORT PID
-for n in "${NODES[@]}"; do PORT[$n]=$(free_port); done
-for n in "${NODES[@]}"; do
-    spawn "$n" "$PLATELET" agent --config "$TEST_DIR/voter.json" --name "$n" \
-        --bind "127.0.0.1:${PORT[$n]}" --data-dir "$TEST_DIR/$n" --enable-faults \
-        --join "127.0.0.1:${PORT[r1]}" --join "127.0.0.1:${PORT[r2]}"
-    PID[$n]=$SPAWNED_PID
-done
-for n in "${NODES[@]}"; do wait_for 10 "$n API" test -S "$(sock "$n")"; done
-wait_for 20 "one leader agreed by the voters" one_leader "${NODES[@]}"
+start_voters "${NODES[@]}" -- --enable-faults
 leader=$(leader_of r1)
 follower=r1
 [ "$leader" != r1 ] || follower=r2

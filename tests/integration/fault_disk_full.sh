@@ -7,24 +7,11 @@
 # and logs its incident writes as refused, without crashing. When the space returns, it
 # recovers by itself: proposals commit and incidents are written again. After a graceful
 # stop, `platelet ledger check` finds its ledger clean.
-if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIP: fault_disk_full: not root: mounting a small tmpfs needs root; not run"
-    exit 0
-fi
-if [ -z "${PL_DISK_FULL_NS:-}" ]; then
-    if ! unshare --mount --propagation private true 2>/dev/null; then
-        echo "SKIP: fault_disk_full: no mount namespaces here (unshare --mount failed); not run"
-        exit 0
-    fi
-    PL_DISK_FULL_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
-fi
+source "$(dirname "$0")/disk_full_lib.sh"
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/raft_lib.sh"
 
-DISK="$TEST_DIR/disk"
-mkdir -p "$DISK"
-mount -t tmpfs -o size=48m tmpfs "$DISK"
-trap 'rc=$?; cp "$DISK/a1/db/LOG" "$TEST_DIR/a1-rocksdb-LOG.txt" 2>/dev/null; umount -l "$DISK" 2>/dev/null || true; set +e; (exit $rc); cleanup' EXIT
+disk_mount 'cp "$DISK/a1/db/LOG" "$TEST_DIR/a1-rocksdb-LOG.txt" 2>/dev/null'
 
 declare -A PORT PID
 PORT[a1]=$(free_port)

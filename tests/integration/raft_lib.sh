@@ -103,3 +103,24 @@ same_state() {
         [ "$got" = "$want" ] || return 1
     done
 }
+# start_voters NODE... [-- AGENT-FLAGS...]: starts each NODE as a voter with
+# $TEST_DIR/NODE.json when it exists (else voter.json), its data in $TEST_DIR/NODE, joined
+# through the first two nodes, plus AGENT-FLAGS; fills the caller's associative arrays PORT
+# and PID, waits for every API socket and for one leader agreed by all.
+start_voters() {
+    local nodes=() flags=() n cfg
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do nodes+=("$1"); shift; done
+    [ $# -gt 0 ] && shift && flags=("$@")
+    for n in "${nodes[@]}"; do PORT[$n]=$(free_port); done
+    for n in "${nodes[@]}"; do
+        cfg="$TEST_DIR/voter.json"
+        [ -f "$TEST_DIR/$n.json" ] && cfg="$TEST_DIR/$n.json"
+        spawn "$n" "$PLATELET" agent --config "$cfg" --name "$n" \
+            --bind "127.0.0.1:${PORT[$n]}" --data-dir "$TEST_DIR/$n" \
+            --join "127.0.0.1:${PORT[${nodes[0]}]}" --join "127.0.0.1:${PORT[${nodes[1]}]}" \
+            ${flags[@]+"${flags[@]}"}
+        PID[$n]=$SPAWNED_PID
+    done
+    for n in "${nodes[@]}"; do wait_for 10 "$n API" test -S "$(sock "$n")"; done
+    wait_for 20 "one leader agreed by the voters" one_leader "${nodes[@]}"
+}
