@@ -68,6 +68,22 @@ static void print_status(const cJSON *doc)
         printf("            %s %s: %s, level %.0f\n", json_str(v, "id"), json_str(v, "service"),
                json_str(cJSON_GetObjectItemCaseSensitive(v, "diagnosis"), "summary"),
                json_num(v, "level"));
+    /* The healer's decisions: what waits for an operator is what they must see here. */
+    int pending = 0, waiting = 0, running = 0;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(state, "decisions"))
+    {
+        pending += strcmp(json_str(v, "state"), "pending") == 0;
+        waiting += strcmp(json_str(v, "state"), "waiting") == 0;
+    }
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(state, "rollouts"))
+        running += strcmp(json_str(v, "state"), "running") == 0;
+    printf("decisions   %d pending, %d waiting for approval, %d rollout(s) running\n", pending,
+           waiting, running);
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(state, "decisions"))
+        if (strcmp(json_str(v, "state"), "waiting") == 0)
+            printf("            %.0f: %s %s on %s (platelet approve %.0f)\n", json_num(v, "index"),
+                   json_str(v, "op")[0] ? json_str(v, "op") : "action", json_str(v, "service"),
+                   json_str(v, "node"), json_num(v, "index"));
     printf("ledger      size %.0f root %s\n", json_num(ledger, "size"), json_str(ledger, "root"));
     printf("state       index %.0f hash %s\n", json_num(state, "applied_index"),
            json_str(state, "state_hash"));

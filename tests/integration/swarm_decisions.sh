@@ -68,6 +68,10 @@ wait_for 20 "r1's step done" q r1 "[n['step'] for r in d['rollouts'] if r['index
 # r2 is the second node of three: 67 % > 50 %, so its order waits for an operator.
 D2=$(step_id r1 "$R1" r2 waiting) || fail "r2's decision is not waiting: $(decisions r1)"
 has_starts r2 1 && has_starts r3 1 || fail "a node acted on a waiting decision"
+"$PLATELET" status --api "unix:$(sock r2)" >"$TEST_DIR/status.txt" || fail "platelet status"
+grep -q "^decisions   0 pending, 1 waiting for approval, 1 rollout(s) running" "$TEST_DIR/status.txt" &&
+    grep -q "^            $D2: restart web on r2 (platelet approve $D2)" "$TEST_DIR/status.txt" ||
+    fail "platelet status: $(cat "$TEST_DIR/status.txt")"
 expect_fail 1 "is done, not waiting for an approval" \
     "$PLATELET" approve "$(step_id r1 "$R1" r1 done)" --api "unix:$(sock r1)"
 expect_fail 1 "no decision $R1" "$PLATELET" approve "$R1" --api "unix:$(sock r1)"
