@@ -8,6 +8,10 @@ it is SIGKILLed (its service dies with it) and the clock runs until web answers 
 another voter: gossip's failure detection, the healer committing the dead member and the
 move, the new node applying it and starting the process, and the process answering.
 
+With --how partition the holder is cut off from every peer instead (platelet fault
+partition): no connection reset or ICMP port unreachable tells gossip it is gone, as when a
+machine loses power or its network; the old copy stops when its lease runs out.
+
 A fresh swarm per repetition, since the same nodes killed over and over are fenced for
 flapping (more than 3 deaths in 10 minutes) and would leave nowhere to move to.
 
@@ -28,32 +32,16 @@ import tempfile
 import time
 import urllib.request
 
+# One registry of started processes, killed by PID however the run ends (shared with the
+# Raft benchmark).
+from raft_bench_run import PROCS, kill_all, on_signal
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FREE_PORTS = os.path.join(HERE, "..", "scripts", "free_ports.py")
-PROCS = {}  # pid -> Popen
 
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def kill_all():
-    for pid, p in list(PROCS.items()):
-        if p.poll() is None:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        PROCS.pop(pid, None)
-
-
-def on_signal(signum, _frame):
-    kill_all()
-    sys.exit(128 + signum)
 
 
 def free_port(used):
@@ -106,7 +94,7 @@ class Swarm:
     def start(self, n):
         argv = [self.platelet, "agent", "--config", os.path.join(self.dir, n + ".json"),
                 "--name", n, "--bind", f"127.0.0.1:{self.port[n]}",
-                "--data-dir", os.path.join(self.dir, n)]
+                "--data-dir", os.path.join(self.dir, n), "--enable-faults"]
         if n != "p1":
             argv += ["--join", f"127.0.0.1:{self.port['p1']}"]
         logf = open(os.path.join(self.dir, n + ".log"), "ab")
@@ -144,7 +132,13 @@ def one_run(args, rep):
         holder = sw.placed_on("p1")
         others = [n for n in sw.voters if n != holder]
         t0 = time.monotonic()
-        os.kill(sw.pid[holder], signal.SIGKILL)
+        if args.how == "kill":
+            os.kill(sw.pid[holder], signal.SIGKILL)
+        else:
+            # Cut off from every peer, no ICMP to hurry gossip: a machine gone silent.
+            subprocess.check_call([sw.platelet, "fault", "partition", "--peer", "*", "--api",
+                                   "unix:" + os.path.join(workdir, holder, "api.sock")],
+                                  stdout=subprocess.DEVNULL)
         deadline = t0 + args.timeout
         while time.monotonic() < deadline:
             if any(answers(sw.svc[n]) for n in others):
@@ -154,7 +148,7 @@ def one_run(args, rep):
             raise RuntimeError(f"web never answered elsewhere within {args.timeout} s")
         dt = time.monotonic() - t0
         where = [n for n in others if answers(sw.svc[n])]
-        log(f"rep {rep}: killed {holder}, web answered on {','.join(where)} after {dt:.2f} s")
+        log(f"rep {rep}: {args.how} {holder}, web answered on {','.join(where)} after {dt:.2f} s")
         return dt
     finally:
         kill_all()
@@ -176,12 +170,14 @@ def main():
     ap.add_argument("--profile", default="lan", choices=["lan", "local", "wan"])
     ap.add_argument("--lease-ms", type=int, default=5000)
     ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--how", default="kill", choices=["kill", "partition"],
+                    help="SIGKILL the holder's agent, or partition it from every peer")
     ap.add_argument("--keep", action="store_true", help="keep each run's folder")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     times = [one_run(args, r + 1) for r in range(args.reps)]
-    print(json.dumps({"profile": args.profile, "lease_ms": args.lease_ms, "reps": len(times),
+    print(json.dumps({"how": args.how, "profile": args.profile, "lease_ms": args.lease_ms, "reps": len(times),
                       "p50_s": round(nearest_rank(times, 0.5), 2),
                       "p99_s": round(nearest_rank(times, 0.99), 2),
                       "min_s": round(min(times), 2), "max_s": round(max(times), 2),
