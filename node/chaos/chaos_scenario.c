@@ -8,13 +8,14 @@
 #include "pl_rand.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const kind_names[CHAOS_KINDS] = {"kill", "pause", "partition", "loss",
-                                                    "delay", "service"};
+                                                    "delay", "service", "clock"};
 static const char *const target_names[CHAOS_TARGETS] = {"one", "minority", "majority", "all",
                                                         "leader", "follower", "node"};
 static const char *const partition_names[CHAOS_PARTITIONS] = {"halves", "majority_minority",
@@ -88,7 +89,7 @@ static int parse_nemesis(const struct config_ctx *c, const cJSON *o, const char 
                          const struct chaos_scenario *s, struct chaos_nemesis *n)
 {
     static const char *const known[] = {"type",  "label", "target", "mode",   "peer",
-                                        "rate",  "ms",    "jitter_ms", "fault", "query",
+                                        "rate",  "ms",    "jitter_ms", "fault", "query", "offset_ms",
                                         "at_s",  "duration_s", "repeat", "every_s", NULL};
     if (!cJSON_IsObject(o))
         return fail(c, "%s: expected an object", path);
@@ -106,9 +107,6 @@ static int parse_nemesis(const struct config_ctx *c, const cJSON *o, const char 
     list_text(kind_names, CHAOS_KINDS, list, sizeof(list));
     if (type[0] == '\0')
         return fail(c, "%s.type: required (one of %s)", path, list);
-    if (strcmp(type, "clock") == 0)
-        return fail(c, "%s.type: clock skew needs a clock fault in the agent, which it does not "
-                       "have yet (see `platelet fault --help`)", path);
     if (k < 0)
         return fail(c, "%s.type: '%s' is not one of %s", path, type, list);
     n->kind = (enum chaos_kind)k;
@@ -169,6 +167,17 @@ static int parse_nemesis(const struct config_ctx *c, const cJSON *o, const char 
     if (n->kind != CHAOS_DELAY && (ms != UINT64_MAX || cJSON_HasObjectItem(o, "jitter_ms")))
         return fail(c, "%s.%s: only delay has it", path, ms != UINT64_MAX ? "ms" : "jitter_ms");
     n->delay_ms = ms == UINT64_MAX ? 0 : (uint32_t)ms;
+    /* The agent's own bound: a year either way (node/agent/fault.h). */
+    double offset = NAN;
+    if ((rc = config_get_double(c, o, path, "offset_ms", -31536000000.0, 31536000000.0,
+                                &offset)) != 0)
+        return rc;
+    if (n->kind == CHAOS_CLOCK && (isnan(offset) || offset != (double)(int64_t)offset || offset == 0))
+        return fail(c, "%s.offset_ms: a clock jump needs a whole, non-zero number of "
+                       "milliseconds within a year either way", path);
+    if (n->kind != CHAOS_CLOCK && !isnan(offset))
+        return fail(c, "%s.offset_ms: only a clock nemesis has it", path);
+    n->offset_ms = isnan(offset) ? 0 : (int64_t)offset;
     n->jitter_ms = (uint32_t)jitter;
     if (n->kind == CHAOS_SERVICE) {
         list_text(service_faults, 100, list, sizeof(list));
@@ -319,7 +328,7 @@ int chaos_schedule_build(const struct chaos_scenario *s, uint64_t seed, struct c
         for (int i = 0; i < s->n; i++)
             for (uint32_t r = 0; r < s->nemeses[i].repeat && n < max; r++) {
                 uint64_t at = s->nemeses[i].at_ms + (uint64_t)r * s->nemeses[i].every_ms;
-                out[n++] = (struct chaos_interval){i, at, at + s->nemeses[i].duration_ms};
+                out[n++] = (struct chaos_interval){at, at + s->nemeses[i].duration_ms, i, (int)r};
             }
         qsort(out, (size_t)n, sizeof(*out), cmp_interval);
         return n;
@@ -332,7 +341,8 @@ int chaos_schedule_build(const struct chaos_scenario *s, uint64_t seed, struct c
         uint64_t end = t + s->nemeses[i].duration_ms;
         if (end > s->duration_ms)
             break;
-        out[n++] = (struct chaos_interval){i, t, end};
+        out[n] = (struct chaos_interval){t, end, i, n};
+        n++;
         t = end + pl_rand_below(&rnd, 2 * s->stagger_ms);
     }
     return n;

@@ -13,7 +13,8 @@
  *
  * Nemesis types: kill (SIGKILL, restarted at the end), pause (SIGSTOP, SIGCONT at the end),
  * partition (mode halves, majority_minority, isolate, ring, bridge), loss (rate, per link
- * with "peer"), delay (ms, jitter_ms), service (one of the sample service's /fault/ faults).
+ * with "peer"), delay (ms, jitter_ms), service (one of the sample service's /fault/ faults),
+ * clock (the agent's clocks jump by offset_ms, through `platelet fault clock`'s API).
  * Targets: one, minority, majority, all, leader, follower, or a node's name (n1..nN).
  */
 #ifndef PL_CHAOS_SCENARIO_H
@@ -29,7 +30,7 @@
 #define CHAOS_NAME_MAX 64
 
 enum chaos_kind { CHAOS_KILL, CHAOS_PAUSE, CHAOS_PARTITION, CHAOS_LOSS, CHAOS_DELAY,
-                  CHAOS_SERVICE, CHAOS_KINDS };
+                  CHAOS_SERVICE, CHAOS_CLOCK, CHAOS_KINDS };
 enum chaos_target { CHAOS_T_ONE, CHAOS_T_MINORITY, CHAOS_T_MAJORITY, CHAOS_T_ALL,
                     CHAOS_T_LEADER, CHAOS_T_FOLLOWER, CHAOS_T_NODE, CHAOS_TARGETS };
 enum chaos_partition { CHAOS_P_HALVES, CHAOS_P_MAJORITY_MINORITY, CHAOS_P_ISOLATE,
@@ -48,6 +49,7 @@ struct chaos_nemesis {
     enum chaos_partition mode; /* partition */
     double rate;               /* loss */
     uint32_t delay_ms, jitter_ms;
+    int64_t offset_ms;         /* clock: the jump, either way */
     char fault[16];            /* service: crash, hang, errors, slow, unhealthy, cpu, leak */
     char query[64];            /* service: the query after '?', e.g. "rate=1" */
     uint64_t at_ms, duration_ms, every_ms;
@@ -79,9 +81,11 @@ int chaos_scenario_parse(const char *path, const char *text, size_t len,
 
 /* One run of one nemesis: [start_ms, end_ms) after the start of the run. */
 struct chaos_interval {
-    int nemesis;
     uint64_t start_ms, end_ms;
+    int nemesis;
+    int run; /* which of the nemesis's runs (0 for the first); no padding, so memcmp works */
 };
+_Static_assert(sizeof(struct chaos_interval) == 24, "struct chaos_interval has no padding");
 
 /*
  * The schedule's intervals, sorted by start, within the scenario's duration: fixed (each

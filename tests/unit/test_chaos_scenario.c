@@ -66,7 +66,11 @@ static void test_errors(void **state)
     expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"flood\", \"at_s\": 9}]}",
                  "nemeses[0].type: 'flood' is not one of kill");
     expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"clock\", \"at_s\": 9}]}",
-                 "nemeses[0].type: clock skew needs a clock fault");
+                 "nemeses[0].offset_ms: a clock jump needs");
+    expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"clock\", \"offset_ms\": 0.5, "
+                 "\"at_s\": 9}]}", "nemeses[0].offset_ms: a clock jump needs");
+    expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"kill\", \"offset_ms\": 5, "
+                 "\"at_s\": 9}]}", "nemeses[0].offset_ms: only a clock");
     expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"loss\", \"at_s\": 9}]}",
                  "nemeses[0].rate: loss needs");
     expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"loss\", \"rate\": 2, \"at_s\": 9}]}",
