@@ -28,6 +28,7 @@
 #define TICK_MS 200
 #define ACTION_TIMEOUT_MS 60000
 #define ANSWER_RETRY_MS 1000
+#define PRUNE_TICKS 300 /* a minute */
 
 /* ---- the act-once record: `node` family, "decision/" + the id (8 bytes, big-endian) ---- */
 
@@ -70,6 +71,67 @@ static int rec_put(struct swarm_decisions *sd, uint64_t decision, int state, int
                            (unsigned long long)decision, pl_strerror(rc),
                            sd->a->store.err_text[0] ? ": " : "", sd->a->store.err_text);
     return rc;
+}
+
+static bool act_find_const(const struct swarm_decisions *sd, uint64_t decision)
+{
+    for (int i = 0; i < sd->nacts; i++)
+        if (sd->acts[i].decision == decision)
+            return true;
+    return false;
+}
+
+/* The number of act-once records this node holds (for GET /v1/decisions). */
+static int rec_count(struct swarm_decisions *sd)
+{
+    struct pl_store_iter it;
+    int n = 0;
+    pl_store_iter_init(&sd->a->store, &it, PL_CF_NODE);
+    for (pl_store_iter_seek(&it, REC_PREFIX, sizeof(REC_PREFIX) - 1); pl_store_iter_valid(&it);
+         pl_store_iter_next(&it)) {
+        size_t klen;
+        const uint8_t *k = pl_store_iter_key(&it, &klen);
+        if (klen != REC_KEY_BYTES || memcmp(k, REC_PREFIX, sizeof(REC_PREFIX) - 1) != 0)
+            break;
+        n++;
+    }
+    pl_store_iter_close(&it);
+    return n;
+}
+
+/* Deletes the records no decision can need again: those of decisions the applied state
+ * shows answered, or no longer holds although it applied their index (evicted tables drop
+ * only answered ones). Run on a voter now and then; a record is 22 bytes, so rarely. */
+static void rec_prune(struct swarm_decisions *sd, const struct swarm_state *st)
+{
+    struct pl_store *store = &sd->a->store;
+    struct pl_store_iter it;
+    struct pl_store_batch b;
+    int n = 0;
+    pl_store_batch_init(&b);
+    pl_store_iter_init(store, &it, PL_CF_NODE);
+    for (pl_store_iter_seek(&it, REC_PREFIX, sizeof(REC_PREFIX) - 1); pl_store_iter_valid(&it);
+         pl_store_iter_next(&it)) {
+        size_t klen;
+        const uint8_t *k = pl_store_iter_key(&it, &klen);
+        if (klen != REC_KEY_BYTES || memcmp(k, REC_PREFIX, sizeof(REC_PREFIX) - 1) != 0)
+            break;
+        uint64_t id = pl_be64_get(k + sizeof(REC_PREFIX) - 1);
+        const struct swarm_decision *d = swarm_decision_find(st, id);
+        if (id > st->applied_index || (d != NULL && !swarm_decision_finished(d->state)) ||
+            act_find_const(sd, id))
+            continue;
+        pl_store_batch_delete(store, &b, PL_CF_NODE, k, klen);
+        n++;
+    }
+    pl_store_iter_close(&it);
+    int rc = n > 0 ? pl_store_batch_commit(store, &b) : 0;
+    if (rc == 0 && n > 0)
+        PL_DEBUGF(MOD, "pruned %d decision record(s)", n);
+    pl_store_batch_close(&b);
+    if (rc != 0)
+        PL_LOG_RATELIMITED(PL_LOG_WARN, MOD, "cannot prune %d decision record(s): %s", n,
+                           pl_strerror(rc));
 }
 
 /* ---- acts ---- */
@@ -343,6 +405,11 @@ static void actor_tick(struct swarm_decisions *sd)
         if (x->phase == SWARM_ACT_ANSWERING && !x->proposing && !pending)
             sd->acts[i] = sd->acts[--sd->nacts];
     }
+    /* A voter drops the records of what its state shows answered; a member that is not a
+     * voter cannot tell answered from a stale leader's record, and keeps them. */
+    if (agent_raft_voter(sd->raft) && n < sd->last_mine)
+        rec_prune(sd, agent_raft_swarm(sd->raft));
+    sd->last_mine = n;
     for (int k = 0; k < n; k++)
         if (act_find(sd, mine[k].index) == NULL)
             consider(sd, &mine[k], known);
@@ -361,6 +428,8 @@ static void tick_cb(uv_timer_t *t)
     if (sd->stopping || sd->a->stopping)
         return;
     actor_tick(sd);
+    if (agent_raft_voter(sd->raft) && ++sd->ticks % PRUNE_TICKS == 1)
+        rec_prune(sd, agent_raft_swarm(sd->raft));
     if (agent_raft_leads(sd->raft))
         swarm_healer_tick(sd);
 }
@@ -386,6 +455,7 @@ static void api_decisions(struct api_call *call, void *data)
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "node", sd->a->cfg.name);
     cJSON_AddBoolToObject(doc, "healer", agent_raft_leads(sd->raft));
+    cJSON_AddNumberToObject(doc, "act_records", rec_count(sd));
     static const char *const keys[] = {"decisions", "rollouts", "policy"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         cJSON_AddItemToObject(doc, keys[i], cJSON_DetachItemFromObject(state, keys[i]));

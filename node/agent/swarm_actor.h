@@ -84,6 +84,8 @@ struct swarm_decisions {
     bool stopping;
     struct swarm_act acts[SWARM_ACTS_MAX];
     int nacts;
+    uint64_t ticks;
+    int last_mine;              /* pending decisions naming this node, last round */
     /* the healer's side */
     bool have_policy;           /* the config has a blast_radius section */
     struct swarm_policy_body policy;

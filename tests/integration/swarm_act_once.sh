@@ -43,7 +43,7 @@ start_node r3 r3 --join "127.0.0.1:${PORT[r1]}"
 start_node r2 r2 --join "127.0.0.1:${PORT[r1]}"
 start_node r1 r1
 start_node r4 r4 --join "127.0.0.1:${PORT[r1]}"
-for n in r1 r2 r3 r4; do wait_for 10 "$n API" test -S "$(sock $n)"; done
+for n in r1 r2 r3 r4; do wait_for 20 "$n API" test -S "$(sock $n)"; done
 wait_for 20 "one leader agreed by all" one_leader r1 r2 r3
 
 wait_for 20 "all three alive in the swarm state" all_alive
@@ -81,6 +81,7 @@ has_starts r2 1 && has_starts r3 1 || fail "r2 or r3 acted on a halted rollout"
 "$PLATELET" decisions --api "unix:$(sock r3)" >"$TEST_DIR/decisions.txt" || fail "platelet decisions"
 grep -q "rollout $R: stop slow, max unavailable 1, halted: r1=failed r2=todo r3=todo r4=todo" \
     "$TEST_DIR/decisions.txt" || fail "platelet decisions: $(cat "$TEST_DIR/decisions.txt")"
+wait_for 10 "r1's act-once record dropped once the failure is committed" q r1 'd["act_records"] == 0'
 pass "a decision begun before a kill -9 is answered 'interrupted' after the restart, never begun again"
 
 # --- a member that is not a voter acts through the leader's gossiped decisions ----------

@@ -37,7 +37,7 @@ start_node() {
 start_node r3 --join "127.0.0.1:${PORT[r1]}"
 start_node r2 --join "127.0.0.1:${PORT[r1]}"
 start_node r1
-for n in r1 r2 r3; do wait_for 10 "$n API" test -S "$(sock $n)"; done
+for n in r1 r2 r3; do wait_for 20 "$n API" test -S "$(sock $n)"; done
 wait_for 20 "one leader agreed by all" one_leader r1 r2 r3
 
 # step_id NODE ROLLOUT MEMBER STATE: prints the decision of MEMBER's step in ROLLOUT that is
@@ -140,6 +140,8 @@ done = sorted(x["node"] for x in steps if x["state"] == "done")
 assert done == ["r1", "r2", "r3"], steps
 assert all(x["state"] in ("done", "refused") for x in steps), steps' "$R2" ||
     fail "rollout $R2's decisions: $(decisions r2)"
+# Once the state shows every step answered, the voters drop their act-once records.
+for n in r1 r2 r3; do wait_for 10 "$n's act-once records dropped" q "$n" 'd["act_records"] == 0'; done
 pass "with the leader SIGKILLed mid-rollout each restart happened exactly once"
 
 # --- 3. the healer's kinds are not for clients ----------------------------------------------
