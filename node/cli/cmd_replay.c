@@ -8,7 +8,7 @@
  *   platelet replay snapshots --data-dir D [--json]
  *
  * A and B are indexes (entries applied) or times (RFC 3339, or milliseconds since 1970 when
- * larger than any index could be). A progress line goes to stderr when it is a terminal and
+ * larger than any index could be). A progress bar goes to stderr when it is a terminal and
  * the replay is long. From a data directory the replay starts from the nearest state snapshot
  * at or before where it goes (`--no-snapshots`: from the first entry).
  */
@@ -25,9 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#define PROGRESS_MIN 50000
+#define PROGRESS_AFTER_S 0.5
+#define PROGRESS_WIDTH 30
 /* A bare number above this is a time in ms, not an index (2001-09-09 in ms). */
 #define INDEX_MAX_AS_NUMBER 1000000000000ull
 
@@ -64,18 +66,48 @@ static bool reached(const struct point *p, const struct swarm_state *s, uint64_t
 struct run {
     const char *cmd;
     struct replay r;
-    bool progress;
+    bool progress;       /* stderr is a terminal */
+    bool drawn;          /* the bar is on the screen */
+    double started_s;    /* when the first entry was applied (0: not yet) */
+    uint64_t started_at; /* the index it was applied at */
 };
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A bar on stderr, drawn only once a replay has run PROGRESS_AFTER_S (a short one, from a
+ * snapshot say, draws nothing), then every 8192 entries; the last draw ends the line. */
 static void progress(struct run *x, bool done)
 {
     if (!x->progress)
         return;
-    uint64_t n = x->r.state->applied_index;
-    if (done || n % 8192 == 0)
-        fprintf(stderr, "\rreplay: %" PRIu64 " / %" PRIu64 " entries (%3.0f %%)%s", n,
-                x->r.total, x->r.total ? 100.0 * (double)n / (double)x->r.total : 100.0,
-                done ? "\n" : "");
+    uint64_t n = x->r.state->applied_index, total = x->r.total;
+    if (x->started_s == 0) {
+        x->started_s = mono_s();
+        x->started_at = n;
+    }
+    if (!done && n % 8192 != 0)
+        return;
+    double el = mono_s() - x->started_s;
+    if (!x->drawn && (done || el < PROGRESS_AFTER_S))
+        return;
+    double part = total ? (double)n / (double)total : 1.0;
+    char bar[PROGRESS_WIDTH + 1];
+    int full = (int)(part * PROGRESS_WIDTH);
+    for (int i = 0; i < PROGRESS_WIDTH; i++)
+        bar[i] = i < full ? '#' : '.';
+    bar[PROGRESS_WIDTH] = '\0';
+    double rate = el > 0 ? (double)(n - x->started_at) / el : 0;
+    double eta = rate > 0 ? (double)(total - n) / rate : 0;
+    fprintf(stderr, "\rreplay [%s] %3.0f%% %" PRIu64 "/%" PRIu64 " %.0f entries/s, %s %.0f s  ",
+            bar, 100.0 * part, n, total, rate, done ? "took" : "ETA", done ? el : eta);
+    if (done)
+        fputc('\n', stderr);
+    x->drawn = true;
 }
 
 /* Applies entries until `to` is reached (or the end); with `each`, calls it per entry. The
@@ -168,7 +200,7 @@ static int open_source(struct run *x, const char *data_dir, const char *audit,
     if (rc != 0)
         return rc; /* finish() prints x->r.err */
     x->r.no_snapshots = no_snapshots;
-    x->progress = isatty(STDERR_FILENO) && x->r.total >= PROGRESS_MIN;
+    x->progress = isatty(STDERR_FILENO);
     return 0;
 }
 
