@@ -204,36 +204,20 @@ int replay_seek_time(struct replay *r, uint64_t time_ms)
 {
     if (r->from_audit || r->no_snapshots || r->state->applied_index != 0 || r->peeked)
         return 0;
-    size_t n = 0, total = 0;
-    int rc = snapshot_list(&r->store, NULL, 0, &n, &total);
-    if (rc != 0 || total == 0)
-        return rc != 0 ? fail(r, rc, "listing the state snapshots: %s", pl_strerror(rc)) : 0;
-    uint64_t *idx = malloc(total * sizeof(*idx));
-    if (idx == NULL)
-        return fail(r, -ENOMEM, "out of memory");
-    rc = snapshot_list(&r->store, idx, total, &n, NULL);
-    /* The newest snapshot i (with index <= the ledger's size) whose last entry is not later
-     * than time_ms: times grow with the index, so a binary search. */
-    size_t lo = 0, hi = n; /* answer: idx[lo - 1], none when lo == 0 */
-    while (rc == 0 && lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        uint64_t t = 0;
-        if (idx[mid] == 0 || idx[mid] > r->total) {
-            hi = idx[mid] == 0 ? hi : mid;
-            lo = idx[mid] == 0 ? mid + 1 : lo;
-            continue;
-        }
-        rc = leaf_time(r, idx[mid] - 1, &t);
-        if (rc == 0 && t <= time_ms)
-            lo = mid + 1;
+    /* The most leaves whose last is not later than time_ms, by a binary search on the
+     * leaves' times (they grow with the index): O(log n) reads, whatever the snapshots. */
+    uint64_t lo = 0, hi = r->total; /* answer in [lo, hi] */
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo + 1) / 2, t = 0;
+        int rc = leaf_time(r, mid - 1, &t);
+        if (rc != 0)
+            return rc;
+        if (t <= time_ms)
+            lo = mid;
         else
-            hi = mid;
+            hi = mid - 1;
     }
-    uint64_t at = lo > 0 ? idx[lo - 1] : 0;
-    free(idx);
-    if (rc != 0)
-        return rc;
-    return at > 0 ? replay_seek(r, at) : 0;
+    return lo > 0 ? replay_seek(r, lo) : 0;
 }
 
 struct tail_find {

@@ -75,7 +75,7 @@ void replay_close(struct replay *r);
  * The state reached at any index is the same either way (the snapshot's hash is checked).
  */
 int replay_seek(struct replay *r, uint64_t index);
-/* The same for a time: the newest snapshot whose last entry is not later than time_ms.
+/* The same for a time: the nearest snapshot before the first entry later than time_ms.
  * (Entries' times are the leaders' clocks: if one ever went back, a full replay stops at the
  * first later entry, this at the snapshot after it.) */
 int replay_seek_time(struct replay *r, uint64_t time_ms);
