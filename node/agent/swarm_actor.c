@@ -81,28 +81,13 @@ static bool act_find_const(const struct swarm_decisions *sd, uint64_t decision)
     return false;
 }
 
-/* The number of act-once records this node holds (for GET /v1/decisions). */
-static int rec_count(struct swarm_decisions *sd)
-{
-    struct pl_store_iter it;
-    int n = 0;
-    pl_store_iter_init(&sd->a->store, &it, PL_CF_NODE);
-    for (pl_store_iter_seek(&it, REC_PREFIX, sizeof(REC_PREFIX) - 1); pl_store_iter_valid(&it);
-         pl_store_iter_next(&it)) {
-        size_t klen;
-        const uint8_t *k = pl_store_iter_key(&it, &klen);
-        if (klen != REC_KEY_BYTES || memcmp(k, REC_PREFIX, sizeof(REC_PREFIX) - 1) != 0)
-            break;
-        n++;
-    }
-    pl_store_iter_close(&it);
-    return n;
-}
-
-/* Deletes the records no decision can need again: those of decisions the applied state
- * shows answered, or no longer holds although it applied their index (evicted tables drop
- * only answered ones). Run on a voter now and then; a record is 22 bytes, so rarely. */
-static void rec_prune(struct swarm_decisions *sd, const struct swarm_state *st)
+/*
+ * Walks the act-once records. With st NULL it counts them (for GET /v1/decisions). With a
+ * state it deletes those no decision can need again: of decisions the applied state shows
+ * answered, or no longer holds although it applied their index (its tables evict only
+ * answered ones); it returns how many it deleted.
+ */
+static int rec_sweep(struct swarm_decisions *sd, const struct swarm_state *st)
 {
     struct pl_store *store = &sd->a->store;
     struct pl_store_iter it;
@@ -117,21 +102,22 @@ static void rec_prune(struct swarm_decisions *sd, const struct swarm_state *st)
         if (klen != REC_KEY_BYTES || memcmp(k, REC_PREFIX, sizeof(REC_PREFIX) - 1) != 0)
             break;
         uint64_t id = pl_be64_get(k + sizeof(REC_PREFIX) - 1);
-        const struct swarm_decision *d = swarm_decision_find(st, id);
-        if (id > st->applied_index || (d != NULL && !swarm_decision_finished(d->state)) ||
-            act_find_const(sd, id))
+        const struct swarm_decision *d = st != NULL ? swarm_decision_find(st, id) : NULL;
+        if (st != NULL && (id > st->applied_index ||
+                           (d != NULL && !swarm_decision_finished(d->state)) ||
+                           act_find_const(sd, id)))
             continue;
-        pl_store_batch_delete(store, &b, PL_CF_NODE, k, klen);
+        if (st != NULL)
+            pl_store_batch_delete(store, &b, PL_CF_NODE, k, klen);
         n++;
     }
     pl_store_iter_close(&it);
-    int rc = n > 0 ? pl_store_batch_commit(store, &b) : 0;
-    if (rc == 0 && n > 0)
-        PL_DEBUGF(MOD, "pruned %d decision record(s)", n);
+    int rc = st != NULL && n > 0 ? pl_store_batch_commit(store, &b) : 0;
     pl_store_batch_close(&b);
     if (rc != 0)
-        PL_LOG_RATELIMITED(PL_LOG_WARN, MOD, "cannot prune %d decision record(s): %s", n,
+        PL_LOG_RATELIMITED(PL_LOG_WARN, MOD, "cannot delete %d decision record(s): %s", n,
                            pl_strerror(rc));
+    return rc == 0 ? n : 0;
 }
 
 /* ---- acts ---- */
@@ -408,7 +394,7 @@ static void actor_tick(struct swarm_decisions *sd)
     /* A voter drops the records of what its state shows answered; a member that is not a
      * voter cannot tell answered from a stale leader's record, and keeps them. */
     if (agent_raft_voter(sd->raft) && n < sd->last_mine)
-        rec_prune(sd, agent_raft_swarm(sd->raft));
+        rec_sweep(sd, agent_raft_swarm(sd->raft));
     sd->last_mine = n;
     for (int k = 0; k < n; k++)
         if (act_find(sd, mine[k].index) == NULL)
@@ -429,7 +415,7 @@ static void tick_cb(uv_timer_t *t)
         return;
     actor_tick(sd);
     if (agent_raft_voter(sd->raft) && ++sd->ticks % PRUNE_TICKS == 1)
-        rec_prune(sd, agent_raft_swarm(sd->raft));
+        rec_sweep(sd, agent_raft_swarm(sd->raft));
     if (agent_raft_leads(sd->raft))
         swarm_healer_tick(sd);
 }
@@ -455,7 +441,7 @@ static void api_decisions(struct api_call *call, void *data)
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "node", sd->a->cfg.name);
     cJSON_AddBoolToObject(doc, "healer", agent_raft_leads(sd->raft));
-    cJSON_AddNumberToObject(doc, "act_records", rec_count(sd));
+    cJSON_AddNumberToObject(doc, "act_records", rec_sweep(sd, NULL));
     static const char *const keys[] = {"decisions", "rollouts", "policy"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         cJSON_AddItemToObject(doc, keys[i], cJSON_DetachItemFromObject(state, keys[i]));
