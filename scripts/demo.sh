@@ -8,6 +8,8 @@
 #     state hash), and a note committed through Raft lands in every node's ledger with the
 #     same root. The Raft leader is SIGKILLed: another is elected, a second
 #     note commits, and the old leader restarts, rejoins and catches up to the same root.
+#     Before that, a node running the placed service "db" (replicas 1) is SIGKILLed: db moves
+#     to another node, and the killed node comes back without starting a second copy.
 #  2. The verifiable ledger: a few hundred incident-like entries, status, an inclusion proof,
 #     a consistency proof, an exported audit trail verified offline, and a tampered copy that
 #     verify rejects, naming the edited line.
@@ -68,7 +70,7 @@ json_ok() {
 }
 members_alive() { json_ok 'sum(m["status"] == "alive" for m in d) == 3' "$P" members --api "$(api "$1")" --json; }
 has_leader() { json_ok 'd["role"] in ("leader", "follower") and d["leader"] != ""' "$P" raft status --api "$(api "$1")" --json; }
-svc_healthy() { json_ok 'all(s["healthy"] for s in d["services"])' "$P" services --api "$(api "$1")" --json; }
+svc_healthy() { json_ok 'all(s["healthy"] for s in d["services"] if s["name"] == "web")' "$P" services --api "$(api "$1")" --json; }
 # healed_incident NODE SIGNAL: prints the id of a healed incident of that signal.
 healed_incident() {
     "$P" incidents --api "$(api "$1")" --json | python3 -c '
@@ -79,11 +81,54 @@ for i in json.load(sys.stdin)["incidents"]:
 sys.exit(1)' "$2"
 }
 
+# Section 6: "db" is placed (replicas 1) on n1, n2 or n3; its node dies and it moves. Uses
+# demo_cluster's ports, svc and db.
+demo_placement() {
+    local holder hi moved t0
+    db_answers() { curl -s --max-time 1 -o /dev/null "http://127.0.0.1:${db[$1]}/health"; }
+    db_holder() { "$P" placement --api "$(api "$1")" --json | python3 -c '
+import json, sys
+p = [x["node"] for x in json.load(sys.stdin)["placements"] if x["service"] == "db"]
+print(p[0] if p else "")'; }
+    placed() { [ -n "$(db_holder n1)" ] && db_answers $(($(db_holder n1 | tr -d n) - 1)); }
+    section "6. A node dies: its placed service (replicas 1) moves to another node"
+    wait_until 30 "db to be placed and answering" placed || return 1
+    run "$P" placement --api "$(api n1)"
+    holder=$(db_holder n1)
+    hi=$((${holder#n} - 1))
+    local others=()
+    for n in n1 n2 n3; do [ "$n" = "$holder" ] || others+=("$n"); done
+    moved_off() {
+        local h
+        h=$(db_holder "${others[0]}") && [ -n "$h" ] && [ "$h" != "$holder" ] && db_answers $((${h#n} - 1))
+    }
+    t0=$(date +%s%N)
+    run kill -KILL "${AGENT_PIDS[$hi]}"
+    wait "${AGENT_PIDS[$hi]}" 2>/dev/null
+    wait_until 30 "db to answer on another node" moved_off || return 1
+    moved=$(db_holder "${others[0]}")
+    echo "db answers on $moved $(( ($(date +%s%N) - t0) / 1000000 )) ms after $holder was killed"
+    run "$P" placement --api "$(api "$moved")"
+    echo "restarting $holder: it learns from the log that db moved, and starts no second copy"
+    "$P" agent --config "$WORK/$holder.json" --name "$holder" --bind "127.0.0.1:${ports[$hi]}" \
+        --data-dir "$WORK/$holder" >>"$WORK/$holder.log" 2>&1 &
+    AGENT_PIDS[$hi]=$!
+    caught_up() { json_ok 'd["caught_up"]' "$P" placement --api "$(api "$holder")" --json; }
+    wait_until 30 "$holder to catch up with the log" caught_up || return 1
+    wait_until 30 "$holder's web service to be healthy again" svc_healthy "$holder" || return 1
+    local copies=0
+    for i in 0 1 2; do db_answers $i && copies=$((copies + 1)); done
+    echo "db copies answering: $copies"
+    [ "$copies" = 1 ] || { echo "demo: $copies copies of db" >&2; return 1; }
+    run "$P" placement --api "$(api "$holder")"
+}
+
 demo_cluster() {
     local ports svc
     printf '\n\033[1m######## Act 1: a three-node cluster heals real faults\033[0m\n'
     read -r -a ports <<<"$(free_ports 3)"
     read -r -a svc <<<"$(free_ports 3)"
+    read -r -a db <<<"$(free_ports 3)"
     section "1. Start three agents; each supervises a sample service and votes in the Raft council"
     local i n
     for i in 0 1 2; do
@@ -98,7 +143,11 @@ demo_cluster() {
    "metrics": {"url": "http://127.0.0.1:${svc[$i]}/metrics", "interval_ms": 500,
                "requests": "sample_requests_total", "errors": "sample_errors_total",
                "latency": "sample_request_duration_seconds"},
-   "policy": {"thresholds": {"error_rate": 0.05}, "error_window_ms": 10000}}]}
+   "policy": {"thresholds": {"error_rate": 0.05}, "error_window_ms": 10000}},
+  {"name": "db", "command": "$P", "args": ["sample-service", "--port", "${db[$i]}"],
+   "grace_ms": 500, "start_ms": 300,
+   "checks": [{"type": "http", "url": "http://127.0.0.1:${db[$i]}/health", "interval_ms": 300}],
+   "placement": {"replicas": 1, "nodes": ["n1", "n2", "n3"], "lease_ms": 3000}}]}
 JSON
         "$P" agent --config "$WORK/$n.json" --name "$n" --bind "127.0.0.1:${ports[$i]}" \
             --data-dir "$WORK/$n" --join "127.0.0.1:${ports[0]}" >"$WORK/$n.log" 2>&1 &
@@ -160,7 +209,9 @@ JSON
         "$P" raft status --api "$(api $n)" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%s  %-8s ledger size %d  root %s" % (d["id"], d["role"], d["ledger"]["size"], d["ledger"]["root"]))'
     done
 
-    section "6. The healer dies: SIGKILL of the Raft leader"
+    demo_placement || return 1
+
+    section "7. The healer dies: SIGKILL of the Raft leader"
     local leader li t0 t1 newl
     leader=$("$P" raft status --api "$(api n1)" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"])')
     li=$((${leader#n} - 1))
@@ -197,7 +248,7 @@ print(int(t.timestamp() * 1000))' "$WORK/$newl.log")
     wait_until 30 "$leader's service to be healthy again" svc_healthy "$leader" || return 1
     echo "$leader's supervised service ended with its agent and runs again under the new one"
 
-    section "7. Stop: each agent leaves gracefully and stops its service"
+    section "8. Stop: each agent leaves gracefully and stops its service"
     for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; done
     for pid in "${AGENT_PIDS[@]}"; do wait "$pid"; done
     AGENT_PIDS=()
