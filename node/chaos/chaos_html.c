@@ -344,8 +344,8 @@ int chaos_html_write(const cJSON *report, FILE *out)
             pass ? "pass" : "fail", pass ? "every check holds" : "a check fails");
     fputs("<p>", out);
     pl_html_escape(out, str(sc, "description"));
-    fprintf(out, "</p>\n<p>%.0f nodes, %.0f voters, %.0f s, %s schedule, seed %.0f; started ",
-            num(sc, "nodes"), num(sc, "voters"), num(sc, "duration_ms") / 1000,
+    fprintf(out, "</p>\n<p>%.0f nodes (%s), %.0f voters, %.0f s, %s schedule, seed %.0f; started ",
+            num(sc, "nodes"), str(report, "cluster"), num(sc, "voters"), num(sc, "duration_ms") / 1000,
             str(sc, "schedule"), num(report, "seed"));
     pl_html_escape(out, str(report, "started"));
     fprintf(out, "; %.1f s wall, harness CPU %.1f %%.</p>\n", num(report, "wall_s"),

@@ -56,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,6 +72,8 @@
 struct node {
     struct child_agent a;
     int svc_port;
+    char svc_addr[64]; /* its sample service's HOST:PORT ("" with --cluster and no --services) */
+    char data[300];    /* its data folder, read after the run for the ledger checks */
     bool voter;
     bool killed;
     /* from the last poll */
@@ -95,6 +98,12 @@ struct op {
     uint64_t index;      /* an acknowledged proposal's index */
 };
 
+/* A leader as one poll saw it. */
+struct polled_leader {
+    uint64_t term;
+    int node;
+};
+
 /* One injected fault on one node, for the healing table. */
 struct heal {
     int nemesis;     /* index into the run's nemesis log */
@@ -115,6 +124,11 @@ struct run {
     char dir[200];
     bool keep;
     bool restart_only; /* --compare's baseline: restart is the only action */
+    bool external;     /* --cluster: agents the run did not start (no restart, no logs) */
+    const char *cluster, *services; /* --cluster and --services lists */
+    /* Leaders as polled, by term (term % 4096), for --cluster's one-leader check. */
+    struct polled_leader polled_leader[4096];
+    char polled_clash[200];
     struct node node[CHAOS_NODES_MAX];
     int n;
     uint64_t t0_wall, t0_mono;
@@ -135,12 +149,10 @@ struct run {
 
 static uint64_t rel_ms(const struct run *r) { return child_mono_ms() - r->t0_mono; }
 
-static const char *node_name(int i)
-{
-    static const char *const names[CHAOS_NODES_MAX] = {"n1", "n2", "n3", "n4", "n5",
-                                                       "n6", "n7", "n8", "n9"};
-    return names[i];
-}
+/* The nodes' names: n1..nN for the agents a run starts, their own with --cluster. */
+static char names[CHAOS_NODES_MAX][64];
+
+static const char *node_name(int i) { return names[i]; }
 
 static int cluster_start(struct run *r)
 {
@@ -157,6 +169,7 @@ static int cluster_start(struct run *r)
             rc = nd->svc_port;
             break;
         }
+        snprintf(nd->svc_addr, sizeof(nd->svc_addr), "127.0.0.1:%d", nd->svc_port);
         char svc[2048];
         if ((rc = child_sample_service(r->bin, "sample", nd->svc_port, svc, sizeof(svc))) != 0)
             break;
@@ -178,6 +191,7 @@ static int cluster_start(struct run *r)
                      svc);
         char dir[300];
         snprintf(dir, sizeof(dir), "%s/%s", r->dir, node_name(i));
+        snprintf(nd->data, sizeof(nd->data), "%s/data", dir);
         rc = child_agent_start(&nd->a, r->bin, dir, node_name(i), cfg,
                                i > 0 ? r->node[0].a.bind : NULL, true);
         if (rc != 0)
@@ -190,6 +204,8 @@ static int cluster_start(struct run *r)
 
 static void cluster_stop(struct run *r)
 {
+    if (r->external)
+        return;
     for (int i = 0; i < r->n; i++)
         child_agent_stop(&r->node[i].a, true);
 }
@@ -284,6 +300,18 @@ static void poll_all(struct run *r)
 {
     for (int i = 0; i < r->n; i++)
         poll_node(r, i);
+    for (int i = 0; i < r->n; i++) {
+        const struct node *nd = &r->node[i];
+        if (!nd->up || strcmp(nd->role, "leader") != 0 || nd->term == 0)
+            continue;
+        struct polled_leader *pl = &r->polled_leader[nd->term % 4096];
+        if (pl->term == nd->term && pl->node != i && r->polled_clash[0] == '\0')
+            snprintf(r->polled_clash, sizeof(r->polled_clash),
+                     "%s and %s both answered as leader of term %" PRIu64, node_name(pl->node),
+                     node_name(i), nd->term);
+        pl->term = nd->term;
+        pl->node = i;
+    }
     const char *l = current_leader(r);
     if (l[0] != '\0' && strcmp(l, r->last_leader) != 0) {
         cJSON *e = cJSON_CreateObject();
@@ -373,8 +401,11 @@ static void *http_main(void *arg)
     uint64_t next = child_mono_ms();
     for (uint32_t n = 0; !atomic_load(&r->stop); n++) {
         int i = (int)(n % (uint32_t)r->n);
-        char addr[32];
-        snprintf(addr, sizeof(addr), "127.0.0.1:%d", r->node[i].svc_port);
+        const char *addr = r->node[i].svc_addr;
+        if (addr[0] == '\0') {
+            child_sleep_ms(c->interval_ms);
+            continue;
+        }
         struct op o = {.t_ms = (uint32_t)rel_ms(r), .kind = 1, .node = (uint8_t)i, .n = n};
         uint64_t t = child_mono_ms();
         long st = child_http(addr, "GET", "/work", NULL, 2000, NULL);
@@ -626,8 +657,8 @@ static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
             action(a->log, "%s's clocks jump %+" PRId64 " ms", node_name(i), nm->offset_ms);
             break;
         case CHAOS_SERVICE: {
-            char addr[32], path[128];
-            snprintf(addr, sizeof(addr), "127.0.0.1:%d", nd->svc_port);
+            char path[128];
+            const char *addr = nd->svc_addr;
             snprintf(path, sizeof(path), "/fault/%s%s%s", nm->fault, nm->query[0] ? "?" : "",
                      nm->query);
             st = child_http(addr, "GET", path, NULL, 1000, NULL);
@@ -685,8 +716,7 @@ static void nemesis_end(struct run *r, struct active *a)
             break;
         case CHAOS_SERVICE:
             if (strcmp(nm->fault, "crash") != 0 && strcmp(nm->fault, "hang") != 0) {
-                char addr[32];
-                snprintf(addr, sizeof(addr), "127.0.0.1:%d", nd->svc_port);
+                const char *addr = nd->svc_addr;
                 /* Healing may have restarted it already, with no fault left to clear. */
                 child_http(addr, "GET", "/fault/clear", NULL, 1000, NULL);
                 action(a->log, "GET /fault/clear on %s's sample service", node_name(i));
@@ -852,8 +882,7 @@ static int check_ledgers(struct run *r, cJSON *checks)
     for (int i = 0; i < r->n; i++) {
         if (!r->node[i].voter)
             continue;
-        char data[300];
-        snprintf(data, sizeof(data), "%s/data", r->node[i].a.dir);
+        const char *data = r->node[i].data;
         struct replay *rp = calloc(1, sizeof(*rp));
         if (rp == NULL)
             return 1;
@@ -1181,12 +1210,99 @@ static int write_report(const char *cmd, const cJSON *report, const char *json_p
     return rc;
 }
 
+/* Splits a comma-separated list into at most `max` items of `out` (each < 320 bytes). */
+static int split_list(const char *list, char (*out)[320], int max)
+{
+    int n = 0;
+    for (const char *p = list; p != NULL && *p && n < max + 1;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (n < max) {
+            snprintf(out[n], 320, "%.*s", (int)(len < 319 ? len : 319), p);
+        }
+        n++;
+        p = comma != NULL ? comma + 1 : NULL;
+    }
+    return n;
+}
+
+/*
+ * --cluster: the agents named by their APIs, in the scenario's node order (the first is n1
+ * of the scenario's targets). Each must have its fault API on; their names, processes (for
+ * pause, when they run on this machine) and data folders (for the ledger checks) come from
+ * /v1/agent/self, the voters from /v1/raft/status.
+ */
+static int cluster_attach(struct run *r)
+{
+    static char apis[CHAOS_NODES_MAX][320], svcs[CHAOS_NODES_MAX][320];
+    int n = split_list(r->cluster, apis, CHAOS_NODES_MAX);
+    int ns = r->services != NULL ? split_list(r->services, svcs, CHAOS_NODES_MAX) : 0;
+    if (n != r->n) {
+        fprintf(stderr, "%s: --cluster: %d agents, but the scenario has %d nodes\n", CMD, n, r->n);
+        return PL_EUSAGE;
+    }
+    if (r->services != NULL && ns != n) {
+        fprintf(stderr, "%s: --services: %d addresses for %d agents\n", CMD, ns, n);
+        return PL_EUSAGE;
+    }
+    for (int i = 0; i < n; i++) {
+        struct node *nd = &r->node[i];
+        snprintf(nd->a.api, sizeof(nd->a.api), "%s", apis[i]);
+        cJSON *self = child_get_json(apis[i], "/v1/agent/self");
+        cJSON *st = child_get_json(apis[i], "/v1/raft/status");
+        int rc = 0;
+        if (self == NULL || st == NULL) {
+            fprintf(stderr, "%s: --cluster: no agent answers at %s (a TCP API needs "
+                    "PLATELET_TOKEN)\n", CMD, apis[i]);
+            rc = PL_EUSAGE;
+        } else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(self, "faults_enabled"))) {
+            fprintf(stderr, "%s: --cluster: the agent at %s has its fault API off; start it "
+                    "with --enable-faults\n", CMD, apis[i]);
+            rc = PL_EUSAGE;
+        } else {
+            snprintf(names[i], sizeof(names[i]), "%s", child_str(self, "name"));
+            snprintf(nd->a.name, sizeof(nd->a.name), "%s", names[i]);
+            snprintf(nd->data, sizeof(nd->data), "%s", child_str(self, "data_dir"));
+            double pid = child_num(self, "pid");
+            nd->a.pid = isfinite(pid) && pid > 1 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
+            const cJSON *v;
+            cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(st, "voters"))
+                nd->voter |= cJSON_IsString(v) && strcmp(v->valuestring, names[i]) == 0;
+            if (ns > 0)
+                snprintf(nd->svc_addr, sizeof(nd->svc_addr), "%s", svcs[i]);
+        }
+        cJSON_Delete(self);
+        cJSON_Delete(st);
+        if (rc != 0)
+            return rc;
+    }
+    /* What the nemeses need and an attached cluster may not give. */
+    for (int k = 0; k < r->sc->n; k++) {
+        const struct chaos_nemesis *nm = &r->sc->nemeses[k];
+        const char *why = NULL;
+        bool pids = true;
+        for (int i = 0; i < n; i++)
+            pids &= r->node[i].a.pid > 0;
+        if (nm->kind == CHAOS_KILL)
+            why = "kill needs to restart its agents, which --cluster did not start";
+        else if (nm->kind == CHAOS_PAUSE && !pids)
+            why = "pause needs the agents' processes on this machine";
+        else if (nm->kind == CHAOS_SERVICE && ns == 0)
+            why = "a service nemesis needs --services (the sample services' HOST:PORT)";
+        if (why != NULL) {
+            fprintf(stderr, "%s: --cluster: nemeses[%d] (%s): %s\n", CMD, k, nm->label, why);
+            return PL_EUSAGE;
+        }
+    }
+    return 0;
+}
+
 static int run_scenario(struct run *r, cJSON *report)
 {
     const struct chaos_scenario *sc = r->sc;
     static struct chaos_interval iv[CHAOS_INTERVALS_MAX];
     int niv = chaos_schedule_build(sc, r->seed, iv, CHAOS_INTERVALS_MAX);
-    int rc = cluster_start(r);
+    int rc = r->external ? cluster_attach(r) : cluster_start(r);
     if (rc != 0)
         return rc;
     /* A council first: every voter names the same leader and every member is alive. */
@@ -1292,7 +1408,13 @@ static int run_scenario(struct run *r, cJSON *report)
                                     "within %d s",
                         CONVERGE_MS / 1000);
     failed += check_ledgers(r, checks);
-    failed += check_leaders_from_logs(r, checks);
+    if (r->external)
+        failed += check_add(checks, "safety.leaders", r->polled_clash[0] == '\0',
+                            "%s (from the polls every %d ms: --cluster has no agents' logs)",
+                            r->polled_clash[0] ? r->polled_clash : "one leader per term polled",
+                            POLL_MS);
+    else
+        failed += check_leaders_from_logs(r, checks);
     int svc = 0, svc_ok = 0, nodef = 0, node_ok = 0;
     for (int h = 0; h < r->nheals; h++) {
         struct heal *x = &r->heals[h];
@@ -1327,11 +1449,17 @@ static int run_scenario(struct run *r, cJSON *report)
  * --compare). 0 when every check holds, PL_EVERIFY when one fails, else why it could not run.
  */
 static int one_run(const struct chaos_scenario *sc, uint64_t seed, const char *bin, bool keep,
-                   bool restart_only, cJSON *report)
+                   bool restart_only, const char *cluster, const char *services,
+                   cJSON *report)
 {
     struct run *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return -ENOMEM;
+    r->external = cluster != NULL;
+    r->cluster = cluster;
+    r->services = services;
+    for (int i = 0; i < CHAOS_NODES_MAX; i++)
+        snprintf(names[i], sizeof(names[i]), "n%d", i + 1);
     r->sc = sc;
     r->seed = seed;
     r->bin = bin;
@@ -1368,6 +1496,7 @@ static int one_run(const struct chaos_scenario *sc, uint64_t seed, const char *b
     char started[25];
     pl_time_format_rfc3339(r->t0_wall, started);
     cJSON_AddStringToObject(report, "policy", restart_only ? "restart-only" : "platelet");
+    cJSON_AddStringToObject(report, "cluster", r->external ? "attached (--cluster)" : "started");
     cJSON_AddStringToObject(report, "started", started);
     cJSON_AddNumberToObject(report, "wall_s", wall);
     cJSON_AddNumberToObject(report, "harness_cpu_s", cpu);
@@ -1378,11 +1507,12 @@ static int one_run(const struct chaos_scenario *sc, uint64_t seed, const char *b
     cJSON_AddItemToObject(report, "nemeses", r->nemeses);
     cJSON_AddItemToObject(report, "leaders", r->leaders);
     free(r->ops);
-    fprintf(stderr, "chaos: %s%s in %.1f s wall, harness CPU %.1f s (%.1f %%)\n",
+    if (rc != PL_EUSAGE)
+        fprintf(stderr, "chaos: %s%s in %.1f s wall, harness CPU %.1f s (%.1f %%)\n",
             restart_only ? "restart-only: " : "",
             rc == 0 ? "every check holds" : rc == PL_EVERIFY ? "a check FAILS" : "the run failed",
             wall, cpu, wall > 0 ? 100 * cpu / wall : 0);
-    if (keep || (rc != 0 && rc != PL_EVERIFY)) {
+    if (keep || (rc != 0 && rc != PL_EVERIFY && rc != PL_EUSAGE)) {
         fprintf(stderr, "chaos: the agents' folders are kept in %s\n", r->dir);
     } else {
         char cmd[300];
@@ -1396,7 +1526,8 @@ static int one_run(const struct chaos_scenario *sc, uint64_t seed, const char *b
 
 static int chaos_run_cmd(int argc, char **argv)
 {
-    const char *json_path = NULL, *html_path = NULL, *agent_bin = NULL;
+    const char *json_path = NULL, *html_path = NULL, *agent_bin = NULL, *cluster = NULL;
+    const char *services = NULL;
     uint64_t seed = 0;
     bool keep = false, compare = false;
     struct cli_flag flags[] = {
@@ -1407,6 +1538,10 @@ static int chaos_run_cmd(int argc, char **argv)
          false},
         {"--compare", CLI_BOOL, &compare, "run the scenario again with a restart-only policy "
          "and put its healing figures beside", false, false},
+        {"--cluster", CLI_STR, &cluster, "API,API,...: run against these agents, already "
+         "running with --enable-faults, in the scenario's node order (no kill)", false, false},
+        {"--services", CLI_STR, &services, "HOST:PORT,...: with --cluster, each agent's sample "
+         "service (for /work traffic and service nemeses)", false, false},
         {"--agent", CLI_STR, &agent_bin, "the platelet binary to run as agents (default this "
          "one)", false, false},
         {"--keep", CLI_BOOL, &keep, "keep the scratch folder (agents' logs and data)", false,
@@ -1415,9 +1550,15 @@ static int chaos_run_cmd(int argc, char **argv)
     };
     struct cli_args args;
     int rc = cli_parse(CMD, "platelet chaos run SCENARIO.json [--seed S] [--json FILE] "
-                       "[--html FILE] [--compare] [--keep]", flags, argc, argv, 1, 1, &args);
+                       "[--html FILE] [--compare] [--cluster API,... [--services ADDR,...]] "
+                       "[--keep]", flags, argc, argv, 1, 1, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
+    if (compare && cluster != NULL)
+        return cli_fail(CMD, "--compare restarts agents with another policy; it cannot with "
+                        "--cluster");
+    if (services != NULL && cluster == NULL)
+        return cli_fail(CMD, "--services goes with --cluster");
     char *text = NULL;
     size_t len = 0;
     if ((rc = read_file(args.pos[0], &text, &len)) != 0)
@@ -1449,11 +1590,11 @@ static int chaos_run_cmd(int argc, char **argv)
     cJSON_AddNumberToObject(scj, "liveness_ms", (double)sc.liveness_ms);
     cJSON_AddStringToObject(scj, "schedule", sc.random ? "random" : "fixed");
     cJSON_AddNumberToObject(report, "seed", (double)seed);
-    rc = one_run(&sc, seed, self, keep, false, report);
+    rc = one_run(&sc, seed, self, keep, false, cluster, services, report);
     if (compare && (rc == 0 || rc == PL_EVERIFY)) {
         fprintf(stderr, "chaos: the same scenario and seed again, restart-only\n");
         cJSON *cmp = cJSON_AddObjectToObject(report, "compare");
-        int crc = one_run(&sc, seed, self, keep, true, cmp);
+        int crc = one_run(&sc, seed, self, keep, true, NULL, NULL, cmp);
         if (crc != 0 && crc != PL_EVERIFY)
             fprintf(stderr, "%s: the restart-only run failed: %s\n", CMD, pl_strerror(crc));
     }

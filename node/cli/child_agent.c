@@ -177,11 +177,19 @@ long child_http(const char *addr, const char *method, const char *path, const ch
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write_cb);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    /* A TCP API wants a token; the CLI's own variable gives it (api_client.c). */
+    const char *token = getenv("PLATELET_TOKEN");
+    if (!unix_socket && token != NULL && token[0] != '\0' && strpbrk(token, "\r\n") == NULL) {
+        char line[600];
+        snprintf(line, sizeof(line), "Authorization: Bearer %s", token);
+        headers = curl_slist_append(headers, line);
+    }
     if (body != NULL) {
-        headers = curl_slist_append(NULL, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+        headers = curl_slist_append(headers, "Content-Type: application/json");
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
+    if (headers != NULL)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     if (method != NULL && strcmp(method, body != NULL ? "POST" : "GET") != 0)
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     long status = PL_EPROTO;
