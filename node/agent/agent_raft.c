@@ -1782,6 +1782,15 @@ static void api_swarm(struct api_call *call, void *data)
     cJSON_AddNumberToObject(ledger, "size", (double)ar->ledger.size);
     cJSON_AddStringToObject(ledger, "root", root);
     cJSON_AddItemToObject(doc, "state", replay_state_json(ar->swarm));
+    /* The council as Raft's configuration holds it (what the autopilot changes). */
+    cJSON *council = cJSON_AddObjectToObject(doc, "council");
+    cJSON *cv = cJSON_AddArrayToObject(council, "voters");
+    cJSON *cl = cJSON_AddArrayToObject(council, "learners");
+    const struct raft_config *rc = ar->raft_open ? raft_config_get(&ar->raft) : NULL;
+    for (uint32_t i = 0; rc != NULL && i < rc->n; i++)
+        cJSON_AddItemToArray(rc->servers[i].role == RAFT_VOTER ? cv : cl,
+                             cJSON_CreateString(id_name(ar, rc->servers[i].id, buf)));
+    cJSON_AddBoolToObject(council, "autopilot", ar->autopilot.enabled);
     cJSON *nodes = cJSON_AddArrayToObject(doc, "voters");
     for (int i = 0; i < ar->n_known; i++) {
         if (!ar->known[i].voter)

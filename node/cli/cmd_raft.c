@@ -149,6 +149,19 @@ static void print_swarm(const cJSON *doc)
            json_num(c, "applied"), json_num(c, "duplicates"), json_num(c, "foreign"),
            json_num(c, "rejected"));
     printf("divergence    %s\n", json_num(alarm, "count") > 0 ? json_str(alarm, "last") : "none");
+    const cJSON *council = cJSON_GetObjectItemCaseSensitive(doc, "council");
+    if (council != NULL) {
+        printf("council      ");
+        const cJSON *x;
+        cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(council, "voters"))
+            printf(" %s", cJSON_GetStringValue(x) ? cJSON_GetStringValue(x) : "?");
+        cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(council, "learners"))
+            printf(" %s(learner)", cJSON_GetStringValue(x) ? cJSON_GetStringValue(x) : "?");
+        const cJSON *sc = cJSON_GetObjectItemCaseSensitive(st, "council");
+        printf("; autopilot %s, %.0f changes\n",
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(council, "autopilot")) ? "on" : "off",
+               json_num(sc, "changes"));
+    }
     printf("%-16s %-6s %-10s %-18s %s\n", "VOTER", "ALIVE", "LEDGER", "STATE HASH", "ROOT");
     const cJSON *v;
     cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(doc, "voters"))
