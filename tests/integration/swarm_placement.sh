@@ -4,7 +4,9 @@
 # each with its own port. It runs and answers on exactly one of them. SIGKILL that node: it
 # runs and answers on another. The node comes back: it learns the placement from the log
 # and starts no second copy. Partition the node running it from everyone: past its lease it
-# stops, and at most one copy answers (the majority's, once gossip called it dead).
+# stops, and at most one copy answers (the majority's, once gossip called it dead). Last, the
+# node running it flaps (four deaths committed within ten minutes): it is fenced and web
+# moves off it although it stays up.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/raft_lib.sh"
 
@@ -128,3 +130,27 @@ answers "$H2" && fail "the partitioned $H2 still answers past its lease"
 grep -q "stop service=web lease lost" "$TEST_DIR/$H2.log" || fail "$H2 did not log its lease loss"
 pass "partitioned $H2 stopped web past its ${LEASE_MS} ms lease; it answers on $(placed_on "${others%% *}") only ($((SECONDS - t0)) s)"
 "$PLATELET" fault clear --api "unix:$(sock "$H2")" >/dev/null || true
+
+# 4. Fence a flapping node: four deaths within ten minutes (member events committed through
+# the council, as the healer commits gossip's verdicts) fence the node running web, though
+# it is alive: web moves off it, and `platelet placement` names it fenced.
+wait_for 20 "every member alive again after the partition" members_alive "${others%% *}"
+H3=$(placed_on "${others%% *}")
+inc=$("$PLATELET" swarm status --api "unix:$(sock p1)" --json | python3 -c '
+import json, sys
+print([m["incarnation"] for m in json.load(sys.stdin)["state"]["members"] if m["name"] == sys.argv[1]][0])' "$H3")
+for k in 1 2 3 4; do
+    for ev in dead alive; do
+        inc=$((inc + 1))
+        "$PLATELET" propose --kind member_event --api "unix:$(sock p1)" \
+            "{\"node\": \"$H3\", \"event\": \"$ev\", \"inc\": $inc}" >/dev/null ||
+            fail "propose member_event $ev of $H3"
+    done
+done
+fenced() { placement "$1" | python3 -c 'import json,sys; sys.exit(0 if [f for f in json.load(sys.stdin)["fenced"] if f["node"] == sys.argv[1]] else 1)' "$H3"; }
+wait_for 10 "$H3 fenced for flapping" fenced p1
+moved_off_fenced() { local h; h=$(placed_on p1) && [ -n "$h" ] && [ "$h" != "$H3" ] && only_on "$h" $VOTERS; }
+wait_for 20 "web moved off the fenced $H3" moved_off_fenced
+"$PLATELET" placement --api "unix:$(sock p1)" | grep -q "^fenced .*$H3 (flapping)" ||
+    fail "platelet placement does not name $H3 fenced: $("$PLATELET" placement --api "unix:$(sock p1)")"
+pass "$H3 flapped (4 deaths in 10 min): fenced, web moved to $(placed_on p1) while $H3 stays up"
