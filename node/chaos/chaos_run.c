@@ -1639,7 +1639,9 @@ int cmd_chaos(int argc, char **argv)
     if (strcmp(argv[0], "html") == 0)
         return chaos_html_cmd(argc - 1, argv + 1);
     if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
-        printf("usage: %s\n", usage);
+        printf("usage: platelet chaos <command> [flags]\n\ncommands:\n"
+               "  run    run a scenario's nemeses over a workload on a cluster; check and report\n"
+               "  html   draw a run's JSON report as a self-contained HTML page\n");
         return 0;
     }
     return cli_fail("platelet chaos", "unknown verb '%s' (usage: %s)", argv[0], usage);
