@@ -279,6 +279,20 @@ int replay_seek_incident(struct replay *r, const char *id, uint64_t before_ms)
     return seek && from_ms > 0 ? replay_seek_time(r, from_ms - 1) : 0;
 }
 
+int replay_to_index(struct replay *r, uint64_t index)
+{
+    int rc = replay_seek(r, index);
+    while (rc == 0 && r->state->applied_index < index) {
+        struct ledger_entry e;
+        struct swarm_applied a;
+        rc = replay_step(r, &e, &a);
+        if (rc == 1)
+            rc = fail(r, PL_ERANGE, "the source holds %" PRIu64 " entries, not %" PRIu64,
+                      r->total, index);
+    }
+    return rc == 0 ? replay_verify(r) : rc;
+}
+
 int replay_peek(struct replay *r, struct ledger_entry *e)
 {
     uint64_t index = r->state->applied_index; /* the leaf index of the next entry */

@@ -91,6 +91,9 @@ int replay_seek_incident(struct replay *r, const char *id, uint64_t before_ms);
  * verified whole when it was opened: 0. */
 int replay_verify(struct replay *r);
 
+/* The state after `index` entries: replay_seek, replay_step up to it, replay_verify. */
+int replay_to_index(struct replay *r, uint64_t index);
+
 /* Reads the next entry without applying it (0, 1 at the end, or an error), so a caller can
  * stop before an entry later than a given time. */
 int replay_peek(struct replay *r, struct ledger_entry *e);

@@ -295,14 +295,7 @@ static int replay_to(const char *dir, uint64_t index, bool no_snapshots, struct 
     int rc = replay_open_dir(&r, dir);
     r.no_snapshots = no_snapshots;
     if (rc == 0)
-        rc = replay_seek(&r, index);
-    while (rc == 0 && r.state->applied_index < index) {
-        struct ledger_entry e;
-        struct swarm_applied a;
-        rc = replay_step(&r, &e, &a);
-    }
-    if (rc == 0)
-        rc = replay_verify(&r);
+        rc = replay_to_index(&r, index);
     *secs = since(t0);
     *from = r.snap.index;
     memcpy(hash, r.state->hash, SWARM_HASH_BYTES);
@@ -443,12 +436,7 @@ int bench_replay(int argc, char **argv)
     /* Post-mortems: the newest incident the final state holds, and its oldest. */
     struct replay r;
     if ((rc = replay_open_dir(&r, dir)) == 0)
-        rc = replay_seek(&r, size);
-    while (rc == 0 && r.state->applied_index < size) {
-        struct ledger_entry e;
-        struct swarm_applied a;
-        rc = replay_step(&r, &e, &a);
-    }
+        rc = replay_to_index(&r, size);
     char newest[SWARM_ID_MAX] = "", oldest[SWARM_ID_MAX] = "";
     uint64_t hi = 0, lo = UINT64_MAX;
     for (uint32_t i = 0; rc == 0 && i < r.state->nincidents; i++) {

@@ -119,14 +119,7 @@ static int replay_at(struct fx *f, uint64_t index, bool no_snapshots, uint8_t ha
     int rc = replay_open_dir(&r, f->dir);
     r.no_snapshots = no_snapshots;
     if (rc == 0)
-        rc = replay_seek(&r, index);
-    while (rc == 0 && r.state->applied_index < index) {
-        struct ledger_entry e;
-        struct swarm_applied a;
-        rc = replay_step(&r, &e, &a);
-    }
-    if (rc == 0)
-        rc = replay_verify(&r);
+        rc = replay_to_index(&r, index);
     memcpy(hash, r.state->hash, SWARM_HASH_BYTES);
     *rep = r.snap;
     if (rc != 0)
