@@ -6,7 +6,7 @@
  *
  *     +---------+------+------+----+------+---------------------------------+
  *     | version | type | from | to | term | body fields (per type, below)   |
- *     |  uint=1 | uint | uint |uint| uint |                                 |
+ *     |  uint=2 | uint | uint |uint| uint |                                 |
  *     +---------+------+------+----+------+---------------------------------+
  *
  *     VOTE            last_index, last_term, pre_vote(bool), transfer(bool)
@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RAFT_WIRE_VERSION 1
+#define RAFT_WIRE_VERSION 2 /* 2: APPEND carries lease_age_ms */
 #define RAFT_WIRE_ENTRIES_MAX 4096
 #define RAFT_WIRE_MSG_BYTES_MAX (64u << 20)
 

@@ -9,7 +9,7 @@ knows of); the leader answers a sender outside the configuration once the entry 
 
 The wire (raft/raft_wire.h, raft/raft_transport.h, no keyring): a frame is a 4-byte
 big-endian length and 'P' 'R' 1 0 followed by the msgpack array
-[version=1, type, from, to, term, body...]; PROPOSE (8) carries [id, data(bin)] and
+[version=2, type, from, to, term, body...]; PROPOSE (8) carries [id, data(bin)] and
 PROPOSE_RESULT (9) carries [id, err, index, term]. msgpack is hand-written here (a few
 lines) so the test needs no Python package.
 """
@@ -21,6 +21,7 @@ import sys
 import time
 
 PROPOSE, PROPOSE_RESULT = 8, 9
+RAFT_WIRE_VERSION = 2  # raft/raft_wire.h
 
 
 def raft_id(name):
@@ -76,7 +77,7 @@ def main():
     frm, to = raft_id(sender), raft_id(leader)
     s = socket.create_connection((host, int(port)), timeout=5)
     for n, hexdata in enumerate(payloads, start=1):
-        msg = b"\x97" + mp_uint(1) + mp_uint(PROPOSE) + mp_uint(frm) + mp_uint(to) + mp_uint(0)
+        msg = b"\x97" + mp_uint(RAFT_WIRE_VERSION) + mp_uint(PROPOSE) + mp_uint(frm) + mp_uint(to) + mp_uint(0)
         msg += mp_uint(n) + mp_bin(bytes.fromhex(hexdata))
         payload = b"PR\x01\x00" + msg
         s.sendall(struct.pack(">I", len(payload)) + payload)
