@@ -185,8 +185,10 @@ static void leader_gather(struct placement *p)
                 continue;
             struct swarm_candidate *c = &s->cands[s->ncands++];
             snprintf(c->node, sizeof(c->node), "%s", m->name);
-            c->load = cJSON_IsNumber(load) && load->valuedouble >= 0 ? (uint64_t)load->valuedouble
-                                                                     : UINT64_MAX / 2;
+            /* A peer's number: bounded before it becomes an integer. */
+            c->load = cJSON_IsNumber(load) && load->valuedouble >= 0 && load->valuedouble < 1e15
+                          ? (uint64_t)load->valuedouble
+                          : UINT64_MAX / 2;
         }
         cJSON_Delete(doc);
     }
