@@ -229,14 +229,15 @@ static void healing_html(const cJSON *report, FILE *out)
     cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(report, "healing"))
     {
         bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "success"));
-        fprintf(out, "<tr class=\"%s\"><td>", ok ? "ok" : "bad");
+        bool cut = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "superseded"));
+        fprintf(out, "<tr class=\"%s\"><td>", ok ? "ok" : cut ? "cut" : "bad");
         pl_html_escape(out, str(h, "fault"));
         fputs("</td><td>", out);
         pl_html_escape(out, str(h, "node"));
         fprintf(out, "</td><td>%.1f s</td>", num(h, "fault_ms") / 1000);
         ms_cell(out, h, "detect_ms");
         ms_cell(out, h, "healthy_ms");
-        fprintf(out, "<td>%s</td><td>", ok ? "yes" : "no");
+        fprintf(out, "<td>%s</td><td>", ok ? "yes" : cut ? "cut short by the next fault" : "no");
         pl_html_escape(out, str(h, "actions"));
         fputs("</td></tr>\n", out);
     }
