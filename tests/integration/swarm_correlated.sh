@@ -15,6 +15,12 @@ VOTERS="c1 c2 c3"
 declare -A PORT SVC PID
 for n in $NODES; do PORT[$n]=$(free_port); SVC[$n]=$(free_port); done
 DEP=$(free_port)
+HOOK=$(free_port)
+# Every node sends its escalations (level swarm and up) to one receiver: the cluster's one
+# escalation must arrive there once, and no node's own.
+spawn hooks python3 "$(dirname "$0")/heal_hook_receiver.py" "$HOOK" "$TEST_DIR/hooks.jsonl" 110
+wait_for 10 "the webhook receiver" python3 -c \
+    "import socket; socket.create_connection(('127.0.0.1', $HOOK), 1)"
 for n in $NODES; do
     raft=""
     case $n in c1 | c2 | c3)
@@ -24,6 +30,7 @@ for n in $NODES; do
 {"profile": "local", $raft
  "correlate": {"share": 0.6, "window_ms": 20000, "min_nodes": 3},
  "gossip": {"retransmit_mult": 4, "pushpull_interval_ms": 3000},
+ "webhooks": [{"url": "http://127.0.0.1:$HOOK/hook", "min_level": 3}],
  "services": [{"name": "web", "command": "$PLATELET",
    "args": ["sample-service", "--port", "${SVC[$n]}", "--depends", "127.0.0.1:$DEP"],
    "start_ms": 300, "grace_ms": 500,
@@ -67,6 +74,7 @@ grep -q "cluster incident .* escalated once for the cluster" "$TEST_DIR/$L.log" 
     fail "the leader $L did not escalate the cluster incident"
 escalations=$(cat "$TEST_DIR"/c?.log | grep -c "escalated once for the cluster")
 [ "$escalations" = 1 ] || fail "the cluster incident escalated $escalations times"
+wait_for 10 "the cluster's escalation at the webhook receiver" grep -q cluster_incident "$TEST_DIR/hooks.jsonl"
 # Every node's own incident is open and held, not restarting.
 phase_held() { "$PLATELET" incidents --open --api "unix:$(sock "$1")" --json | python3 -c '
 import json, sys
@@ -107,4 +115,12 @@ for i in json.load(sys.stdin)["incidents"]:
             sys.exit("restart in " + i["id"])' || fail "$n recorded a restart"
 done
 wait_for 20 "the same ledger and state on every voter" same_state $VOTERS
+# One webhook for the whole outage: the cluster incident's, and none of a node's own.
+python3 - "$TEST_DIR/hooks.jsonl" <<'PY' || fail "webhooks: $(cat "$TEST_DIR/hooks.jsonl")"
+import json, sys
+hooks = [json.loads(l) for l in open(sys.argv[1])]
+assert len(hooks) == 1, hooks
+h = hooks[0]
+assert h["cluster_incident"]["cause"] == "dependency_failure" and h["service"] == "web", h
+PY
 pass "dependency back: incidents recovered with zero restarts fleet-wide; the cluster incident closed"

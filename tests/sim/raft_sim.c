@@ -430,7 +430,7 @@ static struct proposal *prop_find(struct sim *s, uint64_t id)
  * swarm kind, sometimes a note), then the body (valid or not; apply is total). */
 static const char *const swarm_kinds[] = {"member_event", "incident", "decision",
                                           "action_result", "approval", "placement", "note",
-                                          "policy", "rollout"};
+                                          "policy", "rollout", "cluster_incident", "council"};
 #define SWARM_KINDS ((int)(sizeof(swarm_kinds) / sizeof(swarm_kinds[0])))
 
 static void actor_consider(struct sim *s, struct node *n, const struct swarm_decision *d);
@@ -533,6 +533,23 @@ static size_t swarm_payload(struct pl_rand *r, uint8_t *out, size_t max)
                                         .max_unavailable = 1 + (uint32_t)pl_rand_below(r, 2),
                                         .by = "op"};
         rc = swarm_rollout_encode(&ro, &b);
+        break;
+    }
+    case 9: {
+        /* Cluster incidents opened twice (two leaders), closed, closed for nothing. */
+        struct swarm_cluster_body c = {.event = (enum swarm_cluster_event)pl_rand_below(r, 2),
+                                       .cause = 6, .nodes = 3, .members = 5};
+        snprintf(c.id, sizeof(c.id), "ci-%u", (unsigned)pl_rand_below(r, 4));
+        snprintf(c.sig, sizeof(c.sig), "svc:check:%s", pl_rand_below(r, 2) ? "status" : "timeout");
+        snprintf(c.service, sizeof(c.service), "svc");
+        rc = swarm_cluster_encode(&c, &b);
+        break;
+    }
+    case 10: {
+        struct swarm_council_body c = {.op = (enum swarm_council_op)pl_rand_below(r, 3),
+                                       .voters = 3};
+        snprintf(c.node, sizeof(c.node), "%s", node);
+        rc = swarm_council_encode(&c, &b);
         break;
     }
     default:
