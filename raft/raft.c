@@ -1331,7 +1331,9 @@ static void on_persisted(struct raft *r, uint64_t seq)
 static int on_local_snapshot(struct raft *r, const struct raft_event *ev)
 {
     uint64_t idx = ev->snapshot.index;
-    if (idx != r->applied || idx <= r->snap.index || raft_entry_at(r, idx) == NULL)
+    /* At most the applied index: a snapshot taken off the caller's loop describes the state
+     * as of when it began, and entries applied since stay in the log after it. */
+    if (idx > r->applied || idx <= r->snap.index || raft_entry_at(r, idx) == NULL)
         return PL_ESTATE;
     uint8_t *copy = malloc(ev->snapshot.len ? ev->snapshot.len : 1);
     if (copy == NULL)

@@ -30,7 +30,8 @@
  *   3. If u.install is set, restore the state machine from it; then apply u.apply in order.
  *   4. Deliver u.results (proposal and membership-change outcomes) to whoever asked.
  *   5. If u.want_snapshot, take a snapshot of the state machine (which now reflects exactly
- *      raft_applied()) and step RAFT_EV_SNAPSHOT with it, now or later.
+ *      raft_applied()) and step RAFT_EV_SNAPSHOT with it, now or later; a snapshot taken
+ *      in the background names the index it was taken at, which may by then be behind.
  * Everything an update points to is owned by the core and valid until the next raft_step
  * or raft_close. A synchronous caller simply persists, steps RAFT_EV_PERSISTED at once and
  * carries out that update too.
@@ -180,7 +181,7 @@ enum raft_event_type {
     RAFT_EV_TICK = 1,  /* time passed; timers fire */
     RAFT_EV_RECEIVE,   /* a message arrived */
     RAFT_EV_PERSISTED, /* the write with this persist_seq (and all before it) is durable */
-    RAFT_EV_SNAPSHOT,  /* the caller's state machine snapshot at raft_applied() */
+    RAFT_EV_SNAPSHOT,  /* the caller's state machine snapshot at an index <= raft_applied() */
     RAFT_EV_PROPOSE,   /* proposals submitted on this node (forwarded if follower) */
     RAFT_EV_TRANSFER,  /* leader: hand leadership to `to` (0: the most up-to-date voter) */
     RAFT_EV_CHANGE,    /* leader: one membership change */

@@ -31,6 +31,7 @@
 #include "swarm_correlate.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -149,6 +150,15 @@ struct agent_raft {
     uint64_t logged_leader; /* the leader the log last named (0: none) */
     uint64_t space_dropped; /* messages dropped while the data dir was below its reserve */
     bool apply_behind; /* the ledger missed committed entries (a full disk); caught up later */
+    /* A snapshot image being built on libuv's thread pool (snapshot_start). */
+    struct {
+        uv_work_t req;
+        bool busy;
+        uint64_t index;
+        struct ledger ledger; /* a copy for reading leaves: no field of it changes there */
+        struct pl_buf image;
+        int rc;
+    } snap;
     struct raft_wire_stats wire_stats;
     void (*stop_done)(struct agent *a);
     /* Added to the loop's clock for the core (see bootstrap: the first election of a new
@@ -425,15 +435,67 @@ static int leaf_collect(void *ctx, uint64_t index, const uint8_t *leaf, size_t l
     return ((struct pl_mp_writer *)ctx)->err;
 }
 
-static int sm_snapshot(struct agent_raft *ar, struct pl_buf *out)
+static int sm_snapshot(struct ledger *l, struct pl_buf *out)
 {
-    if (ar->ledger.size > UINT32_MAX)
+    if (l->size > UINT32_MAX)
         return PL_ETOOBIG;
     struct pl_mp_writer w;
     pl_mp_writer_init(&w, out);
-    ledger_image_begin(&w, ar->ledger.root, (uint32_t)ar->ledger.size);
-    int rc = ledger_leaves_each(&ar->ledger, 0, ar->ledger.size, leaf_collect, &w);
+    ledger_image_begin(&w, l->root, (uint32_t)l->size);
+    int rc = ledger_leaves_each(l, 0, l->size, leaf_collect, &w);
     return rc != 0 ? rc : w.err;
+}
+
+/*
+ * The snapshot image is the whole ledger, O(ledger): built on libuv's thread pool so the
+ * loop (gossip's probes, the API) does not wait for it. The thread reads leaves
+ * [0, size) through a copy of the ledger's struct: leaves are never rewritten once
+ * appended, RocksDB's iterator reads a consistent view, and the loop goes on appending
+ * after them. The core accepts the snapshot at the index it was taken at, even once the
+ * node has applied more (raft.h, step 5).
+ */
+static void snapshot_work_cb(uv_work_t *req)
+{
+    struct agent_raft *ar = req->data;
+    ar->snap.rc = sm_snapshot(&ar->snap.ledger, &ar->snap.image);
+}
+
+static void snapshot_done_cb(uv_work_t *req, int status)
+{
+    struct agent_raft *ar = req->data;
+    ar->snap.busy = false;
+    int rc = status != 0 ? status : ar->snap.rc;
+    if (rc == 0 && ar->raft_open && !ar->fatal && !ar->agent->stopping) {
+        struct raft_event ev = {.type = RAFT_EV_SNAPSHOT};
+        ev.snapshot.index = ar->snap.index;
+        ev.snapshot.data = ar->snap.image.data;
+        ev.snapshot.len = ar->snap.image.len;
+        PL_INFO("raft", "snapshot taken index=%llu bytes=%zu",
+                (unsigned long long)ev.snapshot.index, ar->snap.image.len);
+        step(ar, &ev);
+    } else if (rc != 0) {
+        PL_WARN("raft", "snapshot failed: %s", pl_strerror(rc));
+    }
+    pl_buf_close(&ar->snap.image);
+    /* The image was the largest buffer this node had: give its pages back at once. */
+    malloc_trim(0);
+}
+
+static void snapshot_start(struct agent_raft *ar)
+{
+    if (ar->snap.busy || ar->ledger.size != raft_applied(&ar->raft))
+        return;
+    ar->snap.index = raft_applied(&ar->raft);
+    ar->snap.ledger = ar->ledger;
+    pl_buf_init(&ar->snap.image, (size_t)1 << 31);
+    ar->snap.req.data = ar;
+    int rc = uv_queue_work(&ar->agent->loop, &ar->snap.req, snapshot_work_cb, snapshot_done_cb);
+    if (rc != 0) {
+        pl_buf_close(&ar->snap.image);
+        PL_WARN("raft", "snapshot not started: %s", uv_strerror(rc));
+        return;
+    }
+    ar->snap.busy = true;
 }
 
 /* Called by ledger_image_decode() once the whole image checked out: only now is the ledger
@@ -668,23 +730,8 @@ static void handle_update(struct agent_raft *ar, const struct raft_update *u)
         struct raft_event ev = {.type = RAFT_EV_PERSISTED, .persisted_seq = seq};
         step(ar, &ev);
     }
-    if (want_snapshot && !ar->fatal && !ar->apply_behind) {
-        struct pl_buf snap;
-        pl_buf_init(&snap, (size_t)1 << 31);
-        rc = sm_snapshot(ar, &snap);
-        if (rc == 0) {
-            struct raft_event ev = {.type = RAFT_EV_SNAPSHOT};
-            ev.snapshot.index = raft_applied(&ar->raft);
-            ev.snapshot.data = snap.data;
-            ev.snapshot.len = snap.len;
-            PL_INFO("raft", "snapshot taken index=%llu bytes=%zu",
-                    (unsigned long long)ev.snapshot.index, snap.len);
-            step(ar, &ev);
-        } else {
-            PL_WARN("raft", "snapshot failed: %s", pl_strerror(rc));
-        }
-        pl_buf_close(&snap);
-    }
+    if (want_snapshot && !ar->fatal && !ar->apply_behind)
+        snapshot_start(ar);
 }
 
 /* One line each time the leader we follow changes: what an operator reads first when
