@@ -2072,7 +2072,16 @@ static void correlate_cb(uv_timer_t *t)
                 mine = strcmp(s->sigs[j].sig, strict[k].sig) == 0;
             if (!mine || (s->mc.hold_spent && strcmp(s->mc.hold_id, strict[k].sig) == 0))
                 continue;
-            feed_hold(s, true, strict[k].sig);
+            struct heal_input in;
+            input_init(&in, HEAL_IN_HOLD);
+            in.hold = true;
+            in.cluster_cause = (enum heal_cause)strict[k].cause;
+            in.signal.ev.value = strict[k].nodes;
+            in.signal.ev.threshold = strict[k].members;
+            snprintf(in.signal.ev.detail, sizeof(in.signal.ev.detail), "%s on %s",
+                     strict[k].sig, strict[k].names);
+            snprintf(in.detail, sizeof(in.detail), "%s", strict[k].sig);
+            feed(s, &in);
             if (s->mc.cluster_hold) {
                 h->holds++;
                 PL_INFO(MOD, "service=%s %s on %u of %u nodes (%s): restarts held for the "

@@ -400,9 +400,12 @@ static bool held(struct step *st)
     return false;
 }
 
+static void cluster_diagnosis(struct step *st);
+
 static void hold_restart(struct step *st)
 {
     struct heal_case *c = st->c;
+    cluster_diagnosis(st);
     c->phase = HEAL_PHASE_HELD;
     c->phase_deadline_ms = c->hold_until_ms;
     c->successes_after_action = 0;
@@ -1066,6 +1069,31 @@ static void on_start(struct step *st)
         start_process(st);
 }
 
+/* The cluster explains the failure better than the node alone: the open incident's
+ * diagnosis takes the cluster's root cause, with what the cluster saw as evidence. */
+static void cluster_diagnosis(struct step *st)
+{
+    struct heal_case *c = st->c;
+    if (c->phase == HEAL_PHASE_IDLE || c->hold_cause == HEAL_CAUSE_NONE)
+        return;
+    /* Once per incident. */
+    for (uint32_t i = 0; i < c->inc.diag.nevidence && i < HEAL_EVIDENCE_MAX; i++)
+        if (strcmp(c->inc.diag.evidence[i].source, "cluster") == 0)
+            return;
+    struct heal_diagnosis d = c->inc.diag;
+    d.cause = c->hold_cause;
+    d.sig.cause = c->hold_cause;
+    if (d.confidence < 0.9)
+        d.confidence = 0.9;
+    if (d.nevidence < HEAL_EVIDENCE_MAX)
+        d.evidence[d.nevidence++] = c->hold_evidence;
+    snprintf(d.summary, sizeof(d.summary), "%s: %s, cause %s from the cluster (%s)",
+             heal_signal_name(d.signal), heal_class_name(d.cls), heal_cause_name(d.cause),
+             c->hold_id);
+    heal_incident_diagnosed(&c->inc, st->now, &d);
+    st->out->persist = true;
+}
+
 static void on_hold(struct step *st)
 {
     struct heal_case *c = st->c;
@@ -1094,9 +1122,15 @@ static void on_hold(struct step *st)
     c->hold_spent = false;
     c->hold_until_ms = st->now + c->cfg.policy.cluster_wait_ms;
     snprintf(c->hold_id, sizeof(c->hold_id), "%s", in->detail);
+    c->hold_cause = (unsigned)in->cluster_cause < HEAL_CAUSE_COUNT ? in->cluster_cause
+                                                                    : HEAL_CAUSE_NONE;
+    c->hold_evidence = in->signal.ev;
+    snprintf(c->hold_evidence.source, sizeof(c->hold_evidence.source), "cluster");
+    snprintf(c->hold_evidence.metric, sizeof(c->hold_evidence.metric), "nodes_showing");
     event(st, HEAL_EV_NOTE, HEAL_ACT_NONE, 0,
           "cluster incident %s: the same failure on many nodes; restarts wait for it",
           c->hold_id);
+    cluster_diagnosis(st);
     /* A restart waiting out its back-off waits for the cluster instead: held() when the
      * back-off's timer comes. */
 }

@@ -178,8 +178,11 @@ struct heal_input {
     /* CONFIG */
     bool drifted;
     bool has_good_copy;
-    /* HOLD */
+    /* HOLD: on or off; the cluster's root cause (network or dependency_failure) and, in
+     * signal.ev, what it saw (value: nodes showing the failure, threshold: nodes running
+     * the service, detail: which) */
     bool hold;
+    enum heal_cause cluster_cause;
     /* any: what the shell has to say (exit or check detail, command result, webhook url) */
     char detail[HEAL_TEXT_MAX];
 };
@@ -285,6 +288,8 @@ struct heal_case {
     bool hold_spent;
     uint64_t hold_until_ms;
     char hold_id[HEAL_INCIDENT_ID_MAX];
+    enum heal_cause hold_cause;
+    struct heal_evidence hold_evidence;
     uint32_t restarts_held; /* restarts held back (for views and tests) */
 };
 

@@ -911,7 +911,11 @@ static void inject(struct sim *s, struct svc *v, enum fault f)
         break;
     case F_CLUSTER_HOLD: {
         /* A few cluster incidents come and go; the same one may be told again. */
-        struct heal_input in = {.kind = HEAL_IN_HOLD, .hold = rnd(s, 3) != 0};
+        struct heal_input in = {.kind = HEAL_IN_HOLD, .hold = rnd(s, 3) != 0,
+                                .cluster_cause = rnd(s, 2) ? HEAL_CAUSE_NETWORK
+                                                           : HEAL_CAUSE_DEPENDENCY_FAILURE};
+        in.signal.ev.value = 3;
+        in.signal.ev.threshold = 5;
         snprintf(in.detail, sizeof(in.detail), "ci-%u", (unsigned)rnd(s, 3));
         feed(s, v, &in);
         break;

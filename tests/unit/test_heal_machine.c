@@ -483,6 +483,9 @@ static void hold(struct rig *r, bool on, const char *id)
     memset(&in, 0, sizeof(in));
     in.kind = HEAL_IN_HOLD;
     in.hold = on;
+    in.cluster_cause = HEAL_CAUSE_DEPENDENCY_FAILURE;
+    in.signal.ev.value = 4;
+    in.signal.ev.threshold = 5;
     snprintf(in.detail, sizeof(in.detail), "%s", id);
     assert_int_equal(step(r, &in), 0);
 }
@@ -513,6 +516,10 @@ static void test_cluster_hold_recovered(void **state)
     assert_int_equal(find(&r, HEAL_OUT_START), -1);
     assert_int_equal(find(&r, HEAL_OUT_WEBHOOK), -1);
     assert_int_equal(r.c.restarts_held, 1);
+    /* The cluster's root cause, with its evidence. */
+    const struct heal_incident *held_inc = heal_case_incident(&r.c);
+    assert_int_equal(held_inc->diag.cause, HEAL_CAUSE_DEPENDENCY_FAILURE);
+    assert_string_equal(held_inc->diag.evidence[held_inc->diag.nevidence - 1].source, "cluster");
     assert_int_equal(r.c.phase_deadline_ms, until);
     fail_checks(&r, 5); /* the symptom goes on: still held */
     assert_int_equal(r.c.phase, HEAL_PHASE_HELD);
