@@ -324,6 +324,27 @@ static void api_placement(struct api_call *call, void *data)
             cJSON_AddNumberToObject(o, "until_ms", (double)st->members[i].fenced_until_ms);
             cJSON_AddItemToArray(fenced, o);
         }
+    /* Who declares what, as the healer reads it from gossip, and who may hold it now. */
+    leader_gather(p);
+    cJSON *decl = cJSON_AddArrayToObject(doc, "declared");
+    for (uint32_t i = 0; i < p->nlsvcs; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "service", p->lsvcs[i].name);
+        cJSON *nodes = cJSON_AddArrayToObject(o, "nodes");
+        for (uint32_t k = 0; k < p->lsvcs[i].ncands; k++) {
+            const struct swarm_candidate *c = &p->lsvcs[i].cands[k];
+            const struct swarm_member *m = swarm_member_find(st, c->node);
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "node", c->node);
+            cJSON_AddNumberToObject(x, "load", (double)c->load);
+            cJSON_AddStringToObject(x, "member", m == NULL ? "unknown"
+                                                  : swarm_member_fenced(m, wall)
+                                                      ? "fenced"
+                                                      : swarm_member_status_name(m->status));
+            cJSON_AddItemToArray(nodes, x);
+        }
+        cJSON_AddItemToArray(decl, o);
+    }
     cJSON *local = cJSON_AddArrayToObject(doc, "local");
     for (int i = 0; i < p->n; i++) {
         const struct placed *x = &p->svcs[i];

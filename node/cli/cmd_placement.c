@@ -29,6 +29,15 @@ static void print_placement(const cJSON *doc)
         printf("%-20s %-16s %-16s %-8.0f %.0f\n", json_str(v, "service"), json_str(v, "node"),
                json_str(v, "prev")[0] ? json_str(v, "prev") : "-", json_num(v, "index"),
                json_num(v, "moves"));
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(doc, "declared"))
+    {
+        printf("declared      %s by", json_str(v, "service"));
+        const cJSON *x;
+        cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(v, "nodes"))
+            printf(" %s (%s, load %.0f)", json_str(x, "node"), json_str(x, "member"),
+                   json_num(x, "load"));
+        printf("\n");
+    }
     cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(doc, "fenced"))
         printf("fenced        %s (flapping) until %.0f\n", json_str(v, "node"),
                json_num(v, "until_ms"));
