@@ -7,7 +7,9 @@
 #     SIGKILL of the node running "api" (it moves to another voter; the node comes back
 #     and starts no second copy); the shared dependency down (every node holds its restart,
 #     the leader commits one cluster incident, zero restarts fleet-wide, all recovered when
-#     it returns). Every voter ends with the same ledger root and swarm state hash.
+#     it returns); a rolling restart through the healer's decisions, one node at a time;
+#     SIGKILL of the Raft leader (another is elected, the old one rejoins and catches up).
+#     Every voter ends with the same ledger root and swarm state hash.
 #  2. The verifiable ledger: a few hundred incident-like entries, status, an inclusion proof,
 #     a consistency proof, an exported audit trail verified offline, and a tampered copy that
 #     verify rejects, naming the edited line.
@@ -163,6 +165,26 @@ local_heal() {
     run "$P" incident "$id" --api "$(api "$n")"
 }
 
+# rejoin NODE PEER: restarts NODE's agent (it rejoins the members it knew) and waits until it
+# caught up with the log, PEER sees every member alive and NODE's web is healthy.
+rejoin() {
+    local n=$1 peer=$2
+    start_agent "$n"
+    wait_until 20 "$n's API" test -S "$WORK/$n/api.sock" || return 1
+    caught_up() { json_ok 'd["caught_up"]' "$P" placement --api "$(api "$n")" --json; }
+    wait_until 30 "$n to catch up with the log" caught_up || return 1
+    wait_until 30 "every member alive again" members_alive "$peer" || return 1
+    wait_until 30 "$n's web to be healthy again" web_healthy "$n" || return 1
+}
+# elected_after NODE T0: the time from T0 (now_ms) to NODE's last "elected leader" log line.
+elected_after() {
+    python3 -c '
+import datetime, sys
+line = [l for l in open(sys.argv[1]) if "elected leader" in l][-1]
+t = datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+print("%d ms" % (int(t.timestamp() * 1000) - int(sys.argv[2])))' "$WORK/$1.log" "$2"
+}
+
 demo_swarm() {
     local n i t0
     printf '\n\033[1m######## Act 1: a swarm of five agents heals real faults\033[0m\n'
@@ -245,13 +267,7 @@ JSON
     echo "restarting $H: it learns from the log that api runs on $H2 and starts no second copy"
     local starts_before
     starts_before=$(grep -c "start service=api" "$WORK/$H.log")
-    start_agent "$H"
-    wait_until 20 "$H's API" test -S "$WORK/$H/api.sock" || return 1
-    caught_up() { json_ok 'd["caught_up"]' "$P" placement --api "$(api "$H")" --json; }
-    wait_until 30 "$H to catch up with the log" caught_up || return 1
-    back_alive() { members_alive "$H2"; }
-    wait_until 30 "every member alive again" back_alive || return 1
-    wait_until 30 "$H's web to be healthy again" web_healthy "$H" || return 1
+    rejoin "$H" "$H2" || return 1
     if [ "$(placed_on "$H")" != "$H2" ] || ! only_on "$H2" "${VOTERS[@]}" ||
         [ "$(grep -c "start service=api" "$WORK/$H.log")" != "$starts_before" ]; then
         echo "UNEXPECTED: api answers on '$(answering "${VOTERS[@]}")'; $H places it on '$(placed_on "$H")'"
@@ -316,12 +332,39 @@ JSON
     [ "$once" = 5 ] || { echo "UNEXPECTED: not every node restarted web exactly once"; return 1; }
     SUMMARY+=("rolling restart of web on 5 nodes: each restarted once ($(took "$t0"))")
 
-    section "7. One replicated record: every voter holds the same ledger and swarm state"
+    section "7. The healer dies: SIGKILL of the Raft leader"
+    local leader li newl survivors=() was_on
+    leader=$(leader_of n1)
+    li=$(idx "$leader")
+    was_on=$(placed_on n1)
+    for n in "${VOTERS[@]}"; do [ "$n" = "$leader" ] || survivors+=("$n"); done
+    echo "the leader (the swarm's healer) is $leader; api runs on $was_on"
+    new_leader() { local l; l=$(leader_of "${survivors[0]}") && [ -n "$l" ] && [ "$l" != "$leader" ] && one_leader "${survivors[@]}"; }
+    t0=$(now_ms)
+    run kill -KILL "${AGENT_PIDS[$li]}"
+    wait "${AGENT_PIDS[$li]}" 2>/dev/null
+    wait_until 20 "a new leader among ${survivors[*]}" new_leader || return 1
+    newl=$(leader_of "${survivors[0]}")
+    local el
+    el=$(elected_after "$newl" "$t0")
+    echo "$newl was elected $el after the kill (its log): the dead leader's connections closed, so the followers did not wait out the election timeout (500 ms)"
+    SUMMARY+=("SIGKILL of the leader $leader: $newl elected $el after")
+    if [ "$was_on" = "$leader" ]; then
+        survivor_holds() { local h; h=$(placed_on "${survivors[0]}") && [ -n "$h" ] && [ "$h" != "$leader" ] && only_on "$h" "${survivors[@]}"; }
+        wait_until 40 "api moved off the killed leader" survivor_holds || return 1
+        echo "api ran on $leader too: it answers on $(placed_on "${survivors[0]}") $(took "$t0") after the kill"
+    fi
+    echo "restarting $leader: it rejoins and catches up from $newl"
+    rejoin "$leader" "$newl" || return 1
+    wait_until 30 "api answering on exactly one voter" holder_ok || return 1
+    echo "$leader is back and caught up (the leader is $(leader_of n1)); api answers on $(placed_on n1) only"
+
+    section "8. One replicated record: every voter holds the same ledger and swarm state"
     wait_until 30 "the same ledger and state on every voter" same_state "${VOTERS[@]}" || return 1
     show_ledgers "${VOTERS[@]}"
     run "$P" swarm status --api "$(api n3)"
 
-    section "8. Stop: each agent leaves gracefully and stops its services"
+    section "9. Stop: each agent leaves gracefully and stops its services"
     local rc=0
     for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid"; done
     for pid in "${AGENT_PIDS[@]}"; do wait "$pid" || rc=1; done
