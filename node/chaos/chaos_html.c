@@ -107,10 +107,11 @@ static void timeline_svg(const cJSON *report, FILE *out, int counts[4])
     fprintf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%.0f\" fill=\"#ffffff\"/>\n", W,
             height);
     /* Nemesis intervals, shaded over every panel. */
+    double label_end[2] = {0, 0};
     cJSON_ArrayForEach(x, nem)
     {
         double a = xs(num(x, "start_ms"), span), b = xs(num(x, "end_ms"), span);
-        fprintf(out, "<rect class=\"nemesis\" x=\"%.1f\" y=\"18\" width=\"%.1f\" height=\"%.0f\" "
+        fprintf(out, "<rect class=\"nemesis\" x=\"%.1f\" y=\"19\" width=\"%.1f\" height=\"%.0f\" "
                      "fill=\"%s\" fill-opacity=\"0.18\"><title>",
                 a, fmax(b - a, 1), height - 48, kind_color(str(x, "type")));
         pl_html_escape(out, str(x, "label"));
@@ -122,10 +123,16 @@ static void timeline_svg(const cJSON *report, FILE *out, int counts[4])
             pl_html_escape(out, t->valuestring != NULL ? t->valuestring : "");
         }
         fputs("</title></rect>\n", out);
-        fprintf(out, "<text x=\"%.1f\" y=\"14\" font-size=\"10\" fill=\"%s\">", a + 1,
-                kind_color(str(x, "type")));
-        pl_html_escape(out, str(x, "label"));
-        fputs("</text>\n", out);
+        /* Labels on two rows; one that would overlap both rows' last is left to the title. */
+        double width = 5.5 * (double)strlen(str(x, "label"));
+        int row = a > label_end[0] ? 0 : a > label_end[1] ? 1 : -1;
+        if (row >= 0) {
+            fprintf(out, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"%s\">", a + 1,
+                    row ? 16 : 8, kind_color(str(x, "type")));
+            pl_html_escape(out, str(x, "label"));
+            fputs("</text>\n", out);
+            label_end[row] = a + width + 4;
+        }
         counts[0]++;
     }
     /* Axes. */
@@ -345,8 +352,10 @@ int chaos_html_write(const cJSON *report, FILE *out)
             pass ? "pass" : "fail", pass ? "every check holds" : "a check fails");
     fputs("<p>", out);
     pl_html_escape(out, str(sc, "description"));
-    fprintf(out, "</p>\n<p>%.0f nodes (%s), %.0f voters, %.0f s, %s schedule, seed %.0f; started ",
-            num(sc, "nodes"), str(report, "cluster"), num(sc, "voters"), num(sc, "duration_ms") / 1000,
+    const char *cluster = str(report, "cluster");
+    fprintf(out, "</p>\n<p>%.0f nodes%s%s%s, %.0f voters, %.0f s, %s schedule, seed %.0f; started ",
+            num(sc, "nodes"), cluster[0] ? " (" : "", cluster, cluster[0] ? ")" : "",
+            num(sc, "voters"), num(sc, "duration_ms") / 1000,
             str(sc, "schedule"), num(report, "seed"));
     pl_html_escape(out, str(report, "started"));
     fprintf(out, "; %.1f s wall, harness CPU %.1f %%.</p>\n", num(report, "wall_s"),
