@@ -82,6 +82,7 @@ static void config(struct rd *r, struct heal_case_cfg *cfg)
     p->retry_base_ms = 1 + u16(r) % 1000;
     p->retry_cap_ms = p->retry_base_ms * (1 + u8(r) % 8);
     p->approval_timeout_ms = 100 + u16(r) % 30000;
+    p->cluster_wait_ms = (u8(r) & 3) == 0 ? 0 : 1000 + u16(r) % 60000;
     uint32_t all = ((1u << HEAL_ACT_COUNT) - 1) & ~HEAL_ACT_BIT(HEAL_ACT_NONE);
     p->allowed_actions = u8(r) & all;
     p->requires_approval = u8(r) & all;
@@ -148,6 +149,13 @@ static void input(struct rd *r, const struct heal_case *c, uint64_t *now, uint64
     case HEAL_IN_CONFIG:
         in->drifted = u8(r) & 1;
         in->has_good_copy = u8(r) & 1;
+        break;
+    case HEAL_IN_HOLD:
+        /* A few cluster incidents, told, told again and lifted; a cause out of range too. */
+        in->hold = u8(r) & 1;
+        in->cluster_cause = (enum heal_cause)(u8(r) % (HEAL_CAUSE_COUNT + 1));
+        in->signal.ev.value = u8(r) % 8;
+        snprintf(in->detail, sizeof(in->detail), "ci-%u", u8(r) % 3);
         break;
     default:
         break;
