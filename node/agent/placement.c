@@ -49,7 +49,12 @@ struct pending {
     char service[SWARM_NAME_MAX];
     bool busy;
     uint64_t retry_at_ms;
+    uint64_t undeclared_since_ms; /* the holder stopped declaring it then (0: it declares) */
 };
+
+/* A holder whose gossip record no longer lists the service for this long (its config
+ * dropped it) gives it up: long enough that a record in flight is not mistaken for it. */
+#define UNDECLARED_GRACE_MS 5000
 
 struct placement {
     struct agent *a;
@@ -252,14 +257,26 @@ static void leader_tick(struct placement *p)
         if (m == NULL)
             return;
         m->p = p;
+        /* Does the holder still declare it? */
+        const struct swarm_placement *pl = swarm_placement_find(st, s->name);
+        bool declared = pl == NULL;
+        for (uint32_t k = 0; !declared && k < s->ncands; k++)
+            declared = strcmp(s->cands[k].node, pl->node) == 0;
+        if (declared)
+            pd->undeclared_since_ms = 0;
+        else if (pd->undeclared_since_ms == 0)
+            pd->undeclared_since_ms = now;
+        bool away = !declared && now - pd->undeclared_since_ms >= UNDECLARED_GRACE_MS;
         const char *why;
-        if (swarm_place_next(st, s->name, s->cands, s->ncands, wall, &m->move, &why) != 0) {
+        int rc = away ? swarm_place_away(st, s->name, s->cands, s->ncands, wall, &m->move, &why)
+                      : swarm_place_next(st, s->name, s->cands, s->ncands, wall, &m->move, &why);
+        if (rc != 0) {
             free(m);
             continue;
         }
         struct pl_buf body;
         pl_buf_init(&body, SWARM_BODY_BYTES_MAX);
-        int rc = swarm_placement_encode(&m->move, &body);
+        rc = swarm_placement_encode(&m->move, &body);
         if (rc == 0)
             rc = agent_raft_propose(p->ar, swarm_kind_name(SWARM_K_PLACEMENT), body.data,
                                     body.len, move_done_cb, m);

@@ -483,5 +483,10 @@ struct swarm_candidate {
 int swarm_place_next(const struct swarm_state *s, const char *service,
                      const struct swarm_candidate *cands, uint32_t ncands, uint64_t now_ms,
                      struct swarm_placement_body *out, const char **why);
+/* The same, for a holder that no longer declares the service (its config dropped it): the
+ * service moves even though the holder is alive and unfenced. */
+int swarm_place_away(const struct swarm_state *s, const char *service,
+                     const struct swarm_candidate *cands, uint32_t ncands, uint64_t now_ms,
+                     struct swarm_placement_body *out, const char **why);
 
 #endif

@@ -24,15 +24,15 @@ static bool eligible(const struct swarm_state *s, const char *node, uint64_t now
     return m != NULL && m->status == SWARM_MEMBER_ALIVE && !swarm_member_fenced(m, now_ms);
 }
 
-int swarm_place_next(const struct swarm_state *s, const char *service,
-                     const struct swarm_candidate *cands, uint32_t ncands, uint64_t now_ms,
-                     struct swarm_placement_body *out, const char **why)
+static int place(const struct swarm_state *s, const char *service,
+                 const struct swarm_candidate *cands, uint32_t ncands, uint64_t now_ms,
+                 bool holder_declines, struct swarm_placement_body *out, const char **why)
 {
     const char *dummy;
     if (why == NULL)
         why = &dummy;
     const struct swarm_placement *p = swarm_placement_find(s, service);
-    if (p != NULL && eligible(s, p->node, now_ms)) {
+    if (p != NULL && eligible(s, p->node, now_ms) && !holder_declines) {
         *why = "placed on an eligible member";
         return PL_ENOTFOUND;
     }
@@ -53,6 +53,25 @@ int swarm_place_next(const struct swarm_state *s, const char *service,
     snprintf(out->service, sizeof(out->service), "%s", service);
     snprintf(out->node, sizeof(out->node), "%s", best->node);
     snprintf(out->prev, sizeof(out->prev), "%s", p != NULL ? p->node : "");
-    *why = p != NULL ? "its member is dead, left or fenced" : "not placed yet";
+    *why = p == NULL                     ? "not placed yet"
+           : eligible(s, p->node, now_ms) ? "its member no longer declares it"
+                                          : "its member is dead, left or fenced";
     return 0;
+}
+
+int swarm_place_next(const struct swarm_state *s, const char *service,
+                     const struct swarm_candidate *cands, uint32_t ncands, uint64_t now_ms,
+                     struct swarm_placement_body *out, const char **why)
+{
+    return place(s, service, cands, ncands, now_ms, false, out, why);
+}
+
+int swarm_place_away(const struct swarm_state *s, const char *service,
+                     const struct swarm_candidate *cands, uint32_t ncands, uint64_t now_ms,
+                     struct swarm_placement_body *out, const char **why)
+{
+    const struct swarm_placement *p = swarm_placement_find(s, service);
+    if (p == NULL)
+        return place(s, service, cands, ncands, now_ms, false, out, why);
+    return place(s, service, cands, ncands, now_ms, true, out, why);
 }

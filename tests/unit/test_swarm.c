@@ -353,6 +353,15 @@ static void test_place_next(void **state)
     assert_int_equal(swarm_place_next(r.s, "web", c, 3, now, &out, &why), 0);
     assert_string_equal(out.node, "a");
     assert_string_equal(out.prev, "b");
+    assert_int_equal(APPLY(&r, "placement", swarm_placement_encode, &out), SWARM_APPLIED);
+    /* a is fine but no longer declares web (only c does, alive again): it goes away. */
+    member_at(&r, "c", SWARM_MEMBER_ALIVE, 2);
+    struct swarm_candidate only_c[1] = {{"c", 5}};
+    assert_int_equal(swarm_place_next(r.s, "web", only_c, 1, now, &out, &why), PL_ENOTFOUND);
+    assert_int_equal(swarm_place_away(r.s, "web", only_c, 1, now, &out, &why), 0);
+    assert_string_equal(out.node, "c");
+    assert_string_equal(out.prev, "a");
+    assert_string_equal(why, "its member no longer declares it");
     rig_close(&r);
 }
 
