@@ -1773,8 +1773,9 @@ int heal_service_control(struct heal *h, const char *name, bool stop, char *err,
             snprintf(err, err_size, "the agent is stopping");
             return PL_ESTATE;
         }
-        if (!stop && s->cfg->placement.enabled) {
-            /* A second copy is what placement exists to prevent. */
+        if (!stop && s->cfg->placement.enabled && !s->placed_here) {
+            /* A second copy is what placement exists to prevent; where it is placed, an
+             * operator may start again what an operator stopped. */
             snprintf(err, err_size, "%s is placed by the council: it runs where `platelet "
                                     "placement` says, and starts there by itself", name);
             return PL_ESTATE;
@@ -1796,6 +1797,7 @@ int heal_placed_run(struct heal *h, int index, bool run)
     if (halting(h))
         return PL_ESTATE;
     struct heal_svc *s = &h->svcs[index];
+    s->placed_here = run;
     struct heal_input in;
     input_init(&in, run ? HEAL_IN_START : HEAL_IN_STOP);
     feed(s, &in);

@@ -99,6 +99,7 @@ struct heal_svc {
     int pend_head, pend_count;
     uint64_t last_ticket;       /* of this service's newest record write */
     /* process */
+    bool placed_here;           /* placement (placement.c) runs this placed service here */
     struct heal_run *run;       /* the running process, or NULL */
     int pid;
     uint64_t proc_started_ms;   /* loop time */

@@ -73,13 +73,18 @@ other=$(for n in $VOTERS; do [ "$n" = "$H" ] || { echo "$n"; break; }; done)
 "$PLATELET" service start web --api "unix:$(sock "$other")" 2>"$TEST_DIR/start.err" &&
     fail "an operator started a second copy of web on $other"
 grep -q "placed by the council" "$TEST_DIR/start.err" || fail "start refused with: $(cat "$TEST_DIR/start.err")"
+# Where it is placed, an operator may stop it and start it again.
+"$PLATELET" service stop web --api "unix:$(sock "$H")" >/dev/null || fail "operator stop on $H"
+wait_for 10 "web stopped on $H" bash -c "! curl -s --max-time 1 -o /dev/null http://127.0.0.1:${SVC[$H]}/health"
+"$PLATELET" service start web --api "unix:$(sock "$H")" >/dev/null || fail "operator start on $H"
+wait_for 10 "web answering on $H again" only_on "$H" $VOTERS
 # The healer's view: web declared by the three voters, all alive members.
 placement p1 | python3 -c '
 import json, sys
 d = {x["service"]: x["nodes"] for x in json.load(sys.stdin)["declared"]}
 assert sorted((n["node"], n["member"]) for n in d["web"]) == [("p1", "alive"), ("p2", "alive"), ("p3", "alive")], d
 ' || fail "declared: $(placement p1)"
-pass "web placed on $H, answering there only; p4 (no voter) runs nothing; no manual second copy"
+pass "web placed on $H, answering there only; p4 (no voter) runs nothing; no manual second copy, but a stop and start where it is placed"
 
 # 1. SIGKILL the node running it: web runs and answers on another voter.
 kill -KILL "${PID[$H]}"
