@@ -276,7 +276,7 @@ JSON
     echo "$H is back: api still answers on $H2 only"
 
     section "5. A shared dependency goes down: the same failure on every node"
-    local before=() held_t
+    local before=() held_t id
     for i in 0 1 2 3 4; do before[$i]=$(web_starts "${NODES[$i]}"); done
     all_held() { for n in "${NODES[@]}"; do grep -q "restarts held for the cluster" "$WORK/$n.log" || return 1; done; }
     cluster_state() { # NODE STATE: exactly one cluster incident, for web, in STATE
@@ -293,6 +293,7 @@ JSON
     wait_until 30 "one cluster incident open on every voter" voters_cluster open || return 1
     echo "the leader committed one cluster incident, root cause dependency_failure ($(took "$t0")):"
     run "$P" incidents --cluster --api "$(api n1)"
+    echo "(each node's own incident opens after 4 failed checks, 2 s, with its restart already held back)"
     # The outage lasts longer than a restart would take (4 failed checks, 2 s): nobody restarts.
     local until_s=$((SECONDS + 6))
     while [ $SECONDS -lt $until_s ]; do sleep 0.5; done
@@ -310,6 +311,11 @@ JSON
     echo "every node's incident closed as recovered, the cluster incident closed ($(took "$t0") in all)"
     echo "web restarts fleet-wide during the outage: $restarts"
     run "$P" incidents --cluster --api "$(api n2)"
+    id=$("$P" incidents --api "$(api n3)" --json | python3 -c '
+import json, sys
+print([i["id"] for i in json.load(sys.stdin)["incidents"] if i["outcome"] == "recovered"][-1])') || return 1
+    echo "n3's own incident: its restart held back, healthy again once the dependency was:"
+    run "$P" incident "$id" --api "$(api n3)"
     [ "$restarts" = 0 ] || { echo "UNEXPECTED: $restarts restarts"; return 1; }
 
     SUMMARY+=("dependency down 5 nodes: 1 cluster incident, $restarts restarts, all recovered ($held_t outage)")
