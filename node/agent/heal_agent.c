@@ -1943,8 +1943,10 @@ static bool svc_sigs_update(struct heal_svc *s)
         n += !dup;
     }
     const struct heal_incident *inc = heal_case_incident(&s->mc);
+    /* Not an exit or a failed start: a process that is down comes back only by a start. */
     if (inc != NULL && n < HEAL_SVC_SIGS_MAX && inc->diag.signal != HEAL_SIG_CHECK &&
-        inc->diag.signal != HEAL_SIG_NONE)
+        inc->diag.signal != HEAL_SIG_NONE && inc->diag.signal != HEAL_SIG_EXIT &&
+        inc->diag.signal != HEAL_SIG_START_FAILED)
         snprintf(now[n++], SWARM_SIG_MAX, "%.60s:%s", s->cfg->name,
                  heal_signal_name(inc->diag.signal));
     struct swarm_heal_sig next[HEAL_SVC_SIGS_MAX];

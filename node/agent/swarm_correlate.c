@@ -21,7 +21,9 @@ void correlate_cfg_default(struct correlate_cfg *c)
     c->enabled = true;
     c->share = 0.5;
     c->window_ms = 30000;
-    c->min_nodes = 2;
+    /* Two nodes failing alike at once happens by chance (two hangs in one chaos round);
+     * holding their restarts for minutes would cost more than a restart storm of two. */
+    c->min_nodes = 3;
 }
 
 int correlate_cfg_parse(const cJSON *root, const char *source, struct correlate_cfg *out,

@@ -16,8 +16,10 @@
  * The root cause is `network` when hits stand for two services or more at once (nothing
  * but the network is shared by unrelated services), else `dependency_failure`.
  *
- * Config (top level): "correlate": {"share": 0.5, "window_ms": 30000, "min_nodes": 2,
- * "enabled": true}.
+ * Config (top level): "correlate": {"share": 0.5, "window_ms": 30000, "min_nodes": 3,
+ * "enabled": true}. Only failures of a running service are signatures (a check failing, a
+ * detector's verdict): a process that exits or cannot start is restarted whatever the
+ * cluster sees, since nothing else brings it back.
  */
 #ifndef PL_SWARM_CORRELATE_H
 #define PL_SWARM_CORRELATE_H

@@ -111,6 +111,7 @@ static void test_correlate_find(void **state)
     correlate_cfg_default(&cfg);
     cfg.share = 0.6;
     cfg.window_ms = 10000;
+    cfg.min_nodes = 2;
     struct fleet f;
     fleet_init(&f, 5, "web");
     struct correlate_hit hits[4];
@@ -163,12 +164,13 @@ static void test_share_of_runners(void **state)
     struct correlate_cfg cfg;
     correlate_cfg_default(&cfg);
     cfg.share = 1.0;
+    cfg.min_nodes = 2;
     struct fleet f;
     fleet_init(&f, 5, "web");
     for (int i = 2; i < 5; i++)
         snprintf(f.recs[i].base[0].service, sizeof(f.recs[i].base[0].service), "other");
-    rec_sig(&f.recs[0], "web:exit", "web", 10);
-    rec_sig(&f.recs[1], "web:exit", "web", 20);
+    rec_sig(&f.recs[0], "web:error_rate", "web", 10);
+    rec_sig(&f.recs[1], "web:error_rate", "web", 20);
     struct correlate_hit hits[2];
     assert_int_equal(swarm_correlate_find(&cfg, f.views, f.n, false, hits, 2), 1);
     assert_int_equal(hits[0].members, 2);
