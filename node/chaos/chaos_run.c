@@ -174,11 +174,12 @@ static int cluster_start(struct run *r)
         char svc[2048];
         if ((rc = child_sample_service(r->bin, "sample", nd->svc_port, svc, sizeof(svc))) != 0)
             break;
-        /* The baseline's policy: nothing but restart (the last '}' closes "policy"). */
+        /* The baseline's policy: nothing but restart, and no waiting for a cluster incident,
+         * as a plain supervisor does (the last '}' closes "policy"). */
         char *policy_end = strrchr(svc, '}');
         if (r->restart_only && policy_end != NULL && policy_end > svc && policy_end[-1] == '}') {
             policy_end[-1] = '\0';
-            strncat(svc, ", \"allowed_actions\": [\"restart\"]}}",
+            strncat(svc, ", \"allowed_actions\": [\"restart\"], \"cluster_wait_ms\": 0}}",
                     sizeof(svc) - strlen(svc) - 1);
         }
         /* The council's short timeouts of the Raft tests: a run sees many elections. */
