@@ -352,14 +352,16 @@ int replay_step(struct replay *r, struct ledger_entry *e, struct swarm_applied *
         merkle_leaf_hash(r->leaf, r->leaf_len, h);
         rc = merkle_frontier_append(&r->frontier, h, NULL, NULL);
         if (rc != 0)
-            return fail(r, rc, "entry %" PRIu64 ": %s", e->index, pl_strerror(rc));
+            return fail(r, rc, "entry %" PRIu64 ": %s", r->next.index, pl_strerror(rc));
     }
-    struct swarm_entry se = {.index = e->index + 1, .term = e->term, .time_ms = e->time_ms,
-                             .kind = e->kind, .kind_len = e->kind_len, .body = e->body,
-                             .body_len = e->body_len};
+    /* From r->next, which replay_peek set: gcc -O3 cannot see that its errors are nonzero. */
+    const struct ledger_entry *n = &r->next;
+    struct swarm_entry se = {.index = n->index + 1, .term = n->term, .time_ms = n->time_ms,
+                             .kind = n->kind, .kind_len = n->kind_len, .body = n->body,
+                             .body_len = n->body_len};
     rc = swarm_apply(r->state, &se, applied);
     if (rc != 0)
-        return fail(r, rc, "entry %" PRIu64 ": %s", e->index, pl_strerror(rc));
+        return fail(r, rc, "entry %" PRIu64 ": %s", n->index, pl_strerror(rc));
     return 0;
 }
 
