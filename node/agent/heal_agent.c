@@ -904,7 +904,9 @@ static void http_check_cb(const struct http_client_result *res, void *data)
         return;
     }
     bool ok = res->status == c->cfg->status;
-    check_result(c, ok, HEAL_CHECKFAIL_STATUS, res->elapsed_ms, "%s %s: status %ld in %" PRIu64
+    /* 503 is the service's own word that it cannot serve for now: a signature of its own. */
+    check_result(c, ok, res->status == 503 ? HEAL_CHECKFAIL_UNAVAILABLE : HEAL_CHECKFAIL_STATUS,
+                 res->elapsed_ms, "%s %s: status %ld in %" PRIu64
                  " ms", c->cfg->method, c->cfg->url, res->status, res->elapsed_ms);
 }
 
@@ -1919,6 +1921,8 @@ static const char *checkfail_name(enum heal_check_failure f)
         return "refused";
     case HEAL_CHECKFAIL_STATUS:
         return "status";
+    case HEAL_CHECKFAIL_UNAVAILABLE:
+        return "unavailable";
     default:
         return "other";
     }

@@ -131,6 +131,7 @@ static void diagnose_check(const struct heal_signal *s, struct heal_diagnosis *d
             s->process_alive ? HEAL_CAUSE_CONFIG_ERROR : HEAL_CAUSE_CODE_BUG, 0.55, 4);
         break;
     case HEAL_CHECKFAIL_STATUS:
+    case HEAL_CHECKFAIL_UNAVAILABLE:
         set(d, HEAL_CLASS_DEGRADATION, HEAL_CAUSE_DEPENDENCY_FAILURE, 0.5, 3);
         break;
     default:
@@ -237,6 +238,8 @@ enum heal_feature heal_signal_feature(const struct heal_signal *s)
             return HEAL_FEAT_CHECK_REFUSED;
         case HEAL_CHECKFAIL_STATUS:
             return HEAL_FEAT_CHECK_STATUS;
+        case HEAL_CHECKFAIL_UNAVAILABLE:
+            return HEAL_FEAT_CHECK_UNAVAILABLE;
         default:
             return HEAL_FEAT_CHECK_OTHER;
         }
@@ -256,7 +259,8 @@ const char *heal_feature_name(enum heal_feature f)
 {
     static const char *const names[HEAL_FEAT_COUNT] = {
         "none",          "exit_clean",    "exit_error", "exit_signal", "check_timeout",
-        "check_refused", "check_status", "check_other", "trend",       "threshold"};
+        "check_refused", "check_status", "check_other", "trend",       "threshold",
+        "check_unavailable"};
     return (unsigned)f < HEAL_FEAT_COUNT ? names[f] : "unknown";
 }
 

@@ -80,6 +80,7 @@ enum heal_check_failure {
     HEAL_CHECKFAIL_REFUSED = 2, /* nothing listening */
     HEAL_CHECKFAIL_STATUS = 3,  /* answered with the wrong status / exit code */
     HEAL_CHECKFAIL_OTHER = 4,
+    HEAL_CHECKFAIL_UNAVAILABLE = 5, /* HTTP 503: the service says it cannot serve for now */
 };
 
 /* The detector's finding plus the context the node has at that moment. */
@@ -151,6 +152,7 @@ enum heal_feature {
     HEAL_FEAT_CHECK_OTHER = 7,
     HEAL_FEAT_TREND = 8,          /* a prediction: the trend reaches the limit */
     HEAL_FEAT_THRESHOLD = 9,      /* a detector's value over its threshold */
+    HEAL_FEAT_CHECK_UNAVAILABLE = 10, /* 503: not the service's own fault, often a dependency */
     HEAL_FEAT_COUNT
 };
 

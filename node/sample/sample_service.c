@@ -30,7 +30,8 @@
  *   /fault/scratch[?mb=N]          fills DIR/scratch with N MiB (default 1-8 at random):
  *                                  /health answers 507 while DIR/scratch holds a file; a
  *                                  cleanup command that empties it heals it
- *   /fault/poison                  poisons the cache (DIR/cache): /health answers 500; a
+ *   /fault/poison                  poisons the cache (DIR/cache): /health answers 500 after
+ *                                  POISON_SLOW_MS (every lookup misses and retries); a
  *                                  state_repair command that removes DIR/cache heals it, a
  *                                  restart rebuilds the cache 30 % of the time
  * With --depends HOST:PORT it has a dependency (another service, say a database): every
@@ -74,6 +75,7 @@
 #define CPU_SLICE_MS 20
 #define METRICS_MAX (64 * 1024)
 #define DEP_PROBE_MS 200
+#define POISON_SLOW_MS 1500
 
 /* Prometheus' default buckets, in seconds. */
 static const double bucket_le[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -86,6 +88,7 @@ struct pending_work {
     uint64_t start_ns;
     int status;
     char body[64];
+    int counted; /* a /work answer: in the metrics when it goes */
     struct pending_work *next, *prev;
 };
 
@@ -299,7 +302,8 @@ static void pending_answer(struct pending_work *w, int status)
 {
     pending_unlink(w);
     http_respond(w->conn, status, "text/plain", w->body, strlen(w->body));
-    observe(w->s, status, w->start_ns);
+    if (w->counted)
+        observe(w->s, status, w->start_ns);
     uv_close((uv_handle_t *)&w->timer, pending_closed_cb);
 }
 
@@ -307,6 +311,30 @@ static void pending_fire_cb(uv_timer_t *t)
 {
     struct pending_work *w = (struct pending_work *)t;
     pending_answer(w, w->status);
+}
+
+/* Answers `status` with `body` after `ms`, on a timer (the loop stays free); `counted`: a
+ * /work answer, observed in the metrics. */
+static void answer_late(struct sample *s, struct http_conn *conn, int status, const char *body,
+                        uint64_t ms, uint64_t start_ns, int counted)
+{
+    struct pending_work *w = calloc(1, sizeof(*w));
+    if (w == NULL || uv_timer_init(s->loop, &w->timer) != 0) {
+        free(w);
+        http_respond(conn, 503, "text/plain", "out of memory\n", 14);
+        return;
+    }
+    w->s = s;
+    w->conn = conn;
+    w->start_ns = start_ns;
+    w->status = status;
+    w->counted = counted;
+    snprintf(w->body, sizeof(w->body), "%s", body);
+    w->next = s->pending;
+    if (s->pending != NULL)
+        s->pending->prev = w;
+    s->pending = w;
+    uv_timer_start(&w->timer, pending_fire_cb, ms, 0);
 }
 
 static void handle_work(struct sample *s, struct http_conn *conn, const struct http_request *req,
@@ -337,25 +365,10 @@ static void handle_work(struct sample *s, struct http_conn *conn, const struct h
         observe(s, status, start_ns);
         return;
     }
-    struct pending_work *w = calloc(1, sizeof(*w));
-    if (w == NULL || uv_timer_init(s->loop, &w->timer) != 0) {
-        free(w);
-        http_respond(conn, 503, "text/plain", "out of memory\n", 14);
-        return;
-    }
-    w->s = s;
-    w->conn = conn;
-    w->start_ns = start_ns;
-    w->status = status;
-    memcpy(w->body, body, sizeof(w->body));
-    w->next = s->pending;
-    if (s->pending != NULL)
-        s->pending->prev = w;
-    s->pending = w;
     /* The loop's cached time may be older than this request, and it counts whole
      * milliseconds: count from now, one more, so the answer is never early. */
-    uv_update_time(uv_handle_get_loop((uv_handle_t *)&w->timer));
-    uv_timer_start(&w->timer, pending_fire_cb, s->slow_ms + 1, 0);
+    uv_update_time(s->loop);
+    answer_late(s, conn, status, body, s->slow_ms + 1, start_ns, 1);
 }
 
 /* ---- faults ---- */
@@ -520,7 +533,7 @@ static int scratch_full(const struct sample *s)
     return access(path, F_OK) == 0;
 }
 
-/* 0 healthy, else the status /health answers and why. */
+/* 0 healthy, else the status /health answers and why (negative: after POISON_SLOW_MS). */
 static int file_fault(const struct sample *s, const char **why)
 {
     char path[512], line[64];
@@ -543,7 +556,7 @@ static int file_fault(const struct sample *s, const char **why)
         read_line(path, line, sizeof(line));
         if (strcmp(line, "poisoned") == 0) {
             *why = "cache poisoned\n";
-            return 500;
+            return -500; /* late: every lookup misses */
         }
     }
     return 0;
@@ -738,6 +751,8 @@ static void handler(struct http_conn *conn, const struct http_request *req, void
         int status = file_fault(s, &why);
         if (s->unhealthy)
             reply_text(conn, 503, "unhealthy\n");
+        else if (status < 0)
+            answer_late(s, conn, -status, why, POISON_SLOW_MS, start_ns, 0);
         else if (status != 0)
             reply_text(conn, status, "%s", why);
         else if (s->has_dep && !s->dep_ok)

@@ -244,7 +244,7 @@ echo "mode=good" >"$SD/web.conf"
 [ "$(stat -c %s "$SD/scratch/fill")" = 2097152 ] || fail "scratch: not 2 MiB"
 rm -f "$SD/scratch/"*
 [ "$(code /health)" = 200 ] && ok "scratch: the cleanup heals it" || fail "scratch after cleanup"
-[ "$(code /fault/poison)" = 200 ] && [ "$(code /health)" = 500 ] && ok "poison: /health 500" || fail "poison"
+[ "$(code /fault/poison)" = 200 ] && [ "$(code /health)" = 500 ] && ok "poison: /health 500, late" || fail "poison"
 rm -f "$SD/cache"
 [ "$(code /health)" = 200 ] && ok "poison: state_repair (the cache removed) heals it" || fail "poison after repair"
 [ "$(code '/fault/dependency?s=30')" = 200 ] && [ "$(code /health)" = 503 ] && ok "dependency: /health 503" || fail "dependency"
