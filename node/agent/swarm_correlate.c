@@ -53,80 +53,172 @@ int correlate_cfg_parse(const cJSON *root, const char *source, struct correlate_
     return rc;
 }
 
-static bool runs(const struct swarm_heal_record *r, const char *service)
+/*
+ * The correlation is two passes over the records, whatever their number: the first finds
+ * each signature's earliest start and which services run where, the second counts the
+ * nodes that show a signature within window_ms of its first. Only the tallies are kept
+ * (at most CORRELATE_TRACK_MAX signatures and services), never the records, so a fleet of
+ * thousands costs two decodes per record and about 130 KiB. Every tally is independent
+ * of the order the records come in; the names kept are the smallest, sorted.
+ */
+/* Distinct signatures come from the services' configs (a few per check and detector, 16
+ * services a record): 256 leave room; past it the smallest by name are kept. */
+#define CORRELATE_TRACK_MAX 256
+#define NAMES_KEPT 4
+
+struct tally_sig {
+    char sig[SWARM_SIG_MAX];
+    char service[SWARM_NAME_MAX];
+    uint64_t first_ms;
+    uint32_t nodes;
+    uint32_t nnames;
+    char names[NAMES_KEPT][SWARM_NAME_MAX];
+};
+
+struct tally_svc {
+    char service[SWARM_NAME_MAX];
+    uint32_t runners; /* nodes running it or showing one of its signatures */
+};
+
+struct tally {
+    uint32_t nsigs, nsvcs;
+    struct tally_sig sigs[CORRELATE_TRACK_MAX];
+    struct tally_svc svcs[CORRELATE_TRACK_MAX];
+};
+
+static struct tally_sig *tally_sig_find(struct tally *t, const char *sig)
+{
+    for (uint32_t i = 0; i < t->nsigs; i++)
+        if (strcmp(t->sigs[i].sig, sig) == 0)
+            return &t->sigs[i];
+    return NULL;
+}
+
+static struct tally_svc *tally_svc_find(struct tally *t, const char *service)
+{
+    for (uint32_t i = 0; i < t->nsvcs; i++)
+        if (strcmp(t->svcs[i].service, service) == 0)
+            return &t->svcs[i];
+    return NULL;
+}
+
+static bool shows_service(const struct swarm_heal_record *r, const char *service)
 {
     for (uint32_t i = 0; i < r->nbase; i++)
         if (strcmp(r->base[i].service, service) == 0)
             return true;
+    for (uint32_t i = 0; i < r->nsigs; i++)
+        if (strcmp(r->sigs[i].service, service) == 0)
+            return true;
     return false;
 }
 
-static const struct swarm_heal_sig *shows(const struct swarm_heal_record *r, const char *sig)
+/* Pass 1: signatures and their earliest start. Past CORRELATE_TRACK_MAX distinct
+ * signatures the smallest (by name) are kept, so every node tracks the same ones. */
+static void tally_first(struct tally *t, const struct swarm_heal_record *r)
 {
-    for (uint32_t i = 0; i < r->nsigs; i++)
-        if (strcmp(r->sigs[i].sig, sig) == 0)
-            return &r->sigs[i];
-    return NULL;
-}
-
-static int view_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct correlate_view *)a)->node, ((const struct correlate_view *)b)->node);
-}
-
-int swarm_correlate_find(const struct correlate_cfg *cfg, const struct correlate_view *views_in,
-                         int nviews, bool lenient, struct correlate_hit *hits, int max)
-{
-    if (!cfg->enabled || nviews <= 0 || max <= 0)
-        return 0;
-    /* Sorted by node, so names and the result do not depend on the gossip table's order. */
-    struct correlate_view *views = malloc((size_t)nviews * sizeof(*views));
-    if (views == NULL)
-        return 0;
-    memcpy(views, views_in, (size_t)nviews * sizeof(*views));
-    qsort(views, (size_t)nviews, sizeof(*views), view_cmp);
-    int n = 0;
-    for (int v = 0; v < nviews && n < max; v++) {
-        const struct swarm_heal_record *r = views[v].rec;
-        for (uint32_t k = 0; k < r->nsigs && n < max; k++) {
-            const struct swarm_heal_sig *sg = &r->sigs[k];
-            bool seen = false;
-            for (int h = 0; h < n && !seen; h++)
-                seen = strcmp(hits[h].sig, sg->sig) == 0;
-            /* Judged once, from the first node (in name order) that shows it. */
-            for (int u = 0; u < v && !seen; u++)
-                seen = shows(views[u].rec, sg->sig) != NULL;
-            if (seen)
-                continue;
-            uint64_t first = UINT64_MAX;
-            for (int u = 0; u < nviews; u++) {
-                const struct swarm_heal_sig *o = shows(views[u].rec, sg->sig);
-                if (o != NULL && o->since_ms < first)
-                    first = o->since_ms;
-            }
-            struct correlate_hit hit;
-            memset(&hit, 0, sizeof(hit));
-            for (int u = 0; u < nviews; u++) {
-                const struct swarm_heal_sig *o = shows(views[u].rec, sg->sig);
-                hit.members += runs(views[u].rec, sg->service) || o != NULL;
-                if (o == NULL || o->since_ms > first + cfg->window_ms)
+    for (uint32_t k = 0; k < r->nsigs; k++) {
+        const struct swarm_heal_sig *sg = &r->sigs[k];
+        struct tally_sig *x = tally_sig_find(t, sg->sig);
+        if (x == NULL) {
+            uint32_t slot = t->nsigs;
+            if (slot == CORRELATE_TRACK_MAX) {
+                uint32_t big = 0;
+                for (uint32_t i = 1; i < t->nsigs; i++)
+                    if (strcmp(t->sigs[i].sig, t->sigs[big].sig) > 0)
+                        big = i;
+                if (strcmp(sg->sig, t->sigs[big].sig) >= 0)
                     continue;
-                size_t len = strlen(hit.names);
-                if (len + strlen(views[u].node) + 2 < sizeof(hit.names))
-                    snprintf(hit.names + len, sizeof(hit.names) - len, "%s%s", len ? "," : "",
-                             views[u].node);
-                hit.nodes++;
+                slot = big;
+            } else {
+                t->nsigs++;
             }
-            bool share_ok = (double)hit.nodes >= cfg->share * (double)hit.members - 1e-9;
-            if (hit.nodes < cfg->min_nodes || (!lenient && !share_ok))
-                continue;
-            snprintf(hit.sig, sizeof(hit.sig), "%s", sg->sig);
-            snprintf(hit.service, sizeof(hit.service), "%s", sg->service);
-            hit.since_ms = first;
-            hits[n++] = hit;
+            x = &t->sigs[slot];
+            memset(x, 0, sizeof(*x));
+            snprintf(x->sig, sizeof(x->sig), "%s", sg->sig);
+            snprintf(x->service, sizeof(x->service), "%s", sg->service);
+            x->first_ms = sg->since_ms;
+        }
+        if (sg->since_ms < x->first_ms)
+            x->first_ms = sg->since_ms;
+    }
+}
+
+/* Pass 2: the nodes within the window, and the runners of each tracked service. */
+static void tally_second(struct tally *t, const char *node, const struct swarm_heal_record *r,
+                         uint64_t window_ms)
+{
+    for (uint32_t i = 0; i < t->nsigs; i++) {
+        struct tally_sig *x = &t->sigs[i];
+        if (shows_service(r, x->service)) {
+            struct tally_svc *v = tally_svc_find(t, x->service);
+            if (v == NULL && t->nsvcs < CORRELATE_TRACK_MAX) {
+                v = &t->svcs[t->nsvcs++];
+                memset(v, 0, sizeof(*v));
+                memcpy(v->service, x->service, sizeof(v->service));
+            }
+            /* Counted once per node: by the first tracked signature of the service. */
+            bool first = true;
+            for (uint32_t j = 0; j < i && first; j++)
+                first = strcmp(t->sigs[j].service, x->service) != 0;
+            if (v != NULL && first)
+                v->runners++;
+        }
+        const struct swarm_heal_sig *o = NULL;
+        for (uint32_t k = 0; k < r->nsigs && o == NULL; k++)
+            if (strcmp(r->sigs[k].sig, x->sig) == 0)
+                o = &r->sigs[k];
+        if (o == NULL || o->since_ms > x->first_ms + window_ms)
+            continue;
+        x->nodes++;
+        /* The smallest names, sorted. */
+        uint32_t at = x->nnames;
+        while (at > 0 && strcmp(x->names[at - 1], node) > 0)
+            at--;
+        if (at == NAMES_KEPT)
+            continue;
+        uint32_t last = x->nnames < NAMES_KEPT ? x->nnames : NAMES_KEPT - 1;
+        memmove(x->names[at + 1], x->names[at], (last - at) * sizeof(x->names[0]));
+        snprintf(x->names[at], sizeof(x->names[at]), "%s", node);
+        if (x->nnames < NAMES_KEPT)
+            x->nnames++;
+    }
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct correlate_hit *)a)->sig, ((const struct correlate_hit *)b)->sig);
+}
+
+static int tally_hits(const struct correlate_cfg *cfg, const struct tally *t, bool lenient,
+                      struct correlate_hit *hits, int max)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < t->nsigs && n < max; i++) {
+        const struct tally_sig *x = &t->sigs[i];
+        const struct tally_svc *v = NULL;
+        for (uint32_t j = 0; j < t->nsvcs && v == NULL; j++)
+            if (strcmp(t->svcs[j].service, x->service) == 0)
+                v = &t->svcs[j];
+        uint32_t members = v != NULL ? v->runners : x->nodes;
+        bool share_ok = (double)x->nodes >= cfg->share * (double)members - 1e-9;
+        if (x->nodes < cfg->min_nodes || (!lenient && !share_ok))
+            continue;
+        struct correlate_hit *h = &hits[n++];
+        memset(h, 0, sizeof(*h));
+        snprintf(h->sig, sizeof(h->sig), "%s", x->sig);
+        snprintf(h->service, sizeof(h->service), "%s", x->service);
+        h->nodes = x->nodes;
+        h->members = members;
+        h->since_ms = x->first_ms;
+        for (uint32_t k = 0; k < x->nnames; k++) {
+            size_t len = strlen(h->names);
+            if (len + strlen(x->names[k]) + 2 < sizeof(h->names))
+                snprintf(h->names + len, sizeof(h->names) - len, "%s%s", len ? "," : "",
+                         x->names[k]);
         }
     }
-    free(views);
+    qsort(hits, (size_t)n, sizeof(hits[0]), hit_cmp);
     /* Unrelated services failing together share nothing but the network. */
     bool network = false;
     for (int i = 1; i < n && !network; i++)
@@ -136,47 +228,82 @@ int swarm_correlate_find(const struct correlate_cfg *cfg, const struct correlate
     return n;
 }
 
-#define SCAN_MAX 256
-
-int swarm_correlate_scan(const struct gossip *g, const struct correlate_cfg *cfg, bool lenient,
-                         struct correlate_hit *hits, int max, uint64_t *bad)
+int swarm_correlate_find(const struct correlate_cfg *cfg, const struct correlate_view *views,
+                         int nviews, bool lenient, struct correlate_hit *hits, int max)
 {
-    if (!cfg->enabled)
+    if (!cfg->enabled || nviews <= 0 || max <= 0)
         return 0;
-    struct swarm_heal_record *recs = malloc(SCAN_MAX * sizeof(*recs));
-    struct correlate_view *views = malloc(SCAN_MAX * sizeof(*views));
-    char(*names)[SWARM_NAME_MAX] = malloc(SCAN_MAX * sizeof(*names));
-    int nv = 0, n = 0;
-    if (recs == NULL || views == NULL || names == NULL)
-        goto out;
+    struct tally *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return 0;
+    for (int v = 0; v < nviews; v++)
+        tally_first(t, views[v].rec);
+    for (int v = 0; v < nviews; v++)
+        tally_second(t, views[v].node, views[v].rec, cfg->window_ms);
+    int n = tally_hits(cfg, t, lenient, hits, max);
+    free(t);
+    return n;
+}
+
+/* Calls fn for every live member's heal record that decodes (the others are counted in
+ * *bad, once per scan). */
+static void each_record(const struct gossip *g, struct swarm_heal_record *rec, uint64_t *bad,
+                        void (*fn)(void *ctx, const char *node, const struct swarm_heal_record *r),
+                        void *ctx)
+{
     uint32_t cursor = 0;
     const char *node, *key;
     const uint8_t *value;
     size_t len;
     uint64_t version;
-    while (nv < SCAN_MAX &&
-           gossip_state_at(g, &cursor, &node, &key, &value, &len, &version) == 0) {
-        if (strcmp(key, CORRELATE_RECORD_KEY) != 0)
+    while (gossip_state_at(g, &cursor, &node, &key, &value, &len, &version) == 0) {
+        if (strcmp(key, CORRELATE_RECORD_KEY) != 0 || strlen(node) >= SWARM_NAME_MAX)
             continue;
         const struct gossip_member *m = gossip_member_find(g, node);
-        if (m == NULL || (m->status != GOSSIP_ALIVE && m->status != GOSSIP_SUSPECT) ||
-            strlen(node) >= SWARM_NAME_MAX)
+        if (m == NULL || (m->status != GOSSIP_ALIVE && m->status != GOSSIP_SUSPECT))
             continue;
-        if (swarm_heal_record_decode(value, len, &recs[nv]) != 0) {
+        if (swarm_heal_record_decode(value, len, rec) != 0) {
             if (bad != NULL)
                 (*bad)++;
             continue;
         }
-        snprintf(names[nv], SWARM_NAME_MAX, "%s", node);
-        views[nv].node = names[nv];
-        views[nv].rec = &recs[nv];
-        nv++;
+        fn(ctx, node, rec);
     }
-    n = swarm_correlate_find(cfg, views, nv, lenient, hits, max);
-out:
-    free(recs);
-    free(views);
-    free(names);
+}
+
+struct scan_ctx {
+    struct tally *t;
+    uint64_t window_ms;
+};
+
+static void scan_first(void *ctx, const char *node, const struct swarm_heal_record *r)
+{
+    (void)node;
+    tally_first(((struct scan_ctx *)ctx)->t, r);
+}
+
+static void scan_second(void *ctx, const char *node, const struct swarm_heal_record *r)
+{
+    struct scan_ctx *x = ctx;
+    tally_second(x->t, node, r, x->window_ms);
+}
+
+int swarm_correlate_scan(const struct gossip *g, const struct correlate_cfg *cfg, bool lenient,
+                         struct correlate_hit *hits, int max, uint64_t *bad)
+{
+    if (!cfg->enabled || max <= 0)
+        return 0;
+    struct tally *t = calloc(1, sizeof(*t));
+    struct swarm_heal_record *rec = malloc(sizeof(*rec));
+    int n = 0;
+    if (t != NULL && rec != NULL) {
+        struct scan_ctx ctx = {t, cfg->window_ms};
+        each_record(g, rec, bad, scan_first, &ctx);
+        each_record(g, rec, NULL, scan_second, &ctx);
+        n = tally_hits(cfg, t, lenient, hits, max);
+    }
+    free(t);
+    free(rec);
     return n;
 }
 

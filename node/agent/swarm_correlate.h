@@ -69,9 +69,9 @@ int swarm_correlate_find(const struct correlate_cfg *cfg, const struct correlate
                          int nviews, bool lenient, struct correlate_hit *hits, int max);
 
 /* Reads every live member's heal record from the gossip core (records that do not decode
- * are skipped and counted in *bad) and runs swarm_correlate_find over them. At most 256
- * records are read (a bound on the memory per scan): past 256 members the view is partial
- * and may differ between nodes, so correlation at that scale needs an aggregated scan. */
+ * are skipped and counted in *bad) and correlates them as swarm_correlate_find does, in
+ * two passes that keep tallies, never the records: any number of members, bounded memory
+ * (256 signatures and services tracked, the smallest by name past that). */
 int swarm_correlate_scan(const struct gossip *g, const struct correlate_cfg *cfg, bool lenient,
                          struct correlate_hit *hits, int max, uint64_t *bad);
 

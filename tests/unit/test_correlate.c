@@ -176,6 +176,45 @@ static void test_share_of_runners(void **state)
     assert_int_equal(hits[0].members, 2);
 }
 
+/* A thousand nodes (the records are tallied, not kept) and a hundred signatures of one node
+ * each: the same hit whatever the order, the first names kept. */
+static void test_many(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    static struct swarm_heal_record recs[N];
+    static struct correlate_view views[N], rev[N];
+    static char names[N][16];
+    struct correlate_cfg cfg;
+    correlate_cfg_default(&cfg);
+    cfg.share = 0.5;
+    for (int i = 0; i < N; i++) {
+        rec_init(&recs[i], "web");
+        snprintf(names[i], sizeof(names[i]), "n%04d", i);
+        views[i].node = names[i];
+        views[i].rec = &recs[i];
+        if (i % 4 != 0) /* 750 of 1000 */
+            rec_sig(&recs[i], "web:check:status", "web", 1000 + (uint64_t)i);
+        /* 100 signatures of one node each: noise */
+        char sig[32];
+        snprintf(sig, sizeof(sig), "a%03d:check:timeout", i % 100);
+        if (i < 100)
+            rec_sig(&recs[i], sig, "web", 5);
+    }
+    for (int i = 0; i < N; i++)
+        rev[i] = views[N - 1 - i];
+    struct correlate_hit a[4], b[4];
+    int na = swarm_correlate_find(&cfg, views, N, false, a, 4);
+    int nb = swarm_correlate_find(&cfg, rev, N, false, b, 4);
+    assert_int_equal(na, 1);
+    assert_int_equal(nb, 1);
+    assert_memory_equal(&a[0], &b[0], sizeof(a[0]));
+    assert_string_equal(a[0].sig, "web:check:status");
+    assert_int_equal(a[0].nodes, 750);
+    assert_int_equal(a[0].members, 1000);
+    assert_string_equal(a[0].names, "n0001,n0002,n0003,n0005");
+}
+
 static void test_config(void **state)
 {
     (void)state;
@@ -202,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_record_codec),
         cmocka_unit_test(test_correlate_find),
         cmocka_unit_test(test_share_of_runners),
+        cmocka_unit_test(test_many),
         cmocka_unit_test(test_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
