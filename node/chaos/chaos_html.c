@@ -41,7 +41,7 @@ static const char *kind_color(const char *type)
     static const struct {
         const char *type, *color;
     } c[] = {{"kill", "#d62728"},  {"pause", "#9467bd"}, {"partition", "#ff7f0e"},
-             {"loss", "#8c564b"},  {"delay", "#e377c2"}, {"service", "#17becf"}, {"clock", "#bcbd22"}};
+             {"loss", "#8c564b"},  {"delay", "#e377c2"}, {"service", "#17becf"}, {"clock", "#bcbd22"}, {"dependency", "#393b79"}};
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
         if (strcmp(c[i].type, type) == 0)
             return c[i].color;
@@ -273,7 +273,7 @@ static int cmp_double(const void *a, const void *b)
 static void fault_summary(const cJSON *healing, const char *fault, FILE *out)
 {
     double det[512], hea[512];
-    int n = 0, ok = 0, nd = 0, nh = 0;
+    int n = 0, ok = 0, nd = 0, nh = 0, acts = 0;
     const cJSON *h;
     cJSON_ArrayForEach(h, healing)
     {
@@ -281,6 +281,14 @@ static void fault_summary(const cJSON *healing, const char *fault, FILE *out)
             continue;
         n++;
         ok += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "success"));
+        /* The actions taken: the list's items but a held restart. */
+        const char *a = str(h, "actions");
+        for (const char *p = a; *p != '\0';) {
+            const char *comma = strstr(p, ", ");
+            size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+            acts += strncmp(p, "held", 4) != 0 && len > 0;
+            p = comma != NULL ? comma + 2 : p + len;
+        }
         if (isfinite(num(h, "detect_ms")) && nd < 512)
             det[nd++] = num(h, "detect_ms");
         if (isfinite(num(h, "healthy_ms")) && nh < 512)
@@ -288,7 +296,7 @@ static void fault_summary(const cJSON *healing, const char *fault, FILE *out)
     }
     qsort(det, (size_t)nd, sizeof(double), cmp_double);
     qsort(hea, (size_t)nh, sizeof(double), cmp_double);
-    fprintf(out, "<td>%d of %d</td>", ok, n);
+    fprintf(out, "<td>%d of %d</td><td>%d</td>", ok, n, acts);
     if (nd > 0)
         fprintf(out, "<td>%.0f ms</td>", det[(nd - 1) / 2]);
     else
@@ -308,9 +316,10 @@ static void compare_html(const cJSON *report, FILE *out)
     const cJSON *mine = cJSON_GetObjectItemCaseSensitive(report, "healing");
     const cJSON *base = cJSON_GetObjectItemCaseSensitive(cmp, "healing");
     fprintf(out, "<h2>Beside a restart-only policy (the same scenario and seed; its run: %s)"
-                 "</h2>\n<table><tr><th>fault</th><th>Platelet: healed</th><th>detected "
-                 "(median)</th><th>healthy (median)</th><th>restart-only: healed</th>"
-                 "<th>detected (median)</th><th>healthy (median)</th></tr>\n",
+                 "</h2>\n<table><tr><th>fault</th><th>Platelet: healed</th><th>actions</th>"
+                 "<th>detected (median)</th><th>healthy (median)</th><th>restart-only: healed"
+                 "</th><th>actions</th><th>detected (median)</th><th>healthy (median)</th>"
+                 "</tr>\n",
             strcmp(str(cmp, "verdict"), "pass") == 0 ? "every check holds" : "a check fails");
     const char *seen[64];
     int nseen = 0;

@@ -56,7 +56,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -146,6 +148,11 @@ struct run {
     int nheals;
     uint64_t last_fault_end_ms;
     uint64_t whole_since_ms; /* the cluster whole at every poll since then; UINT64_MAX: not now */
+    /* The dependency every sample service checks (a dependency nemesis closes it). */
+    int dep_port;
+    atomic_int dep_fd; /* the listener, -1 while down */
+    pthread_t dep_th;
+    bool dep_running;
 };
 
 static uint64_t rel_ms(const struct run *r) { return child_mono_ms() - r->t0_mono; }
@@ -174,6 +181,16 @@ static int cluster_start(struct run *r)
         char svc[2048];
         if ((rc = child_sample_service(r->bin, "sample", nd->svc_port, svc, sizeof(svc))) != 0)
             break;
+        /* A dependency the services check, when a nemesis is to take it down. */
+        char *args = strstr(svc, "\"sample-service\", ");
+        if (r->dep_port > 0 && args != NULL) {
+            char rest[2048], dep[64];
+            snprintf(dep, sizeof(dep), "\"--depends\", \"127.0.0.1:%d\", ", r->dep_port);
+            snprintf(rest, sizeof(rest), "%s", args + strlen("\"sample-service\", "));
+            snprintf(args + strlen("\"sample-service\", "),
+                     sizeof(svc) - (size_t)(args - svc) - strlen("\"sample-service\", "), "%s%s",
+                     dep, rest);
+        }
         /* The baseline's policy: nothing but restart, and no waiting for a cluster incident,
          * as a plain supervisor does (the last '}' closes "policy"). */
         char *policy_end = strrchr(svc, '}');
@@ -560,6 +577,38 @@ static void partition_plan(struct run *r, const struct chaos_nemesis *nm, struct
                 a->targets[i] |= a->cut[i][j];
 }
 
+/* ---- the shared dependency ---- */
+
+static int dep_listen(int port)
+{
+    int fd = child_bind_loopback(SOCK_STREAM, port);
+    if (fd >= 0 && listen(fd, 64) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Accepts and closes the services' probes while the dependency listens. */
+static void *dep_main(void *arg)
+{
+    struct run *r = arg;
+    while (!atomic_load(&r->stop)) {
+        int fd = atomic_load(&r->dep_fd);
+        if (fd < 0) {
+            child_sleep_ms(50);
+            continue;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) > 0 && (p.revents & POLLIN)) {
+            int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (c >= 0)
+                close(c);
+        }
+    }
+    return NULL;
+}
+
 /* Node i drops (cut) or lets through again (!cut) its links to the nodes a->cut names. */
 static void partition_links(struct run *r, struct active *a, int i, bool cut)
 {
@@ -625,6 +674,7 @@ static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
         if (a->targets[i])
             cJSON_AddItemToArray(tj, cJSON_CreateString(node_name(i)));
     char body[256];
+    bool dep_once = false; /* the dependency is one for every target */
     for (int i = 0; i < r->n; i++) {
         struct node *nd = &r->node[i];
         if (!a->targets[i])
@@ -660,6 +710,15 @@ static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
             action(a->log, "%s delays %u ms (+%u) to and from %s", node_name(i), nm->delay_ms,
                    nm->jitter_ms, nm->peer >= 0 ? node_name(nm->peer) : "every peer");
             break;
+        case CHAOS_DEPENDENCY:
+            if (!dep_once) {
+                dep_once = true;
+                int fd = atomic_exchange(&r->dep_fd, -1);
+                if (fd >= 0)
+                    close(fd);
+                action(a->log, "the dependency 127.0.0.1:%d stops listening", r->dep_port);
+            }
+            break;
         case CHAOS_CLOCK:
             snprintf(body, sizeof(body), "{\"clock_offset_ms\": %" PRId64 "}", nm->offset_ms);
             st = fault_post(r, i, body);
@@ -681,7 +740,7 @@ static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
         }
         if (st != 200)
             count_error(a->log);
-        heal_add(r, log_index, i, nm->kind == CHAOS_SERVICE, a);
+        heal_add(r, log_index, i, nm->kind == CHAOS_SERVICE || nm->kind == CHAOS_DEPENDENCY, a);
     }
     fprintf(stderr, "chaos: %6.1f s  %s starts\n", (double)now / 1000.0, nm->label);
 }
@@ -690,6 +749,7 @@ static void nemesis_end(struct run *r, struct active *a)
 {
     const struct chaos_nemesis *nm = &r->sc->nemeses[a->nemesis];
     char body[160];
+    bool dep_once = false; /* the dependency is one for every target */
     for (int i = 0; i < r->n; i++) {
         struct node *nd = &r->node[i];
         if (!a->targets[i])
@@ -717,6 +777,15 @@ static void nemesis_end(struct run *r, struct active *a)
                      nm->peer >= 0 ? node_name(nm->peer) : "*");
             st = fault_post(r, i, body);
             action(a->log, "%s clears its %s rule", node_name(i), chaos_kind_name(nm->kind));
+            break;
+        case CHAOS_DEPENDENCY:
+            if (!dep_once) {
+                dep_once = true;
+                int fd = dep_listen(r->dep_port);
+                atomic_store(&r->dep_fd, fd);
+                st = fd >= 0 ? 200 : -1;
+                action(a->log, "the dependency listens again%s", fd >= 0 ? "" : " (failed)");
+            }
             break;
         case CHAOS_CLOCK:
             /* A node killed meanwhile came back with its clock right. */
@@ -1091,8 +1160,8 @@ static cJSON *heals_json(const struct run *r)
         const char *type = child_str(log, "type");
         double k = child_num(log, "nemesis");
         const struct chaos_nemesis *nm = k >= 0 && k < r->sc->n ? &r->sc->nemeses[(int)k] : NULL;
-        snprintf(kind, sizeof(kind), "%s%s%s", type, x->service ? ":" : "",
-                 x->service && nm != NULL ? nm->fault : "");
+        bool svc = x->service && nm != NULL && nm->kind == CHAOS_SERVICE;
+        snprintf(kind, sizeof(kind), "%s%s%s", type, svc ? ":" : "", svc ? nm->fault : "");
         cJSON_AddStringToObject(o, "fault", kind);
         cJSON_AddStringToObject(o, "label", child_str(log, "label"));
         cJSON_AddStringToObject(o, "node", node_name(x->node));
@@ -1321,6 +1390,8 @@ static int cluster_attach(struct run *r)
             why = "kill needs to restart its agents, which --cluster did not start";
         else if (nm->kind == CHAOS_PAUSE && !pids)
             why = "pause needs the agents' processes on this machine";
+        else if (nm->kind == CHAOS_DEPENDENCY)
+            why = "a dependency nemesis needs the services started with the harness's dependency";
         else if (nm->kind == CHAOS_SERVICE && ns == 0)
             why = "a service nemesis needs --services (the sample services' HOST:PORT)";
         if (why != NULL) {
@@ -1336,6 +1407,16 @@ static int run_scenario(struct run *r, cJSON *report)
     const struct chaos_scenario *sc = r->sc;
     static struct chaos_interval iv[CHAOS_INTERVALS_MAX];
     int niv = chaos_schedule_build(sc, r->seed, iv, CHAOS_INTERVALS_MAX);
+    atomic_store(&r->dep_fd, -1);
+    for (int k = 0; k < sc->n && !r->external; k++)
+        if (sc->nemeses[k].kind == CHAOS_DEPENDENCY && r->dep_port == 0) {
+            r->dep_port = child_free_port(false);
+            int fd = r->dep_port > 0 ? dep_listen(r->dep_port) : -1;
+            if (fd < 0)
+                return PL_EFULL;
+            atomic_store(&r->dep_fd, fd);
+            r->dep_running = pthread_create(&r->dep_th, NULL, dep_main, r) == 0;
+        }
     int rc = r->external ? cluster_attach(r) : cluster_start(r);
     if (rc != 0)
         return rc;
@@ -1420,6 +1501,12 @@ static int run_scenario(struct run *r, cJSON *report)
     atomic_store(&r->stop, true);
     for (int k = 0; k < started; k++)
         pthread_join(cl[k].th, NULL);
+    if (r->dep_running)
+        pthread_join(r->dep_th, NULL);
+    r->dep_running = false;
+    int dep_fd = atomic_exchange(&r->dep_fd, -1);
+    if (dep_fd >= 0)
+        close(dep_fd);
     /* Nodes whose fault outlived the run get a last chance to be seen whole. */
     for (int k = 0; k < 3; k++)
         poll_all(r);
@@ -1525,6 +1612,12 @@ static int one_run(const struct chaos_scenario *sc, uint64_t seed, const char *b
     cJSON_AddArrayToObject(report, "checks");
     int rc = run_scenario(r, report);
     cluster_stop(r);
+    /* A run that stopped early leaves no thread behind. */
+    atomic_store(&r->stop, true);
+    if (r->dep_running)
+        pthread_join(r->dep_th, NULL);
+    if (atomic_load(&r->dep_fd) >= 0)
+        close(atomic_load(&r->dep_fd));
     getrusage(RUSAGE_SELF, &ru1);
     double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
                  (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +

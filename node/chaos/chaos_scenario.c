@@ -15,7 +15,7 @@
 #include <string.h>
 
 static const char *const kind_names[CHAOS_KINDS] = {"kill", "pause", "partition", "loss",
-                                                    "delay", "service", "clock"};
+                                                    "delay", "service", "clock", "dependency"};
 static const char *const target_names[CHAOS_TARGETS] = {"one", "minority", "majority", "all",
                                                         "leader", "follower", "node"};
 static const char *const partition_names[CHAOS_PARTITIONS] = {"halves", "majority_minority",
@@ -117,7 +117,11 @@ static int parse_nemesis(const struct config_ctx *c, const cJSON *o, const char 
         (rc = config_get_str(c, o, path, "peer", peer, sizeof(peer))) != 0)
         return rc;
     /* Targets: a kind's default, a named group, or a node. */
-    n->target = n->kind == CHAOS_PARTITION ? CHAOS_T_MINORITY : CHAOS_T_ONE;
+    n->target = n->kind == CHAOS_PARTITION    ? CHAOS_T_MINORITY
+                : n->kind == CHAOS_DEPENDENCY ? CHAOS_T_ALL
+                                              : CHAOS_T_ONE;
+    if (n->kind == CHAOS_DEPENDENCY && target[0] != '\0' && strcmp(target, "all") != 0)
+        return fail(c, "%s.target: a dependency is shared by every node's service (all)", path);
     if (target[0] != '\0') {
         int t = lookup(target_names, CHAOS_T_NODE, target);
         if (t >= 0) {

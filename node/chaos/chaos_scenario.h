@@ -14,7 +14,9 @@
  * Nemesis types: kill (SIGKILL, restarted at the end), pause (SIGSTOP, SIGCONT at the end),
  * partition (mode halves, majority_minority, isolate, ring, bridge), loss (rate, per link
  * with "peer"), delay (ms, jitter_ms), service (one of the sample service's /fault/ faults),
- * clock (the agent's clocks jump by offset_ms, through `platelet fault clock`'s API).
+ * clock (the agent's clocks jump by offset_ms, through `platelet fault clock`'s API),
+ * dependency (the TCP dependency every sample service checks, `sample-service --depends`,
+ * held by the harness, stops listening: a correlated outage on every node at once).
  * Targets: one, minority, majority, all, leader, follower, or a node's name (n1..nN).
  */
 #ifndef PL_CHAOS_SCENARIO_H
@@ -30,7 +32,7 @@
 #define CHAOS_NAME_MAX 64
 
 enum chaos_kind { CHAOS_KILL, CHAOS_PAUSE, CHAOS_PARTITION, CHAOS_LOSS, CHAOS_DELAY,
-                  CHAOS_SERVICE, CHAOS_CLOCK, CHAOS_KINDS };
+                  CHAOS_SERVICE, CHAOS_CLOCK, CHAOS_DEPENDENCY, CHAOS_KINDS };
 enum chaos_target { CHAOS_T_ONE, CHAOS_T_MINORITY, CHAOS_T_MAJORITY, CHAOS_T_ALL,
                     CHAOS_T_LEADER, CHAOS_T_FOLLOWER, CHAOS_T_NODE, CHAOS_TARGETS };
 enum chaos_partition { CHAOS_P_HALVES, CHAOS_P_MAJORITY_MINORITY, CHAOS_P_ISOLATE,

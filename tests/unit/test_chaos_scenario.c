@@ -96,6 +96,8 @@ static void test_errors(void **state)
     expect_error("{\"name\": \"x\", \"schedule\": \"random\", \"nemeses\": [{\"type\": \"kill\", "
                  "\"at_s\": 10}]}", "nemeses[0].at_s: a random schedule draws");
     expect_error("{\"name\": \"x\", \"schedule\": \"random\"}", "a random schedule needs");
+    expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"dependency\", \"target\": "
+                 "\"one\", \"at_s\": 9}]}", "nemeses[0].target: a dependency is shared");
     expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"kill\", \"ms\": 5, \"at_s\": 9}]}",
                  "nemeses[0].ms: only delay");
 }
