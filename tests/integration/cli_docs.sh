@@ -27,7 +27,7 @@ $offered
 main.c's table has:
 $table"
 grep -q '"_exec", cmd_exec, NULL' "$SRC/node/main.c" || fail "main.c's hidden _exec entry changed"
-echo "$offered" | grep -qx _exec && fail "completion offers the hidden _exec"
+grep -qx _exec <<<"$offered" && fail "completion offers the hidden _exec"
 pass "completion offers every command of main.c's table ($(echo "$table" | wc -l)), no hidden one"
 
 [ "$(complete_words platelet ra)" = raft ] || fail "'platelet ra' does not complete to raft"
@@ -37,13 +37,16 @@ pass "completion offers every command of main.c's table ($(echo "$table" | wc -l
     fail "ledger sub-commands: $(complete_words platelet ledger "")"
 [ "$(complete_words platelet agent --data)" = --data-dir ] || fail "'agent --data' does not complete"
 [ "$(complete_words platelet ledger proof --in)" = --index ] || fail "'ledger proof --in' does not complete"
-echo "$(complete_words platelet fault --)" | grep -qx -- --direction || fail "fault's flags are missing"
+grep -qx -- --direction <<<"$(complete_words platelet fault --)" || fail "fault's flags are missing"
 mkdir "$TEST_DIR/cwd" && touch "$TEST_DIR/cwd/agent.json"
 [ "$(cd "$TEST_DIR/cwd" && complete_words platelet agent --config ag)" = agent.json ] ||
     fail "no file names after --config"
 # Every flag of 'platelet agent --help' is offered.
+# A here-string, not a pipe: grep -q stops reading at the first match, and under pipefail
+# the writer's SIGPIPE would fail the line.
+agent_offered=$(complete_words platelet agent --)
 for flag in $("$PLATELET" agent --help | grep -oE '^\s+--[a-z-]+' | tr -d ' '); do
-    complete_words platelet agent -- | grep -qx -- "$flag" || fail "agent flag $flag not offered"
+    grep -qx -- "$flag" <<<"$agent_offered" || fail "agent flag $flag not offered"
 done
 pass "verbs, sub-commands, flags and file names complete"
 
