@@ -14,6 +14,14 @@ leaves the machine) and the container's file system (mounted paths become folder
 test). The agents must start, answer the image's HEALTHCHECK command, all see each other
 alive, and the voters agree on one Raft leader; then every agent stops cleanly on SIGTERM.
 
+The TCP API, for Prometheus: every agent's --api port must be EXPOSEd (and a containerPort
+named api in Kubernetes), its --api-token-file must be what the one-shot copy (the compose
+service api-tokens, the pods' init container) writes from the Secret or host file, and the
+scrape configs in deploy/prometheus/ must pick exactly those ports. On loopback, the token
+files go through the same copy command, each agent's /v1/metrics answers the read token the
+docs make for Prometheus (and 401 without it), and in Kubernetes' case the Secret file as
+kubelet leaves it under fsGroup (mode 0440) is first shown to be refused by the agent.
+
 usage: deploy_manifests.py PATH-TO-platelet
 """
 import base64
@@ -27,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 import yaml
 
@@ -159,6 +169,8 @@ def dockerfile_facts():
                 check(os.path.exists(os.path.join(SRC, src)), "Dockerfile: COPY %s: no such path" % src)
     ignore = open(os.path.join(DEPLOY, "container", "Dockerfile.dockerignore")).read().split()
     check("build" in ignore and ".git" in ignore, "Dockerfile.dockerignore must leave out build and .git")
+    check("**/*.tokens" in ignore and "**/*.token" in ignore,
+          "Dockerfile.dockerignore must leave out API token files (**/*.tokens, **/*.token)")
     # The unit and the image run the same config file.
     unit = open(os.path.join(DEPLOY, "systemd", "platelet.service")).read()
     unit_config = re.search(r"^ExecStart=\S+ agent --config (\S+)", unit, re.M).group(1)
@@ -186,6 +198,26 @@ def ports_of_bind(addr, df, where, raft):
     return host, p
 
 
+def api_of(argv, df, where, host):
+    """The --api address: on the agent's own address, EXPOSEd; and the token file."""
+    addr = flag_value(argv, "--api", where)
+    h, _, port = addr.rpartition(":")
+    check(h == host, "%s: --api %s is not on the agent's address %s" % (where, addr, host))
+    check("%s/tcp" % port in df["expose"], "%s: API port %s is not EXPOSEd" % (where, port))
+    token_file = flag_value(argv, "--api-token-file", where)
+    check(token_file.startswith("/"), "%s: --api-token-file %s is not absolute" % (where, token_file))
+    return int(port), token_file
+
+
+def scrape_job(path):
+    doc = yaml.safe_load(open(path))
+    jobs = [j for j in doc["scrape_configs"] if j.get("metrics_path") == "/v1/metrics"]
+    check(len(jobs) == 1, "%s: expected one job with metrics_path /v1/metrics" % path)
+    cred = (jobs[0].get("authorization") or {}).get("credentials_file")
+    check(cred, "%s: the job has no authorization: credentials_file (the API wants a token)" % path)
+    return jobs[0], cred
+
+
 def read_config(text, where):
     try:
         return json.loads(text)
@@ -201,8 +233,27 @@ def compose_facts(df):
     services = doc["services"]
     nets = doc.get("networks", {})
     declared_volumes = set((doc.get("volumes") or {}).keys())
+    compose_text = open(os.path.join(cdir, "compose.yaml")).read()
     aliases = {}
     nodes = []
+    copies = {}  # one-shot services (an entrypoint of their own): name -> facts
+
+    def mounts_of(s, where):
+        mounts = {}
+        for v in s.get("volumes", []):
+            parts = v.split(":")
+            src, dst = parts[0], parts[1]
+            if src.startswith("."):
+                src = os.path.normpath(os.path.join(cdir, src))
+                rel = os.path.relpath(src, SRC)
+                # A secret the operator makes is not in the tree; the file must say how.
+                check(os.path.isfile(src) or re.search(r"--tokens %s\b" % re.escape(rel), compose_text),
+                      "%s: mounts %s, which does not exist (nor does compose.yaml make it)" % (where, src))
+            else:
+                check(src in declared_volumes, "%s: volume %s is not declared" % (where, src))
+            mounts[dst] = (src, parts[2:] == ["ro"])
+        return mounts
+
     for name, s in services.items():
         where = "compose.yaml: " + name
         check(s.get("image") == IMAGE, "%s: image %s, expected %s" % (where, s.get("image"), IMAGE))
@@ -211,18 +262,25 @@ def compose_facts(df):
         check(dockerfile == df["path"], "%s: builds %s, not %s" % (where, dockerfile, df["path"]))
         check(os.path.normpath(os.path.join(cdir, b.get("context", "."))) == SRC,
               "%s: the build context is not the source tree" % where)
+        if "entrypoint" in s:
+            # The token copy: as root (the host file is yours, not uid 999's), into a volume
+            # owned by the image's user, mode 0600; the agents' --api-token-file is its target.
+            ep = s["entrypoint"]
+            check(len(ep) == 9 and ep[:7] == ["install", "-o", str(df["uid"]), "-g", str(df["gid"]), "-m", "0600"],
+                  "%s: expected install -o %d -g %d -m 0600 SRC DST, got %s" % (where, df["uid"], df["gid"], ep))
+            check(str(s.get("user", "")).split(":")[0] in ("0", "root"), "%s: must run as root to read your file" % where)
+            mounts = mounts_of(s, where)
+            src_m = mounts.get(ep[7])
+            check(src_m and src_m[0].startswith("/") and src_m[1], "%s: %s is not a read-only host file" % (where, ep[7]))
+            dst_m = mounts.get(os.path.dirname(ep[8]))
+            check(dst_m and dst_m[0] in declared_volumes and not dst_m[1],
+                  "%s: %s is not in a writable named volume" % (where, ep[8]))
+            copies[name] = {"argv": ep, "src": ep[7], "dst": ep[8], "host_file": src_m[0],
+                            "volume": dst_m[0]}
+            continue
         argv = s["command"]
         check_flags(argv, AGENT_FLAGS, where)
-        mounts = {}
-        for v in s.get("volumes", []):
-            parts = v.split(":")
-            src, dst = parts[0], parts[1]
-            if src.startswith("."):
-                src = os.path.normpath(os.path.join(cdir, src))
-                check(os.path.isfile(src), "%s: mounts %s, which does not exist" % (where, src))
-            else:
-                check(src in declared_volumes, "%s: volume %s is not declared" % (where, src))
-            mounts[dst] = src
+        mounts = {d: v[0] for d, v in mounts_of(s, where).items()}
         check(df["volumes"][0] in mounts and not mounts[df["volumes"][0]].startswith("/"),
               "%s: no named volume at %s" % (where, df["volumes"][0]))
         config_path = flag_value(argv, "--config", where)
@@ -237,11 +295,24 @@ def compose_facts(df):
         check(host == ip, "%s: binds %s, but its address is %s" % (where, host, ip))
         subnet = nets[netname]["ipam"]["config"][0]["subnet"]
         check(ip.startswith(subnet.rsplit(".", 1)[0] + "."), "%s: %s is outside %s" % (where, ip, subnet))
+        api_port, token_file = api_of(argv, df, where, ip)
+        tok_vol = mounts.get(os.path.dirname(token_file))
+        deps = s.get("depends_on") or {}
+        for cname, c in copies.items():
+            if c["volume"] == tok_vol and c["dst"] == token_file:
+                check((deps.get(cname) or {}).get("condition") == "service_completed_successfully",
+                      "%s: does not wait for %s to complete" % (where, cname))
+                copy = c
+                break
+        else:
+            raise Fail("%s: --api-token-file %s is not what a token copy service writes" % (where, token_file))
         for a in [name] + net.get("aliases", []):
             aliases.setdefault(a, []).append(name)
         nodes.append({"name": name, "argv": df["entrypoint"][1:] + argv, "config": config,
                       "config_path": config_path, "addr": "%s:%d" % (ip, port), "voter": voter,
-                      "where": where})
+                      "where": where, "api_addr": "%s:%d" % (ip, api_port), "token_file": token_file,
+                      "copy": {"argv": copy["argv"], "src": copy["src"], "dst": copy["dst"],
+                               "src_mode": 0o600, "as_root": True}})
     for n in nodes:
         for j in flag_values(n["argv"], "--join"):
             m = re.fullmatch(r"dns:([^:]+):(\d+)", j)
@@ -253,6 +324,24 @@ def compose_facts(df):
         check(v["config"]["raft"].get("bootstrap_expect") == len(voters),
               "%s: bootstrap_expect is not %d" % (v["where"], len(voters)))
     ok("compose.yaml: 3 voters and 2 members, image %s, addresses, ports, mounts and flags agree" % IMAGE)
+    # Prometheus' static targets are the agents' API addresses, all of them.
+    ppath = os.path.join(DEPLOY, "prometheus", "compose.yml")
+    job, cred = scrape_job(ppath)
+    targets = {t for sc in job.get("static_configs", []) for t in sc["targets"]}
+    want = {n["api_addr"] for n in nodes}
+    check(targets == want, "%s: targets %s, but the agents serve the API at %s" % (ppath, sorted(targets), sorted(want)))
+    ptext = open(ppath).read()
+    (c,) = copies.values()
+    token_out = re.search(r"--tokens %s\s+\\?\s*#?\s*--out (\S+)" % re.escape(os.path.relpath(c["host_file"], SRC)), compose_text)
+    check(token_out, "compose.yaml: no 'platelet token create --scope read --tokens ... --out ...' for Prometheus")
+    check(re.search(r"--scope read --tokens", compose_text), "compose.yaml: Prometheus' token is not a read token")
+    check("%s:%s:ro" % (token_out.group(1), cred) in ptext,
+          "%s: does not mount %s at its credentials_file %s" % (ppath, token_out.group(1), cred))
+    (netname,) = nets
+    check("--network %s_%s " % (doc["name"], netname) in ptext,
+          "%s: Prometheus is not run on the compose network %s_%s" % (ppath, doc["name"], netname))
+    ok("compose: API on %s, tokens copied by %s to %s, Prometheus scrapes exactly those with %s"
+       % (" ".join(sorted(want)), " ".join(copies), nodes[0]["token_file"], cred))
     return nodes, aliases
 
 
@@ -291,7 +380,7 @@ def k8s_facts(df):
     for p, proto in svc_ports:
         check("%d/%s" % (p, proto.lower()) in df["expose"], "Service port %d/%s is not EXPOSEd" % (p, proto))
     secret_doc = open(os.path.join(SRC, "docs", "DEPLOY.md")).read() + open(os.path.join(DEPLOY, "k8s", "voters.yaml")).read()
-    made = set(re.findall(r"kubectl create secret generic (\S+) --from-literal=(\w+)=", secret_doc))
+    made = set(re.findall(r"kubectl create secret generic (\S+) --from-(?:literal|file)=([\w.]+)=", secret_doc))
     cms = {n: d for (k, n), d in docs.items() if k == "ConfigMap"}
 
     pods = []
@@ -326,6 +415,37 @@ def k8s_facts(df):
         claims = {t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates", [])}
         data = mounts.get(df["volumes"][0])
         check(data in claims or data in vols, "%s: nothing mounted at %s" % (where, df["volumes"][0]))
+        # The TCP API: on the pod IP like gossip, a containerPort named api, and a token file
+        # the init container copies out of the Secret (owner-only, which a Secret volume
+        # under fsGroup cannot be).
+        api_port, token_file = api_of(argv, df, where, flag_value(argv, "--bind", where).rpartition(":")[0])
+        check(("api", api_port, "TCP") in {(p.get("name"), p["containerPort"], p.get("protocol", "TCP")) for p in c["ports"]},
+              "%s: API port %d is not the containerPort named api" % (where, api_port))
+        inits = spec.get("initContainers", [])
+        check(len(inits) == 1, "%s: expected one init container (the token copy)" % where)
+        ic = inits[0]
+        check(ic["image"] == IMAGE, "%s: init container image %s, expected %s" % (where, ic["image"], IMAGE))
+        check(ic.get("securityContext") == c.get("securityContext"),
+              "%s: the init container's securityContext is not the agent's" % where)
+        cmd = ic.get("command", [])
+        check(len(cmd) == 5 and cmd[:3] == ["install", "-m", "0600"] and cmd[4] == token_file,
+              "%s: init container: expected install -m 0600 SECRET %s, got %s" % (where, token_file, cmd))
+        imounts = {m["mountPath"]: m for m in ic["volumeMounts"]}
+        sm = imounts.get(os.path.dirname(cmd[3]))
+        sec = vols.get(sm["name"] if sm else None, {}).get("secret")
+        check(sec is not None, "%s: init container: %s is not on a Secret volume" % (where, cmd[3]))
+        sitems = {i["path"]: i["key"] for i in sec.get("items", [])}
+        skey = sitems.get(os.path.basename(cmd[3]), os.path.basename(cmd[3]))
+        check((sec["secretName"], skey) in made,
+              "%s: Secret %s key %s: no 'kubectl create secret generic' for it in the docs" % (where, sec["secretName"], skey))
+        dm = imounts.get(os.path.dirname(token_file))
+        check(dm and not dm.get("readOnly") and "emptyDir" in vols.get(dm["name"], {}),
+              "%s: init container: %s is not on a writable emptyDir" % (where, token_file))
+        check(mounts.get(os.path.dirname(token_file)) == dm["name"],
+              "%s: the agent does not mount the init container's %s" % (where, os.path.dirname(token_file)))
+        # What kubelet makes of the Secret's mode: fsGroup adds group read (kubernetes#57923).
+        secret_mode = sec.get("defaultMode", 0o644) | (0o440 if sc.get("fsGroup") is not None else 0)
+        copy = {"argv": cmd, "src": cmd[3], "dst": token_file, "src_mode": secret_mode, "as_root": False}
         config_path = flag_value(argv, "--config", where)
         cfg_vol = vols.get(mounts.get(os.path.dirname(config_path)), {}).get("configMap")
         check(cfg_vol is not None, "%s: --config %s is not on a ConfigMap volume" % (where, config_path))
@@ -359,9 +479,45 @@ def k8s_facts(df):
             values = {"POD_NAME": name, "NODE_NAME": name, "POD_IP": fake_ip}
             pods.append({"name": name, "env": env, "values": values, "argv": df["entrypoint"][1:] + argv,
                          "config": config, "config_path": config_path, "voter": voter,
-                         "addr": "%s:%d" % (fake_ip, port), "where": where})
+                         "addr": "%s:%d" % (fake_ip, port), "where": where,
+                         "api_addr": "%s:%d" % (fake_ip, api_port), "token_file": token_file, "copy": copy})
     ok("deploy/k8s: headless Service, StatefulSet of %d voters, PodDisruptionBudget, DaemonSet, "
        "ConfigMap and Secret agree with the image and the binary" % replicas)
+    # Prometheus' pod discovery keeps exactly the containerPorts named api.
+    ppath = os.path.join(DEPLOY, "prometheus", "kubernetes.yml")
+    job, cred = scrape_job(ppath)
+    check([sd.get("role") for sd in job.get("kubernetes_sd_configs", [])] == ["pod"],
+          "%s: expected kubernetes_sd_configs with role pod" % ppath)
+    for w in (sts, ds):
+        tmpl = w["spec"]["template"]
+        kept = set()
+        for c in tmpl["spec"]["containers"] + tmpl["spec"].get("initContainers", []):
+            for p in c.get("ports", []):
+                meta = {"__meta_kubernetes_pod_container_port_name": p.get("name", ""),
+                        "__meta_kubernetes_pod_container_port_number": str(p["containerPort"]),
+                        "__meta_kubernetes_pod_container_port_protocol": p.get("protocol", "TCP"),
+                        "__meta_kubernetes_pod_container_name": c["name"]}
+                for k, v in tmpl["metadata"].get("labels", {}).items():
+                    meta["__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", k)] = v
+                keep = True
+                for r in job.get("relabel_configs", []):
+                    if r.get("action") in ("keep", "drop"):
+                        val = r.get("separator", ";").join(meta.get(l, "") for l in r["source_labels"])
+                        hit = re.fullmatch(r.get("regex", "(.*)"), val) is not None
+                        keep = keep and (hit if r["action"] == "keep" else not hit)
+                if keep:
+                    kept.add((p["containerPort"], p.get("protocol", "TCP")))
+        api_port = int(flag_value(tmpl["spec"]["containers"][0]["args"], "--api", w["kind"]).rpartition(":")[2])
+        check(kept == {(api_port, "TCP")}, "%s: Prometheus would scrape %s of %s %s, expected only the API port %d"
+              % (ppath, sorted(kept), w["kind"], w["metadata"]["name"], api_port))
+    ptext = open(ppath).read()
+    check(re.search(r"platelet token create --scope read --tokens (\S+) --out (\S+)", ptext),
+          "%s: does not say how to make Prometheus' read token" % ppath)
+    m = re.search(r"create secret generic \S+ --from-file=([\w.]+)=", ptext)
+    check(m and m.group(1) == os.path.basename(cred),
+          "%s: the Secret for Prometheus' token is not mounted as its credentials_file %s" % (ppath, cred))
+    ok("deploy/k8s: API port %d on every pod, token copied by the init container to %s, Prometheus keeps exactly that port"
+       % (int(pods[0]["api_addr"].rpartition(":")[2]), pods[0]["token_file"]))
     return pods, svc["metadata"]["name"]
 
 
@@ -379,6 +535,17 @@ def api(node, *cmd):
     return json.loads(out.stdout)
 
 
+def http_get(addr, path, token=None):
+    req = urllib.request.Request("http://%s%s" % (addr, path))
+    if token is not None:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
 def run_topology(label, nodes, names, key):
     """Starts every node with its manifest argv, mapped to loopback; checks; stops."""
     used = os.path.join(TEST_DIR, "ports")
@@ -386,6 +553,13 @@ def run_topology(label, nodes, names, key):
     for n in nodes:
         n["port"] = free_port(used)
         local[n["addr"]] = "127.0.0.1:%d" % n["port"]
+        n["api_port"] = free_port(used)
+        local[n["api_addr"]] = "127.0.0.1:%d" % n["api_port"]
+    # The tokens as the docs make them: the agents' file with Prometheus' read token.
+    tokens = os.path.join(TEST_DIR, label + "-api.tokens")
+    prom_token = os.path.join(TEST_DIR, label + "-prometheus.token")
+    out = run([PLATELET, "token", "create", "--scope", "read", "--tokens", tokens, "--out", prom_token])
+    check(out.returncode == 0, "platelet token create: %s" % out.stderr.strip())
 
     def join_map(j):
         m = re.fullmatch(r"dns:([^:]+):(\d+)", j)
@@ -417,9 +591,29 @@ def run_topology(label, nodes, names, key):
                        lambda m: fill(re.match(r"\$[({](\w+)", m.group(0))), a) for a in n["argv"]]
         argv = [local.get(a, a) for a in argv]
         argv = [join_map(a) if a.startswith("dns:") else a for a in argv]
-        argv = [cfg_file if a == n["config_path"] else a for a in argv]
+        cp = n["copy"]
+        paths = {n["config_path"], n["token_file"], cp["src"], cp["dst"]}
+        argv = [root + a if a in paths else a for a in argv]
         for a in argv:
             check(not re.search(r"\$[({]", a), "%s: %s left unsubstituted" % (n["where"], a))
+        # The runtime's part: the Secret (or your host file) at its mount, the empty volume.
+        os.makedirs(os.path.dirname(root + cp["src"]), exist_ok=True)
+        os.makedirs(os.path.dirname(root + cp["dst"]), exist_ok=True)
+        shutil.copyfile(tokens, root + cp["src"])
+        os.chmod(root + cp["src"], cp["src_mode"])
+        if cp["src_mode"] & 0o077 and n is nodes[0]:
+            # Why the copy exists: the agent refuses the Secret's file as it is mounted.
+            bad = [root + cp["src"] if a == root + n["token_file"] else a for a in argv]
+            out = run([PLATELET, *bad])
+            check(out.returncode != 0 and "readable or writable by group or others" in out.stderr + out.stdout,
+                  "%s: the agent did not refuse the Secret's file of mode %03o: rc %d %s"
+                  % (n["where"], cp["src_mode"], out.returncode, (out.stderr + out.stdout).strip()[-300:]))
+        copy_argv = [root + a if a in paths else a for a in cp["argv"]]
+        if cp["as_root"] and os.geteuid() != 0:  # as root it chowns to the image's user
+            i = copy_argv.index("-o")
+            del copy_argv[i:i + 4]
+        out = run(copy_argv)
+        check(out.returncode == 0, "%s: the token copy %s failed: %s" % (n["where"], copy_argv, out.stderr.strip()))
         n["sock"] = os.path.join(data, "api.sock")
         log = os.path.join(TEST_DIR, "%s-%s.log" % (label, n["name"]))
         p = subprocess.Popen([PLATELET, *argv], stdout=open(log, "w"), stderr=subprocess.STDOUT)
@@ -445,6 +639,16 @@ def run_topology(label, nodes, names, key):
         leaders = {api(v, "raft", "status")["leader"] for v in voters}
         return len(leaders) == 1 and leaders.pop() in {v["name"] for v in voters}
     wait_for(30, "%s voters agree on one leader" % label, one_leader)
+    # What Prometheus does: GET /v1/metrics on each API address with the read token.
+    prom = open(prom_token).read().strip()
+    for n in nodes:
+        addr = "127.0.0.1:%d" % n["api_port"]
+        status, body = http_get(addr, "/v1/metrics", prom)
+        check(status == 200 and "platelet_build_info" in body,
+              "%s %s: GET /v1/metrics with the read token: %d %s" % (label, n["name"], status, body[:200]))
+    status, _ = http_get("127.0.0.1:%d" % nodes[0]["api_port"], "/v1/metrics")
+    check(status == 401, "%s %s: GET /v1/metrics without a token answered %d, expected 401" % (label, nodes[0]["name"], status))
+    ok("%s: every agent's TCP API serves /v1/metrics to Prometheus' read token, 401 without" % label)
     ok("%s on loopback: %d agents started with the manifests' arguments, answered the health "
        "check, saw each other alive, and the %d voters elected one leader" % (label, len(nodes), len(voters)))
     for n in nodes:
