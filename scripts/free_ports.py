@@ -9,6 +9,8 @@ ports handed out are appended to it, so repeated calls in one test never collide
 Tests run in parallel (ctest -j) and a port is only reserved by binding it, which the
 agent does a moment later; so every call also records what it hands out in a machine-wide
 file under flock and skips what another call handed out in the last RESERVE_S seconds.
+The file is per user (another user's would not be ours to write); a user's ports still
+skip every port bound right now, whoever bound it.
 """
 import fcntl
 import os
@@ -18,7 +20,7 @@ import tempfile
 import time
 
 RESERVE_S = 600
-SHARED = os.path.join(tempfile.gettempdir(), "platelet-free-ports")
+SHARED = os.path.join(tempfile.gettempdir(), "platelet-free-ports-%d" % os.getuid())
 
 
 def free(port):
