@@ -55,6 +55,17 @@ case "$ctype" in "text/plain; version=0.0.4"*) ;; *) fail "content type '$ctype'
 python3 "$CHECK" names "$TEST_DIR/before.txt" || fail "the names in the scrape"
 pass "a read token scrapes /v1/metrics; prometheus_client parses it; the names follow the rules"
 
+# n2 must be heard from after the scrape above, or the received counters could not move
+# if it is killed before it sends again (under load, it once sent nothing in between).
+sample() { awk -v n="$2" '$1 == n { print $2 }' "$1"; }
+heard_since() {
+    scrape "$TEST_DIR/heard.txt" &&
+        python3 -c 'import sys; sys.exit(0 if float(sys.argv[2]) > float(sys.argv[1]) else 1)' \
+            "$(sample "$TEST_DIR/before.txt" platelet_gossip_received_messages_total)" \
+            "$(sample "$TEST_DIR/heard.txt" platelet_gossip_received_messages_total)"
+}
+wait_for 10 "a gossip message from n2 after the first scrape" heard_since
+
 # The fault: the service crashes, n2 dies.
 curl -s --max-time 2 "http://127.0.0.1:$SVC/fault/crash" >/dev/null || true
 kill -KILL "$N2"
