@@ -82,6 +82,61 @@ static void checks_html(const cJSON *report, FILE *out)
     fputs("</table>\n", out);
 }
 
+/* Names in a JSON array of strings, joined by ", " ("none" when empty). */
+static void names_html(const cJSON *arr, FILE *out)
+{
+    const cJSON *x;
+    int k = 0;
+    cJSON_ArrayForEach(x, arr)
+    {
+        fputs(k++ ? ", " : "", out);
+        pl_html_escape(out, cJSON_IsString(x) ? x->valuestring : "?");
+    }
+    if (k == 0)
+        fputs("none", out);
+}
+
+/* safety.placement's evidence: every overlap, and where the placed service ran when. */
+static void placement_html(const cJSON *report, FILE *out)
+{
+    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(report, "placement");
+    if (pl == NULL)
+        return;
+    fputs("<h2>Placement</h2>\n<p>", out);
+    pl_html_escape(out, str(pl, "service"));
+    fprintf(out, " (replicas 1, lease %.1f s, margin %.1f s): %.0f samples. Two copies at "
+                 "once:</p>\n<table class=\"placement\"><tr><th>from s</th><th>last seen s</th>"
+                 "<th>at least s</th><th>nodes</th></tr>\n",
+            num(pl, "lease_ms") / 1000, num(pl, "margin_ms") / 1000, num(pl, "samples"));
+    const cJSON *x;
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(pl, "overlaps"))
+    {
+        bool past = num(x, "at_least_ms") > num(pl, "lease_ms") + num(pl, "margin_ms");
+        fprintf(out, "<tr class=\"%s\"><td>%.1f</td><td>%.1f%s</td><td>%.1f</td><td>",
+                past ? "bad" : "ok", num(x, "start_ms") / 1000, num(x, "last_ms") / 1000,
+                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "open_at_end")) ? " (at the end)"
+                                                                                  : "",
+                num(x, "at_least_ms") / 1000);
+        names_html(cJSON_GetObjectItemCaseSensitive(x, "nodes"), out);
+        fputs("</td></tr>\n", out);
+    }
+    if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pl, "overlaps")) == 0)
+        fputs("<tr class=\"ok\"><td colspan=\"4\">never</td></tr>\n", out);
+    fputs("</table>\n<table class=\"placement\"><tr><th>from s</th><th>running on</th>"
+          "<th>its agent says so</th><th>answers /health</th></tr>\n", out);
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(report, "placement_copies"))
+    {
+        fprintf(out, "<tr><td>%.1f</td><td>", num(x, "t_ms") / 1000);
+        names_html(cJSON_GetObjectItemCaseSensitive(x, "nodes"), out);
+        fputs("</td><td>", out);
+        names_html(cJSON_GetObjectItemCaseSensitive(x, "agent_says"), out);
+        fputs("</td><td>", out);
+        names_html(cJSON_GetObjectItemCaseSensitive(x, "answers"), out);
+        fputs("</td></tr>\n", out);
+    }
+    fputs("</table>\n", out);
+}
+
 static void timeline_svg(const cJSON *report, FILE *out, int counts[4])
 {
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(report, "scenario");
@@ -382,6 +437,7 @@ int chaos_html_write(const cJSON *report, FILE *out)
     int counts[4] = {0, 0, 0, 0};
     timeline_svg(report, out, counts);
     healing_html(report, out);
+    placement_html(report, out);
     compare_html(report, out);
     fprintf(out, "<p id=\"chaos-selfcheck\">drawn: %d nemeses, %d answered operations, %d "
                  "errors, %d incidents</p>\n</body></html>\n",

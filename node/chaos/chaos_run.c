@@ -12,7 +12,8 @@
  *   - the nemeses of the schedule, on the main thread (the only thread that forks:
  *     PR_SET_PDEATHSIG follows the thread), each logged with its targets and actions;
  *   - a poll every 500 ms of every running agent's Raft status and member list, for the
- *     timeline, the leader targets and the time each node fault took to be noticed.
+ *     timeline, the leader targets and the time each node fault took to be noticed (and,
+ *     with a placed service, where it runs and where the council placed it).
  *
  * After the last fault it waits for liveness (one leader agreed by every voter, every
  * member alive, every service healthy) within the scenario's liveness_s, stops the
@@ -27,6 +28,9 @@
  *   healing.nodes         the cluster whole again within liveness_s of each node fault
  *   healing.false_heals   no incident during the no-fault control window
  *   liveness              a leader and healthy services within liveness_s of the end
+ *   safety.placement      (a scenario with "placement") its replicas: 1 service never on
+ *                         two nodes for longer than lease_ms + PLACED_MARGIN_MS, from the
+ *                         polls' samples of each agent's /v1/placement and each copy's port
  *
  * Exit status 0 only when every check holds.
  */
@@ -68,6 +72,11 @@
 #define HEALS_MAX 2048
 #define LOG_LINES_MAX 2000000
 #define CONVERGE_MS 30000
+/* The placed service's stop grace (SIGTERM, then SIGKILL), as in swarm_placement.sh. */
+#define PLACED_GRACE_MS 500
+/* safety.placement's margin past the lease (docs/ARCHITECTURE.md): the stop grace, the
+ * placement module's 100 ms tick, and a probe's own time (its timeout is 400 ms). */
+#define PLACED_MARGIN_MS (PLACED_GRACE_MS + 100 + 400)
 
 /* ---- the cluster ---- */
 
@@ -75,6 +84,8 @@ struct node {
     struct child_agent a;
     int svc_port;
     char svc_addr[64]; /* its sample service's HOST:PORT ("" with --cluster and no --services) */
+    char placed_addr[64]; /* its placed service's HOST:PORT ("": none here) */
+    bool placed_agent, placed_probe; /* last sample: its agent says it runs it; it answers */
     char data[300];    /* its data folder, read after the run for the ledger checks */
     bool voter;
     bool killed;
@@ -153,6 +164,12 @@ struct run {
     atomic_int dep_fd; /* the listener, -1 while down */
     pthread_t dep_th;
     bool dep_running;
+    /* safety.placement: when two nodes ran the placed service, and each poll's holder */
+    struct chaos_overlaps overlaps;
+    char placed_holder[64]; /* as the last voter asked named it */
+    cJSON *holders;          /* array of {t_ms, node}: each change of the committed holder */
+    cJSON *copies;           /* array of {t_ms, nodes, agents, answers}: each change */
+    uint32_t copies_mask;
 };
 
 static uint64_t rel_ms(const struct run *r) { return child_mono_ms() - r->t0_mono; }
@@ -199,12 +216,37 @@ static int cluster_start(struct run *r)
             strncat(svc, ", \"allowed_actions\": [\"restart\"], \"cluster_wait_ms\": 0}}",
                     sizeof(svc) - strlen(svc) - 1);
         }
+        /* The placed service, on its declared nodes: swarm_placement.sh's settings. */
+        char placed[1024] = "";
+        if (sc->placement.on[i]) {
+            int port = child_free_port(false);
+            if (port < 0) {
+                rc = port;
+                break;
+            }
+            snprintf(nd->placed_addr, sizeof(nd->placed_addr), "127.0.0.1:%d", port);
+            int off = snprintf(placed, sizeof(placed),
+                               ", {\"name\": \"%s\", \"command\": \"%s\", \"args\": "
+                               "[\"sample-service\", \"--port\", \"%d\"], \"start_ms\": 300, "
+                               "\"grace_ms\": %d, \"checks\": [{\"type\": \"http\", \"url\": "
+                               "\"http://127.0.0.1:%d/health\", \"interval_ms\": 300, "
+                               "\"timeout_ms\": 300}], \"placement\": {\"replicas\": 1, "
+                               "\"lease_ms\": %" PRIu64 ", \"nodes\": [",
+                               sc->placement.service, r->bin, port, PLACED_GRACE_MS, port,
+                               sc->placement.lease_ms);
+            for (int k = 0; k < r->n && off > 0 && (size_t)off < sizeof(placed); k++)
+                if (sc->placement.on[k])
+                    off += snprintf(placed + off, sizeof(placed) - (size_t)off, "%s\"%s\"",
+                                    placed[off - 1] == '[' ? "" : ", ", node_name(k));
+            if (off > 0 && (size_t)off < sizeof(placed))
+                snprintf(placed + off, sizeof(placed) - (size_t)off, "]}}");
+        }
         /* The council's short timeouts of the Raft tests: a run sees many elections. */
         if (nd->voter)
             snprintf(cfg, 8192,
                      "{\"profile\": \"local\", \"raft\": {\"voter\": true, \"bootstrap_expect\": "
                      "%u, \"election_timeout_ms\": 500, \"heartbeat_ms\": 50}, \"services\": "
-                     "[%s], \"webhooks\": []}\n", sc->voters, svc);
+                     "[%s%s], \"webhooks\": []}\n", sc->voters, svc, placed);
         else
             snprintf(cfg, 8192, "{\"profile\": \"local\", \"services\": [%s], \"webhooks\": []}\n",
                      svc);
@@ -315,6 +357,84 @@ static bool seen_down(const struct run *r, int t)
     return false;
 }
 
+/* The node the committed state places the placed service on, as the first voter that
+ * answers sees it (the leader's view first); -1 when none answers or it is not placed. */
+static int placed_holder(struct run *r)
+{
+    const char *svc = r->sc->placement.service;
+    int leader = node_by_name(r, current_leader(r));
+    for (int k = -1; k < r->n; k++) {
+        int i = k < 0 ? leader : k;
+        if (i < 0 || (k >= 0 && i == leader) || !r->node[i].voter || r->node[i].a.pid <= 0 ||
+            r->node[i].a.paused)
+            continue;
+        cJSON *doc = child_get_json(r->node[i].a.api, "/v1/placement");
+        if (doc == NULL)
+            continue;
+        int found = -1;
+        const cJSON *p;
+        cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "placements"))
+            if (strcmp(child_str(p, "service"), svc) == 0)
+                found = node_by_name(r, child_str(p, "node"));
+        cJSON_Delete(doc);
+        return found;
+    }
+    return -1;
+}
+
+/* One sample for safety.placement: on each declared node, whether its agent says it runs
+ * the placed service (local[].running) and whether the service answers its /health; either
+ * counts as a copy (a paused or cut-off agent's copy answers all the same). */
+static void placed_sample(struct run *r)
+{
+    if (r->sc->placement.service[0] == '\0' || r->external)
+        return;
+    uint64_t t = rel_ms(r);
+    uint32_t mask = 0;
+    for (int i = 0; i < r->n; i++) {
+        struct node *nd = &r->node[i];
+        if (nd->placed_addr[0] == '\0')
+            continue;
+        nd->placed_agent = false;
+        cJSON *doc = nd->up ? child_get_json(nd->a.api, "/v1/placement") : NULL;
+        const cJSON *l;
+        cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(doc, "local"))
+            if (strcmp(child_str(l, "service"), r->sc->placement.service) == 0)
+                nd->placed_agent = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "running"));
+        cJSON_Delete(doc);
+        nd->placed_probe = child_http(nd->placed_addr, "GET", "/health", NULL, 400, NULL) == 200;
+        if (nd->placed_agent || nd->placed_probe)
+            mask |= 1u << i;
+    }
+    chaos_overlap_sample(&r->overlaps, t, mask);
+    if (r->copies != NULL && (mask != r->copies_mask || cJSON_GetArraySize(r->copies) == 0)) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "t_ms", (double)t);
+        cJSON *on = cJSON_AddArrayToObject(e, "nodes");
+        cJSON *ag = cJSON_AddArrayToObject(e, "agent_says");
+        cJSON *an = cJSON_AddArrayToObject(e, "answers");
+        for (int i = 0; i < r->n; i++) {
+            if (mask & (1u << i))
+                cJSON_AddItemToArray(on, cJSON_CreateString(node_name(i)));
+            if (r->node[i].placed_agent)
+                cJSON_AddItemToArray(ag, cJSON_CreateString(node_name(i)));
+            if (r->node[i].placed_probe)
+                cJSON_AddItemToArray(an, cJSON_CreateString(node_name(i)));
+        }
+        cJSON_AddItemToArray(r->copies, e);
+        r->copies_mask = mask;
+    }
+    int h = placed_holder(r);
+    const char *name = h >= 0 ? node_name(h) : "";
+    if (strcmp(name, r->placed_holder) != 0 && r->holders != NULL) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "t_ms", (double)t);
+        cJSON_AddStringToObject(e, "node", name);
+        cJSON_AddItemToArray(r->holders, e);
+        snprintf(r->placed_holder, sizeof(r->placed_holder), "%s", name);
+    }
+}
+
 static void poll_all(struct run *r)
 {
     for (int i = 0; i < r->n; i++)
@@ -340,6 +460,7 @@ static void poll_all(struct run *r)
         cJSON_AddItemToArray(r->leaders, e);
         snprintf(r->last_leader, sizeof(r->last_leader), "%s", l);
     }
+    placed_sample(r);
     /* Node faults: the first poll that shows them noticed, the first whole cluster after. */
     bool whole = cluster_whole(r);
     uint64_t now = rel_ms(r);
@@ -509,6 +630,13 @@ static void resolve_targets(struct run *r, const struct chaos_nemesis *nm, bool 
         pick(r, voters, 1, t);
         break;
     case CHAOS_T_NODE: t[nm->node] = true; break;
+    case CHAOS_T_PLACED: {
+        /* Asked now, when the nemesis fires: the holder may have moved since the last poll. */
+        int h = placed_holder(r);
+        if (h >= 0)
+            t[h] = true;
+        break;
+    }
     default: break;
     }
 }
@@ -628,6 +756,24 @@ static void partition_links(struct run *r, struct active *a, int i, bool cut)
         action(a->log, "%s heals its cut links", node_name(i));
 }
 
+/* An isolate partition's other ends: the rest drop the isolated nodes too, as every other
+ * mode sets its cuts at both ends (one end alone leaks: an agent cannot name the peer of a
+ * gossip TCP exchange it accepts, so its rules miss those, and the fallback ping gets
+ * through). Its targets stay the isolated nodes. */
+static void isolate_far_ends(struct run *r, struct active *a, bool cut)
+{
+    const struct chaos_nemesis *nm = &r->sc->nemeses[a->nemesis];
+    if (nm->kind != CHAOS_PARTITION || nm->mode != CHAOS_P_ISOLATE)
+        return;
+    for (int i = 0; i < r->n; i++) {
+        bool any = false;
+        for (int j = 0; j < r->n; j++)
+            any |= a->cut[i][j];
+        if (!a->targets[i] && any)
+            partition_links(r, a, i, cut);
+    }
+}
+
 static void heal_add(struct run *r, int log_index, int node, bool service, const struct active *a)
 {
     if (r->nheals >= HEALS_MAX)
@@ -673,6 +819,10 @@ static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
     for (int i = 0; i < r->n; i++)
         if (a->targets[i])
             cJSON_AddItemToArray(tj, cJSON_CreateString(node_name(i)));
+    if (nm->target == CHAOS_T_PLACED && cJSON_GetArraySize(tj) == 0) {
+        action(a->log, "no voter named a node running %s", r->sc->placement.service);
+        count_error(a->log);
+    }
     char body[256];
     bool dep_once = false; /* the dependency is one for every target */
     for (int i = 0; i < r->n; i++) {
@@ -742,6 +892,7 @@ static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
             count_error(a->log);
         heal_add(r, log_index, i, nm->kind == CHAOS_SERVICE || nm->kind == CHAOS_DEPENDENCY, a);
     }
+    isolate_far_ends(r, a, true);
     fprintf(stderr, "chaos: %6.1f s  %s starts\n", (double)now / 1000.0, nm->label);
 }
 
@@ -805,6 +956,7 @@ static void nemesis_end(struct run *r, struct active *a)
         if (st != 200 && !(nm->kind == CHAOS_LOSS || nm->kind == CHAOS_DELAY) )
             count_error(a->log);
     }
+    isolate_far_ends(r, a, false);
     uint64_t now = rel_ms(r);
     cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(a->log, "end_ms"), (double)now);
     if (now > r->last_fault_end_ms)
@@ -933,7 +1085,9 @@ static bool services_healthy(struct run *r)
         bool ok = doc != NULL;
         const cJSON *s;
         cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(doc, "services"))
-            ok &= cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "healthy"));
+            /* The placed service runs on one node only: safety.placement judges it. */
+            if (strcmp(child_str(s, "name"), r->sc->placement.service) != 0)
+                ok &= cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "healthy"));
         cJSON_Delete(doc);
         if (!ok)
             return false;
@@ -1402,6 +1556,8 @@ static int cluster_attach(struct run *r)
     return 0;
 }
 
+static int check_placement(struct run *r, cJSON *report, cJSON *checks);
+
 static int run_scenario(struct run *r, cJSON *report)
 {
     const struct chaos_scenario *sc = r->sc;
@@ -1439,6 +1595,13 @@ static int run_scenario(struct run *r, cJSON *report)
     r->whole_since_ms = UINT64_MAX;
     cJSON_Delete(r->leaders);
     r->leaders = cJSON_CreateArray();
+    memset(&r->overlaps, 0, sizeof(r->overlaps));
+    r->placed_holder[0] = '\0';
+    if (sc->placement.service[0] != '\0' && !r->external) {
+        r->holders = cJSON_AddArrayToObject(report, "placement_holders");
+        r->copies = cJSON_AddArrayToObject(report, "placement_copies");
+        placed_sample(r);
+    }
     fprintf(stderr, "chaos: %s: %d nodes (%u voters) formed a council; %d nemesis runs over "
             "%.0f s, seed %" PRIu64 "\n", sc->name, r->n, sc->voters, niv,
             (double)sc->duration_ms / 1000.0, r->seed);
@@ -1510,6 +1673,7 @@ static int run_scenario(struct run *r, cJSON *report)
     /* Nodes whose fault outlived the run get a last chance to be seen whole. */
     for (int k = 0; k < 3; k++)
         poll_all(r);
+    chaos_overlap_finish(&r->overlaps, rel_ms(r));
     bool converged = ledgers_converge(r, CONVERGE_MS);
     cJSON *checks = cJSON_GetObjectItemCaseSensitive(report, "checks");
     cJSON *incidents = cJSON_AddArrayToObject(report, "incidents");
@@ -1561,10 +1725,63 @@ static int run_scenario(struct run *r, cJSON *report)
     failed += check_add(checks, "healing.false_heals", false_heals == 0,
                         "%d incidents opened in the %.0f s no-fault control window", false_heals,
                         (double)sc->control_ms / 1000.0);
+    if (sc->placement.service[0] != '\0' && !r->external)
+        failed += check_placement(r, report, checks);
     cJSON *wl = cJSON_AddObjectToObject(report, "workload");
     cJSON_AddItemToObject(wl, "ops", ops_json(r, wl));
     cJSON_AddItemToObject(report, "healing", heals_json(r));
     return failed > 0 ? PL_EVERIFY : 0;
+}
+
+/* safety.placement: the replicas: 1 service never on two nodes for longer than its lease
+ * plus PLACED_MARGIN_MS, judged on each overlap's lower bound (first to last sample that
+ * saw two copies); the report's "placement" keeps every overlap. */
+static int check_placement(struct run *r, cJSON *report, cJSON *checks)
+{
+    const struct chaos_placement *pl = &r->sc->placement;
+    const struct chaos_overlaps *o = &r->overlaps;
+    cJSON *pj = cJSON_AddObjectToObject(report, "placement");
+    cJSON_AddStringToObject(pj, "service", pl->service);
+    cJSON_AddNumberToObject(pj, "lease_ms", (double)pl->lease_ms);
+    cJSON_AddNumberToObject(pj, "margin_ms", PLACED_MARGIN_MS);
+    cJSON_AddNumberToObject(pj, "samples", (double)o->samples);
+    cJSON_AddNumberToObject(pj, "overlaps_not_listed", o->more);
+    cJSON *ov = cJSON_AddArrayToObject(pj, "overlaps");
+    for (int k = 0; k < o->n; k++) {
+        const struct chaos_overlap *x = &o->iv[k];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "start_ms", (double)x->start_ms);
+        cJSON_AddNumberToObject(e, "last_ms", (double)x->last_ms);
+        cJSON_AddNumberToObject(e, "end_ms", (double)x->end_ms);
+        cJSON_AddNumberToObject(e, "at_least_ms", (double)(x->last_ms - x->start_ms));
+        cJSON_AddBoolToObject(e, "open_at_end", x->open_at_end);
+        cJSON *nodes = cJSON_AddArrayToObject(e, "nodes");
+        for (int i = 0; i < r->n; i++)
+            if (x->nodes & (1u << i))
+                cJSON_AddItemToArray(nodes, cJSON_CreateString(node_name(i)));
+        cJSON_AddItemToArray(ov, e);
+    }
+    bool holds = chaos_overlap_holds(o, pl->lease_ms, PLACED_MARGIN_MS);
+    const struct chaos_overlap *w = &o->longest;
+    int moves = cJSON_GetArraySize(r->holders);
+    char who[160] = "";
+    for (int i = 0, off = 0; i < r->n && off < (int)sizeof(who); i++)
+        if (w->nodes & (1u << i))
+            off += snprintf(who + off, sizeof(who) - (size_t)off, "%s%s", off ? " and " : "",
+                            node_name(i));
+    if (o->n + (int)o->more == 0)
+        return check_add(checks, "safety.placement", holds,
+                         "%s never ran on two nodes at once in %" PRIu64 " samples (every %d "
+                         "ms); its holder changed %d times", pl->service, o->samples, POLL_MS,
+                         moves > 0 ? moves - 1 : 0);
+    return check_add(checks, "safety.placement", holds,
+                     "%d times on two nodes; the longest, %s, at least %.1f s (%.1f to %.1f s%s)"
+                     ", %s the lease %.1f s + margin %.1f s; its holder changed %d times",
+                     o->n + (int)o->more, who, (double)(w->last_ms - w->start_ms) / 1000.0,
+                     (double)w->start_ms / 1000.0, (double)w->last_ms / 1000.0,
+                     w->open_at_end ? ", still at the end" : "", holds ? "within" : "PAST",
+                     (double)pl->lease_ms / 1000.0, PLACED_MARGIN_MS / 1000.0,
+                     moves > 0 ? moves - 1 : 0);
 }
 
 /*

@@ -17,7 +17,8 @@
 static const char *const kind_names[CHAOS_KINDS] = {"kill", "pause", "partition", "loss",
                                                     "delay", "service", "clock", "dependency"};
 static const char *const target_names[CHAOS_TARGETS] = {"one", "minority", "majority", "all",
-                                                        "leader", "follower", "node"};
+                                                        "leader", "follower", "node",
+                                                        "placed"};
 static const char *const partition_names[CHAOS_PARTITIONS] = {"halves", "majority_minority",
                                                               "isolate", "ring", "bridge"};
 /* The sample service's faults (node/sample/sample_service.c) but clear, which ends one. */
@@ -96,7 +97,7 @@ static int parse_nemesis(const struct config_ctx *c, const cJSON *o, const char 
     int rc = config_check_keys(c, o, path, known);
     if (rc != 0)
         return rc;
-    char type[16] = "", target[16] = "", mode[24] = "", peer[8] = "", list[128];
+    char type[16] = "", target[48] = "", mode[24] = "", peer[8] = "", list[128];
     memset(n, 0, sizeof(*n));
     n->peer = -1;
     n->repeat = 1;
@@ -128,10 +129,22 @@ static int parse_nemesis(const struct config_ctx *c, const cJSON *o, const char 
             n->target = (enum chaos_target)t;
         } else if ((n->node = node_index(target, s->nodes)) >= 0) {
             n->target = CHAOS_T_NODE;
+        } else if (strncmp(target, "placed:", 7) == 0) {
+            if (s->placement.service[0] == '\0' || strcmp(target + 7, s->placement.service) != 0)
+                return fail(c, "%s.target: '%s' names no service of the scenario's placement "
+                               "(%s)", path, target,
+                            s->placement.service[0] ? s->placement.service : "none");
+            if (n->kind == CHAOS_DEPENDENCY || (n->kind == CHAOS_PARTITION &&
+                                                 cJSON_HasObjectItem(o, "mode") &&
+                                                 strcmp(mode, "isolate") != 0))
+                return fail(c, "%s.target: placed:%s only with a nemesis that acts on its "
+                               "targets (a partition's mode isolate)", path, target + 7);
+            n->target = CHAOS_T_PLACED;
+            n->node = -1;
         } else {
             list_text(target_names, CHAOS_T_NODE, list, sizeof(list));
-            return fail(c, "%s.target: '%s' is not one of %s or a node n1..n%u", path, target,
-                        list, s->nodes);
+            return fail(c, "%s.target: '%s' is not one of %s, a node n1..n%u or "
+                           "placed:SERVICE", path, target, list, s->nodes);
         }
     }
     if (n->kind == CHAOS_PARTITION) {
@@ -232,6 +245,50 @@ static int parse_nemesis(const struct config_ctx *c, const cJSON *o, const char 
     return 0;
 }
 
+/* "placement": {"service", "nodes": [voters' names], "lease_ms"}, after nodes and voters. */
+static int parse_placement(const struct config_ctx *c, const cJSON *o, struct chaos_scenario *s)
+{
+    static const char *const known[] = {"service", "nodes", "lease_ms", NULL};
+    if (o == NULL)
+        return 0;
+    if (!cJSON_IsObject(o))
+        return fail(c, "placement: expected an object");
+    int rc = config_check_keys(c, o, "placement", known);
+    uint64_t lease = 2000;
+    struct chaos_placement *p = &s->placement;
+    if (rc == 0) rc = config_get_str(c, o, "placement", "service", p->service, sizeof(p->service));
+    if (rc == 0) rc = config_get_u64(c, o, "placement", "lease_ms", 100, 600000, &lease);
+    if (rc != 0)
+        return rc;
+    p->lease_ms = lease;
+    if (p->service[0] == '\0')
+        return fail(c, "placement.service: required (the placed service's name)");
+    for (const char *q = p->service; *q; q++)
+        if (!(((*q | 32) >= 'a' && (*q | 32) <= 'z') || (*q >= '0' && *q <= '9') || *q == '-' ||
+              *q == '_'))
+            return fail(c, "placement.service: '%c' is not allowed (letters, digits, - _)", *q);
+    if (strcmp(p->service, "sample") == 0)
+        return fail(c, "placement.service: 'sample' is every node's own service; name another");
+    const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(o, "nodes");
+    if (!cJSON_IsArray(nodes) || cJSON_GetArraySize(nodes) == 0)
+        return fail(c, "placement.nodes: required, an array of voters' names (n1..n%u)",
+                    s->voters);
+    int k = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, nodes)
+    {
+        int i = cJSON_IsString(it) ? node_index(it->valuestring, s->nodes) : -1;
+        if (i < 0 || (uint32_t)i >= s->voters)
+            return fail(c, "placement.nodes[%d]: expected a voter's name n1..n%u (only voters "
+                           "run placed services)", k, s->voters);
+        if (p->on[i])
+            return fail(c, "placement.nodes[%d]: '%s' given twice", k, it->valuestring);
+        p->on[i] = true;
+        k++;
+    }
+    return 0;
+}
+
 int chaos_scenario_parse(const char *path, const char *text, size_t len,
                          struct chaos_scenario *out, char *err, size_t err_size)
 {
@@ -241,7 +298,7 @@ int chaos_scenario_parse(const char *path, const char *text, size_t len,
     struct config_ctx c = {path, err, err_size};
     static const char *const known[] = {"name", "description", "nodes", "voters", "duration_s",
                                         "seed", "control_s", "liveness_s", "schedule",
-                                        "stagger_s", "workload", "nemeses", NULL};
+                                        "stagger_s", "workload", "placement", "nemeses", NULL};
     static const char *const wl_known[] = {"clients", "proposals_per_s", "http_per_s", NULL};
     struct chaos_scenario *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -292,6 +349,8 @@ int chaos_scenario_parse(const char *path, const char *text, size_t len,
     s->clients = (uint32_t)clients;
     s->proposals_per_s = (uint32_t)pps;
     s->http_per_s = (uint32_t)hps;
+    if (rc == 0)
+        rc = parse_placement(&c, cJSON_GetObjectItemCaseSensitive(root, "placement"), s);
     const cJSON *nem = cJSON_GetObjectItemCaseSensitive(root, "nemeses");
     if (rc == 0 && nem != NULL && !cJSON_IsArray(nem))
         rc = fail(&c, "nemeses: expected an array of objects");
@@ -350,4 +409,49 @@ int chaos_schedule_build(const struct chaos_scenario *s, uint64_t seed, struct c
         t = end + pl_rand_below(&rnd, 2 * s->stagger_ms);
     }
     return n;
+}
+
+/* ---- safety.placement's overlaps ---- */
+
+static void overlap_close(struct chaos_overlaps *o, uint64_t t_ms, bool open_at_end)
+{
+    o->cur.end_ms = t_ms;
+    o->cur.open_at_end = open_at_end;
+    if (o->n < CHAOS_OVERLAPS_MAX)
+        o->iv[o->n++] = o->cur;
+    else
+        o->more++;
+    if (o->cur.last_ms - o->cur.start_ms >= o->longest.last_ms - o->longest.start_ms)
+        o->longest = o->cur;
+    o->open = false;
+}
+
+void chaos_overlap_sample(struct chaos_overlaps *o, uint64_t t_ms, uint32_t running)
+{
+    o->samples++;
+    bool two = (running & (running - 1)) != 0;
+    if (two && !o->open) {
+        o->open = true;
+        o->cur = (struct chaos_overlap){.start_ms = t_ms, .last_ms = t_ms, .end_ms = t_ms,
+                                        .nodes = running};
+    } else if (two) {
+        o->cur.last_ms = t_ms;
+        o->cur.nodes |= running;
+    } else if (o->open) {
+        overlap_close(o, t_ms, false);
+    }
+}
+
+void chaos_overlap_finish(struct chaos_overlaps *o, uint64_t t_ms)
+{
+    if (o->open)
+        overlap_close(o, t_ms, true);
+}
+
+bool chaos_overlap_holds(const struct chaos_overlaps *o, uint64_t lease_ms, uint64_t margin_ms)
+{
+    const struct chaos_overlap *w = &o->longest;
+    if (o->open && o->cur.last_ms - o->cur.start_ms > w->last_ms - w->start_ms)
+        w = &o->cur;
+    return w->last_ms - w->start_ms <= lease_ms + margin_ms;
 }

@@ -17,7 +17,13 @@
  * clock (the agent's clocks jump by offset_ms, through `platelet fault clock`'s API),
  * dependency (the TCP dependency every sample service checks, `sample-service --depends`,
  * held by the harness, stops listening: a correlated outage on every node at once).
- * Targets: one, minority, majority, all, leader, follower, or a node's name (n1..nN).
+ * Targets: one, minority, majority, all, leader, follower, a node's name (n1..nN), or
+ * "placed:SERVICE", the node running the scenario's placed service (below) when the nemesis
+ * fires, from a voter's GET /v1/placement.
+ *
+ * "placement": {"service": "web", "nodes": ["n1", "n2", "n3"], "lease_ms": 2000} adds a
+ * second sample service, `replicas: 1`, on those nodes (voters: only voters run placed
+ * services), and the check safety.placement: never two copies past the lease (below).
  */
 #ifndef PL_CHAOS_SCENARIO_H
 #define PL_CHAOS_SCENARIO_H
@@ -34,7 +40,8 @@
 enum chaos_kind { CHAOS_KILL, CHAOS_PAUSE, CHAOS_PARTITION, CHAOS_LOSS, CHAOS_DELAY,
                   CHAOS_SERVICE, CHAOS_CLOCK, CHAOS_DEPENDENCY, CHAOS_KINDS };
 enum chaos_target { CHAOS_T_ONE, CHAOS_T_MINORITY, CHAOS_T_MAJORITY, CHAOS_T_ALL,
-                    CHAOS_T_LEADER, CHAOS_T_FOLLOWER, CHAOS_T_NODE, CHAOS_TARGETS };
+                    CHAOS_T_LEADER, CHAOS_T_FOLLOWER, CHAOS_T_NODE, CHAOS_T_PLACED,
+                    CHAOS_TARGETS };
 enum chaos_partition { CHAOS_P_HALVES, CHAOS_P_MAJORITY_MINORITY, CHAOS_P_ISOLATE,
                        CHAOS_P_RING, CHAOS_P_BRIDGE, CHAOS_PARTITIONS };
 
@@ -58,6 +65,13 @@ struct chaos_nemesis {
     uint32_t repeat;
 };
 
+/* A `replicas: 1` sample service placed on some of the voters. */
+struct chaos_placement {
+    char service[32];           /* "" when the scenario places nothing */
+    bool on[CHAOS_NODES_MAX];   /* its declared nodes */
+    uint64_t lease_ms;
+};
+
 struct chaos_scenario {
     char name[CHAOS_NAME_MAX];
     char description[512];
@@ -70,6 +84,7 @@ struct chaos_scenario {
     bool random;          /* schedule "random": nemeses drawn one at a time from the seed */
     uint64_t stagger_ms;  /* random: the mean gap between two nemeses */
     uint32_t clients, proposals_per_s, http_per_s;
+    struct chaos_placement placement;
     struct chaos_nemesis nemeses[CHAOS_NEMESES_MAX];
     int n;
 };
@@ -97,5 +112,39 @@ _Static_assert(sizeof(struct chaos_interval) == 24, "struct chaos_interval has n
  */
 int chaos_schedule_build(const struct chaos_scenario *s, uint64_t seed, struct chaos_interval *out,
                          int max);
+
+/*
+ * safety.placement's record: the intervals in which two or more nodes ran the same
+ * `replicas: 1` service, from samples taken during the run (each a bit mask of the nodes
+ * seen running it). An interval runs from the first sample that saw two copies to the
+ * first that did not; `last_ms` is the last sample that still saw two, so last_ms - start_ms
+ * is a lower bound of the overlap (end_ms - start_ms an upper bound, up to one sampling gap
+ * more). Pure: the caller samples.
+ */
+#define CHAOS_OVERLAPS_MAX 64
+
+struct chaos_overlap {
+    uint64_t start_ms, last_ms, end_ms;
+    uint32_t nodes; /* every node seen running it during the interval (bit i: node i) */
+    bool open_at_end; /* still two copies when the run ended */
+};
+
+struct chaos_overlaps {
+    struct chaos_overlap iv[CHAOS_OVERLAPS_MAX]; /* the first CHAOS_OVERLAPS_MAX */
+    int n;
+    uint32_t more;               /* overlaps past those kept */
+    struct chaos_overlap longest; /* by lower bound, over all of them */
+    bool open;
+    struct chaos_overlap cur;
+    uint64_t samples;
+};
+
+/* One sample at `t_ms` (not before the last): bit i set when node i runs the service. */
+void chaos_overlap_sample(struct chaos_overlaps *o, uint64_t t_ms, uint32_t running);
+/* The run ended at `t_ms`: an open overlap closes there, marked open_at_end. */
+void chaos_overlap_finish(struct chaos_overlaps *o, uint64_t t_ms);
+/* The check: no overlap's lower bound longer than lease_ms + margin_ms, and none open at
+ * the end for longer than that either. */
+bool chaos_overlap_holds(const struct chaos_overlaps *o, uint64_t lease_ms, uint64_t margin_ms);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * Unit tests of the chaos scenario (node/chaos/chaos_scenario.c): defaults, each kind of
  * error naming the file and the field, every library scenario in tests/chaos/ parsing, and
- * the schedule, fixed and drawn from the seed.
+ * the schedule, fixed and drawn from the seed; the placement and its target, and
+ * safety.placement's overlap intervals, including runs that must fail.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -178,6 +179,140 @@ static void test_library(void **state)
     assert_true(seen >= 1);
 }
 
+static void test_placement_parse(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    const char *ok = "{\"name\": \"x\", \"nodes\": 5, \"voters\": 3, \"placement\": "
+                     "{\"service\": \"web\", \"nodes\": [\"n1\", \"n3\"], \"lease_ms\": 1500}, "
+                     "\"nemeses\": [{\"type\": \"kill\", \"target\": \"placed:web\", \"at_s\": 10},"
+                     " {\"type\": \"partition\", \"mode\": \"isolate\", "
+                     "\"target\": \"placed:web\", \"at_s\": 20}]}";
+    if (parse(ok, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(sc.placement.service, "web");
+    assert_true(sc.placement.on[0] && !sc.placement.on[1] && sc.placement.on[2]);
+    assert_int_equal(sc.placement.lease_ms, 1500);
+    assert_int_equal(sc.nemeses[0].target, CHAOS_T_PLACED);
+    assert_int_equal(sc.nemeses[1].target, CHAOS_T_PLACED);
+    assert_string_equal(chaos_target_name(CHAOS_T_PLACED), "placed");
+    expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"kill\", \"target\": "
+                 "\"placed:web\", \"at_s\": 10}]}",
+                 "nemeses[0].target: 'placed:web' names no service of the scenario's placement "
+                 "(none)");
+    expect_error("{\"name\": \"x\", \"placement\": {\"service\": \"web\", \"nodes\": "
+                 "[\"n1\"]}, \"nemeses\": [{\"type\": \"kill\", \"target\": \"placed:db\", "
+                 "\"at_s\": 10}]}",
+                 "'placed:db' names no service of the scenario's placement (web)");
+    expect_error("{\"name\": \"x\", \"placement\": {\"service\": \"web\", \"nodes\": "
+                 "[\"n1\"]}, \"nemeses\": [{\"type\": \"partition\", \"mode\": \"halves\", "
+                 "\"target\": \"placed:web\", \"at_s\": 10}]}",
+                 "nemeses[0].target: placed:web only with a nemesis that acts on its targets");
+    expect_error("{\"name\": \"x\", \"nodes\": 5, \"voters\": 3, \"placement\": {\"service\": "
+                 "\"web\", \"nodes\": [\"n1\", \"n4\"]}}",
+                 "placement.nodes[1]: expected a voter's name n1..n3");
+    expect_error("{\"name\": \"x\", \"placement\": {\"service\": \"web\", \"nodes\": "
+                 "[\"n1\", \"n1\"]}}", "placement.nodes[1]: 'n1' given twice");
+    expect_error("{\"name\": \"x\", \"placement\": {\"nodes\": [\"n1\"]}}",
+                 "placement.service: required");
+    expect_error("{\"name\": \"x\", \"placement\": {\"service\": \"sample\", \"nodes\": "
+                 "[\"n1\"]}}", "placement.service: 'sample' is every node's own service");
+    expect_error("{\"name\": \"x\", \"placement\": {\"service\": \"w b\", \"nodes\": "
+                 "[\"n1\"]}}", "placement.service: ' ' is not allowed");
+    expect_error("{\"name\": \"x\", \"placement\": {\"service\": \"web\"}}",
+                 "placement.nodes: required");
+    expect_error("{\"name\": \"x\", \"placement\": {\"service\": \"web\", \"nodes\": "
+                 "[\"n1\"], \"lease_ms\": 50}}", "placement.lease_ms");
+    expect_error("{\"name\": \"x\", \"placement\": {\"service\": \"web\", \"nodes\": "
+                 "[\"n1\"], \"replicas\": 2}}", "placement");
+}
+
+/* Samples every 500 ms from `from`, `count` of them, all with the mask `m`. */
+static uint64_t feed(struct chaos_overlaps *o, uint64_t from, int count, uint32_t m)
+{
+    for (int k = 0; k < count; k++)
+        chaos_overlap_sample(o, from + (uint64_t)k * 500, m);
+    return from + (uint64_t)count * 500;
+}
+
+static void test_overlaps(void **state)
+{
+    (void)state;
+    static struct chaos_overlaps o;
+    /* One copy moving from node 0 to node 1, with a gap: never two, holds. */
+    memset(&o, 0, sizeof(o));
+    uint64_t t = feed(&o, 0, 10, 1u);
+    t = feed(&o, t, 4, 0);
+    t = feed(&o, t, 10, 2u);
+    chaos_overlap_finish(&o, t);
+    assert_int_equal(o.n, 0);
+    assert_int_equal(o.samples, 24);
+    assert_true(chaos_overlap_holds(&o, 2000, 1000));
+    /* Two copies seen at 5.0 s .. 7.0 s (five samples), gone at 7.5 s: at least 2 s, within
+     * a 2 s lease + 1 s margin; the nodes seen are the union (0, 1 and 2). */
+    memset(&o, 0, sizeof(o));
+    t = feed(&o, 0, 10, 1u);
+    t = feed(&o, t, 2, 3u);
+    t = feed(&o, t, 3, 6u);
+    t = feed(&o, t, 10, 4u);
+    chaos_overlap_finish(&o, t);
+    assert_int_equal(o.n, 1);
+    assert_int_equal(o.iv[0].start_ms, 5000);
+    assert_int_equal(o.iv[0].last_ms, 7000);
+    assert_int_equal(o.iv[0].end_ms, 7500);
+    assert_int_equal(o.iv[0].nodes, 7u);
+    assert_false(o.iv[0].open_at_end);
+    assert_true(chaos_overlap_holds(&o, 2000, 1000));
+    /* Must fail: two copies for at least 3.5 s (eight samples) past 2 s + 1 s; and exactly
+     * at the limit it still holds (judged on the lower bound, last - start). */
+    assert_false(chaos_overlap_holds(&o, 1000, 999));
+    assert_true(chaos_overlap_holds(&o, 1000, 1000));
+    memset(&o, 0, sizeof(o));
+    t = feed(&o, 0, 2, 1u);
+    t = feed(&o, t, 8, 5u);
+    t = feed(&o, t, 2, 4u);
+    /* A short one later does not hide the long one. */
+    t = feed(&o, t, 2, 6u);
+    t = feed(&o, t, 2, 2u);
+    chaos_overlap_finish(&o, t);
+    assert_int_equal(o.n, 2);
+    assert_int_equal(o.longest.start_ms, 1000);
+    assert_int_equal(o.longest.last_ms, 4500);
+    assert_false(chaos_overlap_holds(&o, 2000, 1000));
+    /* Must fail: still two copies when the run ends, for 4.5 s. */
+    memset(&o, 0, sizeof(o));
+    t = feed(&o, 0, 2, 1u);
+    t = feed(&o, t, 10, 3u);
+    assert_false(chaos_overlap_holds(&o, 2000, 1000)); /* judged while still open too */
+    chaos_overlap_finish(&o, t);
+    assert_int_equal(o.n, 1);
+    assert_true(o.iv[0].open_at_end);
+    assert_int_equal(o.iv[0].end_ms, t);
+    assert_false(chaos_overlap_holds(&o, 2000, 1000));
+    /* A single sample with two copies: at least 0 ms, holds at any lease. */
+    memset(&o, 0, sizeof(o));
+    t = feed(&o, 0, 1, 3u);
+    t = feed(&o, t, 1, 1u);
+    chaos_overlap_finish(&o, t);
+    assert_int_equal(o.n, 1);
+    assert_true(chaos_overlap_holds(&o, 0, 0));
+    /* More overlaps than kept: counted, and the longest is still the longest. */
+    memset(&o, 0, sizeof(o));
+    t = 0;
+    for (int k = 0; k < CHAOS_OVERLAPS_MAX + 5; k++) {
+        t = feed(&o, t, 2, 3u);
+        t = feed(&o, t, 1, 1u);
+    }
+    t = feed(&o, t, 9, 3u);
+    t = feed(&o, t, 1, 1u);
+    chaos_overlap_finish(&o, t);
+    assert_int_equal(o.n, CHAOS_OVERLAPS_MAX);
+    assert_int_equal(o.more, 6);
+    assert_int_equal(o.longest.last_ms - o.longest.start_ms, 4000);
+    assert_false(chaos_overlap_holds(&o, 2000, 1000));
+    assert_true(chaos_overlap_holds(&o, 3000, 1000));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +321,8 @@ int main(void)
         cmocka_unit_test(test_schedule_fixed),
         cmocka_unit_test(test_schedule_random),
         cmocka_unit_test(test_library),
+        cmocka_unit_test(test_placement_parse),
+        cmocka_unit_test(test_overlaps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
