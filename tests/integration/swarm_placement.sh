@@ -79,7 +79,9 @@ wait_for 10 "web stopped on $H" bash -c "! curl -s --max-time 1 -o /dev/null htt
 "$PLATELET" service start web --api "unix:$(sock "$H")" >/dev/null || fail "operator start on $H"
 wait_for 10 "web answering on $H again" only_on "$H" $VOTERS
 # The healer's view: web declared by the three voters, all alive members (each voter's
-# declaration reaches p1 by gossip, so a voter that joined late may take a few rounds).
+# declaration reaches p1 by gossip: a record's broadcast goes out retransmit_mult x log(n)
+# times and may miss p1, and then the next push-pull, at most 15 s later in the local
+# profile, carries it; so the wait covers one push-pull interval).
 declared_by_voters() {
     placement p1 | python3 -c '
 import json, sys
@@ -87,7 +89,7 @@ d = {x["service"]: x["nodes"] for x in json.load(sys.stdin)["declared"]}
 sys.exit(0 if sorted((n["node"], n["member"]) for n in d.get("web", [])) ==
          [("p1", "alive"), ("p2", "alive"), ("p3", "alive")] else 1)'
 }
-wait_for 10 "p1 to see web declared by p1, p2 and p3, all alive" declared_by_voters
+wait_for 20 "p1 to see web declared by p1, p2 and p3, all alive" declared_by_voters
 pass "web placed on $H, answering there only; p4 (no voter) runs nothing; no manual second copy, but a stop and start where it is placed"
 
 # 1. SIGKILL the node running it: web runs and answers on another voter.
