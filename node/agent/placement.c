@@ -29,6 +29,9 @@
 #define LEADER_CANDS_MAX 64
 #define RECORD_BYTES_MAX 2048
 
+/* publish() keeps the declared and running services as bits of a uint64_t. */
+_Static_assert(HEAL_SERVICES_MAX <= 64, "placement: services as bits of a uint64_t");
+
 /* One placed service of this node's config. */
 struct placed {
     const struct heal_service_cfg *cfg;
@@ -56,6 +59,13 @@ struct pending {
  * dropped it) gives it up: long enough that a record in flight is not mistaken for it. */
 #define UNDECLARED_GRACE_MS 5000
 
+/* One gossip slot's "placement" record as leader_gather() last read it. */
+struct seen_record {
+    bool has;
+    uint64_t version;
+    char name[SWARM_NAME_MAX];
+};
+
 struct placement {
     struct agent *a;
     struct heal *heal;
@@ -66,7 +76,17 @@ struct placement {
     struct placed svcs[HEAL_SERVICES_MAX];
     uv_timer_t timer;
     char published[RECORD_BYTES_MAX];
-    /* the leader's view, rebuilt each tick */
+    /* what the published record says: declared and running services (bit i: svcs[i]),
+     * and the load; publish() builds the text only when these changed */
+    bool pub_valid;
+    uint64_t pub_decl, pub_run;
+    int pub_load;
+    /* the records leader_gather() last read, by gossip slot: it reads them again only
+     * when one changed */
+    bool gathered;
+    uint32_t nseen;
+    struct seen_record *seen;
+    /* the leader's view, rebuilt when a member's record changed */
     uint32_t nlsvcs;
     struct leader_svc lsvcs[LEADER_SERVICES_MAX];
     struct pending pending[LEADER_SERVICES_MAX];
@@ -85,26 +105,41 @@ static bool running(const struct placement *p, const struct placed *x)
 /* Publishes {"services": [declared], "running": [...], "load": N} when it changed. */
 static void publish(struct placement *p)
 {
-    cJSON *doc = cJSON_CreateObject();
-    cJSON *decl = cJSON_AddArrayToObject(doc, "services");
-    cJSON *run = cJSON_AddArrayToObject(doc, "running");
+    uint64_t decl_mask = 0, run_mask = 0;
     for (int i = 0; i < p->n; i++) {
         if (p->svcs[i].listed && p->voter)
-            cJSON_AddItemToArray(decl, cJSON_CreateString(p->svcs[i].cfg->name));
+            decl_mask |= UINT64_C(1) << i;
         if (running(p, &p->svcs[i]))
-            cJSON_AddItemToArray(run, cJSON_CreateString(p->svcs[i].cfg->name));
+            run_mask |= UINT64_C(1) << i;
     }
     /* The load: every service with a process here, placed or not. */
     int load = 0;
     for (int i = 0; i < p->heal->nsvcs; i++)
         load += p->heal->svcs[i].pid > 0;
+    if (p->pub_valid && decl_mask == p->pub_decl && run_mask == p->pub_run &&
+        load == p->pub_load)
+        return;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *decl = cJSON_AddArrayToObject(doc, "services");
+    cJSON *run = cJSON_AddArrayToObject(doc, "running");
+    for (int i = 0; i < p->n; i++) {
+        if (decl_mask & (UINT64_C(1) << i))
+            cJSON_AddItemToArray(decl, cJSON_CreateString(p->svcs[i].cfg->name));
+        if (run_mask & (UINT64_C(1) << i))
+            cJSON_AddItemToArray(run, cJSON_CreateString(p->svcs[i].cfg->name));
+    }
     cJSON_AddNumberToObject(doc, "load", load);
     char *text = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
-    if (text != NULL && strlen(text) < sizeof(p->published) &&
-        strcmp(text, p->published) != 0) {
-        snprintf(p->published, sizeof(p->published), "%s", text);
-        agent_gossip_state_set(p->gossip, "placement", text);
+    if (text != NULL && strlen(text) < sizeof(p->published)) {
+        if (strcmp(text, p->published) != 0) {
+            snprintf(p->published, sizeof(p->published), "%s", text);
+            agent_gossip_state_set(p->gossip, "placement", text);
+        }
+        p->pub_valid = true;
+        p->pub_decl = decl_mask;
+        p->pub_run = run_mask;
+        p->pub_load = load;
     }
     free(text);
 }
@@ -165,11 +200,49 @@ static struct leader_svc *lsvc_get(struct placement *p, const char *name)
     return s;
 }
 
-/* Reads every member's "placement" record into the table of declared services. */
+/* Whether any member's "placement" record changed (by slot: its member and version)
+ * since the last call; notes what it saw. */
+static bool records_changed(struct placement *p, const struct gossip *g)
+{
+    uint32_t slots = gossip_member_slots(g);
+    bool changed = !p->gathered || slots != p->nseen;
+    if (slots != p->nseen) {
+        struct seen_record *seen = realloc(p->seen, (slots ? slots : 1) * sizeof(*seen));
+        if (seen == NULL) {
+            p->gathered = false;
+            return true;
+        }
+        p->seen = seen;
+        memset(seen, 0, slots * sizeof(*seen));
+        p->nseen = slots;
+    }
+    for (uint32_t slot = 0; slot < slots; slot++) {
+        const struct gossip_member *m = gossip_member_at(g, slot);
+        const uint8_t *v;
+        size_t len;
+        uint64_t version = 0;
+        bool has = m != NULL && m->used && strlen(m->name) < SWARM_NAME_MAX &&
+                   gossip_state_get(g, m->name, "placement", &v, &len, &version) == 0;
+        struct seen_record *r = &p->seen[slot];
+        if (r->has == has && (!has || (r->version == version && strcmp(r->name, m->name) == 0)))
+            continue;
+        changed = true;
+        r->has = has;
+        r->version = has ? version : 0;
+        snprintf(r->name, sizeof(r->name), "%s", has ? m->name : "");
+    }
+    p->gathered = true;
+    return changed;
+}
+
+/* Reads every member's "placement" record into the table of declared services, when one
+ * of them changed since the last read. */
 static void leader_gather(struct placement *p)
 {
-    p->nlsvcs = 0;
     const struct gossip *g = agent_gossip_core(p->gossip);
+    if (!records_changed(p, g))
+        return;
+    p->nlsvcs = 0;
     for (uint32_t slot = 0; slot < gossip_member_slots(g); slot++) {
         const struct gossip_member *m = gossip_member_at(g, slot);
         const uint8_t *v;
@@ -436,7 +509,9 @@ static void placement_stop(struct agent *a, void *state, void (*done)(struct age
 static void placement_free(struct agent *a, void *state)
 {
     (void)a;
-    free(state);
+    struct placement *p = state;
+    free(p->seen);
+    free(p);
 }
 
 const struct agent_module placement_module = {
