@@ -38,12 +38,10 @@ N2=$SPAWNED_PID
 
 URL="http://127.0.0.1:$API/v1/metrics"
 scrape() { curl -sf --max-time 5 -H "Authorization: Bearer $READ" -o "$1" "$URL"; }
-healthy() { "$PLATELET" services --api "unix:$(sock n1)" --json |
-    python3 -c 'import json,sys; s=json.load(sys.stdin)["services"][0]; sys.exit(0 if s["healthy"] else 1)'; }
 alive_both() { [ "$("$PLATELET" members --api "unix:$(sock n1)" | grep -c alive)" -eq 2 ]; }
 wait_for 10 "n1's API" scrape "$TEST_DIR/first.txt"
 wait_for 20 "n1 leads its council" one_leader n1
-wait_for 20 "the service healthy" healthy
+wait_for 20 "the service healthy" healthy n1
 wait_for 20 "n1 and n2 alive" alive_both
 scrape "$TEST_DIR/before.txt" || fail "scrape"
 

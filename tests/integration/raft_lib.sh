@@ -85,15 +85,20 @@ print(f"all {len(acked)} acknowledged proposals are in every ledger")
 PY
 }
 # start_node NAME ARGS...: an agent with $TEST_DIR/NAME.json, gossip on ${PORT[NAME]} and its
-# own data directory; its PID in ${PID[NAME]} (the caller declares PORT and PID).
+# own data directory; its PID in ${PID[NAME]} (the caller declares PORT and PID). Its log is
+# $TEST_DIR/NAME.log, or $TEST_DIR/$NODE_LOG.log with NODE_LOG set (`NODE_LOG=r1-again
+# start_node r1`).
 start_node() {
     local name=$1
     shift
-    spawn "$name" "$PLATELET" agent --config "$TEST_DIR/$name.json" --name "$name" \
+    spawn "${NODE_LOG:-$name}" "$PLATELET" agent --config "$TEST_DIR/$name.json" --name "$name" \
         --bind "127.0.0.1:${PORT[$name]}" --data-dir "$TEST_DIR/$name" "$@"
     PID[$name]=$SPAWNED_PID
 }
 swarm() { "$PLATELET" swarm status --api "unix:$(sock "$1")" --json; }
+# healthy NODE: the first service NODE supervises passes its checks.
+healthy() { "$PLATELET" services --api "unix:$(sock "$1")" --json |
+    python3 -c 'import json,sys; s=json.load(sys.stdin)["services"][0]; sys.exit(0 if s["healthy"] else 1)'; }
 # same_state NODE...: the same ledger size and state hash on every node.
 same_state() {
     local want got

@@ -16,7 +16,6 @@ source "$(dirname "$0")/raft_lib.sh"
 EVERY=16
 declare -A PORT PID
 SVC=$(free_port)
-for n in r1 r2 r3; do PORT[$n]=$(free_port); done
 for n in r1 r2 r3; do
     services=""
     [ "$n" = r1 ] && services=', "services": [{"name": "web", "command": "'"$PLATELET"'",
@@ -29,19 +28,13 @@ for n in r1 r2 r3; do
           "state_snapshot_every": $EVERY}$services}
 JSON
 done
-start_node r3 --join "127.0.0.1:${PORT[r1]}"
-start_node r2 --join "127.0.0.1:${PORT[r1]}"
-start_node r1
-for n in r1 r2 r3; do wait_for 10 "$n API" test -S "$(sock $n)"; done
-wait_for 20 "one leader agreed by all" one_leader r1 r2 r3
+start_voters r1 r2 r3
 
 # sample NODE: appends NODE's live "size hash" to $TEST_DIR/live.txt.
 sample() {
     swarm "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ledger"]["size"], d["state"]["state_hash"])' \
         >>"$TEST_DIR/live.txt" || fail "swarm status of $1"
 }
-healthy() { "$PLATELET" services --api "unix:$(sock r1)" --json |
-    python3 -c 'import json,sys; s=json.load(sys.stdin)["services"][0]; sys.exit(0 if s["healthy"] else 1)'; }
 healed() { "$PLATELET" incidents --api "unix:$(sock r1)" --json |
     python3 -c 'import json,sys; sys.exit(0 if any(i["outcome"] == "healed" for i in json.load(sys.stdin)["incidents"]) else 1)'; }
 notes() { # COUNT TAG NODE...
@@ -55,7 +48,7 @@ notes() { # COUNT TAG NODE...
 
 notes 60 a r1 r2 r3
 sample r2
-wait_for 20 "r1's service healthy" healthy
+wait_for 20 "r1's service healthy" healthy r1
 curl -s --max-time 2 "http://127.0.0.1:$SVC/fault/crash" >/dev/null || true
 wait_for 20 "r1 healed the crash" healed
 notes 40 b r1 r2

@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/raft_lib.sh"
 
 declare -A PORT SVC PID
-for n in r1 r2 r3; do PORT[$n]=$(free_port); SVC[$n]=$(free_port); done
+for n in r1 r2 r3; do SVC[$n]=$(free_port); done
 for n in r1 r2 r3; do
     cat >"$TEST_DIR/$n.json" <<JSON
 {"profile": "local",
@@ -22,15 +22,9 @@ for n in r1 r2 r3; do
                "interval_ms": 300, "timeout_ms": 300}]}]}
 JSON
 done
-start_node r3 --join "127.0.0.1:${PORT[r1]}"
-start_node r2 --join "127.0.0.1:${PORT[r1]}"
-start_node r1
-for n in r1 r2 r3; do wait_for 10 "$n API" test -S "$(sock $n)"; done
-wait_for 20 "one leader agreed by all" one_leader r1 r2 r3
+start_voters r1 r2 r3
 
 strategies() { "$PLATELET" strategies --api "unix:$(sock "$1")" --json; }
-healthy() { "$PLATELET" services --api "unix:$(sock "$1")" --json |
-    python3 -c 'import json,sys; s=json.load(sys.stdin)["services"][0]; sys.exit(0 if s["healthy"] else 1)'; }
 # learned NODE N: NODE's strategies hold lessons from at least N outcomes in all.
 learned() { strategies "$1" | python3 -c '
 import json, sys

@@ -13,7 +13,8 @@ source "$(dirname "$0")/raft_lib.sh"
 source "$(dirname "$0")/decisions_lib.sh"
 
 declare -A PORT SVC PID
-for n in r1 r2 r3 r4; do PORT[$n]=$(free_port); SVC[$n]=$(free_port); done
+PORT[r4]=$(free_port)
+for n in r1 r2 r3 r4; do SVC[$n]=$(free_port); done
 for n in r1 r2 r3; do
     # Signal 28 is SIGWINCH: ignored by default, so only the SIGKILL after grace_ms stops it.
     cat >"$TEST_DIR/$n.json" <<JSON
@@ -32,19 +33,9 @@ cat >"$TEST_DIR/r4.json" <<JSON
    "checks": [{"type": "http", "url": "http://127.0.0.1:${SVC[r4]}/health",
                "interval_ms": 200, "timeout_ms": 300}]}]}
 JSON
-start_node() {
-    local name=$1 log=$2
-    shift 2
-    spawn "$log" "$PLATELET" agent --config "$TEST_DIR/$name.json" --name "$name" \
-        --bind "127.0.0.1:${PORT[$name]}" --data-dir "$TEST_DIR/$name" "$@"
-    PID[$name]=$SPAWNED_PID
-}
-start_node r3 r3 --join "127.0.0.1:${PORT[r1]}"
-start_node r2 r2 --join "127.0.0.1:${PORT[r1]}"
-start_node r1 r1
-start_node r4 r4 --join "127.0.0.1:${PORT[r1]}"
-for n in r1 r2 r3 r4; do wait_for 20 "$n API" test -S "$(sock $n)"; done
-wait_for 20 "one leader agreed by all" one_leader r1 r2 r3
+start_voters r1 r2 r3
+start_node r4 --join "127.0.0.1:${PORT[r1]}"
+wait_for 20 "r4 API" test -S "$(sock r4)"
 
 wait_for 20 "all three alive in the swarm state" all_alive
 r4_alive() { "$PLATELET" swarm status --api "unix:$(sock r1)" --json | python3 -c '
@@ -62,7 +53,7 @@ grep -q "decision $D stop service=slow result" "$TEST_DIR/r1.log" &&
     fail "the stop finished before the kill (its stop signal was not ignored?)"
 kill -KILL "${PID[r1]}"
 wait "${PID[r1]}" 2>/dev/null || true
-start_node r1 r1-again
+NODE_LOG=r1-again start_node r1
 wait_for 10 "r1 API after restart" test -S "$(sock r1)"
 wait_for 20 "decision $D answered" q r2 "[x['state'] for x in d['decisions'] if x['index'] == $D] == ['failed']"
 q r2 "[x['result'] for x in d['decisions'] if x['index'] == $D] == [-1015]" ||
@@ -85,9 +76,7 @@ wait_for 10 "r1's act-once record dropped once the failure is committed" q r1 'd
 pass "a decision begun before a kill -9 is answered 'interrupted' after the restart, never begun again"
 
 # --- a member that is not a voter acts through the leader's gossiped decisions ----------
-healthy4() { "$PLATELET" services --api "unix:$(sock r4)" --json |
-    python3 -c 'import json,sys; s=json.load(sys.stdin)["services"][0]; sys.exit(0 if s["healthy"] else 1)'; }
-wait_for 20 "r4's web healthy" healthy4
+wait_for 20 "r4's web healthy" healthy r4
 expect_fail 1 "not a voter" "$PLATELET" decisions --api "unix:$(sock r4)"
 out=$("$PLATELET" rollout restart web --api "unix:$(sock r3)" --json) || fail "rollout: $out"
 R=$(json_get "$out" 'd["rollout"]')

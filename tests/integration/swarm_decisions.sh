@@ -14,7 +14,7 @@ source "$(dirname "$0")/raft_lib.sh"
 source "$(dirname "$0")/decisions_lib.sh"
 
 declare -A PORT SVC PID
-for n in r1 r2 r3; do PORT[$n]=$(free_port); SVC[$n]=$(free_port); done
+for n in r1 r2 r3; do SVC[$n]=$(free_port); done
 for n in r1 r2 r3; do
     cat >"$TEST_DIR/$n.json" <<JSON
 {"profile": "local",
@@ -27,18 +27,7 @@ for n in r1 r2 r3; do
                "interval_ms": 200, "timeout_ms": 300}]}]}
 JSON
 done
-start_node() {
-    local name=$1
-    shift
-    spawn "$name" "$PLATELET" agent --config "$TEST_DIR/$name.json" --name "$name" \
-        --bind "127.0.0.1:${PORT[$name]}" --data-dir "$TEST_DIR/$name" "$@"
-    PID[$name]=$SPAWNED_PID
-}
-start_node r3 --join "127.0.0.1:${PORT[r1]}"
-start_node r2 --join "127.0.0.1:${PORT[r1]}"
-start_node r1
-for n in r1 r2 r3; do wait_for 20 "$n API" test -S "$(sock $n)"; done
-wait_for 20 "one leader agreed by all" one_leader r1 r2 r3
+start_voters r1 r2 r3
 
 # step_id NODE ROLLOUT MEMBER STATE: prints the decision of MEMBER's step in ROLLOUT that is
 # in STATE, as NODE sees it.
@@ -50,8 +39,6 @@ ids = [x["index"] for x in d["decisions"]
        if x["rollout"] == int(sys.argv[1]) and x["node"] == sys.argv[2] and x["state"] == sys.argv[3]]
 print(ids[0]) if ids else sys.exit(1)' "$2" "$3" "$4"
 }
-healthy() { "$PLATELET" services --api "unix:$(sock "$1")" --json |
-    python3 -c 'import json,sys; s=json.load(sys.stdin)["services"][0]; sys.exit(0 if s["healthy"] else 1)'; }
 for n in r1 r2 r3; do
     wait_for 20 "$n's service healthy" healthy "$n"
     has_starts "$n" 1 || fail "$n's service started $(starts "$n") times before any rollout"

@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/raft_lib.sh"
 
 declare -A PORT SVC PID
-for n in r1 r2 r3; do PORT[$n]=$(free_port); SVC[$n]=$(free_port); done
+for n in r1 r2 r3; do SVC[$n]=$(free_port); done
 for n in r1 r2 r3; do
     cat >"$TEST_DIR/$n.json" <<JSON
 {"profile": "local",
@@ -21,11 +21,7 @@ for n in r1 r2 r3; do
                "interval_ms": 300, "timeout_ms": 300}]}]}
 JSON
 done
-start_node r3 --join "127.0.0.1:${PORT[r1]}"
-start_node r2 --join "127.0.0.1:${PORT[r1]}"
-start_node r1
-for n in r1 r2 r3; do wait_for 10 "$n API" test -S "$(sock $n)"; done
-wait_for 20 "one leader agreed by all" one_leader r1 r2 r3
+start_voters r1 r2 r3
 
 # in_swarm NODE N: NODE's swarm state holds N incidents of r1, all closed "healed".
 in_swarm() {
@@ -34,8 +30,6 @@ import json, sys
 inc = [i for i in json.load(sys.stdin)["state"]["incidents"] if i["node"] == "r1"]
 sys.exit(0 if len(inc) == int(sys.argv[1]) and all(i["outcome"] == "healed" for i in inc) else 1)' "$2"
 }
-healthy() { "$PLATELET" services --api "unix:$(sock "$1")" --json |
-    python3 -c 'import json,sys; s=json.load(sys.stdin)["services"][0]; sys.exit(0 if s["healthy"] else 1)'; }
 local_healed() { "$PLATELET" incidents --api "unix:$(sock r1)" --json |
     python3 -c 'import json,sys; sys.exit(0 if sum(i["outcome"] == "healed" for i in json.load(sys.stdin)["incidents"]) == int(sys.argv[1]) else 1)' "$1"; }
 

@@ -30,15 +30,8 @@ for n in $NODES; do
    "placement": {"replicas": 1, "nodes": ["p1", "p2", "p3"], "lease_ms": $LEASE_MS}}]}
 JSON
 done
-start_node() {
-    local name=$1
-    shift
-    spawn "$name" "$PLATELET" agent --config "$TEST_DIR/$name.json" --name "$name" \
-        --bind "127.0.0.1:${PORT[$name]}" --data-dir "$TEST_DIR/$name" --enable-faults "$@"
-    PID[$name]=$SPAWNED_PID
-}
-start_node p1
-for n in p2 p3 p4 p5; do start_node "$n" --join "127.0.0.1:${PORT[p1]}"; done
+start_node p1 --enable-faults
+for n in p2 p3 p4 p5; do start_node "$n" --enable-faults --join "127.0.0.1:${PORT[p1]}"; done
 for n in $NODES; do wait_for 10 "$n API" test -S "$(sock $n)"; done
 wait_for 20 "one leader agreed by the voters" one_leader $VOTERS
 
@@ -103,7 +96,7 @@ H2=$(placed_on "${rest%% *}")
 pass "SIGKILL $H: web runs and answers on $H2 ($((SECONDS - t0)) s)"
 
 # 2. The killed node returns: it learns the placement first and starts no second copy.
-start_node "$H"
+start_node "$H" --enable-faults
 wait_for 10 "$H API after restart" test -S "$(sock "$H")"
 caught_up() { placement "$H" | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["caught_up"] else 1)'; }
 wait_for 20 "$H caught up with the log" caught_up
