@@ -979,6 +979,15 @@ static struct swarm_rollout *rollout_slot(struct swarm_state *s, uint64_t index,
     return NULL;
 }
 
+/* Whether `d` touched its node within the window before `time_ms`; refused and skipped
+ * decisions touched nothing. */
+static bool touched_in_window(const struct swarm_state *s, const struct swarm_decision *d,
+                              uint64_t time_ms)
+{
+    return d->state != SWARM_DECISION_REFUSED && d->state != SWARM_DECISION_SKIPPED &&
+           d->time_ms + s->window_ms > time_ms;
+}
+
 /* The blast radius (swarm.h): whether a new decision for `node` at `time_ms` must wait. */
 static bool past_blast_radius(const struct swarm_state *s, const char *node, uint64_t time_ms)
 {
@@ -986,20 +995,17 @@ static bool past_blast_radius(const struct swarm_state *s, const char *node, uin
         return true;
     if (s->max_fleet_pct >= 100)
         return false;
-    /* Distinct nodes touched within the window (the new one included); refused and skipped
-     * decisions touched nothing. Times are the entries', so every node counts alike. */
+    /* Distinct nodes touched within the window (the new one included). Times are the
+     * entries', so every node counts alike. */
     uint32_t touched = 1, fleet = 0;
     for (uint32_t i = 0; i < s->ndecisions; i++) {
         const struct swarm_decision *d = &s->decisions[i];
-        if (d->state == SWARM_DECISION_REFUSED || d->state == SWARM_DECISION_SKIPPED ||
-            d->time_ms + s->window_ms <= time_ms || strcmp(d->node, node) == 0)
+        if (!touched_in_window(s, d, time_ms) || strcmp(d->node, node) == 0)
             continue;
         bool seen = false;
-        for (uint32_t j = 0; j < i && !seen; j++) {
-            const struct swarm_decision *o = &s->decisions[j];
-            seen = strcmp(o->node, d->node) == 0 && o->state != SWARM_DECISION_REFUSED &&
-                   o->state != SWARM_DECISION_SKIPPED && o->time_ms + s->window_ms > time_ms;
-        }
+        for (uint32_t j = 0; j < i && !seen; j++)
+            seen = strcmp(s->decisions[j].node, d->node) == 0 &&
+                   touched_in_window(s, &s->decisions[j], time_ms);
         touched += !seen;
     }
     for (uint32_t i = 0; i < s->nmembers; i++)
