@@ -519,11 +519,16 @@ static void pump(struct heal_svc *s)
         in.now_ms = heal_now(h);
         in.seq = ++h->seq;
         in.rand = pl_rand_next(&h->a->rand);
-        /* What the swarm learned, as of the last entry this node applied; without a
-         * council the last table it applied stands. */
+        /* What the swarm learned, as of the last entry this node applied (the table
+         * changes only with an applied entry); without a council the last table it
+         * applied stands. */
         struct agent_raft *ar = agent_module_state(h->a, "raft");
-        if (ar != NULL && agent_raft_swarm(ar) != NULL)
-            swarm_learn_table(&agent_raft_swarm(ar)->learn, s->cfg->name, &s->learned);
+        const struct swarm_state *st = ar != NULL ? agent_raft_swarm(ar) : NULL;
+        if (st != NULL && (!s->learned_set || s->learned_index != st->applied_index)) {
+            swarm_learn_table(&st->learn, s->cfg->name, &s->learned);
+            s->learned_set = true;
+            s->learned_index = st->applied_index;
+        }
         in.learned = &s->learned;
         struct heal_outputs out;
         int rc = heal_step(&s->mc, &in, &out);

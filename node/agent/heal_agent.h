@@ -89,6 +89,8 @@ struct heal_svc {
     int index;
     struct heal_case mc;        /* the machine's state for this service */
     struct heal_learned learned; /* the swarm's learned first actions (swarm_learn_table) */
+    bool learned_set;            /* learned is the table of the swarm state at learned_index */
+    uint64_t learned_index;
     uv_timer_t deadline;        /* the machine's next deadline */
     /* inputs produced while the outputs are walked, fed after it, in order */
     struct heal_input inputs[HEAL_INPUTS_QUEUED_MAX];
