@@ -387,7 +387,9 @@ static int placed_holder(struct run *r)
  * counts as a copy (a paused or cut-off agent's copy answers all the same). */
 static void placed_sample(struct run *r)
 {
-    if (r->sc->placement.service[0] == '\0' || r->external)
+    /* r->copies exists from the run's start (a placement scenario, not --cluster): the
+     * cluster's forming is not sampled. */
+    if (r->copies == NULL)
         return;
     uint64_t t = rel_ms(r);
     uint32_t mask = 0;
@@ -407,7 +409,7 @@ static void placed_sample(struct run *r)
             mask |= 1u << i;
     }
     chaos_overlap_sample(&r->overlaps, t, mask);
-    if (r->copies != NULL && (mask != r->copies_mask || cJSON_GetArraySize(r->copies) == 0)) {
+    if (mask != r->copies_mask || cJSON_GetArraySize(r->copies) == 0) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "t_ms", (double)t);
         cJSON *on = cJSON_AddArrayToObject(e, "nodes");
@@ -426,7 +428,7 @@ static void placed_sample(struct run *r)
     }
     int h = placed_holder(r);
     const char *name = h >= 0 ? node_name(h) : "";
-    if (strcmp(name, r->placed_holder) != 0 && r->holders != NULL) {
+    if (strcmp(name, r->placed_holder) != 0) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "t_ms", (double)t);
         cJSON_AddStringToObject(e, "node", name);
