@@ -358,8 +358,9 @@ static bool seen_down(const struct run *r, int t)
 }
 
 /* The node the committed state places the placed service on, as the first voter that
- * answers sees it (the leader's view first); -1 when none answers or it is not placed. */
-static int placed_holder(struct run *r)
+ * answers sees it (the leader's view first); -1 when none answers or it is not placed.
+ * `docs`, when not NULL, holds /v1/placement answers this poll already has, by node. */
+static int placed_holder(struct run *r, cJSON *const *docs)
 {
     const char *svc = r->sc->placement.service;
     int leader = node_by_name(r, current_leader(r));
@@ -368,7 +369,8 @@ static int placed_holder(struct run *r)
         if (i < 0 || (k >= 0 && i == leader) || !r->node[i].voter || r->node[i].a.pid <= 0 ||
             r->node[i].a.paused)
             continue;
-        cJSON *doc = child_get_json(r->node[i].a.api, "/v1/placement");
+        bool own = docs == NULL || docs[i] == NULL;
+        cJSON *doc = own ? child_get_json(r->node[i].a.api, "/v1/placement") : docs[i];
         if (doc == NULL)
             continue;
         int found = -1;
@@ -376,7 +378,8 @@ static int placed_holder(struct run *r)
         cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "placements"))
             if (strcmp(child_str(p, "service"), svc) == 0)
                 found = node_by_name(r, child_str(p, "node"));
-        cJSON_Delete(doc);
+        if (own)
+            cJSON_Delete(doc);
         return found;
     }
     return -1;
@@ -393,17 +396,17 @@ static void placed_sample(struct run *r)
         return;
     uint64_t t = rel_ms(r);
     uint32_t mask = 0;
+    cJSON *docs[CHAOS_NODES_MAX] = {NULL};
     for (int i = 0; i < r->n; i++) {
         struct node *nd = &r->node[i];
         if (nd->placed_addr[0] == '\0')
             continue;
         nd->placed_agent = false;
-        cJSON *doc = nd->up ? child_get_json(nd->a.api, "/v1/placement") : NULL;
+        cJSON *doc = docs[i] = nd->up ? child_get_json(nd->a.api, "/v1/placement") : NULL;
         const cJSON *l;
         cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(doc, "local"))
             if (strcmp(child_str(l, "service"), r->sc->placement.service) == 0)
                 nd->placed_agent = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "running"));
-        cJSON_Delete(doc);
         nd->placed_probe = child_http(nd->placed_addr, "GET", "/health", NULL, 400, NULL) == 200;
         if (nd->placed_agent || nd->placed_probe)
             mask |= 1u << i;
@@ -426,7 +429,9 @@ static void placed_sample(struct run *r)
         cJSON_AddItemToArray(r->copies, e);
         r->copies_mask = mask;
     }
-    int h = placed_holder(r);
+    int h = placed_holder(r, docs);
+    for (int i = 0; i < r->n; i++)
+        cJSON_Delete(docs[i]);
     const char *name = h >= 0 ? node_name(h) : "";
     if (strcmp(name, r->placed_holder) != 0) {
         cJSON *e = cJSON_CreateObject();
@@ -634,7 +639,7 @@ static void resolve_targets(struct run *r, const struct chaos_nemesis *nm, bool 
     case CHAOS_T_NODE: t[nm->node] = true; break;
     case CHAOS_T_PLACED: {
         /* Asked now, when the nemesis fires: the holder may have moved since the last poll. */
-        int h = placed_holder(r);
+        int h = placed_holder(r, NULL);
         if (h >= 0)
             t[h] = true;
         break;
