@@ -152,6 +152,46 @@ const struct gossip_keyring *agent_gossip_keyring(const struct agent_gossip *ag)
     return gossip_keyring_enabled(&ag->keyring) ? &ag->keyring : NULL;
 }
 
+bool agent_gossip_records_changed(struct agent_gossip_seen *seen, const struct gossip *g,
+                                  const char *key)
+{
+    uint32_t slots = gossip_member_slots(g);
+    bool changed = !seen->valid || slots != seen->n;
+    if (slots != seen->n) {
+        struct agent_gossip_seen_slot *v = realloc(seen->v, (slots ? slots : 1) * sizeof(*v));
+        if (v == NULL) {
+            seen->valid = false;
+            return true;
+        }
+        memset(v, 0, slots * sizeof(*v));
+        seen->v = v;
+        seen->n = slots;
+    }
+    for (uint32_t slot = 0; slot < slots; slot++) {
+        const struct gossip_member *m = gossip_member_at(g, slot);
+        const uint8_t *val;
+        size_t len;
+        uint64_t version = 0;
+        bool has = m != NULL && m->used &&
+                   gossip_state_get(g, m->name, key, &val, &len, &version) == 0;
+        struct agent_gossip_seen_slot *r = &seen->v[slot];
+        if (r->has == has && (!has || (r->version == version && strcmp(r->name, m->name) == 0)))
+            continue;
+        changed = true;
+        r->has = has;
+        r->version = has ? version : 0;
+        snprintf(r->name, sizeof(r->name), "%s", has ? m->name : "");
+    }
+    seen->valid = true;
+    return changed;
+}
+
+void agent_gossip_seen_free(struct agent_gossip_seen *seen)
+{
+    free(seen->v);
+    memset(seen, 0, sizeof(*seen));
+}
+
 int agent_gossip_subscribe(struct agent_gossip *ag, agent_gossip_member_cb cb, void *data)
 {
     if (ag->nsubs >= SUBSCRIBERS_MAX)

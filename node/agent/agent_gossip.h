@@ -27,6 +27,25 @@ int agent_gossip_subscribe(struct agent_gossip *ag, agent_gossip_member_cb cb, v
 /* The core, for read-only queries (members, state records). */
 const struct gossip *agent_gossip_core(const struct agent_gossip *ag);
 
+/* What a reader last saw of every member's record `key`: by gossip slot, the member and
+ * the record's version (a record is replaced only by a higher version). Zero it to start. */
+struct agent_gossip_seen_slot {
+    bool has;
+    uint64_t version;
+    char name[GOSSIP_NAME_MAX];
+};
+struct agent_gossip_seen {
+    bool valid;
+    uint32_t n;
+    struct agent_gossip_seen_slot *v;
+};
+/* Whether any member's record `key` appeared, was replaced or went away since the last
+ * call with `seen` (true on the first); notes what it saw. A reader that parses records
+ * every tick parses them again only when this says so. */
+bool agent_gossip_records_changed(struct agent_gossip_seen *seen, const struct gossip *g,
+                                  const char *key);
+void agent_gossip_seen_free(struct agent_gossip_seen *seen);
+
 /* Publishes one of our state records (a JSON text value by convention). */
 int agent_gossip_state_set(struct agent_gossip *ag, const char *key, const char *json);
 

@@ -59,13 +59,6 @@ struct pending {
  * dropped it) gives it up: long enough that a record in flight is not mistaken for it. */
 #define UNDECLARED_GRACE_MS 5000
 
-/* One gossip slot's "placement" record as leader_gather() last read it. */
-struct seen_record {
-    bool has;
-    uint64_t version;
-    char name[SWARM_NAME_MAX];
-};
-
 struct placement {
     struct agent *a;
     struct heal *heal;
@@ -83,9 +76,7 @@ struct placement {
     int pub_load;
     /* the records leader_gather() last read, by gossip slot: it reads them again only
      * when one changed */
-    bool gathered;
-    uint32_t nseen;
-    struct seen_record *seen;
+    struct agent_gossip_seen seen;
     /* the leader's view, rebuilt when a member's record changed */
     uint32_t nlsvcs;
     struct leader_svc lsvcs[LEADER_SERVICES_MAX];
@@ -200,47 +191,12 @@ static struct leader_svc *lsvc_get(struct placement *p, const char *name)
     return s;
 }
 
-/* Whether any member's "placement" record changed (by slot: its member and version)
- * since the last call; notes what it saw. */
-static bool records_changed(struct placement *p, const struct gossip *g)
-{
-    uint32_t slots = gossip_member_slots(g);
-    bool changed = !p->gathered || slots != p->nseen;
-    if (slots != p->nseen) {
-        struct seen_record *seen = realloc(p->seen, (slots ? slots : 1) * sizeof(*seen));
-        if (seen == NULL) {
-            p->gathered = false;
-            return true;
-        }
-        p->seen = seen;
-        memset(seen, 0, slots * sizeof(*seen));
-        p->nseen = slots;
-    }
-    for (uint32_t slot = 0; slot < slots; slot++) {
-        const struct gossip_member *m = gossip_member_at(g, slot);
-        const uint8_t *v;
-        size_t len;
-        uint64_t version = 0;
-        bool has = m != NULL && m->used && strlen(m->name) < SWARM_NAME_MAX &&
-                   gossip_state_get(g, m->name, "placement", &v, &len, &version) == 0;
-        struct seen_record *r = &p->seen[slot];
-        if (r->has == has && (!has || (r->version == version && strcmp(r->name, m->name) == 0)))
-            continue;
-        changed = true;
-        r->has = has;
-        r->version = has ? version : 0;
-        snprintf(r->name, sizeof(r->name), "%s", has ? m->name : "");
-    }
-    p->gathered = true;
-    return changed;
-}
-
 /* Reads every member's "placement" record into the table of declared services, when one
  * of them changed since the last read. */
 static void leader_gather(struct placement *p)
 {
     const struct gossip *g = agent_gossip_core(p->gossip);
-    if (!records_changed(p, g))
+    if (!agent_gossip_records_changed(&p->seen, g, "placement"))
         return;
     p->nlsvcs = 0;
     for (uint32_t slot = 0; slot < gossip_member_slots(g); slot++) {
@@ -510,7 +466,7 @@ static void placement_free(struct agent *a, void *state)
 {
     (void)a;
     struct placement *p = state;
-    free(p->seen);
+    agent_gossip_seen_free(&p->seen);
     free(p);
 }
 

@@ -324,15 +324,22 @@ static uint64_t raft_record_term(const struct gossip *g, const char *node)
 /* A member that is not a voter applies no state: it learns the pending decisions naming it
  * from the "decisions" record the leader gossips (swarm_record.h; the newest term's record
  * wins, a malformed one is ignored), and the newest term from every voter's "raft" record,
- * so fencing holds for it too. */
+ * so fencing holds for it too. It reads them again only when one of them changed. */
 static int pending_from_gossip(struct swarm_decisions *sd, struct swarm_decision *out,
                                uint64_t *known)
 {
     const struct gossip *g = agent_gossip_core(sd->gossip);
-    static struct swarm_record best, rec; /* one loop thread; too big for the stack */
-    bool have = false;
-    uint64_t newest = 0;
-    for (uint32_t slot = 0; slot < gossip_member_slots(g); slot++) {
+    static struct swarm_record rec; /* one loop thread; too big for the stack */
+    if (sd->gossip_best == NULL && (sd->gossip_best = malloc(sizeof(*sd->gossip_best))) == NULL)
+        return 0;
+    struct swarm_record *best = sd->gossip_best;
+    /* Both asked: each notes what it saw. */
+    bool raft_changed = agent_gossip_records_changed(&sd->seen_raft, g, "raft");
+    bool decisions_changed = agent_gossip_records_changed(&sd->seen_decisions, g, "decisions");
+    bool changed = raft_changed || decisions_changed;
+    bool have = !changed && sd->gossip_have;
+    uint64_t newest = changed ? 0 : sd->gossip_newest;
+    for (uint32_t slot = 0; changed && slot < gossip_member_slots(g); slot++) {
         const struct gossip_member *m = gossip_member_at(g, slot);
         const uint8_t *v;
         size_t len;
@@ -348,16 +355,18 @@ static int pending_from_gossip(struct swarm_decisions *sd, struct swarm_decision
                                m->name, pl_err_name(rc));
             continue;
         }
-        if (!have || rec.term > best.term) {
-            best = rec;
+        if (!have || rec.term > best->term) {
+            *best = rec;
             have = true;
         }
     }
-    *known = PL_MAX(newest, have ? best.term : 0);
+    sd->gossip_have = have;
+    sd->gossip_newest = newest;
+    *known = PL_MAX(newest, have ? best->term : 0);
     int n = 0;
-    for (uint32_t i = 0; have && i < best.n && n < MINE_MAX; i++)
-        if (strcmp(best.d[i].node, sd->a->cfg.name) == 0)
-            out[n++] = best.d[i];
+    for (uint32_t i = 0; have && i < best->n && n < MINE_MAX; i++)
+        if (strcmp(best->d[i].node, sd->a->cfg.name) == 0)
+            out[n++] = best->d[i];
     return n;
 }
 
@@ -578,8 +587,12 @@ static void decisions_free(struct agent *a, void *state)
 {
     (void)a;
     struct swarm_decisions *sd = state;
-    if (sd != NULL)
+    if (sd != NULL) {
         free(sd->published);
+        free(sd->gossip_best);
+        agent_gossip_seen_free(&sd->seen_raft);
+        agent_gossip_seen_free(&sd->seen_decisions);
+    }
     free(sd);
 }
 

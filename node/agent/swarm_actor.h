@@ -26,6 +26,7 @@
 #define PL_SWARM_ACTOR_H
 
 #include "agent.h"
+#include "agent_gossip.h"
 #include "pl_buf.h"
 #include "swarm.h"
 
@@ -86,6 +87,12 @@ struct swarm_decisions {
     int nacts;
     uint64_t ticks;
     int last_mine;              /* pending decisions naming this node, last round */
+    /* a member that is not a voter: the members' "raft" and "decisions" records it last
+     * read, and what it made of them (pending_from_gossip) */
+    struct agent_gossip_seen seen_raft, seen_decisions;
+    struct swarm_record *gossip_best; /* malloc()ed; the newest term's record */
+    bool gossip_have;
+    uint64_t gossip_newest;
     /* the healer's side */
     bool have_policy;           /* the config has a blast_radius section */
     struct swarm_policy_body policy;
