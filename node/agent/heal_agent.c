@@ -1532,11 +1532,37 @@ static void config_tell(struct heal_svc *s)
 
 /* ---- escalation ---- */
 
+/* One webhook delivery: of a service's incident (svc), or of a cluster incident. */
 struct hook_ctx {
-    struct heal_svc *svc;
+    struct heal_svc *svc; /* NULL for a cluster incident */
     char id[HEAL_INCIDENT_ID_MAX];
     char url[HEAL_URL_MAX];
 };
+_Static_assert(HEAL_INCIDENT_ID_MAX >= SWARM_ID_MAX, "hook_ctx holds cluster incident ids");
+
+/* POSTs `doc` (deleted here) to every webhook whose min_level `level` reaches; `cb` gets
+ * each delivery's hook_ctx and frees it. */
+static void webhooks_post(struct heal *h, enum heal_level level, cJSON *doc,
+                          struct heal_svc *svc, const char *id, http_client_cb cb)
+{
+    char *body = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    for (int i = 0; body != NULL && i < h->cfg.nwebhooks; i++) {
+        const struct heal_webhook_cfg *w = &h->cfg.webhooks[i];
+        if (w->min_level > (int)level)
+            continue;
+        struct hook_ctx *x = calloc(1, sizeof(*x));
+        if (x == NULL)
+            continue;
+        x->svc = svc;
+        snprintf(x->id, sizeof(x->id), "%s", id);
+        snprintf(x->url, sizeof(x->url), "%s", w->url);
+        if (http_client_request(h->http, "POST", w->url, "application/json", body, strlen(body),
+                                h->cfg.webhook_timeout_ms, 65536, cb, x) != 0)
+            free(x);
+    }
+    free(body);
+}
 
 /* The delivery is a step of the incident too: told to the machine while the incident is
  * open, or appended to the stored record when it closed meanwhile. */
@@ -1601,35 +1627,14 @@ static void act_webhook(struct heal_svc *s, enum heal_level level)
     cJSON_AddStringToObject(doc, "node", h->a->cfg.name);
     cJSON_AddStringToObject(doc, "service", s->cfg->name);
     cJSON_AddItemToObject(doc, "incident", heal_incident_json(inc));
-    char *body = cJSON_PrintUnformatted(doc);
-    cJSON_Delete(doc);
-    for (int i = 0; body != NULL && i < h->cfg.nwebhooks; i++) {
-        const struct heal_webhook_cfg *w = &h->cfg.webhooks[i];
-        if (w->min_level > (int)level)
-            continue;
-        struct hook_ctx *x = calloc(1, sizeof(*x));
-        if (x == NULL)
-            continue;
-        x->svc = s;
-        snprintf(x->id, sizeof(x->id), "%s", inc->id);
-        snprintf(x->url, sizeof(x->url), "%s", w->url);
-        if (http_client_request(h->http, "POST", w->url, "application/json", body, strlen(body),
-                                h->cfg.webhook_timeout_ms, 65536, hook_cb, x) != 0)
-            free(x);
-    }
-    free(body);
+    webhooks_post(h, level, doc, s, inc->id, hook_cb);
 }
 
 /* ---- the cluster incident's one escalation ---- */
 
-struct cluster_hook {
-    char id[SWARM_ID_MAX];
-    char url[HEAL_URL_MAX];
-};
-
 static void cluster_hook_cb(const struct http_client_result *res, void *data)
 {
-    struct cluster_hook *x = data;
+    struct hook_ctx *x = data;
     if (res->err == 0 && res->status >= 200 && res->status < 300)
         PL_INFO(MOD, "webhook delivered cluster_incident=%s url=%s status=%ld", x->id, x->url,
                 res->status);
@@ -1662,22 +1667,7 @@ void heal_cluster_escalate(struct heal *h, const struct swarm_cluster_body *b)
     cJSON_AddNumberToObject(ci, "nodes", b->nodes);
     cJSON_AddNumberToObject(ci, "members", b->members);
     cJSON_AddStringToObject(ci, "node_names", b->detail);
-    char *body = cJSON_PrintUnformatted(doc);
-    cJSON_Delete(doc);
-    for (int i = 0; body != NULL && i < h->cfg.nwebhooks; i++) {
-        const struct heal_webhook_cfg *w = &h->cfg.webhooks[i];
-        if (w->min_level > (int)level)
-            continue;
-        struct cluster_hook *x = calloc(1, sizeof(*x));
-        if (x == NULL)
-            continue;
-        snprintf(x->id, sizeof(x->id), "%s", b->id);
-        snprintf(x->url, sizeof(x->url), "%s", w->url);
-        if (http_client_request(h->http, "POST", w->url, "application/json", body, strlen(body),
-                                h->cfg.webhook_timeout_ms, 65536, cluster_hook_cb, x) != 0)
-            free(x);
-    }
-    free(body);
+    webhooks_post(h, level, doc, NULL, b->id, cluster_hook_cb);
 }
 
 /* ---- configured commands as actions ---- */
