@@ -81,6 +81,8 @@ struct swarm_decisions {
     struct heal *heal;          /* NULL without the healing module */
     struct agent_gossip *gossip;
     char *published;            /* the leader's last "decisions" gossip record (malloc()ed) */
+    uint64_t published_index;   /* ... made of the state at this applied index */
+    uint64_t published_term;    /* ... and this term */
     uv_timer_t timer;
     bool stopping;
     struct swarm_act acts[SWARM_ACTS_MAX];

@@ -102,24 +102,30 @@ static void propose_once(struct swarm_decisions *sd, struct swarm_proposed *p,
 }
 
 /* Gossips the pending decisions (record "decisions") for the members that are not voters
- * and so apply no state; only when the list or the term changed. */
+ * and so apply no state; only when the list or the term changed (the list only with an
+ * applied entry: not built again while neither moved). */
 static void publish(struct swarm_decisions *sd, const struct swarm_state *st)
 {
-    if (sd->gossip == NULL)
+    uint64_t term = agent_raft_known_term(sd->raft);
+    if (sd->gossip == NULL || (sd->published != NULL && sd->published_index == st->applied_index &&
+                               sd->published_term == term))
         return;
     static struct swarm_record rec; /* one loop thread; too big for the stack */
-    swarm_record_from_state(st, agent_raft_known_term(sd->raft), &rec);
+    swarm_record_from_state(st, term, &rec);
     char *text = swarm_record_encode(&rec);
-    if (text == NULL || (sd->published != NULL && strcmp(text, sd->published) == 0)) {
-        free(text);
+    if (text == NULL)
         return;
-    }
-    if (agent_gossip_state_set(sd->gossip, "decisions", text) == 0) {
+    if (sd->published != NULL && strcmp(text, sd->published) == 0) {
+        free(text);
+    } else if (agent_gossip_state_set(sd->gossip, "decisions", text) == 0) {
         free(sd->published);
         sd->published = text;
     } else {
         free(text);
+        return;
     }
+    sd->published_index = st->applied_index;
+    sd->published_term = term;
 }
 
 void swarm_healer_tick(struct swarm_decisions *sd)
