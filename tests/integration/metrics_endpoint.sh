@@ -25,10 +25,7 @@ SVC=$(free_port)
 cat >"$TEST_DIR/n1.json" <<JSON
 {"profile": "local",
  "raft": {"voter": true, "bootstrap_expect": 1, "election_timeout_ms": 500, "heartbeat_ms": 50},
- "services": [{"name": "web", "command": "$PLATELET",
-   "args": ["sample-service", "--port", "$SVC"], "start_ms": 300,
-   "checks": [{"type": "http", "url": "http://127.0.0.1:$SVC/health",
-               "interval_ms": 300, "timeout_ms": 300}]}]}
+ "services": [$(web_service "$SVC")]}
 JSON
 spawn n1 "$PLATELET" agent --config "$TEST_DIR/n1.json" --name n1 --bind "127.0.0.1:$P1" \
     --data-dir "$TEST_DIR/n1" --api "127.0.0.1:$API" --api-token-file "$API_TOKENS"

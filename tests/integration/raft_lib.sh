@@ -95,6 +95,18 @@ start_node() {
         --bind "127.0.0.1:${PORT[$name]}" --data-dir "$TEST_DIR/$name" "$@"
     PID[$name]=$SPAWNED_PID
 }
+# VOTER3: the "raft" member of a config that makes a voter of a three-voter council with
+# short timeouts.
+VOTER3='"raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50}'
+# web_service PORT [FIELDS]: the JSON of a service "web", the sample service on PORT with an
+# HTTP check of its /health every 300 ms, plus FIELDS (more "key": value members).
+web_service() {
+    cat <<JSON
+{"name": "web", "command": "$PLATELET", "args": ["sample-service", "--port", "$1"], "start_ms": 300,
+   "checks": [{"type": "http", "url": "http://127.0.0.1:$1/health", "interval_ms": 300, "timeout_ms": 300}]${2:+,
+   $2}}
+JSON
+}
 swarm() { "$PLATELET" swarm status --api "unix:$(sock "$1")" --json; }
 # healthy NODE: the first service NODE supervises passes its checks.
 healthy() { "$PLATELET" services --api "unix:$(sock "$1")" --json |

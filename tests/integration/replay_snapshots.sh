@@ -18,10 +18,7 @@ declare -A PORT PID
 SVC=$(free_port)
 for n in r1 r2 r3; do
     services=""
-    [ "$n" = r1 ] && services=', "services": [{"name": "web", "command": "'"$PLATELET"'",
-   "args": ["sample-service", "--port", "'"$SVC"'"], "start_ms": 300,
-   "checks": [{"type": "http", "url": "http://127.0.0.1:'"$SVC"'/health",
-               "interval_ms": 300, "timeout_ms": 300}]}]'
+    [ "$n" = r1 ] && services=", \"services\": [$(web_service "$SVC")]"
     cat >"$TEST_DIR/$n.json" <<JSON
 {"profile": "local",
  "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50,

@@ -14,12 +14,8 @@ for n in r1 r2 r3; do SVC[$n]=$(free_port); done
 for n in r1 r2 r3; do
     cat >"$TEST_DIR/$n.json" <<JSON
 {"profile": "local",
- "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50},
- "services": [{"name": "web", "command": "$PLATELET",
-   "args": ["sample-service", "--port", "${SVC[$n]}"], "start_ms": 300,
-   "policy": {"allowed_actions": ["restart", "retry", "wait"]},
-   "checks": [{"type": "http", "url": "http://127.0.0.1:${SVC[$n]}/health",
-               "interval_ms": 300, "timeout_ms": 300}]}]}
+ $VOTER3,
+ "services": [$(web_service "${SVC[$n]}" '"policy": {"allowed_actions": ["restart", "retry", "wait"]}')]}
 JSON
 done
 start_voters r1 r2 r3

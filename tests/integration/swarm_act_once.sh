@@ -19,7 +19,7 @@ for n in r1 r2 r3; do
     # Signal 28 is SIGWINCH: ignored by default, so only the SIGKILL after grace_ms stops it.
     cat >"$TEST_DIR/$n.json" <<JSON
 {"profile": "local",
- "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50},
+ $VOTER3,
  "services": [{"name": "slow", "command": "/bin/sh",
    "args": ["-c", "echo start >>'$TEST_DIR/$n.starts'; exec \"\$0\" sample-service --port ${SVC[$n]}",
             "$PLATELET"], "start_ms": 300, "stop_signal": "28", "grace_ms": 60000}]}

@@ -24,7 +24,7 @@ wait_for 10 "the webhook receiver" python3 -c \
 for n in $NODES; do
     raft=""
     case $n in c1 | c2 | c3)
-        raft='"raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50},' ;;
+        raft="$VOTER3," ;;
     esac
     cat >"$TEST_DIR/$n.json" <<JSON
 {"profile": "local", $raft

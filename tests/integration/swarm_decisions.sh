@@ -18,7 +18,7 @@ for n in r1 r2 r3; do SVC[$n]=$(free_port); done
 for n in r1 r2 r3; do
     cat >"$TEST_DIR/$n.json" <<JSON
 {"profile": "local",
- "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50},
+ $VOTER3,
  "blast_radius": {"max_in_flight": 2, "max_fleet_pct": 50, "window_ms": 600000},
  "services": [{"name": "web", "command": "/bin/sh",
    "args": ["-c", "echo start >>'$TEST_DIR/$n.starts'; exec \"\$0\" sample-service --port ${SVC[$n]}",

@@ -22,12 +22,9 @@ for n in $NODES; do
     fi
     cat >"$TEST_DIR/$n.json" <<JSON
 {"profile": "local",
- "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50},
- "services": [{"name": "web", "command": "$PLATELET",
-   "args": ["sample-service", "--port", "${SVC[$n]}"], "start_ms": 300, "grace_ms": 500,
-   "checks": [{"type": "http", "url": "http://127.0.0.1:${SVC[$n]}/health",
-               "interval_ms": 300, "timeout_ms": 300}],
-   "placement": {"replicas": 1, "nodes": ["p1", "p2", "p3"], "lease_ms": $LEASE_MS}}]}
+ $VOTER3,
+ "services": [$(web_service "${SVC[$n]}" "\"grace_ms\": 500,
+   \"placement\": {\"replicas\": 1, \"nodes\": [\"p1\", \"p2\", \"p3\"], \"lease_ms\": $LEASE_MS}")]}
 JSON
 done
 start_node p1 --enable-faults
