@@ -10,25 +10,20 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/raft_lib.sh"
 
-declare -A PORT SVC
-for n in c1 c2 c3; do PORT[$n]=$(free_port); SVC[$n]=$(free_port); done
+declare -A PORT SVC PID
+for n in c1 c2 c3; do SVC[$n]=$(free_port); done
 for n in c1 c2 c3; do
     cat >"$TEST_DIR/$n.json" <<JSON
 {"profile": "local",
- "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50},
+ $VOTER3,
  "services": [{"name": "sample", "command": "$PLATELET", "args": ["sample-service", "--port", "${SVC[$n]}"],
    "checks": [{"type": "http", "url": "http://127.0.0.1:${SVC[$n]}/health", "interval_ms": 1000,
                "timeout_ms": 500, "failures": 3}],
    "policy": {"restart_budget": 100}}],
  "webhooks": []}
 JSON
-    join=()
-    [ $n = c1 ] || join=(--join "127.0.0.1:${PORT[c1]}")
-    spawn "$n" "$PLATELET" agent --config "$TEST_DIR/$n.json" --name "$n" --enable-faults \
-        --bind "127.0.0.1:${PORT[$n]}" --data-dir "$TEST_DIR/$n" "${join[@]}"
 done
-for n in c1 c2 c3; do wait_for 10 "$n API" test -S "$(sock $n)"; done
-wait_for 20 "one leader agreed by all" one_leader c1 c2 c3
+start_voters c1 c2 c3 -- --enable-faults
 APIS="unix:$(sock c1),unix:$(sock c2),unix:$(sock c3)"
 SVCS="127.0.0.1:${SVC[c1]},127.0.0.1:${SVC[c2]},127.0.0.1:${SVC[c3]}"
 
