@@ -2051,9 +2051,9 @@ static void correlate_cb(uv_timer_t *t)
     record_publish(h, ag, changed);
     const struct gossip *g = agent_gossip_core(ag);
     struct correlate_hit strict[CORRELATE_HITS_MAX], loose[CORRELATE_HITS_MAX];
-    int ns = swarm_correlate_scan(g, &h->cfg.correlate, false, strict, CORRELATE_HITS_MAX,
-                                  &h->records_bad);
-    int nl = swarm_correlate_scan(g, &h->cfg.correlate, true, loose, CORRELATE_HITS_MAX, NULL);
+    int ns, nl;
+    swarm_correlate_scan(g, &h->cfg.correlate, strict, &ns, loose, &nl, CORRELATE_HITS_MAX,
+                         &h->records_bad);
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
         if (s->mc.cluster_hold) {

@@ -288,23 +288,24 @@ static void scan_second(void *ctx, const char *node, const struct swarm_heal_rec
     tally_second(x->t, node, r, x->window_ms);
 }
 
-int swarm_correlate_scan(const struct gossip *g, const struct correlate_cfg *cfg, bool lenient,
-                         struct correlate_hit *hits, int max, uint64_t *bad)
+void swarm_correlate_scan(const struct gossip *g, const struct correlate_cfg *cfg,
+                          struct correlate_hit *strict, int *nstrict,
+                          struct correlate_hit *loose, int *nloose, int max, uint64_t *bad)
 {
+    *nstrict = *nloose = 0;
     if (!cfg->enabled || max <= 0)
-        return 0;
+        return;
     struct tally *t = calloc(1, sizeof(*t));
     struct swarm_heal_record *rec = malloc(sizeof(*rec));
-    int n = 0;
     if (t != NULL && rec != NULL) {
         struct scan_ctx ctx = {t, cfg->window_ms};
         each_record(g, rec, bad, scan_first, &ctx);
         each_record(g, rec, NULL, scan_second, &ctx);
-        n = tally_hits(cfg, t, lenient, hits, max);
+        *nstrict = tally_hits(cfg, t, false, strict, max);
+        *nloose = tally_hits(cfg, t, true, loose, max);
     }
     free(t);
     free(rec);
-    return n;
 }
 
 /* ---- the leader's side ---- */
@@ -376,8 +377,8 @@ void correlate_leader_run(struct correlate_leader *cl, const struct swarm_state 
         return;
     const struct gossip *g = agent_gossip_core(cl->gossip);
     struct correlate_hit strict[CORRELATE_HITS_MAX], loose[CORRELATE_HITS_MAX];
-    int ns = swarm_correlate_scan(g, &cl->cfg, false, strict, CORRELATE_HITS_MAX, NULL);
-    int nl = swarm_correlate_scan(g, &cl->cfg, true, loose, CORRELATE_HITS_MAX, NULL);
+    int ns, nl;
+    swarm_correlate_scan(g, &cl->cfg, strict, &ns, loose, &nl, CORRELATE_HITS_MAX, NULL);
     for (int i = 0; i < ns; i++) {
         if (swarm_cluster_open_find(s, strict[i].sig) != NULL)
             continue;

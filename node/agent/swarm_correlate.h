@@ -71,9 +71,12 @@ int swarm_correlate_find(const struct correlate_cfg *cfg, const struct correlate
 /* Reads every live member's heal record from the gossip core (records that do not decode
  * are skipped and counted in *bad) and correlates them as swarm_correlate_find does, in
  * two passes that keep tallies, never the records: any number of members, bounded memory
- * (256 signatures and services tracked, the smallest by name past that). */
-int swarm_correlate_scan(const struct gossip *g, const struct correlate_cfg *cfg, bool lenient,
-                         struct correlate_hit *hits, int max, uint64_t *bad);
+ * (256 signatures and services tracked, the smallest by name past that). One tally gives
+ * both answers: the strict hits (*nstrict in strict) and the lenient ones (*nloose in
+ * loose), at most max each. */
+void swarm_correlate_scan(const struct gossip *g, const struct correlate_cfg *cfg,
+                          struct correlate_hit *strict, int *nstrict,
+                          struct correlate_hit *loose, int *nloose, int max, uint64_t *bad);
 
 /* The leader's side: commits one cluster_incident per hit (open; its escalation once it is
  * committed) and its close once the hit is gone. The caller owns it (zeroed, then fields
