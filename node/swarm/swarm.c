@@ -357,11 +357,9 @@ CODEC(council, struct swarm_council_body, council_fields)
 
 /* ---- the multiset state hash ---- */
 
-/* acc += sign * BLAKE2b-256(item), little-endian 4 x 64-bit limbs modulo 2^256. */
-static void hash_mix(uint8_t acc[SWARM_HASH_BYTES], const struct pl_buf *item, int sign)
+/* acc += sign * h, little-endian 4 x 64-bit limbs modulo 2^256. */
+static void acc_add(uint8_t acc[SWARM_HASH_BYTES], const uint8_t h[SWARM_HASH_BYTES], int sign)
 {
-    uint8_t h[SWARM_HASH_BYTES];
-    crypto_generichash(h, sizeof(h), item->data, item->len, NULL, 0);
     uint64_t a[4], x[4];
     memcpy(a, acc, sizeof(a));
     memcpy(x, h, sizeof(x));
@@ -575,7 +573,8 @@ static void item_council(struct pl_mp_writer *w, const struct swarm_council_chan
 enum item_kind { IT_MEMBER, IT_INCIDENT, IT_PLACEMENT, IT_DECISION, IT_COUNTERS, IT_ROLLOUT,
                  IT_CLUSTER, IT_COUNCIL, IT_LEARN_SIG, IT_LEARN_SVC, IT_LEARN };
 
-static void item_mix(uint8_t acc[SWARM_HASH_BYTES], enum item_kind k, const void *item, int sign)
+/* BLAKE2b-256 of the item's canonical bytes. */
+static void item_hash(enum item_kind k, const void *item, uint8_t out[SWARM_HASH_BYTES])
 {
     uint8_t space[4096];
     struct pl_buf b = {.data = space, .len = 0, .cap = sizeof(space), .max = sizeof(space)};
@@ -620,32 +619,191 @@ static void item_mix(uint8_t acc[SWARM_HASH_BYTES], enum item_kind k, const void
     }
     /* Every item is bounded by its fixed-size fields: 4 KiB always holds it. */
     PL_ASSERT(w.err == 0);
-    hash_mix(acc, &b, sign);
+    crypto_generichash(out, SWARM_HASH_BYTES, b.data, b.len, NULL, 0);
 }
 
-void swarm_state_hash_full(const struct swarm_state *s, uint8_t out[SWARM_HASH_BYTES])
+static void item_mix(uint8_t acc[SWARM_HASH_BYTES], enum item_kind k, const void *item, int sign)
+{
+    uint8_t h[SWARM_HASH_BYTES];
+    item_hash(k, item, h);
+    acc_add(acc, h, sign);
+}
+
+/* ---- the kept item hashes (struct swarm_hash_cache in swarm.h) ---- */
+
+/* The tables whose items keep their hash, and where their slots start. */
+#define NTABLES 7
+static const enum item_kind table_kinds[NTABLES] = {IT_MEMBER,   IT_INCIDENT, IT_PLACEMENT,
+                                                    IT_DECISION, IT_ROLLOUT,  IT_CLUSTER,
+                                                    IT_COUNCIL};
+static const uint32_t table_caps[NTABLES] = {SWARM_MEMBERS_MAX,   SWARM_INCIDENTS_MAX,
+                                             SWARM_PLACEMENTS_MAX, SWARM_DECISIONS_MAX,
+                                             SWARM_ROLLOUTS_MAX,   SWARM_CLUSTERS_MAX,
+                                             SWARM_COUNCIL_LOG_MAX};
+static_assert(SWARM_HASH_SLOTS <= UINT16_MAX + 1, "slots are listed as uint16_t");
+
+static uint32_t table_of(enum item_kind k)
+{
+    for (uint32_t t = 0; t < NTABLES; t++)
+        if (table_kinds[t] == k)
+            return t;
+    PL_ASSERT(0);
+    return 0;
+}
+
+static uint32_t table_base(uint32_t t)
+{
+    uint32_t base = 0;
+    for (uint32_t i = 0; i < t; i++)
+        base += table_caps[i];
+    return base;
+}
+
+static uint32_t table_used(const struct swarm_state *s, uint32_t t)
+{
+    const uint32_t used[NTABLES] = {s->nmembers,   s->nincidents, s->nplacements, s->ndecisions,
+                                    s->nrollouts,  s->nclusters,  s->ncouncil};
+    return used[t];
+}
+
+static const void *table_item(const struct swarm_state *s, uint32_t t, uint32_t i)
+{
+    switch (table_kinds[t]) {
+    case IT_MEMBER:
+        return &s->members[i];
+    case IT_INCIDENT:
+        return &s->incidents[i];
+    case IT_PLACEMENT:
+        return &s->placements[i];
+    case IT_DECISION:
+        return &s->decisions[i];
+    case IT_ROLLOUT:
+        return &s->rollouts[i];
+    case IT_CLUSTER:
+        return &s->clusters[i];
+    default:
+        return &s->council[i];
+    }
+}
+
+static void dirty_push(struct swarm_hash_cache *c, uint32_t slot)
+{
+    if (c->is_dirty[slot])
+        return;
+    c->is_dirty[slot] = 1;
+    if (c->ndirty < SWARM_HASH_DIRTY_MAX)
+        c->dirty[c->ndirty++] = (uint16_t)slot;
+    else
+        c->overflow = true;
+}
+
+/* Before item i of kind k changes: its kept hash leaves the sum (once until the sync). */
+static void item_touch(struct swarm_state *s, enum item_kind k, uint32_t i)
+{
+    uint32_t slot = table_base(table_of(k)) + i;
+    if (!s->hc.is_dirty[slot])
+        acc_add(s->hc.acc, s->hc.item[slot], -1);
+    dirty_push(&s->hc, slot);
+}
+
+/* A new item in slot i: nothing of it is in the sum (the slot's kept hash is stale). */
+static void item_fresh(struct swarm_state *s, enum item_kind k, uint32_t i)
+{
+    dirty_push(&s->hc, table_base(table_of(k)) + i);
+}
+
+/* Item `victim` is evicted and the table's last item, `last`, moves into its slot (the
+ * caller copies the item itself). */
+static void item_evict(struct swarm_state *s, enum item_kind k, uint32_t victim, uint32_t last)
+{
+    struct swarm_hash_cache *c = &s->hc;
+    uint32_t base = table_base(table_of(k)), v = base + victim, l = base + last;
+    if (!c->is_dirty[v])
+        acc_add(c->acc, c->item[v], -1);
+    c->is_dirty[v] = 0;
+    if (v == l)
+        return;
+    memcpy(c->item[v], c->item[l], SWARM_HASH_BYTES);
+    bool dirty = c->is_dirty[l];
+    c->is_dirty[l] = 0;
+    if (dirty)
+        dirty_push(c, v);
+}
+
+/* Hashes every dirty item still in use into the sum. */
+static void hash_flush(struct swarm_state *s)
+{
+    struct swarm_hash_cache *c = &s->hc;
+    for (uint32_t t = 0, base = 0; t < NTABLES; base += table_caps[t++]) {
+        uint32_t used = table_used(s, t);
+        for (uint32_t n = 0; n < (c->overflow ? used : c->ndirty); n++) {
+            uint32_t slot = c->overflow ? base + n : c->dirty[n];
+            if (slot < base || slot >= base + used || !c->is_dirty[slot])
+                continue;
+            item_hash(table_kinds[t], table_item(s, t, slot - base), c->item[slot]);
+            acc_add(c->acc, c->item[slot], +1);
+            c->is_dirty[slot] = 0;
+        }
+    }
+    c->ndirty = 0;
+    c->overflow = false;
+}
+
+void swarm_state_hash_sync(struct swarm_state *s)
+{
+    if (!s->hc.stale)
+        return;
+    hash_flush(s);
+    uint8_t h[SWARM_HASH_BYTES];
+    item_hash(IT_COUNTERS, s, h);
+    memcpy(s->hash, s->hc.acc, SWARM_HASH_BYTES);
+    acc_add(s->hash, h, +1);
+    s->hc.stale = false;
+}
+
+void swarm_state_hash_defer(struct swarm_state *s, bool on)
+{
+    s->hc.defer = on;
+    if (!on)
+        swarm_state_hash_sync(s);
+}
+
+/* The sum over every item but the counters; each table item's hash also into keep[slot]
+ * when keep is not NULL. */
+static void items_sum(const struct swarm_state *s, uint8_t out[SWARM_HASH_BYTES],
+                      uint8_t (*keep)[SWARM_HASH_BYTES])
 {
     memset(out, 0, SWARM_HASH_BYTES);
-    for (uint32_t i = 0; i < s->nmembers; i++)
-        item_mix(out, IT_MEMBER, &s->members[i], +1);
-    for (uint32_t i = 0; i < s->nincidents; i++)
-        item_mix(out, IT_INCIDENT, &s->incidents[i], +1);
-    for (uint32_t i = 0; i < s->nplacements; i++)
-        item_mix(out, IT_PLACEMENT, &s->placements[i], +1);
-    for (uint32_t i = 0; i < s->ndecisions; i++)
-        item_mix(out, IT_DECISION, &s->decisions[i], +1);
-    for (uint32_t i = 0; i < s->nrollouts; i++)
-        item_mix(out, IT_ROLLOUT, &s->rollouts[i], +1);
-    for (uint32_t i = 0; i < s->nclusters; i++)
-        item_mix(out, IT_CLUSTER, &s->clusters[i], +1);
-    for (uint32_t i = 0; i < s->ncouncil; i++)
-        item_mix(out, IT_COUNCIL, &s->council[i], +1);
-    item_mix(out, IT_COUNTERS, s, +1);
+    for (uint32_t t = 0, base = 0; t < NTABLES; base += table_caps[t++]) {
+        for (uint32_t i = 0; i < table_used(s, t); i++) {
+            uint8_t h[SWARM_HASH_BYTES];
+            item_hash(table_kinds[t], table_item(s, t, i), h);
+            acc_add(out, h, +1);
+            if (keep != NULL)
+                memcpy(keep[base + i], h, SWARM_HASH_BYTES);
+        }
+    }
     for (uint32_t i = 0; i < s->learn.nsigs; i++)
         item_mix(out, IT_LEARN_SIG, &s->learn.sigs[i], +1);
     for (uint32_t i = 0; i < s->learn.nsvcs; i++)
         item_mix(out, IT_LEARN_SVC, &s->learn.svcs[i], +1);
     item_mix(out, IT_LEARN, &s->learn, +1);
+}
+
+void swarm_state_hash_full(const struct swarm_state *s, uint8_t out[SWARM_HASH_BYTES])
+{
+    items_sum(s, out, NULL);
+    item_mix(out, IT_COUNTERS, s, +1);
+}
+
+void swarm_state_hash_rebuild(struct swarm_state *s)
+{
+    bool defer = s->hc.defer;
+    memset(&s->hc, 0, sizeof(s->hc));
+    s->hc.defer = defer;
+    items_sum(s, s->hc.acc, s->hc.item);
+    s->hc.stale = true;
+    swarm_state_hash_sync(s);
 }
 
 void swarm_state_init(struct swarm_state *s)
@@ -655,7 +813,7 @@ void swarm_state_init(struct swarm_state *s)
     s->max_fleet_pct = 100;
     s->window_ms = 600000;
     swarm_learn_init(&s->learn);
-    swarm_state_hash_full(s, s->hash);
+    swarm_state_hash_rebuild(s);
 }
 
 /* ---- lookups ---- */
@@ -797,6 +955,7 @@ static void apply_member(struct apply *a)
         m = &s->members[s->nmembers++];
         memset(m, 0, sizeof(*m));
         snprintf(m->name, sizeof(m->name), "%s", b.node);
+        item_fresh(s, IT_MEMBER, s->nmembers - 1);
     } else {
         /* An older life's news never overrides a newer one; at the same incarnation a
          * verdict of dead or left outranks alive (gossip's own order). */
@@ -805,7 +964,7 @@ static void apply_member(struct apply *a)
             a->out->outcome = SWARM_DUPLICATE;
             return;
         }
-        item_mix(s->hash, IT_MEMBER, m, -1);
+        item_touch(s, IT_MEMBER, (uint32_t)(m - s->members));
     }
     if (b.status == SWARM_MEMBER_DEAD && m->status != SWARM_MEMBER_DEAD) {
         /* Flapping: the death SWARM_FLAP_DEATHS - 1 before this one was inside the window
@@ -824,7 +983,6 @@ static void apply_member(struct apply *a)
     m->status = b.status;
     m->incarnation = b.incarnation;
     m->since_index = a->e->index;
-    item_mix(s->hash, IT_MEMBER, m, +1);
 }
 
 /* Evicts the oldest closed incident (or, all open, the oldest) to make room. */
@@ -836,7 +994,7 @@ static void incident_evict(struct swarm_state *s)
         if (x->closed != v->closed ? x->closed : x->last_index < v->last_index)
             victim = i;
     }
-    item_mix(s->hash, IT_INCIDENT, &s->incidents[victim], -1);
+    item_evict(s, IT_INCIDENT, victim, s->nincidents - 1);
     s->incidents[victim] = s->incidents[--s->nincidents];
     s->counters.evicted_incidents++;
 }
@@ -846,11 +1004,11 @@ static void learn_mix_cb(void *ctx, const struct swarm_learn_sig *sig,
 {
     struct swarm_state *s = ctx;
     if (sig != NULL)
-        item_mix(s->hash, IT_LEARN_SIG, sig, sign);
+        item_mix(s->hc.acc, IT_LEARN_SIG, sig, sign);
     else if (svc != NULL)
-        item_mix(s->hash, IT_LEARN_SVC, svc, sign);
+        item_mix(s->hc.acc, IT_LEARN_SVC, svc, sign);
     else
-        item_mix(s->hash, IT_LEARN, &s->learn, sign);
+        item_mix(s->hc.acc, IT_LEARN, &s->learn, sign);
 }
 
 static void learn_key(const struct swarm_incident *x, struct swarm_learn_key *k)
@@ -921,8 +1079,9 @@ static void apply_incident(struct apply *a)
         snprintf(x->service, sizeof(x->service), "%s", b.service);
         x->opened_ms = b.t_ms;
         x->first_index = a->e->index;
+        item_fresh(s, IT_INCIDENT, s->nincidents - 1);
     } else {
-        item_mix(s->hash, IT_INCIDENT, x, -1);
+        item_touch(s, IT_INCIDENT, (uint32_t)(x - s->incidents));
     }
     x->last_seq = b.seq;
     x->last_index = a->e->index;
@@ -954,7 +1113,6 @@ static void apply_incident(struct apply *a)
         learn_note(a, x, &b);
     else if (close && x->learnable)
         learn_outcome(a, x);
-    item_mix(s->hash, IT_INCIDENT, x, +1);
 }
 
 static uint32_t decisions_in_flight(const struct swarm_state *s)
@@ -1057,7 +1215,7 @@ static void apply_decision(struct apply *a)
             reject(a, "decision: %d decisions not yet done", SWARM_DECISIONS_MAX);
             return;
         }
-        item_mix(s->hash, IT_DECISION, &s->decisions[victim], -1);
+        item_evict(s, IT_DECISION, victim, s->ndecisions - 1);
         s->decisions[victim] = s->decisions[--s->ndecisions];
         s->counters.evicted_decisions++;
     }
@@ -1073,13 +1231,12 @@ static void apply_decision(struct apply *a)
     snprintf(d->incident, sizeof(d->incident), "%s", b.incident);
     d->rollout = b.rollout;
     d->state = wait ? SWARM_DECISION_WAITING : SWARM_DECISION_PENDING;
-    item_mix(s->hash, IT_DECISION, d, +1);
+    item_fresh(s, IT_DECISION, s->ndecisions - 1);
     a->out->decision = d;
     if (r != NULL) {
-        item_mix(s->hash, IT_ROLLOUT, r, -1);
+        item_touch(s, IT_ROLLOUT, (uint32_t)(r - s->rollouts));
         r->step[pos] = SWARM_STEP_DECIDED;
         r->decision[pos] = d->index;
-        item_mix(s->hash, IT_ROLLOUT, r, +1);
         a->out->rollout = r;
     }
 }
@@ -1092,7 +1249,7 @@ static void rollout_answer(struct apply *a, const struct swarm_decision *d)
     struct swarm_rollout *r = rollout_slot(a->s, d->rollout, d->node, &pos);
     if (r == NULL || r->decision[pos] != d->index || r->step[pos] != SWARM_STEP_DECIDED)
         return;
-    item_mix(a->s->hash, IT_ROLLOUT, r, -1);
+    item_touch(a->s, IT_ROLLOUT, (uint32_t)(r - a->s->rollouts));
     switch (d->state) {
     case SWARM_DECISION_DONE:
         r->step[pos] = SWARM_STEP_DONE;
@@ -1113,7 +1270,6 @@ static void rollout_answer(struct apply *a, const struct swarm_decision *d)
         all = r->step[i] == SWARM_STEP_DONE || r->step[i] == SWARM_STEP_SKIPPED;
     if (all)
         r->state = SWARM_ROLLOUT_DONE;
-    item_mix(a->s->hash, IT_ROLLOUT, r, +1);
     a->out->rollout = r;
 }
 
@@ -1141,14 +1297,13 @@ static void apply_action_result(struct apply *a)
         a->out->decision = d;
         return;
     }
-    item_mix(s->hash, IT_DECISION, d, -1);
+    item_touch(s, IT_DECISION, (uint32_t)(d - s->decisions));
     d->state = b.result == 0               ? SWARM_DECISION_DONE
                : b.result == PL_ESTALE     ? SWARM_DECISION_REFUSED
                : b.result == PL_ENOTFOUND  ? SWARM_DECISION_SKIPPED
                                            : SWARM_DECISION_FAILED;
     d->result = b.result;
     d->result_index = a->e->index;
-    item_mix(s->hash, IT_DECISION, d, +1);
     a->out->decision = d;
     if (d->rollout != 0)
         rollout_answer(a, d);
@@ -1173,9 +1328,8 @@ static void apply_approval(struct apply *a)
         a->out->decision = d;
         return;
     }
-    item_mix(s->hash, IT_DECISION, d, -1);
+    item_touch(s, IT_DECISION, (uint32_t)(d - s->decisions));
     d->state = SWARM_DECISION_PENDING;
-    item_mix(s->hash, IT_DECISION, d, +1);
     a->out->decision = d;
 }
 
@@ -1216,15 +1370,15 @@ static void apply_placement(struct apply *a)
         p = &s->placements[s->nplacements++];
         memset(p, 0, sizeof(*p));
         snprintf(p->service, sizeof(p->service), "%s", b.service);
+        item_fresh(s, IT_PLACEMENT, s->nplacements - 1);
     } else {
-        item_mix(s->hash, IT_PLACEMENT, p, -1);
+        item_touch(s, IT_PLACEMENT, (uint32_t)(p - s->placements));
         p->moves++;
     }
     snprintf(p->prev, sizeof(p->prev), "%s", b.prev);
     snprintf(p->node, sizeof(p->node), "%s", b.node);
     p->index = a->e->index;
     p->term = a->e->term;
-    item_mix(s->hash, IT_PLACEMENT, p, +1);
     a->out->placement = p;
 }
 
@@ -1300,7 +1454,7 @@ static void apply_rollout(struct apply *a)
             reject(a, "rollout: %d rollouts running", SWARM_ROLLOUTS_MAX);
             return;
         }
-        item_mix(s->hash, IT_ROLLOUT, &s->rollouts[victim], -1);
+        item_evict(s, IT_ROLLOUT, victim, s->nrollouts - 1);
         s->rollouts[victim] = s->rollouts[--s->nrollouts];
     }
     struct swarm_rollout *r = &s->rollouts[s->nrollouts++];
@@ -1316,7 +1470,7 @@ static void apply_rollout(struct apply *a)
     r->nnodes = n;
     for (uint32_t i = 0; i < n; i++)
         snprintf(r->nodes[i], sizeof(r->nodes[i]), "%s", names[i]);
-    item_mix(s->hash, IT_ROLLOUT, r, +1);
+    item_fresh(s, IT_ROLLOUT, s->nrollouts - 1);
     a->out->rollout = r;
 }
 
@@ -1347,11 +1501,10 @@ static void apply_cluster(struct apply *a)
             a->out->outcome = SWARM_DUPLICATE;
             return;
         }
-        item_mix(s->hash, IT_CLUSTER, x, -1);
+        item_touch(s, IT_CLUSTER, (uint32_t)(x - s->clusters));
         x->closed = true;
         x->closed_index = a->e->index;
         x->closed_ms = a->e->time_ms;
-        item_mix(s->hash, IT_CLUSTER, x, +1);
         return;
     }
     if (x != NULL || swarm_cluster_open_find(s, b.sig) != NULL) {
@@ -1369,7 +1522,7 @@ static void apply_cluster(struct apply *a)
             reject(a, "cluster_incident: %d cluster incidents open", SWARM_CLUSTERS_MAX);
             return;
         }
-        item_mix(s->hash, IT_CLUSTER, &s->clusters[victim], -1);
+        item_evict(s, IT_CLUSTER, victim, s->nclusters - 1);
         s->clusters[victim] = s->clusters[--s->nclusters];
     }
     x = &s->clusters[s->nclusters++];
@@ -1383,7 +1536,7 @@ static void apply_cluster(struct apply *a)
     x->escalated = true;
     x->opened_index = a->e->index;
     x->opened_ms = a->e->time_ms;
-    item_mix(s->hash, IT_CLUSTER, x, +1);
+    item_fresh(s, IT_CLUSTER, s->nclusters - 1);
     a->out->cluster = x;
 }
 
@@ -1399,10 +1552,12 @@ static void apply_council(struct apply *a)
         return;
     }
     struct swarm_council_change *k = &s->council[s->council_changes % SWARM_COUNCIL_LOG_MAX];
-    if (s->ncouncil == SWARM_COUNCIL_LOG_MAX)
-        item_mix(s->hash, IT_COUNCIL, k, -1);
-    else
+    if (s->ncouncil == SWARM_COUNCIL_LOG_MAX) {
+        item_touch(s, IT_COUNCIL, (uint32_t)(k - s->council));
+    } else {
         s->ncouncil++;
+        item_fresh(s, IT_COUNCIL, (uint32_t)(k - s->council));
+    }
     memset(k, 0, sizeof(*k));
     k->index = a->e->index;
     k->time_ms = a->e->time_ms;
@@ -1410,7 +1565,6 @@ static void apply_council(struct apply *a)
     snprintf(k->node, sizeof(k->node), "%s", b.node);
     k->voters = b.voters;
     s->council_changes++;
-    item_mix(s->hash, IT_COUNCIL, k, +1);
 }
 
 int swarm_apply(struct swarm_state *s, const struct swarm_entry *e, struct swarm_applied *out)
@@ -1419,7 +1573,8 @@ int swarm_apply(struct swarm_state *s, const struct swarm_entry *e, struct swarm
     if (e->index != s->applied_index + 1)
         return PL_ESTATE;
     struct apply a = {.s = s, .e = e, .out = out};
-    item_mix(s->hash, IT_COUNTERS, s, -1);
+    /* The counters item changes with every entry: it is hashed when the hash is synced. */
+    s->hc.stale = true;
     out->kind = swarm_kind_parse(e->kind, e->kind_len);
     out->outcome = SWARM_APPLIED;
     switch (out->kind) {
@@ -1476,6 +1631,7 @@ int swarm_apply(struct swarm_state *s, const struct swarm_entry *e, struct swarm
         snprintf(s->last_rejection, sizeof(s->last_rejection), "%s", out->reason);
         break;
     }
-    item_mix(s->hash, IT_COUNTERS, s, +1);
+    if (!s->hc.defer)
+        swarm_state_hash_sync(s);
     return 0;
 }

@@ -39,8 +39,9 @@
  *
  * The state hash is a multiset hash (the sum modulo 2^256 of BLAKE2b-256 of every item's
  * canonical bytes: members, incidents, placements, decisions, counters), kept up to date
- * in O(items changed) per entry and recomputable from scratch (swarm_state_hash_full), so
- * replay can prove it rebuilt the same state. It detects divergence between honest nodes;
+ * in O(items changed) per entry (or per run of entries: swarm_state_hash_defer) and
+ * recomputable from scratch (swarm_state_hash_full), so replay can prove it rebuilt the
+ * same state. It detects divergence between honest nodes;
  * integrity against a forger is the ledger's Merkle root's job.
  */
 #ifndef PL_SWARM_H
@@ -354,6 +355,33 @@ struct swarm_counters {
     uint64_t evicted_incidents, evicted_decisions;
 };
 
+/*
+ * What keeps the state hash cheap (swarm.c); derived from the items, so not part of the
+ * state: snapshots skip it and swarm_state_hash_rebuild makes it again. Every table item
+ * (member, incident, placement, decision, rollout, cluster incident, council change) has
+ * its BLAKE2b-256 kept in the slot beside it. An item that changed since `hash` was last
+ * brought up to date is dirty: its kept hash is already out of `acc`, and the new one goes
+ * in when the hash is next synced, once however many entries changed it. The counters item
+ * changes with every entry, so it is hashed only at a sync; the learning's items change
+ * rarely and are mixed at once. The hash itself is defined as before (the multiset sum of
+ * every item's hash): this only decides when the additions are done.
+ */
+#define SWARM_HASH_SLOTS                                                                       \
+    (SWARM_MEMBERS_MAX + SWARM_INCIDENTS_MAX + SWARM_PLACEMENTS_MAX + SWARM_DECISIONS_MAX +    \
+     SWARM_ROLLOUTS_MAX + SWARM_CLUSTERS_MAX + SWARM_COUNCIL_LOG_MAX)
+#define SWARM_HASH_DIRTY_MAX 512
+
+struct swarm_hash_cache {
+    uint8_t acc[SWARM_HASH_BYTES];   /* the sum over clean table items and the learning's */
+    bool stale;                      /* `hash` lags the items: swarm_state_hash_sync */
+    bool defer;                      /* swarm_apply leaves `hash` stale (swarm_state_hash_defer) */
+    bool overflow;                   /* more dirty slots than `dirty` lists: sync scans all */
+    uint32_t ndirty;
+    uint16_t dirty[SWARM_HASH_DIRTY_MAX];        /* slots made dirty since the last sync */
+    uint8_t is_dirty[SWARM_HASH_SLOTS];
+    uint8_t item[SWARM_HASH_SLOTS][SWARM_HASH_BYTES]; /* a clean slot's item hash */
+};
+
 struct swarm_state {
     uint64_t applied_index;     /* the last entry applied (0: none) */
     uint64_t applied_term;
@@ -377,6 +405,7 @@ struct swarm_state {
     uint32_t ncouncil;          /* the newest of them, a ring at council_changes % MAX */
     struct swarm_council_change council[SWARM_COUNCIL_LOG_MAX];
     struct swarm_learn learn;   /* what heals which signature (swarm_learn.h) */
+    struct swarm_hash_cache hc; /* derived from the items: not snapshotted */
 };
 
 /* A committed entry, as the ledger holds it (the pointers are borrowed). */
@@ -422,6 +451,18 @@ int swarm_apply(struct swarm_state *s, const struct swarm_entry *e, struct swarm
 
 /* The state hash recomputed from every item (for tests, the simulator and replay). */
 void swarm_state_hash_full(const struct swarm_state *s, uint8_t out[SWARM_HASH_BYTES]);
+
+/*
+ * s->hash is up to date after every swarm_apply, unless deferral is on: then it is stale
+ * until swarm_state_hash_sync, which costs one hash per item changed since the last sync
+ * plus one for the counters. Replay turns it on for a run of entries nobody looks at one
+ * by one; the agent and the simulators leave it off. Turning it off syncs.
+ */
+void swarm_state_hash_defer(struct swarm_state *s, bool on);
+void swarm_state_hash_sync(struct swarm_state *s);
+/* Rebuilds the kept item hashes and s->hash from the items themselves (after a snapshot
+ * decode, or a test that set items directly). */
+void swarm_state_hash_rebuild(struct swarm_state *s);
 
 /* Lookups (NULL when absent). */
 const struct swarm_member *swarm_member_find(const struct swarm_state *s, const char *name);

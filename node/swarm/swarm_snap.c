@@ -19,6 +19,7 @@
 #define S_NUM(T, f, type) {#f, type, offsetof(T, f), FSIZE(T, f), 0, 0, NULL, 0}
 #define S_ENUM(T, f, bound) {#f, SWARM_SNAP_ENUM, offsetof(T, f), FSIZE(T, f), (bound), 0, NULL, 0}
 #define S_BIN(T, f) {#f, SWARM_SNAP_BIN, offsetof(T, f), FSIZE(T, f), 0, 0, NULL, 0}
+#define S_DERIVED(T, f) {#f, SWARM_SNAP_DERIVED, offsetof(T, f), FSIZE(T, f), 0, 0, NULL, 0}
 #define S_COUNT(T, f) {#f, SWARM_SNAP_COUNT, offsetof(T, f), FSIZE(T, f), 0, 0, NULL, 0}
 #define S_STRUCT(T, f, tab) {#f, SWARM_SNAP_STRUCT, offsetof(T, f), FSIZE(T, f), 0, 0, &(tab), 0}
 /* An array of structs counted by the uint32_t field `count`. */
@@ -236,6 +237,7 @@ static const struct swarm_snap_field state_fields[] = {
     S_ARRAY(struct swarm_state, clusters, nclusters, cluster_table),
     S_ARRAY(struct swarm_state, council, ncouncil, council_table),
     S_STRUCT(struct swarm_state, learn, learn_table),
+    S_DERIVED(struct swarm_state, hc),
 };
 S_TABLE(state_table, struct swarm_state, state_fields);
 
@@ -251,6 +253,8 @@ static void schema_struct(crypto_generichash_state *h, const struct swarm_snap_s
     crypto_generichash_update(h, (const uint8_t *)t->name, strlen(t->name) + 1);
     for (size_t i = 0; i < t->nfields; i++) {
         const struct swarm_snap_field *f = &t->fields[i];
+        if (f->type == SWARM_SNAP_DERIVED)
+            continue; /* not in the bytes: snapshots from before it stay readable */
         uint64_t v[5] = {f->type, f->size, f->n, f->count_off == SWARM_SNAP_ALL, f->elem_type};
         crypto_generichash_update(h, (const uint8_t *)f->key, strlen(f->key) + 1);
         crypto_generichash_update(h, (const uint8_t *)v, sizeof(v));
@@ -269,6 +273,12 @@ void swarm_snap_schema(uint8_t out[SWARM_HASH_BYTES])
 }
 
 /* ---- encode ---- */
+
+/* COUNT fields are written by their array; DERIVED ones not at all. */
+static bool written(const struct swarm_snap_field *f)
+{
+    return f->type != SWARM_SNAP_COUNT && f->type != SWARM_SNAP_DERIVED;
+}
 
 size_t swarm_snap_type_bytes(enum swarm_snap_type t)
 {
@@ -407,7 +417,7 @@ static uint32_t encoded_fields(const struct swarm_snap_struct *t)
 {
     uint32_t n = 0;
     for (size_t i = 0; i < t->nfields; i++)
-        n += t->fields[i].type != SWARM_SNAP_COUNT;
+        n += written(&t->fields[i]);
     return n;
 }
 
@@ -416,12 +426,14 @@ static void encode_struct(struct pl_mp_writer *w, const struct swarm_snap_struct
 {
     pl_mp_array(w, encoded_fields(t));
     for (size_t i = 0; i < t->nfields; i++)
-        if (t->fields[i].type != SWARM_SNAP_COUNT)
+        if (written(&t->fields[i]))
             encode_field(w, &t->fields[i], base);
 }
 
 int swarm_snap_encode(const struct swarm_state *s, struct pl_buf *out)
 {
+    /* The hash written must be the items' (swarm_state_hash_sync after deferred applies). */
+    PL_ASSERT(!s->hc.stale);
     uint8_t schema[SWARM_HASH_BYTES];
     swarm_snap_schema(schema);
     size_t before = out->len;
@@ -538,7 +550,7 @@ static int decode_struct(const msgpack_object *o, const struct swarm_snap_struct
         return PL_EMALFORMED;
     uint32_t k = 0;
     for (size_t i = 0; i < t->nfields; i++) {
-        if (t->fields[i].type == SWARM_SNAP_COUNT)
+        if (!written(&t->fields[i]))
             continue;
         int rc = decode_field(&o->via.array.ptr[k++], &t->fields[i], base);
         if (rc != 0)
@@ -585,9 +597,10 @@ int swarm_snap_decode(const uint8_t *p, size_t n, struct swarm_state *s)
         pl_buf_close(&again);
     }
     if (rc == 0) {
-        uint8_t full[SWARM_HASH_BYTES];
-        swarm_state_hash_full(s, full);
-        if (memcmp(full, s->hash, SWARM_HASH_BYTES) != 0)
+        uint8_t stored[SWARM_HASH_BYTES];
+        memcpy(stored, s->hash, SWARM_HASH_BYTES);
+        swarm_state_hash_rebuild(s);
+        if (memcmp(stored, s->hash, SWARM_HASH_BYTES) != 0)
             rc = PL_EVERIFY;
     }
     if (rc != 0)

@@ -65,6 +65,8 @@ enum swarm_snap_type {
     SWARM_SNAP_COUNT,  /* the uint32_t that counts an array: written by the array */
     SWARM_SNAP_ARRAY,  /* elem[n]; `count_off` names its count, or every element is used */
     SWARM_SNAP_STRUCT, /* a nested struct */
+    SWARM_SNAP_DERIVED, /* made again from the rest on decode: neither written nor in the
+                         * schema (the state hash's kept item hashes) */
     SWARM_SNAP_TYPE_COUNT
 };
 
