@@ -13,6 +13,13 @@ static int buf_write_cb(void *data, const char *p, size_t n)
     struct pl_mp_writer *w = data;
     if (w->err != 0)
         return -1;
+    /* The common case, a token that fits what is allocated (cap <= max): no call. */
+    struct pl_buf *b = w->buf;
+    if (b->data != NULL && n <= b->cap - b->len) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        return 0;
+    }
     int rc = pl_buf_append(w->buf, p, n);
     if (rc != 0) {
         w->err = rc;
