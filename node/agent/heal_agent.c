@@ -519,17 +519,7 @@ static void pump(struct heal_svc *s)
         in.now_ms = heal_now(h);
         in.seq = ++h->seq;
         in.rand = pl_rand_next(&h->a->rand);
-        /* What the swarm learned, as of the last entry this node applied (the table
-         * changes only with an applied entry); without a council the last table it
-         * applied stands. */
-        struct agent_raft *ar = agent_module_state(h->a, "raft");
-        const struct swarm_state *st = ar != NULL ? agent_raft_swarm(ar) : NULL;
-        if (st != NULL && (!s->learned_set || s->learned_index != st->applied_index)) {
-            swarm_learn_table(&st->learn, s->cfg->name, &s->learned);
-            s->learned_set = true;
-            s->learned_index = st->applied_index;
-        }
-        in.learned = &s->learned;
+        in.learned = heal_learned_for(s);
         struct heal_outputs out;
         int rc = heal_step(&s->mc, &in, &out);
         if (rc != 0 && rc != PL_ESTATE)
@@ -2049,6 +2039,7 @@ static void correlate_cb(uv_timer_t *t)
     for (int i = 0; i < h->nsvcs; i++)
         changed |= svc_sigs_update(&h->svcs[i]);
     record_publish(h, ag, changed);
+    heal_learned_tick(h);
     const struct gossip *g = agent_gossip_core(ag);
     struct correlate_hit strict[CORRELATE_HITS_MAX], loose[CORRELATE_HITS_MAX];
     int ns, nl;
@@ -2366,6 +2357,7 @@ void heal_agent_free(struct agent *a, void *state)
     heal_writer_free(h->writer);
     outbox_free(h);
     free(h->record);
+    heal_learned_free(h);
     for (int i = 0; i < h->nsvcs; i++) {
         struct heal_svc *s = &h->svcs[i];
         /* Only when the agent failed after we started (no stop): leave no orphan behind. */

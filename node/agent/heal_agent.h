@@ -18,12 +18,14 @@
 #define PL_HEAL_AGENT_H
 
 #include "agent.h"
+#include "agent_gossip.h"
 #include "heal_config.h"
 #include "heal_detect.h"
 #include "heal_machine.h"
 #include "heal_writer.h"
 #include "swarm.h"
 #include "swarm_heal_record.h"
+#include "swarm_learn_record.h"
 #include "http_client.h"
 #include "pl_store.h"
 #include "prom_write.h"
@@ -79,6 +81,18 @@ struct heal_pending {
     uint64_t ticket;
 };
 
+/* The learned tables' sources (heal_learned.c): a voter gossips the record of the table it
+ * applied; a member that is not a voter takes the newest one gossiped. */
+struct heal_strategies {
+    bool published;                    /* a voter's: the record gossiped ... */
+    uint64_t published_index;          /* ... is that of this table */
+    uint64_t checked_applied;          /* the applied index its table was last looked at */
+    struct swarm_learn_record *taken;  /* a member's: the newest record (malloc()ed), or NULL */
+    char taken_from[GOSSIP_NAME_MAX];  /* the voter that gossiped it */
+    struct agent_gossip_seen seen;     /* the "strategies" records last read */
+    uint64_t records_bad;              /* records that did not decode */
+};
+
 #define HEAL_INPUTS_QUEUED_MAX 32
 #define HEAL_PENDING_MAX 128
 #define HEAL_SVC_SIGS_MAX 4
@@ -88,8 +102,9 @@ struct heal_svc {
     const struct heal_service_cfg *cfg;
     int index;
     struct heal_case mc;        /* the machine's state for this service */
-    struct heal_learned learned; /* the swarm's learned first actions (swarm_learn_table) */
-    bool learned_set;            /* learned is the table of the swarm state at learned_index */
+    struct heal_learned learned; /* the swarm's learned first actions (heal_learned.c) */
+    bool learned_set;            /* learned is the table of learned_index, from ... */
+    bool learned_gossip;         /* ... a gossiped record (else the applied state) */
     uint64_t learned_index;
     uv_timer_t deadline;        /* the machine's next deadline */
     /* inputs produced while the outputs are walked, fed after it, in order */
@@ -189,6 +204,8 @@ struct heal {
     size_t record_len;
     uint64_t records_bad;       /* other nodes' records that did not decode */
     uint64_t holds;             /* restarts the cluster held back (HOLD inputs fed) */
+    /* what the swarm learned, on a member that is not a voter (heal_learned.c) */
+    struct heal_strategies strategies;
 };
 
 /* heal_agent.c: the module's life, for heal_api.c's table entry */
@@ -218,5 +235,13 @@ void heal_metrics(struct heal *h, struct prom_writer *w);
 void heal_cluster_escalate(struct heal *h, const struct swarm_cluster_body *b);
 /* The machine's clock now. */
 uint64_t heal_now(const struct heal *h);
+/* heal_learned.c: the table service s's machine takes now (its policy may still ignore it). */
+const struct heal_learned *heal_learned_for(struct heal_svc *s);
+/* Each correlation round: a voter gossips its table's record when the table changed; a
+ * member that is not a voter takes the newest record gossiped when one changed. */
+void heal_learned_tick(struct heal *h);
+void heal_learned_free(struct heal *h);
+/* The service's "learning" object of GET /v1/services. */
+cJSON *heal_learned_json(const struct heal_svc *s);
 
 #endif

@@ -43,6 +43,7 @@ static cJSON *heal_svc_json(const struct heal_svc *s)
         cJSON_AddStringToObject(o, "open_incident", heal_case_incident(mc)->id);
     else
         cJSON_AddNullToObject(o, "open_incident");
+    cJSON_AddItemToObject(o, "learning", heal_learned_json(s));
     cJSON *checks = cJSON_AddArrayToObject(o, "checks");
     for (int i = 0; i < s->nchecks; i++) {
         const struct heal_check_rt *c = &s->checks[i];

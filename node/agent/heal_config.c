@@ -296,7 +296,7 @@ static int parse_policy(const struct config_ctx *c, const cJSON *o, const char *
         "allowed_actions",    "requires_approval",   "approval_timeout_ms", "restart_budget",
         "restart_window_ms",  "backoff_initial_ms",  "backoff_max_ms",     "backoff_reset_ms",
         "retry_max",          "retry_base_ms",       "retry_cap_ms",       "cluster_wait_ms",
-        NULL};
+        "learning",           NULL};
     static const char *const known_thr[] = {"cpu",        "memory",     "latency_ms",
                                             "latency_factor", "error_rate", NULL};
     int rc;
@@ -353,7 +353,8 @@ static int parse_policy(const struct config_ctx *c, const cJSON *o, const char *
         (rc = config_get_u64(c, o, path, "retry_base_ms", 0, UINT64_MAX / 2, &p->retry_base_ms)) ||
         (rc = config_get_u64(c, o, path, "retry_cap_ms", 0, UINT64_MAX / 2, &p->retry_cap_ms)) ||
         (rc = config_get_u64(c, o, path, "cluster_wait_ms", 0, UINT64_MAX / 2,
-                             &p->cluster_wait_ms)))
+                             &p->cluster_wait_ms)) ||
+        (rc = config_get_bool(c, o, path, "learning", &p->learning)))
         return rc;
     p->memory_limit_bytes = mem_mb << 20;
     const char *field = NULL;

@@ -6,6 +6,8 @@
 #include "pl_err.h"
 #include "pl_mp_check.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int buf_write_cb(void *data, const char *p, size_t n)
@@ -209,3 +211,33 @@ int pl_mp_get_bool(const msgpack_object *m, const char *k, bool *out) { return p
 int pl_mp_get_str(const msgpack_object *m, const char *k, const char **p, size_t *n) { return pl_mp_as_str(pl_mp_get(m, k), p, n); }
 int pl_mp_get_bin(const msgpack_object *m, const char *k, const uint8_t **p, size_t *n) { return pl_mp_as_bin(pl_mp_get(m, k), p, n); }
 int pl_mp_get_cstr(const msgpack_object *m, const char *k, char *dst, size_t sz) { return pl_mp_as_cstr(pl_mp_get(m, k), dst, sz); }
+
+int pl_mp_decode_canonical(const uint8_t *p, size_t n, size_t size,
+                           int (*decode)(const msgpack_object *m, void *r),
+                           int (*encode)(const void *r, struct pl_buf *out), void *out)
+{
+    msgpack_unpacked u;
+    if (pl_mp_parse(p, n, &u) != 0)
+        return PL_EMALFORMED;
+    void *r = calloc(1, size);
+    if (r == NULL) {
+        msgpack_unpacked_destroy(&u);
+        return -ENOMEM;
+    }
+    int rc = decode(&u.data, r);
+    msgpack_unpacked_destroy(&u);
+    if (rc == 0) {
+        /* One value, one encoding: what does not re-encode to the same bytes is refused
+         * (this also fixes the key order and refuses longer forms of a number). */
+        struct pl_buf again;
+        pl_buf_init(&again, n);
+        rc = encode(r, &again);
+        if (rc != 0 || again.len != n || memcmp(again.data, p, n) != 0)
+            rc = PL_EMALFORMED;
+        pl_buf_close(&again);
+    }
+    if (rc == 0)
+        memcpy(out, r, size);
+    free(r);
+    return rc;
+}

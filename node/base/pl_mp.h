@@ -71,4 +71,12 @@ int pl_mp_get_str(const msgpack_object *map, const char *key, const char **p, si
 int pl_mp_get_bin(const msgpack_object *map, const char *key, const uint8_t **p, size_t *n);
 int pl_mp_get_cstr(const msgpack_object *map, const char *key, char *dst, size_t dst_size);
 
+/* A strict decoder of a record with one encoding: unpacks [p, p+n), has `decode` fill a
+ * zeroed scratch struct of `size` bytes (0 or PL_EMALFORMED), then `encode` it again; only
+ * when that gives the same n bytes is the struct copied to *out. 0, PL_EMALFORMED or
+ * -ENOMEM; *out untouched on failure. The caller bounds n first. */
+int pl_mp_decode_canonical(const uint8_t *p, size_t n, size_t size,
+                           int (*decode)(const msgpack_object *m, void *r),
+                           int (*encode)(const void *r, struct pl_buf *out), void *out);
+
 #endif

@@ -545,7 +545,7 @@ static int plan_for(struct step *st, const struct heal_signal *sig, const struct
     uint16_t cand = candidates(c);
     *facts = (int32_t)((uint32_t)cand | ((uint32_t)feat << 16) | ((uint32_t)(plan[0] & 0x0f) << 24));
     const struct heal_learned *l = st->in->learned;
-    if (l == NULL)
+    if (l == NULL || !c->cfg.policy.learning)
         return n;
     enum heal_action learned = HEAL_ACT_NONE;
     for (uint32_t i = 0; i < l->n && i < HEAL_LEARNED_MAX; i++) {

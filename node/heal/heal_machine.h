@@ -118,10 +118,12 @@ struct heal_case_cfg {
 
 /*
  * What the swarm learned for this service (swarm_learn.h), handed in by the shell: per
- * signature, the action its next incident starts with. A node without a council keeps
- * handing in the last table it applied. The machine puts the learned action first in the
- * rules' plan when the policy allows it without approval and the service can take it;
- * otherwise the rules' plan stands.
+ * signature, the action its next incident starts with. A voter hands in the table of the
+ * state it applied, a member that is not a voter the newest one the voters gossip
+ * (swarm_learn_record.h); without a council either keeps the last one it took. The machine
+ * puts the learned action first in the rules' plan when the policy takes lessons
+ * (`learning`), allows the action without approval and the service can take it; otherwise
+ * the rules' plan stands.
  */
 #define HEAL_LEARNED_MAX 64
 

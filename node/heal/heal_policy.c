@@ -71,6 +71,7 @@ void heal_policy_init(struct heal_policy *p)
     p->retry_base_ms = 500;
     p->retry_cap_ms = 30 * 1000;
     p->cluster_wait_ms = 5 * 60 * 1000;
+    p->learning = true;
 }
 
 static int bad(const char **field, const char *name, char *why, size_t why_size, const char *what)

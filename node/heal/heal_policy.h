@@ -81,6 +81,9 @@ struct heal_policy {
     /* The longest a restart is held back while the cluster sees the same failure on many
      * nodes (a shared dependency down): past it, local healing resumes (default 5 min). */
     uint64_t cluster_wait_ms;
+    /* Whether the swarm's learned first action (heal_input.learned) is taken; off, the
+     * rules' plan alone (the service's incidents still teach the swarm). Default on. */
+    bool learning;
 };
 
 /* The design's defaults. */

@@ -7,8 +7,6 @@
 #include "pl_err.h"
 #include "pl_mp.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 int swarm_heal_record_encode(const struct swarm_heal_record *r, struct pl_buf *out)
@@ -73,8 +71,9 @@ static int tuple(const msgpack_object *o, uint32_t n)
     return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == n ? 0 : PL_EMALFORMED;
 }
 
-static int decode(const msgpack_object *m, struct swarm_heal_record *r)
+static int decode(const msgpack_object *m, void *rec)
 {
+    struct swarm_heal_record *r = rec;
     if (m->type != MSGPACK_OBJECT_MAP || m->via.map.size != 3)
         return PL_EMALFORMED;
     const msgpack_object_kv *kv = m->via.map.ptr;
@@ -111,33 +110,11 @@ static int decode(const msgpack_object *m, struct swarm_heal_record *r)
     return 0;
 }
 
+static int encode(const void *r, struct pl_buf *out) { return swarm_heal_record_encode(r, out); }
+
 int swarm_heal_record_decode(const uint8_t *p, size_t n, struct swarm_heal_record *out)
 {
     if (n > SWARM_HEAL_RECORD_BYTES_MAX)
         return PL_ETOOBIG;
-    msgpack_unpacked u;
-    int rc = pl_mp_parse(p, n, &u);
-    if (rc != 0)
-        return PL_EMALFORMED;
-    struct swarm_heal_record *r = malloc(sizeof(*r));
-    if (r == NULL) {
-        msgpack_unpacked_destroy(&u);
-        return -ENOMEM;
-    }
-    memset(r, 0, sizeof(*r));
-    rc = decode(&u.data, r);
-    msgpack_unpacked_destroy(&u);
-    if (rc == 0) {
-        /* One record, one encoding: what does not re-encode to the same bytes is refused. */
-        struct pl_buf again;
-        pl_buf_init(&again, SWARM_HEAL_RECORD_BYTES_MAX);
-        rc = swarm_heal_record_encode(r, &again);
-        if (rc != 0 || again.len != n || memcmp(again.data, p, n) != 0)
-            rc = PL_EMALFORMED;
-        pl_buf_close(&again);
-    }
-    if (rc == 0)
-        *out = *r;
-    free(r);
-    return rc;
+    return pl_mp_decode_canonical(p, n, sizeof(*out), decode, encode, out);
 }

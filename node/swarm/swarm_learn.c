@@ -26,7 +26,7 @@ void swarm_learn_init(struct swarm_learn *l)
     memset(l, 0, sizeof(*l));
 }
 
-static bool key_eq(const struct swarm_learn_key *a, const struct swarm_learn_key *b)
+bool swarm_learn_key_eq(const struct swarm_learn_key *a, const struct swarm_learn_key *b)
 {
     return a->cls == b->cls && a->cause == b->cause && a->signal == b->signal &&
            a->feature == b->feature && strcmp(a->service, b->service) == 0;
@@ -36,7 +36,7 @@ const struct swarm_learn_sig *swarm_learn_find(const struct swarm_learn *l,
                                                const struct swarm_learn_key *k)
 {
     for (uint32_t i = 0; i < l->nsigs; i++)
-        if (key_eq(&l->sigs[i].key, k))
+        if (swarm_learn_key_eq(&l->sigs[i].key, k))
             return &l->sigs[i];
     return NULL;
 }

@@ -125,6 +125,9 @@ void swarm_learn_outcome(struct swarm_learn *l, const struct swarm_learn_key *k,
                          const uint8_t *acts, uint32_t nacts, bool healed,
                          const struct swarm_learn_draw *d, const struct swarm_learn_hook *h);
 
+/* The same signature (service, class, cause, signal, feature). */
+bool swarm_learn_key_eq(const struct swarm_learn_key *a, const struct swarm_learn_key *b);
+
 const struct swarm_learn_sig *swarm_learn_find(const struct swarm_learn *l,
                                                const struct swarm_learn_key *k);
 

@@ -8,20 +8,33 @@
 #include <stdio.h>
 #include <string.h>
 
+/* One signature's learned first action, when it is for `service` and there is room. */
+static void table_add(struct heal_learned *out, const char *service,
+                      const struct swarm_learn_key *k, uint8_t action)
+{
+    if (action == 0 || out->n >= HEAL_LEARNED_MAX || strcmp(k->service, service) != 0)
+        return;
+    struct heal_learned_entry *e = &out->v[out->n++];
+    e->cls = k->cls;
+    e->cause = k->cause;
+    e->signal = k->signal;
+    e->feature = k->feature;
+    e->action = (enum heal_action)action;
+}
+
 void swarm_learn_table(const struct swarm_learn *l, const char *service, struct heal_learned *out)
 {
     memset(out, 0, sizeof(*out));
-    for (uint32_t i = 0; i < l->nsigs && out->n < HEAL_LEARNED_MAX; i++) {
-        const struct swarm_learn_sig *s = &l->sigs[i];
-        if (s->choice == 0 || strcmp(s->key.service, service) != 0)
-            continue;
-        struct heal_learned_entry *e = &out->v[out->n++];
-        e->cls = s->key.cls;
-        e->cause = s->key.cause;
-        e->signal = s->key.signal;
-        e->feature = s->key.feature;
-        e->action = (enum heal_action)s->choice;
-    }
+    for (uint32_t i = 0; i < l->nsigs; i++)
+        table_add(out, service, &l->sigs[i].key, l->sigs[i].choice);
+}
+
+void swarm_learn_record_table(const struct swarm_learn_record *r, const char *service,
+                              struct heal_learned *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (uint32_t i = 0; i < r->n && i < SWARM_LEARN_RECORD_MAX; i++)
+        table_add(out, service, &r->v[i].key, r->v[i].action);
 }
 
 void swarm_learn_key_name(const struct swarm_learn_key *k, char *buf, size_t size)

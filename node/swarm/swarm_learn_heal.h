@@ -10,11 +10,15 @@
 #include "heal_machine.h"
 #include "swarm.h"
 #include "swarm_learn.h"
+#include "swarm_learn_record.h"
 
 #include <stddef.h>
 
 /* The learned first actions for `service` (every signature with a choice). */
 void swarm_learn_table(const struct swarm_learn *l, const char *service, struct heal_learned *out);
+/* The same from a gossiped "strategies" record (a member that is not a voter). */
+void swarm_learn_record_table(const struct swarm_learn_record *r, const char *service,
+                              struct heal_learned *out);
 
 /* Event i of a node's incident record as a swarm `incident` step. Its seq is its place in
  * the timeline; a close that took the full timeline's last slot counts the dropped events

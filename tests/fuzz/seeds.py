@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the hand-made seeds of fuzz_ledger_leaf, fuzz_snapshot, fuzz_pl_json, fuzz_heal_config,
-fuzz_http_request, fuzz_ledger_proposal and fuzz_heal_record into tests/fuzz/corpus/<target>/ (libFuzzer grows the corpus from them).
+fuzz_http_request, fuzz_ledger_proposal, fuzz_heal_record and fuzz_learn_record into tests/fuzz/corpus/<target>/ (libFuzzer grows the corpus from them).
 
 usage: tests/fuzz/seeds.py    (from anywhere; rewrites only the files named here)
 
@@ -178,6 +178,21 @@ write(R, "two_services", heal_record(5, [["web", 1, 2, 3, 4], ["db", 0, 0, 0, 0]
                                      [["web:check:timeout", "web", 1], ["db:check:timeout", "db", 2]]))
 write(R, "empty_name", heal_record(1, [], [["", "web", 1]]))
 write(R, "wide_int", b"\x83" + mp("t") + b"\xcd\x00\x01" + mp("base") + mp([]) + mp("sigs") + mp([]))
+L = "fuzz_learn_record"
+
+
+def learn_record(index, term, sigs):
+    # {"index", "term", "sigs"} in this order (node/swarm/swarm_learn_record.h).
+    return b"\x83" + mp("index") + mp(index) + mp("term") + mp(term) + mp("sigs") + mp(sigs)
+
+
+write(L, "empty", learn_record(0, 0, []))
+write(L, "one", learn_record(42, 3, [["web", 3, 4, 2, 6, 9]]))
+write(L, "two_services", learn_record(900, 7, [["web", 3, 4, 2, 6, 9], ["web", 2, 1, 1, 2, 1],
+                                               ["db", 3, 4, 2, 10, 8]]))
+write(L, "twice", learn_record(5, 1, [["web", 3, 4, 2, 6, 9], ["web", 3, 4, 2, 6, 1]]))
+write(L, "action_zero", learn_record(5, 1, [["web", 3, 4, 2, 6, 0]]))
+write(L, "wide_int", b"\x83" + mp("index") + b"\xcd\x00\x01" + mp("term") + mp(1) + mp("sigs") + mp([]))
 # fuzz_chaos_scenario: every scenario of the library (tests/chaos/).
 CHAOS = os.path.join(HERE, "..", "chaos")
 for name in sorted(os.listdir(CHAOS)):

@@ -92,6 +92,12 @@ static void test_policy_values(void **state)
     assert_true(heal_policy_needs_approval(&s->policy, HEAL_ACT_RESTART));
     assert_false(heal_policy_needs_approval(&s->policy, HEAL_ACT_ESCALATE));
     assert_int_equal(s->policy.restart_budget, 5);
+    assert_true(s->policy.learning); /* the default */
+    heal_config_free(&cfg);
+    rc = parse("{\"services\": [{\"name\": \"x\", \"command\": \"x\", \"policy\": "
+               "{\"learning\": false}}]}", &cfg, err, sizeof(err));
+    assert_int_equal(rc, 0);
+    assert_false(cfg.services[0].policy.learning);
     heal_config_free(&cfg);
 }
 
@@ -138,6 +144,9 @@ static void test_errors(void **state)
     expect_error("{\"services\": [{\"name\": \"a\", \"command\": \"x\", \"policy\": "
                  "{\"requires_approval\": \"yes\"}}]}",
                  "services[0].policy.requires_approval: expected a list of action names or");
+    expect_error("{\"services\": [{\"name\": \"a\", \"command\": \"x\", \"policy\": "
+                 "{\"learning\": \"off\"}}]}",
+                 "services[0].policy.learning: expected true or false");
     expect_error("{\"services\": [{\"name\": \"a\", \"type\": \"external\"}]}",
                  "services[0]: an external service needs checks");
     expect_error("{\"services\": [{\"name\": \"a\", \"type\": \"external\", \"command\": \"x\"}]}",

@@ -22,6 +22,7 @@ struct rig {
     struct heal_outputs out;
     uint64_t now;
     uint64_t seq;
+    const struct heal_learned *learned; /* handed in with every input */
 };
 
 static void rig_init(struct rig *r, int nchecks, bool supervised)
@@ -55,6 +56,7 @@ static int step(struct rig *r, struct heal_input *in)
     in->now_ms = r->now;
     in->seq = ++r->seq;
     in->rand = r->seq * 0x9e3779b97f4a7c15ull;
+    in->learned = r->learned;
     int rc = heal_step(&r->c, in, &r->out);
     char why[200];
     if (heal_case_check(&r->c, r->now, why, sizeof(why)) != 0)
@@ -140,6 +142,51 @@ static void test_crash_healed(void **state)
     assert_int_equal(inc->level, HEAL_LEVEL_SELF);
     assert_true(find(&r, HEAL_OUT_RESET_DETECTORS) >= 0);
     assert_int_equal(r.c.incidents_opened, 1);
+}
+
+/* The first action the machine takes for three failed status checks: the rules' restart, or
+ * the table's learned action. *d gets the incident's diagnosis. */
+static enum heal_action first_action(const struct heal_learned *l, bool learning,
+                                     struct heal_diagnosis *d)
+{
+    struct rig r;
+    rig_init(&r, 1, true);
+    r.c.cfg.caps.has_cleanup = true;
+    r.c.cfg.policy.allowed_actions |= HEAL_ACT_BIT(HEAL_ACT_CLEANUP);
+    r.c.cfg.policy.learning = learning;
+    r.learned = l;
+    launch_healthy(&r);
+    for (int i = 0; i < 3; i++) {
+        r.now += 300;
+        check(&r, false, HEAL_CHECKFAIL_STATUS);
+    }
+    const struct heal_incident *inc = heal_case_incident(&r.c);
+    assert_non_null(inc);
+    *d = inc->diag;
+    for (uint32_t i = 0; i < inc->nevents; i++)
+        if (inc->events[i].kind == HEAL_EV_ACTION)
+            return inc->events[i].action;
+    fail_msg("no action taken");
+    return HEAL_ACT_NONE;
+}
+
+/* The swarm's learned first action goes before the rules' plan; a policy with `learning`
+ * off takes the rules' plan alone, whatever the table says. */
+static void test_learned_first(void **state)
+{
+    (void)state;
+    struct heal_diagnosis d;
+    assert_int_equal(first_action(NULL, true, &d), HEAL_ACT_RESTART);
+    struct heal_learned l = {.n = 1};
+    l.v[0] = (struct heal_learned_entry){.cls = (uint8_t)d.cls, .cause = (uint8_t)d.cause,
+                                         .signal = (uint8_t)d.signal,
+                                         .feature = HEAL_FEAT_CHECK_STATUS,
+                                         .action = HEAL_ACT_CLEANUP};
+    assert_int_equal(first_action(&l, true, &d), HEAL_ACT_CLEANUP);
+    assert_int_equal(first_action(&l, false, &d), HEAL_ACT_RESTART);
+    /* Another signature's lesson is not this one's. */
+    l.v[0].feature = HEAL_FEAT_CHECK_TIMEOUT;
+    assert_int_equal(first_action(&l, true, &d), HEAL_ACT_RESTART);
 }
 
 /* The issue's first-minute case: a hang while the crash's restart is being verified is
@@ -596,6 +643,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crash_healed),
+        cmocka_unit_test(test_learned_first),
         cmocka_unit_test(test_hang_during_verification),
         cmocka_unit_test(test_start_failure_retried),
         cmocka_unit_test(test_budget),
