@@ -10,6 +10,7 @@ pkgs=(
     libuv1-dev libmsgpack-dev libsodium-dev librocksdb-dev
     libcurl4-openssl-dev libssl-dev libcjson-dev libcmocka-dev libhttp-parser-dev
     clang libclang-rt-14-dev curl python3 python3-yaml python3-prometheus-client procps iproute2
+    nftables # chaos run --netns: partitions and loss by the kernel in the agents' namespaces
     chromium # postmortem_html and chaos_short render their pages headless
 )
 pkgs+=("$@")

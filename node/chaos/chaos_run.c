@@ -3,7 +3,8 @@
  *
  * A run starts the scenario's agents on loopback (child_agent.h), each supervising a
  * sample service, in a scratch folder it removes afterwards (--keep keeps it), with the
- * fault API on. It waits for a council, then runs three things at once until the
+ * fault API on; with --netns (root), each in its own network namespace on a bridge, where
+ * partitions and loss are nftables rules (chaos_netns.h) instead of the agents' fault API. It waits for a council, then runs three things at once until the
  * scenario's duration ends:
  *
  *   - the workload: `clients` threads proposing notes {"chaos": client, "n": i} to random
@@ -35,9 +36,11 @@
  * Exit status 0 only when every check holds.
  */
 #include "chaos.h"
+#include "chaos_netns.h"
 #include "chaos_scenario.h"
 
 #include "api_client.h"
+#include "api_token.h"
 #include "child_agent.h"
 #include "cli.h"
 #include "commands.h"
@@ -63,6 +66,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -140,6 +144,8 @@ struct run {
     bool restart_only; /* --compare's baseline: restart is the only action */
     bool external;     /* --cluster: agents the run did not start (no restart, no logs) */
     const char *cluster, *services; /* --cluster and --services lists */
+    bool netns;        /* --netns: each agent in its own namespace, links cut by nftables */
+    struct chaos_netns net;
     /* Leaders as polled, by term (term % 4096), for --cluster's one-leader check. */
     struct polled_leader polled_leader[4096];
     char polled_clash[200];
@@ -179,6 +185,13 @@ static char names[CHAOS_NODES_MAX][64];
 
 static const char *node_name(int i) { return names[i]; }
 
+/* Where the dependency listens: loopback, or with --netns the bridge's address (the agents'
+ * namespaces have loopbacks of their own). */
+static const char *dep_host(const struct run *r)
+{
+    return r->netns ? r->net.gw : "127.0.0.1";
+}
+
 static int cluster_start(struct run *r)
 {
     const struct chaos_scenario *sc = r->sc;
@@ -194,15 +207,18 @@ static int cluster_start(struct run *r)
             rc = nd->svc_port;
             break;
         }
-        snprintf(nd->svc_addr, sizeof(nd->svc_addr), "127.0.0.1:%d", nd->svc_port);
+        /* With --netns every address is the node's own on the bridge, which the harness
+         * reaches from its side; else loopback. */
+        const char *host = r->netns ? r->net.addr[i] : "127.0.0.1";
+        snprintf(nd->svc_addr, sizeof(nd->svc_addr), "%s:%d", host, nd->svc_port);
         char svc[2048];
-        if ((rc = child_sample_service(r->bin, "sample", nd->svc_port, svc, sizeof(svc))) != 0)
+        if ((rc = child_sample_service(r->bin, "sample", host, nd->svc_port, svc, sizeof(svc))) != 0)
             break;
         /* A dependency the services check, when a nemesis is to take it down. */
         char *args = strstr(svc, "\"sample-service\", ");
         if (r->dep_port > 0 && args != NULL) {
             char rest[2048], dep[64];
-            snprintf(dep, sizeof(dep), "\"--depends\", \"127.0.0.1:%d\", ", r->dep_port);
+            snprintf(dep, sizeof(dep), "\"--depends\", \"%s:%d\", ", dep_host(r), r->dep_port);
             snprintf(rest, sizeof(rest), "%s", args + strlen("\"sample-service\", "));
             snprintf(args + strlen("\"sample-service\", "),
                      sizeof(svc) - (size_t)(args - svc) - strlen("\"sample-service\", "), "%s%s",
@@ -224,16 +240,17 @@ static int cluster_start(struct run *r)
                 rc = port;
                 break;
             }
-            snprintf(nd->placed_addr, sizeof(nd->placed_addr), "127.0.0.1:%d", port);
+            snprintf(nd->placed_addr, sizeof(nd->placed_addr), "%s:%d", host, port);
             int off = snprintf(placed, sizeof(placed),
                                ", {\"name\": \"%s\", \"command\": \"%s\", \"args\": "
-                               "[\"sample-service\", \"--port\", \"%d\"], \"start_ms\": 300, "
+                               "[\"sample-service\", \"--host\", \"%s\", \"--port\", \"%d\"], "
+                               "\"start_ms\": 300, "
                                "\"grace_ms\": %d, \"checks\": [{\"type\": \"http\", \"url\": "
-                               "\"http://127.0.0.1:%d/health\", \"interval_ms\": 300, "
+                               "\"http://%s:%d/health\", \"interval_ms\": 300, "
                                "\"timeout_ms\": 300}], \"placement\": {\"replicas\": 1, "
                                "\"lease_ms\": %" PRIu64 ", \"nodes\": [",
-                               sc->placement.service, r->bin, port, PLACED_GRACE_MS, port,
-                               sc->placement.lease_ms);
+                               sc->placement.service, r->bin, host, port, PLACED_GRACE_MS, host,
+                               port, sc->placement.lease_ms);
             for (int k = 0; k < r->n && off > 0 && (size_t)off < sizeof(placed); k++)
                 if (sc->placement.on[k])
                     off += snprintf(placed + off, sizeof(placed) - (size_t)off, "%s\"%s\"",
@@ -241,20 +258,34 @@ static int cluster_start(struct run *r)
             if (off > 0 && (size_t)off < sizeof(placed))
                 snprintf(placed + off, sizeof(placed) - (size_t)off, "]}}");
         }
+        /* --netns: the API on TCP over the bridge, with the run's token. */
+        char api[400] = "", bind[64], api_addr[64];
+        struct child_agent_net net = {r->net.path[i], bind, api_addr};
+        if (r->netns) {
+            int gport = child_free_port(true), aport = child_free_port(false);
+            if (gport < 0 || aport < 0) {
+                rc = PL_EFULL;
+                break;
+            }
+            snprintf(bind, sizeof(bind), "%s:%d", host, gport);
+            snprintf(api_addr, sizeof(api_addr), "%s:%d", host, aport);
+            snprintf(api, sizeof(api), "\"api\": \"%s\", \"api_token_file\": \"%s/api.tokens\", ",
+                     api_addr, r->dir);
+        }
         /* The council's short timeouts of the Raft tests: a run sees many elections. */
         if (nd->voter)
             snprintf(cfg, 8192,
-                     "{\"profile\": \"local\", \"raft\": {\"voter\": true, \"bootstrap_expect\": "
+                     "{\"profile\": \"local\", %s\"raft\": {\"voter\": true, \"bootstrap_expect\": "
                      "%u, \"election_timeout_ms\": 500, \"heartbeat_ms\": 50}, \"services\": "
-                     "[%s%s], \"webhooks\": []}\n", sc->voters, svc, placed);
+                     "[%s%s], \"webhooks\": []}\n", api, sc->voters, svc, placed);
         else
-            snprintf(cfg, 8192, "{\"profile\": \"local\", \"services\": [%s], \"webhooks\": []}\n",
-                     svc);
+            snprintf(cfg, 8192, "{\"profile\": \"local\", %s\"services\": [%s], \"webhooks\": []}\n",
+                     api, svc);
         char dir[300];
         snprintf(dir, sizeof(dir), "%s/%s", r->dir, node_name(i));
         snprintf(nd->data, sizeof(nd->data), "%s/data", dir);
         rc = child_agent_start(&nd->a, r->bin, dir, node_name(i), cfg,
-                               i > 0 ? r->node[0].a.bind : NULL, true);
+                               i > 0 ? r->node[0].a.bind : NULL, true, r->netns ? &net : NULL);
         if (rc != 0)
             fprintf(stderr, "%s: agent %s did not start: %s (its log: %s)\n", CMD, node_name(i),
                     pl_strerror(rc), nd->a.log);
@@ -578,6 +609,7 @@ struct active {
     uint64_t end_ms;
     bool targets[CHAOS_NODES_MAX];
     bool cut[CHAOS_NODES_MAX][CHAOS_NODES_MAX]; /* partition: i drops j */
+    int log_index;       /* its entry's index in r->nemeses */
     bool done;
 };
 
@@ -714,9 +746,9 @@ static void partition_plan(struct run *r, const struct chaos_nemesis *nm, struct
 
 /* ---- the shared dependency ---- */
 
-static int dep_listen(int port)
+static int dep_listen(const struct run *r, int port)
 {
-    int fd = child_bind_loopback(SOCK_STREAM, port);
+    int fd = child_bind(SOCK_STREAM, dep_host(r), port);
     if (fd >= 0 && listen(fd, 64) != 0) {
         close(fd);
         fd = -1;
@@ -744,10 +776,75 @@ static void *dep_main(void *arg)
     return NULL;
 }
 
+/* How a nemesis of kind k is done, for the report. */
+static const char *mechanism(const struct run *r, enum chaos_kind k)
+{
+    switch (k) {
+    case CHAOS_KILL: return "signal: SIGKILL, then the agent started again";
+    case CHAOS_PAUSE: return "signal: SIGSTOP, then SIGCONT";
+    case CHAOS_PARTITION:
+    case CHAOS_LOSS:
+        return r->netns ? "kernel: nftables (netdev ingress and egress on eth0) in the agents' "
+                          "network namespaces"
+                        : "agent transport: the agents' fault API drops messages";
+    case CHAOS_DELAY:
+        return "agent transport: the agents' fault API holds messages (the kernel has no "
+               "netem)";
+    case CHAOS_SERVICE: return "the sample service's /fault API";
+    case CHAOS_CLOCK: return "the agents' clock offset (fault API)";
+    case CHAOS_DEPENDENCY: return "the harness's dependency listener closes";
+    case CHAOS_KINDS: break;
+    }
+    return "";
+}
+
+/* --netns: node i's nftables table for the nemesis run `a` drops its packets from and to
+ * `peers` at `rate` (cut), or goes, its dropped packets added to the log's kernel_dropped. */
+static void kernel_drop(struct run *r, struct active *a, int i, uint32_t peers, double rate,
+                        bool cut)
+{
+    char table[32], err[300];
+    snprintf(table, sizeof(table), "chaos%d", a->log_index);
+    if (cut) {
+        if (chaos_netns_drop(&r->net, i, table, peers, rate, err, sizeof(err)) != 0) {
+            action(a->log, "%s", err);
+            count_error(a->log);
+        }
+        return;
+    }
+    uint64_t dropped = 0;
+    if (chaos_netns_undrop(&r->net, i, table, &dropped) != 0)
+        count_error(a->log);
+    cJSON *k = cJSON_GetObjectItemCaseSensitive(a->log, "kernel_dropped");
+    if (k == NULL)
+        k = cJSON_AddNumberToObject(a->log, "kernel_dropped", 0);
+    cJSON_SetNumberValue(k, k->valuedouble + (double)dropped);
+    action(a->log, "%s's kernel dropped %" PRIu64 " packets", node_name(i), dropped);
+}
+
+/* A loss nemesis's peers of node i: its one peer, or every other node. */
+static uint32_t loss_peers(const struct run *r, const struct chaos_nemesis *nm, int i)
+{
+    if (nm->peer >= 0)
+        return 1u << nm->peer;
+    return ((1u << r->n) - 1) & ~(1u << i);
+}
+
 /* Node i drops (cut) or lets through again (!cut) its links to the nodes a->cut names. */
 static void partition_links(struct run *r, struct active *a, int i, bool cut)
 {
     char body[160];
+    if (r->netns) {
+        uint32_t peers = 0;
+        for (int j = 0; j < r->n; j++)
+            if (a->cut[i][j]) {
+                peers |= 1u << j;
+                if (cut)
+                    action(a->log, "%s drops %s (nftables)", node_name(i), node_name(j));
+            }
+        kernel_drop(r, a, i, peers, 1.0, cut);
+        return;
+    }
     for (int j = 0; j < r->n; j++) {
         if (!a->cut[i][j])
             continue;
@@ -814,9 +911,10 @@ static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
     cJSON_AddNumberToObject(a->log, "nemesis", a->nemesis);
     cJSON_AddNumberToObject(a->log, "start_ms", (double)now);
     cJSON_AddNumberToObject(a->log, "end_ms", (double)a->end_ms);
+    cJSON_AddStringToObject(a->log, "mechanism", mechanism(r, nm->kind));
     cJSON_AddArrayToObject(a->log, "actions");
     cJSON_AddNumberToObject(a->log, "errors", 0);
-    int log_index = cJSON_GetArraySize(r->nemeses);
+    int log_index = a->log_index = cJSON_GetArraySize(r->nemeses);
     cJSON_AddItemToArray(r->nemeses, a->log);
     if (nm->kind == CHAOS_PARTITION)
         partition_plan(r, nm, a);
@@ -855,7 +953,10 @@ static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
         case CHAOS_LOSS:
             snprintf(body, sizeof(body), "{\"action\": \"drop\", \"peer\": \"%s\", \"rate\": %g}",
                      nm->peer >= 0 ? node_name(nm->peer) : "*", nm->rate);
-            st = fault_post(r, i, body);
+            if (r->netns)
+                kernel_drop(r, a, i, loss_peers(r, nm, i), nm->rate, true);
+            else
+                st = fault_post(r, i, body);
             action(a->log, "%s drops %.0f %% to and from %s", node_name(i), nm->rate * 100,
                    nm->peer >= 0 ? node_name(nm->peer) : "every peer");
             break;
@@ -873,7 +974,7 @@ static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
                 int fd = atomic_exchange(&r->dep_fd, -1);
                 if (fd >= 0)
                     close(fd);
-                action(a->log, "the dependency 127.0.0.1:%d stops listening", r->dep_port);
+                action(a->log, "the dependency %s:%d stops listening", dep_host(r), r->dep_port);
             }
             break;
         case CHAOS_CLOCK:
@@ -933,13 +1034,16 @@ static void nemesis_end(struct run *r, struct active *a)
         case CHAOS_DELAY:
             snprintf(body, sizeof(body), "{\"action\": \"clear\", \"peer\": \"%s\"}",
                      nm->peer >= 0 ? node_name(nm->peer) : "*");
-            st = fault_post(r, i, body);
+            if (r->netns && nm->kind == CHAOS_LOSS)
+                kernel_drop(r, a, i, loss_peers(r, nm, i), nm->rate, false);
+            else
+                st = fault_post(r, i, body);
             action(a->log, "%s clears its %s rule", node_name(i), chaos_kind_name(nm->kind));
             break;
         case CHAOS_DEPENDENCY:
             if (!dep_once) {
                 dep_once = true;
-                int fd = dep_listen(r->dep_port);
+                int fd = dep_listen(r, r->dep_port);
                 atomic_store(&r->dep_fd, fd);
                 st = fd >= 0 ? 200 : -1;
                 action(a->log, "the dependency listens again%s", fd >= 0 ? "" : " (failed)");
@@ -1058,6 +1162,29 @@ static void read_incidents(struct run *r, cJSON *out, int *false_heals)
         }
         cJSON_Delete(doc);
     }
+}
+
+/* Each agent's own fault counters (GET /v1/fault): the messages its transports dropped and
+ * held. With --netns and no delay nemesis they stay 0: the kernel did the cutting. */
+static cJSON *transport_faults_json(struct run *r)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < r->n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "node", node_name(i));
+        cJSON *doc = child_get_json(r->node[i].a.api, "/v1/fault");
+        double dropped = child_num(doc, "dropped"), delayed = child_num(doc, "delayed");
+        if (isfinite(dropped) && isfinite(delayed)) {
+            cJSON_AddNumberToObject(o, "dropped", dropped);
+            cJSON_AddNumberToObject(o, "delayed", delayed);
+        } else {
+            cJSON_AddNullToObject(o, "dropped");
+            cJSON_AddNullToObject(o, "delayed");
+        }
+        cJSON_Delete(doc);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
 }
 
 /* Every voter reports the same ledger size and root (or time runs out). */
@@ -1574,7 +1701,7 @@ static int run_scenario(struct run *r, cJSON *report)
     for (int k = 0; k < sc->n && !r->external; k++)
         if (sc->nemeses[k].kind == CHAOS_DEPENDENCY && r->dep_port == 0) {
             r->dep_port = child_free_port(false);
-            int fd = r->dep_port > 0 ? dep_listen(r->dep_port) : -1;
+            int fd = r->dep_port > 0 ? dep_listen(r, r->dep_port) : -1;
             if (fd < 0)
                 return PL_EFULL;
             atomic_store(&r->dep_fd, fd);
@@ -1686,6 +1813,7 @@ static int run_scenario(struct run *r, cJSON *report)
     cJSON *incidents = cJSON_AddArrayToObject(report, "incidents");
     int false_heals = 0;
     read_incidents(r, incidents, &false_heals);
+    cJSON_AddItemToObject(report, "transport_faults", transport_faults_json(r));
     cluster_stop(r);
 
     int failed = 0;
@@ -1791,6 +1919,56 @@ static int check_placement(struct run *r, cJSON *report, cJSON *checks)
                      moves > 0 ? moves - 1 : 0);
 }
 
+/* --netns: the run's bridge and namespaces, and the API token file its agents take (the
+ * token itself is in PLATELET_TOKEN, which child_http sends). */
+static int netns_up(struct run *r)
+{
+    char err[512], path[300];
+    int rc = chaos_netns_up(&r->net, r->n, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "%s: --netns: %s\n", CMD, err);
+        return rc;
+    }
+    snprintf(path, sizeof(path), "%s/api.tokens", r->dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const char *token = getenv("PLATELET_TOKEN");
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL || token == NULL || fprintf(f, "operate %s\n", token) < 0) {
+        rc = -EIO;
+        fprintf(stderr, "%s: cannot write %s: %s\n", CMD, path, strerror(errno));
+    }
+    if (f != NULL)
+        fclose(f);
+    else if (fd >= 0)
+        close(fd);
+    if (rc == 0)
+        fprintf(stderr, "chaos: --netns: bridge %s on %s (the harness %s), nodes at .11 to .%d "
+                "in namespaces %sn1 to n%d\n", r->net.id, r->net.subnet, r->net.gw, 10 + r->n,
+                r->net.id, r->n);
+    return rc;
+}
+
+/* Where the agents ran: loopback, their namespaces and addresses, or attached. */
+static cJSON *network_json(const struct run *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "mode", r->netns ? "netns" : r->external ? "attached" : "loopback");
+    if (!r->netns)
+        return o;
+    cJSON_AddStringToObject(o, "bridge", r->net.id);
+    cJSON_AddStringToObject(o, "subnet", r->net.subnet);
+    cJSON_AddStringToObject(o, "gateway", r->net.gw);
+    cJSON *nodes = cJSON_AddArrayToObject(o, "nodes");
+    for (int i = 0; i < r->n; i++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "node", node_name(i));
+        cJSON_AddStringToObject(x, "netns", r->net.ns[i]);
+        cJSON_AddStringToObject(x, "addr", r->net.addr[i]);
+        cJSON_AddItemToArray(nodes, x);
+    }
+    return o;
+}
+
 /*
  * One run of the scenario in a fresh scratch folder, into `report` (checks, workload,
  * healing, incidents, nemeses, leaders, wall time and the harness's CPU, verdict). With
@@ -1799,7 +1977,7 @@ static int check_placement(struct run *r, cJSON *report, cJSON *checks)
  */
 static int one_run(const struct chaos_scenario *sc, uint64_t seed, const char *bin, bool keep,
                    bool restart_only, const char *cluster, const char *services,
-                   cJSON *report)
+                   const struct chaos_netns *netns, cJSON *report)
 {
     struct run *r = calloc(1, sizeof(*r));
     if (r == NULL)
@@ -1834,8 +2012,18 @@ static int one_run(const struct chaos_scenario *sc, uint64_t seed, const char *b
     getrusage(RUSAGE_SELF, &ru0);
     uint64_t wall0 = child_mono_ms();
     cJSON_AddArrayToObject(report, "checks");
-    int rc = run_scenario(r, report);
+    int rc = 0;
+    if (netns != NULL) {
+        r->netns = true;
+        r->net = *netns;
+        rc = netns_up(r);
+    }
+    cJSON_AddItemToObject(report, "network", network_json(r));
+    if (rc == 0)
+        rc = run_scenario(r, report);
     cluster_stop(r);
+    if (r->netns)
+        chaos_netns_down(&r->net);
     /* A run that stopped early leaves no thread behind. */
     atomic_store(&r->stop, true);
     if (r->dep_running)
@@ -1884,7 +2072,7 @@ static int chaos_run_cmd(int argc, char **argv)
     const char *json_path = NULL, *html_path = NULL, *agent_bin = NULL, *cluster = NULL;
     const char *services = NULL;
     uint64_t seed = 0;
-    bool keep = false, compare = false;
+    bool keep = false, compare = false, netns = false;
     struct cli_flag flags[] = {
         {"--seed", CLI_U64, &seed, "the run's seed (default: the scenario's, else the clock)",
          false, false},
@@ -1897,6 +2085,8 @@ static int chaos_run_cmd(int argc, char **argv)
          "running with --enable-faults, in the scenario's node order (no kill)", false, false},
         {"--services", CLI_STR, &services, "HOST:PORT,...: with --cluster, each agent's sample "
          "service (for /work traffic and service nemeses)", false, false},
+        {"--netns", CLI_BOOL, &netns, "(root) each agent in its own network namespace on a "
+         "bridge: partitions and loss by the kernel (nftables)", false, false},
         {"--agent", CLI_STR, &agent_bin, "the platelet binary to run as agents (default this "
          "one)", false, false},
         {"--keep", CLI_BOOL, &keep, "keep the scratch folder (agents' logs and data)", false,
@@ -1905,7 +2095,7 @@ static int chaos_run_cmd(int argc, char **argv)
     };
     struct cli_args args;
     int rc = cli_parse(CMD, "platelet chaos run SCENARIO.json [--seed S] [--json FILE] "
-                       "[--html FILE] [--compare] [--cluster API,... [--services ADDR,...]] "
+                       "[--html FILE] [--compare] [--netns | --cluster API,... [--services ADDR,...]] "
                        "[--keep]", flags, argc, argv, 1, 1, &args);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
@@ -1914,6 +2104,13 @@ static int chaos_run_cmd(int argc, char **argv)
                         "--cluster");
     if (services != NULL && cluster == NULL)
         return cli_fail(CMD, "--services goes with --cluster");
+    if (netns && cluster != NULL)
+        return cli_fail(CMD, "--netns starts agents in namespaces of its own; it cannot with "
+                        "--cluster");
+    static struct chaos_netns net;
+    char nerr[512];
+    if (netns && chaos_netns_check(&net, nerr, sizeof(nerr)) != 0)
+        return cli_fail(CMD, "%s", nerr);
     char *text = NULL;
     size_t len = 0;
     if ((rc = read_file(args.pos[0], &text, &len)) != 0)
@@ -1933,6 +2130,18 @@ static int chaos_run_cmd(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_ALL);
     if (sodium_init() < 0)
         return cli_fail(CMD, "libsodium did not start");
+    if (netns) {
+        /* What an earlier harness that died left behind, then the token of this run's TCP
+         * APIs (set before any thread runs). */
+        int stale = chaos_netns_clean_stale(&net);
+        if (stale > 0)
+            fprintf(stderr, "chaos: --netns: removed %d namespaces and links an earlier run "
+                    "left behind\n", stale);
+        char token[API_TOKEN_NEW_CHARS + 1];
+        api_token_new(token);
+        setenv("PLATELET_TOKEN", token, 1);
+        sodium_memzero(token, sizeof(token));
+    }
     cJSON *report = cJSON_CreateObject();
     cJSON *scj = cJSON_AddObjectToObject(report, "scenario");
     cJSON_AddStringToObject(scj, "name", sc.name);
@@ -1945,11 +2154,11 @@ static int chaos_run_cmd(int argc, char **argv)
     cJSON_AddNumberToObject(scj, "liveness_ms", (double)sc.liveness_ms);
     cJSON_AddStringToObject(scj, "schedule", sc.random ? "random" : "fixed");
     cJSON_AddNumberToObject(report, "seed", (double)seed);
-    rc = one_run(&sc, seed, self, keep, false, cluster, services, report);
+    rc = one_run(&sc, seed, self, keep, false, cluster, services, netns ? &net : NULL, report);
     if (compare && (rc == 0 || rc == PL_EVERIFY)) {
         fprintf(stderr, "chaos: the same scenario and seed again, restart-only\n");
         cJSON *cmp = cJSON_AddObjectToObject(report, "compare");
-        int crc = one_run(&sc, seed, self, keep, true, NULL, NULL, cmp);
+        int crc = one_run(&sc, seed, self, keep, true, NULL, NULL, netns ? &net : NULL, cmp);
         if (crc != 0 && crc != PL_EVERIFY)
             fprintf(stderr, "%s: the restart-only run failed: %s\n", CMD, pl_strerror(crc));
     }

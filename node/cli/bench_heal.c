@@ -190,7 +190,7 @@ static int sample_config(const char *bin, const int *ports, int n, char *out, si
         if (off + 2 >= size)
             return PL_ETOOBIG;
         off += (size_t)snprintf(out + off, size - off, "%s", i ? ", " : "");
-        int rc = child_sample_service(bin, name, ports[i], out + off, size - off);
+        int rc = child_sample_service(bin, name, NULL, ports[i], out + off, size - off);
         if (rc != 0)
             return rc;
         off += strlen(out + off);
@@ -282,7 +282,7 @@ static int fault_part(const struct opts *o, struct pl_rand *rnd, enum fault_kind
     struct child_agent ap;
     memset(&ap, 0, sizeof(ap));
     if (rc == 0)
-        rc = child_agent_start(&ap, o->bin, NULL, "bench", config, NULL, false);
+        rc = child_agent_start(&ap, o->bin, NULL, "bench", config, NULL, false, NULL);
     if (rc != 0) {
         child_agent_stop(&ap, o->keep);
         return rc;
@@ -608,7 +608,7 @@ static int gossip_part(const struct opts *o, struct gossip_result *g)
     rc = cfg != NULL ? 0 : -ENOMEM;
     if (rc == 0) {
         snprintf(cfg, cap, "{%s}\n", gossip_cfg);
-        rc = child_agent_start(&peer, o->bin, NULL, "peer", cfg, NULL, false);
+        rc = child_agent_start(&peer, o->bin, NULL, "peer", cfg, NULL, false, NULL);
     }
     if (rc == 0) {
         size_t off = (size_t)snprintf(cfg, cap, "{%s, \"services\": [", gossip_cfg);
@@ -620,7 +620,7 @@ static int gossip_part(const struct opts *o, struct gossip_result *g)
                 "\"timeout_ms\": %d, \"failures\": 1, \"successes\": 1}]}",
                 i ? ", " : "", i, f.port[i], FLIP_CHECK_INTERVAL_MS, FLIP_CHECK_INTERVAL_MS);
         snprintf(cfg + off, cap - off, "], \"webhooks\": []}\n");
-        rc = child_agent_start(&ap, o->bin, NULL, "bench", cfg, peer.bind, false);
+        rc = child_agent_start(&ap, o->bin, NULL, "bench", cfg, peer.bind, false, NULL);
     }
     struct rtt_side *sides[4] = {&g->idle.own, &g->idle.peer, &g->loaded.own, &g->loaded.peer};
     for (int i = 0; i < 4 && rc == 0; i++)
@@ -657,7 +657,7 @@ static int idle_part(const struct opts *o, double *cpu_fraction, double *rss_max
     struct child_agent ap;
     memset(&ap, 0, sizeof(ap));
     if (rc == 0)
-        rc = child_agent_start(&ap, o->bin, NULL, "bench", cfg, NULL, false);
+        rc = child_agent_start(&ap, o->bin, NULL, "bench", cfg, NULL, false, NULL);
     double cpu0 = NAN, cpu1 = NAN, rss = NAN;
     *rss_max = 0;
     if (rc == 0) {

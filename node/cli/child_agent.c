@@ -15,6 +15,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +50,7 @@ void child_sleep_ms(uint64_t ms)
 
 /* ---- loopback ports from the kernel ---- */
 
-int child_bind_loopback(int type, int port)
+int child_bind(int type, const char *ip, int port)
 {
     /* CLOEXEC: an agent forked later must not hold our probes open. */
     int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
@@ -58,13 +59,21 @@ int child_bind_loopback(int type, int port)
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1) {
+        close(fd);
+        return PL_EMALFORMED;
+    }
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         int err = -errno;
         close(fd);
         return err;
     }
     return fd;
+}
+
+int child_bind_loopback(int type, int port)
+{
+    return child_bind(type, "127.0.0.1", port);
 }
 
 static bool port_free(int port)
@@ -256,24 +265,27 @@ int child_proc_cpu_rss(pid_t pid, double *cpu_s, double *rss_mb)
 
 /* ---- the sample service ---- */
 
-/* One sample service object, `name` on `port`, with node-sample.json's settings. */
-int child_sample_service(const char *bin, const char *name, int port, char *out, size_t size)
+/* One sample service object, `name` on host:`port`, with node-sample.json's settings. */
+int child_sample_service(const char *bin, const char *name, const char *host, int port, char *out,
+                         size_t size)
 {
+    host = host != NULL ? host : "127.0.0.1";
     int n = snprintf(
         out, size,
         "{\"name\": \"%s\", \"type\": \"supervised\", \"command\": \"%s\", "
-        "\"args\": [\"sample-service\", \"--port\", \"%d\"], \"stop_signal\": \"SIGTERM\", "
+        "\"args\": [\"sample-service\", \"--host\", \"%s\", \"--port\", \"%d\"], "
+        "\"stop_signal\": \"SIGTERM\", "
         "\"grace_ms\": %d, \"start_ms\": %d, \"log\": {\"max_bytes\": 1048576, \"keep\": 3}, "
-        "\"checks\": [{\"type\": \"http\", \"url\": \"http://127.0.0.1:%d/health\", "
+        "\"checks\": [{\"type\": \"http\", \"url\": \"http://%s:%d/health\", "
         "\"method\": \"GET\", \"status\": 200, \"timeout_ms\": %d, \"interval_ms\": %d, "
         "\"failures\": %d, \"kill_grace_ms\": %d}], "
-        "\"metrics\": {\"url\": \"http://127.0.0.1:%d/metrics\", \"interval_ms\": %d, "
+        "\"metrics\": {\"url\": \"http://%s:%d/metrics\", \"interval_ms\": %d, "
         "\"requests\": \"sample_requests_total\", \"errors\": \"sample_errors_total\", "
         "\"latency\": \"sample_request_duration_seconds\"}, "
         "\"policy\": {\"restart_budget\": 1000}}",
-        name, bin, port, SAMPLE_GRACE_MS, SAMPLE_START_MS, port, SAMPLE_CHECK_TIMEOUT_MS,
-        SAMPLE_CHECK_INTERVAL_MS, SAMPLE_CHECK_FAILURES, SAMPLE_KILL_GRACE_MS, port,
-        SAMPLE_METRICS_INTERVAL_MS);
+        name, bin, host, port, SAMPLE_GRACE_MS, SAMPLE_START_MS, host, port,
+        SAMPLE_CHECK_TIMEOUT_MS, SAMPLE_CHECK_INTERVAL_MS, SAMPLE_CHECK_FAILURES,
+        SAMPLE_KILL_GRACE_MS, host, port, SAMPLE_METRICS_INTERVAL_MS);
     return n > 0 && (size_t)n < size ? 0 : PL_ETOOBIG;
 }
 
@@ -322,18 +334,28 @@ static int spawn(struct child_agent *a)
     if (a->enable_faults)
         argv[n++] = "--enable-faults";
     argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid < 0)
+    /* Its network namespace, entered by the child before it execs (as `ip netns exec`). */
+    int nsfd = -1;
+    if (a->netns[0] != '\0' && (nsfd = open(a->netns, O_RDONLY | O_CLOEXEC)) < 0)
         return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = -errno;
+        if (nsfd >= 0)
+            close(nsfd);
+        return e;
+    }
     if (pid == 0) {
         /* The agent (and through it its services) dies with us, even when we are killed. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         int fd = open(a->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+        if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) != 0))
             _exit(126);
         execv(a->bin, (char *const *)argv);
         _exit(127);
     }
+    if (nsfd >= 0)
+        close(nsfd);
     a->pid = pid;
     a->paused = false;
     return 0;
@@ -356,7 +378,8 @@ int child_agent_wait_api(struct child_agent *a, uint64_t timeout_ms)
 }
 
 int child_agent_start(struct child_agent *a, const char *bin, const char *dir, const char *name,
-                      const char *config, const char *join, bool enable_faults)
+                      const char *config, const char *join, bool enable_faults,
+                      const struct child_agent_net *net)
 {
     memset(a, 0, sizeof(*a));
     a->bin = bin;
@@ -385,12 +408,18 @@ int child_agent_start(struct child_agent *a, const char *bin, const char *dir, c
     fputs(config, f);
     if (fclose(f) != 0)
         return -errno;
-    int gport = child_free_port(true);
-    if (gport < 0)
-        return PL_EFULL;
-    snprintf(a->bind, sizeof(a->bind), "127.0.0.1:%d", gport);
-    /* The agent's own Unix socket: no TCP port and no API token to hand around. */
-    snprintf(a->api, sizeof(a->api), "unix:%s/data/api.sock", a->dir);
+    if (net != NULL) {
+        snprintf(a->netns, sizeof(a->netns), "%s", net->netns);
+        snprintf(a->bind, sizeof(a->bind), "%s", net->bind);
+        snprintf(a->api, sizeof(a->api), "%s", net->api);
+    } else {
+        int gport = child_free_port(true);
+        if (gport < 0)
+            return PL_EFULL;
+        snprintf(a->bind, sizeof(a->bind), "127.0.0.1:%d", gport);
+        /* The agent's own Unix socket: no TCP port and no API token to hand around. */
+        snprintf(a->api, sizeof(a->api), "unix:%s/data/api.sock", a->dir);
+    }
     int rc = spawn(a);
     return rc != 0 ? rc : child_agent_wait_api(a, 20000);
 }

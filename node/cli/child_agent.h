@@ -29,7 +29,9 @@ void child_ports_seed(uint64_t seed);
  * Negative on failure.
  */
 int child_free_port(bool pair);
-/* A socket of `type` bound to 127.0.0.1:port (close-on-exec), or a negative code. */
+/* A socket of `type` bound to IPv4 address `ip` (127.0.0.1 for _loopback), port `port`
+ * (close-on-exec), or a negative code. */
+int child_bind(int type, const char *ip, int port);
 int child_bind_loopback(int type, int port);
 
 /*
@@ -58,10 +60,12 @@ int child_proc_cpu_rss(pid_t pid, double *cpu_s, double *rss_mb);
 #define SAMPLE_GRACE_MS 5000
 #define SAMPLE_METRICS_INTERVAL_MS 1000
 
-/* One sample service object, `name` on `port`, with node-sample.json's settings and a
- * restart budget of 1000 (back-to-back faults each measure one restart, not the crash-loop
- * back-off), written into out; PL_ETOOBIG when it does not fit. */
-int child_sample_service(const char *bin, const char *name, int port, char *out, size_t size);
+/* One sample service object, `name` on `host`:`port` (host NULL: 127.0.0.1), with
+ * node-sample.json's settings and a restart budget of 1000 (back-to-back faults each measure
+ * one restart, not the crash-loop back-off), written into out; PL_ETOOBIG when it does not
+ * fit. */
+int child_sample_service(const char *bin, const char *name, const char *host, int port, char *out,
+                         size_t size);
 
 /* The agent binary: `given` made absolute when it is an executable file, or this process's
  * own (NULL). 0, or a negative code. */
@@ -78,17 +82,29 @@ struct child_agent {
     char bind[64];  /* gossip "127.0.0.1:P" (Raft on P+1) */
     char join[64];  /* "" or the gossip address it joins through */
     char log[300];
+    char netns[64]; /* "" or the network namespace it runs in (a /run/netns/NAME path) */
     bool enable_faults;
+};
+
+/* Where an agent runs when not on loopback: inside the network namespace at `netns`, gossip
+ * on `bind` (Raft on its port + 1), its API reached at `api` (HOST:PORT: the config must
+ * give that "api" and its token file, and PLATELET_TOKEN the token). */
+struct child_agent_net {
+    const char *netns;
+    const char *bind;
+    const char *api;
 };
 
 /*
  * Starts `bin agent` named `name` with the config `config` (JSON text) and waits up to
  * 20 s for its API. The agent's folder is `dir` (created; NULL: a fresh one under $TMPDIR,
- * removed by child_agent_stop). `join` may be NULL. Its log (stderr) is appended to
- * DIR/agent.log, so a restarted agent's lines follow the earlier ones.
+ * removed by child_agent_stop). `join` may be NULL. `net` NULL: on loopback, its gossip on a
+ * free port and its API on its Unix socket. Its log (stderr) is appended to DIR/agent.log,
+ * so a restarted agent's lines follow the earlier ones.
  */
 int child_agent_start(struct child_agent *a, const char *bin, const char *dir, const char *name,
-                      const char *config, const char *join, bool enable_faults);
+                      const char *config, const char *join, bool enable_faults,
+                      const struct child_agent_net *net);
 /* Starts the agent again on the same folder, data and ports (after a kill or a stop). */
 int child_agent_restart(struct child_agent *a);
 /* Waits up to timeout_ms for the agent's API (0: it answered). */
