@@ -272,14 +272,9 @@ static void held_send(const struct fault_held *h)
 
 static void udp_send(struct agent_gossip *ag, const char *addr, const uint8_t *p, size_t len)
 {
-    uint32_t delay;
-    if (fault_drop(ag, addr, FAULT_OUT, &delay))
-        return;
-    if (delay == 0) {
+    if (ag->agent->faults.n == 0 || fault_pass(&ag->agent->faults, peer_name(ag, addr), FAULT_OUT,
+                                               held_send, ag, 0, addr, p, len))
         udp_send_now(ag, addr, p, len);
-        return;
-    }
-    fault_hold(&ag->agent->faults, delay, held_send, ag, 0, addr, p, len);
 }
 
 static void held_recv(const struct fault_held *h)
@@ -358,14 +353,10 @@ static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     ag->rx_bytes += (uint64_t)nread;
     char addr[GOSSIP_ADDR_MAX];
     addr_format(from, addr, sizeof(addr));
-    uint32_t delay;
-    if (fault_drop(ag, addr, FAULT_IN, &delay))
+    if (ag->agent->faults.n > 0 &&
+        !fault_pass(&ag->agent->faults, peer_name(ag, addr), FAULT_IN, held_recv, ag, 0, addr,
+                    (const uint8_t *)buf->base, (size_t)nread))
         return;
-    if (delay > 0) {
-        fault_hold(&ag->agent->faults, delay, held_recv, ag, 0, addr, (const uint8_t *)buf->base,
-                   (size_t)nread);
-        return;
-    }
     int rc = gossip_step(ag->core, now_ms(ag), addr, (const uint8_t *)buf->base, (size_t)nread);
     if (rc != 0)
         PL_LOG_RATELIMITED(PL_LOG_WARN, "gossip", "packet dropped from=%s reason=%s", addr,
@@ -1307,6 +1298,7 @@ static void api_counters(struct api_call *call, void *data)
     NUM("stream_failures", ag->stream_failures);
     NUM("fault_dropped", ag->agent->faults.dropped);
     NUM("fault_delayed", ag->agent->faults.delayed);
+    NUM("fault_duplicated", ag->agent->faults.duplicated);
     NUM("awareness", gossip_awareness(ag->core));
     static uint32_t kept[RTT_KEPT];
     uint32_t k = rtt_kept(ag, kept);

@@ -34,9 +34,11 @@ static void agent_metrics_write(struct agent *a, struct prom_writer *w)
     prom_sample(w, "platelet_api_refused_requests_total", "reason=\"origin\"",
                 (double)a->api.refused_origin);
     prom_family(w, "platelet_fault_injected_total", "counter",
-                "Messages the fault table dropped or delayed (tests and drills).");
+                "Messages the fault table dropped, delayed or duplicated (tests and drills).");
     prom_sample(w, "platelet_fault_injected_total", "effect=\"dropped\"", (double)a->faults.dropped);
     prom_sample(w, "platelet_fault_injected_total", "effect=\"delayed\"", (double)a->faults.delayed);
+    prom_sample(w, "platelet_fault_injected_total", "effect=\"duplicated\"",
+                (double)a->faults.duplicated);
 }
 
 static void api_metrics(struct api_call *call, void *data)

@@ -663,19 +663,11 @@ static void send_msg(struct agent_raft *ar, const struct raft_msg *m)
         pl_buf_close(&buf);
         return;
     }
-    uint32_t delay = 0;
-    if (ar->agent->faults.n > 0) {
-        struct known *k = known_by_id(ar, m->to);
-        if (fault_decide(&ar->agent->faults, k != NULL ? k->name : NULL, FAULT_OUT, &delay)) {
-            pl_buf_close(&buf);
-            return;
-        }
-    }
-    if (delay == 0) {
+    struct known *k = ar->agent->faults.n > 0 ? known_by_id(ar, m->to) : NULL;
+    if (ar->agent->faults.n == 0 ||
+        fault_pass(&ar->agent->faults, k != NULL ? k->name : NULL, FAULT_OUT, held_send, ar, m->to,
+                   NULL, buf.data, buf.len))
         raft_transport_send(&ar->transport, m->to, buf.data, buf.len);
-    } else {
-        fault_hold(&ar->agent->faults, delay, held_send, ar, m->to, NULL, buf.data, buf.len);
-    }
     pl_buf_close(&buf);
 }
 
@@ -966,13 +958,8 @@ static void recv_cb(void *ctx, const uint8_t *p, size_t n)
         }
         msgpack_unpacked_destroy(&up);
         raft_transport_sender_is(&ar->transport, from);
-        uint32_t delay;
-        if (fault_decide(&ar->agent->faults, from_name, FAULT_IN, &delay))
+        if (!fault_pass(&ar->agent->faults, from_name, FAULT_IN, held_recv, ar, 0, NULL, p, n))
             return;
-        if (delay > 0) {
-            fault_hold(&ar->agent->faults, delay, held_recv, ar, 0, NULL, p, n);
-            return;
-        }
     }
     deliver(ar, p, n);
 }

@@ -43,14 +43,20 @@ void fault_clear(struct fault_table *t, const char *peer)
     t->n = kept;
 }
 
+/* Whether rule r applies to a message to or from `peer` in direction `dir`. */
+static bool rule_matches(const struct fault_rule *r, const char *peer, enum fault_dir dir)
+{
+    if ((r->dir & dir) == 0)
+        return false;
+    return strcmp(r->peer, "*") == 0 || (peer != NULL && strcmp(r->peer, peer) == 0);
+}
+
 bool fault_decide(struct fault_table *t, const char *peer, enum fault_dir dir, uint32_t *delay_ms)
 {
     *delay_ms = 0;
     for (int i = 0; i < t->n; i++) {
         const struct fault_rule *r = &t->rules[i];
-        if ((r->dir & dir) == 0)
-            continue;
-        if (strcmp(r->peer, "*") != 0 && (peer == NULL || strcmp(r->peer, peer) != 0))
+        if (!rule_matches(r, peer, dir))
             continue;
         if (r->partitioned || (r->drop_rate > 0 && pl_rand_unit(t->rand) < r->drop_rate)) {
             t->dropped++;
@@ -66,6 +72,22 @@ bool fault_decide(struct fault_table *t, const char *peer, enum fault_dir dir, u
     }
     if (*delay_ms > 0)
         t->delayed++;
+    return false;
+}
+
+bool fault_decide_dup(struct fault_table *t, const char *peer, enum fault_dir dir,
+                      uint32_t *delay_ms)
+{
+    *delay_ms = 0;
+    for (int i = 0; i < t->n; i++) {
+        const struct fault_rule *r = &t->rules[i];
+        if (rule_matches(r, peer, dir) && r->dup_rate > 0 &&
+            pl_rand_unit(t->rand) < r->dup_rate) {
+            *delay_ms = r->dup_delay_ms;
+            t->duplicated++;
+            return true;
+        }
+    }
     return false;
 }
 
@@ -86,9 +108,11 @@ static void deferred_fire(uv_timer_t *timer)
     uv_close((uv_handle_t *)&d->timer, deferred_closed);
 }
 
-int fault_defer(struct fault_table *t, uint32_t delay_ms, void (*fn)(void *arg), void *arg)
+/* Runs fn(arg) after delay_ms on a timer; with `now_if_zero` and no delay, at once. */
+static int defer(struct fault_table *t, uint32_t delay_ms, bool now_if_zero, void (*fn)(void *arg),
+                 void *arg)
 {
-    if (delay_ms == 0) {
+    if (delay_ms == 0 && now_if_zero) {
         fn(arg);
         return 0;
     }
@@ -107,6 +131,11 @@ int fault_defer(struct fault_table *t, uint32_t delay_ms, void (*fn)(void *arg),
     return 0;
 }
 
+int fault_defer(struct fault_table *t, uint32_t delay_ms, void (*fn)(void *arg), void *arg)
+{
+    return defer(t, delay_ms, true, fn, arg);
+}
+
 static void held_fire(void *arg)
 {
     struct fault_held *h = arg;
@@ -114,8 +143,9 @@ static void held_fire(void *arg)
     free(h);
 }
 
-int fault_hold(struct fault_table *t, uint32_t delay_ms, void (*fn)(const struct fault_held *h),
-               void *ctx, uint64_t peer_id, const char *addr, const uint8_t *p, size_t len)
+static int hold(struct fault_table *t, uint32_t delay_ms, bool now_if_zero,
+                void (*fn)(const struct fault_held *h), void *ctx, uint64_t peer_id,
+                const char *addr, const uint8_t *p, size_t len)
 {
     struct fault_held *h = malloc(sizeof(*h) + len);
     if (h == NULL)
@@ -126,10 +156,34 @@ int fault_hold(struct fault_table *t, uint32_t delay_ms, void (*fn)(const struct
     snprintf(h->addr, sizeof(h->addr), "%s", addr != NULL ? addr : "");
     h->len = len;
     memcpy(h->bytes, p, len);
-    int rc = fault_defer(t, delay_ms, held_fire, h);
+    int rc = defer(t, delay_ms, now_if_zero, held_fire, h);
     if (rc != 0)
         free(h);
     return rc;
+}
+
+int fault_hold(struct fault_table *t, uint32_t delay_ms, void (*fn)(const struct fault_held *h),
+               void *ctx, uint64_t peer_id, const char *addr, const uint8_t *p, size_t len)
+{
+    return hold(t, delay_ms, true, fn, ctx, peer_id, addr, p, len);
+}
+
+bool fault_pass(struct fault_table *t, const char *peer, enum fault_dir dir,
+                void (*fn)(const struct fault_held *h), void *ctx, uint64_t peer_id,
+                const char *addr, const uint8_t *p, size_t len)
+{
+    uint32_t delay, dup_delay;
+    if (fault_decide(t, peer, dir, &delay))
+        return false;
+    /* The copy is held first: with no delay it still waits for a later loop turn, so it
+     * comes after the message itself, as a retransmitted or echoed packet would. */
+    if (fault_decide_dup(t, peer, dir, &dup_delay) &&
+        hold(t, delay + dup_delay, false, fn, ctx, peer_id, addr, p, len) != 0)
+        t->duplicated--; /* no room to hold it: not duplicated after all */
+    if (delay == 0)
+        return true;
+    hold(t, delay, true, fn, ctx, peer_id, addr, p, len);
+    return false;
 }
 
 static const char *dir_name(enum fault_dir d)
@@ -150,10 +204,13 @@ static cJSON *table_doc(const struct fault_table *t)
         cJSON_AddNumberToObject(o, "drop_rate", r->drop_rate);
         cJSON_AddNumberToObject(o, "delay_ms", r->delay_ms);
         cJSON_AddNumberToObject(o, "jitter_ms", r->jitter_ms);
+        cJSON_AddNumberToObject(o, "dup_rate", r->dup_rate);
+        cJSON_AddNumberToObject(o, "dup_delay_ms", r->dup_delay_ms);
         cJSON_AddItemToArray(rules, o);
     }
     cJSON_AddNumberToObject(doc, "dropped", (double)t->dropped);
     cJSON_AddNumberToObject(doc, "delayed", (double)t->delayed);
+    cJSON_AddNumberToObject(doc, "duplicated", (double)t->duplicated);
     cJSON_AddNumberToObject(doc, "clock_offset_ms", (double)pl_clock_offset_get());
     return doc;
 }
@@ -176,8 +233,9 @@ static void api_fault_get(struct api_call *call, void *data)
     api_reply_json(call, 200, table_doc(data));
 }
 
-/* POST /v1/fault {"action":"drop|delay|partition|clear","peer":"n2","rate":0.3,
+/* POST /v1/fault {"action":"drop|delay|dup|partition|clear","peer":"n2","rate":0.3,
  *                 "ms":200,"jitter_ms":0,"direction":"in|out|both"}
+ *   (dup: "rate" the chance of one more copy, "ms" its delay after the message)
  *   or {"clock_offset_ms": N}: the agent's clocks jump (pl_clock.h); "clear" without a peer
  *   sets it back to 0. */
 static void api_fault_post(struct api_call *call, void *data)
@@ -211,7 +269,7 @@ static void api_fault_post(struct api_call *call, void *data)
         goto reply;
     }
     if (!cJSON_IsString(action)) {
-        err = "\"action\" must be one of drop, delay, partition, clear";
+        err = "\"action\" must be one of drop, delay, dup, partition, clear";
         goto reply;
     }
     if (peer != NULL && (!cJSON_IsString(peer) || peer->valuestring[0] == '\0' ||
@@ -256,19 +314,30 @@ static void api_fault_post(struct api_call *call, void *data)
         }
         r.delay_ms = (uint32_t)ms->valuedouble;
         r.jitter_ms = jitter != NULL ? (uint32_t)jitter->valuedouble : 0;
+    } else if (strcmp(action->valuestring, "dup") == 0) {
+        if (!cJSON_IsNumber(rate) || rate->valuedouble < 0 || rate->valuedouble > 1 ||
+            (ms != NULL && (!cJSON_IsNumber(ms) || ms->valuedouble < 0 ||
+                            ms->valuedouble > 60000))) {
+            err = "dup needs \"rate\" between 0 and 1 (and optional \"ms\", the copy's delay, "
+                  "between 0 and 60000)";
+            goto reply;
+        }
+        r.dup_rate = rate->valuedouble;
+        r.dup_delay_ms = ms != NULL ? (uint32_t)ms->valuedouble : 0;
     } else if (strcmp(action->valuestring, "partition") == 0) {
         r.partitioned = true;
         r.drop_rate = 1;
     } else {
-        err = "\"action\" must be one of drop, delay, partition, clear";
+        err = "\"action\" must be one of drop, delay, dup, partition, clear";
         goto reply;
     }
     if (fault_rule_set(t, &r) != 0) {
         err = "too many fault rules; clear some first";
         goto reply;
     }
-    PL_INFO("fault", "set action=%s peer=%s direction=%s rate=%g delay_ms=%u jitter_ms=%u",
-            action->valuestring, r.peer, dir_name(r.dir), r.drop_rate, r.delay_ms, r.jitter_ms);
+    PL_INFO("fault", "set action=%s peer=%s direction=%s rate=%g delay_ms=%u jitter_ms=%u "
+            "dup_rate=%g dup_delay_ms=%u", action->valuestring, r.peer, dir_name(r.dir),
+            r.drop_rate, r.delay_ms, r.jitter_ms, r.dup_rate, r.dup_delay_ms);
 reply:
     cJSON_Delete(body);
     if (err != NULL)

@@ -41,7 +41,8 @@ static const char *kind_color(const char *type)
     static const struct {
         const char *type, *color;
     } c[] = {{"kill", "#d62728"},  {"pause", "#9467bd"}, {"partition", "#ff7f0e"},
-             {"loss", "#8c564b"},  {"delay", "#e377c2"}, {"service", "#17becf"}, {"clock", "#bcbd22"}, {"dependency", "#393b79"}};
+             {"loss", "#8c564b"},  {"delay", "#e377c2"}, {"service", "#17becf"}, {"clock", "#bcbd22"}, {"dependency", "#393b79"},
+             {"duplicate", "#7b4173"}};
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
         if (strcmp(c[i].type, type) == 0)
             return c[i].color;

@@ -790,6 +790,9 @@ static const char *mechanism(const struct run *r, enum chaos_kind k)
     case CHAOS_DELAY:
         return "agent transport: the agents' fault API holds messages (the kernel has no "
                "netem)";
+    case CHAOS_DUPLICATE:
+        return "agent transport: the agents' fault API delivers messages twice (the kernel "
+               "has no netem)";
     case CHAOS_SERVICE: return "the sample service's /fault API";
     case CHAOS_CLOCK: return "the agents' clock offset (fault API)";
     case CHAOS_DEPENDENCY: return "the harness's dependency listener closes";
@@ -968,6 +971,15 @@ static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
             action(a->log, "%s delays %u ms (+%u) to and from %s", node_name(i), nm->delay_ms,
                    nm->jitter_ms, nm->peer >= 0 ? node_name(nm->peer) : "every peer");
             break;
+        case CHAOS_DUPLICATE:
+            snprintf(body, sizeof(body),
+                     "{\"action\": \"dup\", \"peer\": \"%s\", \"rate\": %g, \"ms\": %u}",
+                     nm->peer >= 0 ? node_name(nm->peer) : "*", nm->rate, nm->delay_ms);
+            st = fault_post(r, i, body);
+            action(a->log, "%s duplicates %.0f %% (+%u ms) to and from %s", node_name(i),
+                   nm->rate * 100, nm->delay_ms,
+                   nm->peer >= 0 ? node_name(nm->peer) : "every peer");
+            break;
         case CHAOS_DEPENDENCY:
             if (!dep_once) {
                 dep_once = true;
@@ -1032,6 +1044,7 @@ static void nemesis_end(struct run *r, struct active *a)
             break;
         case CHAOS_LOSS:
         case CHAOS_DELAY:
+        case CHAOS_DUPLICATE:
             snprintf(body, sizeof(body), "{\"action\": \"clear\", \"peer\": \"%s\"}",
                      nm->peer >= 0 ? node_name(nm->peer) : "*");
             if (r->netns && nm->kind == CHAOS_LOSS)
@@ -1064,7 +1077,8 @@ static void nemesis_end(struct run *r, struct active *a)
             break;
         default: break;
         }
-        if (st != 200 && !(nm->kind == CHAOS_LOSS || nm->kind == CHAOS_DELAY) )
+        if (st != 200 && !(nm->kind == CHAOS_LOSS || nm->kind == CHAOS_DELAY ||
+                           nm->kind == CHAOS_DUPLICATE))
             count_error(a->log);
     }
     isolate_far_ends(r, a, false);

@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[CHAOS_KINDS] = {"kill", "pause", "partition", "loss",
-                                                    "delay", "service", "clock", "dependency"};
+static const char *const kind_names[CHAOS_KINDS] = {"kill",    "pause",      "partition",
+                                                    "loss",    "delay",      "service",
+                                                    "clock",   "dependency", "duplicate"};
 static const char *const target_names[CHAOS_TARGETS] = {"one", "minority", "majority", "all",
                                                         "leader", "follower", "node",
                                                         "placed"};
@@ -161,9 +162,10 @@ static int parse_nemesis(const struct config_ctx *c, const cJSON *o, const char 
     } else if (mode[0] != '\0') {
         return fail(c, "%s.mode: only a partition has a mode", path);
     }
+    bool per_link = n->kind == CHAOS_LOSS || n->kind == CHAOS_DELAY || n->kind == CHAOS_DUPLICATE;
     if (peer[0] != '\0') {
-        if (n->kind != CHAOS_LOSS && n->kind != CHAOS_DELAY)
-            return fail(c, "%s.peer: only loss and delay act on one link", path);
+        if (!per_link)
+            return fail(c, "%s.peer: only loss, delay and duplicate act on one link", path);
         if ((n->peer = node_index(peer, s->nodes)) < 0)
             return fail(c, "%s.peer: '%s' is not a node n1..n%u", path, peer, s->nodes);
     }
@@ -175,14 +177,18 @@ static int parse_nemesis(const struct config_ctx *c, const cJSON *o, const char 
         (rc = config_get_str(c, o, path, "fault", n->fault, sizeof(n->fault))) != 0 ||
         (rc = config_get_str(c, o, path, "query", n->query, sizeof(n->query))) != 0)
         return rc;
-    if (n->kind == CHAOS_LOSS && n->rate < 0)
-        return fail(c, "%s.rate: loss needs a drop rate from 0 to 1", path);
-    if (n->kind != CHAOS_LOSS && n->rate >= 0)
-        return fail(c, "%s.rate: only loss has a rate", path);
+    bool has_rate = n->kind == CHAOS_LOSS || n->kind == CHAOS_DUPLICATE;
+    if (has_rate && n->rate < 0)
+        return fail(c, "%s.rate: %s needs a rate from 0 to 1 (the chance for each message)",
+                    path, type);
+    if (!has_rate && n->rate >= 0)
+        return fail(c, "%s.rate: only loss and duplicate have a rate", path);
     if (n->kind == CHAOS_DELAY && ms == UINT64_MAX)
         return fail(c, "%s.ms: delay needs the added milliseconds (0 to 60000)", path);
-    if (n->kind != CHAOS_DELAY && (ms != UINT64_MAX || cJSON_HasObjectItem(o, "jitter_ms")))
-        return fail(c, "%s.%s: only delay has it", path, ms != UINT64_MAX ? "ms" : "jitter_ms");
+    if (n->kind != CHAOS_DELAY && n->kind != CHAOS_DUPLICATE && ms != UINT64_MAX)
+        return fail(c, "%s.ms: only delay and duplicate have it", path);
+    if (n->kind != CHAOS_DELAY && cJSON_HasObjectItem(o, "jitter_ms"))
+        return fail(c, "%s.jitter_ms: only delay has it", path);
     n->delay_ms = ms == UINT64_MAX ? 0 : (uint32_t)ms;
     /* The agent's own bound: a year either way (node/agent/fault.h). */
     double offset = NAN;

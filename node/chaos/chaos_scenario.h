@@ -13,7 +13,9 @@
  *
  * Nemesis types: kill (SIGKILL, restarted at the end), pause (SIGSTOP, SIGCONT at the end),
  * partition (mode halves, majority_minority, isolate, ring, bridge), loss (rate, per link
- * with "peer"), delay (ms, jitter_ms), service (one of the sample service's /fault/ faults),
+ * with "peer"), delay (ms, jitter_ms), duplicate (rate: the chance each message is delivered
+ * once more, ms: the copy's delay; per link with "peer", as loss), service (one of the
+ * sample service's /fault/ faults),
  * clock (the agent's clocks jump by offset_ms, through `platelet fault clock`'s API),
  * dependency (the TCP dependency every sample service checks, `sample-service --depends`,
  * held by the harness, stops listening: a correlated outage on every node at once).
@@ -38,7 +40,7 @@
 #define CHAOS_NAME_MAX 64
 
 enum chaos_kind { CHAOS_KILL, CHAOS_PAUSE, CHAOS_PARTITION, CHAOS_LOSS, CHAOS_DELAY,
-                  CHAOS_SERVICE, CHAOS_CLOCK, CHAOS_DEPENDENCY, CHAOS_KINDS };
+                  CHAOS_SERVICE, CHAOS_CLOCK, CHAOS_DEPENDENCY, CHAOS_DUPLICATE, CHAOS_KINDS };
 enum chaos_target { CHAOS_T_ONE, CHAOS_T_MINORITY, CHAOS_T_MAJORITY, CHAOS_T_ALL,
                     CHAOS_T_LEADER, CHAOS_T_FOLLOWER, CHAOS_T_NODE, CHAOS_T_PLACED,
                     CHAOS_TARGETS };
@@ -54,10 +56,10 @@ struct chaos_nemesis {
     enum chaos_kind kind;
     enum chaos_target target;
     int node;                  /* CHAOS_T_NODE: 0-based index */
-    int peer;                  /* loss/delay: one link to node `peer` (-1: all links) */
+    int peer;                  /* loss/delay/duplicate: one link to node `peer` (-1: all) */
     enum chaos_partition mode; /* partition */
-    double rate;               /* loss */
-    uint32_t delay_ms, jitter_ms;
+    double rate;               /* loss, duplicate */
+    uint32_t delay_ms, jitter_ms; /* delay; duplicate: the copy's delay in delay_ms */
     int64_t offset_ms;         /* clock: the jump, either way */
     char fault[16];            /* service: crash, hang, errors, slow, unhealthy, cpu, leak */
     char query[64];            /* service: the query after '?', e.g. "rate=1" */

@@ -1,5 +1,5 @@
 /*
- * `platelet fault drop|delay|partition|clock|clear|list`: run-time fault injection in a
+ * `platelet fault drop|delay|dup|partition|clock|clear|list`: run-time fault injection in a
  * running agent's transports and clocks (see fault.h).
  */
 #include "api_client.h"
@@ -26,14 +26,17 @@ static void print_rules(const cJSON *doc)
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "partitioned")))
             printf("%-16s %-5s partitioned\n", peer, dir);
         else
-            printf("%-16s %-5s drop %.2f delay %d ms (+%d jitter)\n", peer, dir,
+            printf("%-16s %-5s drop %.2f delay %d ms (+%d jitter) dup %.2f (+%d ms)\n", peer, dir,
                    cJSON_GetObjectItemCaseSensitive(r, "drop_rate")->valuedouble,
                    (int)cJSON_GetObjectItemCaseSensitive(r, "delay_ms")->valuedouble,
-                   (int)cJSON_GetObjectItemCaseSensitive(r, "jitter_ms")->valuedouble);
+                   (int)cJSON_GetObjectItemCaseSensitive(r, "jitter_ms")->valuedouble,
+                   cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "dup_rate")),
+                   (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "dup_delay_ms")));
     }
-    printf("dropped %.0f, delayed %.0f\n",
+    printf("dropped %.0f, delayed %.0f, duplicated %.0f\n",
            cJSON_GetObjectItemCaseSensitive(doc, "dropped")->valuedouble,
-           cJSON_GetObjectItemCaseSensitive(doc, "delayed")->valuedouble);
+           cJSON_GetObjectItemCaseSensitive(doc, "delayed")->valuedouble,
+           cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "duplicated")));
     const cJSON *clock = cJSON_GetObjectItemCaseSensitive(doc, "clock_offset_ms");
     if (cJSON_IsNumber(clock) && clock->valuedouble != 0)
         printf("clock offset %+.0f ms\n", clock->valuedouble);
@@ -42,7 +45,7 @@ static void print_rules(const cJSON *doc)
 int cmd_fault(int argc, char **argv)
 {
     static const char usage[] =
-        "platelet fault drop|delay|partition|clock|clear|list [--peer NAME] [--rate R] [--ms N] "
+        "platelet fault drop|delay|dup|partition|clock|clear|list [--peer NAME] [--rate R] [--ms N] "
         "[--jitter-ms N] [--direction in|out|both] [--offset-ms N] [--api A] [--json]";
     if (argc < 1)
         return cli_fail("platelet fault", "missing action (usage: %s)", usage);
@@ -55,8 +58,10 @@ int cmd_fault(int argc, char **argv)
     bool json = false;
     struct cli_flag flags[] = {
         {"--peer", CLI_STR, &peer, "member name, or * for all (default *)", false, false},
-        {"--rate", CLI_DOUBLE, &rate, "drop probability 0..1 (drop)", false, false},
-        {"--ms", CLI_U64, &ms, "added delay in ms (delay)", false, false},
+        {"--rate", CLI_DOUBLE, &rate, "drop (drop) or duplicate (dup) probability 0..1", false,
+         false},
+        {"--ms", CLI_U64, &ms, "added delay in ms (delay), or the copy's delay (dup)", false,
+         false},
         {"--jitter-ms", CLI_U64, &jitter, "random extra delay up to N ms (delay)", false, false},
         {"--direction", CLI_STR, &dir, "in, out or both (default both)", false, false},
         {"--offset-ms", CLI_STR, &offset,
@@ -95,12 +100,14 @@ int cmd_fault(int argc, char **argv)
         cJSON_AddStringToObject(body, "peer", peer);
     if (dir != NULL)
         cJSON_AddStringToObject(body, "direction", dir);
-    if (strcmp(action, "drop") == 0) {
+    if (strcmp(action, "drop") == 0 || strcmp(action, "dup") == 0) {
         if (rate < 0 || rate > 1) {
             cJSON_Delete(body);
             return cli_fail(cmd, "--rate between 0 and 1 is required");
         }
         cJSON_AddNumberToObject(body, "rate", rate);
+        if (strcmp(action, "dup") == 0)
+            cJSON_AddNumberToObject(body, "ms", (double)ms);
     } else if (strcmp(action, "delay") == 0) {
         if (!flags[2].seen) {
             cJSON_Delete(body);

@@ -4,37 +4,7 @@
 # Then an encrypted cluster: an agent with the wrong key cannot join, and a full key
 # rotation (install, use, remove) keeps every member joined.
 source "$(dirname "$0")/lib.sh"
-
-# Fast timings so the test is short; the protocol is the same.
-cat >"$TEST_DIR/fast.json" <<'JSON'
-{"enable_faults": true,
- "gossip": {"probe_interval_ms": 200, "probe_timeout_ms": 100, "gossip_interval_ms": 50,
-            "suspicion_mult": 3, "pushpull_interval_ms": 2000, "reap_dead_ms": 600000,
-            "reap_left_ms": 600000}}
-JSON
-
-declare -A PORT PID
-start_node() { # name [extra flags...]
-    local name=$1
-    shift
-    PORT[$name]=$(free_port)
-    spawn "$name" "$PLATELET" agent --config "$TEST_DIR/fast.json" --name "$name" \
-        --bind "127.0.0.1:${PORT[$name]}" --data-dir "$TEST_DIR/$name" "$@"
-    PID[$name]=$SPAWNED_PID
-    wait_for 10 "$name API" test -S "$TEST_DIR/$name/api.sock"
-}
-api() { echo "unix:$TEST_DIR/$1/api.sock"; }
-# status_of OBSERVER MEMBER: the member's status as OBSERVER sees it.
-status_of() {
-    "$PLATELET" members --api "$(api "$1")" --json |
-        python3 -c 'import json,sys; print({m["name"]: m["status"] for m in json.load(sys.stdin)}.get(sys.argv[1], "none"))' "$2"
-}
-count_status() { # observer status
-    "$PLATELET" members --api "$(api "$1")" --json |
-        python3 -c 'import json,sys; print(sum(m["status"] == sys.argv[1] for m in json.load(sys.stdin)))' "$2"
-}
-sees() { [ "$(count_status "$1" "$2")" = "$3" ]; }
-is_status() { [ "$(status_of "$1" "$2")" = "$3" ]; }
+source "$(dirname "$0")/gossip_lib.sh"
 
 start_node n1
 for n in n2 n3 n4 n5; do

@@ -52,6 +52,17 @@ static void test_defaults(void **state)
     assert_int_equal(sc.nemeses[0].target, CHAOS_T_ONE);
     assert_int_equal(sc.nemeses[0].duration_ms, 5000);
     assert_int_equal(sc.nemeses[0].at_ms, 10000);
+    /* A duplicate nemesis: a rate, the copy's delay, and one link. */
+    rc = parse("{\"name\": \"x\", \"nemeses\": [{\"type\": \"duplicate\", \"rate\": 0.5, "
+               "\"ms\": 20, \"target\": \"n1\", \"peer\": \"n2\", \"at_s\": 10}]}",
+               err, sizeof(err));
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_int_equal(sc.nemeses[0].kind, CHAOS_DUPLICATE);
+    assert_true(sc.nemeses[0].rate == 0.5);
+    assert_int_equal(sc.nemeses[0].delay_ms, 20);
+    assert_int_equal(sc.nemeses[0].peer, 1);
+    assert_int_equal(sc.nemeses[0].node, 0);
 }
 
 static void test_errors(void **state)
@@ -101,6 +112,12 @@ static void test_errors(void **state)
                  "\"one\", \"at_s\": 9}]}", "nemeses[0].target: a dependency is shared");
     expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"kill\", \"ms\": 5, \"at_s\": 9}]}",
                  "nemeses[0].ms: only delay");
+    expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"duplicate\", \"at_s\": 9}]}",
+                 "nemeses[0].rate: duplicate needs a rate");
+    expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"duplicate\", \"rate\": 1, "
+                 "\"jitter_ms\": 5, \"at_s\": 9}]}", "nemeses[0].jitter_ms: only delay");
+    expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"kill\", \"peer\": \"n2\", "
+                 "\"at_s\": 9}]}", "nemeses[0].peer: only loss, delay and duplicate");
 }
 
 static void test_schedule_fixed(void **state)
