@@ -16,6 +16,7 @@
 #include "agent_raft.h"
 #include "heal_json.h"
 #include "pl_assert.h"
+#include "pl_clock.h"
 #include "pl_err.h"
 #include "pl_file.h"
 #include "pl_log.h"
@@ -156,6 +157,10 @@ struct heal_run {
     int open;             /* handles not yet closed */
     struct heal_run *next;
     bool exited;
+    /* A placed service's lease keeper (`platelet _exec --lease`): our end of its pipe
+     * (-1: none), and the last deadline it was given (pl_clock_boot_ms). */
+    int lease_fd;
+    uint64_t lease_sent_ms;
 };
 
 static struct heal_run *runs_all; /* every run not yet freed, for the module's free() */
@@ -194,6 +199,72 @@ static void pipe_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 }
 
 static void proc_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal);
+
+/* ---- the placement lease keeper (node/cli/cmd_exec.c) ---- */
+
+/* The keeper's pipe for a new run of a placed service, its first deadline already in it
+ * (the keeper reads it as it starts). fds[0] goes to the child as fd 3. */
+static int lease_pipe_open(struct heal_svc *s, struct heal_run *r, int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -errno;
+    /* A keeper that does not read (stopped with the service) must not block the loop. */
+    int fl = fcntl(fds[1], F_GETFL);
+    uint64_t until = s->lease_until_ms;
+    if (fl < 0 || fcntl(fds[1], F_SETFL, fl | O_NONBLOCK) != 0 ||
+        write(fds[1], &until, sizeof(until)) != (ssize_t)sizeof(until)) {
+        int err = -errno;
+        close(fds[0]);
+        close(fds[1]);
+        return err;
+    }
+    r->lease_fd = fds[1];
+    r->lease_sent_ms = until;
+    return 0;
+}
+
+static void lease_close(struct heal_run *r)
+{
+    if (r->lease_fd >= 0)
+        close(r->lease_fd);
+    r->lease_fd = -1;
+}
+
+/* Hands the keeper of the running copy its new deadline. A keeper gone (EPIPE: killed by
+ * someone) would let this copy outlive a pause of the agent: the copy is stopped, and the
+ * healing machine starts it again with a new keeper. A full pipe (the keeper stopped
+ * reading) keeps its older deadline, the safe way. */
+static void lease_send(struct heal_svc *s)
+{
+    struct heal_run *r = s->run;
+    if (r == NULL || r->lease_fd < 0)
+        return;
+    uint64_t until = s->lease_until_ms;
+    ssize_t n = write(r->lease_fd, &until, sizeof(until));
+    if (n == (ssize_t)sizeof(until)) {
+        r->lease_sent_ms = until;
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    PL_ERROR(MOD, "the lease keeper of service=%s pid=%d is gone (%s): stopping the service, "
+             "which would outlive a pause of this agent", s->cfg->name, s->pid,
+             n < 0 ? strerror(errno) : "short write");
+    lease_close(r);
+    if (s->pid > 0)
+        uv_kill(s->pid, s->cfg->stop_signal);
+}
+
+/* A placed copy that exited after the deadline its keeper last had: the lease ended with
+ * no renewal (the agent was paused, stalled, or cut off from the majority), and the keeper
+ * stopped it, or it died when it had to stop anyway. No crash: placement holds it until
+ * the lease holds again, so the healing machine neither opens an incident nor restarts it. */
+static bool lease_ended(const struct heal_svc *s, const struct heal_run *r)
+{
+    return s->cfg->placement.enabled && s->placed_here && r->lease_fd >= 0 &&
+           pl_clock_boot_ms() >= r->lease_sent_ms;
+}
+
 static char **build_env(const struct heal_argv *extra)
 {
     size_t n = 0;
@@ -614,13 +685,28 @@ static int spawn_run(struct heal_svc *s)
         return -ENOMEM;
     }
     r->svc = s;
-    /* platelet _exec AGENT_PID COMMAND ARGS...: the service dies with this agent. */
+    r->lease_fd = -1;
+    /* platelet _exec [--lease 3:SIGNAL:GRACE_MS] AGENT_PID COMMAND ARGS...: the service
+     * dies with this agent, and a placed one also when its lease is not renewed. */
+    int lease_fds[2] = {-1, -1};
+    char lease_arg[48];
+    if (s->cfg->placement.enabled && (rc = lease_pipe_open(s, r, lease_fds)) != 0) {
+        free(envp);
+        free(r);
+        return rc;
+    }
     char agent_pid[24];
     snprintf(agent_pid, sizeof(agent_pid), "%d", (int)getpid());
-    char *args[HEAL_ARGV_MAX + 4];
+    char *args[HEAL_ARGV_MAX + 6];
     int na = 0;
     args[na++] = "platelet";
     args[na++] = "_exec";
+    if (lease_fds[0] >= 0) {
+        snprintf(lease_arg, sizeof(lease_arg), "3:%d:%" PRIu64, s->cfg->stop_signal,
+                 s->cfg->grace_ms);
+        args[na++] = "--lease";
+        args[na++] = lease_arg;
+    }
     args[na++] = agent_pid;
     for (int i = 0; i < s->cfg->argv.n; i++)
         args[na++] = s->cfg->argv.v[i];
@@ -628,12 +714,14 @@ static int spawn_run(struct heal_svc *s)
     uv_pipe_init(&h->a->loop, &r->out, 0);
     uv_pipe_init(&h->a->loop, &r->err, 0);
     r->out.data = r->err.data = r->proc.data = r;
-    uv_stdio_container_t stdio[3];
+    uv_stdio_container_t stdio[4];
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[1].data.stream = (uv_stream_t *)&r->out;
     stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[2].data.stream = (uv_stream_t *)&r->err;
+    stdio[3].flags = UV_INHERIT_FD;
+    stdio[3].data.fd = lease_fds[0];
     uv_process_options_t o;
     memset(&o, 0, sizeof(o));
     o.file = "/proc/self/exe";
@@ -641,13 +729,16 @@ static int spawn_run(struct heal_svc *s)
     o.env = envp;
     o.cwd = s->cfg->cwd[0] ? s->cfg->cwd : NULL;
     o.stdio = stdio;
-    o.stdio_count = 3;
+    o.stdio_count = lease_fds[0] >= 0 ? 4 : 3;
     o.exit_cb = proc_exit_cb;
     rc = uv_spawn(&h->a->loop, &r->proc, &o);
     free(envp);
+    if (lease_fds[0] >= 0)
+        close(lease_fds[0]); /* the keeper's end is the child's now */
     r->next = runs_all;
     runs_all = r;
     if (rc != 0) {
+        lease_close(r);
         /* libuv wants the process handle closed even after a failed spawn. */
         r->open = 3;
         r->svc = NULL;
@@ -698,11 +789,23 @@ static void proc_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
     s->last_term_signal = term_signal;
     PL_INFO(MOD, "process exited service=%s status=%" PRId64 " signal=%d", s->cfg->name,
             exit_status, term_signal);
+    bool lease_over = lease_ended(s, r);
+    lease_close(r);
     if (halting(h)) {
         maybe_stop_done(h);
         return;
     }
     struct heal_input in;
+    if (lease_over) {
+        uint64_t now = pl_clock_boot_ms();
+        PL_WARN(MOD, "lease over: service=%s stopped by its lease keeper (no renewal for "
+                "%" PRIu64 " ms past its deadline); placement starts it when the lease holds",
+                s->cfg->name, now - r->lease_sent_ms);
+        /* As placement's own stop: no crash, no restart, until placement says run. */
+        s->placed_here = false;
+        input_init(&in, HEAL_IN_STOP);
+        feed(s, &in);
+    }
     input_init(&in, HEAL_IN_EXITED);
     in.exit_status = term_signal ? -1 : exit_status;
     in.term_signal = term_signal;
@@ -1777,6 +1880,15 @@ int heal_service_control(struct heal *h, const char *name, bool stop, char *err,
     return PL_ENOTFOUND;
 }
 
+void heal_placed_lease(struct heal *h, int index, uint64_t until_ms)
+{
+    if (index < 0 || index >= h->nsvcs || !h->svcs[index].cfg->placement.enabled)
+        return;
+    struct heal_svc *s = &h->svcs[index];
+    s->lease_until_ms = until_ms;
+    lease_send(s);
+}
+
 int heal_placed_run(struct heal *h, int index, bool run)
 {
     if (index < 0 || index >= h->nsvcs || !h->svcs[index].cfg->placement.enabled)
@@ -2347,6 +2459,7 @@ void heal_agent_free(struct agent *a, void *state)
     while (runs_all != NULL) {
         struct heal_run *r = runs_all;
         runs_all = r->next;
+        lease_close(r);
         free(r);
     }
     while (cmds_all != NULL) {

@@ -117,6 +117,7 @@ struct heal_svc {
     uint64_t last_ticket;       /* of this service's newest record write */
     /* process */
     bool placed_here;           /* placement (placement.c) runs this placed service here */
+    uint64_t lease_until_ms;    /* its lease keeper's deadline (pl_clock_boot_ms; 0: none) */
     struct heal_run *run;       /* the running process, or NULL */
     int pid;
     uint64_t proc_started_ms;   /* loop time */
@@ -220,6 +221,9 @@ int heal_service_control(struct heal *h, const char *name, bool stop, char *err,
                          size_t err_size);
 /* Placement (placement.c) runs a placed service here, or stops it: services[index]. */
 int heal_placed_run(struct heal *h, int index, bool run);
+/* Placement renews the lease of services[index] until `until_ms` (pl_clock_boot_ms): the
+ * deadline its running copy's lease keeper stops it at, and a new copy's first one. */
+void heal_placed_lease(struct heal *h, int index, uint64_t until_ms);
 /* A service's process as the machine sees it, and whether it is healthy since it last
  * started (every check answered since, and the machine judges it healthy): what a rolling
  * restart waits for. PL_ENOTFOUND when this node has no such service. */

@@ -29,6 +29,12 @@
 #define LEADER_CANDS_MAX 64
 #define RECORD_BYTES_MAX 2048
 
+/* The lease this node acts on: lease_ms less a drift margin of 2 %. The majority counts
+ * lease_ms on its own clocks; this node's may run slow against them, and 2 % is 40 times
+ * the 500 ppm NTP may slew a clock by (docs/ARCHITECTURE.md, "The lease keeper"). The
+ * agent's own stop and its lease keeper's deadline are the same instant. */
+static uint64_t lease_keep_ms(uint64_t lease_ms) { return lease_ms - lease_ms / 50; }
+
 /* publish() keeps the declared and running services as bits of a uint64_t. */
 _Static_assert(HEAL_SERVICES_MAX <= 64, "placement: services as bits of a uint64_t");
 
@@ -93,6 +99,13 @@ static bool running(const struct placement *p, const struct placed *x)
     return p->heal->svcs[x->index].pid > 0;
 }
 
+/* What the healing shell does now: its lease keeper may have stopped the copy (x->run
+ * is what placement last told it). */
+static bool placed_here(const struct placement *p, const struct placed *x)
+{
+    return p->heal->svcs[x->index].placed_here;
+}
+
 /* Publishes {"services": [declared], "running": [...], "load": N} when it changed. */
 static void publish(struct placement *p)
 {
@@ -147,7 +160,8 @@ static void local_tick(struct placement *p)
         struct placed *x = &p->svcs[i];
         const struct swarm_placement *pl = swarm_placement_find(st, x->cfg->name);
         bool here = pl != NULL && strcmp(pl->node, self) == 0;
-        bool lease = age <= x->cfg->placement.lease_ms;
+        uint64_t keep = lease_keep_ms(x->cfg->placement.lease_ms);
+        bool lease = age <= keep;
         bool want = x->listed && p->voter && caught_up && here && lease;
         char why[sizeof(x->why)];
         if (!x->listed)
@@ -164,7 +178,11 @@ static void local_tick(struct placement *p)
         else
             snprintf(why, sizeof(why), "placed here (index %llu)", (unsigned long long)pl->index);
         snprintf(x->why, sizeof(x->why), "%s", why);
-        if (want == x->run)
+        /* Renewed on every tick it holds: the running copy's keeper stops it this long
+         * after the majority's last contact (the keeper's clock counts from now). */
+        if (want)
+            heal_placed_lease(p->heal, x->index, pl_clock_boot_ms() - age + keep);
+        if (want == x->run && want == placed_here(p, x))
             continue;
         if (heal_placed_run(p->heal, x->index, want) != 0)
             continue;
@@ -444,7 +462,11 @@ static int placement_start(struct agent *a, void **state, char *err, size_t err_
         if (!x->listed)
             PL_WARN(MOD, "service=%s is placed on %d node(s) and this node (%s) is not one: it "
                          "never runs here", cfg->name, cfg->placement.nnodes, a->cfg.name);
-        else if (!p->voter)
+        else if (cfg->placement.lease_ms < 5 * TICK_MS)
+            PL_WARN(MOD, "service=%s: lease_ms %llu is under five of placement's %d ms "
+                         "renewals: a short stall of this agent stops the service",
+                    cfg->name, (unsigned long long)cfg->placement.lease_ms, TICK_MS);
+        if (x->listed && !p->voter)
             PL_WARN(MOD, "service=%s is placed, but only council voters run placed services "
                          "(they learn placements from the log): it never runs here", cfg->name);
     }

@@ -40,6 +40,10 @@ void pl_clock_manual_init(struct pl_clock_manual *m, uint64_t start_ms, uint64_t
  */
 uint64_t pl_clock_wall_ms(void);
 uint64_t pl_clock_mono_ms(void);
+/* CLOCK_BOOTTIME, with no offset: it counts a suspended machine too, and every process on
+ * the host reads the same one, so a deadline on it may be handed to another process (the
+ * placement lease keeper of `platelet _exec`). */
+uint64_t pl_clock_boot_ms(void);
 /* Sets the offset (0 undoes it for the wall clock; the monotonic one keeps its jump). */
 void pl_clock_offset_set(int64_t offset_ms);
 int64_t pl_clock_offset_get(void);

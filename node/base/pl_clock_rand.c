@@ -63,6 +63,8 @@ uint64_t pl_clock_mono_ms(void)
            (uint64_t)atomic_load_explicit(&clock_mono_jump_ms, memory_order_relaxed);
 }
 
+uint64_t pl_clock_boot_ms(void) { return timespec_ms(CLOCK_BOOTTIME); }
+
 struct pl_clock *pl_clock_system(void)
 {
     static struct pl_clock sys = {system_now, system_wall, NULL};

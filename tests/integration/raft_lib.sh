@@ -107,6 +107,17 @@ web_service() {
    $2}}
 JSON
 }
+# Placed "web" (the caller declares SVC: each node's web port). placement NODE: its
+# GET /v1/placement; placed_on NODE: the node NODE's applied state places web on; answers
+# NODE: web answers there within $ANSWER_S seconds (default 1); answering NODE...: prints
+# the nodes among NODE... whose web answers.
+placement() { "$PLATELET" placement --api "unix:$(sock "$1")" --json; }
+placed_on() { placement "$1" | python3 -c '
+import json, sys
+p = [x for x in json.load(sys.stdin)["placements"] if x["service"] == "web"]
+print(p[0]["node"] if p else "")'; }
+answers() { curl -s --max-time "${ANSWER_S:-1}" -o /dev/null "http://127.0.0.1:${SVC[$1]}/health"; }
+answering() { local out=""; for n in "$@"; do answers "$n" && out="$out $n"; done; echo "${out# }"; }
 swarm() { "$PLATELET" swarm status --api "unix:$(sock "$1")" --json; }
 # healthy NODE: the first service NODE supervises passes its checks.
 healthy() { "$PLATELET" services --api "unix:$(sock "$1")" --json |

@@ -32,15 +32,6 @@ for n in p2 p3 p4 p5; do start_node "$n" --enable-faults --join "127.0.0.1:${POR
 for n in $NODES; do wait_for 10 "$n API" test -S "$(sock $n)"; done
 wait_for 20 "one leader agreed by the voters" one_leader $VOTERS
 
-placement() { "$PLATELET" placement --api "unix:$(sock "$1")" --json; }
-# placed_on NODE: the node NODE's applied state places web on.
-placed_on() { placement "$1" | python3 -c '
-import json, sys
-p = [x for x in json.load(sys.stdin)["placements"] if x["service"] == "web"]
-print(p[0]["node"] if p else "")'; }
-answers() { curl -s --max-time 1 -o /dev/null "http://127.0.0.1:${SVC[$1]}/health"; }
-# answering NODE...: prints the nodes among NODE... whose web answers.
-answering() { local out=""; for n in "$@"; do answers "$n" && out="$out $n"; done; echo "${out# }"; }
 # only_on NODE LIVE...: web answers on NODE and on no other of LIVE, and every LIVE voter's
 # state places it on NODE.
 only_on() {
