@@ -422,8 +422,9 @@ static int placed_holder(struct run *r, cJSON *const *docs)
 static void placed_sample(struct run *r)
 {
     /* r->copies exists from the run's start (a placement scenario, not --cluster): the
-     * cluster's forming is not sampled. */
-    if (r->copies == NULL)
+     * cluster's forming is not sampled; nor are the polls after the check's finish (while
+     * the ledgers converge), which it would neither judge nor list. */
+    if (r->copies == NULL || r->overlaps.finished)
         return;
     uint64_t t = rel_ms(r);
     uint32_t mask = 0;

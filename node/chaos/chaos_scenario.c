@@ -434,6 +434,8 @@ static void overlap_close(struct chaos_overlaps *o, uint64_t t_ms, bool open_at_
 
 void chaos_overlap_sample(struct chaos_overlaps *o, uint64_t t_ms, uint32_t running)
 {
+    if (o->finished)
+        return;
     o->samples++;
     bool two = (running & (running - 1)) != 0;
     if (two && !o->open) {
@@ -452,6 +454,7 @@ void chaos_overlap_finish(struct chaos_overlaps *o, uint64_t t_ms)
 {
     if (o->open)
         overlap_close(o, t_ms, true);
+    o->finished = true;
 }
 
 bool chaos_overlap_holds(const struct chaos_overlaps *o, uint64_t lease_ms, uint64_t margin_ms)

@@ -139,11 +139,13 @@ struct chaos_overlaps {
     bool open;
     struct chaos_overlap cur;
     uint64_t samples;
+    bool finished; /* chaos_overlap_finish was called: later samples are ignored */
 };
 
 /* One sample at `t_ms` (not before the last): bit i set when node i runs the service. */
 void chaos_overlap_sample(struct chaos_overlaps *o, uint64_t t_ms, uint32_t running);
-/* The run ended at `t_ms`: an open overlap closes there, marked open_at_end. */
+/* The run ended at `t_ms`: an open overlap closes there, marked open_at_end, and samples
+ * after it are ignored (what is judged is what the report lists). */
 void chaos_overlap_finish(struct chaos_overlaps *o, uint64_t t_ms);
 /* The check: no overlap's lower bound longer than lease_ms + margin_ms, and none open at
  * the end for longer than that either. */
