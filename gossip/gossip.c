@@ -1666,6 +1666,7 @@ static int pushpull_build(struct gossip *g, bool join, bool response, struct gos
     if (rc != 0)
         return rc;
     struct gossip_msg hdr = {.type = GOSSIP_MSG_PUSHPULL, .flag = join, .response = response};
+    copy_str(hdr.from, sizeof(hdr.from), g->members[0].name);
     pl_buf_reset(&g->scratch);
     if ((rc = gossip_wire_msg_encode(&hdr, &g->scratch)) != 0 ||
         (rc = gossip_wire_packet_add(pk, g->scratch.data, g->scratch.len)) != 0)
@@ -1706,6 +1707,27 @@ static int pushpull_build(struct gossip *g, bool join, bool response, struct gos
             return PL_ETOOBIG;
     }
     return 0;
+}
+
+/* gossip_stream_sender's visit: the sender a ping or a push-pull names. */
+static int sender_visit(void *ctx, const struct gossip_msg *msg)
+{
+    char *out = ctx;
+    if (out[0] == '\0' && (msg->type == GOSSIP_MSG_PING || msg->type == GOSSIP_MSG_PUSHPULL))
+        copy_str(out, GOSSIP_NAME_MAX, msg->from);
+    return 0;
+}
+
+int gossip_stream_sender(const struct gossip *g, const uint8_t *p, size_t len,
+                         char out[GOSSIP_NAME_MAX])
+{
+    struct gossip_wire_counters scratch = {0};
+    out[0] = '\0';
+    int rc = gossip_wire_packet_decode(p, len, g->cfg.stream_bytes_max, g->cfg.keyring,
+                                       g->cfg.cluster, sender_visit, out, &scratch);
+    if (rc == 0 && out[0] == '\0')
+        rc = PL_ENOTFOUND;
+    return rc;
 }
 
 int gossip_stream_serve(struct gossip *g,

@@ -199,6 +199,13 @@ void gossip_tick(struct gossip *g, uint64_t now_ms);
 /* When gossip_tick must next be called. */
 uint64_t gossip_deadline(const struct gossip *g);
 
+/* The member an incoming TCP request comes from, as its ping or push-pull names it (the
+ * dialer's port is ephemeral, so its address names no one), for the shell's per-peer fault
+ * rules; the packet is only decoded, nothing changes. 0, PL_ENOTFOUND when it names none
+ * (an older agent's push-pull), or why it does not decode. */
+int gossip_stream_sender(const struct gossip *g, const uint8_t *p, size_t len,
+                         char out[GOSSIP_NAME_MAX]);
+
 /* An incoming TCP request; the reply (possibly empty: send none) is appended to `reply`. */
 int gossip_stream_serve(struct gossip *g,
                         uint64_t now_ms,

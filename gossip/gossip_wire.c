@@ -277,9 +277,11 @@ static int encode_body(const struct gossip_msg *m, struct pl_mp_writer *w)
             put_kv_bin(w, "p", m->bytes, m->bytes_len);
             break;
         case GOSSIP_MSG_PUSHPULL:
-            pl_mp_map(w, 2);
+            pl_mp_map(w, m->from[0] != '\0' ? 3 : 2);
             put_kv_bool(w, "j", m->flag);
             put_kv_bool(w, "r", m->response);
+            if (m->from[0] != '\0')
+                put_kv_str(w, "f", m->from);
             break;
         case GOSSIP_MSG_MEMBER:
             pl_mp_map(w, 5);
@@ -459,6 +461,10 @@ static int decode_map(msgpack_zone *z, uint8_t type, const msgpack_object *o, st
         case GOSSIP_MSG_PUSHPULL:
             if ((rc = pl_mp_get_bool(o, "j", &m->flag)) ||
                 (rc = pl_mp_get_bool(o, "r", &m->response)))
+                return rc;
+            /* The sender, optional: agents before it sent none. */
+            if (pl_mp_get_str(o, "f", &(const char *){NULL}, &(size_t){0}) == 0 &&
+                (rc = get_name(o, "f", m->from, GOSSIP_NAME_MAX)))
                 return rc;
             break;
         default:

@@ -92,8 +92,8 @@ struct gossip_msg
     bool response;                  /* PUSHPULL: this is the answer */
     char name[GOSSIP_NAME_MAX];     /* PING/INDIRECT_PING target; member; state node;
                                        event name */
-    char from[GOSSIP_NAME_MAX];     /* sender (PING, SUSPECT, DEAD, INDIRECT_PING);
-                                       event origin */
+    char from[GOSSIP_NAME_MAX];     /* sender (PING, SUSPECT, DEAD, INDIRECT_PING;
+                                       PUSHPULL, optional); event origin */
     char addr[GOSSIP_ADDR_MAX];     /* ALIVE, MEMBER, INDIRECT_PING target address */
     uint64_t incarnation;           /* ALIVE, SUSPECT, DEAD, MEMBER */
     uint64_t version;               /* STATE version, EVENT Lamport time */

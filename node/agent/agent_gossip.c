@@ -631,7 +631,21 @@ static void gconn_frame_done(struct gconn *c)
         gconn_close(c, 0); /* reports the reply in c->in */
         return;
     }
-    /* An incoming request: serve it and answer with one frame, or none. */
+    /* An incoming request. The fault rules know peers by name, and the dialer's address
+     * (an ephemeral port) names no one, so the request's own ping or push-pull says who
+     * sent it: a rule on its way in drops the request, one on its way out the answer. */
+    bool answer = true;
+    if (ag->agent->faults.n > 0 && ag->core != NULL) {
+        char from[GOSSIP_NAME_MAX];
+        uint32_t delay;
+        bool named = gossip_stream_sender(ag->core, c->in.data, c->in.len, from) == 0;
+        if (fault_decide(&ag->agent->faults, named ? from : NULL, FAULT_IN, &delay)) {
+            gconn_close(c, 0);
+            return;
+        }
+        answer = !fault_decide(&ag->agent->faults, named ? from : NULL, FAULT_OUT, &delay);
+    }
+    /* Serve it and answer with one frame, or none. */
     struct pl_buf reply;
     pl_buf_init(&reply, ag->cfg.stream_bytes_max);
     int rc = ag->core != NULL ? gossip_stream_serve(ag->core, now_ms(ag), c->addr, c->in.data,
@@ -640,7 +654,8 @@ static void gconn_frame_done(struct gconn *c)
     if (rc != 0)
         PL_LOG_RATELIMITED(PL_LOG_WARN, "gossip", "stream dropped from=%s reason=%s", c->addr,
                            pl_err_name(rc));
-    if (rc == 0 && reply.len > 0 && gconn_write_frame(c, reply.data, reply.len) == 0) {
+    if (rc == 0 && answer && reply.len > 0 &&
+        gconn_write_frame(c, reply.data, reply.len) == 0) {
         pl_buf_close(&reply);
         process(ag);
         return;
@@ -714,12 +729,6 @@ static void tcp_connection_cb(uv_stream_t *listener, int status)
     int len = sizeof(sa);
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) == 0)
         addr_format((struct sockaddr *)&sa, c->addr, sizeof(c->addr));
-    /* The dialer's port is ephemeral, so only "*" rules can match an incoming stream. */
-    uint32_t delay;
-    if (ag->agent->faults.n > 0 && fault_decide(&ag->agent->faults, NULL, FAULT_IN, &delay)) {
-        gconn_close(c, 0);
-        return;
-    }
     uv_read_start((uv_stream_t *)&c->tcp, slab_alloc_cb, gconn_read_cb);
 }
 

@@ -865,9 +865,9 @@ static void partition_links(struct run *r, struct active *a, int i, bool cut)
 }
 
 /* An isolate partition's other ends: the rest drop the isolated nodes too, as every other
- * mode sets its cuts at both ends (one end alone leaks: an agent cannot name the peer of a
- * gossip TCP exchange it accepts, so its rules miss those, and the fallback ping gets
- * through). Its targets stay the isolated nodes. */
+ * mode sets its cuts at both ends (as a real partition cuts both ways; one end alone now
+ * holds too, since an agent names the sender of a gossip TCP exchange it accepts by the
+ * request's ping or push-pull). Its targets stay the isolated nodes. */
 static void isolate_far_ends(struct run *r, struct active *a, bool cut)
 {
     const struct chaos_nemesis *nm = &r->sc->nemeses[a->nemesis];

@@ -118,6 +118,18 @@ static void test_codec_round_trip(void **state)
         pl_buf_close(&a);
         pl_buf_close(&b);
     }
+    assert_string_equal(c.msgs[9].from, "node-b"); /* a push-pull names its sender */
+    /* An older agent's push-pull names none: it still decodes, with no sender. */
+    struct gossip_msg old = {.type = GOSSIP_MSG_PUSHPULL, .flag = true}, back;
+    struct pl_buf ob;
+    pl_buf_init(&ob, 4096);
+    assert_int_equal(gossip_wire_msg_encode(&old, &ob), 0);
+    assert_int_equal(gossip_wire_msg_decode(GOSSIP_MSG_PUSHPULL, ob.data + GOSSIP_WIRE_MSG_HEADER_BYTES,
+                                            ob.len - GOSSIP_WIRE_MSG_HEADER_BYTES, &back),
+                     0);
+    assert_string_equal(back.from, "");
+    assert_true(back.flag);
+    pl_buf_close(&ob);
     pl_buf_close(&pkt);
 }
 
