@@ -117,20 +117,24 @@ static int run_to(struct run *x, const struct point *to,
                                const struct swarm_applied *, void *),
                   void *data)
 {
+    /* Without a look at each entry's state, its hash is brought up to date once, at the
+     * end (swarm_state_hash_defer); `each` sees every state's hash. */
+    swarm_state_hash_defer(x->r.state, each == NULL);
+    int rc;
     for (;;) {
         struct ledger_entry e;
-        int rc = replay_peek(&x->r, &e);
-        if (rc != 0)
-            return rc == 1 ? replay_verify(&x->r) : rc;
-        if (to != NULL && reached(to, x->r.state, e.time_ms))
-            return replay_verify(&x->r);
+        if ((rc = replay_peek(&x->r, &e)) != 0 ||
+            (to != NULL && reached(to, x->r.state, e.time_ms)))
+            break;
         struct swarm_applied a;
         if ((rc = replay_step(&x->r, &e, &a)) != 0)
-            return rc;
+            break;
         if (each != NULL)
             each(x, &e, &a, data);
         progress(x, false);
     }
+    swarm_state_hash_defer(x->r.state, false);
+    return rc == 0 || rc == 1 ? replay_verify(&x->r) : rc;
 }
 
 static void print_state(const struct swarm_state *s)
