@@ -156,6 +156,8 @@ struct agent_raft {
         bool busy;
         uint64_t index;
         uint64_t build_ms; /* how long the thread took: what the loop no longer waits */
+        uint64_t taken;    /* snapshots the core accepted since start */
+        uint64_t taken_index; /* the index of the last one */
         struct ledger ledger; /* a copy for reading leaves: no field of it changes there */
         struct pl_buf image;
         int rc;
@@ -176,7 +178,7 @@ struct agent_raft {
     struct prom_hist proposal_hist; /* seconds from a proposal to its commit, for metrics */
 };
 
-static void step(struct agent_raft *ar, const struct raft_event *ev);
+static int step(struct agent_raft *ar, const struct raft_event *ev);
 
 static uint64_t now_ms(struct agent_raft *ar) { return pl_clock_mono_ms() + ar->clock_offset_ms; }
 
@@ -476,7 +478,10 @@ static void snapshot_done_cb(uv_work_t *req, int status)
         PL_INFO("raft", "snapshot taken index=%llu bytes=%zu build_ms=%llu",
                 (unsigned long long)ev.snapshot.index, ar->snap.image.len,
                 (unsigned long long)ar->snap.build_ms);
-        step(ar, &ev);
+        if (step(ar, &ev) == 0) {
+            ar->snap.taken++;
+            ar->snap.taken_index = ar->snap.index;
+        }
     } else if (rc != 0) {
         PL_WARN("raft", "snapshot failed: %s", pl_strerror(rc));
     }
@@ -485,10 +490,14 @@ static void snapshot_done_cb(uv_work_t *req, int status)
     malloc_trim(0);
 }
 
-static void snapshot_start(struct agent_raft *ar)
+/* Starts building a snapshot of the applied ledger: 0, -EBUSY while one is being built,
+ * PL_ESTATE while the ledger is behind the applied index, or libuv's error. */
+static int snapshot_start(struct agent_raft *ar)
 {
-    if (ar->snap.busy || ar->ledger.size != raft_applied(&ar->raft))
-        return;
+    if (ar->snap.busy)
+        return -EBUSY;
+    if (ar->ledger.size != raft_applied(&ar->raft))
+        return PL_ESTATE;
     ar->snap.index = raft_applied(&ar->raft);
     ar->snap.ledger = ar->ledger;
     pl_buf_init(&ar->snap.image, (size_t)1 << 31);
@@ -497,9 +506,10 @@ static void snapshot_start(struct agent_raft *ar)
     if (rc != 0) {
         pl_buf_close(&ar->snap.image);
         PL_WARN("raft", "snapshot not started: %s", uv_strerror(rc));
-        return;
+        return rc; /* libuv's codes are -errno */
     }
     ar->snap.busy = true;
+    return 0;
 }
 
 /* Called by ledger_image_decode() once the whole image checked out: only now is the ledger
@@ -727,7 +737,7 @@ static void handle_update(struct agent_raft *ar, const struct raft_update *u)
         step(ar, &ev);
     }
     if (want_snapshot && !ar->fatal && !ar->apply_behind)
-        snapshot_start(ar);
+        (void)snapshot_start(ar);
 }
 
 /* One line each time the leader we follow changes: what an operator reads first when
@@ -749,14 +759,16 @@ static void log_leader(struct agent_raft *ar)
                 (unsigned long long)raft_term(&ar->raft));
 }
 
-static void step(struct agent_raft *ar, const struct raft_event *ev)
+/* Returns what the core said of the event (0: taken). */
+static int step(struct agent_raft *ar, const struct raft_event *ev)
 {
     if (!ar->raft_open || ar->fatal)
-        return;
+        return PL_ESTATE;
     struct raft_update u;
-    raft_step(&ar->raft, now_ms(ar), ev, &u);
+    int rc = raft_step(&ar->raft, now_ms(ar), ev, &u);
     handle_update(ar, &u);
     log_leader(ar);
+    return rc;
 }
 
 #define SPACE_RECHECK_MS 100
@@ -1892,6 +1904,11 @@ static void api_status(struct api_call *call, void *data)
     cJSON *mem = cJSON_AddObjectToObject(doc, "memory");
     cJSON_AddNumberToObject(mem, "log_bytes", (double)log_bytes);
     cJSON_AddNumberToObject(mem, "snapshot_bytes", (double)snap_bytes);
+    cJSON *snap = cJSON_AddObjectToObject(doc, "snapshots");
+    cJSON_AddNumberToObject(snap, "taken", (double)ar->snap.taken);
+    cJSON_AddNumberToObject(snap, "last_index", (double)ar->snap.taken_index);
+    cJSON_AddNumberToObject(snap, "last_build_ms", (double)ar->snap.build_ms);
+    cJSON_AddBoolToObject(snap, "building", ar->snap.busy);
     cJSON *voters = cJSON_AddArrayToObject(doc, "voters");
     cJSON *learners = cJSON_AddArrayToObject(doc, "learners");
     for (uint32_t i = 0; i < c->n; i++)
@@ -1964,6 +1981,28 @@ static void api_transfer(struct api_call *call, void *data)
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddBoolToObject(doc, "transferring", 1);
     api_reply_json(call, 200, doc);
+}
+
+/* POST /v1/raft/snapshot: builds a snapshot of the applied ledger now (off the loop, as the
+ * threshold's do) and answers at once; /v1/raft/status's "snapshots" says when it is taken. */
+static void api_snapshot(struct api_call *call, void *data)
+{
+    struct agent_raft *ar = data;
+    if (ar->fatal || !ar->raft_open) {
+        api_reply_error(call, 409, "no Raft state to snapshot on this agent");
+        return;
+    }
+    int rc = snapshot_start(ar);
+    if (rc != 0) {
+        api_reply_error(call, 409, "snapshot not started: %s",
+                        rc == -EBUSY      ? "one is being built"
+                        : rc == PL_ESTATE ? "the ledger is behind the applied index"
+                                          : pl_strerror(rc));
+        return;
+    }
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "index", (double)ar->snap.index);
+    api_reply_json(call, 202, doc);
 }
 
 static void api_change(struct api_call *call, struct agent_raft *ar, uint8_t op)
@@ -2237,6 +2276,7 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
     known_refresh(ar);
 
     api_route_add(&a->api, "POST", "/v1/raft/transfer", api_transfer, ar);
+    api_route_add(&a->api, "POST", "/v1/raft/snapshot", api_snapshot, ar);
     api_route_add(&a->api, "POST", "/v1/raft/add-voter", api_add_voter, ar);
     api_route_add(&a->api, "POST", "/v1/raft/remove", api_remove, ar);
     uv_check_start(&ar->flush, flush_cb);

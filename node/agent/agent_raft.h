@@ -10,7 +10,7 @@
  * compared across nodes. Later stages replace it with the healing state machine.
  *
  * API: GET /v1/raft/status, POST /v1/propose, /v1/raft/transfer, /v1/raft/add-voter,
- * /v1/raft/remove.
+ * /v1/raft/remove, /v1/raft/snapshot (build one now).
  */
 #ifndef PL_AGENT_RAFT_H
 #define PL_AGENT_RAFT_H

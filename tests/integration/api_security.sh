@@ -36,7 +36,7 @@ expect() { # WANT METHOD PATH [curl args...]
 # Every mutating route. The read token must not get through, so none of them runs: the
 # agent is still up at the end (shutdown and leave are on the list).
 MUTATING=(/v1/agent/shutdown /v1/leave /v1/fault /v1/join /v1/event /v1/state /v1/keys
-    /v1/propose /v1/raft/transfer /v1/raft/add-voter /v1/raft/remove /v1/incidents/x
+    /v1/propose /v1/raft/transfer /v1/raft/snapshot /v1/raft/add-voter /v1/raft/remove /v1/incidents/x
     /v1/services/x/stop /v1/rollouts /v1/decisions/1/approve)
 for path in "${MUTATING[@]}"; do
     expect 401 POST "$path"

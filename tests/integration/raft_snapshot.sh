@@ -54,3 +54,17 @@ wait_for 20 "three ledgers equal after more proposals" same_ledger $((n0 + n1 + 
 acked_in_ledgers s1 s2 s3 -- before="$TEST_DIR/acked0.json" missed="$TEST_DIR/acked1.json" \
     after="$TEST_DIR/acked2.json" || fail "an acknowledged proposal is missing"
 pass "$lagger applies what commits after the restore; every acknowledged proposal is everywhere"
+
+# POST /v1/raft/snapshot: a follower builds one now (off its loop) at its applied index. One
+# more proposal first, so the index is past any snapshot the threshold already took.
+propose_acked 1 one "$TEST_DIR/acked3.json" "$(sock "$leader")" >/dev/null
+wait_for 20 "three ledgers equal after one more" same_ledger $((n0 + n1 + n2 + 1)) s1 s2 s3
+taken0=$(field "$lagger" '["snapshots"]["taken"]')
+code=$(curl -s -o "$TEST_DIR/snap.json" -w '%{http_code}' --unix-socket "$(sock "$lagger")" \
+    -X POST http://localhost/v1/raft/snapshot)
+[ "$code" = 202 ] || fail "POST /v1/raft/snapshot: $code $(cat "$TEST_DIR/snap.json")"
+at=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["index"])' "$TEST_DIR/snap.json")
+snapped() { [ "$(field "$lagger" '["snapshots"]["taken"]')" -gt "$taken0" ]; }
+wait_for 20 "$lagger's snapshot taken" snapped
+[ "$(field "$lagger" '["snapshots"]["last_index"]')" = "$at" ] || fail "the snapshot is not at index $at"
+pass "$lagger took a snapshot on request at index $at"
