@@ -8,7 +8,12 @@ incident's close. Prints per fault type, for the first incidents and for the las
 share whose first action was the fault's cure and the MTTR (mean, p50), then
 `platelet strategies`.
 
-    bench/learn_real.py PLATELET [--incidents 110] [--seed 1] [--last 50] [--operator-s 60] [--pace-s 6]
+With --policy both (the default), two agents run side by side, each with its own service
+and the same faults from the same seed: "learned" (the learned first action taken) and
+"rules" (the rules-only baseline: the service's `"policy": {"learning": false}`; its
+incidents are still committed and learned, only the machine does not take the lesson).
+
+    bench/learn_real.py PLATELET [--incidents 110] [--seed 1] [--last 50] [--operator-s 60] [--pace-s 6] [--policy both|learned|rules]
 
 Timing figures on a shared machine; never an assertion. Figures go to docs/BENCHMARKS.md.
 """
@@ -22,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -62,20 +68,10 @@ def wait_for(what, fn, seconds):
     raise SystemExit(f"timed out after {seconds} s waiting for {what}")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("platelet")
-    ap.add_argument("--incidents", type=int, default=110)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--last", type=int, default=50)
-    ap.add_argument("--pace-s", type=float, default=6,
-                    help="seconds between the service being healthy and the next fault")
-    ap.add_argument("--operator-s", type=float, default=60,
-                    help="an incident still open after this long is fixed by hand")
-    a = ap.parse_args()
-    a.platelet = os.path.abspath(a.platelet)
+def run_policy(a, policy, out):
+    """One agent and its service through a.incidents faults; the rows go to out[policy]."""
     rnd = random.Random(a.seed)
-    d = tempfile.mkdtemp(prefix="pl-learn-real.")
+    d = tempfile.mkdtemp(prefix=f"pl-learn-real-{policy}.")
     agent = None
     try:
         port, svc = free_port(), free_port()
@@ -99,7 +95,7 @@ def main():
                                                "cleanup", "wait"],
                            "restart_budget": 3, "restart_window_ms": 10000,
                            "backoff_initial_ms": 2000, "backoff_max_ms": 20000,
-                           "backoff_reset_ms": 5000},
+                           "backoff_reset_ms": 5000, "learning": policy == "learned"},
                 "checks": [{"type": "http", "url": f"http://127.0.0.1:{svc}/health",
                             "interval_ms": 300, "timeout_ms": 300, "failures": 2}]}]}
         with open(os.path.join(d, "agent.json"), "w") as f:
@@ -111,7 +107,7 @@ def main():
         sock = os.path.join(d, "n1", "api.sock")
         healthy = lambda: (cli(a.platelet, sock, "services") or {"services": [{}]})["services"][0].get("healthy")
         wait_for("the service healthy", healthy, 30)
-        rows = []
+        rows = out[policy] = []
         for i in range(a.incidents):
             fault = rnd.choice(sorted(CURE))
             closed_before = len([x for x in cli(a.platelet, sock, "incidents")["incidents"]
@@ -155,27 +151,15 @@ def main():
                          "outcome": newest.get("outcome"), "s": t1 - t0})
             if rows[-1]["outcome"] == "stopped":
                 wait_for("healthy after the operator", healthy, 60)
-            print(f"{i:3d} {fault:10s} first {rows[-1]['first']:12s} {rows[-1]['outcome']:9s} "
-                  f"{rows[-1]['s']:6.1f} s", flush=True)
-
-        def table(part, name):
-            print(f"\n{name} ({len(part)} incidents):")
-            print(f"  {'fault':11s} {'n':>3s} {'first = cure':>12s} {'mttr s':>7s} {'p50 s':>6s}")
-            for fault in sorted(CURE) + ["all"]:
-                xs = [r for r in part if fault in ("all", r["fault"])]
-                if not xs:
-                    continue
-                ts = sorted(r["s"] for r in xs)
-                right = sum(r["first"] == CURE[r["fault"]] for r in xs)
-                print(f"  {fault:11s} {len(xs):3d} {100 * right / len(xs):11.0f}% "
-                      f"{sum(ts) / len(ts):7.1f} {ts[len(ts) // 2]:6.1f}")
-        table(rows[:max(0, len(rows) - a.last)], "first incidents")
-        table(rows[-a.last:], f"last {a.last}")
-        print()
-        subprocess.run([a.platelet, "strategies", "--api", "unix:" + sock])
-    except SystemExit:
+            print(f"{policy:7s} {i:3d} {fault:10s} first {rows[-1]['first']:12s} "
+                  f"{rows[-1]['outcome']:9s} {rows[-1]['s']:6.1f} s", flush=True)
+        out[policy + ":strategies"] = subprocess.run(
+            [a.platelet, "strategies", "--api", "unix:" + sock], capture_output=True,
+            text=True).stdout
+    except SystemExit as e:
+        print(f"{policy}: {e}", file=sys.stderr)
         print(open(os.path.join(d, "agent.log")).read()[-3000:], file=sys.stderr)
-        raise
+        out[policy + ":failed"] = str(e)
     finally:
         if agent is not None:
             agent.send_signal(signal.SIGTERM)
@@ -184,6 +168,60 @@ def main():
             except subprocess.TimeoutExpired:
                 agent.kill()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def table(rows, name):
+    print(f"\n{name} ({len(rows)} incidents):")
+    print(f"  {'fault':11s} {'n':>3s} {'first = cure':>12s} {'mttr s':>7s} {'p50 s':>6s}")
+    for fault in sorted(CURE) + ["all"]:
+        xs = [r for r in rows if fault in ("all", r["fault"])]
+        if not xs:
+            continue
+        ts = sorted(r["s"] for r in xs)
+        right = sum(r["first"] == CURE[r["fault"]] for r in xs)
+        print(f"  {fault:11s} {len(xs):3d} {100 * right / len(xs):11.0f}% "
+              f"{sum(ts) / len(ts):7.1f} {ts[len(ts) // 2]:6.1f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("platelet")
+    ap.add_argument("--incidents", type=int, default=110)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--last", type=int, default=50)
+    ap.add_argument("--pace-s", type=float, default=6,
+                    help="seconds between the service being healthy and the next fault")
+    ap.add_argument("--operator-s", type=float, default=60,
+                    help="an incident still open after this long is fixed by hand")
+    ap.add_argument("--policy", choices=("both", "learned", "rules"), default="both",
+                    help="learned (the lesson taken first), rules (policy.learning false), or both "
+                         "side by side with the same faults")
+    a = ap.parse_args()
+    a.platelet = os.path.abspath(a.platelet)
+    policies = ["learned", "rules"] if a.policy == "both" else [a.policy]
+    out = {}
+    # Side by side: each policy its own agent and service, the same seed's faults.
+    threads = [threading.Thread(target=run_policy, args=(a, p, out)) for p in policies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for p in policies:
+        rows = out.get(p, [])
+        print(f"\n=== {p} ===")
+        table(rows[:max(0, len(rows) - a.last)], "first incidents")
+        table(rows[-a.last:], f"last {a.last}")
+        print()
+        print(out.get(p + ":strategies", ""))
+    if len(policies) == 2 and out.get("learned") and out.get("rules"):
+        last = {p: out[p][-a.last:] for p in policies}
+        print(f"learned / rules-only MTTR over the last {a.last}, per fault:")
+        for fault in sorted(CURE) + ["all"]:
+            m = {p: [r["s"] for r in last[p] if fault in ("all", r["fault"])] for p in policies}
+            if m["learned"] and m["rules"]:
+                print(f"  {fault:11s} {(sum(m['learned']) / len(m['learned'])) / (sum(m['rules']) / len(m['rules'])):5.2f}")
+    if any(p + ":failed" in out for p in policies):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
