@@ -1992,6 +1992,11 @@ static void api_snapshot(struct api_call *call, void *data)
         api_reply_error(call, 409, "no Raft state to snapshot on this agent");
         return;
     }
+    if (ar->snap.taken > 0 && raft_applied(&ar->raft) <= ar->snap.taken_index) {
+        api_reply_error(call, 409, "snapshot not started: nothing applied since the last one at %llu",
+                        (unsigned long long)ar->snap.taken_index);
+        return;
+    }
     int rc = snapshot_start(ar);
     if (rc != 0) {
         api_reply_error(call, 409, "snapshot not started: %s",
