@@ -7,9 +7,10 @@ A lone voter v1 and a member m1 (profile local, probes every 50 ms) gossip on 12
 Probes go both ways; m1's probes of v1 are answered by v1's loop, so a loop that stalls
 shows in m1's round trips. Phase idle: S seconds with nothing else. Phase load: 4 clients
 send proposals to v1 until it holds N ledger entries (or 120 s). With --threshold T
-(raft.snapshot_threshold) v1 snapshots every T entries, each image the whole ledger, so
-during the load the ledger is snapshotted N/T times at sizes up to N; T = 100000 (the
-default) and N below it take none. Prints, for both phases, the p50 and p99 of m1's probe
+(raft.snapshot_threshold) v1 snapshots every T entries (until the InstallSnapshot change
+each an image of the whole ledger, since then the ledger's size and root), so during the
+load the ledger is snapshotted N/T times at sizes up to N; T = 100000 (the default) and N
+below it take none. Prints, for both phases, the p50 and p99 of m1's probe
 round trips (from GET /v1/gossip/rtt, every sample taken in the phase), the probes that
 failed, and how many snapshots v1 logged. Every process started here is killed by PID.
 """

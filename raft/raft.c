@@ -442,6 +442,9 @@ static void check_votes(struct raft *r)
 
 /* ------------------------------------------------------------- replication */
 
+/* Asks the caller for the body chunk at p->snap_offset (u.reads); the chunk comes back as
+ * RAFT_EV_SNAPSHOT_READ and leaves in snapshot_chunk_send(). One request per follower and
+ * step; a lost chunk or reply is asked for again at the next heartbeat. */
 static void send_snapshot_chunk(struct raft *r, struct raft_progress *p)
 {
     if (p->snap_index != r->snap.index) {
@@ -449,20 +452,59 @@ static void send_snapshot_chunk(struct raft *r, struct raft_progress *p)
         p->snap_index = r->snap.index;
         p->snap_offset = 0;
     }
-    if (p->snap_offset > r->snap.len)
+    if (p->snap_offset > r->snap.body_len)
         p->snap_offset = 0;
+    p->sent_this_step = true;
+    for (uint32_t i = 0; i < r->n_reads; i++)
+        if (r->reads[i].to == p->id) {
+            r->reads[i].offset = p->snap_offset;
+            return;
+        }
+    if (PL_NEVER(r->n_reads == RAFT_SERVERS_MAX))
+        return;
+    r->reads[r->n_reads++] = (struct raft_read){.to = p->id, .offset = p->snap_offset,
+                                                .bytes_max = r->o.snapshot_chunk_bytes,
+                                                .snap = &r->snap};
+}
+
+/* Copies `len` bytes into a buffer of the core's that grows to the largest chunk seen. */
+static const uint8_t *chunk_copy(uint8_t **buf, uint32_t *cap, const uint8_t *data, uint32_t len)
+{
+    if (len > *cap) {
+        uint8_t *b = realloc(*buf, len);
+        if (b == NULL)
+            return NULL;
+        *buf = b;
+        *cap = len;
+    }
+    if (len)
+        memcpy(*buf, data, len);
+    return *buf;
+}
+
+/* RAFT_EV_SNAPSHOT_READ: the chunk goes out if the follower still waits for it. */
+static int on_snapshot_read(struct raft *r, const struct raft_event *ev)
+{
+    struct raft_progress *p = r->role == RAFT_LEADER ? prog_find(r, ev->read.to) : NULL;
+    if (p == NULL || p->state != PROG_SNAPSHOT || ev->read.index != r->snap.index ||
+        p->snap_index != r->snap.index || ev->read.offset != p->snap_offset)
+        return 0; /* overtaken: a newer request went out */
+    const uint8_t *data = chunk_copy(&r->read_buf, &r->read_cap, ev->read.data, ev->read.len);
+    if (data == NULL)
+        return -ENOMEM;
     struct raft_msg *m = msg_new(r, RAFT_MSG_SNAPSHOT, p->id);
     if (m == NULL)
-        return;
-    uint64_t left = r->snap.len - p->snap_offset;
+        return -ENOMEM;
     m->snapshot.snap_index = r->snap.index;
     m->snapshot.snap_term = r->snap.term;
     m->snapshot.config = r->snap.config;
-    m->snapshot.total_len = r->snap.len;
-    m->snapshot.offset = p->snap_offset;
-    m->snapshot.len = (uint32_t)PL_MIN(left, (uint64_t)r->o.snapshot_chunk_bytes);
-    m->snapshot.data = r->snap.data + p->snap_offset;
-    p->sent_this_step = true;
+    m->snapshot.meta = r->snap.data;
+    m->snapshot.meta_len = (uint32_t)r->snap.len;
+    m->snapshot.body_len = r->snap.body_len;
+    m->snapshot.offset = ev->read.offset;
+    m->snapshot.len = ev->read.len;
+    m->snapshot.data = data;
+    return 0;
 }
 
 /* How long ago this leader last knew a majority in touch (a very large age when never). */
@@ -496,7 +538,7 @@ static void send_append(struct raft *r, struct raft_progress *p, bool heartbeat)
     }
     if (p->next <= r->log_offset) {
         /* The entries it needs are compacted: paper §7, InstallSnapshot. */
-        if (PL_NEVER(r->snap.data == NULL && r->snap.index == 0))
+        if (PL_NEVER(r->snap.index == 0))
             return;
         p->state = PROG_SNAPSHOT;
         p->snap_index = r->snap.index;
@@ -873,7 +915,9 @@ static void reply_snapshot(struct raft *r, uint64_t to, uint64_t index, uint64_t
     out->snapshot_result.done = done;
 }
 
-/* Paper §7 and Figure 13: InstallSnapshot receiver, chunk by chunk. */
+/* Paper §7 and Figure 13: InstallSnapshot receiver, chunk by chunk. The chunk goes to the
+ * caller (u.stage), which writes it where it keeps the incoming body; the reply waits for
+ * RAFT_EV_SNAPSHOT_STAGED, which says how much of the body is durable there. */
 static void on_snapshot(struct raft *r, const struct raft_msg *m)
 {
     if (r->role == RAFT_LEADER) {
@@ -885,66 +929,75 @@ static void on_snapshot(struct raft *r, const struct raft_msg *m)
         /* We hold it already; say so only once it is durable here, since the leader will
          * never resend what we acknowledge (it comes back at the next heartbeat). */
         if (m->snapshot.snap_index <= r->persisted_index)
-            reply_snapshot(r, m->from, m->snapshot.snap_index, m->snapshot.total_len, true);
+            reply_snapshot(r, m->from, m->snapshot.snap_index, m->snapshot.body_len, true);
         return;
     }
-    if (m->snapshot.snap_term > r->term || m->snapshot.snap_term == 0) {
+    if (m->snapshot.snap_term > r->term || m->snapshot.snap_term == 0 ||
+        m->snapshot.meta_len > r->o.snapshot_bytes_max ||
+        m->snapshot.offset > m->snapshot.body_len) {
         r->stats.dropped_invalid++;
         return;
     }
-    if (m->snapshot.offset == 0) {
-        if (m->snapshot.total_len > r->o.snapshot_bytes_max) {
-            r->stats.dropped_invalid++;
+    struct raft_snapshot *in = &r->rcv;
+    if (in->index != m->snapshot.snap_index || in->term != m->snapshot.snap_term ||
+        in->body_len != m->snapshot.body_len || in->len != m->snapshot.meta_len ||
+        (in->len && memcmp(in->data, m->snapshot.meta, in->len) != 0)) {
+        /* Another snapshot: take its description; the caller decides whether the body it
+         * holds belongs to it. */
+        uint8_t *meta = malloc(m->snapshot.meta_len ? m->snapshot.meta_len : 1);
+        if (meta == NULL)
             return;
-        }
-        free(r->rcv_data);
-        r->rcv_data = malloc(m->snapshot.total_len ? m->snapshot.total_len : 1);
-        if (r->rcv_data == NULL)
-            return;
-        r->rcv_len = 0;
-        r->rcv_total = m->snapshot.total_len;
-        r->rcv_index = m->snapshot.snap_index;
-        r->rcv_term = m->snapshot.snap_term;
-        r->rcv_config = m->snapshot.config;
-    } else if (r->rcv_data == NULL || r->rcv_index != m->snapshot.snap_index ||
-               r->rcv_term != m->snapshot.snap_term || r->rcv_total != m->snapshot.total_len) {
-        reply_snapshot(r, m->from, m->snapshot.snap_index, 0, false);
-        return;
+        if (m->snapshot.meta_len)
+            memcpy(meta, m->snapshot.meta, m->snapshot.meta_len);
+        free(in->data);
+        in->index = m->snapshot.snap_index;
+        in->term = m->snapshot.snap_term;
+        in->config = m->snapshot.config;
+        in->data = meta;
+        in->len = m->snapshot.meta_len;
+        in->body_len = m->snapshot.body_len;
     }
-    if (m->snapshot.offset != r->rcv_len) {
-        reply_snapshot(r, m->from, m->snapshot.snap_index, r->rcv_len, false);
+    const uint8_t *data = chunk_copy(&r->stage_buf, &r->stage_cap, m->snapshot.data,
+                                     m->snapshot.len);
+    if (data == NULL)
         return;
+    r->rcv_from = m->from;
+    r->stage = (struct raft_stage){.snap = in, .offset = m->snapshot.offset, .data = data,
+                                   .len = m->snapshot.len};
+}
+
+/* RAFT_EV_SNAPSHOT_STAGED: answer the leader; install once the whole body is held. */
+static int on_snapshot_staged(struct raft *r, const struct raft_event *ev)
+{
+    if (r->rcv.index == 0 || ev->staged.index != r->rcv.index)
+        return 0; /* a newer snapshot is being received */
+    if (ev->staged.held > r->rcv.body_len)
+        return PL_ERANGE;
+    if (r->rcv.index <= r->commit) {
+        if (r->rcv.index <= r->persisted_index)
+            reply_snapshot(r, r->rcv_from, r->rcv.index, r->rcv.body_len, true);
+        return 0;
     }
-    if (m->snapshot.len > r->rcv_total - r->rcv_len) {
-        r->stats.dropped_invalid++;
-        return;
-    }
-    if (m->snapshot.len)
-        memcpy(r->rcv_data + r->rcv_len, m->snapshot.data, m->snapshot.len);
-    r->rcv_len += m->snapshot.len;
-    if (r->rcv_len < r->rcv_total) {
-        reply_snapshot(r, m->from, m->snapshot.snap_index, r->rcv_len, false);
-        return;
+    if (ev->staged.held < r->rcv.body_len) {
+        reply_snapshot(r, r->rcv_from, r->rcv.index, ev->staged.held, false);
+        return 0;
     }
     install_snapshot(r);
-    reply_snapshot(r, m->from, r->snap.index, r->snap.len, true);
+    reply_snapshot(r, r->rcv_from, r->snap.index, r->snap.body_len, true);
     r->msg_defer[r->n_msgs - 1] = 1; /* only once the snapshot is durable */
+    return 0;
 }
 
 /* Figure 13 rules 6-8: keep a log suffix that follows the snapshot, else drop the log;
  * the state machine is reset from the snapshot. */
 static void install_snapshot(struct raft *r)
 {
-    uint64_t idx = r->rcv_index, term = r->rcv_term;
+    uint64_t idx = r->rcv.index, term = r->rcv.term;
     PL_ASSERT(idx > r->commit);
     bool keep = idx <= last_index(r) && raft_term_at(r, idx) == term;
     free(r->snap.data);
-    r->snap.index = idx;
-    r->snap.term = term;
-    r->snap.config = r->rcv_config;
-    r->snap.data = r->rcv_data;
-    r->snap.len = r->rcv_total;
-    r->rcv_data = NULL;
+    r->snap = r->rcv;
+    memset(&r->rcv, 0, sizeof(r->rcv));
     if (keep) {
         log_compact(r, idx, term);
     } else {
@@ -993,7 +1046,13 @@ static void on_snapshot_result(struct raft *r, const struct raft_msg *m)
             send_append(r, p, false);
         return;
     }
-    p->snap_offset = PL_MIN(m->snapshot_result.offset, (uint64_t)r->snap.len);
+    /* A reply that moves nothing answers a duplicate (a heartbeat's resend): answering it
+     * too would keep two chunks in flight from then on, and one more per heartbeat. A lost
+     * chunk or reply is resent at the next heartbeat. */
+    uint64_t offset = PL_MIN(m->snapshot_result.offset, r->snap.body_len);
+    if (offset == p->snap_offset)
+        return;
+    p->snap_offset = offset;
     send_snapshot_chunk(r, p);
 }
 
@@ -1349,6 +1408,7 @@ static int on_local_snapshot(struct raft *r, const struct raft_event *ev)
     r->snap.config = c;
     r->snap.data = copy;
     r->snap.len = ev->snapshot.len;
+    r->snap.body_len = ev->snapshot.body_len;
     /* Thesis §5.1.3: keep some entries behind the snapshot so a follower that is only a
      * little behind gets entries, not the whole snapshot. */
     if (idx > r->o.snapshot_trailing && idx - r->o.snapshot_trailing > r->log_offset) {
@@ -1607,6 +1667,9 @@ static void finish(struct raft *r, struct raft_update *u)
     u->n_msgs = r->n_msgs;
     u->results = r->results;
     u->n_results = r->n_results;
+    u->reads = r->reads;
+    u->n_reads = r->n_reads;
+    u->stage = r->stage.snap != NULL ? &r->stage : NULL;
     u->want_snapshot = r->o.snapshot_threshold > 0 &&
                        r->applied >= r->snap.index + r->o.snapshot_threshold;
     uint64_t d = r->role == RAFT_LEADER ? r->heartbeat_deadline_ms : r->election_deadline_ms;
@@ -1622,6 +1685,8 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_event *ev, stru
     memset(u, 0, sizeof(*u));
     r->n_msgs = 0;
     r->n_results = 0;
+    r->n_reads = 0;
+    r->stage.snap = NULL;
     if (now_ms > r->now_ms)
         r->now_ms = now_ms;
     if (!r->started) {
@@ -1659,6 +1724,12 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_event *ev, stru
         break;
     case RAFT_EV_PEER_LOST:
         on_peer_lost(r, ev->peer);
+        break;
+    case RAFT_EV_SNAPSHOT_READ:
+        rc = on_snapshot_read(r, ev);
+        break;
+    case RAFT_EV_SNAPSHOT_STAGED:
+        rc = on_snapshot_staged(r, ev);
         break;
     default:
         rc = PL_ERANGE;
@@ -1731,7 +1802,9 @@ void raft_close(struct raft *r)
     log_clear(r);
     free(r->log);
     free(r->snap.data);
-    free(r->rcv_data);
+    free(r->rcv.data);
+    free(r->stage_buf);
+    free(r->read_buf);
     free(r->prog);
     free(r->blocks);
     free(r->deferred);
@@ -1827,13 +1900,15 @@ int raft_fsm_snapshot(struct raft *r, uint64_t now_ms, struct raft_fsm *fsm,
 {
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = fsm->snapshot_cb(fsm->ctx, &data, &len);
+    uint64_t body_len = 0;
+    int rc = fsm->snapshot_cb(fsm->ctx, &data, &len, &body_len);
     if (rc != 0)
         return rc;
     struct raft_event ev = {.type = RAFT_EV_SNAPSHOT};
     ev.snapshot.index = r->applied;
     ev.snapshot.data = data;
     ev.snapshot.len = len;
+    ev.snapshot.body_len = body_len;
     rc = raft_step(r, now_ms, &ev, u);
     free(data);
     return rc;
@@ -1889,7 +1964,8 @@ void raft_memory_get(const struct raft *r, uint64_t *log_bytes, uint64_t *snapsh
     for (size_t i = 0; i < r->log_n; i++)
         bytes += r->log[i].len;
     *log_bytes = bytes;
-    *snapshot_bytes = r->snap.data != NULL ? r->snap.len : 0;
+    *snapshot_bytes = (r->snap.data != NULL ? r->snap.len : 0) + r->rcv.len + r->stage_cap +
+                      r->read_cap;
 }
 uint64_t raft_voted_for(const struct raft *r) { return r->vote; }
 const struct raft_config *raft_config_get(const struct raft *r) { return &r->config; }

@@ -32,6 +32,11 @@
  *   5. If u.want_snapshot, take a snapshot of the state machine (which now reflects exactly
  *      raft_applied()) and step RAFT_EV_SNAPSHOT with it, now or later; a snapshot taken
  *      in the background names the index it was taken at, which may by then be behind.
+ *   6. Carry out the snapshot transfer: for each u.reads[i] read the body chunk and step
+ *      RAFT_EV_SNAPSHOT_READ with it; if u.stage, write its chunk durably and step
+ *      RAFT_EV_SNAPSHOT_STAGED (struct raft_read and struct raft_stage). Either may be
+ *      done later or not at all (a lost chunk is asked for again at the next heartbeat),
+ *      but copy what they point to first if other steps come in between.
  * Everything an update points to is owned by the core and valid until the next raft_step
  * or raft_close. A synchronous caller simply persists, steps RAFT_EV_PERSISTED at once and
  * carries out that update too.
@@ -75,12 +80,45 @@ struct raft_entry {
     uint8_t *data;
 };
 
+/*
+ * A snapshot is the caller's small description of its state machine (`data`: for the
+ * daemon the ledger's size and root) plus a body the core never holds: positions
+ * [0, body_len) of a stream the caller reads from its own storage when a follower needs
+ * it (u.reads) and writes durably where a follower keeps it (u.stage). The units of a
+ * position are the caller's (the daemon's are ledger leaves, so a follower that already
+ * holds a prefix resumes after it); the core only moves positions between the two ends.
+ * Memory stays bounded by the chunk size whatever the body's length.
+ */
 struct raft_snapshot {
     uint64_t index; /* last entry the snapshot covers */
     uint64_t term;
     struct raft_config config; /* the configuration as of index */
     size_t len;
     uint8_t *data;
+    uint64_t body_len;
+};
+
+/* Leader: read the body of u.reads[i].snap (the core's current snapshot) from `offset`,
+ * at most bytes_max bytes (one unit of the caller's may be larger alone), and step
+ * RAFT_EV_SNAPSHOT_READ with it. */
+struct raft_read {
+    uint64_t to;
+    uint64_t offset;
+    uint32_t bytes_max;
+    const struct raft_snapshot *snap; /* index, term, config, data, body_len */
+};
+
+/* Follower: a chunk of an incoming snapshot's body, to be written durably where the
+ * caller keeps the snapshot it is receiving (data, body_len and index describe it). The
+ * caller keeps what extends the prefix it holds, ignores the rest, and once that is
+ * durable steps RAFT_EV_SNAPSHOT_STAGED with the position it now holds up to (a caller
+ * that held part of the body already, from before a restart, answers more than the
+ * chunk; one that holds another snapshot's body answers 0 and starts over). */
+struct raft_stage {
+    const struct raft_snapshot *snap;
+    uint64_t offset;
+    const uint8_t *data;
+    uint32_t len;
 };
 
 enum raft_msg_type {
@@ -135,14 +173,16 @@ struct raft_msg {
             uint64_t snap_index;
             uint64_t snap_term;
             struct raft_config config;
-            uint64_t total_len;
-            uint64_t offset;
+            uint32_t meta_len; /* the snapshot's description (raft_snapshot.data) */
+            const uint8_t *meta;
+            uint64_t body_len;
+            uint64_t offset; /* the body position `data` starts at */
             uint32_t len;
             const uint8_t *data;
         } snapshot;
         struct {
             uint64_t snap_index;
-            uint64_t offset; /* next byte expected */
+            uint64_t offset; /* next body position expected */
             bool done;
         } snapshot_result;
         struct {
@@ -186,6 +226,8 @@ enum raft_event_type {
     RAFT_EV_TRANSFER,  /* leader: hand leadership to `to` (0: the most up-to-date voter) */
     RAFT_EV_CHANGE,    /* leader: one membership change */
     RAFT_EV_PEER_LOST, /* the connection from `peer` ended (its process exited or reset it) */
+    RAFT_EV_SNAPSHOT_READ,   /* leader: the body chunk a u.reads[] asked for */
+    RAFT_EV_SNAPSHOT_STAGED, /* follower: a u.stage is durable; how much of the body it holds */
 };
 
 struct raft_event {
@@ -197,7 +239,19 @@ struct raft_event {
             uint64_t index;
             const uint8_t *data; /* copied */
             size_t len;
+            uint64_t body_len;
         } snapshot;
+        struct {
+            uint64_t to;
+            uint64_t index; /* the snapshot read (raft_read.snap->index) */
+            uint64_t offset;
+            const uint8_t *data; /* copied */
+            uint32_t len;
+        } read;
+        struct {
+            uint64_t index; /* the snapshot staged (raft_stage.snap->index) */
+            uint64_t held;  /* body positions [0, held) are durable */
+        } staged;
         struct {
             /* Copied on a leader; a follower forwards the bytes as they are, so they must
              * stay valid until the next raft_step. */
@@ -239,6 +293,10 @@ struct raft_update {
     uint32_t n_results;
     /* 5. */
     bool want_snapshot;
+    /* 6. snapshot transfer */
+    const struct raft_read *reads;
+    uint32_t n_reads;
+    const struct raft_stage *stage;
     /* the next time the core wants a tick */
     uint64_t deadline_ms;
 };
@@ -249,8 +307,9 @@ struct raft_fsm {
     void *ctx;
     /* Applies one committed entry (every type; NOOP and CONFIG may be ignored). */
     int (*apply_cb)(void *ctx, const struct raft_entry *e);
-    /* Serialises the state as of the last applied entry into a malloc'd buffer. */
-    int (*snapshot_cb)(void *ctx, uint8_t **data_out, size_t *len_out);
+    /* Describes the state as of the last applied entry in a malloc'd buffer, and the
+     * length of the body the caller will serve for it (struct raft_snapshot). */
+    int (*snapshot_cb)(void *ctx, uint8_t **data_out, size_t *len_out, uint64_t *body_len_out);
     /* Replaces the state with the snapshot's. */
     int (*restore_cb)(void *ctx, const struct raft_snapshot *s);
 };
@@ -269,8 +328,8 @@ struct raft_options {
                                       an election timeout (stickiness is always on) */
     uint32_t snapshot_threshold;   /* entries applied since the last snapshot */
     uint32_t snapshot_trailing;    /* entries kept behind a snapshot */
-    uint32_t snapshot_chunk_bytes;
-    uint32_t snapshot_bytes_max;   /* refuse bigger incoming snapshots */
+    uint32_t snapshot_chunk_bytes; /* body bytes per InstallSnapshot chunk */
+    uint32_t snapshot_bytes_max;   /* refuse bigger incoming snapshot descriptions */
     uint32_t append_entries_max;   /* entries per AppendEntries */
     uint32_t append_bytes_max;     /* payload bytes per AppendEntries */
     uint32_t inflight_max;         /* pipelined AppendEntries per follower */
@@ -346,10 +405,14 @@ struct raft {
     uint32_t n_blocks;
     struct raft_deferred *deferred;
     uint32_t n_deferred;
-    /* incoming snapshot */
-    uint8_t *rcv_data;
-    uint64_t rcv_len, rcv_total, rcv_index, rcv_term;
-    struct raft_config rcv_config;
+    /* incoming snapshot: its description; its body is the caller's (u.stage) */
+    struct raft_snapshot rcv;
+    uint64_t rcv_from;
+    struct raft_stage stage;
+    uint8_t *stage_buf, *read_buf;
+    uint32_t stage_cap, read_cap;
+    struct raft_read reads[RAFT_SERVERS_MAX];
+    uint32_t n_reads;
     /* proposals awaiting an outcome */
     struct raft_pending *pending;
     uint32_t n_pending;
@@ -429,7 +492,8 @@ uint64_t raft_commit_index(const struct raft *r);
 uint64_t raft_applied(const struct raft *r);
 uint64_t raft_last_index(const struct raft *r);
 /* What the core holds in memory: its log after the snapshot (entries, their data and the
- * array's spare room) and the last snapshot's bytes. O(log). */
+ * array's spare room), and for snapshots their descriptions and the one-chunk buffers of
+ * a transfer (never a snapshot's body). O(log). */
 void raft_memory_get(const struct raft *r, uint64_t *log_bytes, uint64_t *snapshot_bytes);
 uint64_t raft_voted_for(const struct raft *r);
 const struct raft_config *raft_config_get(const struct raft *r);

@@ -17,6 +17,7 @@
 static const char KEY_FORMAT[] = "format";
 static const char KEY_HS[] = "hs";
 static const char KEY_SNAP[] = "snap";
+static const char KEY_RECEIVING[] = "receiving";
 
 static void index_key(uint64_t index, uint8_t key[8]) { pl_be64_put(key, index); }
 
@@ -28,11 +29,12 @@ int raft_storage_snapshot_encode(const struct raft_snapshot *snap, struct pl_buf
     if (rc == 0) {
         struct pl_mp_writer w;
         pl_mp_writer_init(&w, out);
-        pl_mp_array(&w, 4);
+        pl_mp_array(&w, 5);
         pl_mp_uint(&w, snap->index);
         pl_mp_uint(&w, snap->term);
         pl_mp_bin(&w, cfg.data, cfg.len);
         pl_mp_bin(&w, snap->data, snap->len);
+        pl_mp_uint(&w, snap->body_len);
         rc = w.err;
     }
     pl_buf_close(&cfg);
@@ -51,7 +53,10 @@ int raft_storage_snapshot_decode(const uint8_t *p, size_t n, struct raft_snapsho
     struct raft_snapshot snap;
     memset(&snap, 0, sizeof(snap));
     rc = PL_ECORRUPT;
-    if (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 4 &&
+    /* Four fields: a record from before snapshots had a body (body_len 0, data the whole
+     * state); the caller tells the two apart. */
+    uint32_t nf = o->type == MSGPACK_OBJECT_ARRAY ? o->via.array.size : 0;
+    if ((nf == 4 || (nf == 5 && pl_mp_as_u64(&o->via.array.ptr[4], &snap.body_len) == 0)) &&
         pl_mp_as_u64(&o->via.array.ptr[0], &snap.index) == 0 &&
         pl_mp_as_u64(&o->via.array.ptr[1], &snap.term) == 0 &&
         pl_mp_as_bin(&o->via.array.ptr[2], &cfg, &cfg_len) == 0 &&
@@ -69,6 +74,13 @@ int raft_storage_snapshot_decode(const uint8_t *p, size_t n, struct raft_snapsho
     }
     msgpack_unpacked_destroy(&u);
     return rc;
+}
+
+int raft_storage_receiving_put(struct pl_store *s, uint64_t index)
+{
+    uint8_t v[8];
+    pl_be64_put(v, index);
+    return pl_store_put(s, PL_CF_RAFT_META, KEY_RECEIVING, sizeof(KEY_RECEIVING) - 1, v, 8);
 }
 
 void raft_storage_state_free(struct raft_storage_state *st)
@@ -148,6 +160,14 @@ int raft_storage_load(struct pl_store *s, struct raft_storage_state *out, char *
         out->has_snapshot = true;
     } else if (rc != PL_ENOTFOUND) {
         snprintf(err, err_size, "raft_meta/snap: %s", pl_strerror(rc));
+        return rc;
+    }
+    uint8_t recv[8];
+    rc = pl_store_get_fixed(s, PL_CF_RAFT_META, KEY_RECEIVING, sizeof(KEY_RECEIVING) - 1, recv, 8);
+    if (rc == 0) {
+        out->receiving = pl_be64_get(recv);
+    } else if (rc != PL_ENOTFOUND) {
+        snprintf(err, err_size, "raft_meta/receiving: %s", pl_strerror(rc));
         return rc;
     }
 

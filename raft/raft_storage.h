@@ -32,6 +32,10 @@ struct raft_storage_state {
     struct raft_snapshot snapshot; /* data malloc'd */
     struct raft_entry *entries;    /* malloc'd, each data malloc'd */
     size_t n_entries;
+    /* The index of the newest snapshot whose body (the state machine's own records) this
+     * node began to receive (raft_storage_receiving_put), 0 if none: the state machine may
+     * hold up to that much beyond the log. */
+    uint64_t receiving;
 };
 
 /* Reads the whole durable state. PL_EVERSION for a store of a newer format, PL_ECORRUPT for
@@ -46,6 +50,11 @@ int raft_storage_in_use(struct pl_store *s, bool *in_use);
 
 /* Carries out step 1 of `u` (when u->persist_seq != 0) with one synced write. */
 int raft_storage_persist(struct pl_store *s, const struct raft_update *u);
+
+/* Records, with one synced write, that the state machine may from now on hold up to
+ * `index` beyond the log, because a snapshot's body is being written into it (raft.h,
+ * struct raft_stage). */
+int raft_storage_receiving_put(struct pl_store *s, uint64_t index);
 
 /* The "snap" record: appends its bytes to out; decodes them into *out (data malloc'd;
  * untouched on failure). PL_ECORRUPT for bytes that are not exactly one such record. */

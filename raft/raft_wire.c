@@ -16,7 +16,7 @@
 /* Body field counts, indexed by message type; the header adds 5. */
 static const uint32_t body_fields[RAFT_MSG_TYPE_MAX + 1] = {
     [RAFT_MSG_VOTE] = 4,     [RAFT_MSG_VOTE_RESULT] = 2,     [RAFT_MSG_APPEND] = 5,
-    [RAFT_MSG_APPEND_RESULT] = 6, [RAFT_MSG_SNAPSHOT] = 6,   [RAFT_MSG_SNAPSHOT_RESULT] = 3,
+    [RAFT_MSG_APPEND_RESULT] = 6, [RAFT_MSG_SNAPSHOT] = 7,   [RAFT_MSG_SNAPSHOT_RESULT] = 3,
     [RAFT_MSG_TIMEOUT_NOW] = 0, [RAFT_MSG_PROPOSE] = 2,      [RAFT_MSG_PROPOSE_RESULT] = 4,
 };
 #define HEADER_FIELDS 5
@@ -129,7 +129,8 @@ int raft_wire_encode(const struct raft_msg *m, struct pl_buf *out)
         pl_mp_uint(&w, m->snapshot.snap_term);
         /* The configuration travels as a nested msgpack value, not as bytes. */
         config_write(&w, &m->snapshot.config);
-        pl_mp_uint(&w, m->snapshot.total_len);
+        pl_mp_bin(&w, m->snapshot.meta, m->snapshot.meta_len);
+        pl_mp_uint(&w, m->snapshot.body_len);
         pl_mp_uint(&w, m->snapshot.offset);
         pl_mp_bin(&w, m->snapshot.data, m->snapshot.len);
         break;
@@ -238,13 +239,14 @@ static int decode_body(const msgpack_object *f, struct raft_wire_msg *out)
         return 0;
     case RAFT_MSG_SNAPSHOT:
         if (get_u64(&f[0], &m->snapshot.snap_index) || get_u64(&f[1], &m->snapshot.snap_term) ||
-            config_read(&f[2], &m->snapshot.config) || get_u64(&f[3], &m->snapshot.total_len) ||
-            get_u64(&f[4], &m->snapshot.offset) ||
-            get_bin32(&f[5], &m->snapshot.data, &m->snapshot.len))
+            config_read(&f[2], &m->snapshot.config) ||
+            get_bin32(&f[3], &m->snapshot.meta, &m->snapshot.meta_len) ||
+            get_u64(&f[4], &m->snapshot.body_len) || get_u64(&f[5], &m->snapshot.offset) ||
+            get_bin32(&f[6], &m->snapshot.data, &m->snapshot.len))
             return PL_EMALFORMED;
-        /* The chunk must lie inside the announced total (no overflow on the way). */
-        if (m->snapshot.offset > m->snapshot.total_len ||
-            m->snapshot.len > m->snapshot.total_len - m->snapshot.offset)
+        /* The chunk starts inside the announced body. Its positions are the caller's units
+         * (not bytes), so its length is the caller's to check. */
+        if (m->snapshot.offset > m->snapshot.body_len)
             return PL_EMALFORMED;
         return 0;
     case RAFT_MSG_SNAPSHOT_RESULT:
@@ -388,7 +390,9 @@ bool raft_msg_equal(const struct raft_msg *a, const struct raft_msg *b)
         return a->snapshot.snap_index == b->snapshot.snap_index &&
                a->snapshot.snap_term == b->snapshot.snap_term &&
                config_equal(&a->snapshot.config, &b->snapshot.config) &&
-               a->snapshot.total_len == b->snapshot.total_len &&
+               bytes_equal(a->snapshot.meta, a->snapshot.meta_len, b->snapshot.meta,
+                           b->snapshot.meta_len) &&
+               a->snapshot.body_len == b->snapshot.body_len &&
                a->snapshot.offset == b->snapshot.offset &&
                bytes_equal(a->snapshot.data, a->snapshot.len, b->snapshot.data, b->snapshot.len);
     case RAFT_MSG_SNAPSHOT_RESULT:

@@ -6,7 +6,7 @@
  *
  *     +---------+------+------+----+------+---------------------------------+
  *     | version | type | from | to | term | body fields (per type, below)   |
- *     |  uint=2 | uint | uint |uint| uint |                                 |
+ *     |  uint=3 | uint | uint |uint| uint |                                 |
  *     +---------+------+------+----+------+---------------------------------+
  *
  *     VOTE            last_index, last_term, pre_vote(bool), transfer(bool)
@@ -15,7 +15,9 @@
  *                     lease_age_ms
  *     APPEND_RESULT   success(bool), match_index, last_index, reject_index,
  *                     conflict_term, conflict_index
- *     SNAPSHOT        snap_index, snap_term, config(bin), total_len, offset, data(bin)
+ *     SNAPSHOT        snap_index, snap_term, config, meta(bin), body_len, offset,
+ *                     data(bin): the snapshot's description, then the body chunk that
+ *                     starts at body position `offset` (raft.h, struct raft_snapshot)
  *     SNAPSHOT_RESULT snap_index, offset, done(bool)
  *     TIMEOUT_NOW     (none)
  *     PROPOSE         id, data(bin)
@@ -37,7 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RAFT_WIRE_VERSION 2 /* 2: APPEND carries lease_age_ms */
+#define RAFT_WIRE_VERSION 3 /* 2: APPEND carries lease_age_ms; 3: SNAPSHOT's meta and body */
 #define RAFT_WIRE_ENTRIES_MAX 4096
 #define RAFT_WIRE_MSG_BYTES_MAX (64u << 20)
 

@@ -281,59 +281,71 @@ done:
     return rc;
 }
 
-void ledger_image_begin(struct pl_mp_writer *w, const uint8_t root[MERKLE_HASH_BYTES], uint32_t count)
+int ledger_snap_desc_encode(uint64_t size, const uint8_t root[MERKLE_HASH_BYTES], struct pl_buf *out)
 {
-    pl_mp_array(w, 2);
-    pl_mp_bin(w, root, MERKLE_HASH_BYTES);
-    pl_mp_array(w, count);
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, out);
+    pl_mp_array(&w, 3);
+    pl_mp_str(&w, "ledger");
+    pl_mp_uint(&w, size);
+    pl_mp_bin(&w, root, MERKLE_HASH_BYTES);
+    return w.err;
 }
 
-int ledger_image_decode(const uint8_t *p,
-                        size_t len,
-                        uint64_t count,
-                        ledger_image_cb restore_cb,
+int ledger_snap_desc_decode(const uint8_t *p, size_t len, uint64_t *size,
+                            uint8_t root[MERKLE_HASH_BYTES])
+{
+    msgpack_unpacked up;
+    if (pl_mp_parse(p, len, &up) != 0)
+        return PL_EMALFORMED;
+    const msgpack_object *o = &up.data;
+    const uint8_t *r;
+    size_t r_len;
+    uint64_t n;
+    int rc = PL_EMALFORMED;
+    if (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 3 &&
+        o->via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
+        o->via.array.ptr[0].via.str.size == 6 &&
+        memcmp(o->via.array.ptr[0].via.str.ptr, "ledger", 6) == 0 &&
+        pl_mp_as_u64(&o->via.array.ptr[1], &n) == 0 &&
+        pl_mp_as_bin(&o->via.array.ptr[2], &r, &r_len) == 0 && r_len == MERKLE_HASH_BYTES) {
+        *size = n;
+        memcpy(root, r, MERKLE_HASH_BYTES);
+        rc = 0;
+    }
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+void ledger_chunk_begin(struct pl_mp_writer *w, uint32_t count) { pl_mp_array(w, count); }
+
+int ledger_chunk_decode(const uint8_t *p, size_t len, uint64_t offset, ledger_chunk_cb cb,
                         void *ctx)
 {
     msgpack_unpacked up;
     if (pl_mp_parse(p, len, &up) != 0)
-        return PL_ECORRUPT;
-    int rc = PL_ECORRUPT;
+        return PL_EMALFORMED;
+    int rc = PL_EMALFORMED;
     struct ledger_entry *entries = NULL;
     const msgpack_object *o = &up.data;
-    const uint8_t *root;
-    size_t root_len;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2 ||
-        pl_mp_as_bin(&o->via.array.ptr[0], &root, &root_len) != 0 ||
-        root_len != MERKLE_HASH_BYTES || o->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY ||
-        o->via.array.ptr[1].via.array.size != count)
+    if (o->type != MSGPACK_OBJECT_ARRAY || offset > UINT64_MAX / 2)
         goto done;
-    const msgpack_object *leaves = &o->via.array.ptr[1];
-    uint32_t n = leaves->via.array.size;
+    uint32_t n = o->via.array.size;
     /* pl_mp_parse() bounded n by the input's size, so this allocation is bounded too. */
     entries = calloc(n ? n : 1, sizeof(*entries));
     if (entries == NULL) {
         rc = -ENOMEM;
         goto done;
     }
-    struct merkle_frontier f;
-    merkle_frontier_init(&f);
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *leaf;
         size_t leaf_len;
-        uint8_t hash[MERKLE_HASH_BYTES];
-        if (pl_mp_as_bin(&leaves->via.array.ptr[i], &leaf, &leaf_len) != 0 ||
+        if (pl_mp_as_bin(&o->via.array.ptr[i], &leaf, &leaf_len) != 0 ||
             ledger_entry_decode(leaf, leaf_len, &entries[i]) != 0 ||
-            entries[i].index != i)
-            goto done;
-        merkle_leaf_hash(leaf, leaf_len, hash);
-        if (merkle_frontier_append(&f, hash, NULL, NULL) != 0)
+            entries[i].index != offset + i)
             goto done;
     }
-    uint8_t check[MERKLE_HASH_BYTES];
-    merkle_frontier_root(&f, check);
-    if (sodium_memcmp(check, root, MERKLE_HASH_BYTES) != 0)
-        goto done;
-    rc = restore_cb(ctx, root, entries, n);
+    rc = cb(ctx, entries, n);
 done:
     free(entries);
     msgpack_unpacked_destroy(&up);

@@ -90,30 +90,28 @@ int ledger_entry_encode(const struct ledger_entry *e, struct pl_buf *out);
  * bytes are exactly the canonical encoding of an entry. */
 int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e);
 
-/*
- * A ledger image: the whole ledger as the Raft state machine's snapshot (the ledger is the
- * state), one msgpack array
- *
- *     [ root (bin 32), [ leaf (bin), ... ] ]
- *
- * ledger_image_begin() writes the head; the caller then writes each leaf with pl_mp_bin().
- * Images arrive from peers (InstallSnapshot) and from disk, so ledger_image_decode() checks
- * one in full before anything is restored from it: the shape, exactly `count` leaves (the
- * snapshot's index: one leaf per Raft entry), each a canonical leaf, and the RFC 6962 root of
- * those leaves equal to the image's root. Only then does it call restore_cb, once, with the
- * root and the decoded entries (valid during the call). PL_ECORRUPT for any failure, and
- * restore_cb is not called; otherwise what restore_cb returned.
- */
-typedef int (*ledger_image_cb)(void *ctx,
-                               const uint8_t root[MERKLE_HASH_BYTES],
-                               const struct ledger_entry *entries,
-                               uint32_t n);
+/* The entries of a snapshot chunk (ledger_chunk_decode), valid during the call. */
+typedef int (*ledger_chunk_cb)(void *ctx, const struct ledger_entry *entries, uint32_t n);
 struct pl_mp_writer;
-void ledger_image_begin(struct pl_mp_writer *w, const uint8_t root[MERKLE_HASH_BYTES], uint32_t count);
-int ledger_image_decode(const uint8_t *p,
-                        size_t len,
-                        uint64_t count,
-                        ledger_image_cb restore_cb,
+
+/*
+ * The Raft snapshot of the ledger (raft.h, struct raft_snapshot) is a description and a body.
+ * The description is one msgpack array
+ *
+ *     [ "ledger", size (uint), root (bin 32) ]
+ *
+ * (a record from before had the whole ledger there: [root (bin), [leaf (bin), ...]]). The
+ * body is the ledger's leaves, one body position per leaf index, [0, size). A chunk of it is one
+ * msgpack array of consecutive leaves, [ leaf (bin), ... ], starting at a position the
+ * message carries: ledger_chunk_decode() checks each is a canonical leaf at its index
+ * (offset + i) and hands the decoded entries to cb (valid during the call). A chunk from a
+ * peer that is wrong in any way is refused with PL_EMALFORMED before cb sees any of it.
+ */
+int ledger_snap_desc_encode(uint64_t size, const uint8_t root[MERKLE_HASH_BYTES], struct pl_buf *out);
+int ledger_snap_desc_decode(const uint8_t *p, size_t len, uint64_t *size,
+                            uint8_t root[MERKLE_HASH_BYTES]);
+void ledger_chunk_begin(struct pl_mp_writer *w, uint32_t count);
+int ledger_chunk_decode(const uint8_t *p, size_t len, uint64_t offset, ledger_chunk_cb cb,
                         void *ctx);
 
 struct ledger_head

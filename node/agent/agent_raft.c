@@ -150,18 +150,11 @@ struct agent_raft {
     uint64_t logged_leader; /* the leader the log last named (0: none) */
     uint64_t space_dropped; /* messages dropped while the data dir was below its reserve */
     bool apply_behind; /* the ledger missed committed entries (a full disk); caught up later */
-    /* A snapshot image being built on libuv's thread pool (snapshot_start). */
-    struct {
-        uv_work_t req;
-        bool busy;
-        uint64_t index;
-        uint64_t build_ms; /* how long the thread took: what the loop no longer waits */
-        uint64_t taken;    /* snapshots the core accepted since start */
-        uint64_t taken_index; /* the index of the last one */
-        struct ledger ledger; /* a copy for reading leaves: no field of it changes there */
-        struct pl_buf image;
-        int rc;
-    } snap;
+    /* InstallSnapshot: the newest snapshot whose leaves this node began to receive
+     * (raft_storage.h), and the bytes and leaves moved either way */
+    uint64_t receiving;
+    uint64_t snap_sent_bytes, snap_received_leaves;
+    uint64_t snap_taken, snap_taken_index; /* snapshots the core accepted since start */
     struct raft_wire_stats wire_stats;
     void (*stop_done)(struct agent *a);
     /* Added to the loop's clock for the core (see bootstrap: the first election of a new
@@ -429,135 +422,212 @@ static int apply_catch_up(struct agent_raft *ar, uint64_t upto)
     return 0;
 }
 
-/* Snapshot of the ledger state machine: the whole ledger as a ledger image
- * (ledger_codec.h); compaction is rare (snapshot_threshold). */
-static int leaf_collect(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
-{
-    (void)index;
-    pl_mp_bin(ctx, leaf, len);
-    return ((struct pl_mp_writer *)ctx)->err;
-}
-
-static int sm_snapshot(struct ledger *l, struct pl_buf *out)
-{
-    if (l->size > UINT32_MAX)
-        return PL_ETOOBIG;
-    struct pl_mp_writer w;
-    pl_mp_writer_init(&w, out);
-    ledger_image_begin(&w, l->root, (uint32_t)l->size);
-    int rc = ledger_leaves_each(l, 0, l->size, leaf_collect, &w);
-    return rc != 0 ? rc : w.err;
-}
-
 /*
- * The snapshot image is the whole ledger, O(ledger): built on libuv's thread pool so the
- * loop (gossip's probes, the API) does not wait for it. The thread reads leaves
- * [0, size) through a copy of the ledger's struct: leaves are never rewritten once
- * appended, RocksDB's iterator reads a consistent view, and the loop goes on appending
- * after them. The core accepts the snapshot at the index it was taken at, even once the
- * node has applied more (raft.h, step 5).
+ * The Raft snapshot of the ledger state machine (ledger_codec.h): its description is the
+ * ledger's size and root at the applied index, O(1) to take; its body is the ledger's
+ * leaves, which stay in RocksDB. A follower that needs them gets the ones it lacks in chunks
+ * of snapshot_chunk_bytes (snapshot_read), and writes each chunk straight into its own
+ * ledger (snapshot_stage): the leaves are committed entries, so every prefix of them is a
+ * ledger this node could have reached by applying entries, and a crash mid-transfer leaves a
+ * shorter, clean ledger from which the transfer resumes. Memory stays bounded by one chunk
+ * whatever the ledger's size (docs/ARCHITECTURE.md, "InstallSnapshot").
  */
-static void snapshot_work_cb(uv_work_t *req)
+/* 0 once the core took it; PL_ESTATE while the ledger is behind the applied index (or the
+ * core has one at this index already). */
+static int snapshot_take(struct agent_raft *ar)
 {
-    struct agent_raft *ar = req->data;
-    uint64_t t0 = pl_clock_mono_ms();
-    ar->snap.rc = sm_snapshot(&ar->snap.ledger, &ar->snap.image);
-    ar->snap.build_ms = pl_clock_mono_ms() - t0;
-}
-
-static void snapshot_done_cb(uv_work_t *req, int status)
-{
-    struct agent_raft *ar = req->data;
-    ar->snap.busy = false;
-    int rc = status != 0 ? status : ar->snap.rc;
-    if (rc == 0 && ar->raft_open && !ar->fatal && !ar->agent->stopping) {
-        struct raft_event ev = {.type = RAFT_EV_SNAPSHOT};
-        ev.snapshot.index = ar->snap.index;
-        ev.snapshot.data = ar->snap.image.data;
-        ev.snapshot.len = ar->snap.image.len;
-        PL_INFO("raft", "snapshot taken index=%llu bytes=%zu build_ms=%llu",
-                (unsigned long long)ev.snapshot.index, ar->snap.image.len,
-                (unsigned long long)ar->snap.build_ms);
-        if (step(ar, &ev) == 0) {
-            ar->snap.taken++;
-            ar->snap.taken_index = ar->snap.index;
-        }
-    } else if (rc != 0) {
-        PL_WARN("raft", "snapshot failed: %s", pl_strerror(rc));
-    }
-    pl_buf_close(&ar->snap.image);
-    /* The image was the largest buffer this node had: give its pages back at once. */
-    malloc_trim(0);
-}
-
-/* Starts building a snapshot of the applied ledger: 0, -EBUSY while one is being built,
- * PL_ESTATE while the ledger is behind the applied index, or libuv's error. */
-static int snapshot_start(struct agent_raft *ar)
-{
-    if (ar->snap.busy)
-        return -EBUSY;
     if (ar->ledger.size != raft_applied(&ar->raft))
         return PL_ESTATE;
-    ar->snap.index = raft_applied(&ar->raft);
-    ar->snap.ledger = ar->ledger;
-    pl_buf_init(&ar->snap.image, (size_t)1 << 31);
-    ar->snap.req.data = ar;
-    int rc = uv_queue_work(&ar->agent->loop, &ar->snap.req, snapshot_work_cb, snapshot_done_cb);
-    if (rc != 0) {
-        pl_buf_close(&ar->snap.image);
-        PL_WARN("raft", "snapshot not started: %s", uv_strerror(rc));
-        return rc; /* libuv's codes are -errno */
+    struct pl_buf desc;
+    pl_buf_init(&desc, 256);
+    int rc = ledger_snap_desc_encode(ar->ledger.size, ar->ledger.root, &desc);
+    if (rc == 0) {
+        struct raft_event ev = {.type = RAFT_EV_SNAPSHOT};
+        ev.snapshot.index = ar->ledger.size;
+        ev.snapshot.data = desc.data;
+        ev.snapshot.len = desc.len;
+        ev.snapshot.body_len = ar->ledger.size;
+        rc = step(ar, &ev);
+        if (rc == 0) {
+            PL_INFO("raft", "snapshot taken index=%llu", (unsigned long long)ev.snapshot.index);
+            ar->snap_taken++;
+            ar->snap_taken_index = ev.snapshot.index;
+        }
+    } else {
+        PL_WARN("raft", "snapshot not taken: %s", pl_strerror(rc));
     }
-    ar->snap.busy = true;
-    return 0;
-}
-
-/* Called by ledger_image_decode() once the whole image checked out: only now is the ledger
- * wiped and written afresh from the image's leaves. */
-static int restore_cb(void *ctx, const uint8_t root[MERKLE_HASH_BYTES],
-                      const struct ledger_entry *entries, uint32_t n)
-{
-    struct agent_raft *ar = ctx;
-    struct pl_store *s = &ar->agent->store;
-    struct pl_store_batch b;
-    pl_store_batch_init(&b);
-    uint8_t lo[9] = {0}, hi[9];
-    memset(hi, 0xff, sizeof(hi));
-    rocksdb_writebatch_delete_range_cf(b.wb, s->cf[PL_CF_LEDGER_LEAVES], (char *)lo, 1, (char *)hi, 9);
-    rocksdb_writebatch_delete_range_cf(b.wb, s->cf[PL_CF_LEDGER_NODES], (char *)lo, 1, (char *)hi, 9);
-    rocksdb_writebatch_delete_range_cf(b.wb, s->cf[PL_CF_LEDGER_HEADS], (char *)lo, 1, (char *)hi, 9);
-    int rc = pl_store_batch_commit(s, &b);
-    pl_store_batch_close(&b);
-    if (rc != 0)
-        return rc;
-    ledger_close(&ar->ledger);
-    ar->ledger_open = false;
-    rc = ledger_open(&ar->ledger, s, &ar->agent->keys);
-    if (rc != 0)
-        return rc;
-    ar->ledger_open = true;
-    ar->ledger.no_sync = true;
-    /* In batches: ledger_append() takes at most LEDGER_BATCH_MAX entries at a time. */
-    for (uint32_t done = 0; done < n && rc == 0;) {
-        uint32_t k = PL_MIN(n - done, (uint32_t)LEDGER_BATCH_MAX);
-        rc = ledger_append(&ar->ledger, entries + done, k, pl_clock_wall_ms(), NULL);
-        done += k;
-    }
-    if (rc == 0 && n > 0)
-        ar->last_time_ms = entries[n - 1].time_ms;
-    if (rc == 0 && memcmp(ar->ledger.root, root, MERKLE_HASH_BYTES) != 0)
-        rc = PL_EVERIFY;
-    if (rc == 0)
-        rc = swarm_rebuild(ar);
+    pl_buf_close(&desc);
     return rc;
 }
 
-static int sm_restore(struct agent_raft *ar, const struct raft_snapshot *snap)
+struct chunk_fill {
+    struct pl_buf leaves; /* consecutive msgpack bins */
+    uint32_t n;
+    uint32_t bytes_max;
+};
+
+static int chunk_leaf_cb(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
 {
-    int rc = ledger_image_decode(snap->data, snap->len, snap->index, restore_cb, ar);
+    (void)index;
+    struct chunk_fill *c = ctx;
+    if (c->n > 0 && c->leaves.len + len > c->bytes_max)
+        return 1; /* full: stop here */
+    struct pl_mp_writer w;
+    pl_mp_writer_init(&w, &c->leaves);
+    pl_mp_bin(&w, leaf, len);
+    c->n++;
+    return w.err;
+}
+
+/* Leader: the leaves [offset, ...) of the snapshot's body, about bytes_max of them, as one
+ * chunk; stepped as RAFT_EV_SNAPSHOT_READ. */
+static void snapshot_read(struct agent_raft *ar, const struct raft_read *rd, uint64_t index,
+                          uint64_t body_len)
+{
+    struct chunk_fill c = {.bytes_max = rd->bytes_max};
+    pl_buf_init(&c.leaves, (size_t)rd->bytes_max + LEDGER_LEAF_MAX + 16);
+    struct pl_buf chunk;
+    pl_buf_init(&chunk, (size_t)rd->bytes_max + LEDGER_LEAF_MAX + 32);
+    int rc = rd->offset <= body_len && body_len <= ar->ledger.size ? 0 : PL_ESTATE;
     if (rc == 0)
-        PL_INFO("raft", "state restored from snapshot index=%llu", (unsigned long long)snap->index);
-    return rc == PL_EMALFORMED ? PL_ECORRUPT : rc;
+        rc = ledger_leaves_each(&ar->ledger, rd->offset, body_len, chunk_leaf_cb, &c);
+    if (rc == 1)
+        rc = 0;
+    if (rc == 0) {
+        struct pl_mp_writer w;
+        pl_mp_writer_init(&w, &chunk);
+        ledger_chunk_begin(&w, c.n);
+        rc = w.err != 0 ? w.err : pl_buf_append(&chunk, c.leaves.data, c.leaves.len);
+    }
+    if (rc == 0 && chunk.len > UINT32_MAX)
+        rc = PL_ETOOBIG;
+    if (rc == 0) {
+        struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_READ};
+        ev.read.to = rd->to;
+        ev.read.index = index;
+        ev.read.offset = rd->offset;
+        ev.read.data = chunk.data;
+        ev.read.len = (uint32_t)chunk.len;
+        ar->snap_sent_bytes += chunk.len;
+        step(ar, &ev);
+    } else {
+        PL_LOG_RATELIMITED(PL_LOG_WARN, "raft", "snapshot %llu: leaves from %llu not read: %s",
+                           (unsigned long long)index, (unsigned long long)rd->offset,
+                           pl_strerror(rc));
+    }
+    pl_buf_close(&chunk);
+    pl_buf_close(&c.leaves);
+}
+
+/* Follower: appends the chunk's leaves that extend the ledger, synced, and feeds them to the
+ * swarm state like applied entries. */
+static int stage_cb(void *ctx, const struct ledger_entry *entries, uint32_t n)
+{
+    struct agent_raft *ar = ctx;
+    uint32_t skip = 0;
+    while (skip < n && entries[skip].index < ar->ledger.size)
+        skip++;
+    if (skip == n || entries[skip].index != ar->ledger.size)
+        return 0; /* nothing new, or not next to what it holds */
+    bool no_sync = ar->ledger.no_sync;
+    ar->ledger.no_sync = false; /* the leader counts on what we say we hold */
+    int rc = ledger_append(&ar->ledger, entries + skip, n - skip, pl_clock_wall_ms(), NULL);
+    ar->ledger.no_sync = no_sync;
+    if (rc != 0)
+        return rc;
+    for (uint32_t i = skip; i < n; i++)
+        swarm_feed(ar, &entries[i]);
+    ar->last_time_ms = entries[n - 1].time_ms;
+    ar->snap_received_leaves += n - skip;
+    swarm_snapshot_maybe(ar);
+    return 0;
+}
+
+static void snapshot_stage(struct agent_raft *ar, const struct raft_stage *sg, uint64_t index,
+                           uint64_t body_len)
+{
+    uint64_t size;
+    uint8_t root[MERKLE_HASH_BYTES];
+    int rc = ledger_snap_desc_decode(sg->snap->data, sg->snap->len, &size, root);
+    if (rc != 0 || size != index || body_len != size) {
+        PL_LOG_RATELIMITED(PL_LOG_WARN, "raft", "snapshot %llu from the leader: bad description",
+                           (unsigned long long)index);
+        return;
+    }
+    /* Once: the ledger may now run ahead of the log (checked at start). */
+    if (index > ar->receiving && (rc = raft_storage_receiving_put(&ar->agent->store, index)) == 0)
+        ar->receiving = index;
+    if (rc == 0 && sg->offset <= ar->ledger.size && ar->ledger.size < body_len)
+        rc = ledger_chunk_decode(sg->data, sg->len, sg->offset, stage_cb, ar);
+    if (rc != 0) {
+        PL_LOG_RATELIMITED(PL_LOG_WARN, "raft", "snapshot %llu: chunk at %llu not kept: %s",
+                           (unsigned long long)index, (unsigned long long)sg->offset,
+                           pl_strerror(rc));
+        if (rc != PL_EMALFORMED)
+            return;
+    }
+    struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_STAGED};
+    ev.staged.index = index;
+    ev.staged.held = PL_MIN(ar->ledger.size, body_len);
+    step(ar, &ev);
+}
+
+/* The ledger holds the snapshot's leaves: its root at the snapshot's size must be the
+ * snapshot's. */
+static int sm_install(struct agent_raft *ar, const struct raft_snapshot *snap)
+{
+    uint64_t size;
+    uint8_t root[MERKLE_HASH_BYTES], have[MERKLE_HASH_BYTES];
+    int rc = ledger_snap_desc_decode(snap->data, snap->len, &size, root);
+    if (rc != 0 || size != snap->index)
+        return PL_ECORRUPT;
+    if (ar->ledger.size < size)
+        return PL_ECORRUPT;
+    rc = ledger_root_at(&ar->ledger, size, have);
+    if (rc == 0 && sodium_memcmp(have, root, MERKLE_HASH_BYTES) != 0)
+        rc = PL_EVERIFY;
+    return rc;
+}
+
+/* At start: the stored snapshot's leaves must be in the ledger. A record from before
+ * snapshots had a body holds the whole ledger as an image; the ledger holds those leaves
+ * too (an image was only ever stored with them, or restored before its record was), so it
+ * becomes a description read from the ledger. */
+static int snapshot_loaded(struct agent_raft *ar, struct raft_snapshot *snap, char *err,
+                           size_t err_size)
+{
+    uint64_t size;
+    uint8_t root[MERKLE_HASH_BYTES];
+    bool old = snap->body_len == 0 && ledger_snap_desc_decode(snap->data, snap->len, &size,
+                                                             root) != 0;
+    int rc = 0;
+    if (old && ar->ledger.size >= snap->index) {
+        struct pl_buf desc;
+        pl_buf_init(&desc, 256);
+        rc = ledger_root_at(&ar->ledger, snap->index, root);
+        if (rc == 0)
+            rc = ledger_snap_desc_encode(snap->index, root, &desc);
+        if (rc == 0) {
+            free(snap->data);
+            snap->data = desc.data; /* taken over */
+            snap->len = desc.len;
+            snap->body_len = snap->index;
+            desc.data = NULL;
+        }
+        pl_buf_close(&desc);
+    }
+    if (rc == 0 && !old)
+        rc = sm_install(ar, snap);
+    if (rc == 0 && old && ar->ledger.size < snap->index)
+        rc = PL_ECORRUPT;
+    if (rc != 0)
+        snprintf(err, err_size,
+                 "the Raft snapshot at %llu does not match the ledger (%llu entries): %s; move "
+                 "the data dir aside and start with an empty one: the agent rejoins and catches "
+                 "up from the council",
+                 (unsigned long long)snap->index, (unsigned long long)ar->ledger.size,
+                 pl_strerror(rc));
+    return rc;
 }
 
 /* --- calls awaiting outcomes --------------------------------------------------------- */
@@ -699,10 +769,14 @@ static void handle_update(struct agent_raft *ar, const struct raft_update *u)
         return;
     }
     /* 3. state machine */
-    if (u->install != NULL && (rc = sm_restore(ar, u->install)) != 0) {
-        fatal(ar, "cannot restore the ledger from a snapshot", rc);
+    if (u->install != NULL && (rc = sm_install(ar, u->install)) != 0) {
+        fatal(ar, "the ledger does not match the snapshot it received", rc);
         return;
     }
+    if (u->install != NULL)
+        PL_INFO("raft", "snapshot installed index=%llu: the ledger holds its leaves and root "
+                "(%llu leaves received since start)", (unsigned long long)u->install->index,
+                (unsigned long long)ar->snap_received_leaves);
     if (u->n_apply > 0) {
         /* A full disk (PL_ENOSPACE) leaves the ledger behind the core's applied index: the
          * entries stay in the core's log and are applied again once space returns. */
@@ -724,10 +798,15 @@ static void handle_update(struct agent_raft *ar, const struct raft_update *u)
     /* 4. outcomes */
     for (uint32_t i = 0; i < u->n_results; i++)
         deliver_result(ar, &u->results[i]);
-    /* 5. snapshot (taken after the update is done with, since stepping reuses it) */
+    /* 5. and 6. snapshots (taken and transferred after the update is done with, since
+     * stepping reuses it; the core keeps what the requests point to until then) */
     bool want_snapshot = u->want_snapshot;
     uint64_t seq = u->persist_seq;
     uint64_t deadline = u->deadline_ms;
+    struct raft_read reads[RAFT_SERVERS_MAX];
+    uint32_t n_reads = PL_MIN(u->n_reads, (uint32_t)RAFT_SERVERS_MAX);
+    memcpy(reads, u->reads, n_reads * sizeof(reads[0]));
+    struct raft_stage stage = u->stage != NULL ? *u->stage : (struct raft_stage){0};
     if (deadline != 0) {
         uint64_t now = now_ms(ar);
         uv_timer_start(&ar->timer, timer_cb, deadline > now ? deadline - now : 0, 0);
@@ -737,7 +816,13 @@ static void handle_update(struct agent_raft *ar, const struct raft_update *u)
         step(ar, &ev);
     }
     if (want_snapshot && !ar->fatal && !ar->apply_behind)
-        (void)snapshot_start(ar);
+        (void)snapshot_take(ar);
+    /* A read or stage names the snapshot by index; if another replaced it meanwhile, the
+     * core ignores the answer. */
+    for (uint32_t i = 0; i < n_reads && !ar->fatal; i++)
+        snapshot_read(ar, &reads[i], reads[i].snap->index, reads[i].snap->body_len);
+    if (stage.snap != NULL && !ar->fatal)
+        snapshot_stage(ar, &stage, stage.snap->index, stage.snap->body_len);
 }
 
 /* One line each time the leader we follow changes: what an operator reads first when
@@ -1905,10 +1990,14 @@ static void api_status(struct api_call *call, void *data)
     cJSON_AddNumberToObject(mem, "log_bytes", (double)log_bytes);
     cJSON_AddNumberToObject(mem, "snapshot_bytes", (double)snap_bytes);
     cJSON *snap = cJSON_AddObjectToObject(doc, "snapshots");
-    cJSON_AddNumberToObject(snap, "taken", (double)ar->snap.taken);
-    cJSON_AddNumberToObject(snap, "last_index", (double)ar->snap.taken_index);
-    cJSON_AddNumberToObject(snap, "last_build_ms", (double)ar->snap.build_ms);
-    cJSON_AddBoolToObject(snap, "building", ar->snap.busy);
+    cJSON_AddNumberToObject(snap, "taken", (double)ar->snap_taken);
+    cJSON_AddNumberToObject(snap, "last_index", (double)ar->snap_taken_index);
+    /* A snapshot is the ledger's size and root, taken at once: nothing is ever built. */
+    cJSON_AddNumberToObject(snap, "last_build_ms", 0);
+    cJSON_AddBoolToObject(snap, "building", false);
+    cJSON *xfer = cJSON_AddObjectToObject(doc, "snapshot_transfer");
+    cJSON_AddNumberToObject(xfer, "sent_bytes", (double)ar->snap_sent_bytes);
+    cJSON_AddNumberToObject(xfer, "received_leaves", (double)ar->snap_received_leaves);
     cJSON *voters = cJSON_AddArrayToObject(doc, "voters");
     cJSON *learners = cJSON_AddArrayToObject(doc, "learners");
     for (uint32_t i = 0; i < c->n; i++)
@@ -1983,8 +2072,9 @@ static void api_transfer(struct api_call *call, void *data)
     api_reply_json(call, 200, doc);
 }
 
-/* POST /v1/raft/snapshot: builds a snapshot of the applied ledger now (off the loop, as the
- * threshold's do) and answers at once; /v1/raft/status's "snapshots" says when it is taken. */
+/* POST /v1/raft/snapshot: takes a snapshot of the applied ledger now (its size and root, as
+ * the threshold's are); /v1/raft/status's "snapshots" counts it. 202 as when snapshots were
+ * built in the background, so clients that wait for the count keep working. */
 static void api_snapshot(struct api_call *call, void *data)
 {
     struct agent_raft *ar = data;
@@ -1992,21 +2082,22 @@ static void api_snapshot(struct api_call *call, void *data)
         api_reply_error(call, 409, "no Raft state to snapshot on this agent");
         return;
     }
-    if (ar->snap.taken > 0 && raft_applied(&ar->raft) <= ar->snap.taken_index) {
-        api_reply_error(call, 409, "snapshot not started: nothing applied since the last one at %llu",
-                        (unsigned long long)ar->snap.taken_index);
+    if (ar->snap_taken > 0 && raft_applied(&ar->raft) <= ar->snap_taken_index) {
+        api_reply_error(call, 409, "snapshot not taken: nothing applied since the last one at %llu",
+                        (unsigned long long)ar->snap_taken_index);
         return;
     }
-    int rc = snapshot_start(ar);
+    uint64_t at = raft_applied(&ar->raft);
+    int rc = snapshot_take(ar);
     if (rc != 0) {
-        api_reply_error(call, 409, "snapshot not started: %s",
-                        rc == -EBUSY      ? "one is being built"
-                        : rc == PL_ESTATE ? "the ledger is behind the applied index"
-                                          : pl_strerror(rc));
+        api_reply_error(call, 409, "snapshot not taken: %s",
+                        rc == PL_ESTATE ? "the ledger is behind the applied index, or a "
+                                          "snapshot at this index exists"
+                                        : pl_strerror(rc));
         return;
     }
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddNumberToObject(doc, "index", (double)ar->snap.index);
+    cJSON_AddNumberToObject(doc, "index", (double)at);
     api_reply_json(call, 202, doc);
 }
 
@@ -2081,7 +2172,8 @@ static int config_parse(struct agent_raft *ar, const struct agent_config *cfg, c
     }
     static const char *const known_keys[] = {
         "voter", "bootstrap_expect", "voters", "bind", "election_timeout_ms", "heartbeat_ms",
-        "pre_vote", "check_quorum", "snapshot_threshold", "snapshot_trailing", "auto_join",
+        "pre_vote", "check_quorum", "snapshot_threshold", "snapshot_trailing",
+        "snapshot_chunk_bytes", "auto_join",
         "proposal_timeout_ms", "state_snapshot_every", "state_snapshots_keep", NULL};
     int rc = config_check_keys(&c, sec, "raft", known_keys);
     uint64_t v;
@@ -2111,6 +2203,8 @@ static int config_parse(struct agent_raft *ar, const struct agent_config *cfg, c
     OPT(heartbeat_ms, 5, 60000);
     OPT(snapshot_threshold, 16, 100000000);
     OPT(snapshot_trailing, 0, 100000000);
+    /* Below one leaf a chunk still carries one leaf; the wire's limit leaves room for it. */
+    OPT(snapshot_chunk_bytes, 256, RAFT_WIRE_MSG_BYTES_MAX / 2);
     OPT(proposal_timeout_ms, 100, 600000);
 #undef OPT
     /* 0: no state snapshots (replay and restarts then apply the whole ledger). */
@@ -2242,21 +2336,26 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
     rc = raft_storage_load(&a->store, &st, err, err_size);
     if (rc != 0)
         return rc;
+    rc = st.has_snapshot ? snapshot_loaded(ar, &st.snapshot, err, err_size) : 0;
+    if (rc != 0) {
+        raft_storage_state_free(&st);
+        return rc;
+    }
     rc = raft_init(&ar->raft, &ar->opts, &a->rand);
     if (rc == 0) {
         ar->raft_open = true;
         rc = raft_load(&ar->raft, st.term, st.vote, st.has_snapshot ? &st.snapshot : NULL,
                        st.entries, st.n_entries);
     }
-    if (rc == 0 && st.has_snapshot && ar->ledger.size < st.snapshot.index)
-        rc = sm_restore(ar, &st.snapshot);
     ar->member = !st.empty;
+    ar->receiving = st.receiving;
     raft_storage_state_free(&st);
     if (rc != 0) {
         snprintf(err, err_size, "the Raft store is inconsistent: %s", pl_strerror(rc));
         return rc;
     }
-    if (ar->ledger.size > raft_last_index(&ar->raft)) {
+    /* A snapshot's leaves, received before a restart, may run ahead of the log. */
+    if (ar->ledger.size > PL_MAX(raft_last_index(&ar->raft), ar->receiving)) {
         snprintf(err, err_size,
                  "the ledger holds %llu entries but the Raft log ends at %llu: entries were "
                  "written outside Raft (ledger append?); keep them with 'platelet audit export "

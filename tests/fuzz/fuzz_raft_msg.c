@@ -19,12 +19,34 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Carries out updates synchronously until there is nothing left to persist. */
+/* Carries out updates synchronously until there is nothing left to persist, staging a
+ * snapshot chunk as a shell would (holding up to its end, or the whole body when the chunk
+ * has a byte that says so) and answering a read with a few bytes. */
 static void settle(struct raft *r, uint64_t now, struct raft_update *u)
 {
-    for (int i = 0; i < 8 && u->persist_seq != 0; i++) {
-        struct raft_event ev = {.type = RAFT_EV_PERSISTED, .persisted_seq = u->persist_seq};
-        raft_step(r, now, &ev, u);
+    for (int i = 0; i < 8; i++) {
+        if (u->persist_seq != 0) {
+            struct raft_event ev = {.type = RAFT_EV_PERSISTED, .persisted_seq = u->persist_seq};
+            raft_step(r, now, &ev, u);
+        } else if (u->stage != NULL) {
+            const struct raft_stage *sg = u->stage;
+            struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_STAGED};
+            ev.staged.index = sg->snap->index;
+            uint64_t end = sg->offset + sg->len;
+            bool all = sg->len > 0 && sg->data[0] == 0xff;
+            ev.staged.held = all || end > sg->snap->body_len ? sg->snap->body_len : end;
+            raft_step(r, now, &ev, u);
+        } else if (u->n_reads > 0) {
+            struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_READ};
+            ev.read.to = u->reads[0].to;
+            ev.read.index = u->reads[0].snap->index;
+            ev.read.offset = u->reads[0].offset;
+            ev.read.data = (const uint8_t *)"chunk";
+            ev.read.len = 5;
+            raft_step(r, now, &ev, u);
+        } else {
+            break;
+        }
     }
 }
 

@@ -3,16 +3,16 @@
  *
  * - the Raft "snap" record (raft/raft_storage.c), read back from disk at start: it decodes
  *   or is refused, and what decodes re-encodes to bytes that decode to the same snapshot;
- * - the ledger image inside it, the Raft state machine's snapshot that a peer sends with
- *   InstallSnapshot (snapshot/ledger_codec.c): whatever ledger_image_decode() hands to its
- *   restore callback is a checked ledger (each leaf canonical and at its index, the root of
- *   the leaves the image's root), and writing those entries as an image again gives an
- *   image that decodes to the same root and leaves;
+ * - the ledger's description inside it (snapshot/ledger_codec.c), which a peer also sends
+ *   with every InstallSnapshot chunk: decode -> encode -> decode;
+ * - a chunk of the snapshot's body, the ledger leaves a peer sends (ledger_chunk_decode):
+ *   whatever it hands to its callback are canonical leaves at their indexes, and writing
+ *   those entries as a chunk again gives one that decodes to the same leaves;
  * - the snapshot store's value (snapshot/snapshot_store.c): decode -> encode -> decode.
  *
- * The input is tried as each (a ledger image with its first byte as the leaf count, so the
- * fuzzer can reach the image without the record around it). Seeds:
- * tests/fuzz/corpus/fuzz_snapshot/ (a record holding a real image, images, store values).
+ * The input is tried as each (a chunk with its first byte as the offset of its first leaf,
+ * so the fuzzer can reach the chunk without the message around it). Seeds:
+ * tests/fuzz/corpus/fuzz_snapshot/ (a record with a description, chunks, store values).
  */
 #include "ledger_codec.h"
 #include "merkle.h"
@@ -29,28 +29,26 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The first decode's result, for the second to compare with. */
-struct image_copy
+struct chunk_copy
 {
     int calls;
-    uint8_t root[MERKLE_HASH_BYTES];
+    uint64_t offset;
     uint32_t n;
-    struct pl_buf image; /* the entries written again as an image */
+    struct pl_buf chunk; /* the entries written again as a chunk */
 };
 
-static int write_again_cb(void *ctx, const uint8_t root[MERKLE_HASH_BYTES],
-                          const struct ledger_entry *entries, uint32_t n)
+static int write_again_cb(void *ctx, const struct ledger_entry *entries, uint32_t n)
 {
-    struct image_copy *c = ctx;
+    struct chunk_copy *c = ctx;
     c->calls++;
-    memcpy(c->root, root, MERKLE_HASH_BYTES);
     c->n = n;
     struct pl_mp_writer w;
-    pl_mp_writer_init(&w, &c->image);
-    ledger_image_begin(&w, root, n);
+    pl_mp_writer_init(&w, &c->chunk);
+    ledger_chunk_begin(&w, n);
     struct pl_buf leaf;
     pl_buf_init(&leaf, LEDGER_LEAF_MAX);
     for (uint32_t i = 0; i < n; i++) {
-        PL_ASSERT(entries[i].index == i);
+        PL_ASSERT(entries[i].index == c->offset + i);
         pl_buf_reset(&leaf);
         PL_ASSERT(ledger_entry_encode(&entries[i], &leaf) == 0);
         pl_mp_bin(&w, leaf.data, leaf.len);
@@ -60,28 +58,41 @@ static int write_again_cb(void *ctx, const uint8_t root[MERKLE_HASH_BYTES],
     return 0;
 }
 
-static int same_cb(void *ctx, const uint8_t root[MERKLE_HASH_BYTES],
-                   const struct ledger_entry *entries, uint32_t n)
+static int same_cb(void *ctx, const struct ledger_entry *entries, uint32_t n)
 {
-    const struct image_copy *c = ctx;
+    const struct chunk_copy *c = ctx;
     (void)entries;
-    PL_ASSERT(n == c->n && memcmp(root, c->root, MERKLE_HASH_BYTES) == 0);
+    PL_ASSERT(n == c->n);
     return PL_ESTATE; /* passed back as it is */
 }
 
-static void image(const uint8_t *p, size_t len, uint64_t count)
+static void chunk(const uint8_t *p, size_t len, uint64_t offset)
 {
-    struct image_copy c = {0};
-    pl_buf_init(&c.image, len + 64);
-    int rc = ledger_image_decode(p, len, count, write_again_cb, &c);
-    PL_ASSERT(rc == 0 || rc == PL_ECORRUPT);
+    struct chunk_copy c = {.offset = offset};
+    pl_buf_init(&c.chunk, len + 64);
+    int rc = ledger_chunk_decode(p, len, offset, write_again_cb, &c);
+    PL_ASSERT(rc == 0 || rc == PL_EMALFORMED);
     PL_ASSERT(c.calls == (rc == 0));
     if (rc == 0) {
-        /* The leaves were canonical, so the image written again has the same leaves. */
-        PL_ASSERT(ledger_image_decode(c.image.data, c.image.len, count, same_cb, &c) ==
+        /* The leaves were canonical, so the chunk written again has the same leaves. */
+        PL_ASSERT(ledger_chunk_decode(c.chunk.data, c.chunk.len, offset, same_cb, &c) ==
                   PL_ESTATE);
     }
-    pl_buf_close(&c.image);
+    pl_buf_close(&c.chunk);
+}
+
+static void desc(const uint8_t *p, size_t len)
+{
+    uint64_t size, size2;
+    uint8_t root[MERKLE_HASH_BYTES], root2[MERKLE_HASH_BYTES];
+    if (ledger_snap_desc_decode(p, len, &size, root) != 0)
+        return;
+    struct pl_buf e;
+    pl_buf_init(&e, 256);
+    PL_ASSERT(ledger_snap_desc_encode(size, root, &e) == 0);
+    PL_ASSERT(ledger_snap_desc_decode(e.data, e.len, &size2, root2) == 0);
+    PL_ASSERT(size == size2 && memcmp(root, root2, MERKLE_HASH_BYTES) == 0);
+    pl_buf_close(&e);
 }
 
 static void raft_record(const uint8_t *data, size_t size)
@@ -100,12 +111,12 @@ static void raft_record(const uint8_t *data, size_t size)
     PL_ASSERT(raft_storage_snapshot_encode(&a, &e) == 0);
     PL_ASSERT(raft_storage_snapshot_decode(e.data, e.len, &b) == 0);
     PL_ASSERT(a.index == b.index && a.term == b.term && a.len == b.len &&
-              memcmp(a.data, b.data, a.len) == 0);
+              a.body_len == b.body_len && memcmp(a.data, b.data, a.len) == 0);
     PL_ASSERT(a.config.n == b.config.n);
     for (uint32_t i = 0; i < a.config.n; i++)
         PL_ASSERT(a.config.servers[i].id == b.config.servers[i].id &&
                   a.config.servers[i].role == b.config.servers[i].role);
-    image(a.data, a.len, a.index);
+    desc(a.data, a.len);
     free(a.data);
     free(b.data);
     pl_buf_close(&e);
@@ -140,8 +151,9 @@ static void store_value(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     raft_record(data, size);
+    desc(data, size);
     if (size > 0)
-        image(data + 1, size - 1, data[0]);
+        chunk(data + 1, size - 1, data[0]);
     store_value(data, size);
     return 0;
 }

@@ -90,12 +90,15 @@ leaves = [leaf(i, 1 + i // 3, 1763700000000 + i, "note" if i else "raft.config",
 for i, x in enumerate(leaves):
     write("fuzz_ledger_leaf", f"leaf_{i}", x)
 
-img = image(leaves)
-write("fuzz_snapshot", "image_9", bytes([len(leaves)]) + img)
-write("fuzz_snapshot", "image_1", bytes([1]) + image(leaves[:1]))
-write("fuzz_snapshot", "image_0", bytes([0]) + image([]))
+write("fuzz_snapshot", "chunk_9", bytes([0]) + mp(leaves))
+write("fuzz_snapshot", "chunk_1", bytes([0]) + mp(leaves[:1]))
+write("fuzz_snapshot", "chunk_0", bytes([0]) + mp([]))
 config = mp([[1, 1], [2, 1], [3, 2]])
-write("fuzz_snapshot", "raft_record", mp([len(leaves), 3, config, img]))
+desc = mp(["ledger", len(leaves), mth([hashlib.sha256(b"\x00" + x).digest() for x in leaves])])
+write("fuzz_snapshot", "desc", desc)
+write("fuzz_snapshot", "raft_record", mp([len(leaves), 3, config, desc, len(leaves)]))
+# a record from before snapshots had a body: the whole ledger as an image
+write("fuzz_snapshot", "raft_record_v1", mp([len(leaves), 3, config, image(leaves)]))
 frontier = [hashlib.sha256(b"\x00" + x).digest() for x in leaves[:1]]
 root = frontier[0]
 write("fuzz_snapshot", "store_value", mp({"index": 9, "root": root, "tree_size": 1,

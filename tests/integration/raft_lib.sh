@@ -152,3 +152,15 @@ start_voters() {
     for n in "${nodes[@]}"; do wait_for 10 "$n API" test -S "$(sock "$n")"; done
     wait_for 20 "one leader agreed by the voters" one_leader "${nodes[@]}"
 }
+# lagger_setup NODE...: sets `leader` (the one all agree on), `lagger` (a voter that is not
+# the leader), `others` (all but the lagger) and `n0`, the count of 20 proposals acknowledged
+# and on every node's ledger ("before", in $TEST_DIR/acked0.json).
+lagger_setup() {
+    local n
+    leader=$(leader_of "$1")
+    for n in "$@"; do [ "$n" = "$leader" ] || lagger=$n; done
+    others=()
+    for n in "$@"; do [ "$n" = "$lagger" ] || others+=("$n"); done
+    n0=$(propose_acked 20 before "$TEST_DIR/acked0.json" "$(sock "$leader")")
+    wait_for 20 "ledgers equal" same_ledger "$n0" "$@"
+}

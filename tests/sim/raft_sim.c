@@ -46,10 +46,14 @@
 #include <string.h>
 
 #define NODES_MAX 7
-/* The state machine's snapshot: (index, hash) padded so snapshots travel in several
- * chunks. The swarm state it stands for (a flat struct of ~330 KB) is kept aside by index
- * (sim.swarm_snaps) rather than sent in 64-byte chunks: the bytes are what the node had. */
-#define SM_SNAPSHOT_BYTES 300
+/* The state machine's snapshot: its description is (index, hash); its body is
+ * SM_BODY_BYTES bytes derived from them (sm_body_byte), long enough to travel in several
+ * chunks, read by the leader's shell at each request and staged durably by the follower's,
+ * which checks every byte. The swarm state it stands for (a flat struct of ~330 KB) is kept
+ * aside by index (sim.swarm_snaps) rather than sent in 64-byte chunks: the bytes are what
+ * the node had. */
+#define SM_SNAPSHOT_BYTES 16
+#define SM_BODY_BYTES 300
 
 /* ------------------------------------------------------------ small tools */
 
@@ -135,6 +139,9 @@ struct store {
     uint64_t term, vote;
     bool has_snap;
     struct raft_snapshot snap;
+    /* The body of the snapshot being received, staged durably (raft_stage): whose it is
+     * and how much of it is held; kept across crashes like the rest of the store. */
+    uint64_t stage_index, stage_hash, stage_held;
     struct raft_entry *entries; /* ascending, contiguous */
     size_t n, cap;
 };
@@ -174,6 +181,11 @@ struct node {
     size_t n_acted, cap_acted;
     uint64_t healer_next_ms; /* the leader's next look at running rollouts */
     uint64_t actor_next_ms;  /* the next look at pending decisions naming it (answers lost) */
+    /* Snapshot transfer events owed to the core (u.reads, u.stage), carried out once the
+     * update that asked for them is done with. */
+    struct raft_event *owed;
+    uint8_t **owed_data;
+    uint32_t n_owed, cap_owed;
 };
 
 struct kv { uint64_t index, term, hash, prev_term; bool used; };
@@ -600,9 +612,15 @@ static void sm_apply(struct sim *s, struct node *n, const struct raft_entry *e)
 
 static void sm_encode(const struct sm *m, uint8_t *out)
 {
-    memset(out, 0xab, SM_SNAPSHOT_BYTES);
     pl_be64_put(out, m->index);
     pl_be64_put(out + 8, m->hash);
+}
+
+/* Byte `pos` of the body of the snapshot described by (index, hash). */
+static uint8_t sm_body_byte(uint64_t index, uint64_t hash, uint64_t pos)
+{
+    uint64_t k[3] = {index, hash, pos};
+    return (uint8_t)fnv(1469598103934665603ull, k, sizeof(k));
 }
 
 static const struct swarm_state *swarm_snap_find(const struct sim *s, uint64_t index)
@@ -674,11 +692,12 @@ static int fsm_restore_cb(void *ctx, const struct raft_snapshot *snap)
     return 0;
 }
 
-static int fsm_snapshot_cb(void *ctx, uint8_t **data, size_t *len)
+static int fsm_snapshot_cb(void *ctx, uint8_t **data, size_t *len, uint64_t *body_len)
 {
     struct fsm_ctx *c = ctx;
     *data = xcalloc(1, SM_SNAPSHOT_BYTES);
     *len = SM_SNAPSHOT_BYTES;
+    *body_len = SM_BODY_BYTES;
     sm_encode(&c->n->sm, *data);
     swarm_snap_keep(c->s, c->n);
     return 0;
@@ -747,6 +766,8 @@ static void peer_lost(struct sim *s, uint32_t from, uint32_t to)
                               .peer = s->nodes[from].id});
 }
 
+static void owed_clear(struct node *n);
+
 static void node_crash(struct sim *s, struct node *n)
 {
     if (!n->up)
@@ -760,6 +781,7 @@ static void node_crash(struct sim *s, struct node *n)
     for (uint32_t i = 0; i < n->n_ops; i++)
         disk_op_free(&n->ops[i]);
     n->n_ops = 0;
+    owed_clear(n);
     n->disk_event = false;
     n->up = false;
     n->incarnation++;
@@ -848,6 +870,108 @@ static void send_msg(struct sim *s, struct node *from, const struct raft_msg *m)
 
 static void on_disk(struct sim *s, struct node *n);
 
+/* 6. The snapshot transfer: each request becomes an event owed to the core, stepped once
+ * the update that asked for it is done with (pay_owed). */
+static void owe(struct node *n, const struct raft_event *ev, const uint8_t *data, uint32_t len)
+{
+    if (n->n_owed == n->cap_owed) {
+        n->cap_owed = n->cap_owed ? n->cap_owed * 2 : 8;
+        n->owed = xrealloc(n->owed, n->cap_owed * sizeof(*n->owed));
+        n->owed_data = xrealloc(n->owed_data, n->cap_owed * sizeof(*n->owed_data));
+    }
+    n->owed[n->n_owed] = *ev;
+    n->owed_data[n->n_owed] = data != NULL ? dup_bytes(data, len) : NULL;
+    n->n_owed++;
+}
+
+static void owed_clear(struct node *n)
+{
+    for (uint32_t i = 0; i < n->n_owed; i++)
+        free(n->owed_data[i]);
+    n->n_owed = 0;
+}
+
+/* The description's (index, hash), or fail. */
+static bool snap_desc(struct sim *s, struct node *n, const struct raft_snapshot *d,
+                      uint64_t *hash)
+{
+    if (d->len != SM_SNAPSHOT_BYTES || pl_be64_get(d->data) != d->index ||
+        d->body_len != SM_BODY_BYTES) {
+        fail(s, "node %" PRIu64 ": snapshot %" PRIu64 " described wrongly", n->id, d->index);
+        return false;
+    }
+    *hash = pl_be64_get(d->data + 8);
+    return true;
+}
+
+/* Leader: the body chunk a follower needs, from the snapshot's description. */
+static void sim_read(struct sim *s, struct node *n, const struct raft_read *rd)
+{
+    uint64_t hash;
+    if (!snap_desc(s, n, rd->snap, &hash) || rd->offset > SM_BODY_BYTES || rd->bytes_max == 0) {
+        fail(s, "node %" PRIu64 ": bad read at %" PRIu64, n->id, rd->offset);
+        return;
+    }
+    uint8_t chunk[SM_BODY_BYTES];
+    uint32_t len = (uint32_t)PL_MIN((uint64_t)rd->bytes_max, SM_BODY_BYTES - rd->offset);
+    for (uint32_t i = 0; i < len; i++)
+        chunk[i] = sm_body_byte(rd->snap->index, hash, rd->offset + i);
+    struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_READ};
+    ev.read.to = rd->to;
+    ev.read.index = rd->snap->index;
+    ev.read.offset = rd->offset;
+    ev.read.len = len;
+    owe(n, &ev, chunk, len);
+}
+
+/* Follower: keep what extends the staged prefix (durably at once, like the daemon's synced
+ * write), checking every byte; a chunk of another snapshot starts the staging over. */
+static void sim_stage(struct sim *s, struct node *n, const struct raft_stage *sg)
+{
+    uint64_t hash;
+    if (!snap_desc(s, n, sg->snap, &hash))
+        return;
+    struct store *st = &n->st;
+    if (st->stage_index != sg->snap->index || st->stage_hash != hash) {
+        st->stage_index = sg->snap->index;
+        st->stage_hash = hash;
+        st->stage_held = 0;
+    }
+    uint64_t end = sg->offset + sg->len;
+    if (end > SM_BODY_BYTES) {
+        fail(s, "node %" PRIu64 ": chunk past the body's end", n->id);
+        return;
+    }
+    if (sg->offset <= st->stage_held && end > st->stage_held) {
+        for (uint64_t pos = st->stage_held; pos < end; pos++)
+            if (sg->data[pos - sg->offset] != sm_body_byte(sg->snap->index, hash, pos)) {
+                fail(s, "node %" PRIu64 ": snapshot %" PRIu64 " body byte %" PRIu64 " wrong",
+                     n->id, sg->snap->index, pos);
+                return;
+            }
+        st->stage_held = end;
+    }
+    struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_STAGED};
+    ev.staged.index = sg->snap->index;
+    ev.staged.held = st->stage_held;
+    owe(n, &ev, NULL, 0);
+}
+
+static void pay_owed(struct sim *s, struct node *n)
+{
+    while (n->up && n->n_owed > 0) {
+        struct raft_event ev = n->owed[0];
+        uint8_t *data = n->owed_data[0];
+        memmove(n->owed, n->owed + 1, (n->n_owed - 1) * sizeof(*n->owed));
+        memmove(n->owed_data, n->owed_data + 1, (n->n_owed - 1) * sizeof(*n->owed_data));
+        n->n_owed--;
+        if (ev.type == RAFT_EV_SNAPSHOT_READ)
+            ev.read.data = data;
+        step(s, n, &ev);
+        free(data);
+    }
+}
+
 static void process_one(struct sim *s, struct node *n, struct raft_update *u)
 {
     for (;;) {
@@ -886,8 +1010,13 @@ static void process_one(struct sim *s, struct node *n, struct raft_update *u)
         /* 2. send */
         for (uint32_t i = 0; i < u->n_msgs; i++)
             send_msg(s, n, &u->msgs[i]);
-        /* 3. state machine, through the raft_fsm interface */
+        /* 3. state machine, through the raft_fsm interface; a snapshot installs only with
+         * its whole body staged */
         g_tot.installs += u->install != NULL;
+        if (u->install != NULL && (n->st.stage_index != u->install->index ||
+                                   n->st.stage_held != u->install->body_len))
+            fail(s, "node %" PRIu64 " installs snapshot %" PRIu64 " without its body", n->id,
+                 u->install->index);
         struct fsm_ctx fc = {s, n};
         struct raft_fsm fsm = {&fc, fsm_apply_cb, fsm_snapshot_cb, fsm_restore_cb};
         raft_fsm_apply(&fsm, u);
@@ -917,6 +1046,13 @@ static void process_one(struct sim *s, struct node *n, struct raft_update *u)
                  u->truncate_from);
         record_commit(s, n);
         check_roles(s, n);
+        /* 6. snapshot transfer, owed until this update is done with */
+        for (uint32_t i = 0; i < u->n_reads; i++)
+            sim_read(s, n, &u->reads[i]);
+        if (u->stage != NULL)
+            sim_stage(s, n, u->stage);
+        u->n_reads = 0;
+        u->stage = NULL;
         /* 5. snapshot when asked */
         if (!u->want_snapshot)
             return;
@@ -935,6 +1071,7 @@ static void process(struct sim *s, struct node *n, struct raft_update *u)
     if (s->sync_disk)
         while (n->up && n->n_ops > 0 && !n->stalled)
             on_disk(s, n);
+    pay_owed(s, n);
 }
 
 static void store_apply(struct store *st, struct disk_op *op)
@@ -1252,6 +1389,9 @@ static void sim_close(struct sim *s)
         node_crash(s, n);
         store_free(&n->st);
         free(n->ops);
+        owed_clear(n);
+        free(n->owed);
+        free(n->owed_data);
     }
     for (size_t i = 0; i < s->n_heap; i++)
         free(s->heap[i].bytes);

@@ -567,103 +567,104 @@ static void test_snapshot_store(void **state)
  * the image of a real ledger decodes to its entries, restores a second ledger to the same
  * root, and every damage (a wrong root, count, leaf, order, trailing byte, truncation) is
  * refused without calling back. */
-struct image_seen
+struct chunk_seen
 {
     int calls;
     uint32_t n;
-    uint8_t root[MERKLE_HASH_BYTES];
-    struct ledger *into; /* restore here when not NULL */
+    struct ledger *into; /* append here when not NULL */
 };
 
-static int image_cb(void *ctx, const uint8_t root[MERKLE_HASH_BYTES],
-                    const struct ledger_entry *entries, uint32_t n)
+static int chunk_cb(void *ctx, const struct ledger_entry *entries, uint32_t n)
 {
-    struct image_seen *seen = ctx;
+    struct chunk_seen *seen = ctx;
     seen->calls++;
     seen->n = n;
-    memcpy(seen->root, root, MERKLE_HASH_BYTES);
     for (uint32_t i = 0; i < n; i++)
-        if (entries[i].index != i || entries[i].kind_len != 6)
+        if (entries[i].kind_len != 6)
             return PL_EVERIFY;
     return seen->into != NULL ? ledger_append(seen->into, entries, n, 1, NULL) : 0;
 }
 
-static int image_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
+static int chunk_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
 {
     (void)index;
     pl_mp_bin(ctx, leaf, len);
     return ((struct pl_mp_writer *)ctx)->err;
 }
 
-static void image_of(struct fixture *f, struct pl_buf *out, uint64_t count, int swap)
+/* The chunk of leaves [from, to), the first two swapped when `swap`. */
+static void chunk_of(struct fixture *f, struct pl_buf *out, uint64_t from, uint64_t to, int swap)
 {
     pl_buf_reset(out);
     struct pl_mp_writer w;
     pl_mp_writer_init(&w, out);
-    ledger_image_begin(&w, f->ledger.root, (uint32_t)count);
+    ledger_chunk_begin(&w, (uint32_t)(to - from));
     if (swap) {
-        assert_int_equal(ledger_leaves_each(&f->ledger, 1, 2, image_leaf, &w), 0);
-        assert_int_equal(ledger_leaves_each(&f->ledger, 0, 1, image_leaf, &w), 0);
-        assert_int_equal(ledger_leaves_each(&f->ledger, 2, count, image_leaf, &w), 0);
+        assert_int_equal(ledger_leaves_each(&f->ledger, from + 1, from + 2, chunk_leaf, &w), 0);
+        assert_int_equal(ledger_leaves_each(&f->ledger, from, from + 1, chunk_leaf, &w), 0);
+        assert_int_equal(ledger_leaves_each(&f->ledger, from + 2, to, chunk_leaf, &w), 0);
     } else {
-        assert_int_equal(ledger_leaves_each(&f->ledger, 0, count, image_leaf, &w), 0);
+        assert_int_equal(ledger_leaves_each(&f->ledger, from, to, chunk_leaf, &w), 0);
     }
     assert_int_equal(w.err, 0);
 }
 
-static void test_ledger_image(void **state)
+/* A Raft snapshot of the ledger: its description, and its leaves in chunks that a second
+ * ledger appends to reach the same root; a chunk wrong in any way is refused whole. */
+static void test_ledger_snapshot_chunks(void **state)
 {
     struct fixture *f = *state;
     append_some(f, 37, 5000);
-    struct pl_buf img;
-    pl_buf_init(&img, 1 << 20);
-    image_of(f, &img, f->n, 0);
+    struct pl_buf desc;
+    pl_buf_init(&desc, 256);
+    assert_int_equal(ledger_snap_desc_encode(f->ledger.size, f->ledger.root, &desc), 0);
+    uint64_t size;
+    uint8_t root[MERKLE_HASH_BYTES];
+    assert_int_equal(ledger_snap_desc_decode(desc.data, desc.len, &size, root), 0);
+    assert_int_equal(size, 37);
+    assert_memory_equal(root, f->ledger.root, MERKLE_HASH_BYTES);
+    assert_int_equal(ledger_snap_desc_decode(desc.data, desc.len - 1, &size, root), PL_EMALFORMED);
+    desc.data[2] ^= 1; /* "ledger" misspelt */
+    assert_int_equal(ledger_snap_desc_decode(desc.data, desc.len, &size, root), PL_EMALFORMED);
+    pl_buf_close(&desc);
 
-    /* A second ledger restored from the image has the same root. */
+    /* A second ledger takes [0, 20) and [20, 37) in two chunks: the same root. */
+    struct pl_buf c;
+    pl_buf_init(&c, 1 << 20);
     struct fixture g;
     memset(&g, 0, sizeof(g));
     snprintf(g.dir, sizeof(g.dir), "test_ledger.XXXXXX");
     assert_non_null(mkdtemp(g.dir));
     assert_int_equal(open_all(&g), 0);
-    struct image_seen seen = {.into = &g.ledger};
-    assert_int_equal(ledger_image_decode(img.data, img.len, f->n, image_cb, &seen), 0);
-    assert_int_equal(seen.calls, 1);
-    assert_int_equal(seen.n, 37);
-    assert_memory_equal(seen.root, f->ledger.root, MERKLE_HASH_BYTES);
+    struct chunk_seen seen = {.into = &g.ledger};
+    chunk_of(f, &c, 0, 20, 0);
+    assert_int_equal(ledger_chunk_decode(c.data, c.len, 0, chunk_cb, &seen), 0);
+    chunk_of(f, &c, 20, 37, 0);
+    assert_int_equal(ledger_chunk_decode(c.data, c.len, 20, chunk_cb, &seen), 0);
+    assert_int_equal(seen.calls, 2);
+    assert_int_equal(seen.n, 17);
     assert_int_equal(g.ledger.size, 37);
     assert_memory_equal(g.ledger.root, f->ledger.root, MERKLE_HASH_BYTES);
     close_all(&g);
     rm_rf(g.dir);
 
-    /* What restore_cb returns is returned. */
-    struct image_seen quiet = {0};
-    assert_int_equal(ledger_image_decode(img.data, img.len, f->n, image_cb, &quiet), 0);
-
-    /* Damage of every kind: PL_ECORRUPT and no call. */
+    /* Damage of every kind: PL_EMALFORMED and no call. */
     memset(&seen, 0, sizeof(seen));
-    assert_int_equal(ledger_image_decode(img.data, img.len, f->n - 1, image_cb, &seen), PL_ECORRUPT);
-    assert_int_equal(ledger_image_decode(img.data, img.len - 1, f->n, image_cb, &seen), PL_ECORRUPT);
-    uint8_t *longer = malloc(img.len + 1);
-    memcpy(longer, img.data, img.len);
-    longer[img.len] = 0xc0;
-    assert_int_equal(ledger_image_decode(longer, img.len + 1, f->n, image_cb, &seen), PL_ECORRUPT);
+    assert_int_equal(ledger_chunk_decode(c.data, c.len, 21, chunk_cb, &seen), PL_EMALFORMED);
+    assert_int_equal(ledger_chunk_decode(c.data, c.len - 1, 20, chunk_cb, &seen), PL_EMALFORMED);
+    uint8_t *longer = malloc(c.len + 1);
+    memcpy(longer, c.data, c.len);
+    longer[c.len] = 0xc0;
+    assert_int_equal(ledger_chunk_decode(longer, c.len + 1, 20, chunk_cb, &seen), PL_EMALFORMED);
     free(longer);
-    /* The root is the 32 bytes after the array header and the bin header. */
-    img.data[3] ^= 1;
-    assert_int_equal(ledger_image_decode(img.data, img.len, f->n, image_cb, &seen), PL_ECORRUPT);
-    img.data[3] ^= 1;
-    /* One byte of the last leaf's body. */
-    img.data[img.len - 1] ^= 1;
-    assert_int_equal(ledger_image_decode(img.data, img.len, f->n, image_cb, &seen), PL_ECORRUPT);
-    img.data[img.len - 1] ^= 1;
-    /* The first two leaves swapped: each is fine, the order (and so the root) is not. */
-    image_of(f, &img, f->n, 1);
-    assert_int_equal(ledger_image_decode(img.data, img.len, f->n, image_cb, &seen), PL_ECORRUPT);
-    /* An image of the first 36 leaves, offered as one of 37. */
-    image_of(f, &img, f->n - 1, 0);
-    assert_int_equal(ledger_image_decode(img.data, img.len, f->n, image_cb, &seen), PL_ECORRUPT);
+    /* The first two leaves swapped: each is fine, not at its index. */
+    chunk_of(f, &c, 20, 37, 1);
+    assert_int_equal(ledger_chunk_decode(c.data, c.len, 20, chunk_cb, &seen), PL_EMALFORMED);
     assert_int_equal(seen.calls, 0);
-    pl_buf_close(&img);
+    /* What cb returns is returned. */
+    chunk_of(f, &c, 0, 3, 0);
+    assert_int_equal(ledger_chunk_decode(c.data, c.len, 0, chunk_cb, &seen), 0);
+    pl_buf_close(&c);
 }
 
 static void test_lock_and_read_only(void **state)
@@ -755,7 +756,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_store, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ledger_image, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ledger_snapshot_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_and_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
     };

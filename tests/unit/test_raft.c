@@ -1100,11 +1100,50 @@ static void test_duplicate_forward_placed_once(void **state)
     rm(t);
 }
 
+/* The leader's shell in test_snapshot_chunks: answers the core's one read from `body`. */
+static void serve_read(struct t *t, const char *body, uint64_t to)
+{
+    assert_int_equal(t->u.n_reads, 1);
+    struct raft_read rd = t->u.reads[0];
+    assert_int_equal(rd.to, to);
+    assert_non_null(rd.snap);
+    assert_int_equal(rd.snap->len, 2); /* the description, never the body */
+    struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_READ};
+    ev.read.to = rd.to;
+    ev.read.index = rd.snap->index;
+    ev.read.offset = rd.offset;
+    ev.read.len = (uint32_t)(rd.snap->body_len - rd.offset < rd.bytes_max
+                                 ? rd.snap->body_len - rd.offset
+                                 : rd.bytes_max);
+    ev.read.data = (const uint8_t *)body + rd.offset;
+    clear(t);
+    assert_int_equal(step(t, &ev), 0);
+}
+
+/* The follower's shell: checks the staged chunk against `body`, then reports `held`. */
+static void stage_chunk(struct t *f, const struct raft_stage *staged, const char *body,
+                        uint64_t held)
+{
+    assert_non_null(staged);
+    struct raft_stage sg = *staged;
+    assert_memory_equal(sg.data, body + sg.offset, sg.len);
+    assert_memory_equal(sg.snap->data, "ab", 2);
+    struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_STAGED};
+    ev.staged.index = sg.snap->index;
+    ev.staged.held = held;
+    clear(f);
+    assert_int_equal(step(f, &ev), 0);
+}
+
 /* Paper §7: a leader compacts after a snapshot and sends InstallSnapshot in chunks to a
- * follower that needs compacted entries; the follower installs it at the last chunk. */
+ * follower that needs compacted entries: the core holds the snapshot's description only;
+ * its shell reads each body chunk when asked, the follower's shell stages it and says how
+ * much it holds (more than was sent, when it held a prefix already), and the follower
+ * installs once it holds the whole body. */
 static void test_snapshot_chunks(void **state)
 {
     (void)state;
+    const char *body = "0123456789";
     uint64_t terms[] = {1, 1, 1, 1, 1, 1, 1, 1};
     struct t *t = mk(1, 3, 0, false, false, terms, 8);
     t->r.o.snapshot_chunk_bytes = 4;
@@ -1113,8 +1152,9 @@ static void test_snapshot_chunks(void **state)
     ack(t, 2, 10);
     assert_int_equal(raft_commit_index(&t->r), 10);
     struct raft_event ev = {.type = RAFT_EV_SNAPSHOT};
-    ev.snapshot.data = (const uint8_t *)"0123456789";
-    ev.snapshot.len = 10;
+    ev.snapshot.data = (const uint8_t *)"ab";
+    ev.snapshot.len = 2;
+    ev.snapshot.body_len = 10;
     /* Never past what is applied; an index behind it (a snapshot built in the background)
      * is taken like one at it. */
     ev.snapshot.index = 11;
@@ -1123,39 +1163,52 @@ static void test_snapshot_chunks(void **state)
     ev.snapshot.index = 10;
     assert_int_equal(step(t, &ev), 0);
     assert_non_null(t->u.snapshot);
+    assert_int_equal(t->u.snapshot->body_len, 10);
     assert_int_equal(t->u.compact_to, 10);
     persist(t);
+    uint64_t log_bytes, snap_bytes;
+    raft_memory_get(&t->r, &log_bytes, &snap_bytes);
+    assert_int_equal(snap_bytes, 2);
     clear(t);
     struct raft_msg r = msg(RAFT_MSG_APPEND_RESULT, 3, 1, raft_term(&t->r));
     r.append_result.reject_index = 10;
     r.append_result.conflict_index = 2;
     recv_msg(t, &r);
+    assert_null(find_sent(t, RAFT_MSG_SNAPSHOT, 3)); /* asked of the shell first */
+    serve_read(t, body, 3);
     struct raft_msg *s = find_sent(t, RAFT_MSG_SNAPSHOT, 3);
     assert_non_null(s);
+    assert_int_equal(s->snapshot.offset, 0);
     assert_int_equal(s->snapshot.len, 4);
-    assert_int_equal(s->snapshot.total_len, 10);
+    assert_int_equal(s->snapshot.body_len, 10);
+    assert_int_equal(s->snapshot.meta_len, 2);
 
+    /* The follower held 6 positions already: the leader goes on from there. */
     struct t *f = mk(3, 3, 0, false, false, NULL, 0);
-    uint64_t off = 0;
-    for (int i = 0; i < 3; i++) {
-        struct raft_msg c = *find_sent(t, RAFT_MSG_SNAPSHOT, 3);
-        assert_int_equal(c.snapshot.offset, off);
-        uint8_t chunk[4];
-        memcpy(chunk, c.snapshot.data, c.snapshot.len);
-        c.snapshot.data = chunk;
-        clear(f);
-        recv_msg(f, &c);
-        off += c.snapshot.len;
-        if (off < 10) {
-            persist(f); /* the first chunk raised f's term */
-            struct raft_msg *res = find_sent(f, RAFT_MSG_SNAPSHOT_RESULT, 1);
-            assert_int_equal(res->snapshot_result.offset, off);
-            clear(t);
-            recv_msg(t, res);
-        }
-    }
+    struct raft_msg c = *s;
+    clear(f);
+    recv_msg(f, &c);
+    assert_null(find_sent(f, RAFT_MSG_SNAPSHOT_RESULT, 1)); /* not before it is staged */
+    assert_non_null(f->u.stage);
+    struct raft_stage sg = *f->u.stage; /* the core's copy lasts until the next chunk */
+    persist(f); /* the chunk raised f's term */
+    stage_chunk(f, &sg, body, 6);
+    struct raft_msg *res = find_sent(f, RAFT_MSG_SNAPSHOT_RESULT, 1);
+    assert_non_null(res);
+    assert_int_equal(res->snapshot_result.offset, 6);
+    assert_false(res->snapshot_result.done);
+    clear(t);
+    recv_msg(t, res);
+    serve_read(t, body, 3);
+    c = *find_sent(t, RAFT_MSG_SNAPSHOT, 3);
+    assert_int_equal(c.snapshot.offset, 6);
+    assert_int_equal(c.snapshot.len, 4);
+    clear(f);
+    recv_msg(f, &c);
+    stage_chunk(f, f->u.stage, body, 10);
     assert_non_null(f->u.install);
     assert_int_equal(f->u.install->index, 10);
+    assert_int_equal(f->u.install->body_len, 10);
     assert_int_equal(raft_commit_index(&f->r), 10);
     assert_null(find_sent(f, RAFT_MSG_SNAPSHOT_RESULT, 1)); /* done only once durable */
     persist(f);
@@ -1166,6 +1219,43 @@ static void test_snapshot_chunks(void **state)
     struct raft_peer_info pi;
     assert_int_equal(raft_peer_get(&t->r, 3, &pi), 0);
     assert_int_equal(pi.match, 10);
+    rm(t);
+    rm(f);
+}
+
+/* A read answered after the follower moved on, or a stage report for another snapshot, is
+ * ignored: nothing goes out for either. */
+static void test_snapshot_stale_events(void **state)
+{
+    (void)state;
+    uint64_t terms[] = {1, 1, 1, 1, 1, 1, 1, 1};
+    struct t *t = mk(1, 3, 0, false, false, terms, 8);
+    t->r.o.snapshot_trailing = 0;
+    make_leader(t);
+    ack(t, 2, 10);
+    struct raft_event ev = {.type = RAFT_EV_SNAPSHOT};
+    ev.snapshot.data = (const uint8_t *)"ab";
+    ev.snapshot.len = 2;
+    ev.snapshot.body_len = 10;
+    ev.snapshot.index = 10;
+    assert_int_equal(step(t, &ev), 0);
+    persist(t);
+    struct raft_event rd = {.type = RAFT_EV_SNAPSHOT_READ};
+    rd.read.to = 3;
+    rd.read.index = 10;
+    rd.read.data = (const uint8_t *)"0123";
+    rd.read.len = 4;
+    clear(t);
+    assert_int_equal(step(t, &rd), 0); /* 3 is not being sent a snapshot */
+    assert_null(find_sent(t, RAFT_MSG_SNAPSHOT, 3));
+    struct t *f = mk(3, 3, 0, false, false, NULL, 0);
+    struct raft_event st = {.type = RAFT_EV_SNAPSHOT_STAGED};
+    st.staged.index = 10;
+    st.staged.held = 10;
+    clear(f);
+    assert_int_equal(step(f, &st), 0); /* nothing is being received */
+    assert_null(f->u.install);
+    assert_int_equal(f->n_sent, 0);
     rm(t);
     rm(f);
 }
@@ -1234,7 +1324,9 @@ static void test_wire_roundtrip_and_truncation(void **state)
     m.snapshot.config.n = 2;
     m.snapshot.config.servers[0] = (struct raft_server){1, RAFT_VOTER};
     m.snapshot.config.servers[1] = (struct raft_server){2, RAFT_LEARNER};
-    m.snapshot.total_len = 10;
+    m.snapshot.meta = (const uint8_t *)"ab";
+    m.snapshot.meta_len = 2;
+    m.snapshot.body_len = 10;
     m.snapshot.offset = 4;
     m.snapshot.len = 3;
     m.snapshot.data = (const uint8_t *)"xyz";
@@ -1323,6 +1415,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_forward_placed_once),
         cmocka_unit_test(test_client_proposal_answered_at_commit),
         cmocka_unit_test(test_snapshot_chunks),
+        cmocka_unit_test(test_snapshot_stale_events),
         cmocka_unit_test(test_load_refuses_corrupt),
         cmocka_unit_test(test_wire_roundtrip_and_truncation),
         cmocka_unit_test(test_wire_refusals_counted),
