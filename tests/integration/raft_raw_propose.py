@@ -9,19 +9,33 @@ knows of); the leader answers a sender outside the configuration once the entry 
 
 The wire (raft/raft_wire.h, raft/raft_transport.h, no keyring): a frame is a 4-byte
 big-endian length and 'P' 'R' 1 0 followed by the msgpack array
-[version=2, type, from, to, term, body...]; PROPOSE (8) carries [id, data(bin)] and
+[version, type, from, to, term, body...] (version: RAFT_WIRE_VERSION in raft_wire.h); PROPOSE (8) carries [id, data(bin)] and
 PROPOSE_RESULT (9) carries [id, err, index, term]. msgpack is hand-written here (a few
 lines) so the test needs no Python package.
 """
 import hashlib
 import json
+import os
+import re
 import socket
 import struct
 import sys
 import time
 
 PROPOSE, PROPOSE_RESULT = 8, 9
-RAFT_WIRE_VERSION = 2  # raft/raft_wire.h
+
+
+def wire_version():
+    """RAFT_WIRE_VERSION as raft/raft_wire.h defines it, so a version bump reaches this test."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "raft", "raft_wire.h")) as f:
+        m = re.search(r"^#define RAFT_WIRE_VERSION (\d+)", f.read(), re.M)
+    if not m:
+        sys.exit("raft_raw_propose: RAFT_WIRE_VERSION not found in raft/raft_wire.h")
+    return int(m.group(1))
+
+
+RAFT_WIRE_VERSION = wire_version()
 
 
 def raft_id(name):
