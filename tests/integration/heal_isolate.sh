@@ -3,6 +3,9 @@
 # "isolate" (take it out of routing, Kubernetes' readiness semantics) with an operator's
 # command that fails once and then works. The plan puts isolate before restart; the failed
 # command is retried after a full-jitter delay, the retry succeeds, and no restart happens.
+# The load stands in for a router: it stops sending once the service is isolated, as real
+# traffic would, so the errors end with the isolation and not with a fixed request count
+# (which, on a slow machine, outlasted the 30 s verify window and earned a restart).
 . "$(dirname "$0")/heal_lib.sh"
 heal_setup heal_isolate
 
@@ -28,7 +31,14 @@ wait_for 20 "a healthy service" svc_is "s['healthy']"
 pid1=$(svc_is "s['pid']")
 load 30
 curl -sf --max-time 2 "$(sample_url '/fault/errors?rate=0.2')" >/dev/null || fail "no fault"
-load 400 &
+routed() {
+    i=0
+    while [ $i -lt 3000 ] && [ ! -e "$WORK/isolated" ]; do
+        curl -s -o /dev/null --max-time 2 "$(sample_url /work)" || true
+        i=$((i + 1))
+    done
+}
+routed &
 echo $! >"$WORK/load.pid"
 wait_for 60 "the isolation incident closed" inc_is \
     "i['diagnosis']['signal'] == 'error_rate' and i['state'] == 'closed'"
