@@ -15,6 +15,8 @@ static int buf_write_cb(void *data, const char *p, size_t n)
     struct pl_mp_writer *w = data;
     if (w->err != 0)
         return -1;
+    if (n == 0)
+        return 0; /* msgpack-c writes an empty body as (NULL, 0): nothing to copy */
     /* The common case, a token that fits what is allocated (cap <= max): no call. */
     struct pl_buf *b = w->buf;
     if (b->data != NULL && n <= b->cap - b->len) {
