@@ -42,7 +42,8 @@ static const char *kind_color(const char *type)
         const char *type, *color;
     } c[] = {{"kill", "#d62728"},  {"pause", "#9467bd"}, {"partition", "#ff7f0e"},
              {"loss", "#8c564b"},  {"delay", "#e377c2"}, {"service", "#17becf"}, {"clock", "#bcbd22"}, {"dependency", "#393b79"},
-             {"duplicate", "#7b4173"}};
+             {"duplicate", "#7b4173"}, {"disk_full", "#637939"},
+             {"disk_stall", "#8c6d31"}};
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
         if (strcmp(c[i].type, type) == 0)
             return c[i].color;

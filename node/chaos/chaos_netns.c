@@ -112,6 +112,14 @@ static int run(const char *netns, char *const argv[], char *out, size_t size) {
   return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : PL_ESTATE;
 }
 
+bool chaos_tool_find(const char *name, char *out, size_t size) {
+  return find_tool(name, out, size);
+}
+
+int chaos_tool_run(char *const argv[], char *out, size_t size) {
+  return run(NULL, argv, out, size);
+}
+
 /* Runs `ip ARGS... NULL` in the machine's namespace; its message, first line,
  * into err (NULL-able). */
 static int ip(const struct chaos_netns *nn, char *err, size_t err_size, ...)
@@ -359,7 +367,7 @@ static void teardown(struct chaos_netns *nn) {
  * (the harness died), it tears the network down. It is forked while the harness
  * has one thread (before the workload's), so it may do what the harness does.
  */
-static int guard_start(struct chaos_netns *nn) {
+int chaos_guard_fork(int keep_fd, pid_t *pid_out, int *fd_out) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0)
     return -errno;
@@ -380,22 +388,38 @@ static int guard_start(struct chaos_netns *nn) {
       dup2(null, STDOUT_FILENO);
       dup2(null, STDERR_FILENO);
     }
-    /* It keeps the run's lock: the names stay "in use" until it has removed
-     * them. */
+    /* Nothing else of the harness's: another guard's pipe must see its end. */
     for (int fd = 3; fd < 1024; fd++)
-      if (fd != p[0] && fd != nn->lock_fd)
+      if (fd != p[0] && fd != keep_fd)
         close(fd);
+    *fd_out = p[0];
+    return 0;
+  }
+  close(p[0]);
+  *pid_out = pid;
+  *fd_out = p[1];
+  return 1;
+}
+
+static int guard_start(struct chaos_netns *nn) {
+  /* It keeps the run's lock: the names stay "in use" until it has removed
+   * them. */
+  int fd = -1;
+  pid_t pid = 0;
+  int rc = chaos_guard_fork(nn->lock_fd, &pid, &fd);
+  if (rc < 0)
+    return rc;
+  if (rc == 0) {
     char b;
     ssize_t got;
-    while ((got = read(p[0], &b, 1)) < 0 && errno == EINTR)
+    while ((got = read(fd, &b, 1)) < 0 && errno == EINTR)
       ;
     if (got != 1)
       teardown(nn);
     _exit(0);
   }
-  close(p[0]);
   nn->guard_pid = pid;
-  nn->guard_fd = p[1];
+  nn->guard_fd = fd;
   return 0;
 }
 

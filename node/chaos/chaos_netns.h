@@ -107,4 +107,16 @@ int chaos_netns_drop(const struct chaos_netns *nn, int i, const char *table,
 int chaos_netns_undrop(const struct chaos_netns *nn, int i, const char *table,
                        uint64_t *dropped);
 
+/* The helpers chaos_disk.c shares: `name` on PATH into out (false: not found), and
+ * argv[0] (a full path) run with argv, its stdout and stderr into out (NULL-able), 0 when
+ * it exits 0, else PL_ESTATE (-errno when it cannot start). */
+bool chaos_tool_find(const char *name, char *out, size_t size);
+/* Forks a guard (chaos_netns.c's and chaos_disk.c's): in its own session, ignoring SIGINT
+ * and SIGTERM, stdio on /dev/null, holding no descriptor of the harness's but `keep_fd`
+ * (-1: none). Returns 1 in the harness (*pid_out the guard, *fd_out the pipe's write end:
+ * write a byte and close it when done), 0 in the guard (*fd_out the read end: a read gives
+ * the byte, or 0 when the harness died), or a negative code. */
+int chaos_guard_fork(int keep_fd, pid_t *pid_out, int *fd_out);
+int chaos_tool_run(char *const argv[], char *out, size_t size);
+
 #endif

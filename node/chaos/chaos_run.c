@@ -36,6 +36,7 @@
  * Exit status 0 only when every check holds.
  */
 #include "chaos.h"
+#include "chaos_disk.h"
 #include "chaos_netns.h"
 #include "chaos_scenario.h"
 
@@ -93,6 +94,7 @@ struct node {
     char data[300];    /* its data folder, read after the run for the ledger checks */
     bool voter;
     bool killed;
+    bool stalled; /* its data dir frozen (disk_stall): not polled, as a paused one */
     /* from the last poll */
     bool up;
     char role[16];
@@ -146,6 +148,7 @@ struct run {
     const char *cluster, *services; /* --cluster and --services lists */
     bool netns;        /* --netns: each agent in its own namespace, links cut by nftables */
     struct chaos_netns net;
+    struct chaos_disk *disk; /* each agent's data dir on a file system of its own (or NULL) */
     /* Leaders as polled, by term (term % 4096), for --cluster's one-leader check. */
     struct polled_leader polled_leader[4096];
     char polled_clash[200];
@@ -156,6 +159,7 @@ struct run {
     /* workload */
     struct op *ops;
     atomic_int nops;
+    pthread_mutex_t ops_lock;
     atomic_bool stop;
     /* what happened */
     cJSON *nemeses; /* array */
@@ -192,13 +196,45 @@ static const char *dep_host(const struct run *r)
     return r->netns ? r->net.gw : "127.0.0.1";
 }
 
+/* Disk nemeses: every agent's data dir on a file system of its own (chaos_disk.h), made
+ * before any agent starts, then the guard that thaws them should the harness die. */
+static int disks_mount(struct run *r)
+{
+    for (int i = 0; i < r->n; i++) {
+        char dir[300], data[320], image[320], err[512];
+        snprintf(dir, sizeof(dir), "%s/%s", r->dir, node_name(i));
+        snprintf(data, sizeof(data), "%s/data", dir);
+        snprintf(image, sizeof(image), "%s/disk.img", dir);
+        int rc = mkdir(dir, 0700) != 0 && errno != EEXIST ? -errno : 0;
+        if (rc == 0)
+            rc = chaos_disk_mount(r->disk, i, data, image, err, sizeof(err));
+        else
+            snprintf(err, sizeof(err), "mkdir %s: %s", dir, strerror(-rc));
+        if (rc != 0) {
+            fprintf(stderr, "%s: %s's data dir: %s\n", CMD, node_name(i), err);
+            return rc;
+        }
+    }
+    int rc = chaos_disk_guard(r->disk);
+    if (rc != 0)
+        fprintf(stderr, "%s: cannot fork the guard that thaws the frozen disks: %s\n", CMD,
+                pl_strerror(rc));
+    else
+        fprintf(stderr, "chaos: each agent's data dir on a %llu MiB %s of its own\n",
+                (unsigned long long)(CHAOS_DISK_BYTES >> 20),
+                r->disk->fs == CHAOS_FS_EXT4 ? "ext4 (loop device)" : "tmpfs");
+    return rc;
+}
+
 static int cluster_start(struct run *r)
 {
     const struct chaos_scenario *sc = r->sc;
+    int rc = r->disk != NULL && r->disk->fs != CHAOS_FS_NONE ? disks_mount(r) : 0;
+    if (rc != 0)
+        return rc;
     char *cfg = malloc(8192);
     if (cfg == NULL)
         return -ENOMEM;
-    int rc = 0;
     for (int i = 0; i < r->n && rc == 0; i++) {
         struct node *nd = &r->node[i];
         nd->voter = (uint32_t)i < sc->voters;
@@ -316,7 +352,8 @@ static void poll_node(struct run *r, int i)
 {
     struct node *nd = &r->node[i];
     nd->up = false;
-    if (nd->a.pid <= 0 || nd->a.paused)
+    /* A stalled agent blocks in its writes: asking it would hold the schedule up. */
+    if (nd->a.pid <= 0 || nd->a.paused || nd->stalled)
         return;
     cJSON *st = child_get_json(nd->a.api, "/v1/raft/status");
     if (st == NULL)
@@ -522,11 +559,14 @@ static void poll_all(struct run *r)
 
 static void op_add(struct run *r, const struct op *o)
 {
+    /* Under ops_lock: a disk nemesis's end reads the operations while the workload runs. */
+    pthread_mutex_lock(&r->ops_lock);
     int i = atomic_fetch_add(&r->nops, 1);
     if (i < OPS_MAX)
         r->ops[i] = *o;
     else
         atomic_store(&r->nops, OPS_MAX);
+    pthread_mutex_unlock(&r->ops_lock);
 }
 
 struct client {
@@ -610,6 +650,8 @@ struct active {
     uint64_t end_ms;
     bool targets[CHAOS_NODES_MAX];
     bool cut[CHAOS_NODES_MAX][CHAOS_NODES_MAX]; /* partition: i drops j */
+    long log_off[CHAOS_NODES_MAX]; /* disk: each target's agent.log size at the start */
+    double dropped0[CHAOS_NODES_MAX]; /* disk_full: its dropped_below_reserve at the start */
     int log_index;       /* its entry's index in r->nemeses */
     bool done;
 };
@@ -797,6 +839,12 @@ static const char *mechanism(const struct run *r, enum chaos_kind k)
     case CHAOS_SERVICE: return "the sample service's /fault API";
     case CHAOS_CLOCK: return "the agents' clock offset (fault API)";
     case CHAOS_DEPENDENCY: return "the harness's dependency listener closes";
+    case CHAOS_DISK_FULL:
+        return "kernel: the agent's data dir is a tmpfs of its own (ext4 with a disk_stall "
+               "too), filled to the last byte by a filler file, deleted at the end";
+    case CHAOS_DISK_STALL:
+        return "kernel: the agent's data dir is an ext4 image on a loop device, frozen "
+               "(FIFREEZE, as fsfreeze -f): every write blocks until FITHAW";
     case CHAOS_KINDS: break;
     }
     return "";
@@ -904,6 +952,123 @@ static void heal_add(struct run *r, int log_index, int node, bool service, const
     }
 }
 
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* Lines of `path` from byte `from` on that contain `what`. */
+static int count_lines(const char *path, long from, const char *what)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    int n = 0;
+    char line[2048];
+    if (fseek(f, from, SEEK_SET) == 0)
+        while (fgets(line, sizeof(line), f) != NULL)
+            n += strstr(line, what) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* A number of node i's Raft status (NAN when it does not answer). */
+static double raft_number(struct node *nd, const char *key)
+{
+    cJSON *st = nd->a.pid > 0 && !nd->a.paused ? child_get_json(nd->a.api, "/v1/raft/status")
+                                               : NULL;
+    double v = child_num(st, key);
+    cJSON_Delete(st);
+    return v;
+}
+
+/* A disk nemesis on node i: its file system filled or frozen. */
+static int disk_start(struct run *r, struct active *a, int i)
+{
+    const struct chaos_nemesis *nm = &r->sc->nemeses[a->nemesis];
+    struct node *nd = &r->node[i];
+    a->log_off[i] = file_size(nd->a.log);
+    if (nm->kind == CHAOS_DISK_FULL) {
+        a->dropped0[i] = raft_number(nd, "dropped_below_reserve");
+        uint64_t filled = 0, left = 0;
+        int rc = chaos_disk_fill(r->disk, i, &filled, &left);
+        if (rc != 0) {
+            action(a->log, "cannot fill %s's data dir: %s", node_name(i), pl_strerror(rc));
+            return rc;
+        }
+        action(a->log, "%s's data dir filled: %.1f MiB written, %" PRIu64 " bytes left",
+               node_name(i), (double)filled / 1048576.0, left);
+        return 0;
+    }
+    int rc = chaos_disk_freeze(r->disk, i, true);
+    if (rc == 0)
+        nd->stalled = true;
+    action(a->log, "%s's data dir frozen (FIFREEZE)%s%s", node_name(i), rc ? ": " : "",
+           rc ? pl_strerror(rc) : "");
+    return rc;
+}
+
+/* The end of a disk nemesis on node i: first what the agent did meanwhile, from the
+ * workload's answers, its log and (a full disk) its Raft status, into the nemesis's "disk"
+ * record; then the filler deleted or the file system thawed. */
+static int disk_end(struct run *r, struct active *a, int i)
+{
+    const struct chaos_nemesis *nm = &r->sc->nemeses[a->nemesis];
+    struct node *nd = &r->node[i];
+    double start = cJSON_GetObjectItemCaseSensitive(a->log, "start_ms")->valuedouble;
+    uint64_t now = rel_ms(r);
+    int sent = 0, ok = 0, refused = 0, unanswered = 0;
+    pthread_mutex_lock(&r->ops_lock);
+    int nops = atomic_load(&r->nops);
+    for (int k = 0; k < nops && k < OPS_MAX; k++) {
+        const struct op *o = &r->ops[k];
+        if (o->kind != 0 || o->node != i || o->t_ms < start || o->t_ms >= now)
+            continue;
+        sent++;
+        ok += o->status == 200;
+        refused += o->status == 507;
+        unanswered += o->status < 0;
+    }
+    pthread_mutex_unlock(&r->ops_lock);
+    int no_space = count_lines(nd->a.log, a->log_off[i], "no space");
+    cJSON *disk = cJSON_GetObjectItemCaseSensitive(a->log, "disk");
+    if (disk == NULL)
+        disk = cJSON_AddObjectToObject(a->log, "disk");
+    cJSON *e = cJSON_AddObjectToObject(disk, node_name(i));
+    cJSON_AddNumberToObject(e, "proposals_sent", sent);
+    cJSON_AddNumberToObject(e, "proposals_acknowledged", ok);
+    cJSON_AddNumberToObject(e, "proposals_refused_no_space", refused);
+    cJSON_AddNumberToObject(e, "proposals_unanswered", unanswered);
+    cJSON_AddNumberToObject(e, "log_lines_no_space", no_space);
+    int rc;
+    if (nm->kind == CHAOS_DISK_FULL) {
+        double dropped = raft_number(nd, "dropped_below_reserve") - a->dropped0[i];
+        if (isfinite(dropped))
+            cJSON_AddNumberToObject(e, "dropped_below_reserve", dropped);
+        action(a->log, "%s while full: %d of %d proposals to it refused for no space (507), "
+               "%d log lines saying no space, %.0f appends dropped below its reserve",
+               node_name(i), refused, sent, no_space, isfinite(dropped) ? dropped : -1);
+        rc = chaos_disk_unfill(r->disk, i);
+        action(a->log, "%s's filler deleted%s%s", node_name(i), rc ? ": " : "",
+               rc ? pl_strerror(rc) : "");
+    } else {
+        /* Does it still answer? An agent whose writes block on its event loop does not. */
+        long api = nd->a.pid > 0 && !nd->a.paused
+                       ? child_http(nd->a.api, "GET", "/v1/raft/status", NULL, 500, NULL)
+                       : -1;
+        cJSON_AddBoolToObject(e, "api_answered_while_frozen", api == 200);
+        rc = chaos_disk_freeze(r->disk, i, false);
+        nd->stalled = false;
+        action(a->log, "%s while frozen: %d of %d proposals to it acknowledged, %d unanswered; "
+               "its API %s at the end", node_name(i), ok, sent, unanswered,
+               api == 200 ? "answered" : "did not answer in 500 ms");
+        action(a->log, "%s's data dir thawed (FITHAW)%s%s", node_name(i), rc ? ": " : "",
+               rc ? pl_strerror(rc) : "");
+    }
+    return rc;
+}
+
 static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
 {
     const struct chaos_nemesis *nm = &r->sc->nemeses[a->nemesis];
@@ -990,6 +1155,10 @@ static void nemesis_start(struct run *r, struct active *a, uint64_t duration_ms)
                 action(a->log, "the dependency %s:%d stops listening", dep_host(r), r->dep_port);
             }
             break;
+        case CHAOS_DISK_FULL:
+        case CHAOS_DISK_STALL:
+            st = disk_start(r, a, i) == 0 ? 200 : -1;
+            break;
         case CHAOS_CLOCK:
             snprintf(body, sizeof(body), "{\"clock_offset_ms\": %" PRId64 "}", nm->offset_ms);
             st = fault_post(r, i, body);
@@ -1062,6 +1231,10 @@ static void nemesis_end(struct run *r, struct active *a)
                 st = fd >= 0 ? 200 : -1;
                 action(a->log, "the dependency listens again%s", fd >= 0 ? "" : " (failed)");
             }
+            break;
+        case CHAOS_DISK_FULL:
+        case CHAOS_DISK_STALL:
+            st = disk_end(r, a, i) == 0 ? 200 : -1;
             break;
         case CHAOS_CLOCK:
             /* A node killed meanwhile came back with its clock right. */
@@ -1695,6 +1868,9 @@ static int cluster_attach(struct run *r)
             why = "pause needs the agents' processes on this machine";
         else if (nm->kind == CHAOS_DEPENDENCY)
             why = "a dependency nemesis needs the services started with the harness's dependency";
+        else if (nm->kind == CHAOS_DISK_FULL || nm->kind == CHAOS_DISK_STALL)
+            why = "a disk nemesis mounts the agents' data dirs, which only agents the harness "
+                  "starts can be given";
         else if (nm->kind == CHAOS_SERVICE && ns == 0)
             why = "a service nemesis needs --services (the sample services' HOST:PORT)";
         if (why != NULL) {
@@ -1992,7 +2168,7 @@ static cJSON *network_json(const struct run *r)
  */
 static int one_run(const struct chaos_scenario *sc, uint64_t seed, const char *bin, bool keep,
                    bool restart_only, const char *cluster, const char *services,
-                   const struct chaos_netns *netns, cJSON *report)
+                   const struct chaos_netns *netns, struct chaos_disk *disk, cJSON *report)
 {
     struct run *r = calloc(1, sizeof(*r));
     if (r == NULL)
@@ -2007,6 +2183,8 @@ static int one_run(const struct chaos_scenario *sc, uint64_t seed, const char *b
     r->bin = bin;
     r->keep = keep;
     r->restart_only = restart_only;
+    r->disk = disk;
+    pthread_mutex_init(&r->ops_lock, NULL);
     r->n = (int)sc->nodes;
     pl_rand_seed(&r->rnd, seed);
     child_ports_seed(seed);
@@ -2037,6 +2215,14 @@ static int one_run(const struct chaos_scenario *sc, uint64_t seed, const char *b
     if (rc == 0)
         rc = run_scenario(r, report);
     cluster_stop(r);
+    if (r->disk != NULL) {
+        /* The data dirs were read for the checks: now thawed (should a nemesis have been
+         * cut short) and unmounted, before the scratch folder goes. */
+        if (keep && r->disk->fs == CHAOS_FS_TMPFS)
+            fprintf(stderr, "chaos: --keep: the agents' data dirs were tmpfs and go with the "
+                    "run (their logs are kept)\n");
+        chaos_disk_down(r->disk);
+    }
     if (r->netns)
         chaos_netns_down(&r->net);
     /* A run that stopped early leaves no thread behind. */
@@ -2065,6 +2251,7 @@ static int one_run(const struct chaos_scenario *sc, uint64_t seed, const char *b
     cJSON_AddItemToObject(report, "nemeses", r->nemeses);
     cJSON_AddItemToObject(report, "leaders", r->leaders);
     free(r->ops);
+    pthread_mutex_destroy(&r->ops_lock);
     if (rc != PL_EUSAGE)
         fprintf(stderr, "chaos: %s%s in %.1f s wall, harness CPU %.1f s (%.1f %%)\n",
             restart_only ? "restart-only: " : "",
@@ -2142,6 +2329,10 @@ static int chaos_run_cmd(int argc, char **argv)
                                                : "cannot find this binary%s", agent_bin ? agent_bin : "");
     if (!flags[0].seen)
         seed = sc.has_seed ? sc.seed : child_wall_ms();
+    /* Disk nemeses: a private mount namespace, entered while this is the only thread. */
+    static struct chaos_disk disk;
+    if (cluster == NULL && chaos_disk_enter(&disk, &sc, err, sizeof(err)) != 0)
+        return cli_fail(CMD, "%s: %s", args.pos[0], err);
     curl_global_init(CURL_GLOBAL_ALL);
     if (sodium_init() < 0)
         return cli_fail(CMD, "libsodium did not start");
@@ -2169,11 +2360,13 @@ static int chaos_run_cmd(int argc, char **argv)
     cJSON_AddNumberToObject(scj, "liveness_ms", (double)sc.liveness_ms);
     cJSON_AddStringToObject(scj, "schedule", sc.random ? "random" : "fixed");
     cJSON_AddNumberToObject(report, "seed", (double)seed);
-    rc = one_run(&sc, seed, self, keep, false, cluster, services, netns ? &net : NULL, report);
+    rc = one_run(&sc, seed, self, keep, false, cluster, services, netns ? &net : NULL,
+                 cluster == NULL ? &disk : NULL, report);
     if (compare && (rc == 0 || rc == PL_EVERIFY)) {
         fprintf(stderr, "chaos: the same scenario and seed again, restart-only\n");
         cJSON *cmp = cJSON_AddObjectToObject(report, "compare");
-        int crc = one_run(&sc, seed, self, keep, true, NULL, NULL, netns ? &net : NULL, cmp);
+        int crc = one_run(&sc, seed, self, keep, true, NULL, NULL, netns ? &net : NULL, &disk,
+                          cmp);
         if (crc != 0 && crc != PL_EVERIFY)
             fprintf(stderr, "%s: the restart-only run failed: %s\n", CMD, pl_strerror(crc));
     }

@@ -16,7 +16,8 @@
 
 static const char *const kind_names[CHAOS_KINDS] = {"kill",    "pause",      "partition",
                                                     "loss",    "delay",      "service",
-                                                    "clock",   "dependency", "duplicate"};
+                                                    "clock",   "dependency", "duplicate",
+                                                    "disk_full", "disk_stall"};
 static const char *const target_names[CHAOS_TARGETS] = {"one", "minority", "majority", "all",
                                                         "leader", "follower", "node",
                                                         "placed"};
@@ -98,7 +99,7 @@ static int parse_nemesis(const struct config_ctx *c, const cJSON *o, const char 
     int rc = config_check_keys(c, o, path, known);
     if (rc != 0)
         return rc;
-    char type[16] = "", target[48] = "", mode[24] = "", peer[8] = "", list[128];
+    char type[16] = "", target[48] = "", mode[24] = "", peer[8] = "", list[160];
     memset(n, 0, sizeof(*n));
     n->peer = -1;
     n->repeat = 1;

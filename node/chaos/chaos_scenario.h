@@ -18,7 +18,10 @@
  * sample service's /fault/ faults),
  * clock (the agent's clocks jump by offset_ms, through `platelet fault clock`'s API),
  * dependency (the TCP dependency every sample service checks, `sample-service --depends`,
- * held by the harness, stops listening: a correlated outage on every node at once).
+ * held by the harness, stops listening: a correlated outage on every node at once),
+ * disk_full (the agent's data directory, on a tmpfs of its own, filled to the last byte),
+ * disk_stall (the same on a loop-mounted ext4, frozen: every write blocks); both need root
+ * (chaos_disk.h).
  * Targets: one, minority, majority, all, leader, follower, a node's name (n1..nN), or
  * "placed:SERVICE", the node running the scenario's placed service (below) when the nemesis
  * fires, from a voter's GET /v1/placement.
@@ -40,7 +43,8 @@
 #define CHAOS_NAME_MAX 64
 
 enum chaos_kind { CHAOS_KILL, CHAOS_PAUSE, CHAOS_PARTITION, CHAOS_LOSS, CHAOS_DELAY,
-                  CHAOS_SERVICE, CHAOS_CLOCK, CHAOS_DEPENDENCY, CHAOS_DUPLICATE, CHAOS_KINDS };
+                  CHAOS_SERVICE, CHAOS_CLOCK, CHAOS_DEPENDENCY, CHAOS_DUPLICATE,
+                  CHAOS_DISK_FULL, CHAOS_DISK_STALL, CHAOS_KINDS };
 enum chaos_target { CHAOS_T_ONE, CHAOS_T_MINORITY, CHAOS_T_MAJORITY, CHAOS_T_ALL,
                     CHAOS_T_LEADER, CHAOS_T_FOLLOWER, CHAOS_T_NODE, CHAOS_T_PLACED,
                     CHAOS_TARGETS };

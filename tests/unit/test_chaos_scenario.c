@@ -63,6 +63,21 @@ static void test_defaults(void **state)
     assert_int_equal(sc.nemeses[0].delay_ms, 20);
     assert_int_equal(sc.nemeses[0].peer, 1);
     assert_int_equal(sc.nemeses[0].node, 0);
+    /* The disk nemeses: a full disk on the leader, a stalled one on a named node. */
+    rc = parse("{\"name\": \"x\", \"nemeses\": [{\"type\": \"disk_full\", \"target\": "
+               "\"leader\", \"at_s\": 5, \"duration_s\": 9}, {\"type\": \"disk_stall\", "
+               "\"target\": \"n3\", \"at_s\": 20}]}",
+               err, sizeof(err));
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_int_equal(sc.n, 2);
+    assert_int_equal(sc.nemeses[0].kind, CHAOS_DISK_FULL);
+    assert_int_equal(sc.nemeses[0].target, CHAOS_T_LEADER);
+    assert_int_equal(sc.nemeses[0].duration_ms, 9000);
+    assert_int_equal(sc.nemeses[1].kind, CHAOS_DISK_STALL);
+    assert_int_equal(sc.nemeses[1].target, CHAOS_T_NODE);
+    assert_int_equal(sc.nemeses[1].node, 2);
+    assert_string_equal(chaos_kind_name(CHAOS_DISK_STALL), "disk_stall");
 }
 
 static void test_errors(void **state)
@@ -77,6 +92,10 @@ static void test_errors(void **state)
     expect_error("{\"name\": \"x\", \"schedule\": \"sometimes\"}", "schedule: 'sometimes'");
     expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"flood\", \"at_s\": 9}]}",
                  "nemeses[0].type: 'flood' is not one of kill");
+    expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"disk_full\", \"rate\": 0.5, "
+                 "\"at_s\": 9}]}", "nemeses[0].rate");
+    expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"disk_stall\", \"mode\": "
+                 "\"isolate\", \"at_s\": 9}]}", "nemeses[0].mode: only a partition");
     expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"clock\", \"at_s\": 9}]}",
                  "nemeses[0].offset_ms: a clock jump needs");
     expect_error("{\"name\": \"x\", \"nemeses\": [{\"type\": \"clock\", \"offset_ms\": 0.5, "
