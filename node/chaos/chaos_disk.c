@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -151,8 +150,8 @@ int chaos_disk_guard(struct chaos_disk *d)
     if (rc < 0)
         return rc;
     if (rc == 0) {
-        /* The byte (the harness thawed them itself) or the end (it died): thaw either way,
-         * as thawing what is not frozen changes nothing. */
+        /* The end of the pipe, when the harness closes it or dies: thaw either way, as
+         * thawing what is not frozen changes nothing. */
         char c;
         while (read(fd, &c, 1) < 0 && errno == EINTR)
             ;
@@ -235,9 +234,7 @@ void chaos_disk_down(struct chaos_disk *d)
     }
     d->n = 0;
     if (d->guard_fd >= 0) {
-        ssize_t w = write(d->guard_fd, "d", 1);
-        (void)w;
-        close(d->guard_fd);
+        close(d->guard_fd); /* its end of file: it thaws (nothing, now) and exits */
         d->guard_fd = -1;
     }
     if (d->guard_pid > 0) {

@@ -35,9 +35,11 @@ if setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$PLATELET" 2>/dev
 fi
 
 "$PLATELET" chaos run "$SCENARIO" --json "$TEST_DIR/r.json" 2>"$TEST_DIR/run.log" ||
-    fail "disk_full_voter: a check failed: $(grep -E 'FAILS|failed|data dir' "$TEST_DIR/run.log" | head -5)"
+    fail "disk_full_voter: a check failed:" \
+        "$(grep -E 'FAILS|failed|data dir' "$TEST_DIR/run.log" | head -5)"
 pass "disk_full_voter: every check holds ($(tail -1 "$TEST_DIR/run.log"))"
-! grep -q "$TMPDIR" /proc/self/mountinfo || fail "a mount of the run is seen outside it: $(grep "$TMPDIR" /proc/self/mountinfo)"
+! grep -q "$TMPDIR" /proc/self/mountinfo ||
+    fail "a mount of the run is seen outside it: $(grep "$TMPDIR" /proc/self/mountinfo)"
 [ -z "$(ls "$TMPDIR")" ] || fail "the scratch folder was left behind: $(ls "$TMPDIR")"
 pass "nothing of the run is mounted here; the scratch folder is removed"
 
@@ -87,7 +89,12 @@ wait_for 30 "the stall to start" grep -q "stall the leader starts" "$TEST_DIR/st
 agents() { pgrep -P "$HPID" -f "platelet agent" 2>/dev/null || true; }
 mapfile -t AGENTS < <(agents)
 [ "${#AGENTS[@]}" = 3 ] || fail "not three agents under the harness: ${AGENTS[*]}"
-blocked() { for p in "${AGENTS[@]}"; do [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = D ] && return 0; done; return 1; }
+blocked() {
+    for p in "${AGENTS[@]}"; do
+        [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = D ] && return 0
+    done
+    return 1
+}
 wait_for 10 "an agent blocked in the kernel on its frozen disk (state D)" blocked
 pass "the leader's ext4 data dir is frozen: its agent blocks in the kernel"
 kill -KILL "$HPID"
