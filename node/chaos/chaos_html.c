@@ -272,13 +272,55 @@ static void timeline_svg(const cJSON *report, FILE *out, int counts[4])
     fputs("</svg>\n", out);
 }
 
-static void ms_cell(FILE *out, const cJSON *o, const char *key)
+/* A number cell with its unit, `missing` when the record has no such number. */
+static void num_cell(FILE *out, const cJSON *o, const char *key, const char *unit,
+                     const char *missing)
 {
     double v = num(o, key);
     if (isfinite(v))
-        fprintf(out, "<td>%.0f ms</td>", v);
+        fprintf(out, "<td>%.0f%s</td>", v, unit);
     else
-        fputs("<td>not seen</td>", out);
+        fprintf(out, "<td>%s</td>", missing);
+}
+
+/* The disk nemeses: what each target did while its disk was full or frozen. */
+static void disk_html(const cJSON *report, FILE *out)
+{
+    bool any = false;
+    const cJSON *x, *e;
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(report, "nemeses"))
+    {
+        const cJSON *disk = cJSON_GetObjectItemCaseSensitive(x, "disk");
+        cJSON_ArrayForEach(e, disk)
+        {
+            if (!any)
+                fputs("<h2>Disk faults</h2>\n<p>Per target, the proposals the workload sent "
+                      "it during the fault and how they were answered, its log lines saying "
+                      "\"no space\", the appends it dropped below its free-space reserve, and "
+                      "(a stall) whether its API answered.</p>\n<table id=\"chaos-disk\"><tr>"
+                      "<th>nemesis</th><th>node</th><th>at</th><th>sent</th>"
+                      "<th>acknowledged</th><th>refused: no space</th><th>unanswered</th>"
+                      "<th>log: no space</th><th>appends dropped</th><th>API answered</th>"
+                      "</tr>\n", out);
+            any = true;
+            fputs("<tr><td>", out);
+            pl_html_escape(out, str(x, "label"));
+            fputs("</td><td>", out);
+            pl_html_escape(out, e->string != NULL ? e->string : "");
+            fprintf(out, "</td><td>%.1f s</td>", num(x, "start_ms") / 1000);
+            num_cell(out, e, "proposals_sent", "", "-");
+            num_cell(out, e, "proposals_acknowledged", "", "-");
+            num_cell(out, e, "proposals_refused_no_space", "", "-");
+            num_cell(out, e, "proposals_unanswered", "", "-");
+            num_cell(out, e, "log_lines_no_space", "", "-");
+            num_cell(out, e, "dropped_below_reserve", "", "-");
+            const cJSON *api = cJSON_GetObjectItemCaseSensitive(e, "api_answered_while_frozen");
+            fprintf(out, "<td>%s</td></tr>\n",
+                    api == NULL ? "-" : cJSON_IsTrue(api) ? "yes" : "no");
+        }
+    }
+    if (any)
+        fputs("</table>\n", out);
 }
 
 static void healing_html(const cJSON *report, FILE *out)
@@ -299,8 +341,8 @@ static void healing_html(const cJSON *report, FILE *out)
         fputs("</td><td>", out);
         pl_html_escape(out, str(h, "node"));
         fprintf(out, "</td><td>%.1f s</td>", num(h, "fault_ms") / 1000);
-        ms_cell(out, h, "detect_ms");
-        ms_cell(out, h, "healthy_ms");
+        num_cell(out, h, "detect_ms", " ms", "not seen");
+        num_cell(out, h, "healthy_ms", " ms", "not seen");
         fprintf(out, "<td>%s</td><td>", ok ? "yes" : cut ? "cut short by the next fault" : "no");
         pl_html_escape(out, str(h, "actions"));
         fputs("</td></tr>\n", out);
@@ -439,6 +481,7 @@ int chaos_html_write(const cJSON *report, FILE *out)
     int counts[4] = {0, 0, 0, 0};
     timeline_svg(report, out, counts);
     healing_html(report, out);
+    disk_html(report, out);
     placement_html(report, out);
     compare_html(report, out);
     fprintf(out, "<p id=\"chaos-selfcheck\">drawn: %d nemeses, %d answered operations, %d "

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# The chaos harness's disk nemeses. `platelet chaos run tests/chaos/disk_full_voter.json`
-# gives each of three agents a tmpfs of its own for its data dir (in the harness's private
-# mount namespace) and fills the leader's, then a follower's, to the last byte under a
-# proposal load: every check must hold (exit 0), the report must name the disk_full nemesis
-# and its tmpfs, show each fill left the file system with no byte free, and show the full
-# voter refused: proposals to it answered 507 (no space), its log saying "no space", appends
-# it dropped below its reserve. Nothing of the run stays mounted here. Then disk_stall: a
-# run whose leader's ext4 data dir (a loop device) is frozen is SIGKILLed while the agent is
-# blocked in the kernel on its frozen disk; its guard must thaw it, so the agents die with
-# the harness and their loop devices go. Without root a disk scenario exits 2 naming the
-# nemesis. What breaks it: a disk that is not full, a full voter that accepts or loses
-# proposals, a check that fails, mounts that leak out of the run, or a frozen file system
-# left behind. Needs root and mount namespaces: exit 77 (skipped) otherwise.
+# The chaos harness's disk nemeses. `platelet chaos run tests/chaos/disk_full_voter.json` gives
+# each of three agents a tmpfs of its own for its data dir (in the harness's private mount
+# namespace) and fills the leader's, then a follower's, to the last byte under a proposal load:
+# every check must hold (exit 0), the report must name the disk_full nemesis and its tmpfs, show
+# each fill left the file system with no byte free, and show the full voter refused: proposals
+# to it answered 507 (no space), its log saying "no space", appends it dropped below its
+# reserve; the page's disk table says the same. Nothing of the run stays mounted here. Then
+# disk_stall: a run whose leader's ext4 data dir (a loop device) is frozen is SIGKILLed while
+# the agent is blocked in the kernel on its frozen disk; its guard must thaw it, so the agents
+# die with the harness and their loop devices go. Without root a disk scenario exits 2 naming
+# the nemesis. What breaks it: a disk that is not full, a full voter that accepts or loses
+# proposals, a check that fails, mounts that leak out of the run, or a frozen file system left
+# behind. Needs root and mount namespaces: exit 77 (skipped) otherwise.
 source "$(dirname "$0")/lib.sh"
 SRC=${PLATELET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 SCENARIO="$SRC/tests/chaos/disk_full_voter.json"
@@ -34,7 +34,8 @@ if setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$PLATELET" 2>/dev
     pass "not root: exit 2 naming the disk_full nemesis"
 fi
 
-"$PLATELET" chaos run "$SCENARIO" --json "$TEST_DIR/r.json" 2>"$TEST_DIR/run.log" ||
+"$PLATELET" chaos run "$SCENARIO" --json "$TEST_DIR/r.json" --html "$TEST_DIR/r.html" \
+    2>"$TEST_DIR/run.log" ||
     fail "disk_full_voter: a check failed:" \
         "$(grep -E 'FAILS|failed|data dir' "$TEST_DIR/run.log" | head -5)"
 pass "disk_full_voter: every check holds ($(tail -1 "$TEST_DIR/run.log"))"
@@ -43,9 +44,10 @@ pass "disk_full_voter: every check holds ($(tail -1 "$TEST_DIR/run.log"))"
 [ -z "$(ls "$TMPDIR")" ] || fail "the scratch folder was left behind: $(ls "$TMPDIR")"
 pass "nothing of the run is mounted here; the scratch folder is removed"
 
-python3 - "$TEST_DIR/r.json" <<'PY' || fail "the report"
-import json, sys
+python3 - "$TEST_DIR/r.json" "$TEST_DIR/r.html" <<'PY' || fail "the report"
+import json, re, sys
 r = json.load(open(sys.argv[1]))
+page = open(sys.argv[2]).read()
 assert r["verdict"] == "pass", r["verdict"]
 for c in r["checks"]:
     assert c["holds"], c
@@ -69,6 +71,14 @@ for n in r["nemeses"]:
 first = r["nemeses"][0]
 after = [l for l in r["leaders"] if first["start_ms"] < l["t_ms"] < first["end_ms"]]
 assert after and after[0]["node"] != first["targets"][0], ("no other leader", r["leaders"])
+# The page's disk table: a row per nemesis and target, the refusals as in the JSON.
+table = re.search(r'<table id="chaos-disk">(.*?)</table>', page, re.S)
+assert table, "no disk table on the page"
+rows = re.findall(r"<tr><td>[^<]*</td><td>(n\d)</td><td>[^<]*</td><td>\d+</td><td>\d+</td>"
+                  r"<td>(\d+)</td>", table.group(1))
+assert [(n, int(k)) for n, k in rows] == [
+    (m["targets"][0], m["disk"][m["targets"][0]]["proposals_refused_no_space"])
+    for m in r["nemeses"]], rows
 p = r["workload"]["proposals"]
 assert p["acknowledged"] >= 100, p
 print("ok: report: %d proposals refused for no space, %d acknowledged, none lost; %s led "
