@@ -164,3 +164,44 @@ lagger_setup() {
     n0=$(propose_acked 20 before "$TEST_DIR/acked0.json" "$(sock "$leader")")
     wait_for 20 "ledgers equal" same_ledger "$n0" "$@"
 }
+# lagger_down COUNT MIN: SIGKILLs the lagger (lagger_setup) while COUNT proposals go through
+# the others ("missed", in $TEST_DIR/acked1.json), at least MIN of them acknowledged; waits
+# until the two ledgers are equal and sets n1 (acknowledged) and size (the leader's ledger).
+lagger_down() {
+    kill -KILL "${PID[$lagger]}"
+    wait "${PID[$lagger]}" 2>/dev/null || true
+    n1=$(propose_acked "$1" missed "$TEST_DIR/acked1.json" "$(sock "${others[0]}")" "$(sock "${others[1]}")")
+    [ "$n1" -ge "$2" ] || fail "only $n1 of $1 proposals acknowledged by two voters"
+    wait_for 30 "the two ledgers equal" same_ledger $((n0 + n1)) "${others[@]}"
+    size=$(field "$leader" '["ledger"]["size"]')
+}
+# lagger_behind CHUNK NODE...: three voters NODE... that compact after 16 entries (nothing
+# trailing), send snapshot bodies in CHUNK-byte chunks and take faults; lagger_setup, then
+# lagger_down 600 580. The caller declares PORT and PID.
+lagger_behind() {
+    local chunk=$1 n
+    shift
+    for n in "$@"; do
+        cat >"$TEST_DIR/$n.json" <<JSON
+{"profile": "local", "enable_faults": true,
+ "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50,
+          "snapshot_threshold": 16, "snapshot_trailing": 0, "snapshot_chunk_bytes": $chunk}}
+JSON
+    done
+    start_voters "$@"
+    lagger_setup "$@"
+    lagger_down 600 580
+}
+# The lagger's ledger size and the leaves it received by snapshot since its last start.
+lsize() { field "$lagger" '["ledger"]["size"]'; }
+received() { field "$lagger" '["snapshot_transfer"]["received_leaves"]'; }
+mid_transfer() { local r; r=$(received) && [ "$r" -gt 50 ]; }
+# lagger_restart_slow: the leader delays its messages to the lagger by 40 ms (a snapshot
+# transfer then takes seconds); the lagger restarts (log $TEST_DIR/$lagger-restart.log) and
+# this waits until it has received some of the snapshot's leaves.
+lagger_restart_slow() {
+    "$PLATELET" fault delay --peer "$lagger" --ms 40 --api "unix:$(sock "$leader")" >/dev/null
+    NODE_LOG=$lagger-restart start_node "$lagger" --join "127.0.0.1:${PORT[$leader]}"
+    wait_for 10 "$lagger API after restart" test -S "$(sock "$lagger")"
+    wait_for 60 "$lagger receiving the snapshot's leaves" mid_transfer
+}

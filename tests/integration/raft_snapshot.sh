@@ -30,11 +30,7 @@ wait_for 20 "one leader agreed by all" one_leader s1 s2 s3
 lagger_setup s1 s2 s3
 pass "leader $leader; $n0 proposals on all three; stopping $lagger"
 
-kill -KILL "${PID[$lagger]}"
-wait "${PID[$lagger]}" 2>/dev/null || true
-n1=$(propose_acked 150 missed "$TEST_DIR/acked1.json" "$(sock "${others[0]}")" "$(sock "${others[1]}")")
-[ "$n1" -ge 140 ] || fail "only $n1 of 150 proposals acknowledged by two voters"
-wait_for 20 "the two ledgers equal" same_ledger $((n0 + n1)) "${others[@]}"
+lagger_down 150 140
 pass "$n1 proposals committed while $lagger was down"
 
 start_node "$lagger-restart" "$lagger"

@@ -11,22 +11,8 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/raft_lib.sh"
 
 CHUNK=512
-for n in s1 s2 s3; do
-    cat >"$TEST_DIR/$n.json" <<JSON
-{"profile": "local", "enable_faults": true,
- "raft": {"voter": true, "bootstrap_expect": 3, "election_timeout_ms": 500, "heartbeat_ms": 50,
-          "snapshot_threshold": 16, "snapshot_trailing": 0, "snapshot_chunk_bytes": $CHUNK}}
-JSON
-done
 declare -A PORT PID
-start_voters s1 s2 s3
-lagger_setup s1 s2 s3
-kill -KILL "${PID[$lagger]}"
-wait "${PID[$lagger]}" 2>/dev/null || true
-n1=$(propose_acked 600 missed "$TEST_DIR/acked1.json" "$(sock "${others[0]}")" "$(sock "${others[1]}")")
-[ "$n1" -ge 580 ] || fail "only $n1 of 600 proposals acknowledged by two voters"
-wait_for 30 "the two ledgers equal" same_ledger $((n0 + n1)) "${others[@]}"
-size=$(field "$leader" '["ledger"]["size"]')
+lagger_behind $CHUNK s1 s2 s3
 pass "leader $leader; $n1 proposals committed while $lagger was down ($size entries)"
 
 # small_snapshot NODE: the core's snapshot memory is a description and a chunk or two.
@@ -36,14 +22,8 @@ small_snapshot() {
     [ "$b" -le $((4 * CHUNK)) ] || fail "$1's Raft core holds $b snapshot bytes"
 }
 small_snapshot "$leader"
-received() { field "$lagger" '["snapshot_transfer"]["received_leaves"]'; }
-lsize() { field "$lagger" '["ledger"]["size"]'; }
-mid_transfer() { local r; r=$(received) && [ "$r" -gt 50 ]; }
 
-"$PLATELET" fault delay --peer "$lagger" --ms 40 --api "unix:$(sock "$leader")" >/dev/null
-NODE_LOG=$lagger-restart start_node "$lagger" --join "127.0.0.1:${PORT[$leader]}"
-wait_for 10 "$lagger API after restart" test -S "$(sock "$lagger")"
-wait_for 60 "$lagger receiving the snapshot's leaves" mid_transfer
+lagger_restart_slow
 held=$(lsize)
 kill -KILL "${PID[$lagger]}"
 wait "${PID[$lagger]}" 2>/dev/null || true
