@@ -154,6 +154,9 @@ struct agent_raft {
      * (raft_storage.h), and the bytes and leaves moved either way */
     uint64_t receiving;
     uint64_t snap_sent_bytes, snap_received_leaves;
+    /* a follower's time staging received leaves: the synced ledger appends, and feeding the
+     * swarm state leaf by leaf (with the state snapshots that stores) */
+    uint64_t snap_append_ns, snap_state_ns;
     uint64_t snap_taken, snap_taken_index; /* snapshots the core accepted since start */
     struct raft_wire_stats wire_stats;
     void (*stop_done)(struct agent *a);
@@ -531,15 +534,19 @@ static int stage_cb(void *ctx, const struct ledger_entry *entries, uint32_t n)
         return 0; /* nothing new, or not next to what it holds */
     bool no_sync = ar->ledger.no_sync;
     ar->ledger.no_sync = false; /* the leader counts on what we say we hold */
+    uint64_t t0 = uv_hrtime();
     int rc = ledger_append(&ar->ledger, entries + skip, n - skip, pl_clock_wall_ms(), NULL);
     ar->ledger.no_sync = no_sync;
     if (rc != 0)
         return rc;
+    uint64_t t1 = uv_hrtime();
     for (uint32_t i = skip; i < n; i++)
         swarm_feed(ar, &entries[i]);
     ar->last_time_ms = entries[n - 1].time_ms;
     ar->snap_received_leaves += n - skip;
     swarm_snapshot_maybe(ar);
+    ar->snap_append_ns += t1 - t0;
+    ar->snap_state_ns += uv_hrtime() - t1;
     return 0;
 }
 
@@ -1998,6 +2005,8 @@ static void api_status(struct api_call *call, void *data)
     cJSON *xfer = cJSON_AddObjectToObject(doc, "snapshot_transfer");
     cJSON_AddNumberToObject(xfer, "sent_bytes", (double)ar->snap_sent_bytes);
     cJSON_AddNumberToObject(xfer, "received_leaves", (double)ar->snap_received_leaves);
+    cJSON_AddNumberToObject(xfer, "append_ms", (double)ar->snap_append_ns / 1e6);
+    cJSON_AddNumberToObject(xfer, "state_ms", (double)ar->snap_state_ns / 1e6);
     cJSON *voters = cJSON_AddArrayToObject(doc, "voters");
     cJSON *learners = cJSON_AddArrayToObject(doc, "learners");
     for (uint32_t i = 0; i < c->n; i++)
