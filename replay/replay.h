@@ -55,6 +55,8 @@ struct replay {
     size_t leaf_len;
     struct ledger_entry next;
     bool peeked;
+    /* the next entry's body decoded by its kind (replay_step) */
+    union swarm_body body;
     /* state snapshots (a data directory): off with --no-snapshots; what the last seek used */
     bool no_snapshots;
     struct replay_snap_report snap;

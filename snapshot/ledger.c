@@ -457,7 +457,7 @@ int ledger_leaves_each(struct ledger *l, uint64_t from, uint64_t to, ledger_leaf
     if (from >= to)
         return 0;
     struct pl_store_iter it;
-    pl_store_iter_init(l->store, &it, PL_CF_LEDGER_LEAVES);
+    pl_store_iter_init_scan(l->store, &it, PL_CF_LEDGER_LEAVES);
     uint8_t key[8];
     ledger_index_key(from, key);
     pl_store_iter_seek(&it, key, sizeof(key));

@@ -97,7 +97,8 @@ int ledger_node_get(struct ledger *l,
 int ledger_head_at(struct ledger *l, uint64_t size, struct ledger_head *out);
 
 /* Visits the leaves with from <= index < to, in order; a non-zero return of cb stops the
- * walk and is returned. `leaf` is valid during the call only. */
+ * walk and is returned. `leaf` is valid during the call only. A scan: the blocks it reads
+ * are not kept in the store's block cache (pl_store_iter_init_scan). */
 typedef int (*ledger_leaf_cb)(void *ctx, uint64_t index, const uint8_t *leaf, size_t len);
 int ledger_leaves_each(struct ledger *l, uint64_t from, uint64_t to, ledger_leaf_cb cb, void *ctx);
 

@@ -7,6 +7,7 @@
 #include "pl_err.h"
 #include "pl_mp.h"
 #include "pl_mp_check.h"
+#include "pl_mp_read.h"
 #include "pl_text.h"
 
 #include <errno.h>
@@ -210,7 +211,94 @@ static int key_is(const msgpack_object_kv *kv, const char *key)
            memcmp(kv->key.via.str.ptr, key, n) == 0;
 }
 
+/* A key literal and its length without the NUL. */
+#define KEY(s) s, sizeof(s) - 1
+
+/* The leaf's bytes into *d; the body walked too (whole) or only located (the rest of the
+ * leaf, at least one byte). The reader is left where it stopped. */
+static void decode_leaf(struct pl_mp_reader *r, const uint8_t *leaf, size_t len,
+                        struct ledger_entry *d, bool whole)
+{
+    pl_mp_reader_init(r, leaf, len);
+    memset(d, 0, sizeof(*d));
+    /* Straight-line: the reader's errors are sticky, so after the first refusal the rest
+     * reads nothing and the end says so. */
+    if (len == 0 || len > LEDGER_LEAF_MAX)
+        pl_mp_read_fail(r, 0, "a leaf is 1 to 65,536 bytes");
+    pl_mp_read_map_of(r, 5);
+    pl_mp_read_key(r, KEY("index"));
+    pl_mp_read_uint(r, &d->index);
+    pl_mp_read_key(r, KEY("term"));
+    pl_mp_read_uint(r, &d->term);
+    pl_mp_read_key(r, KEY("time_ms"));
+    size_t at = r->pos;
+    if (pl_mp_read_uint(r, &d->time_ms) == 0 && d->time_ms > LEDGER_TIME_MS_MAX)
+        pl_mp_read_fail(r, at, "time_ms past 9999-12-31T23:59:59.999Z");
+    pl_mp_read_key(r, KEY("kind"));
+    at = r->pos;
+    if (pl_mp_read_str(r, &d->kind, &d->kind_len) == 0 &&
+        ledger_kind_check(d->kind, d->kind_len, NULL) != 0)
+        pl_mp_read_fail(r, at, KIND_RULE);
+    pl_mp_read_key(r, KEY("body"));
+    at = r->pos;
+    if (r->err == NULL && at == len)
+        pl_mp_read_fail(r, at, "truncated: a value was expected");
+    if (r->err != NULL)
+        return;
+    d->body = leaf + at;
+    d->body_len = len - at;
+    /* The leaf's map is one of msgpack-c's 32 nested containers. */
+    if (whole && pl_mp_read_any(r, PL_MP_CHECK_DEPTH_MAX - 1) == 0)
+        pl_mp_read_end(r);
+}
+
+/* decode_leaf with the public functions' contract: *e set only on success. */
+static int decode_into(const uint8_t *leaf, size_t len, struct ledger_entry *e,
+                       struct pl_mp_reader *why, bool whole)
+{
+    struct pl_mp_reader r;
+    struct ledger_entry d;
+    decode_leaf(&r, leaf, len, &d, whole);
+    if (why != NULL)
+        *why = r;
+    if (r.err != NULL)
+        return PL_EMALFORMED;
+    *e = d;
+    return 0;
+}
+
+int ledger_entry_decode_why(const uint8_t *leaf, size_t len, struct ledger_entry *e,
+                            struct pl_mp_reader *why)
+{
+    return decode_into(leaf, len, e, why, true);
+}
+
+int ledger_entry_decode_envelope(const uint8_t *leaf, size_t len, struct ledger_entry *e,
+                                 struct pl_mp_reader *why)
+{
+    return decode_into(leaf, len, e, why, false);
+}
+
+int ledger_entry_body_check(const uint8_t *leaf, const struct ledger_entry *e,
+                            struct pl_mp_reader *why)
+{
+    struct pl_mp_reader r;
+    size_t len = (size_t)(e->body - leaf) + e->body_len;
+    pl_mp_reader_init(&r, leaf, len);
+    r.pos = (size_t)(e->body - leaf);
+    if (pl_mp_read_any(&r, PL_MP_CHECK_DEPTH_MAX - 1) == 0)
+        pl_mp_read_end(&r);
+    if (why != NULL)
+        *why = r;
+    return r.err != NULL ? PL_EMALFORMED : 0;
+}
+
 int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e)
+{
+    return ledger_entry_decode_why(leaf, len, e, NULL);
+}
+
+int ledger_entry_decode_reference(const uint8_t *leaf, size_t len, struct ledger_entry *e)
 {
     if (len == 0 || len > LEDGER_LEAF_MAX)
         return PL_EMALFORMED;

@@ -87,8 +87,30 @@ int ledger_entry_check(const struct ledger_entry *e, struct ledger_problem *p);
  * body that is not exactly one msgpack object; PL_ETOOBIG past LEDGER_LEAF_MAX. */
 int ledger_entry_encode(const struct ledger_entry *e, struct pl_buf *out);
 /* Decodes leaf bytes; the pointers of *e point into `leaf`. PL_EMALFORMED unless the
- * bytes are exactly the canonical encoding of an entry. */
+ * bytes are exactly the canonical encoding of an entry. One pass of pl_mp_read.h over the
+ * bytes, the body included: nothing is unpacked, re-encoded or allocated. */
 int ledger_entry_decode(const uint8_t *leaf, size_t len, struct ledger_entry *e);
+/* The same; on a refusal *why (when not NULL) holds the reader, whose `err` says what was
+ * wrong and `err_at` at which byte of the leaf. */
+struct pl_mp_reader;
+int ledger_entry_decode_why(const uint8_t *leaf, size_t len, struct ledger_entry *e,
+                            struct pl_mp_reader *why);
+/* The leaf's envelope only, for a caller that checks the body with a decoder of its own:
+ * everything ledger_entry_decode_why checks except the body's bytes, which are located (the
+ * rest of the leaf, at least one byte) but not walked. The leaf is canonical only once
+ * ledger_entry_body_check() accepted the body, or a stricter decoder did (one whose
+ * accepted bodies are all canonical msgpack objects, as swarm_body_decode's are). */
+int ledger_entry_decode_envelope(const uint8_t *leaf, size_t len, struct ledger_entry *e,
+                                 struct pl_mp_reader *why);
+/* The rest of ledger_entry_decode_why after ledger_entry_decode_envelope gave *e from
+ * `leaf`: 0, or PL_EMALFORMED with *why (may be NULL) saying what, at which byte of the
+ * leaf. */
+int ledger_entry_body_check(const uint8_t *leaf, const struct ledger_entry *e,
+                            struct pl_mp_reader *why);
+/* The decoder ledger_entry_decode replaced (msgpack-c unpacks, then the prefix and the body
+ * are re-encoded and compared): kept as the oracle that tests/fuzz/fuzz_ledger_leaf.c and
+ * test_ledger compare the strict one with. Not for production paths. */
+int ledger_entry_decode_reference(const uint8_t *leaf, size_t len, struct ledger_entry *e);
 
 /* The entries of a snapshot chunk (ledger_chunk_decode), valid during the call. */
 typedef int (*ledger_chunk_cb)(void *ctx, const struct ledger_entry *entries, uint32_t n);

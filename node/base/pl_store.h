@@ -80,6 +80,7 @@ struct pl_store
     rocksdb_writeoptions_t *wo_sync;
     rocksdb_writeoptions_t *wo_nosync;
     rocksdb_readoptions_t *ro;
+    rocksdb_readoptions_t *ro_scan; /* pl_store_iter_init_scan's */
     /* NULL for a family that a read-only open did not find (reads then see it empty). */
     rocksdb_column_family_handle_t *cf[PL_CF_COUNT];
     /* Families found on disk that this build does not know; opened because RocksDB insists. */
@@ -170,6 +171,9 @@ struct pl_store_iter
     rocksdb_iterator_t *it; /* NULL over a family that does not exist (always invalid) */
 };
 void pl_store_iter_init(struct pl_store *s, struct pl_store_iter *it, enum pl_store_cf cf);
+/* The same for a long scan in key order: the blocks it reads are not kept in the block
+ * cache. */
+void pl_store_iter_init_scan(struct pl_store *s, struct pl_store_iter *it, enum pl_store_cf cf);
 void pl_store_iter_close(struct pl_store_iter *it);
 void pl_store_iter_seek_first(struct pl_store_iter *it);
 void pl_store_iter_seek_last(struct pl_store_iter *it);

@@ -7,8 +7,10 @@
 #include "pl_assert.h"
 #include "pl_err.h"
 #include "pl_mp.h"
+#include "pl_mp_read.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -109,6 +111,7 @@ enum ftype { F_STR, F_U64, F_U32, F_U8, F_I32, F_ENUM };
 
 struct field {
     const char *key;
+    size_t key_len;
     enum ftype type;
     size_t off;
     size_t size;                /* F_STR: the buffer; F_U8: the largest value + 1 */
@@ -116,17 +119,18 @@ struct field {
     int nnames;
 };
 
-#define FSTR(T, k) {#k, F_STR, offsetof(T, k), sizeof(((T *)0)->k), NULL, 0}
-#define FU64(T, k) {#k, F_U64, offsetof(T, k), 0, NULL, 0}
-#define FU32(T, k) {#k, F_U32, offsetof(T, k), 0, NULL, 0}
-#define FU8(T, k, max) {#k, F_U8, offsetof(T, k), (max), NULL, 0}
-#define FI32(T, k) {#k, F_I32, offsetof(T, k), 0, NULL, 0}
+#define FKEY(k) #k, sizeof(#k) - 1
+#define FSTR(T, k) {FKEY(k), F_STR, offsetof(T, k), sizeof(((T *)0)->k), NULL, 0}
+#define FU64(T, k) {FKEY(k), F_U64, offsetof(T, k), 0, NULL, 0}
+#define FU32(T, k) {FKEY(k), F_U32, offsetof(T, k), 0, NULL, 0}
+#define FU8(T, k, max) {FKEY(k), F_U8, offsetof(T, k), (max), NULL, 0}
+#define FI32(T, k) {FKEY(k), F_I32, offsetof(T, k), 0, NULL, 0}
 
 static const struct field member_fields[] = {
     FSTR(struct swarm_member_event, node),
-    {"event", F_ENUM, offsetof(struct swarm_member_event, status), 0, member_names,
+    {FKEY(event), F_ENUM, offsetof(struct swarm_member_event, status), 0, member_names,
      SWARM_MEMBER_STATUS_COUNT},
-    {"inc", F_U64, offsetof(struct swarm_member_event, incarnation), 0, NULL, 0},
+    {FKEY(inc), F_U64, offsetof(struct swarm_member_event, incarnation), 0, NULL, 0},
 };
 
 /* Bounds of the healing machine's enums (heal_incident.h, heal_policy.h, heal_diag.h):
@@ -201,7 +205,7 @@ const char *swarm_council_op_name(enum swarm_council_op op)
 
 static const struct field cluster_fields[] = {
     FSTR(struct swarm_cluster_body, id),
-    {"event", F_ENUM, offsetof(struct swarm_cluster_body, event), 0, cluster_event_names,
+    {FKEY(event), F_ENUM, offsetof(struct swarm_cluster_body, event), 0, cluster_event_names,
      SWARM_CLUSTER_EVENT_COUNT},
     FSTR(struct swarm_cluster_body, sig),
     FSTR(struct swarm_cluster_body, service),
@@ -212,7 +216,7 @@ static const struct field cluster_fields[] = {
 };
 
 static const struct field council_fields[] = {
-    {"op", F_ENUM, offsetof(struct swarm_council_body, op), 0, council_op_names,
+    {FKEY(op), F_ENUM, offsetof(struct swarm_council_body, op), 0, council_op_names,
      SWARM_COUNCIL_OP_COUNT},
     FSTR(struct swarm_council_body, node),
     FU32(struct swarm_council_body, voters),
@@ -258,7 +262,7 @@ static int encode_fields(const struct field *f, int n, const void *b, struct pl_
     return w.err;
 }
 
-static int decode_field(const struct field *f, const msgpack_object *m, void *b)
+static int decode_field_reference(const struct field *f, const msgpack_object *m, void *b)
 {
     char *p = (char *)b + f->off;
     uint64_t u;
@@ -306,9 +310,95 @@ static int decode_field(const struct field *f, const msgpack_object *m, void *b)
     return PL_EMALFORMED;
 }
 
-/* Decodes, then re-encodes and compares: only the canonical bytes of a body are accepted,
- * so one body has one meaning and one hash on every node. */
+/* One field's value at the reader's position into b (its table says where and how). The
+ * rules are those of decode_field_reference and the re-encode check together: a string
+ * shorter than its buffer with no NUL byte (the copy would end there and re-encode
+ * shorter), an enum spelled exactly as one of its names, numbers in range. */
+static int read_field(const struct field *f, struct pl_mp_reader *r, void *b)
+{
+    char *p = (char *)b + f->off;
+    size_t at = r->pos;
+    const char *s;
+    size_t n;
+    uint64_t u;
+    int64_t i;
+    switch (f->type) {
+    case F_STR:
+        if (pl_mp_read_str(r, &s, &n) != 0)
+            return PL_EMALFORMED;
+        if (n >= f->size)
+            return pl_mp_read_fail(r, at, "a string longer than its field holds");
+        if (memchr(s, '\0', n) != NULL)
+            return pl_mp_read_fail(r, at, "a string with a NUL byte");
+        memcpy(p, s, n);
+        p[n] = '\0';
+        return 0;
+    case F_U64:
+        if (pl_mp_read_uint(r, &u) != 0)
+            return PL_EMALFORMED;
+        memcpy(p, &u, sizeof(u));
+        return 0;
+    case F_U32:
+        if (pl_mp_read_uint(r, &u) != 0)
+            return PL_EMALFORMED;
+        if (u > UINT32_MAX)
+            return pl_mp_read_fail(r, at, "a number past its field's 32 bits");
+        *(uint32_t *)(void *)p = (uint32_t)u;
+        return 0;
+    case F_U8:
+        if (pl_mp_read_uint(r, &u) != 0)
+            return PL_EMALFORMED;
+        if (u >= f->size)
+            return pl_mp_read_fail(r, at, "a number past its field's range");
+        *(uint8_t *)p = (uint8_t)u;
+        return 0;
+    case F_I32:
+        if (pl_mp_read_int(r, &i) != 0)
+            return PL_EMALFORMED;
+        if (i < INT32_MIN || i > INT32_MAX)
+            return pl_mp_read_fail(r, at, "a number past its field's 32 bits");
+        *(int32_t *)(void *)p = (int32_t)i;
+        return 0;
+    case F_ENUM:
+        if (pl_mp_read_str(r, &s, &n) != 0)
+            return PL_EMALFORMED;
+        for (int k = 0; k < f->nnames; k++) {
+            if (strlen(f->names[k]) == n && memcmp(s, f->names[k], n) == 0) {
+                *(int *)(void *)p = k;
+                return 0;
+            }
+        }
+        return pl_mp_read_fail(r, at, "a name its field does not know");
+    }
+    return pl_mp_read_fail(r, at, "a field of no known type");
+}
+
+/* Only the canonical bytes of a body are accepted, so one body has one meaning and one hash
+ * on every node: a map of exactly the table's keys in its order, each value in the form
+ * encode_fields writes. One pass of pl_mp_read.h, nothing unpacked, nothing allocated.
+ * PL_ETOOBIG past SWARM_BODY_BYTES_MAX, else 0 or PL_EMALFORMED with *why (may be NULL)
+ * saying what and where. */
 static int decode_fields(const struct field *f, int n, const uint8_t *p, size_t len, void *b,
+                         size_t b_size, struct pl_mp_reader *why)
+{
+    if (len > SWARM_BODY_BYTES_MAX)
+        return PL_ETOOBIG;
+    memset(b, 0, b_size);
+    struct pl_mp_reader r;
+    pl_mp_reader_init(&r, p, len);
+    pl_mp_read_map_of(&r, (uint32_t)n);
+    for (int i = 0; i < n && r.err == NULL; i++)
+        if (pl_mp_read_key(&r, f[i].key, f[i].key_len) == 0)
+            read_field(&f[i], &r, b);
+    int rc = pl_mp_read_end(&r);
+    if (why != NULL)
+        *why = r;
+    return rc;
+}
+
+/* The decoder decode_fields replaced: msgpack-c unpacks, the fields are read by key, then
+ * re-encoded and compared. Kept as the oracle of swarm_body_decode_reference. */
+static int decode_fields_reference(const struct field *f, int n, const uint8_t *p, size_t len, void *b,
                          size_t b_size)
 {
     if (len > SWARM_BODY_BYTES_MAX)
@@ -321,7 +411,7 @@ static int decode_fields(const struct field *f, int n, const uint8_t *p, size_t 
     if (u.data.type != MSGPACK_OBJECT_MAP || u.data.via.map.size != (uint32_t)n)
         rc = PL_EMALFORMED;
     for (int i = 0; rc == 0 && i < n; i++)
-        rc = decode_field(&f[i], &u.data, b);
+        rc = decode_field_reference(&f[i], &u.data, b);
     msgpack_unpacked_destroy(&u);
     if (rc != 0)
         return rc == PL_ETOOBIG ? PL_EMALFORMED : rc;
@@ -341,7 +431,7 @@ static int decode_fields(const struct field *f, int n, const uint8_t *p, size_t 
     }                                                                                          \
     int swarm_##name##_decode(const uint8_t *p, size_t n, T *b)                                \
     {                                                                                          \
-        return decode_fields(table, NFIELDS(table), p, n, b, sizeof(*b));                      \
+        return decode_fields(table, NFIELDS(table), p, n, b, sizeof(*b), NULL);                \
     }
 
 CODEC(member_event, struct swarm_member_event, member_fields)
@@ -354,6 +444,41 @@ CODEC(policy, struct swarm_policy_body, policy_fields)
 CODEC(rollout, struct swarm_rollout_body, rollout_fields)
 CODEC(cluster, struct swarm_cluster_body, cluster_fields)
 CODEC(council, struct swarm_council_body, council_fields)
+
+static const struct codec {
+    const struct field *f;
+    int n;
+    size_t size;
+} codecs[SWARM_K_COUNT] = {
+#define K(k, T, table) [k] = {table, NFIELDS(table), sizeof(T)}
+    K(SWARM_K_MEMBER, struct swarm_member_event, member_fields),
+    K(SWARM_K_INCIDENT, struct swarm_incident_event, incident_fields),
+    K(SWARM_K_DECISION, struct swarm_decision_body, decision_fields),
+    K(SWARM_K_ACTION_RESULT, struct swarm_action_result, result_fields),
+    K(SWARM_K_APPROVAL, struct swarm_approval, approval_fields),
+    K(SWARM_K_PLACEMENT, struct swarm_placement_body, placement_fields),
+    K(SWARM_K_POLICY, struct swarm_policy_body, policy_fields),
+    K(SWARM_K_ROLLOUT, struct swarm_rollout_body, rollout_fields),
+    K(SWARM_K_CLUSTER_INCIDENT, struct swarm_cluster_body, cluster_fields),
+    K(SWARM_K_COUNCIL, struct swarm_council_body, council_fields),
+#undef K
+};
+
+int swarm_body_decode(enum swarm_kind k, const uint8_t *p, size_t n, void *out, size_t out_size,
+                      struct pl_mp_reader *why)
+{
+    if ((unsigned)k >= SWARM_K_COUNT || codecs[k].f == NULL || out_size < codecs[k].size)
+        return -EINVAL;
+    return decode_fields(codecs[k].f, codecs[k].n, p, n, out, codecs[k].size, why);
+}
+
+int swarm_body_decode_reference(enum swarm_kind k, const uint8_t *p, size_t n, void *out,
+                                size_t out_size)
+{
+    if ((unsigned)k >= SWARM_K_COUNT || codecs[k].f == NULL || out_size < codecs[k].size)
+        return -EINVAL;
+    return decode_fields_reference(codecs[k].f, codecs[k].n, p, n, out, codecs[k].size);
+}
 
 /* ---- the multiset state hash ---- */
 
@@ -796,8 +921,12 @@ void swarm_state_hash_full(const struct swarm_state *s, uint8_t out[SWARM_HASH_B
     item_mix(out, IT_COUNTERS, s, +1);
 }
 
+static void iidx_rebuild(struct swarm_state *s);
+
 void swarm_state_hash_rebuild(struct swarm_state *s)
 {
+    /* What is derived from the items is made again with it (a loaded snapshot comes here). */
+    iidx_rebuild(s);
     bool defer = s->hc.defer;
     memset(&s->hc, 0, sizeof(s->hc));
     s->hc.defer = defer;
@@ -826,15 +955,76 @@ const struct swarm_member *swarm_member_find(const struct swarm_state *s, const 
     return NULL;
 }
 
-const struct swarm_incident *swarm_incident_find(const struct swarm_state *s, const char *node,
-                                                 const char *id)
+/* FNV-1a over node, a NUL, and id: the same on every node (the index only speeds lookups;
+ * nothing derived from it is hashed into the state or written). */
+static uint32_t incident_key(const char *node, const char *id)
 {
-    /* Newest first: the steps of open incidents, the usual question, find them soonest;
-     * (node, id) is unique, so the order changes nothing else. */
+    uint32_t h = 2166136261u;
+    for (const char *p = node; *p != '\0'; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    h *= 16777619u;
+    for (const char *p = id; *p != '\0'; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h;
+}
+
+static_assert(SWARM_INCIDENTS_MAX < UINT16_MAX, "index slots are uint16_t + 1");
+static_assert((SWARM_INCIDENT_BUCKETS & (SWARM_INCIDENT_BUCKETS - 1)) == 0, "a power of two");
+
+static void iidx_link(struct swarm_incident_index *x, uint32_t slot, uint32_t h)
+{
+    uint32_t b = h & (SWARM_INCIDENT_BUCKETS - 1);
+    x->hash[slot] = h;
+    x->next[slot] = x->head[b];
+    x->head[b] = (uint16_t)(slot + 1);
+}
+
+static void iidx_unlink(struct swarm_incident_index *x, uint32_t slot)
+{
+    uint16_t *at = &x->head[x->hash[slot] & (SWARM_INCIDENT_BUCKETS - 1)];
+    while (*at != 0 && *at != slot + 1)
+        at = &x->next[*at - 1];
+    if (PL_ALWAYS(*at != 0))
+        *at = x->next[slot];
+}
+
+static void iidx_rebuild(struct swarm_state *s)
+{
+    struct swarm_incident_index *x = &s->iidx;
+    memset(x->head, 0, sizeof(x->head));
+    for (uint32_t i = 0; i < s->nincidents; i++)
+        iidx_link(x, i, incident_key(s->incidents[i].node, s->incidents[i].id));
+    x->n = s->nincidents;
+}
+
+static const struct swarm_incident *incident_scan(const struct swarm_state *s, const char *node,
+                                                  const char *id)
+{
     for (uint32_t i = s->nincidents; i-- > 0;)
         if (strcmp(s->incidents[i].id, id) == 0 && strcmp(s->incidents[i].node, node) == 0)
             return &s->incidents[i];
     return NULL;
+}
+
+const struct swarm_incident *swarm_incident_find(const struct swarm_state *s, const char *node,
+                                                 const char *id)
+{
+    const struct swarm_incident_index *x = &s->iidx;
+    if (x->n != s->nincidents)
+        return incident_scan(s, node, id); /* a state built by hand: no index yet */
+    /* (node, id) is unique: the first of the chain with both equal is the one. */
+    uint32_t h = incident_key(node, id);
+    const struct swarm_incident *found = NULL;
+    for (uint16_t k = x->head[h & (SWARM_INCIDENT_BUCKETS - 1)]; k != 0 && found == NULL;
+         k = x->next[k - 1]) {
+        const struct swarm_incident *c = &s->incidents[k - 1];
+        if (x->hash[k - 1] == h && strcmp(c->id, id) == 0 && strcmp(c->node, node) == 0)
+            found = c;
+    }
+#ifdef PL_DEBUG
+    PL_ALWAYS(found == incident_scan(s, node, id));
+#endif
+    return found;
 }
 
 const struct swarm_placement *swarm_placement_find(const struct swarm_state *s,
@@ -932,6 +1122,17 @@ static int reject(struct apply *a, const char *fmt, ...)
     return 0;
 }
 
+/* The entry's body as kind k's struct: the caller's decoding when it gave one, else decoded
+ * here (the same strict decoder either way). */
+static int body_get(const struct apply *a, enum swarm_kind k, void *b, size_t size)
+{
+    if (a->e->decoded != NULL) {
+        memcpy(b, a->e->decoded, size);
+        return 0;
+    }
+    return swarm_body_decode(k, a->e->body, a->e->body_len, b, size, NULL);
+}
+
 static const char *decode_error(int rc)
 {
     return rc == PL_ETOOBIG ? "body too large" : "body is not the kind's canonical encoding";
@@ -941,7 +1142,7 @@ static void apply_member(struct apply *a)
 {
     struct swarm_state *s = a->s;
     struct swarm_member_event b;
-    int rc = swarm_member_event_decode(a->e->body, a->e->body_len, &b);
+    int rc = body_get(a, SWARM_K_MEMBER, &b, sizeof(b));
     if (rc != 0 || b.node[0] == '\0') {
         reject(a, "member_event: %s", rc ? decode_error(rc) : "empty node name");
         return;
@@ -995,7 +1196,21 @@ static void incident_evict(struct swarm_state *s)
             victim = i;
     }
     item_evict(s, IT_INCIDENT, victim, s->nincidents - 1);
+    uint32_t last = s->nincidents - 1;
+    struct swarm_incident_index *x = &s->iidx;
+    bool indexed = x->n == s->nincidents;
+    if (indexed) {
+        /* The last slot's incident moves into the victim's. */
+        uint32_t h = x->hash[last];
+        iidx_unlink(x, victim);
+        if (last != victim) {
+            iidx_unlink(x, last);
+            iidx_link(x, victim, h);
+        }
+    }
     s->incidents[victim] = s->incidents[--s->nincidents];
+    if (indexed)
+        x->n = s->nincidents;
     s->counters.evicted_incidents++;
 }
 
@@ -1054,11 +1269,13 @@ static void apply_incident(struct apply *a)
 {
     struct swarm_state *s = a->s;
     struct swarm_incident_event b;
-    int rc = swarm_incident_event_decode(a->e->body, a->e->body_len, &b);
+    int rc = body_get(a, SWARM_K_INCIDENT, &b, sizeof(b));
     if (rc != 0 || b.node[0] == '\0' || b.id[0] == '\0') {
         reject(a, "incident: %s", rc ? decode_error(rc) : "empty node or incident id");
         return;
     }
+    if (s->iidx.n != s->nincidents)
+        iidx_rebuild(s);
     struct swarm_incident *x = (struct swarm_incident *)swarm_incident_find(s, b.node, b.id);
     if (x != NULL && b.seq <= x->last_seq) {
         a->out->outcome = SWARM_DUPLICATE;
@@ -1077,6 +1294,10 @@ static void apply_incident(struct apply *a)
         snprintf(x->node, sizeof(x->node), "%s", b.node);
         snprintf(x->id, sizeof(x->id), "%s", b.id);
         snprintf(x->service, sizeof(x->service), "%s", b.service);
+        if (s->iidx.n + 1 == s->nincidents) {
+            iidx_link(&s->iidx, s->nincidents - 1, incident_key(x->node, x->id));
+            s->iidx.n = s->nincidents;
+        }
         x->opened_ms = b.t_ms;
         x->first_index = a->e->index;
         item_fresh(s, IT_INCIDENT, s->nincidents - 1);
@@ -1177,7 +1398,7 @@ static void apply_decision(struct apply *a)
 {
     struct swarm_state *s = a->s;
     struct swarm_decision_body b;
-    int rc = swarm_decision_decode(a->e->body, a->e->body_len, &b);
+    int rc = body_get(a, SWARM_K_DECISION, &b, sizeof(b));
     if (rc != 0 || b.node[0] == '\0' || b.service[0] == '\0') {
         reject(a, "decision: %s", rc ? decode_error(rc) : "empty node or service");
         return;
@@ -1277,7 +1498,7 @@ static void apply_action_result(struct apply *a)
 {
     struct swarm_state *s = a->s;
     struct swarm_action_result b;
-    int rc = swarm_action_result_decode(a->e->body, a->e->body_len, &b);
+    int rc = body_get(a, SWARM_K_ACTION_RESULT, &b, sizeof(b));
     if (rc != 0) {
         reject(a, "action_result: %s", decode_error(rc));
         return;
@@ -1313,7 +1534,7 @@ static void apply_approval(struct apply *a)
 {
     struct swarm_state *s = a->s;
     struct swarm_approval b;
-    int rc = swarm_approval_decode(a->e->body, a->e->body_len, &b);
+    int rc = body_get(a, SWARM_K_APPROVAL, &b, sizeof(b));
     if (rc != 0) {
         reject(a, "approval: %s", decode_error(rc));
         return;
@@ -1337,7 +1558,7 @@ static void apply_placement(struct apply *a)
 {
     struct swarm_state *s = a->s;
     struct swarm_placement_body b;
-    int rc = swarm_placement_decode(a->e->body, a->e->body_len, &b);
+    int rc = body_get(a, SWARM_K_PLACEMENT, &b, sizeof(b));
     if (rc != 0 || b.service[0] == '\0' || b.node[0] == '\0') {
         reject(a, "placement: %s", rc ? decode_error(rc) : "empty service or node");
         return;
@@ -1386,7 +1607,7 @@ static void apply_policy(struct apply *a)
 {
     struct swarm_state *s = a->s;
     struct swarm_policy_body b;
-    int rc = swarm_policy_decode(a->e->body, a->e->body_len, &b);
+    int rc = body_get(a, SWARM_K_POLICY, &b, sizeof(b));
     if (rc != 0) {
         reject(a, "policy: %s", decode_error(rc));
         return;
@@ -1408,7 +1629,7 @@ static void apply_rollout(struct apply *a)
 {
     struct swarm_state *s = a->s;
     struct swarm_rollout_body b;
-    int rc = swarm_rollout_decode(a->e->body, a->e->body_len, &b);
+    int rc = body_get(a, SWARM_K_ROLLOUT, &b, sizeof(b));
     if (rc != 0 || b.service[0] == '\0' || swarm_op_name(b.op)[0] == '\0' ||
         b.max_unavailable < 1) {
         reject(a, "rollout: %s", rc ? decode_error(rc)
@@ -1482,7 +1703,7 @@ static void apply_cluster(struct apply *a)
 {
     struct swarm_state *s = a->s;
     struct swarm_cluster_body b;
-    int rc = swarm_cluster_decode(a->e->body, a->e->body_len, &b);
+    int rc = body_get(a, SWARM_K_CLUSTER_INCIDENT, &b, sizeof(b));
     if (rc != 0 || b.id[0] == '\0' || b.sig[0] == '\0') {
         reject(a, "cluster_incident: %s", rc ? decode_error(rc) : "empty id or signature");
         return;
@@ -1546,7 +1767,7 @@ static void apply_council(struct apply *a)
 {
     struct swarm_state *s = a->s;
     struct swarm_council_body b;
-    int rc = swarm_council_decode(a->e->body, a->e->body_len, &b);
+    int rc = body_get(a, SWARM_K_COUNCIL, &b, sizeof(b));
     if (rc != 0 || b.node[0] == '\0') {
         reject(a, "council: %s", rc ? decode_error(rc) : "empty node name");
         return;

@@ -258,6 +258,29 @@ int swarm_cluster_encode(const struct swarm_cluster_body *b, struct pl_buf *out)
 int swarm_cluster_decode(const uint8_t *p, size_t n, struct swarm_cluster_body *b);
 int swarm_council_encode(const struct swarm_council_body *b, struct pl_buf *out);
 int swarm_council_decode(const uint8_t *p, size_t n, struct swarm_council_body *b);
+/* The decoder of kind k's body into `out` (out_size bytes, at least the kind's struct):
+ * the same as the kind's own _decode, with *why (may be NULL) saying what was refused and
+ * at which byte. -EINVAL for a kind without a body codec. */
+struct pl_mp_reader;
+/* Room for the body of any kind. */
+union swarm_body {
+    struct swarm_member_event m;
+    struct swarm_incident_event i;
+    struct swarm_decision_body d;
+    struct swarm_action_result r;
+    struct swarm_approval a;
+    struct swarm_placement_body p;
+    struct swarm_policy_body pol;
+    struct swarm_rollout_body ro;
+    struct swarm_cluster_body x;
+    struct swarm_council_body k;
+};
+int swarm_body_decode(enum swarm_kind k, const uint8_t *p, size_t n, void *out, size_t out_size,
+                      struct pl_mp_reader *why);
+/* The msgpack-c decoder the strict one replaced (unpack, read by key, re-encode, compare),
+ * kept as the oracle tests/fuzz/fuzz_swarm_apply.c and test_swarm compare it with. */
+int swarm_body_decode_reference(enum swarm_kind k, const uint8_t *p, size_t n, void *out,
+                                size_t out_size);
 
 /* ---- the state ---- */
 
@@ -382,6 +405,18 @@ struct swarm_hash_cache {
     uint8_t item[SWARM_HASH_SLOTS][SWARM_HASH_BYTES]; /* a clean slot's item hash */
 };
 
+/* Incidents by (node, id): chains of slots in buckets by a hash of the two, so an incident
+ * step finds its incident without comparing the ids of up to SWARM_INCIDENTS_MAX others.
+ * Derived from `incidents` (not snapshotted); trusted only while `n` equals nincidents,
+ * else lookups scan. */
+#define SWARM_INCIDENT_BUCKETS 1024
+struct swarm_incident_index {
+    uint32_t n;                                 /* nincidents it indexes */
+    uint16_t head[SWARM_INCIDENT_BUCKETS];      /* slot + 1 of a chain's first; 0 none */
+    uint16_t next[SWARM_INCIDENTS_MAX];         /* slot + 1 of the next in the chain */
+    uint32_t hash[SWARM_INCIDENTS_MAX];         /* each slot's hash of (node, id) */
+};
+
 struct swarm_state {
     uint64_t applied_index;     /* the last entry applied (0: none) */
     uint64_t applied_term;
@@ -406,6 +441,7 @@ struct swarm_state {
     struct swarm_council_change council[SWARM_COUNCIL_LOG_MAX];
     struct swarm_learn learn;   /* what heals which signature (swarm_learn.h) */
     struct swarm_hash_cache hc; /* derived from the items: not snapshotted */
+    struct swarm_incident_index iidx; /* derived from incidents: not snapshotted */
 };
 
 /* A committed entry, as the ledger holds it (the pointers are borrowed). */
@@ -415,6 +451,10 @@ struct swarm_entry {
     size_t kind_len;
     const uint8_t *body;
     size_t body_len;
+    /* Optional (NULL: apply decodes the body itself): the body as swarm_body_decode gave it
+     * for this entry's kind, when the caller decoded it already (replay checks a leaf's body
+     * that way instead of walking it twice). */
+    const union swarm_body *decoded;
 };
 
 enum swarm_outcome {

@@ -238,6 +238,7 @@ static const struct swarm_snap_field state_fields[] = {
     S_ARRAY(struct swarm_state, council, ncouncil, council_table),
     S_STRUCT(struct swarm_state, learn, learn_table),
     S_DERIVED(struct swarm_state, hc),
+    S_DERIVED(struct swarm_state, iidx),
 };
 S_TABLE(state_table, struct swarm_state, state_fields);
 

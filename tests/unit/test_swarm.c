@@ -10,11 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pl_err.h"
+#include "pl_mp_read.h"
 #include "pl_rand.h"
 #include "swarm.h"
 
@@ -681,10 +683,228 @@ static void test_rollout(void **state)
     rig_close(&r);
 }
 
+
+
+/* The incident index kept step by step through evictions finds what a scan finds, and
+ * agrees with one rebuilt before every step (a state whose index was dropped). */
+static void test_incident_index(void **state)
+{
+    (void)state;
+    struct rig a, b;
+    rig_init(&a);
+    rig_init(&b);
+    struct pl_rand rnd;
+    pl_rand_seed(&rnd, 3);
+    struct pl_buf buf;
+    pl_buf_init(&buf, SWARM_BODY_BYTES_MAX);
+    uint32_t seqs[64] = {0};
+    for (int i = 0; i < 4 * SWARM_INCIDENTS_MAX; i++) {
+        /* New incidents on 4 nodes, or a further step of a recent one (some close). */
+        uint32_t k = (uint32_t)pl_rand_below(&rnd, 64);
+        char node[8], id[32];
+        snprintf(node, sizeof(node), "n%u", k % 4);
+        snprintf(id, sizeof(id), "%s-%d", node, pl_rand_below(&rnd, 3) == 0 ? i : (int)k);
+        struct swarm_incident_event e =
+            step_of(node, id, seqs[k]++, (uint8_t)pl_rand_below(&rnd, 3),
+                    pl_rand_below(&rnd, 8) == 0 ? "healed" : "");
+        pl_buf_reset(&buf);
+        assert_int_equal(swarm_incident_event_encode(&e, &buf), 0);
+        b.s->iidx.n = UINT32_MAX; /* b's apply rebuilds the index from the incidents */
+        enum swarm_outcome oa = apply_raw(&a, "incident", buf.data, buf.len);
+        assert_int_equal(apply_raw(&b, "incident", buf.data, buf.len), oa);
+        assert_memory_equal(a.s->hash, b.s->hash, SWARM_HASH_BYTES);
+        assert_int_equal(a.s->iidx.n, a.s->nincidents);
+        for (uint32_t j = 0; j < a.s->nincidents; j++) {
+            const struct swarm_incident *x = &a.s->incidents[j];
+            assert_ptr_equal(swarm_incident_find(a.s, x->node, x->id), x);
+        }
+        assert_null(swarm_incident_find(a.s, node, "absent"));
+    }
+    assert_true(a.s->counters.evicted_incidents > 0);
+    pl_buf_close(&buf);
+    rig_close(&a);
+    rig_close(&b);
+}
+
+/* ---- the strict body decoder beside the msgpack-c one it replaced ---- */
+
+
+static void body_same_answer(enum swarm_kind k, const uint8_t *p, size_t n)
+{
+    union swarm_body a, b;
+    memset(&a, 0x55, sizeof(a));
+    memset(&b, 0x55, sizeof(b));
+    struct pl_mp_reader why;
+    why.err = NULL;
+    int ra = swarm_body_decode(k, p, n, &a, sizeof(a), &why);
+    int rb = swarm_body_decode_reference(k, p, n, &b, sizeof(b));
+    if (ra != rb)
+        fail_msg("%s: strict %d, reference %d on %zu bytes (strict: %s at %zu)",
+                 swarm_kind_name(k), ra, rb, n, why.err ? why.err : "-", why.err_at);
+    if (ra == 0)
+        assert_memory_equal(&a, &b, sizeof(a));
+    else if (ra == PL_EMALFORMED)
+        assert_non_null(why.err);
+}
+
+/* Canonical bodies of every kind: zeroed, and with long strings and numbers at the edges
+ * of their encodings. */
+static size_t kind_body(enum swarm_kind k, int variant, struct pl_buf *out)
+{
+    union swarm_body u;
+    memset(&u, 0, sizeof(u));
+    static const uint64_t nums[] = {0, 127, 128, 255, 256, 65536, UINT32_MAX, UINT64_MAX};
+    static const int32_t ints[] = {0, -1, -32, -33, -129, INT32_MIN, 127, INT32_MAX};
+    uint64_t n64 = nums[variant % 8];
+    uint32_t n32 = (uint32_t)(n64 > UINT32_MAX ? 65535 : n64);
+    int32_t i32 = ints[variant % 8];
+    size_t slen = variant == 0 ? 0 : (size_t)variant * 7 % 40;
+#define FILL(f) memset((f), 'a' + variant, slen < sizeof(f) ? slen : sizeof(f) - 1)
+    pl_buf_reset(out);
+    int rc = -1;
+    switch (k) {
+    case SWARM_K_MEMBER:
+        FILL(u.m.node);
+        u.m.status = (enum swarm_member_status)(variant % SWARM_MEMBER_STATUS_COUNT);
+        u.m.incarnation = n64;
+        rc = swarm_member_event_encode(&u.m, out);
+        break;
+    case SWARM_K_INCIDENT:
+        FILL(u.i.node), FILL(u.i.id), FILL(u.i.service), FILL(u.i.outcome), FILL(u.i.detail);
+        u.i.seq = n32;
+        u.i.event = u.i.action = u.i.cls = u.i.cause = u.i.signal = (uint8_t)(variant * 9 % 64);
+        u.i.level = (uint8_t)(variant % 6);
+        u.i.result = i32;
+        u.i.t_ms = n64;
+        rc = swarm_incident_event_encode(&u.i, out);
+        break;
+    case SWARM_K_DECISION:
+        FILL(u.d.node), FILL(u.d.service), FILL(u.d.incident), FILL(u.d.reason);
+        u.d.action = (uint8_t)(variant * 9 % 64);
+        u.d.rollout = n64;
+        rc = swarm_decision_encode(&u.d, out);
+        break;
+    case SWARM_K_ACTION_RESULT:
+        FILL(u.r.node), FILL(u.r.detail);
+        u.r.decision = n64;
+        u.r.result = i32;
+        rc = swarm_action_result_encode(&u.r, out);
+        break;
+    case SWARM_K_APPROVAL:
+        FILL(u.a.by);
+        u.a.decision = n64;
+        rc = swarm_approval_encode(&u.a, out);
+        break;
+    case SWARM_K_PLACEMENT:
+        FILL(u.p.service), FILL(u.p.node), FILL(u.p.prev);
+        rc = swarm_placement_encode(&u.p, out);
+        break;
+    case SWARM_K_POLICY:
+        u.pol.max_in_flight = u.pol.max_fleet_pct = n32;
+        u.pol.window_ms = n64;
+        rc = swarm_policy_encode(&u.pol, out);
+        break;
+    case SWARM_K_ROLLOUT:
+        FILL(u.ro.service), FILL(u.ro.by);
+        u.ro.op = (uint8_t)(variant * 9 % 64);
+        u.ro.max_unavailable = n32;
+        rc = swarm_rollout_encode(&u.ro, out);
+        break;
+    case SWARM_K_CLUSTER_INCIDENT:
+        FILL(u.x.id), FILL(u.x.sig), FILL(u.x.service), FILL(u.x.detail);
+        u.x.event = (enum swarm_cluster_event)(variant % SWARM_CLUSTER_EVENT_COUNT);
+        u.x.cause = (uint8_t)(variant * 9 % 64);
+        u.x.nodes = u.x.members = n32;
+        rc = swarm_cluster_encode(&u.x, out);
+        break;
+    case SWARM_K_COUNCIL:
+        FILL(u.k.node), FILL(u.k.reason);
+        u.k.op = (enum swarm_council_op)(variant % SWARM_COUNCIL_OP_COUNT);
+        u.k.voters = n32;
+        rc = swarm_council_encode(&u.k, out);
+        break;
+    default:
+        break;
+    }
+#undef FILL
+    assert_int_equal(rc, 0);
+    return out->len;
+}
+
+static void test_strict_body_decoder(void **state)
+{
+    (void)state;
+    struct pl_buf buf;
+    pl_buf_init(&buf, SWARM_BODY_BYTES_MAX);
+    /* Reasons a person can act on, with the byte they concern. */
+    struct swarm_member_event m = {.node = "n2", .status = SWARM_MEMBER_DEAD, .incarnation = 9};
+    assert_int_equal(swarm_member_event_encode(&m, &buf), 0);
+    uint8_t b[64];
+    memcpy(b, buf.data, buf.len);
+    b[buf.len] = 0xc0;
+    struct pl_mp_reader why;
+    union swarm_body u;
+    assert_int_equal(swarm_body_decode(SWARM_K_MEMBER, b, buf.len + 1, &u, sizeof(u), &why),
+                     PL_EMALFORMED);
+    assert_string_equal(why.err, "trailing bytes after the object");
+    assert_int_equal(why.err_at, buf.len);
+    uint8_t *dead = memmem(b, buf.len, "dead", 4);
+    assert_non_null(dead);
+    dead[0] = 'D';
+    assert_int_equal(swarm_body_decode(SWARM_K_MEMBER, b, buf.len, &u, sizeof(u), &why),
+                     PL_EMALFORMED);
+    assert_string_equal(why.err, "a name its field does not know");
+    assert_int_equal(why.err_at, (size_t)(dead - b) - 1);
+    body_same_answer(SWARM_K_MEMBER, b, buf.len);
+    assert_int_equal(swarm_body_decode(SWARM_K_FOREIGN, b, buf.len, &u, sizeof(u), &why), -EINVAL);
+
+    struct pl_rand rnd;
+    pl_rand_seed(&rnd, 7);
+    static const uint8_t forms[] = {0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd1, 0xd2, 0xd3, 0xd9, 0xda,
+                                    0xdb, 0xde, 0xdf, 0x00, 0x7f, 0x80, 0x8f, 0xa0, 0xbf, 0xe0,
+                                    0xff, 'a', 'd', 'e', 'o', 'p', 'r'};
+    static uint8_t mut[SWARM_BODY_BYTES_MAX + 8];
+    for (int k = SWARM_K_MEMBER; k < SWARM_K_COUNT; k++) {
+        for (int variant = 0; variant < 8; variant++) {
+            size_t n = kind_body((enum swarm_kind)k, variant, &buf);
+            body_same_answer((enum swarm_kind)k, buf.data, n);
+            assert_int_equal(swarm_body_decode((enum swarm_kind)k, buf.data, n, &u, sizeof(u), NULL), 0);
+            for (int t = 0; t < 2000; t++) {
+                size_t len = n;
+                memcpy(mut, buf.data, n);
+                int edits = 1 + (int)pl_rand_below(&rnd, 2);
+                for (int j = 0; j < edits && len > 1; j++) {
+                    size_t at = pl_rand_below(&rnd, len);
+                    switch (pl_rand_below(&rnd, 4)) {
+                    case 0:
+                        mut[at] ^= (uint8_t)(1u << pl_rand_below(&rnd, 8));
+                        break;
+                    case 1:
+                        mut[at] = forms[pl_rand_below(&rnd, sizeof(forms))];
+                        break;
+                    case 2:
+                        memmove(mut + at + 1, mut + at, len - at);
+                        mut[at] = forms[pl_rand_below(&rnd, sizeof(forms))];
+                        len++;
+                        break;
+                    default:
+                        memmove(mut + at, mut + at + 1, len - at - 1);
+                        len--;
+                        break;
+                    }
+                }
+                body_same_answer((enum swarm_kind)k, mut, len);
+            }
+        }
+    }
+    pl_buf_close(&buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codecs),     cmocka_unit_test(test_members),
+        cmocka_unit_test(test_strict_body_decoder), cmocka_unit_test(test_incident_index),
         cmocka_unit_test(test_incident_steps_once), cmocka_unit_test(test_decisions),
         cmocka_unit_test(test_placement),  cmocka_unit_test(test_total),
         cmocka_unit_test(test_flapping_fence), cmocka_unit_test(test_place_next),
