@@ -11,9 +11,15 @@ agent does a moment later; so every call also records what it hands out in a mac
 file under flock and skips what another call handed out in the last RESERVE_S seconds.
 The file is per user (another user's would not be ours to write); a user's ports still
 skip every port bound right now, whoever bound it.
+
+Ports come from below the kernel's ephemeral range (net.ipv4.ip_local_port_range) when it
+leaves room: a test that SIGKILLs an agent and starts it again on the same port must not
+find it taken meanwhile by some process's outgoing connection, which the kernel gives a
+source port from that range. Without room, the kernel's bind(0) choice is used.
 """
 import fcntl
 import os
+import random
 import socket
 import sys
 import tempfile
@@ -79,12 +85,28 @@ def main():
     print(*got)
 
 
+def below_ephemeral():
+    """(low, high) below the kernel's ephemeral ports, or None when there is no room."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            first = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    low = 10000
+    return (low, first - 2) if first - 2 - low >= 4096 else None
+
+
 def pick(want, used):
     got = []
+    span = below_ephemeral()
+    rng = random.SystemRandom()
     while len(got) < want:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        if span:
+            port = rng.randint(*span)
+        else:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
         taken = used | set(got) | {p + 1 for p in got}
         if port >= 65535 or {port - 1, port, port + 1} & taken:
             continue
