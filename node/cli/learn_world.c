@@ -51,6 +51,12 @@ struct entry {
 struct learn_world {
     struct learn_world_cfg cfg;
     struct pl_rand rng;
+    /* The fault schedule (which fault, its outage, the check's phase at its start, the
+     * quiet after it) from a stream of its own, and what the world does within an incident
+     * (how long each command takes, whether a restart rebuilds the cache) from a stream
+     * seeded from it per incident: every policy on one seed meets the same faults, and two
+     * policies that take the same actions heal them in the same time (paired comparison). */
+    struct pl_rand sched, inc;
     uint64_t now, seq;
     struct heal_case hc;
     struct swarm_state *sw;
@@ -71,10 +77,11 @@ struct learn_world {
     uint32_t nents, capents;
 };
 
-static uint64_t between(struct learn_world *w, uint64_t lo, uint64_t hi)
+static uint64_t between(struct pl_rand *r, uint64_t lo, uint64_t hi)
 {
-    return lo + pl_rand_below(&w->rng, hi - lo + 1);
+    return lo + pl_rand_below(r, hi - lo + 1);
 }
+
 
 /* ---- the ledger: every incident step becomes an entry, applied at once ---- */
 
@@ -156,7 +163,8 @@ static int feed(struct learn_world *w, struct heal_input *in)
         if (o->kind == HEAL_OUT_RUN || o->kind == HEAL_OUT_CONFIG_SYNC) {
             w->act_on = true;
             w->act = o->action;
-            w->act_at = w->now + (w->cfg.held_out ? between(w, 500, 3000) : between(w, 200, 1500));
+            w->act_at = w->now + (w->cfg.held_out ? between(&w->inc, 500, 3000)
+                                                  : between(&w->inc, 200, 1500));
         }
     }
     return out.persist ? commit_new(w) : 0;
@@ -176,7 +184,7 @@ static void act_effect(struct learn_world *w, enum heal_action a)
     if (a == learn_fault_fix(w->fault) && w->fault != LF_DEPENDENCY) {
         clear_fault(w);
     } else if (a == HEAL_ACT_RESTART && w->fault == LF_POISONED_CACHE) {
-        if (pl_rand_below(&w->rng, 100) < 30)
+        if (pl_rand_below(&w->inc, 100) < 30)
             clear_fault(w);
     } else if (w->fault == LF_DEPENDENCY) {
         /* Every action but waiting touches the service (a restart, a reload, a cache
@@ -320,6 +328,7 @@ struct learn_world *learn_world_new(const struct learn_world_cfg *cfg)
     swarm_state_init(w->sw);
     w->cfg = *cfg;
     pl_rand_seed(&w->rng, cfg->seed);
+    pl_rand_seed(&w->sched, cfg->seed ^ 0x5ced5ced5ced5cedull);
     w->now = 1700000000000ull;
     struct heal_case_cfg hc;
     memset(&hc, 0, sizeof(hc));
@@ -376,7 +385,7 @@ static enum learn_fault pick(struct learn_world *w)
         total += w->cfg.weights[i];
     if (total == 0)
         return LF_LEAK;
-    uint32_t r = (uint32_t)pl_rand_below(&w->rng, total);
+    uint32_t r = (uint32_t)pl_rand_below(&w->sched, total);
     for (int i = 0; i < LF_COUNT; i++) {
         if (r < w->cfg.weights[i])
             return (enum learn_fault)i;
@@ -392,7 +401,10 @@ int learn_world_incident(struct learn_world *w, int fault, struct learn_result *
     w->active = true;
     w->fault_at = w->now;
     w->ttl_end = w->now + LEARN_TTL_MS;
-    w->dep_end = w->now + (w->cfg.held_out ? between(w, 10000, 60000) : between(w, 5000, 30000));
+    w->dep_end = w->now + (w->cfg.held_out ? between(&w->sched, 10000, 60000)
+                                           : between(&w->sched, 5000, 30000));
+    w->next_check = w->now + between(&w->sched, 1, CHECK_EVERY_MS);
+    pl_rand_seed(&w->inc, pl_rand_next(&w->sched));
     uint32_t opened = w->hc.incidents_opened;
     int rc = run(w, w->now + LEARN_TTL_MS + 30 * 60 * 1000ull, true);
     if (rc != 0)
@@ -414,7 +426,7 @@ int learn_world_incident(struct learn_world *w, int fault, struct learn_result *
     /* Quiet between incidents: the budget's window and the detectors settle. */
     /* Ten to twenty minutes: past the restart budget's clean-running reset, so one
      * incident's back-off does not slow the next. */
-    return run(w, w->now + between(w, 600000, 1200000), false);
+    return run(w, w->now + between(&w->sched, 600000, 1200000), false);
 }
 
 void learn_world_mix(struct learn_world *w, const uint32_t weights[LF_COUNT], bool held_out)

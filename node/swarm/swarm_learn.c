@@ -179,6 +179,18 @@ static int popcount32(uint32_t x)
     return n;
 }
 
+/* Whether the rules' first action carries evidence against it: it is not choosable, or
+ * its beta, forgetting included, is at least half a failure above the prior (a failure
+ * among its signature's last ~34 lessons). */
+static bool rules_doubted(const struct swarm_learn_sig *s)
+{
+    if (!(choosable(s) & (1u << s->rules_first)))
+        return true;
+    uint32_t pa, pb;
+    swarm_learn_prior(s, s->rules_first, &pa, &pb);
+    return s->arms[s->rules_first].beta >= pb + SWARM_LEARN_DOUBT_Q16;
+}
+
 /* Thompson sampling: one draw per choosable arm in action order, the highest wins (ties to
  * the lower action); an exploration past the service's budget takes the greedy arm. The
  * caller has taken the signature out of the hash. */
@@ -211,9 +223,12 @@ static void choose(struct swarm_learn *l, struct swarm_learn_sig *s,
     bool explore = (uint8_t)best != g;
     struct swarm_learn_svc *v = svc_get(l, s->key.service, h);
     mix(h, NULL, v, -1);
-    /* No gamble while the best arm heals nearly always, nor past the service's budget. */
+    /* No gamble while the best arm heals nearly always, nor past the service's budget, nor
+     * away from a rules' first action that has not failed lately (going back to it is
+     * allowed: it is what rules-only would do). */
     if (explore && (swarm_learn_mean(&s->arms[g]) >= SWARM_LEARN_SATISFIED_Q16 ||
-                    popcount32(v->history) >= SWARM_LEARN_EXPLORE_MAX)) {
+                    popcount32(v->history) >= SWARM_LEARN_EXPLORE_MAX ||
+                    ((uint8_t)best != s->rules_first && !rules_doubted(s)))) {
         best = g;
         explore = false;
     }

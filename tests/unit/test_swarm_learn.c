@@ -3,7 +3,8 @@
  * replay determinism (the same committed entries applied to a fresh state reproduce every
  * choice, every draw and every posterior bit, and the state hash at every index), safety
  * (never an action outside the node's candidates, never retry or escalate, at most
- * SWARM_LEARN_EXPLORE_MAX explorations in a service's last 32 choices), learning (the one
+ * SWARM_LEARN_EXPLORE_MAX explorations in a service's last 32 choices, none away from a
+ * rules' first action that has not failed), learning (the one
  * action that heals becomes the choice) and forgetting (a changed system is learned again).
  */
 #include <setjmp.h>
@@ -196,6 +197,24 @@ static void test_learns_and_replays(void **state)
     free(lg);
 }
 
+/* A fresh state and an empty log; done() frees both. */
+static void fresh(struct swarm_state **s, struct log **lg)
+{
+    *s = malloc(sizeof(**s));
+    *lg = calloc(1, sizeof(**lg));
+    assert_non_null(*s);
+    assert_non_null(*lg);
+    swarm_state_init(*s);
+}
+
+static void done(struct swarm_state *s, struct log *lg)
+{
+    for (uint32_t i = 0; i < lg->n; i++)
+        pl_buf_close(&lg->bodies[i]);
+    free(s);
+    free(lg);
+}
+
 static int popcount(uint32_t x)
 {
     int n = 0;
@@ -207,11 +226,9 @@ static int popcount(uint32_t x)
 static void test_safe_choices(void **state)
 {
     (void)state;
-    struct swarm_state *s = malloc(sizeof(*s));
-    struct log *lg = calloc(1, sizeof(*lg));
-    assert_non_null(s);
-    assert_non_null(lg);
-    swarm_state_init(s);
+    struct swarm_state *s;
+    struct log *lg;
+    fresh(&s, &lg);
     struct pl_rand r;
     pl_rand_seed(&r, 7);
     /* Nothing heals: every arm keeps looking alike and the draws want to explore. */
@@ -236,10 +253,35 @@ static void test_safe_choices(void **state)
     const struct swarm_learn_sig *g = sig_of(s, "locked");
     assert_non_null(g);
     assert_int_equal(g->choice, 0);
-    for (uint32_t i = 0; i < lg->n; i++)
-        pl_buf_close(&lg->bodies[i]);
-    free(s);
-    free(lg);
+    done(s, lg);
+}
+
+/* A rules' first action that keeps healing is never explored away from (every other
+ * arm's wide prior would win draws now and then, and each such gamble is an incident healed
+ * slower than rules-only would); once it fails, the swarm looks for what heals. */
+static void test_rules_kept_until_they_fail(void **state)
+{
+    (void)state;
+    struct swarm_state *s;
+    struct log *lg;
+    fresh(&s, &lg);
+    for (uint32_t i = 0; i < 120; i++) {
+        const struct swarm_learn_sig *g = sig_of(s, "crashy");
+        uint8_t tries[2] = {g != NULL && g->choice ? g->choice : ACT_RESTART, ACT_RESTART};
+        uint32_t nt = tries[0] == ACT_RESTART ? 1 : 2;
+        incident(s, lg, 1 + i / 9, "crashy", i, CANDIDATES, tries, nt, "healed");
+        g = sig_of(s, "crashy");
+        assert_non_null(g);
+        assert_int_equal(g->choice, ACT_RESTART);
+        assert_false(g->explored);
+    }
+    /* The system changes: restart stops healing, waiting does. */
+    struct pl_rand r;
+    pl_rand_seed(&r, 11);
+    run(s, lg, "crashy", 120, 40, ACT_WAIT, CANDIDATES, &r);
+    const struct swarm_learn_sig *g = sig_of(s, "crashy");
+    assert_int_equal(g->choice, ACT_WAIT);
+    done(s, lg);
 }
 
 int main(void)
@@ -247,6 +289,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_and_replays),
         cmocka_unit_test(test_safe_choices),
+        cmocka_unit_test(test_rules_kept_until_they_fail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
