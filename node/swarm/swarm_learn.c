@@ -179,16 +179,13 @@ static int popcount32(uint32_t x)
     return n;
 }
 
-/* Whether the rules' first action carries evidence against it: it is not choosable, or
- * its beta, forgetting included, is at least half a failure above the prior (a failure
- * among its signature's last ~34 lessons). */
-static bool rules_doubted(const struct swarm_learn_sig *s)
+/* Whether arm `a` carries evidence against it: its beta, forgetting included, is at least
+ * half a failure above its prior (a failure among its signature's last ~34 lessons). */
+static bool doubted(const struct swarm_learn_sig *s, int a)
 {
-    if (!(choosable(s) & (1u << s->rules_first)))
-        return true;
     uint32_t pa, pb;
-    swarm_learn_prior(s, s->rules_first, &pa, &pb);
-    return s->arms[s->rules_first].beta >= pb + SWARM_LEARN_DOUBT_Q16;
+    swarm_learn_prior(s, a, &pa, &pb);
+    return s->arms[a].beta >= pb + SWARM_LEARN_DOUBT_Q16;
 }
 
 /* Thompson sampling: one draw per choosable arm in action order, the highest wins (ties to
@@ -224,11 +221,11 @@ static void choose(struct swarm_learn *l, struct swarm_learn_sig *s,
     struct swarm_learn_svc *v = svc_get(l, s->key.service, h);
     mix(h, NULL, v, -1);
     /* No gamble while the best arm heals nearly always, nor past the service's budget, nor
-     * away from a rules' first action that has not failed lately (going back to it is
-     * allowed: it is what rules-only would do). */
+     * while it has not failed lately (at first the rules' first action: with no evidence
+     * against it a gamble can only heal slower than rules-only; later the cure found). */
     if (explore && (swarm_learn_mean(&s->arms[g]) >= SWARM_LEARN_SATISFIED_Q16 ||
                     popcount32(v->history) >= SWARM_LEARN_EXPLORE_MAX ||
-                    ((uint8_t)best != s->rules_first && !rules_doubted(s)))) {
+                    !doubted(s, g))) {
         best = g;
         explore = false;
     }

@@ -34,10 +34,11 @@
  * service may explore (choose an action other than the best posterior mean) in at most
  * SWARM_LEARN_EXPLORE_MAX of its last 32 choices, and never while the best arm's mean is
  * SWARM_LEARN_SATISFIED_Q16 or more (a cure that nearly always works is not gambled on;
- * once it starts failing its mean drops and exploring resumes), and never away from the
- * rules' first action until it has failed for this signature (its beta at least
- * SWARM_LEARN_DOUBT_Q16 above the prior, forgetting included): with no evidence against
- * the rules, an exploration can only be slower than rules-only.
+ * once it starts failing its mean drops and exploring resumes), and never while the best
+ * arm has not failed lately (its beta less than SWARM_LEARN_DOUBT_Q16 above its prior,
+ * forgetting included): at first that arm is the rules' first action, and with no evidence
+ * against it an exploration can only heal slower than rules-only; once a cure is found, it
+ * is kept until it fails.
  */
 #ifndef PL_SWARM_LEARN_H
 #define PL_SWARM_LEARN_H
@@ -55,7 +56,7 @@
 #define SWARM_LEARN_FORGET_Q16 64225u /* 0.98: about fifty outcomes of memory */
 #define SWARM_LEARN_EXPLORE_MAX 4    /* explorations among a service's last 32 choices */
 #define SWARM_LEARN_SATISFIED_Q16 58982u /* 0.9: a best arm this good is not gambled on */
-#define SWARM_LEARN_DOUBT_Q16 32768u /* 0.5 of a failure: the rules' first action is doubted */
+#define SWARM_LEARN_DOUBT_Q16 32768u /* 0.5 of a failure: the best arm is doubted */
 
 /* The result word of a `diagnosed` incident step: bits 0-15 the candidate actions
  * (heal_action bits), 16-23 the evidence feature, 24-27 the rules-only first action. */

@@ -258,7 +258,8 @@ static void test_safe_choices(void **state)
 
 /* A rules' first action that keeps healing is never explored away from (every other
  * arm's wide prior would win draws now and then, and each such gamble is an incident healed
- * slower than rules-only would); once it fails, the swarm looks for what heals. */
+ * slower than rules-only would); once it fails, the swarm looks for what heals; a cure
+ * found is kept while it keeps healing. */
 static void test_rules_kept_until_they_fail(void **state)
 {
     (void)state;
@@ -275,12 +276,22 @@ static void test_rules_kept_until_they_fail(void **state)
         assert_int_equal(g->choice, ACT_RESTART);
         assert_false(g->explored);
     }
-    /* The system changes: restart stops healing, waiting does. */
+    /* The system changes: restart stops healing, waiting does; the swarm looks for it. */
     struct pl_rand r;
     pl_rand_seed(&r, 11);
-    run(s, lg, "crashy", 120, 40, ACT_WAIT, CANDIDATES, &r);
-    const struct swarm_learn_sig *g = sig_of(s, "crashy");
-    assert_int_equal(g->choice, ACT_WAIT);
+    run(s, lg, "crashy", 120, 60, ACT_WAIT, CANDIDATES, &r);
+    assert_int_equal(sig_of(s, "crashy")->choice, ACT_WAIT);
+    /* A new signature whose restart failed once and state_repair healed after it: the cure
+     * found is kept while it keeps healing, no gamble against it though the failed restart
+     * is remembered. */
+    incident(s, lg, 30, "cachey", 0, CANDIDATES, (const uint8_t[]){ACT_RESTART, ACT_STATE_REPAIR},
+             2, "healed");
+    for (uint32_t i = 1; i < 40; i++) {
+        const struct swarm_learn_sig *g = sig_of(s, "cachey");
+        assert_int_equal(g->choice, ACT_STATE_REPAIR);
+        assert_false(g->explored);
+        incident(s, lg, 30, "cachey", i, CANDIDATES, &g->choice, 1, "healed");
+    }
     done(s, lg);
 }
 
