@@ -23,7 +23,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,10 +35,15 @@ import urllib.request
 CURE = {"crash": "restart", "dependency": "wait", "scratch": "cleanup", "poison": "state_repair"}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n):
+    """n ports P with P and P+1 free (the agent's Raft listens on P+1), below the kernel's
+    ephemeral range and reserved against parallel callers: scripts/free_ports.py. A bind(0)
+    port once left P+1 to someone's outgoing connection ('address already in use')."""
+    helper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts",
+                          "free_ports.py")
+    out = subprocess.run([sys.executable, helper, str(n)], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.split()
+    return [int(x) for x in out[:n]]
 
 
 def get(url, timeout=2):
@@ -74,7 +78,7 @@ def run_policy(a, policy, out):
     d = tempfile.mkdtemp(prefix=f"pl-learn-real-{policy}.")
     agent = None
     try:
-        port, svc = free_port(), free_port()
+        port, svc = free_ports(2)
         state = os.path.join(d, "state")
         os.makedirs(state)
         conf = os.path.join(state, "web.conf")
