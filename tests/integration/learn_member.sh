@@ -80,7 +80,7 @@ scratch() {
     wait_for 15 "an incident on $1" new_incident "$1" "$before"
     INC=$(newest_incident "$1")
     wait_for 15 "$1's incident $INC acting" acted "$1" "$INC"
-    FIRST=$(actions "$1" "$INC" | head -1)
+    FIRST=$(actions "$1" "$INC" | sed -n 1p) # sed reads it all: head could close the pipe on python (pipefail)
 }
 # choice NODE SIG: the council's next first action for SIG as NODE applied it.
 choice() {
