@@ -327,10 +327,12 @@ def main():
                   f"{min(row['loadavg']):.1f}-{max(row['loadavg']):.1f}")
         for kind in ("incidents", "snapshot", "stored"):
             print(f"  {kind}: {out['phases'][kind]['extra']}")
+        # Since InstallSnapshot streams the ledger's leaves a snapshot is the ledger's size and
+        # root, taken on the loop in O(1): no build to time any more, only a count.
         with open(os.path.join(work, "f.log")) as fh:
-            builds = [ln.split("build_ms=")[1].strip() for ln in fh if "snapshot taken" in ln]
-        out["snapshot_build_ms"] = [int(b) for b in builds]
-        print(f"  f's snapshot builds (ms, off the loop): {' '.join(builds)}")
+            taken = sum(1 for ln in fh if "snapshot taken" in ln)
+        out["snapshots_taken"] = taken
+        print(f"  f's snapshots taken: {taken}")
         if args.json:
             with open(args.json, "w") as fh:
                 json.dump(out, fh, indent=1)

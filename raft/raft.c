@@ -1957,6 +1957,7 @@ uint64_t raft_majority_contact_ms(const struct raft *r)
 uint64_t raft_commit_index(const struct raft *r) { return r->commit; }
 uint64_t raft_applied(const struct raft *r) { return r->applied; }
 uint64_t raft_last_index(const struct raft *r) { return last_index(r); }
+uint64_t raft_persisted_index(const struct raft *r) { return r->persisted_index; }
 
 void raft_memory_get(const struct raft *r, uint64_t *log_bytes, uint64_t *snapshot_bytes)
 {

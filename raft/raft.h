@@ -491,6 +491,10 @@ uint64_t raft_leader_commit(const struct raft *r);
 uint64_t raft_commit_index(const struct raft *r);
 uint64_t raft_applied(const struct raft *r);
 uint64_t raft_last_index(const struct raft *r);
+/* The log is durable up to here (every entry at or below it was reported persisted, in its
+ * current form). A caller whose writes complete asynchronously applies committed entries
+ * only up to it, so its state machine never gets durably ahead of its own log. */
+uint64_t raft_persisted_index(const struct raft *r);
 /* What the core holds in memory: its log after the snapshot (entries, their data and the
  * array's spare room), and for snapshots their descriptions and the one-chunk buffers of
  * a transfer (never a snapshot's body). O(log). */

@@ -218,20 +218,19 @@ int raft_storage_load(struct pl_store *s, struct raft_storage_state *out, char *
     return rc;
 }
 
-int raft_storage_persist(struct pl_store *s, const struct raft_update *u)
+int raft_storage_batch_add(struct pl_store *s, struct pl_store_batch *b,
+                           const struct raft_update *u)
 {
     if (u->persist_seq == 0)
         return 0;
-    struct pl_store_batch b;
-    pl_store_batch_init(&b);
     uint8_t fmt[4];
     pl_be32_put(fmt, RAFT_STORAGE_FORMAT);
-    pl_store_batch_put(s, &b, PL_CF_RAFT_META, KEY_FORMAT, sizeof(KEY_FORMAT) - 1, fmt, 4);
+    pl_store_batch_put(s, b, PL_CF_RAFT_META, KEY_FORMAT, sizeof(KEY_FORMAT) - 1, fmt, 4);
     if (u->hs_changed) {
         uint8_t hs[16];
         pl_be64_put(hs, u->term);
         pl_be64_put(hs + 8, u->vote);
-        pl_store_batch_put(s, &b, PL_CF_RAFT_META, KEY_HS, sizeof(KEY_HS) - 1, hs, 16);
+        pl_store_batch_put(s, b, PL_CF_RAFT_META, KEY_HS, sizeof(KEY_HS) - 1, hs, 16);
     }
     int rc = 0;
     if (u->snapshot != NULL) {
@@ -239,7 +238,7 @@ int raft_storage_persist(struct pl_store *s, const struct raft_update *u)
         pl_buf_init(&buf, (size_t)u->snapshot->len + 8192);
         rc = raft_storage_snapshot_encode(u->snapshot, &buf);
         if (rc == 0)
-            pl_store_batch_put(s, &b, PL_CF_RAFT_META, KEY_SNAP, sizeof(KEY_SNAP) - 1, buf.data,
+            pl_store_batch_put(s, b, PL_CF_RAFT_META, KEY_SNAP, sizeof(KEY_SNAP) - 1, buf.data,
                                buf.len);
         pl_buf_close(&buf);
     }
@@ -247,7 +246,7 @@ int raft_storage_persist(struct pl_store *s, const struct raft_update *u)
     if (rc == 0 && u->truncate_from != 0) {
         index_key(u->truncate_from, lo);
         index_key(UINT64_MAX, hi);
-        rocksdb_writebatch_delete_range_cf(b.wb, s->cf[PL_CF_RAFT_LOG], (const char *)lo, 8,
+        rocksdb_writebatch_delete_range_cf(b->wb, s->cf[PL_CF_RAFT_LOG], (const char *)lo, 8,
                                            (const char *)hi, 8);
     }
     struct pl_buf val;
@@ -263,15 +262,25 @@ int raft_storage_persist(struct pl_store *s, const struct raft_update *u)
         if (rc == 0)
             rc = pl_buf_append(&val, e->data, e->len);
         if (rc == 0)
-            pl_store_batch_put(s, &b, PL_CF_RAFT_LOG, key, 8, val.data, val.len);
+            pl_store_batch_put(s, b, PL_CF_RAFT_LOG, key, 8, val.data, val.len);
     }
     pl_buf_close(&val);
     if (rc == 0 && u->compact_to != 0) {
         index_key(0, lo);
         index_key(u->compact_to + 1, hi);
-        rocksdb_writebatch_delete_range_cf(b.wb, s->cf[PL_CF_RAFT_LOG], (const char *)lo, 8,
+        rocksdb_writebatch_delete_range_cf(b->wb, s->cf[PL_CF_RAFT_LOG], (const char *)lo, 8,
                                            (const char *)hi, 8);
     }
+    return rc;
+}
+
+int raft_storage_persist(struct pl_store *s, const struct raft_update *u)
+{
+    if (u->persist_seq == 0)
+        return 0;
+    struct pl_store_batch b;
+    pl_store_batch_init(&b);
+    int rc = raft_storage_batch_add(s, &b, u);
     if (rc == 0)
         rc = pl_store_batch_commit(s, &b);
     pl_store_batch_close(&b);

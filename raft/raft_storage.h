@@ -51,6 +51,13 @@ int raft_storage_in_use(struct pl_store *s, bool *in_use);
 /* Carries out step 1 of `u` (when u->persist_seq != 0) with one synced write. */
 int raft_storage_persist(struct pl_store *s, const struct raft_update *u);
 
+/* Adds step 1 of `u` to `b` (copying what u points to), behind what `b` holds already, so
+ * several updates can go to the disk in one synced write, in their order (the Raft log
+ * writer, node/agent/raft_writer.h). Nothing is written; -ENOMEM leaves `b` partly filled
+ * (the caller stops the node: a batch cannot be left half built). */
+int raft_storage_batch_add(struct pl_store *s, struct pl_store_batch *b,
+                           const struct raft_update *u);
+
 /* Records, with one synced write, that the state machine may from now on hold up to
  * `index` beyond the log, because a snapshot's body is being written into it (raft.h,
  * struct raft_stage). */

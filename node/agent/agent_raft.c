@@ -2,11 +2,17 @@
  * The Raft shell of agent_raft.h.
  *
  * Every event goes through step(): the core answers with one update, which this file
- * carries out in the order raft.h prescribes: persist (one synced RocksDB batch), send,
- * apply to the ledger, deliver results, snapshot; then it tells the core the write is
- * durable. Writes are synchronous, so each update costs one fsync; proposals arriving in
- * one loop iteration are handed to the core together (a uv_check flushes them), so many
- * proposals share one append, one fsync and one AppendEntries.
+ * carries out in the order raft.h prescribes: send, persist, apply to the ledger, deliver
+ * results, snapshot. The persist goes to the Raft log writer (raft_writer.h), whose thread
+ * commits it with sync off the loop (gossip's probes, the API and the healer share the
+ * loop); when it is durable the writer's callback steps RAFT_EV_PERSISTED, which releases
+ * what the core withheld (an AppendEntries reply, a vote). Committed entries reach the
+ * ledger only once they are durable in the local log too (raft_persisted_index), and a
+ * proposal is answered once its entry is in the ledger, so the ledger (written without
+ * sync) is never durably ahead of the log and an answer is never ahead of the ledger.
+ * Updates submitted while an fsync runs share the next one; proposals arriving in one loop
+ * iteration are handed to the core together (a uv_check flushes them), so many proposals
+ * share one append and one AppendEntries.
  */
 #include "agent_raft.h"
 
@@ -24,6 +30,7 @@
 #include "raft_storage.h"
 #include "raft_transport.h"
 #include "raft_wire.h"
+#include "raft_writer.h"
 #include "replay.h"
 #include "snapshot_store.h"
 #include "swarm.h"
@@ -172,6 +179,12 @@ struct agent_raft {
     char wait_msg[512]; /* why this voter is not in a council yet, as last logged */
     uint64_t wait_logged_ms;
     struct prom_hist proposal_hist; /* seconds from a proposal to its commit, for metrics */
+    /* The Raft log writer (voters; NULL on a client or once stopped: writes are then
+     * synchronous), and the outcomes of committed proposals whose entries are not in the
+     * ledger yet (waiting for the local log's fsync), in the order the core gave them. */
+    struct raft_writer *writer;
+    struct raft_result held[CALLS_MAX];
+    int n_held;
 };
 
 static int step(struct agent_raft *ar, const struct raft_event *ev);
@@ -401,13 +414,18 @@ static int sm_apply(struct agent_raft *ar, const struct raft_entry *entries, uin
 }
 
 /*
- * Applies what the ledger missed while its disk was below the reserve (sm_apply refused
- * with PL_ENOSPACE), up to `upto`, from the core's log: no snapshot is taken while the
- * ledger is behind, so nothing it needs has been compacted away. 0 once caught up.
+ * Applies the committed entries the ledger lacks, from the core's log, up to what is both
+ * applied by the core and durable in this node's own log (raft_persisted_index): the ledger
+ * is written without sync, so an entry written before its log record was synced could
+ * outlive it in a crash and leave the ledger ahead of the log. Nothing the ledger still
+ * needs has been compacted away: a snapshot is taken at most at the ledger's size, and none
+ * while a full disk holds the ledger back (PL_ENOSPACE, apply_behind), which the same pass
+ * catches up once space returns. 0 or the store's error.
  */
-static int apply_catch_up(struct agent_raft *ar, uint64_t upto)
+static int ledger_catch_up(struct agent_raft *ar)
 {
-    while (ar->apply_behind && ar->ledger.size < upto) {
+    uint64_t upto = PL_MIN(raft_applied(&ar->raft), raft_persisted_index(&ar->raft));
+    while (ar->ledger.size < upto) {
         uint64_t from = ar->ledger.size + 1;
         uint32_t n = (uint32_t)PL_MIN(upto - ar->ledger.size, (uint64_t)LEDGER_BATCH_MAX);
         const struct raft_entry *e = raft_entry_at(&ar->raft, from);
@@ -435,11 +453,13 @@ static int apply_catch_up(struct agent_raft *ar, uint64_t upto)
  * shorter, clean ledger from which the transfer resumes. Memory stays bounded by one chunk
  * whatever the ledger's size (docs/ARCHITECTURE.md, "InstallSnapshot").
  */
-/* 0 once the core took it; PL_ESTATE while the ledger is behind the applied index (or the
- * core has one at this index already). */
+/* 0 once the core took it; PL_ESTATE while the ledger is ahead of the applied index (leaves
+ * of a snapshot being received), behind it after a full disk, or the core has one at this
+ * index already. The snapshot is at the ledger's size, which may trail the applied index
+ * while the local log's fsync runs (ledger_catch_up): the entries after it stay in the log. */
 static int snapshot_take(struct agent_raft *ar)
 {
-    if (ar->ledger.size != raft_applied(&ar->raft))
+    if (ar->apply_behind || ar->ledger.size > raft_applied(&ar->raft))
         return PL_ESTATE;
     struct pl_buf desc;
     pl_buf_init(&desc, 256);
@@ -762,6 +782,58 @@ static void send_msg(struct agent_raft *ar, const struct raft_msg *m)
 
 static void timer_cb(uv_timer_t *t);
 
+/* Drops held outcomes nobody waits for any more (their calls timed out or failed). Each call
+ * has one outcome, so what stays is fewer than CALLS_MAX once a new call's is to be added. */
+static void held_prune(struct agent_raft *ar)
+{
+    int kept = 0;
+    for (int i = 0; i < ar->n_held; i++)
+        if (call_find(ar, ar->held[i].id) != NULL)
+            ar->held[kept++] = ar->held[i];
+    ar->n_held = kept;
+}
+
+/* Delivers the held outcomes that may go now, then the new ones `res` (n of them), holding
+ * back each success whose entry is not in the ledger yet. Only outcomes somebody here waits
+ * for are held (deliver_result ignores the others), so at most CALLS_MAX. */
+static void results_deliver(struct agent_raft *ar, const struct raft_result *res, uint32_t n)
+{
+    int kept = 0;
+    for (int i = 0; i < ar->n_held; i++) {
+        struct raft_result r = ar->held[i];
+        if (r.index <= ar->ledger.size)
+            deliver_result(ar, &r);
+        else
+            ar->held[kept++] = r;
+    }
+    /* A delivery may queue a proposal (propose_bytes) but never steps the core, so nothing
+     * re-enters here while the array is compacted. */
+    ar->n_held = kept;
+    for (uint32_t i = 0; i < n; i++) {
+        if (res[i].err != 0 || res[i].index <= ar->ledger.size) {
+            deliver_result(ar, &res[i]);
+        } else if (call_find(ar, res[i].id) != NULL) {
+            if (ar->n_held == CALLS_MAX)
+                held_prune(ar);
+            PL_ASSERT(ar->n_held < CALLS_MAX);
+            ar->held[ar->n_held++] = res[i];
+        }
+    }
+}
+
+/* The Raft log writer's report: everything up to persist_seq `seq` is durable. */
+static void writer_done_cb(struct raft_writer *w, uint64_t seq, int err, void *data)
+{
+    struct agent_raft *ar = data;
+    (void)w;
+    if (err != 0) {
+        fatal(ar, "cannot persist Raft state", err);
+        return;
+    }
+    struct raft_event ev = {.type = RAFT_EV_PERSISTED, .persisted_seq = seq};
+    step(ar, &ev);
+}
+
 static void handle_update(struct agent_raft *ar, const struct raft_update *u)
 {
     int rc;
@@ -770,10 +842,16 @@ static void handle_update(struct agent_raft *ar, const struct raft_update *u)
      * (thesis §10.2.1) instead of after it. */
     for (uint32_t i = 0; i < u->n_msgs; i++)
         send_msg(ar, &u->msgs[i]);
-    /* 1. persist */
-    if (u->persist_seq != 0 && (rc = raft_storage_persist(&ar->agent->store, u)) != 0) {
-        fatal(ar, "cannot persist Raft state", rc);
-        return;
+    /* 1. persist: on the writer's thread, whose callback steps RAFT_EV_PERSISTED; at once
+     * (and stepped below) when the writer is stopped. */
+    bool sync = raft_writer_stopped(ar->writer);
+    if (u->persist_seq != 0) {
+        rc = sync ? raft_storage_persist(&ar->agent->store, u)
+                  : raft_writer_submit(ar->writer, u);
+        if (rc != 0) {
+            fatal(ar, "cannot persist Raft state", rc);
+            return;
+        }
     }
     /* 3. state machine */
     if (u->install != NULL && (rc = sm_install(ar, u->install)) != 0) {
@@ -784,12 +862,12 @@ static void handle_update(struct agent_raft *ar, const struct raft_update *u)
         PL_INFO("raft", "snapshot installed index=%llu: the ledger holds its leaves and root "
                 "(%llu leaves received since start)", (unsigned long long)u->install->index,
                 (unsigned long long)ar->snap_received_leaves);
-    if (u->n_apply > 0) {
+    /* u->apply is what the core applied; the ledger takes it (and what came before it)
+     * as far as the local log is durable, the rest in the update of its RAFT_EV_PERSISTED. */
+    if (ar->ledger.size < raft_applied(&ar->raft)) {
         /* A full disk (PL_ENOSPACE) leaves the ledger behind the core's applied index: the
          * entries stay in the core's log and are applied again once space returns. */
-        rc = apply_catch_up(ar, u->apply[0].index - 1);
-        if (rc == 0 && !ar->apply_behind)
-            rc = sm_apply(ar, u->apply, u->n_apply);
+        rc = ledger_catch_up(ar);
         if (rc == PL_ENOSPACE) {
             if (!ar->apply_behind)
                 PL_WARN("raft", "committed entries wait for disk space: %s",
@@ -802,9 +880,8 @@ static void handle_update(struct agent_raft *ar, const struct raft_update *u)
             return;
         }
     }
-    /* 4. outcomes */
-    for (uint32_t i = 0; i < u->n_results; i++)
-        deliver_result(ar, &u->results[i]);
+    /* 4. outcomes: a success once its entry is in the ledger */
+    results_deliver(ar, u->results, u->n_results);
     /* 5. and 6. snapshots (taken and transferred after the update is done with, since
      * stepping reuses it; the core keeps what the requests point to until then) */
     bool want_snapshot = u->want_snapshot;
@@ -818,7 +895,7 @@ static void handle_update(struct agent_raft *ar, const struct raft_update *u)
         uint64_t now = now_ms(ar);
         uv_timer_start(&ar->timer, timer_cb, deadline > now ? deadline - now : 0, 0);
     }
-    if (seq != 0) {
+    if (seq != 0 && sync) {
         struct raft_event ev = {.type = RAFT_EV_PERSISTED, .persisted_seq = seq};
         step(ar, &ev);
     }
@@ -1627,7 +1704,7 @@ static void housekeep_cb(uv_timer_t *t)
      * change is a member event), so nothing here rescans gossip's members. */
     maybe_bootstrap(ar);
     if (ar->apply_behind && pl_store_space_check(&ar->agent->store) == 0) {
-        int rc = apply_catch_up(ar, raft_applied(&ar->raft));
+        int rc = ledger_catch_up(ar);
         if (rc != 0 && rc != PL_ENOSPACE) {
             fatal(ar, "cannot apply committed entries to the ledger", rc);
             return;
@@ -2091,17 +2168,18 @@ static void api_snapshot(struct api_call *call, void *data)
         api_reply_error(call, 409, "no Raft state to snapshot on this agent");
         return;
     }
-    if (ar->snap_taken > 0 && raft_applied(&ar->raft) <= ar->snap_taken_index) {
+    if (ar->snap_taken > 0 && ar->ledger.size <= ar->snap_taken_index) {
         api_reply_error(call, 409, "snapshot not taken: nothing applied since the last one at %llu",
                         (unsigned long long)ar->snap_taken_index);
         return;
     }
-    uint64_t at = raft_applied(&ar->raft);
+    uint64_t at = ar->ledger.size;
     int rc = snapshot_take(ar);
     if (rc != 0) {
         api_reply_error(call, 409, "snapshot not taken: %s",
-                        rc == PL_ESTATE ? "the ledger is behind the applied index, or a "
-                                          "snapshot at this index exists"
+                        rc == PL_ESTATE ? "the ledger is ahead of the applied index or held "
+                                          "back by a full disk, or a snapshot at this "
+                                          "index exists"
                                         : pl_strerror(rc));
         return;
     }
@@ -2375,6 +2453,11 @@ static int raft_module_start(struct agent *a, void **state, char *err, size_t er
         return PL_ECORRUPT;
     }
 
+    rc = raft_writer_new(&a->loop, &a->store, writer_done_cb, ar, &ar->writer);
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot start the Raft log writer: %s", uv_strerror(rc));
+        return rc;
+    }
     struct raft_transport_hooks hooks = {ar, recv_cb, seal_cb, open_cb, lost_cb};
     rc = raft_transport_init(&ar->transport, &a->loop, ar->raft_addr, &hooks);
     ar->transport_open = true;
@@ -2407,6 +2490,9 @@ static void transport_closed(struct raft_transport *t)
     struct agent_raft *ar = (struct agent_raft *)((char *)t - offsetof(struct agent_raft, transport));
     void (*done)(struct agent *) = ar->stop_done;
     ar->stop_done = NULL;
+    /* Nothing more arrives: what the core handed over reaches the disk before the agent
+     * closes the store (a write after this is synchronous). */
+    raft_writer_stop(ar->writer);
     if (done != NULL)
         done(ar->agent);
 }
@@ -2453,6 +2539,7 @@ static void raft_module_free(struct agent *a, void *state)
         return;
     for (int i = 0; i < ar->n_queue; i++)
         free(ar->queue[i].data);
+    raft_writer_free(ar->writer);
     if (ar->raft_open)
         raft_close(&ar->raft);
     if (ar->ledger_open)
