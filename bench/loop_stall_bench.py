@@ -17,7 +17,9 @@ threshold are off (raft.snapshot_threshold 100000000); f takes them only when as
 Then R rounds, each: idle S s; "incidents": such pulses until K/R more incidents are
 opened (each pulse one incident per service, opened, escalated and closed; at most 60 s); idle S s; "snapshot": S s of back-to-back snapshots of f's whole ledger
 (POST /v1/raft/snapshot, one note proposed between two so each has a new index); idle S s;
-"stored": S s of GET /v1/incidents?open=1 on f every 50 ms with the M+ incidents stored.
+"stored": S s of GET /v1/incidents?open=1 on f every 50 ms with the M+ incidents stored;
+idle S s; "appends": S s of 4 clients proposing notes to the leader, so f appends, persists
+(fsync) and applies a stream of Raft entries.
 Between phases the script waits until every check is healthy and no incident is open (not
 counted in any phase). The figure: f's own probe round trips (GET /v1/gossip/rtt, timed in
 its gossip shell) in each phase, p50 and p99 pooled over the rounds and the p99 of each
@@ -231,7 +233,7 @@ def main():
         print(f"ledger {size[0]} entries in {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
 
         rtt = Rtt(socks["f"])
-        phases = {p: [] for p in ("idle", "incidents", "snapshot", "stored")}
+        phases = {p: [] for p in ("idle", "incidents", "snapshot", "stored", "appends")}
 
         def run_phase(kind, r, until_fn, step=None):
             ph = {"round": r, "us": [], "missed": 0, "probes": 0, "failures": 0, "t0": time.monotonic()}
@@ -282,6 +284,26 @@ def main():
             ph["gets"] = ph.get("gets", 0) + 1
             time.sleep(0.05)
 
+        def appends(r):
+            stop, done = threading.Event(), [0]
+
+            def propose():
+                while not stop.is_set():
+                    try:
+                        st, _ = call(lead, "POST", "/v1/propose", body)
+                    except OSError:
+                        continue
+                    done[0] += st == 200
+
+            ws = [threading.Thread(target=propose) for _ in range(4)]
+            for w in ws:
+                w.start()
+            ph = run_phase("appends", r, timed(args.phase_s))
+            stop.set()
+            for w in ws:
+                w.join()
+            ph["appends"] = done[0]
+
         per_round = args.incidents // args.rounds
         for r in range(args.rounds):
             print(f"round {r + 1}/{args.rounds}", file=sys.stderr, flush=True)
@@ -300,6 +322,8 @@ def main():
             wait("f's snapshot taken", lambda: not status(socks["f"])["snapshots"]["building"], 60)
             idle(r)
             run_phase("stored", r, timed(args.phase_s), stored_step)
+            idle(r)
+            appends(r)
         load2 = os.getloadavg()
 
         idle_p99 = pct([u for ph in phases["idle"] for u in ph["us"]], .99)
@@ -319,13 +343,14 @@ def main():
                    "failures": sum(ph["failures"] for ph in lst), "p50_us": pct(us, .5),
                    "p99_us": pct(us, .99), "p99_ratio": pct(us, .99) / idle_p99,
                    "p99_rounds_us": rounds, "loadavg": [ph["la"] for ph in lst],
-                   "extra": {k: [ph.get(k) for ph in lst] for k in ("incidents", "snapshots", "gets")}}
+                   "extra": {k: [ph.get(k) for ph in lst]
+                             for k in ("incidents", "snapshots", "gets", "appends")}}
             out["phases"][kind] = row
             print(f"{kind:<10} {len(us):>7} {row['probes'] / secs:>9.1f} {row['failures']:>4} "
                   f"{row['p50_us']:>7.0f} {row['p99_us']:>7.0f} {row['p99_ratio']:>9.2f}  "
                   f"{' '.join(f'{x:.0f}' for x in rounds):<19} "
                   f"{min(row['loadavg']):.1f}-{max(row['loadavg']):.1f}")
-        for kind in ("incidents", "snapshot", "stored"):
+        for kind in ("incidents", "snapshot", "stored", "appends"):
             print(f"  {kind}: {out['phases'][kind]['extra']}")
         # Since InstallSnapshot streams the ledger's leaves a snapshot is the ledger's size and
         # root, taken on the loop in O(1): no build to time any more, only a count.
