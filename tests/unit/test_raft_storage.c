@@ -1,7 +1,8 @@
 /*
  * Unit tests of Raft's durable state on a real RocksDB (raft/raft_storage.c): a round trip
  * of hard state, entries and snapshot; truncation and compaction in the same batch as new
- * entries; refusal of a store written by a newer format and of undecodable records.
+ * entries; several updates in one batch, in order; refusal of a store written by a newer
+ * format and of undecodable records.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -97,6 +98,19 @@ static struct raft_entry entry(uint64_t index, uint64_t term, const char *data)
     return e;
 }
 
+/* The first write of both round trips: term 2, vote 42 and entries e[0..n). */
+static struct raft_update first_update(const struct raft_entry *e, uint32_t n)
+{
+    struct raft_update u = {0};
+    u.persist_seq = 1;
+    u.hs_changed = true;
+    u.term = 2;
+    u.vote = 42;
+    u.entries = e;
+    u.n_entries = n;
+    return u;
+}
+
 static void test_empty_store(void **state)
 {
     struct fixture *f = *state;
@@ -113,13 +127,7 @@ static void test_round_trip_truncate_compact(void **state)
     struct fixture *f = *state;
     struct raft_entry e[5] = {entry(1, 1, "a"), entry(2, 1, "bb"), entry(3, 2, "ccc"),
                               entry(4, 2, "dddd"), entry(5, 2, "eeeee")};
-    struct raft_update u = {0};
-    u.persist_seq = 1;
-    u.hs_changed = true;
-    u.term = 2;
-    u.vote = 42;
-    u.entries = e;
-    u.n_entries = 5;
+    struct raft_update u = first_update(e, 5);
     assert_int_equal(raft_storage_persist(&f->store, &u), 0);
 
     /* A new leader overwrites 4..5 with one entry of term 3, in one batch. */
@@ -165,6 +173,56 @@ static void test_round_trip_truncate_compact(void **state)
     assert_int_equal(st.entries[1].index, 4);
     assert_int_equal(st.entries[1].term, 3);
     assert_memory_equal(st.entries[1].data, "new", 3);
+    raft_storage_state_free(&st);
+}
+
+/* The Raft log writer (node/agent/raft_writer.c) adds the updates submitted during one
+ * fsync to one batch: the same three updates as above, added in order to one batch and
+ * committed once, leave the same log (the truncation of the second update removes entries
+ * of the first), and what an update points to is copied when it is added (the core reuses
+ * it at its next step, before the thread commits). */
+static void test_updates_share_one_batch(void **state)
+{
+    struct fixture *f = *state;
+    char d4[] = "dddd", d5[] = "eeeee", dnew[] = "new";
+    struct raft_entry e[5] = {entry(1, 1, "a"), entry(2, 1, "bb"), entry(3, 2, "ccc"),
+                              entry(4, 2, d4), entry(5, 2, d5)};
+    struct pl_store_batch b;
+    pl_store_batch_init(&b);
+    struct raft_update u = first_update(e, 5);
+    assert_int_equal(raft_storage_batch_add(&f->store, &b, &u), 0);
+    memcpy(d4, "XXXX", 4); /* the core's buffers change after the add */
+
+    struct raft_entry e2 = entry(4, 3, dnew);
+    memset(&u, 0, sizeof(u));
+    u.persist_seq = 2;
+    u.truncate_from = 4;
+    u.entries = &e2;
+    u.n_entries = 1;
+    assert_int_equal(raft_storage_batch_add(&f->store, &b, &u), 0);
+    memcpy(dnew, "ZZZ", 3);
+
+    memset(&u, 0, sizeof(u));
+    u.persist_seq = 0; /* nothing to persist: adds nothing */
+    u.truncate_from = 1;
+    assert_int_equal(raft_storage_batch_add(&f->store, &b, &u), 0);
+    assert_int_equal(pl_store_batch_commit(&f->store, &b), 0);
+    pl_store_batch_close(&b);
+
+    reopen(f);
+    struct raft_storage_state st;
+    char err[128];
+    assert_int_equal(raft_storage_load(&f->store, &st, err, sizeof(err)), 0);
+    assert_int_equal(st.term, 2);
+    assert_int_equal(st.vote, 42);
+    assert_false(st.has_snapshot);
+    assert_int_equal(st.n_entries, 4);
+    assert_int_equal(st.entries[2].index, 3);
+    assert_memory_equal(st.entries[2].data, "ccc", 3);
+    assert_int_equal(st.entries[3].index, 4);
+    assert_int_equal(st.entries[3].term, 3);
+    assert_int_equal(st.entries[3].len, 3);
+    assert_memory_equal(st.entries[3].data, "new", 3);
     raft_storage_state_free(&st);
 }
 
@@ -225,6 +283,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip_truncate_compact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_updates_share_one_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_format_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_records_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_without_format_refused, setup, teardown),
