@@ -100,8 +100,11 @@ agents() { pgrep -P "$HPID" -f "platelet agent" 2>/dev/null || true; }
 mapfile -t AGENTS < <(agents)
 [ "${#AGENTS[@]}" = 3 ] || fail "not three agents under the harness: ${AGENTS[*]}"
 blocked() {
+    # Any of its threads: the Raft log writer's thread waits for the disk, not the loop.
     for p in "${AGENTS[@]}"; do
-        [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = D ] && return 0
+        for t in "/proc/$p/task/"*/stat; do
+            [ "$(awk '{print $3}' "$t" 2>/dev/null)" = D ] && return 0
+        done
     done
     return 1
 }
