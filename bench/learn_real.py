@@ -12,8 +12,9 @@ With --policy both (the default), two agents run side by side, each with its own
 and the same faults from the same seed: "learned" (the learned first action taken) and
 "rules" (the rules-only baseline: the service's `"policy": {"learning": false}`; its
 incidents are still committed and learned, only the machine does not take the lesson).
+--policy all adds a third, "restart" (restart-only: the policy allows restart and retry).
 
-    bench/learn_real.py PLATELET [--incidents 110] [--seed 1] [--last 50] [--operator-s 60] [--pace-s 6] [--policy both|learned|rules]
+    bench/learn_real.py PLATELET [--incidents 110] [--seed 1] [--last 50] [--operator-s 60] [--pace-s 6] [--policy both|all|learned|rules|restart]
 
 Timing figures on a shared machine; never an assertion. Figures go to docs/BENCHMARKS.md.
 """
@@ -95,7 +96,8 @@ def run_policy(a, policy, out):
                 "start_ms": 300, "verify_ms": 3000, "config_file": conf,
                 "state_repair": ["rm", "-f", os.path.join(state, "cache")],
                 "cleanup": ["rm", "-f", os.path.join(state, "scratch", "fill")],
-                "policy": {"allowed_actions": ["restart", "retry", "config_sync", "state_repair",
+                "policy": {"allowed_actions": ["restart", "retry"] if policy == "restart" else
+                                              ["restart", "retry", "config_sync", "state_repair",
                                                "cleanup", "wait"],
                            "restart_budget": 3, "restart_window_ms": 10000,
                            "backoff_initial_ms": 2000, "backoff_max_ms": 20000,
@@ -197,12 +199,15 @@ def main():
                     help="seconds between the service being healthy and the next fault")
     ap.add_argument("--operator-s", type=float, default=60,
                     help="an incident still open after this long is fixed by hand")
-    ap.add_argument("--policy", choices=("both", "learned", "rules"), default="both",
-                    help="learned (the lesson taken first), rules (policy.learning false), or both "
-                         "side by side with the same faults")
+    ap.add_argument("--policy", choices=("both", "all", "learned", "rules", "restart"),
+                    default="both",
+                    help="learned (the lesson taken first), rules (policy.learning false), "
+                         "restart (restart-only: the policy allows restart and retry alone), "
+                         "both (learned and rules) or all three side by side with the same faults")
     a = ap.parse_args()
     a.platelet = os.path.abspath(a.platelet)
-    policies = ["learned", "rules"] if a.policy == "both" else [a.policy]
+    policies = {"both": ["learned", "rules"], "all": ["learned", "rules", "restart"]}.get(
+        a.policy, [a.policy])
     out = {}
     # Side by side: each policy its own agent and service, the same seed's faults.
     threads = [threading.Thread(target=run_policy, args=(a, p, out)) for p in policies]
@@ -217,13 +222,15 @@ def main():
         table(rows[-a.last:], f"last {a.last}")
         print()
         print(out.get(p + ":strategies", ""))
-    if len(policies) == 2 and out.get("learned") and out.get("rules"):
-        last = {p: out[p][-a.last:] for p in policies}
-        print(f"learned / rules-only MTTR over the last {a.last}, per fault:")
+    for p in policies:
+        if p == "rules" or not out.get(p) or not out.get("rules") or "rules" not in policies:
+            continue
+        last = {q: out[q][-a.last:] for q in (p, "rules")}
+        print(f"{p} / rules-only MTTR over the last {a.last}, per fault:")
         for fault in sorted(CURE) + ["all"]:
-            m = {p: [r["s"] for r in last[p] if fault in ("all", r["fault"])] for p in policies}
-            if m["learned"] and m["rules"]:
-                print(f"  {fault:11s} {(sum(m['learned']) / len(m['learned'])) / (sum(m['rules']) / len(m['rules'])):5.2f}")
+            m = {q: [r["s"] for r in last[q] if fault in ("all", r["fault"])] for q in last}
+            if m[p] and m["rules"]:
+                print(f"  {fault:11s} {(sum(m[p]) / len(m[p])) / (sum(m['rules']) / len(m['rules'])):5.2f}")
     if any(p + ":failed" in out for p in policies):
         raise SystemExit(1)
 
