@@ -81,6 +81,7 @@ static int run(const char *netns, char *const argv[], char *out, size_t size) {
         dup2(null, STDIN_FILENO) < 0 || dup2(p[1], STDOUT_FILENO) < 0 ||
         dup2(p[1], STDERR_FILENO) < 0)
       _exit(126);
+    signal(SIGPIPE, SIG_DFL); /* the harness ignores it; the tool should not inherit that */
     execv(argv[0], argv);
     _exit(127);
   }

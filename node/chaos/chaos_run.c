@@ -2406,8 +2406,12 @@ int cmd_chaos(int argc, char **argv)
                                 "REPORT.json OUT.html";
     if (argc < 1)
         return cli_fail("platelet chaos", "missing verb (usage: %s)", usage);
-    if (strcmp(argv[0], "run") == 0)
+    if (strcmp(argv[0], "run") == 0) {
+        /* A guard or agent whose pipe or socket closed is an error to report, not a signal
+         * that ends the harness with its nemeses in force. */
+        signal(SIGPIPE, SIG_IGN);
         return chaos_run_cmd(argc - 1, argv + 1);
+    }
     if (strcmp(argv[0], "html") == 0)
         return chaos_html_cmd(argc - 1, argv + 1);
     if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {

@@ -351,6 +351,7 @@ static int spawn(struct child_agent *a)
         int fd = open(a->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) != 0))
             _exit(126);
+        signal(SIGPIPE, SIG_DFL); /* a harness that ignores it must not pass that on */
         execv(a->bin, (char *const *)argv);
         _exit(127);
     }
