@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct raft_writer {
     struct pl_store *store;
@@ -37,6 +38,17 @@ struct raft_writer {
     bool joined;
 };
 
+/* How often a batch waiting for space looks again. */
+#define RAFT_WRITER_SPACE_POLL_NS (100 * 1000 * 1000L)
+
+static bool stopping(struct raft_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool stop = w->stop;
+    pthread_mutex_unlock(&w->mu);
+    return stop;
+}
+
 static void writer_main(void *arg)
 {
     struct raft_writer *w = arg;
@@ -55,6 +67,11 @@ static void writer_main(void *arg)
         pthread_cond_broadcast(&w->room);
         pthread_mutex_unlock(&w->mu);
 
+        /* Below the store's reserve the commit would refuse the batch: it waits for space,
+         * as the loop's own writes do (nothing in it was acknowledged), instead of stopping
+         * the node; a stop while the disk is full leaves it unwritten. */
+        while (rc == 0 && !pl_store_space_ok(w->store) && !stopping(w))
+            nanosleep(&(struct timespec){.tv_nsec = RAFT_WRITER_SPACE_POLL_NS}, NULL);
         /* Never a batch behind one that failed: it would leave a hole in the log. */
         if (rc == 0)
             rc = pl_store_batch_commit(w->store, b);

@@ -385,15 +385,29 @@ void pl_store_batch_delete(struct pl_store *s,
     rocksdb_writebatch_delete_cf(b->wb, s->cf[cf], key, key_len);
 }
 
-int pl_store_space_check(struct pl_store *s)
+/* Whether the data dir's file system has the reserve free; *free_bytes gets what it has. */
+static bool space_ok(const struct pl_store *s, uint64_t *free_bytes)
 {
+    *free_bytes = 0;
     if (s->reserve_bytes == 0)
-        return 0;
+        return true;
     struct statvfs vfs;
     if (statvfs(s->dir, &vfs) != 0)
-        return 0; /* cannot tell: let RocksDB try and report */
-    uint64_t free_bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
-    if (free_bytes >= s->reserve_bytes)
+        return true; /* cannot tell: let RocksDB try and report */
+    *free_bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+    return *free_bytes >= s->reserve_bytes;
+}
+
+bool pl_store_space_ok(const struct pl_store *s)
+{
+    uint64_t free_bytes;
+    return space_ok(s, &free_bytes);
+}
+
+int pl_store_space_check(struct pl_store *s)
+{
+    uint64_t free_bytes;
+    if (space_ok(s, &free_bytes))
         return 0;
     snprintf(s->err_text, sizeof(s->err_text),
              "no space: %llu bytes free in %s, below the reserve of %llu bytes "

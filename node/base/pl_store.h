@@ -127,6 +127,8 @@ int pl_store_get_fixed(struct pl_store *s,
 /* 0 when the data dir's file system has at least `reserve_bytes` free (or the check is
  * off); PL_ENOSPACE otherwise, with the figures in `err_text`. Every write calls it. */
 int pl_store_space_check(struct pl_store *s);
+/* The same test without touching `err_text`, for a thread other than the store's owner. */
+bool pl_store_space_ok(const struct pl_store *s);
 
 /* One synced put. */
 int pl_store_put(struct pl_store *s,
