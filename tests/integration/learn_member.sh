@@ -59,8 +59,18 @@ closed() {
     "$PLATELET" incident "$2" --api "$(api "$1")" --json |
         python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("outcome") else 1)'
 }
-# restarted_twice NODE ID: the incident tried restart twice (a lesson that it fails).
-restarted_twice() { [ "$(actions "$1" "$2" | grep -c '^restart$')" -ge 2 ]; }
+# restart_failed NODE ID: the incident tried restart twice, or once and then escalated (a
+# new diagnosis can shorten the plan); either way a lesson that restart does not heal it.
+escalated() {
+    "$PLATELET" incident "$2" --api "$(api "$1")" --json | python3 -c '
+import json, sys
+sys.exit(0 if any(e.get("kind") == "escalated" for e in json.load(sys.stdin).get("timeline", [])) else 1)'
+}
+restart_failed() {
+    local n
+    n=$(actions "$1" "$2" | grep -c '^restart$' || true)
+    [ "$n" -ge 2 ] || { [ "$n" -ge 1 ] && escalated "$1" "$2"; }
+}
 acted() { [ -n "$(actions "$1" "$2")" ]; }
 new_incident() { local id; id=$(newest_incident "$1") && [ "$id" != "$2" ]; }
 # operator_fix NODE: stop, remove the scratch file, start (the incident closes "stopped").
@@ -111,7 +121,7 @@ for round in 1 2 3 4 5 6; do
     if [ "$FIRST" = cleanup ]; then
         wait_for 15 "r1's incident $INC healed by cleanup" closed r1 "$INC"
     else
-        wait_for 20 "r1's incident $INC restarting twice" restarted_twice r1 "$INC"
+        wait_for 20 "r1's incident $INC failing to heal by restart" restart_failed r1 "$INC"
         operator_fix r1
         wait_for 15 "r1's incident $INC closed by the operator" closed r1 "$INC"
     fi
