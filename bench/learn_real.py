@@ -223,7 +223,7 @@ def main():
         print()
         print(out.get(p + ":strategies", ""))
     for p in policies:
-        if p == "rules" or not out.get(p) or not out.get("rules") or "rules" not in policies:
+        if p == "rules" or not out.get(p) or not out.get("rules"):
             continue
         last = {q: out[q][-a.last:] for q in (p, "rules")}
         print(f"{p} / rules-only MTTR over the last {a.last}, per fault:")
