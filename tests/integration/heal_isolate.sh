@@ -31,14 +31,7 @@ wait_for 20 "a healthy service" svc_is "s['healthy']"
 pid1=$(svc_is "s['pid']")
 load 30
 curl -sf --max-time 2 "$(sample_url '/fault/errors?rate=0.2')" >/dev/null || fail "no fault"
-routed() {
-    i=0
-    while [ $i -lt 3000 ] && [ ! -e "$WORK/isolated" ]; do
-        curl -s -o /dev/null --max-time 2 "$(sample_url /work)" || true
-        i=$((i + 1))
-    done
-}
-routed &
+load 3000 "$WORK/isolated" &
 echo $! >"$WORK/load.pid"
 wait_for 60 "the isolation incident closed" inc_is \
     "i['diagnosis']['signal'] == 'error_rate' and i['state'] == 'closed'"

@@ -120,11 +120,13 @@ inc_is() { incidents | json "next((i['id'] for i in d['incidents'] if ($1)), Non
 
 sample_url() { echo "http://127.0.0.1:$SVC_PORT$1"; }
 
-# load N: N requests to /work, bounded by count and by curl's own timeout.
+# load N [STOP_FILE]: N requests to /work, bounded by count and by curl's own timeout; fewer
+# when STOP_FILE appears meanwhile.
 load() {
     n=$1
     i=0
-    while [ $i -lt "$n" ]; do
+    # A second argument names a file whose appearance ends the load early.
+    while [ $i -lt "$n" ] && { [ -z "${2:-}" ] || [ ! -e "$2" ]; }; do
         curl -s -o /dev/null --max-time 2 "$(sample_url /work)" || true
         i=$((i + 1))
     done
